@@ -1,0 +1,3 @@
+from lorafox.cli import main
+
+main()

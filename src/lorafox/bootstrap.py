@@ -1,0 +1,99 @@
+"""First start: the admin user and the Sigfox callback credentials.
+
+Taken from ``LORAFOX_ADMIN_PASSWORD``, ``LORAFOX_SIGFOX_USERNAME`` and ``LORAFOX_SIGFOX_PASSWORD``
+when set (then they also replace what is stored), otherwise generated once and returned to the
+caller to print; they are never logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+from dataclasses import dataclass
+
+from lorafox.auth.passwords import generate_secret, hash_password, verify_password
+from lorafox.auth.secretbox import SecretBox
+from lorafox.settings import Settings
+from lorafox.store.base import Credential, CredentialStore
+
+__all__ = ["ADMIN", "SIGFOX", "CallbackCredentials", "Verifiers", "ensure_credentials"]
+
+ADMIN = "admin"
+SIGFOX = "sigfox"
+
+
+@dataclass(slots=True, frozen=True)
+class CallbackCredentials:
+    """What the Sigfox Back-End must send in its Basic auth header."""
+
+    username: str
+    password: str
+
+
+async def _ensure_admin(store: CredentialStore, settings: Settings, notes: list[str]) -> None:
+    wanted = settings.admin_password.get_secret_value() if settings.admin_password else None
+    current = await store.get_credential(ADMIN)
+    if current is not None and (
+        wanted is None or await asyncio.to_thread(verify_password, current.secret, wanted)
+    ):
+        return
+    password = wanted or generate_secret()
+    await store.put_credential(
+        Credential(ADMIN, ADMIN, await asyncio.to_thread(hash_password, password))
+    )
+    if wanted is None:
+        notes.append(f"Admin user created: {ADMIN} / {password}")
+    else:
+        notes.append("Admin password set from LORAFOX_ADMIN_PASSWORD")
+
+
+async def _ensure_sigfox(
+    store: CredentialStore, settings: Settings, box: SecretBox, notes: list[str]
+) -> CallbackCredentials:
+    current = await store.get_credential(SIGFOX)
+    stored = (
+        CallbackCredentials(current.username, box.decrypt(current.secret)) if current else None
+    )
+    username = settings.sigfox_username or (stored.username if stored else SIGFOX)
+    password = (
+        settings.sigfox_password.get_secret_value()
+        if settings.sigfox_password
+        else (stored.password if stored else generate_secret())
+    )
+    wanted = CallbackCredentials(username, password)
+    if wanted != stored:
+        await store.put_credential(Credential(SIGFOX, username, box.encrypt(password)))
+        if settings.sigfox_password is None:
+            notes.append(f"Sigfox callback credentials created: {username} / {password}")
+        else:
+            notes.append("Sigfox callback credentials set from the environment")
+    return wanted
+
+
+@dataclass(slots=True)
+class Verifiers:
+    """The two credential checks the HTTP layer uses."""
+
+    store: CredentialStore
+    callback: CallbackCredentials
+
+    async def admin(self, username: str, password: str) -> bool:
+        current = await self.store.get_credential(ADMIN)
+        if current is None or not hmac.compare_digest(username.encode(), current.username.encode()):
+            return False
+        return await asyncio.to_thread(verify_password, current.secret, password)
+
+    async def sigfox(self, username: str, password: str) -> bool:
+        user_ok = hmac.compare_digest(username.encode(), self.callback.username.encode())
+        password_ok = hmac.compare_digest(password.encode(), self.callback.password.encode())
+        return user_ok & password_ok
+
+
+async def ensure_credentials(
+    store: CredentialStore, settings: Settings, box: SecretBox
+) -> tuple[CallbackCredentials, list[str]]:
+    """Create or update the credentials; returns the callback pair and lines to print once."""
+    notes: list[str] = []
+    await _ensure_admin(store, settings, notes)
+    callback = await _ensure_sigfox(store, settings, box, notes)
+    return callback, notes

@@ -1,0 +1,48 @@
+"""The message bus boundary: what the rest of lorafox needs from an MQTT broker.
+
+Two implementations exist: ``lorafox.bus.embedded`` (the broker runs inside lorafox) and
+``lorafox.bus.external`` (a client to Mosquitto, EMQX, AWS IoT Core, ...).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Protocol
+
+__all__ = ["Bus", "MessageHandler"]
+
+MessageHandler = Callable[[str, bytes], Awaitable[None]]
+"""Called with (topic, payload) for every message that matches a subscription."""
+
+
+class Bus(Protocol):
+    """Publish to and receive from an MQTT broker.
+
+    Implementations are async context managers: entering starts them (connects, or starts the
+    embedded broker), leaving stops them. ``subscribe`` is called before entering.
+    """
+
+    @property
+    def connected(self) -> bool:
+        """True while messages can be handed to the broker."""
+        ...
+
+    def subscribe(self, topic_filter: str, handler: MessageHandler) -> None:
+        """Deliver every message matching ``topic_filter`` to ``handler`` (kept across reconnects)."""
+        ...
+
+    async def publish(self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False) -> None:
+        """Hand one message to the broker.
+
+        Returns once the broker has it (for QoS 1 on an external broker: its PUBACK).
+        Raises ``BusUnavailable`` when not connected; the caller keeps the message and retries.
+        """
+        ...
+
+    async def wait_connected(self) -> None:
+        """Return once ``connected`` is true."""
+        ...
+
+    async def __aenter__(self) -> Bus: ...
+
+    async def __aexit__(self, *exc_info: object) -> None: ...

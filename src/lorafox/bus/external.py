@@ -1,0 +1,176 @@
+"""A client to an external MQTT broker (Mosquitto, EMQX, AWS IoT Core) with aiomqtt.
+
+It keeps reconnecting (1 s, doubling to 30 s) and re-subscribes each time; ``publish`` raises
+``BusUnavailable`` while disconnected so that the outbox keeps the message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import ssl
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import aiomqtt
+
+from lorafox.bus.base import Bus, MessageHandler
+from lorafox.bus.topics import matches
+from lorafox.errors import BusUnavailable, ConfigError
+
+__all__ = ["BrokerAddress", "ExternalBus"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True, frozen=True)
+class BrokerAddress:
+    """Where the broker is and how to log in, from ``mqtt[s]://user:pass@host:port``."""
+
+    host: str
+    port: int
+    tls: bool
+    username: str | None = None
+    password: str | None = None
+
+    @classmethod
+    def parse(cls, url: str) -> BrokerAddress:
+        parts = urlsplit(url)
+        if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
+            raise ConfigError(f"--mqtt-url must look like mqtt[s]://user:pass@host:port, got {url!r}")
+        tls = parts.scheme == "mqtts"
+        try:
+            port = parts.port or (8883 if tls else 1883)
+        except ValueError as exc:
+            raise ConfigError(f"--mqtt-url has a bad port: {exc}") from exc
+        return cls(
+            host=parts.hostname,
+            port=port,
+            tls=tls,
+            username=unquote(parts.username) if parts.username else None,
+            password=unquote(parts.password) if parts.password else None,
+        )
+
+    def __repr__(self) -> str:  # never show the password
+        scheme = "mqtts" if self.tls else "mqtt"
+        user = f"{self.username}@" if self.username else ""
+        return f"{scheme}://{user}{self.host}:{self.port}"
+
+
+def tls_context(ca_file: Path | None, cert_file: Path | None, key_file: Path | None) -> ssl.SSLContext:
+    """A client TLS context: the system CAs or ``ca_file``, and a client certificate if given."""
+    try:
+        context = ssl.create_default_context(cafile=str(ca_file) if ca_file else None)
+        if cert_file:
+            context.load_cert_chain(str(cert_file), str(key_file) if key_file else None)
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigError(f"cannot load the MQTT TLS files: {exc}") from exc
+    return context
+
+
+class ExternalBus:
+    """Implements ``Bus`` as a client of an external broker."""
+
+    def __init__(
+        self,
+        address: BrokerAddress,
+        *,
+        client_id: str,
+        tls: ssl.SSLContext | None = None,
+        max_backoff: float = 30.0,
+    ) -> None:
+        self._address = address
+        self._client_id = client_id
+        self._tls = tls if tls is not None else (tls_context(None, None, None) if address.tls else None)
+        self._max_backoff = max_backoff
+        self._subscriptions: list[tuple[str, MessageHandler]] = []
+        self._client: aiomqtt.Client | None = None
+        self._connected = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._handlers: set[asyncio.Task[None]] = set()
+
+    @property
+    def connected(self) -> bool:
+        return self._connected.is_set()
+
+    def subscribe(self, topic_filter: str, handler: MessageHandler) -> None:
+        self._subscriptions.append((topic_filter, handler))
+
+    async def wait_connected(self) -> None:
+        await self._connected.wait()
+
+    async def publish(self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False) -> None:
+        client = self._client
+        if client is None or not self._connected.is_set():
+            raise BusUnavailable(f"not connected to {self._address!r}")
+        try:
+            await client.publish(topic, payload, qos=qos, retain=retain, timeout=10)
+        except aiomqtt.MqttError as exc:
+            raise BusUnavailable(f"publish to {self._address!r} failed: {exc}") from exc
+
+    async def __aenter__(self) -> Bus:
+        self._task = asyncio.create_task(self._run(), name="lorafox-mqtt-client")
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        for task in list(self._handlers):
+            task.cancel()
+
+    def _dispatch(self, message: aiomqtt.Message) -> None:
+        topic = message.topic.value
+        payload = message.payload if isinstance(message.payload, bytes) else str(message.payload or "").encode()
+        for topic_filter, handler in self._subscriptions:
+            if matches(topic_filter, topic):
+                task = asyncio.create_task(handler(topic, payload))
+                self._handlers.add(task)
+                task.add_done_callback(self._handler_done)
+
+    def _handler_done(self, task: asyncio.Task[None]) -> None:
+        self._handlers.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("MQTT message handler failed", exc_info=task.exception())
+
+    async def _run(self) -> None:
+        backoff = 1.0
+        while True:
+            try:
+                async with aiomqtt.Client(
+                    self._address.host,
+                    self._address.port,
+                    username=self._address.username,
+                    password=self._address.password,
+                    identifier=self._client_id,
+                    tls_context=self._tls,
+                    clean_session=True,
+                    timeout=10,
+                    max_queued_outgoing_messages=100_000,
+                ) as client:
+                    for topic_filter, _ in self._subscriptions:
+                        await client.subscribe(topic_filter, qos=1)
+                    self._client = client
+                    self._connected.set()
+                    backoff = 1.0
+                    log.info("connected to the MQTT broker %r", self._address)
+                    async for message in client.messages:
+                        self._dispatch(message)
+            except aiomqtt.MqttError as exc:
+                if self._connected.is_set():
+                    log.warning("lost the MQTT broker %r: %s", self._address, exc)
+                else:
+                    log.warning(
+                        "cannot reach the MQTT broker %r: %s; retrying in %.0f s",
+                        self._address,
+                        exc,
+                        backoff,
+                    )
+            finally:
+                self._connected.clear()
+                self._client = None
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, self._max_backoff)

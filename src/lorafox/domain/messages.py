@@ -1,0 +1,65 @@
+"""The messages lorafox moves: uplinks from devices, downlinks to them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+__all__ = ["Downlink", "DownlinkState", "StoredUplink", "Uplink"]
+
+
+@dataclass(slots=True, frozen=True)
+class Uplink:
+    """One message a device sent, as a callback reported it (normalised).
+
+    ``time`` is the Sigfox timestamp in epoch milliseconds (the callback sends seconds);
+    ``data`` is lower-case hex, 0 to 12 bytes.
+    """
+
+    device: str
+    time: int
+    seq_number: int
+    data: str
+    ack: bool = False
+    long_polling: bool = False
+    snr: float | None = None
+    rssi: float | None = None
+    avg_snr: float | None = None
+    station: str | None = None
+    lat: float | None = None
+    lng: float | None = None
+    device_type_id: str | None = None
+    duplicate: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(slots=True, frozen=True)
+class StoredUplink:
+    """An uplink once it is in the store: its id and the time lorafox received it (epoch ms)."""
+
+    id: int
+    received_at: int
+    uplink: Uplink
+
+
+class DownlinkState(StrEnum):
+    """Where a downlink stands."""
+
+    QUEUED = "queued"
+    SENT = "sent"
+
+
+@dataclass(slots=True, frozen=True)
+class Downlink:
+    """Eight bytes waiting for (or given to) a device's next BIDIR callback."""
+
+    id: int
+    device: str
+    data: str
+    state: DownlinkState
+    source: str
+    created_at: int
+    sent_at: int | None = None
+    answered_seq: int | None = None
+    answered_time: int | None = None

@@ -1,0 +1,96 @@
+"""The downlink queue's front door: requests from MQTT and REST, answers to BIDIR callbacks."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import orjson
+
+from lorafox.api.metrics import Metrics
+from lorafox.bus.base import Bus
+from lorafox.domain import Downlink
+from lorafox.errors import InvalidInput, LorafoxError
+from lorafox.ingest.sigfox import normalize_device, normalize_downlink
+from lorafox.settings import MqttSettings
+from lorafox.store.base import DownlinkStore
+
+__all__ = ["DownlinkQueue"]
+
+log = logging.getLogger(__name__)
+
+
+class DownlinkQueue:
+    """Queues validated downlinks; refusals from MQTT go back on ``<topic>/rejected``."""
+
+    def __init__(
+        self, store: DownlinkStore, metrics: Metrics, mqtt: MqttSettings, bus: Bus | None
+    ) -> None:
+        self._store = store
+        self._metrics = metrics
+        self._mqtt = mqtt
+        self._bus = bus
+        self._level = mqtt.downlink_topic_level()
+
+    async def queue(self, device: Any, data: Any, *, source: str, field: str = "data") -> Downlink:
+        """Validate and queue one downlink (``InvalidInput`` says what is wrong)."""
+        downlink = await self._store.enqueue_downlink(
+            normalize_device(device), normalize_downlink(data, field), source=source
+        )
+        self._metrics.downlinks.labels("queued").inc()
+        log.info("downlink %d queued for %s from %s", downlink.id, downlink.device, source)
+        return downlink
+
+    async def answer(self, device: str, seq_number: int | None, time: int | None) -> (
+        Downlink | None
+    ):
+        """The downlink for a BIDIR callback, or None (then the answer is 204)."""
+        downlink = await self._store.take_downlink(device, seq_number, time)
+        if downlink is not None:
+            self._metrics.downlinks.labels("sent").inc()
+        return downlink
+
+    def _device_from(self, topic: str, payload: dict[str, Any]) -> Any:
+        if self._level is None:
+            return payload.get(self._mqtt.downlink_device)
+        levels = topic.split("/")
+        return levels[self._level - 1] if len(levels) >= self._level else None
+
+    async def on_mqtt(self, topic: str, payload: bytes) -> None:
+        """Handle one message on the downlink topic filter."""
+        if topic.endswith("/rejected"):
+            return
+        try:
+            try:
+                body = orjson.loads(payload)
+            except orjson.JSONDecodeError as exc:
+                raise InvalidInput(f"payload is not valid JSON: {exc}") from exc
+            if not isinstance(body, dict):
+                raise InvalidInput("payload must be a JSON object")
+            field = self._mqtt.downlink_field
+            if field not in body:
+                raise InvalidInput(f"payload has no {field!r} field", field=field)
+            device = self._device_from(topic, body)
+            if device is None:
+                raise InvalidInput(
+                    f"no device id at {self._mqtt.downlink_device} of topic {topic!r}"
+                )
+            await self.queue(device, body[field], source="mqtt", field=field)
+        except LorafoxError as exc:
+            await self._reject(topic, payload, exc)
+
+    async def _reject(self, topic: str, payload: bytes, exc: LorafoxError) -> None:
+        self._metrics.downlinks.labels("rejected").inc()
+        log.warning("downlink on %s rejected: %s", topic, exc.message)
+        if self._bus is None:
+            return
+        body = {
+            "error": exc.message,
+            "field": getattr(exc, "field", None),
+            "topic": topic,
+            "payload": payload.decode("utf-8", "replace")[:1024],
+        }
+        try:
+            await self._bus.publish(f"{topic}/rejected", orjson.dumps(body), qos=1)
+        except LorafoxError as publish_error:
+            log.warning("cannot publish the rejection on %s/rejected: %s", topic, publish_error)

@@ -1,0 +1,79 @@
+"""The exceptions lorafox raises.
+
+Every error the project raises on purpose derives from ``LorafoxError``; the HTTP layer maps the
+tree to status codes in one place (``lorafox.api.errors``)::
+
+    LorafoxError
+    ├── ConfigError            bad settings, a port already in use (CLI: one line, exit 2)
+    ├── InvalidInput           malformed request or message                        → 400
+    ├── AuthenticationFailed   missing or wrong credentials                        → 401
+    ├── Forbidden              authenticated but not allowed, or outside the allow-list → 403
+    ├── NotFound               no such object                                      → 404
+    ├── Conflict               the object exists, or its state forbids the change  → 409
+    ├── StoreError             the database failed                                 → 503
+    └── BusError               the MQTT broker failed
+        └── BusUnavailable     not connected to the broker right now
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AuthenticationFailed",
+    "BusError",
+    "BusUnavailable",
+    "ConfigError",
+    "Conflict",
+    "Forbidden",
+    "InvalidInput",
+    "LorafoxError",
+    "NotFound",
+    "StoreError",
+]
+
+
+class LorafoxError(Exception):
+    """Root of every error lorafox raises on purpose."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class ConfigError(LorafoxError):
+    """The settings cannot work: a bad value, a port already in use, a missing file."""
+
+
+class InvalidInput(LorafoxError):
+    """A request or message is malformed; ``field`` names the culprit when one is known."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class AuthenticationFailed(LorafoxError):
+    """Credentials are missing or wrong."""
+
+
+class Forbidden(LorafoxError):
+    """The caller is known but not allowed to do this (or calls from outside the allow-list)."""
+
+
+class NotFound(LorafoxError):
+    """The object asked for does not exist (or is not visible to the caller)."""
+
+
+class Conflict(LorafoxError):
+    """The object already exists, or its current state forbids the change."""
+
+
+class StoreError(LorafoxError):
+    """The database failed."""
+
+
+class BusError(LorafoxError):
+    """The MQTT broker failed."""
+
+
+class BusUnavailable(BusError):
+    """Not connected to the MQTT broker right now; the message was not handed over."""

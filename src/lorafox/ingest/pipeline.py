@@ -1,0 +1,89 @@
+"""Group commit: many concurrent callbacks, one transaction.
+
+Each callback hands its uplink to ``UplinkPipeline.submit`` and waits. One task takes everything
+that queued up while the previous transaction ran, stores it in one transaction (one fsync), then
+wakes the callers and gives the new messages to the publisher. Under light load a batch is one
+message and nothing waits; under heavy load batches grow and the fsync cost is shared.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+
+from lorafox.domain import StoredUplink, Uplink
+from lorafox.errors import StoreError
+from lorafox.store.base import MessageStore
+
+__all__ = ["UplinkPipeline"]
+
+log = logging.getLogger(__name__)
+
+_Pending = tuple[Uplink, "asyncio.Future[StoredUplink | None]"]
+
+
+class UplinkPipeline:
+    """Stores uplinks durably in batches; ``submit`` returns once the uplink is committed."""
+
+    def __init__(
+        self,
+        store: MessageStore,
+        on_stored: Callable[[Sequence[StoredUplink]], None],
+        *,
+        max_batch: int = 2000,
+    ) -> None:
+        self._store = store
+        self._on_stored = on_stored
+        self._max_batch = max_batch
+        self._pending: list[_Pending] = []
+        self._wakeup = asyncio.Event()
+        self._closing = False
+
+    async def submit(self, uplink: Uplink) -> StoredUplink | None:
+        """Store one uplink; ``None`` when it was a duplicate. Raises ``StoreError``."""
+        if self._closing:
+            raise StoreError("lorafox is shutting down")
+        future: asyncio.Future[StoredUplink | None] = asyncio.get_running_loop().create_future()
+        self._pending.append((uplink, future))
+        self._wakeup.set()
+        return await future
+
+    async def run(self) -> None:
+        """Commit batches until ``close`` is called and everything submitted is stored."""
+        while True:
+            if not self._pending:
+                if self._closing:
+                    return
+                self._wakeup.clear()
+                await self._wakeup.wait()
+                continue
+            batch = self._pending[: self._max_batch]
+            del self._pending[: self._max_batch]
+            await self._commit(batch)
+
+    async def _commit(self, batch: list[_Pending]) -> None:
+        try:
+            stored = await self._store.add_uplinks([uplink for uplink, _ in batch])
+        except StoreError as exc:
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(exc)
+            return
+        except Exception as exc:
+            log.exception("storing %d uplinks failed", len(batch))
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(StoreError(f"storing failed: {exc}"))
+            return
+        for (_, future), result in zip(batch, stored, strict=True):
+            if not future.done():
+                future.set_result(result)
+        new = [s for s in stored if s is not None]
+        if new:
+            self._on_stored(new)
+
+    def close(self) -> None:
+        """Refuse new uplinks; ``run`` returns once the queued ones are stored."""
+        self._closing = True
+        self._wakeup.set()

@@ -1,0 +1,227 @@
+"""Sigfox callbacks: the bodies the Sigfox Back-End sends, turned into ``Uplink``.
+
+The Back-End sends what the callback's template says, so the same variable arrives as JSON,
+form fields or a query string, as a number or a string, under the names in use (``device`` or
+``id``; ``avgSnr`` or ``avgSignal``). Everything here is pure: no I/O.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import parse_qsl
+
+import orjson
+
+from lorafox.domain import Uplink
+from lorafox.errors import InvalidInput
+
+__all__ = [
+    "DOWNLINK_BYTES",
+    "MAX_UPLINK_BYTES",
+    "decode_body",
+    "normalize_device",
+    "normalize_downlink",
+    "parse_uplink",
+    "uplink_json",
+]
+
+MAX_UPLINK_BYTES = 12
+DOWNLINK_BYTES = 8
+
+_DEVICE = re.compile(r"^[0-9A-Fa-f]{1,8}$")
+_HEX = re.compile(r"^(?:[0-9A-Fa-f]{2})*$")
+_TRUE = frozenset({"true", "1", "yes"})
+_FALSE = frozenset({"false", "0", "no", ""})
+
+# Each field: the names the Sigfox Back-End (or a template written by hand) gives it.
+_ALIASES: dict[str, tuple[str, ...]] = {
+    "device": ("device", "id", "deviceId"),
+    "time": ("time",),
+    "seq_number": ("seqNumber", "seq_number", "seqNum"),
+    "data": ("data",),
+    "ack": ("ack",),
+    "long_polling": ("longPolling",),
+    "snr": ("snr",),
+    "rssi": ("rssi",),
+    "avg_snr": ("avgSnr", "avgSignal"),
+    "station": ("station",),
+    "lat": ("lat",),
+    "lng": ("lng", "lon"),
+    "device_type_id": ("deviceTypeId",),
+    "duplicate": ("duplicate",),
+}
+_KNOWN = frozenset(name for names in _ALIASES.values() for name in names)
+
+
+def decode_body(body: bytes, content_type: str, query_string: bytes) -> dict[str, Any]:
+    """The callback's variables, whatever way they were sent (JSON, form, or query string)."""
+    fields: dict[str, Any] = dict(parse_qsl(query_string.decode("latin-1"), keep_blank_values=True))
+    if not body.strip():
+        return fields
+    media = content_type.split(";", 1)[0].strip().lower()
+    if media == "application/x-www-form-urlencoded" or (
+        media != "application/json" and not body.lstrip().startswith(b"{")
+    ):
+        try:
+            fields.update(parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=True))
+        except (UnicodeDecodeError, ValueError) as exc:
+            raise InvalidInput(f"body is neither JSON nor form-encoded: {exc}") from exc
+        return fields
+    try:
+        decoded = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidInput(f"body is not valid JSON: {exc}") from exc
+    if not isinstance(decoded, dict):
+        raise InvalidInput("body must be a JSON object")
+    fields.update(decoded)
+    return fields
+
+
+def _pick(fields: Mapping[str, Any], key: str) -> Any:
+    for name in _ALIASES[key]:
+        value = fields.get(name)
+        if value is not None:
+            return value
+    return None
+
+
+def normalize_device(value: Any) -> str:
+    """A Sigfox device id: 1 to 8 hex digits, returned upper case without leading zeros."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = format(value, "X")
+    if not isinstance(value, str) or not _DEVICE.match(value.strip()):
+        raise InvalidInput("device must be a Sigfox id of 1 to 8 hex digits", field="device")
+    return value.strip().upper().lstrip("0") or "0"
+
+
+def normalize_downlink(value: Any, field: str = "data") -> str:
+    """Downlink data: exactly 8 bytes as 16 hex digits, returned lower case."""
+    if not isinstance(value, str):
+        raise InvalidInput(f"{field} must be a string of 16 hex digits", field=field)
+    value = value.strip()
+    if len(value) != DOWNLINK_BYTES * 2 or not _HEX.match(value):
+        raise InvalidInput(
+            f"{field} must be exactly {DOWNLINK_BYTES} bytes as 16 hex digits, got {value!r}",
+            field=field,
+        )
+    return value.lower()
+
+
+def _integer(value: Any, field: str, *, low: int, high: int) -> int:
+    try:
+        number = int(value) if not isinstance(value, (bool, float)) else None
+    except (TypeError, ValueError):
+        number = None
+    if number is None and isinstance(value, float) and value.is_integer():
+        number = int(value)
+    if number is None or not low <= number <= high:
+        raise InvalidInput(f"{field} must be an integer from {low} to {high}", field=field)
+    return number
+
+
+def _number(value: Any, field: str) -> float | None:
+    if value is None or value == "":
+        return None
+    try:
+        number = float(value) if not isinstance(value, bool) else math.nan
+    except (TypeError, ValueError):
+        number = math.nan
+    if not math.isfinite(number):
+        raise InvalidInput(f"{field} must be a number", field=field)
+    return number
+
+
+def _boolean(value: Any, field: str) -> bool:
+    if value is None:
+        return False
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise InvalidInput(f"{field} must be true or false", field=field)
+
+
+def _text(value: Any, field: str, max_length: int) -> str | None:
+    if value is None or value == "":
+        return None
+    text = str(value)
+    if len(text) > max_length:
+        raise InvalidInput(f"{field} is longer than {max_length} characters", field=field)
+    return text
+
+
+def parse_uplink(fields: Mapping[str, Any]) -> Uplink:
+    """An ``Uplink`` from a DATA callback's variables; ``InvalidInput`` says what is wrong."""
+    device = _pick(fields, "device")
+    if device is None:
+        raise InvalidInput("device is missing (expected 'device' or 'id')", field="device")
+    for key, name in (("time", "time"), ("seq_number", "seqNumber"), ("data", "data")):
+        if _pick(fields, key) is None:
+            raise InvalidInput(f"{name} is missing", field=name)
+    data = _pick(fields, "data")
+    if not isinstance(data, str) or not _HEX.match(data.strip()):
+        raise InvalidInput("data must be hex digits (an even number of them)", field="data")
+    data = data.strip().lower()
+    if len(data) > MAX_UPLINK_BYTES * 2:
+        raise InvalidInput(f"data is longer than {MAX_UPLINK_BYTES} bytes", field="data")
+    lat = _number(_pick(fields, "lat"), "lat")
+    lng = _number(_pick(fields, "lng"), "lng")
+    if lat is not None and not -90 <= lat <= 90:
+        raise InvalidInput("lat must be within -90..90", field="lat")
+    if lng is not None and not -180 <= lng <= 180:
+        raise InvalidInput("lng must be within -180..180", field="lng")
+    extra = {k: v for k, v in fields.items() if k not in _KNOWN}
+    return Uplink(
+        device=normalize_device(device),
+        time=_integer(_pick(fields, "time"), "time", low=0, high=2**41) * 1000,
+        seq_number=_integer(_pick(fields, "seq_number"), "seqNumber", low=0, high=2**31 - 1),
+        data=data,
+        ack=_boolean(_pick(fields, "ack"), "ack"),
+        long_polling=_boolean(_pick(fields, "long_polling"), "longPolling"),
+        snr=_number(_pick(fields, "snr"), "snr"),
+        rssi=_number(_pick(fields, "rssi"), "rssi"),
+        avg_snr=_number(_pick(fields, "avg_snr"), "avgSnr"),
+        station=_text(_pick(fields, "station"), "station", 16),
+        lat=lat,
+        lng=lng,
+        device_type_id=_text(_pick(fields, "device_type_id"), "deviceTypeId", 64),
+        duplicate=_boolean(_pick(fields, "duplicate"), "duplicate"),
+        extra=extra,
+    )
+
+
+def is_downlink_request_only(fields: Mapping[str, Any]) -> bool:
+    """True for a BIDIR body that names only the device (the AWS reference template)."""
+    return _pick(fields, "device") is not None and all(
+        _pick(fields, key) is None for key in ("time", "seq_number", "data")
+    )
+
+
+def uplink_json(uplink: Uplink, *, message_id: int, received_at: int) -> bytes:
+    """The JSON published on MQTT: the callback's variables by their Sigfox names."""
+    body: dict[str, Any] = {
+        **uplink.extra,
+        "device": uplink.device,
+        "time": uplink.time // 1000,
+        "seqNumber": uplink.seq_number,
+        "data": uplink.data,
+        "ack": uplink.ack,
+        "longPolling": uplink.long_polling,
+        "snr": uplink.snr,
+        "rssi": uplink.rssi,
+        "avgSnr": uplink.avg_snr,
+        "station": uplink.station,
+        "lat": uplink.lat,
+        "lng": uplink.lng,
+        "deviceTypeId": uplink.device_type_id,
+        "duplicate": uplink.duplicate,
+        "messageId": message_id,
+        "receivedAt": received_at,
+    }
+    return orjson.dumps(body)

@@ -1,0 +1,252 @@
+"""Wiring: settings → store, bus, pipeline, HTTP; run them together; stop them in order.
+
+Start: open (and migrate) the store, ensure the credentials, bind the HTTP socket (a port in use
+is a ``ConfigError`` naming the flag), start the broker or the broker client, then serve.
+Stop (SIGINT/SIGTERM or ``stop``): stop accepting HTTP and finish the requests in flight, store
+what was submitted, give the broker a moment for the backlog, save the publish cursor, close.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import ipaddress
+import logging
+import signal
+import socket
+from collections.abc import Callable, Generator, Sequence
+from dataclasses import dataclass
+
+import uvicorn
+
+from lorafox.api.app import create_app
+from lorafox.api.callbacks import Network, SigfoxCallbacks
+from lorafox.api.context import ApiContext
+from lorafox.api.metrics import Metrics
+from lorafox.auth.basic import BasicAuthenticator
+from lorafox.auth.secretbox import SecretBox
+from lorafox.bootstrap import Verifiers, ensure_credentials
+from lorafox.bus.base import Bus
+from lorafox.bus.embedded import EmbeddedBus
+from lorafox.bus.external import BrokerAddress, ExternalBus, tls_context
+from lorafox.bus.outbox import Outbox
+from lorafox.domain import StoredUplink
+from lorafox.downlinks import DownlinkQueue
+from lorafox.errors import ConfigError
+from lorafox.ingest.pipeline import UplinkPipeline
+from lorafox.ingest.sigfox import uplink_json
+from lorafox.settings import Settings
+from lorafox.store.sql.store import SqlStore
+
+__all__ = ["Service", "bind_socket"]
+
+log = logging.getLogger(__name__)
+
+
+def bind_socket(host: str, port: int, flag: str) -> socket.socket:
+    """A listening TCP socket; a port in use is a ``ConfigError`` that names ``flag``."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise ConfigError(f"port {port} on {host} is already in use: choose another with {flag}") from exc
+        raise ConfigError(f"cannot listen on {host}:{port} ({flag}): {exc.strerror}") from exc
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class _Server(uvicorn.Server):
+    """uvicorn without its own signal handling: the service owns the signals."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        yield
+
+
+@dataclass(slots=True)
+class _Running:
+    store: SqlStore
+    bus: Bus | None
+    outbox: Outbox | None
+
+
+class Service:
+    """One lorafox process. ``run`` returns after a clean shutdown."""
+
+    def __init__(self, settings: Settings, *, on_notes: Callable[[Sequence[str]], None] = print) -> None:
+        self.settings = settings
+        self._on_notes = on_notes
+        self._stop = asyncio.Event()
+        self.http_port: int | None = None
+        self.mqtt_port: int | None = None
+        self.ready = asyncio.Event()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _mqtt_text(self, bus: Bus | None) -> str:
+        if bus is None:
+            return "no MQTT"
+        if isinstance(bus, EmbeddedBus):
+            return f"embedded MQTT broker on {self.settings.host}:{self.mqtt_port}"
+        return f"MQTT broker {BrokerAddress.parse(self.settings.mqtt_url or '')!r}"
+
+    def _make_bus(self, verifiers: Verifiers) -> Bus | None:
+        s = self.settings
+        if s.mqtt_url:
+            tls = None
+            if s.mqtt.ca_file or s.mqtt.cert_file or s.mqtt_url.startswith("mqtts"):
+                tls = tls_context(s.mqtt.ca_file, s.mqtt.cert_file, s.mqtt.key_file)
+            return ExternalBus(BrokerAddress.parse(s.mqtt_url), client_id=s.mqtt.client_id, tls=tls)
+        if s.mqtt_port == 0:
+            return None
+
+        async def authenticate(username: str | None, password: bytes | None) -> bool:
+            if username is None or password is None:
+                return False
+            return await verifiers.admin(username, password.decode("utf-8", "replace"))
+
+        anonymous = _is_loopback(s.host)
+        if not anonymous:
+            log.info("embedded MQTT broker on %s requires username and password", s.host)
+        return EmbeddedBus.create(
+            s.host, s.mqtt_port, authenticate=authenticate, allow_anonymous=anonymous
+        )
+
+    async def run(self) -> None:
+        s = self.settings
+        s.data_dir.mkdir(parents=True, exist_ok=True)
+        box = SecretBox.from_data_dir(s.data_dir)
+        store = await SqlStore.open(s.sqlalchemy_url)
+        try:
+            callback, notes = await ensure_credentials(store, s, box)
+            if notes:
+                self._on_notes(notes)
+            sock = bind_socket(s.host, s.http_port, "--http-port")
+            try:
+                await self._serve(store, Verifiers(store, callback), sock)
+            finally:
+                sock.close()
+        finally:
+            await store.close()
+
+    async def _serve(self, store: SqlStore, verifiers: Verifiers, sock: socket.socket) -> None:
+        s = self.settings
+        metrics = Metrics()
+        bus = self._make_bus(verifiers)
+        downlinks = DownlinkQueue(store, metrics, s.mqtt, bus)
+        outbox: Outbox | None = None
+        topic = s.mqtt.uplink_topic
+
+        def render(stored: StoredUplink) -> tuple[str, bytes]:
+            u = stored.uplink
+            body = uplink_json(u, message_id=stored.id, received_at=stored.received_at)
+            return topic.replace("{device}", u.device), body
+
+        if bus is not None:
+            outbox = Outbox(store, bus, render, qos=s.mqtt.qos)
+            await outbox.start()
+            metrics.watch_backlog(lambda: outbox.backlog if outbox else 0)
+            bus.subscribe(s.mqtt.downlink_topic, downlinks.on_mqtt)
+
+        def on_stored(batch: Sequence[StoredUplink]) -> None:
+            if outbox is not None:
+                outbox.add(batch)
+
+        pipeline = UplinkPipeline(store, on_stored)
+        networks: list[Network] = [
+            ipaddress.ip_network(n, strict=False) for n in s.sigfox.allowed_networks
+        ]
+        callbacks = SigfoxCallbacks(
+            pipeline=pipeline,
+            downlinks=downlinks,
+            auth=BasicAuthenticator(verifiers.sigfox),
+            metrics=metrics,
+            allowed_networks=networks,
+            trust_forwarded_for=s.sigfox.trust_forwarded_for,
+        )
+
+        def health() -> dict[str, str]:
+            if bus is None:
+                mqtt = "disabled"
+            else:
+                mqtt = "connected" if bus.connected else "disconnected"
+            return {"mqtt": mqtt}
+
+        ctx = ApiContext(
+            store=store,
+            downlinks=downlinks,
+            metrics=metrics,
+            admin_auth=BasicAuthenticator(verifiers.admin),
+            health=health,
+        )
+        config = uvicorn.Config(
+            create_app(ctx, callbacks),
+            lifespan="off",
+            access_log=False,
+            log_config=None,
+            http="httptools",
+            timeout_graceful_shutdown=10,
+            server_header=False,
+        )
+        server = _Server(config)
+        self.http_port = sock.getsockname()[1]
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(sig, self._stop.set)
+        try:
+            async with contextlib.AsyncExitStack() as stack:
+                if bus is not None:
+                    try:
+                        await stack.enter_async_context(bus)  # type: ignore[arg-type]
+                    except OSError as exc:
+                        if exc.errno == errno.EADDRINUSE:
+                            raise ConfigError(
+                                f"MQTT port {s.mqtt_port} on {s.host} is already in use: choose "
+                                "another with --mqtt-port (0 = no embedded broker)"
+                            ) from exc
+                        raise ConfigError(f"cannot start the MQTT broker: {exc}") from exc
+                    if isinstance(bus, EmbeddedBus):
+                        self.mqtt_port = bus.broker.port
+                async with asyncio.TaskGroup() as tasks:
+                    pipeline_task = tasks.create_task(pipeline.run())
+                    outbox_task = tasks.create_task(outbox.run()) if outbox else None
+                    server_task = tasks.create_task(server.serve(sockets=[sock]))
+                    while not server.started and not server_task.done():
+                        await asyncio.sleep(0.01)
+                    if server.started:
+                        log.info("lorafox is up: HTTP on %s:%d, %s", s.host, self.http_port, self._mqtt_text(bus))
+                        self.ready.set()
+                    stop = asyncio.create_task(self._stop.wait())
+                    await asyncio.wait({stop, server_task}, return_when=asyncio.FIRST_COMPLETED)
+                    stop.cancel()
+                    log.info("shutting down")
+                    server.should_exit = True
+                    await server_task
+                    pipeline.close()
+                    await pipeline_task
+                    if outbox is not None and outbox_task is not None:
+                        await outbox.drain(timeout=5)
+                        outbox.close()
+                        outbox_task.cancel()
+        finally:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                with contextlib.suppress(NotImplementedError, RuntimeError):
+                    loop.remove_signal_handler(sig)
+        log.info("lorafox stopped")

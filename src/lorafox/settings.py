@@ -1,0 +1,187 @@
+"""Settings: built once by the CLI and passed down.
+
+Sources, strongest first: command-line flags (passed as keyword arguments), environment variables
+(``LORAFOX_HTTP_PORT``, nested sections with ``__``: ``LORAFOX_SIGFOX__ALLOWED_NETWORKS``), a TOML
+file (``--config``), then the defaults below.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+from pathlib import Path
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+__all__ = ["MqttSettings", "Settings", "SigfoxSettings", "default_data_dir"]
+
+SIGFOX_NETWORK = "185.110.96.0/22"
+"""The network the Sigfox Back-End calls from (documented value for ``allowed_networks``)."""
+
+_TOPIC_EXPR = re.compile(r"^topic\((\d+)\)$")
+
+
+def default_data_dir() -> Path:
+    """``$XDG_DATA_HOME/lorafox``, or ``~/.local/share/lorafox``."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "lorafox"
+
+
+class SigfoxSettings(BaseModel):
+    """The Sigfox callbacks (``/sigfox/*``)."""
+
+    allowed_networks: list[str] = Field(
+        default_factory=list,
+        description=f"Networks allowed to call /sigfox/*; empty = any. Sigfox: {SIGFOX_NETWORK}",
+    )
+    trust_forwarded_for: bool = Field(
+        default=False,
+        description="Take the caller's address from X-Forwarded-For (behind a reverse proxy).",
+    )
+
+    @field_validator("allowed_networks", mode="before")
+    @classmethod
+    def _split(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("allowed_networks")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for network in value:
+            try:
+                ipaddress.ip_network(network, strict=False)
+            except ValueError as exc:
+                raise ValueError(f"not a network: {network!r}") from exc
+        return value
+
+
+class MqttSettings(BaseModel):
+    """Topics, and the TLS files for an external broker."""
+
+    uplink_topic: str = Field(default="sigfox/uplink/{device}", description="Where uplinks go.")
+    downlink_topic: str = Field(
+        default="sigfox/downlink/+", description="Topic filter the downlink requests arrive on."
+    )
+    downlink_field: str = Field(default="downlinkData", description="JSON field of the payload.")
+    downlink_device: str = Field(
+        default="topic(3)",
+        description="Where the device id comes from: topic(N) (1-based level) or a JSON field.",
+    )
+    events_topic: str = Field(default="sigfox/events/{device}", description="Device events.")
+    ca_file: Path | None = Field(default=None, description="CA bundle to verify the broker.")
+    cert_file: Path | None = Field(default=None, description="Client certificate (PEM).")
+    key_file: Path | None = Field(default=None, description="Client private key (PEM).")
+    client_id: str = Field(default="lorafox", description="Client id on an external broker.")
+    qos: int = Field(default=1, ge=0, le=1, description="QoS of lorafox's own publishes.")
+
+    @field_validator("downlink_device")
+    @classmethod
+    def _device_expr(cls, value: str) -> str:
+        match = _TOPIC_EXPR.match(value)
+        if match and int(match.group(1)) < 1:
+            raise ValueError("topic(N) counts from 1")
+        if not match and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value):
+            raise ValueError("expected topic(N) or a JSON field name")
+        return value
+
+    def downlink_topic_level(self) -> int | None:
+        """The 1-based topic level holding the device id, or None when it is a JSON field."""
+        match = _TOPIC_EXPR.match(self.downlink_device)
+        return int(match.group(1)) if match else None
+
+
+class Settings(BaseSettings):
+    """Everything ``lorafox serve`` can be told."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="LORAFOX_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        validate_default=True,
+    )
+    config_file: ClassVar[Path | None] = None
+
+    data_dir: Path = Field(default_factory=default_data_dir, description="Where lorafox keeps data.")
+    host: str = Field(default="127.0.0.1", description="Address the HTTP and MQTT listeners bind.")
+    http_port: int = Field(default=8080, ge=1, le=65535, description="HTTP port.")
+    mqtt_port: int = Field(
+        default=1883, ge=0, le=65535, description="Embedded MQTT broker port; 0 = no broker."
+    )
+    mqtt_url: str | None = Field(
+        default=None, description="mqtt[s]://user:pass@host:port of an external broker instead."
+    )
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL; default: SQLite file in the data dir."
+    )
+    log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR.")
+    admin_password: SecretStr | None = Field(default=None, description="Admin password (set).")
+    sigfox_username: str | None = Field(default=None, description="Sigfox callback user (set).")
+    sigfox_password: SecretStr | None = Field(default=None, description="Its password (set).")
+    sigfox: SigfoxSettings = Field(default_factory=SigfoxSettings)
+    mqtt: MqttSettings = Field(default_factory=MqttSettings)
+
+    @field_validator("mqtt_url")
+    @classmethod
+    def _mqtt_url(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^mqtts?://", value):
+            raise ValueError("must start with mqtt:// or mqtts://")
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _level(cls, value: str) -> str:
+        level = value.upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+            raise ValueError("must be DEBUG, INFO, WARNING or ERROR")
+        return level
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        """The database URL, with the async driver lorafox uses for it."""
+        url = self.database_url or f"sqlite:///{self.data_dir / 'lorafox.db'}"
+        for plain, driver in (
+            ("sqlite:", "sqlite+aiosqlite:"),
+            ("postgresql:", "postgresql+asyncpg:"),
+            ("postgres:", "postgresql+asyncpg:"),
+        ):
+            if url.startswith(plain):
+                return driver + url[len(plain) :]
+        return url
+
+    @property
+    def embedded_broker(self) -> bool:
+        """True when lorafox runs its own MQTT broker."""
+        return self.mqtt_url is None and self.mqtt_port != 0
+
+    @classmethod
+    def load(cls, config_file: Path | None = None, **overrides: Any) -> Settings:
+        """Build the settings from flags (``overrides``), environment and an optional TOML file."""
+        cls.config_file = config_file
+        try:
+            return cls(**{k: v for k, v in overrides.items() if v is not None})
+        finally:
+            cls.config_file = None
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if cls.config_file is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=cls.config_file))
+        return tuple(sources)

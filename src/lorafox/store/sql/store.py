@@ -1,0 +1,339 @@
+"""The store on SQLAlchemy Core: SQLite (default, one file) or PostgreSQL (asyncpg).
+
+SQLite runs in WAL mode with ``synchronous=FULL``: a commit is on disk when it returns. Writes
+are serialised in-process (one writer is all SQLite allows), reads run beside them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import sqlite3
+import time as _time
+from collections.abc import AsyncIterator, Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Row, and_, delete, event, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from lorafox.domain import Downlink, DownlinkState, StoredUplink, Uplink
+from lorafox.errors import Conflict, NotFound, StoreError
+from lorafox.store.base import Credential
+from lorafox.store.sql.sqlite_writer import SqliteMessageWriter
+from lorafox.store.sql.tables import credentials, cursors, downlinks, messages
+
+__all__ = ["SqlStore", "migrate"]
+
+log = logging.getLogger(__name__)
+
+_MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+_KEY = (messages.c.device, messages.c.seq_number, messages.c.time)
+
+
+def _now_ms() -> int:
+    return int(_time.time() * 1000)
+
+
+def migrate(connection: Connection) -> None:
+    """Bring the schema to the newest revision (Alembic), on an open connection."""
+    config = Config()
+    config.set_main_option("script_location", str(_MIGRATIONS))
+    config.attributes["connection"] = connection
+    command.upgrade(config, "head")
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    for pragma in (
+        "PRAGMA journal_mode=WAL",
+        "PRAGMA synchronous=FULL",
+        "PRAGMA busy_timeout=30000",
+        "PRAGMA foreign_keys=ON",
+    ):
+        cursor.execute(pragma)
+    cursor.close()
+
+
+def _uplink_row(uplink: Uplink, received_at: int) -> dict[str, Any]:
+    return {
+        "device": uplink.device,
+        "time": uplink.time,
+        "seq_number": uplink.seq_number,
+        "data": uplink.data,
+        "ack": uplink.ack,
+        "long_polling": uplink.long_polling,
+        "snr": uplink.snr,
+        "rssi": uplink.rssi,
+        "avg_snr": uplink.avg_snr,
+        "station": uplink.station,
+        "lat": uplink.lat,
+        "lng": uplink.lng,
+        "device_type_id": uplink.device_type_id,
+        "duplicate": uplink.duplicate,
+        "extra": uplink.extra or None,
+        "received_at": received_at,
+    }
+
+
+def _stored(row: Row[Any]) -> StoredUplink:
+    m = row._mapping
+    return StoredUplink(
+        id=m["id"],
+        received_at=m["received_at"],
+        uplink=Uplink(
+            device=m["device"],
+            time=m["time"],
+            seq_number=m["seq_number"],
+            data=m["data"],
+            ack=m["ack"],
+            long_polling=m["long_polling"],
+            snr=m["snr"],
+            rssi=m["rssi"],
+            avg_snr=m["avg_snr"],
+            station=m["station"],
+            lat=m["lat"],
+            lng=m["lng"],
+            device_type_id=m["device_type_id"],
+            duplicate=m["duplicate"],
+            extra=m["extra"] or {},
+        ),
+    )
+
+
+def _downlink(row: Row[Any]) -> Downlink:
+    m = row._mapping
+    return Downlink(
+        id=m["id"],
+        device=m["device"],
+        data=m["data"],
+        state=DownlinkState(m["state"]),
+        source=m["source"],
+        created_at=m["created_at"],
+        sent_at=m["sent_at"],
+        answered_seq=m["answered_seq"],
+        answered_time=m["answered_time"],
+    )
+
+
+class SqlStore:
+    """Implements ``lorafox.store.base.Store``."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        database = engine.url.database
+        self._fast_writer = (
+            SqliteMessageWriter(database)
+            if engine.dialect.name == "sqlite" and database and database != ":memory:"
+            else None
+        )
+        self._postgres = engine.dialect.name == "postgresql"
+        self._insert: Callable[..., Any] = postgresql.insert if self._postgres else sqlite.insert
+        # SQLite has one writer; queueing here beats its busy-wait.
+        self._write_lock: asyncio.Lock | None = None if self._postgres else asyncio.Lock()
+
+    @classmethod
+    async def open(cls, url: str) -> SqlStore:
+        """Connect, migrate to the newest schema, and return the store."""
+        kwargs: dict[str, Any] = {}
+        if url.startswith("sqlite"):
+            kwargs["connect_args"] = {"timeout": 30}
+        try:
+            engine = create_async_engine(url, **kwargs)
+        except (SQLAlchemyError, ImportError, ValueError) as exc:
+            raise StoreError(f"cannot use database URL: {exc}") from exc
+        if engine.dialect.name == "sqlite":
+            event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        store = cls(engine)
+        try:
+            async with engine.begin() as conn:
+                await conn.run_sync(migrate)
+        except (SQLAlchemyError, OSError) as exc:
+            await engine.dispose()
+            raise StoreError(f"cannot open the database: {exc}") from exc
+        return store
+
+    async def close(self) -> None:
+        if self._fast_writer is not None:
+            await self._fast_writer.close()
+        await self._engine.dispose()
+
+    @contextlib.asynccontextmanager
+    async def _reading(self) -> AsyncIterator[AsyncConnection]:
+        try:
+            async with self._engine.connect() as conn:
+                yield conn
+        except SQLAlchemyError as exc:
+            log.error("database read failed: %s", exc)
+            raise StoreError("the database is unavailable") from exc
+
+    @contextlib.asynccontextmanager
+    async def _writing(self) -> AsyncIterator[AsyncConnection]:
+        lock = self._write_lock or contextlib.nullcontext()
+        try:
+            async with lock, self._engine.begin() as conn:
+                yield conn
+        except SQLAlchemyError as exc:
+            log.error("database write failed: %s", exc)
+            raise StoreError("the database is unavailable") from exc
+
+    # -- messages --------------------------------------------------------------------------
+
+    async def add_uplinks(self, uplinks: Sequence[Uplink]) -> list[StoredUplink | None]:
+        if not uplinks:
+            return []
+        received_at = _now_ms()
+        if self._fast_writer is not None:
+            try:
+                async with self._write_lock or contextlib.nullcontext():
+                    ids = await self._fast_writer.insert(uplinks, received_at)
+            except sqlite3.Error as exc:
+                log.error("database write failed: %s", exc)
+                raise StoreError("the database is unavailable") from exc
+            return [
+                None if message_id is None else StoredUplink(message_id, received_at, uplink)
+                for message_id, uplink in zip(ids, uplinks, strict=True)
+            ]
+        stmt = (
+            self._insert(messages)
+            .on_conflict_do_nothing(index_elements=list(_KEY))
+            .returning(messages.c.id, *_KEY)
+        )
+        async with self._writing() as conn:
+            result = await conn.execute(stmt, [_uplink_row(u, received_at) for u in uplinks])
+            keys = {(r.device, r.seq_number, r.time): r.id for r in result}
+        stored: list[StoredUplink | None] = []
+        for uplink in uplinks:
+            message_id = keys.pop((uplink.device, uplink.seq_number, uplink.time), None)
+            stored.append(None if message_id is None else StoredUplink(message_id, received_at, uplink))
+        return stored
+
+    async def list_messages(
+        self, device: str, *, limit: int, since: int | None = None, before: int | None = None
+    ) -> list[StoredUplink]:
+        query = select(messages).where(messages.c.device == device)
+        if since is not None:
+            query = query.where(messages.c.time >= since)
+        if before is not None:
+            query = query.where(messages.c.time < before)
+        query = query.order_by(messages.c.time.desc(), messages.c.id.desc()).limit(limit)
+        async with self._reading() as conn:
+            return [_stored(row) for row in await conn.execute(query)]
+
+    async def messages_after(self, message_id: int, *, limit: int) -> list[StoredUplink]:
+        query = select(messages).where(messages.c.id > message_id).order_by(messages.c.id)
+        async with self._reading() as conn:
+            return [_stored(row) for row in await conn.execute(query.limit(limit))]
+
+    async def last_message_id(self) -> int:
+        async with self._reading() as conn:
+            value = await conn.scalar(select(func.max(messages.c.id)))
+        return int(value or 0)
+
+    async def get_cursor(self, name: str) -> int | None:
+        async with self._reading() as conn:
+            value = await conn.scalar(select(cursors.c.value).where(cursors.c.name == name))
+        return None if value is None else int(value)
+
+    async def set_cursor(self, name: str, value: int) -> None:
+        stmt = self._insert(cursors).values(name=name, value=value)
+        stmt = stmt.on_conflict_do_update(index_elements=[cursors.c.name], set_={"value": value})
+        async with self._writing() as conn:
+            await conn.execute(stmt)
+
+    # -- downlinks -------------------------------------------------------------------------
+
+    async def enqueue_downlink(self, device: str, data: str, *, source: str) -> Downlink:
+        stmt = (
+            insert(downlinks)
+            .values(
+                device=device,
+                data=data,
+                state=DownlinkState.QUEUED.value,
+                source=source,
+                created_at=_now_ms(),
+            )
+            .returning(*downlinks.c)
+        )
+        async with self._writing() as conn:
+            return _downlink((await conn.execute(stmt)).one())
+
+    async def list_downlinks(self, device: str) -> list[Downlink]:
+        query = select(downlinks).where(downlinks.c.device == device).order_by(downlinks.c.id)
+        async with self._reading() as conn:
+            return [_downlink(row) for row in await conn.execute(query)]
+
+    async def delete_downlink(self, device: str, downlink_id: int) -> None:
+        mine = and_(downlinks.c.id == downlink_id, downlinks.c.device == device)
+        async with self._writing() as conn:
+            result = await conn.execute(
+                delete(downlinks).where(mine, downlinks.c.state == DownlinkState.QUEUED.value)
+            )
+            if result.rowcount:
+                return
+            state = await conn.scalar(select(downlinks.c.state).where(mine))
+        if state is None:
+            raise NotFound(f"device {device} has no downlink {downlink_id}")
+        raise Conflict(f"downlink {downlink_id} was already {state}; only queued ones can go")
+
+    async def take_downlink(
+        self, device: str, seq_number: int | None, time: int | None
+    ) -> Downlink | None:
+        queued = downlinks.c.state == DownlinkState.QUEUED.value
+        oldest = (
+            select(downlinks.c.id)
+            .where(downlinks.c.device == device, queued)
+            .order_by(downlinks.c.id)
+            .limit(1)
+        )
+        if self._postgres:
+            oldest = oldest.with_for_update(skip_locked=True)
+        take = (
+            update(downlinks)
+            .where(downlinks.c.id == oldest.scalar_subquery(), queued)
+            .values(
+                state=DownlinkState.SENT.value,
+                sent_at=_now_ms(),
+                answered_seq=seq_number,
+                answered_time=time,
+            )
+            .returning(*downlinks.c)
+        )
+        async with self._writing() as conn:
+            if seq_number is not None and time is not None:
+                answered = await conn.execute(
+                    select(downlinks)
+                    .where(
+                        downlinks.c.device == device,
+                        downlinks.c.answered_seq == seq_number,
+                        downlinks.c.answered_time == time,
+                    )
+                    .order_by(downlinks.c.id)
+                    .limit(1)
+                )
+                row = answered.first()
+                if row is not None:
+                    return _downlink(row)
+            row = (await conn.execute(take)).first()
+        return None if row is None else _downlink(row)
+
+    # -- credentials -----------------------------------------------------------------------
+
+    async def get_credential(self, name: str) -> Credential | None:
+        query = select(credentials).where(credentials.c.name == name)
+        async with self._reading() as conn:
+            row = (await conn.execute(query)).first()
+        return None if row is None else Credential(row.name, row.username, row.secret)
+
+    async def put_credential(self, credential: Credential) -> None:
+        values = {"username": credential.username, "secret": credential.secret}
+        stmt = self._insert(credentials).values(name=credential.name, **values)
+        stmt = stmt.on_conflict_do_update(index_elements=[credentials.c.name], set_=values)
+        async with self._writing() as conn:
+            await conn.execute(stmt)

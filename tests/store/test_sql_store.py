@@ -1,0 +1,130 @@
+"""The SQL store on SQLite and on PostgreSQL: durability rules, dedupe, the downlink queue."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from lorafox.domain import DownlinkState, Uplink
+from lorafox.errors import Conflict, NotFound, StoreError
+from lorafox.settings import Settings
+from lorafox.store.base import Credential
+from lorafox.store.sql.store import SqlStore
+
+
+def uplink(device: str = "1A2B", seq: int = 1, time: int = 1_700_000_000_000, **kw: object) -> Uplink:
+    return Uplink(device=device, time=time, seq_number=seq, data="0102", **kw)  # type: ignore[arg-type]
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[SqlStore]:
+    if request.param == "sqlite":
+        url = Settings.load(None, data_dir=tmp_path).sqlalchemy_url
+    else:
+        request.applymarker(pytest.mark.postgres)
+        url = Settings.load(None, database_url=request.getfixturevalue("pg_database")).sqlalchemy_url
+    opened = await SqlStore.open(url)
+    yield opened
+    await opened.close()
+
+
+async def test_migrations_create_the_schema(store: SqlStore) -> None:
+    async with store._engine.connect() as conn:  # the store under test, read directly
+        tables = await conn.run_sync(lambda c: set(sa.inspect(c).get_table_names()))
+        version = await conn.scalar(sa.text("SELECT version_num FROM alembic_version"))
+    assert {"messages", "downlinks", "credentials", "cursors"} <= tables
+    assert version == "0001"
+
+
+async def test_duplicates_are_stored_once(store: SqlStore) -> None:
+    first = await store.add_uplinks([uplink(seq=1), uplink(seq=2), uplink(seq=1)])
+    assert first[0] is not None and first[1] is not None
+    assert first[2] is None  # same (device, seq, time) within the batch
+    again = await store.add_uplinks([uplink(seq=2), uplink(seq=3)])
+    assert again[0] is None
+    assert again[1] is not None and again[1].id > first[1].id
+    listed = await store.list_messages("1A2B", limit=100)
+    assert sorted(s.uplink.seq_number for s in listed) == [1, 2, 3]
+
+
+async def test_fields_round_trip(store: SqlStore) -> None:
+    original = uplink(ack=True, snr=1.5, rssi=-120.0, avg_snr=3.0, station="ABCD", lat=1.0, lng=2.0,
+                      device_type_id="t1", duplicate=True, extra={"operatorName": "SIGFOX_FR"})
+    [stored] = await store.add_uplinks([original])
+    assert stored is not None
+    [listed] = await store.list_messages("1A2B", limit=1)
+    assert listed.uplink == original
+    assert listed.id == stored.id
+
+
+async def test_listing_newest_first_with_since_and_before(store: SqlStore) -> None:
+    await store.add_uplinks([uplink(seq=i, time=1000 * i) for i in range(1, 11)])
+    await store.add_uplinks([uplink(device="FFFF", seq=1, time=5000)])
+    newest = await store.list_messages("1A2B", limit=3)
+    assert [s.uplink.time for s in newest] == [10_000, 9_000, 8_000]
+    window = await store.list_messages("1A2B", limit=100, since=3000, before=6000)
+    assert [s.uplink.time for s in window] == [5000, 4000, 3000]
+    assert await store.last_message_id() >= 11
+    after = await store.messages_after(newest[0].id - 1, limit=10)
+    assert [s.id for s in after] == sorted(s.id for s in after)
+
+
+async def test_cursor(store: SqlStore) -> None:
+    assert await store.get_cursor("published") is None
+    await store.set_cursor("published", 5)
+    await store.set_cursor("published", 7)
+    assert await store.get_cursor("published") == 7
+
+
+async def test_downlink_queue_fifo_and_idempotent_answer(store: SqlStore) -> None:
+    a = await store.enqueue_downlink("1A2B", "0000000000000001", source="api")
+    b = await store.enqueue_downlink("1A2B", "0000000000000002", source="mqtt")
+    first = await store.take_downlink("1A2B", 10, 1000)
+    assert first is not None and first.id == a.id and first.state is DownlinkState.SENT
+    retried = await store.take_downlink("1A2B", 10, 1000)  # Sigfox retry of the same message
+    assert retried is not None and retried.id == a.id
+    second = await store.take_downlink("1A2B", 11, 2000)
+    assert second is not None and second.id == b.id
+    assert await store.take_downlink("1A2B", 12, 3000) is None
+    assert await store.take_downlink("OTHER", 1, 1) is None
+    states = [d.state for d in await store.list_downlinks("1A2B")]
+    assert states == [DownlinkState.SENT, DownlinkState.SENT]
+
+
+async def test_concurrent_answers_never_share_an_entry(store: SqlStore) -> None:
+    queued = {
+        (await store.enqueue_downlink("CAFE", f"{i:016x}", source="api")).id for i in range(10)
+    }
+    taken = await asyncio.gather(*(store.take_downlink("CAFE", i, i) for i in range(20)))
+    ids = [d.id for d in taken if d is not None]
+    assert len(ids) == len(set(ids)) == 10
+    assert set(ids) == queued
+
+
+async def test_delete_downlink(store: SqlStore) -> None:
+    a = await store.enqueue_downlink("1A2B", "0000000000000001", source="api")
+    b = await store.enqueue_downlink("1A2B", "0000000000000002", source="api")
+    await store.delete_downlink("1A2B", b.id)
+    with pytest.raises(NotFound):
+        await store.delete_downlink("1A2B", b.id)
+    with pytest.raises(NotFound):
+        await store.delete_downlink("FFFF", a.id)  # another device's entry
+    await store.take_downlink("1A2B", 1, 1)
+    with pytest.raises(Conflict):
+        await store.delete_downlink("1A2B", a.id)
+
+
+async def test_credentials(store: SqlStore) -> None:
+    assert await store.get_credential("admin") is None
+    await store.put_credential(Credential("admin", "admin", "h1"))
+    await store.put_credential(Credential("admin", "admin", "h2"))
+    assert await store.get_credential("admin") == Credential("admin", "admin", "h2")
+
+
+async def test_unreachable_database_is_a_store_error() -> None:
+    with pytest.raises(StoreError):
+        await SqlStore.open("postgresql+asyncpg://nobody@127.0.0.1:1/none")
