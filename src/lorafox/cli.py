@@ -6,6 +6,7 @@ import asyncio
 import base64
 import json
 import logging
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -106,8 +107,16 @@ def serve(
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    service = Service(settings, on_notes=_print_notes)
+
+    async def run() -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, service.stop)
+        await service.run()
+
     try:
-        _run(Service(settings, on_notes=_print_notes).run())
+        _run(run())
     except ConfigError as exc:
         raise _fail(exc.message) from exc
     except LorafoxError as exc:

@@ -13,7 +13,6 @@ import contextlib
 import errno
 import ipaddress
 import logging
-import signal
 import socket
 from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
@@ -203,50 +202,42 @@ class Service:
             http="httptools",
             timeout_graceful_shutdown=10,
             server_header=False,
+            proxy_headers=False,  # X-Forwarded-For only when sigfox.trust_forwarded_for says so
         )
         server = _Server(config)
         self.http_port = sock.getsockname()[1]
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            with contextlib.suppress(NotImplementedError, RuntimeError):
-                loop.add_signal_handler(sig, self._stop.set)
-        try:
-            async with contextlib.AsyncExitStack() as stack:
-                if bus is not None:
-                    try:
-                        await stack.enter_async_context(bus)  # type: ignore[arg-type]
-                    except OSError as exc:
-                        if exc.errno == errno.EADDRINUSE:
-                            raise ConfigError(
-                                f"MQTT port {s.mqtt_port} on {s.host} is already in use: choose "
-                                "another with --mqtt-port (0 = no embedded broker)"
-                            ) from exc
-                        raise ConfigError(f"cannot start the MQTT broker: {exc}") from exc
-                    if isinstance(bus, EmbeddedBus):
-                        self.mqtt_port = bus.broker.port
-                async with asyncio.TaskGroup() as tasks:
-                    pipeline_task = tasks.create_task(pipeline.run())
-                    outbox_task = tasks.create_task(outbox.run()) if outbox else None
-                    server_task = tasks.create_task(server.serve(sockets=[sock]))
-                    while not server.started and not server_task.done():
-                        await asyncio.sleep(0.01)
-                    if server.started:
-                        log.info("lorafox is up: HTTP on %s:%d, %s", s.host, self.http_port, self._mqtt_text(bus))
-                        self.ready.set()
-                    stop = asyncio.create_task(self._stop.wait())
-                    await asyncio.wait({stop, server_task}, return_when=asyncio.FIRST_COMPLETED)
-                    stop.cancel()
-                    log.info("shutting down")
-                    server.should_exit = True
-                    await server_task
-                    pipeline.close()
-                    await pipeline_task
-                    if outbox is not None and outbox_task is not None:
-                        await outbox.drain(timeout=5)
-                        outbox.close()
-                        outbox_task.cancel()
-        finally:
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                with contextlib.suppress(NotImplementedError, RuntimeError):
-                    loop.remove_signal_handler(sig)
+        async with contextlib.AsyncExitStack() as stack:
+            if bus is not None:
+                try:
+                    await stack.enter_async_context(bus)  # type: ignore[arg-type]
+                except OSError as exc:
+                    if exc.errno == errno.EADDRINUSE:
+                        raise ConfigError(
+                            f"MQTT port {s.mqtt_port} on {s.host} is already in use: choose "
+                            "another with --mqtt-port (0 = no embedded broker)"
+                        ) from exc
+                    raise ConfigError(f"cannot start the MQTT broker: {exc}") from exc
+                if isinstance(bus, EmbeddedBus):
+                    self.mqtt_port = bus.broker.port
+            async with asyncio.TaskGroup() as tasks:
+                pipeline_task = tasks.create_task(pipeline.run())
+                outbox_task = tasks.create_task(outbox.run()) if outbox else None
+                server_task = tasks.create_task(server.serve(sockets=[sock]))
+                while not server.started and not server_task.done():
+                    await asyncio.sleep(0.01)
+                if server.started:
+                    log.info("lorafox is up: HTTP on %s:%d, %s", s.host, self.http_port, self._mqtt_text(bus))
+                    self.ready.set()
+                stop = asyncio.create_task(self._stop.wait())
+                await asyncio.wait({stop, server_task}, return_when=asyncio.FIRST_COMPLETED)
+                stop.cancel()
+                log.info("shutting down")
+                server.should_exit = True
+                await server_task
+                pipeline.close()
+                await pipeline_task
+                if outbox is not None and outbox_task is not None:
+                    await outbox.drain(timeout=5)
+                    outbox.close()
+                    outbox_task.cancel()
         log.info("lorafox stopped")

@@ -1,0 +1,162 @@
+"""``lorafox`` as a user runs it: a real process, real signals, real ports."""
+
+from __future__ import annotations
+
+import base64
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import orjson
+import pytest
+
+from tests.conftest import free_port
+from tests.integration.test_sigfox_flow import body
+
+
+def lorafox(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("LORAFOX_")}
+    return subprocess.Popen(
+        [sys.executable, "-m", "lorafox", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**clean, **(env or {})},
+    )
+
+
+def wait_healthy(port: int, proc: subprocess.Popen[str], timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, proc.communicate()
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    raise AssertionError("lorafox did not become healthy")
+
+
+@pytest.fixture
+def ports() -> Iterator[tuple[int, int]]:
+    yield free_port(), free_port()
+
+
+def test_first_start_prints_credentials_once_and_sigterm_stops_cleanly(
+    tmp_path: Path, ports: tuple[int, int]
+) -> None:
+    http_port, mqtt_port = ports
+    args = ("serve", "--data-dir", str(tmp_path), "--http-port", str(http_port), "--mqtt-port", str(mqtt_port))
+    proc = lorafox(*args)
+    wait_healthy(http_port, proc)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert "lorafox stopped" in err
+    admin_line = next(line for line in out.splitlines() if "Admin user created" in line)
+    password = admin_line.rsplit("/ ", 1)[1].strip()
+    sigfox_line = next(line for line in out.splitlines() if "Sigfox callback credentials" in line)
+    sigfox_user, sigfox_password = sigfox_line.split(": ", 1)[1].split(" / ")
+    assert password not in err and sigfox_password not in err  # never logged
+
+    # second start: nothing printed again, the credentials still work; SIGINT stops it too
+    proc = lorafox(*args)
+    wait_healthy(http_port, proc)
+    r = httpx.get(f"http://127.0.0.1:{http_port}/api/v2/devices/1/messages", auth=("admin", password))
+    assert r.status_code == 200
+    r = httpx.post(f"http://127.0.0.1:{http_port}/sigfox/uplink", json=body("1", 1),
+                   auth=(sigfox_user.strip(), sigfox_password.strip()))
+    assert r.status_code == 204
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert "created" not in out
+
+
+@pytest.mark.parametrize("flag", ["--http-port", "--mqtt-port"])
+def test_port_in_use_is_one_line_naming_the_flag(tmp_path: Path, ports: tuple[int, int], flag: str) -> None:
+    http_port, mqtt_port = ports
+    taken = http_port if flag == "--http-port" else mqtt_port
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", taken))
+        holder.listen()
+        proc = lorafox("serve", "--data-dir", str(tmp_path), "--http-port", str(http_port),
+                       "--mqtt-port", str(mqtt_port))
+        out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 2
+    error_lines = [line for line in err.splitlines() if line.startswith("lorafox: error:")]
+    assert len(error_lines) == 1
+    assert f"port {taken}" in error_lines[0] and flag in error_lines[0]
+    assert "Traceback" not in err
+
+
+def test_bad_setting_is_a_clear_message(tmp_path: Path) -> None:
+    proc = lorafox("serve", "--data-dir", str(tmp_path), "--mqtt-url", "http://nope")
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 2
+    assert "mqtt_url" in err and "mqtt://" in err and "Traceback" not in err
+
+
+def test_settings_from_env_and_toml(tmp_path: Path, ports: tuple[int, int]) -> None:
+    http_port, mqtt_port = ports
+    config = tmp_path / "lorafox.toml"
+    config.write_text(f'http_port = 1\nmqtt_port = {mqtt_port}\n[sigfox]\nallowed_networks = ["185.110.96.0/22"]\n')
+    env = {"LORAFOX_HTTP_PORT": str(http_port), "LORAFOX_SIGFOX_PASSWORD": "pw", "LORAFOX_DATA_DIR": str(tmp_path)}
+    proc = lorafox("serve", "--config", str(config), env=env)
+    try:
+        wait_healthy(http_port, proc)  # env beats the file
+        r = httpx.post(f"http://127.0.0.1:{http_port}/sigfox/uplink", json=body("1", 1), auth=("sigfox", "pw"))
+        assert r.status_code == 403  # the file's allow-list applies
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=30)
+
+
+def test_sigfox_setup_prints_working_callbacks(tmp_path: Path, ports: tuple[int, int]) -> None:
+    http_port, mqtt_port = ports
+    setup = lorafox("sigfox-setup", "--public-url", "https://iot.example.com/", "--data-dir", str(tmp_path), "--json")
+    out, err = setup.communicate(timeout=30)
+    assert setup.returncode == 0, err
+    printed = orjson.loads(out[out.index("{"):])
+    uplink, bidir = printed["callbacks"]
+    assert uplink["url"] == "https://iot.example.com/sigfox/uplink"
+    assert bidir["url"] == "https://iot.example.com/sigfox/bidir"
+    assert uplink["method"] == bidir["method"] == "POST"
+    assert uplink["contentType"] == "application/json"
+    for variable in ("{device}", "{time}", "{data}", "{seqNumber}", "{ack}", "{longPolling}", "{snr}",
+                     "{rssi}", "{station}", "{avgSnr}", "{lat}", "{lng}", "{deviceTypeId}", "{duplicate}"):
+        assert variable in uplink["body"]
+    header = uplink["headers"]["Authorization"]
+
+    # the printed header and body template work against the server, once the Back-End fills it in
+    proc = lorafox("serve", "--data-dir", str(tmp_path), "--http-port", str(http_port), "--mqtt-port", str(mqtt_port))
+    try:
+        wait_healthy(http_port, proc)
+        filled = bidir["body"]
+        for name, value in {"device": "1A2B", "time": "1700000000", "data": "0102", "seqNumber": "7",
+                            "ack": "true", "longPolling": "false", "snr": "10.5", "rssi": "-120.0",
+                            "avgSnr": "11.0", "station": "0A1B", "lat": "43.0", "lng": "1.0",
+                            "deviceTypeId": "abc", "duplicate": "false"}.items():
+            filled = filled.replace("{" + name + "}", value)
+        r = httpx.post(f"http://127.0.0.1:{http_port}/sigfox/bidir", content=filled,
+                       headers={"Authorization": header, "Content-Type": bidir["contentType"]})
+        assert r.status_code == 204, r.text
+        user, password = base64.b64decode(header.split()[1]).decode().split(":")
+        assert user == "sigfox" and password
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=30)
+
+    human = lorafox("sigfox-setup", "--public-url", "https://iot.example.com", "--data-dir", str(tmp_path))
+    out, _ = human.communicate(timeout=30)
+    assert "DATA / BIDIR" in out and header in out and "https://iot.example.com/sigfox/uplink" in out
+    bad = lorafox("sigfox-setup", "--public-url", "iot.example.com", "--data-dir", str(tmp_path))
+    _, err = bad.communicate(timeout=30)
+    assert bad.returncode == 2 and "--public-url" in err

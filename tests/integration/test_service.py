@@ -1,0 +1,162 @@
+"""Service behaviour around the flow: allow-list, broker auth, health, metrics, PostgreSQL,
+and the publish outbox when the broker is away."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+import paho.mqtt.client as mqtt
+import pytest
+
+from tests.conftest import ADMIN_PASSWORD, SIGFOX_PASSWORD, SIGFOX_USER, Running, free_port
+from tests.integration.test_sigfox_flow import body, new_device
+from tests.mqtt_helpers import Recorder, wait_until
+
+from lorafox.bus.embedded import EmbeddedBroker
+
+SIGFOX = (SIGFOX_USER, SIGFOX_PASSWORD)
+ADMIN = ("admin", ADMIN_PASSWORD)
+
+
+def test_allow_list(lorafox_factory: Callable[..., Running]) -> None:
+    lorafox = lorafox_factory(sigfox={"allowed_networks": ["185.110.96.0/22"], "trust_forwarded_for": True})
+    url = f"{lorafox.base_url}/sigfox/uplink"
+    r = httpx.post(url, json=body("1", 1), auth=SIGFOX)
+    assert r.status_code == 403 and "not allowed" in r.json()["message"]
+    r = httpx.post(url, json=body("1", 1), auth=SIGFOX, headers={"x-forwarded-for": "185.110.97.12, 10.0.0.1"})
+    assert r.status_code == 204
+
+
+def test_allow_list_ignores_forwarded_for_unless_trusted(lorafox_factory: Callable[..., Running]) -> None:
+    lorafox = lorafox_factory(sigfox={"allowed_networks": "185.110.96.0/22"})
+    r = httpx.post(f"{lorafox.base_url}/sigfox/uplink", json=body("1", 1), auth=SIGFOX,
+                   headers={"x-forwarded-for": "185.110.97.12"})
+    assert r.status_code == 403
+
+
+def _connect(port: int, username: str | None = None, password: str | None = None) -> mqtt.ReasonCode:
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
+    if username:
+        client.username_pw_set(username, password)
+    result: list[mqtt.ReasonCode] = []
+    done = threading.Event()
+
+    def on_connect(_c: object, _u: object, _f: object, reason: mqtt.ReasonCode, _p: object) -> None:
+        result.append(reason)
+        done.set()
+
+    client.on_connect = on_connect
+    client.connect("127.0.0.1", port)
+    client.loop_start()
+    try:
+        assert done.wait(10)
+    finally:
+        client.loop_stop()
+        client.disconnect()
+    return result[0]
+
+
+def test_embedded_broker_requires_login_off_loopback(lorafox_factory: Callable[..., Running]) -> None:
+    lorafox = lorafox_factory(host="0.0.0.0")
+    assert lorafox.mqtt_port
+    assert _connect(lorafox.mqtt_port).is_failure
+    assert _connect(lorafox.mqtt_port, "admin", "wrong").is_failure
+    assert not _connect(lorafox.mqtt_port, "admin", ADMIN_PASSWORD).is_failure
+
+
+def test_embedded_broker_anonymous_on_loopback(lorafox: Running) -> None:
+    assert lorafox.mqtt_port
+    assert not _connect(lorafox.mqtt_port).is_failure
+
+
+def test_health_and_metrics(lorafox: Running) -> None:
+    health = httpx.get(f"{lorafox.base_url}/healthz")
+    assert health.status_code == 200 and health.json() == {"status": "ok", "mqtt": "connected"}
+    httpx.post(f"{lorafox.base_url}/sigfox/uplink", json=body("1", 1), auth=SIGFOX)
+    httpx.post(f"{lorafox.base_url}/sigfox/uplink", json=body("1", 1), auth=SIGFOX)
+    assert httpx.get(f"{lorafox.base_url}/metrics").status_code == 401
+    text = httpx.get(f"{lorafox.base_url}/metrics", auth=ADMIN).text
+    assert 'lorafox_uplinks_total{result="stored"} 1.0' in text
+    assert 'lorafox_uplinks_total{result="duplicate"} 1.0' in text
+    assert 'lorafox_callback_duration_seconds_count{endpoint="uplink"} 2.0' in text
+    assert 'lorafox_callbacks_total{endpoint="uplink",status="204"} 2.0' in text
+    assert "lorafox_publish_backlog 0.0" in text
+    assert httpx.get(f"{lorafox.base_url}/nothing-here").status_code == 404
+
+
+def test_no_broker(lorafox_factory: Callable[..., Running]) -> None:
+    lorafox = lorafox_factory(mqtt_port=0)
+    assert httpx.get(f"{lorafox.base_url}/healthz").json()["mqtt"] == "disabled"
+    assert httpx.post(f"{lorafox.base_url}/sigfox/uplink", json=body("1", 1), auth=SIGFOX).status_code == 204
+
+
+@pytest.mark.postgres
+def test_postgresql_path(lorafox_factory: Callable[..., Running], pg_database: str) -> None:
+    lorafox = lorafox_factory(database_url=pg_database)
+    device = new_device()
+    assert lorafox.mqtt_port
+    recorder = Recorder("127.0.0.1", lorafox.mqtt_port, f"sigfox/uplink/{device}")
+    try:
+        with httpx.Client(base_url=lorafox.base_url) as http:
+            assert http.post("/sigfox/uplink", json=body(device, 1), auth=SIGFOX).status_code == 204
+            assert http.post("/sigfox/uplink", json=body(device, 1), auth=SIGFOX).status_code == 204
+            http.post(f"/api/v2/devices/{device}/downlinks", json={"data": "0102030405060708"}, auth=ADMIN)
+            r = http.post("/sigfox/bidir", json=body(device, 2, ack=True), auth=SIGFOX)
+            assert r.json() == {device: {"downlinkData": "0102030405060708"}}
+            listed = http.get(f"/api/v2/devices/{device}/messages", auth=ADMIN).json()["data"]
+            assert [m["seqNumber"] for m in listed] == [2, 1]
+        assert [u["seqNumber"] for u in recorder.wait_for(f"sigfox/uplink/{device}", 2)] == [1, 2]
+    finally:
+        recorder.close()
+
+
+def test_broker_down_then_back(lorafox_factory: Callable[..., Running], tmp_path: Path) -> None:
+    """Ingest succeeds while the external broker is away; everything is delivered once it is
+    back, including what a restart in between left unpublished."""
+    import asyncio
+
+    port = free_port()
+    data_dir = tmp_path / "outbox"
+    lorafox = lorafox_factory(data_dir=data_dir, mqtt_url=f"mqtt://127.0.0.1:{port}", mqtt_port=0)
+    with httpx.Client(base_url=lorafox.base_url) as http:
+        assert http.get("/healthz").json()["mqtt"] == "disconnected"
+        for seq in range(1, 6):
+            assert http.post("/sigfox/uplink", json=body("BEEF", seq), auth=SIGFOX).status_code == 204
+    lorafox.stop()  # stopped with 5 messages never published
+
+    lorafox = lorafox_factory(data_dir=data_dir, mqtt_url=f"mqtt://127.0.0.1:{port}", mqtt_port=0)
+    with httpx.Client(base_url=lorafox.base_url) as http:
+        for seq in range(6, 11):
+            assert http.post("/sigfox/uplink", json=body("BEEF", seq), auth=SIGFOX).status_code == 204
+        backlog = http.get("/metrics", auth=ADMIN).text
+        assert "lorafox_publish_backlog 0.0" in backlog  # replay mode reads the store
+
+    # now the broker comes up on that port
+    loop = asyncio.new_event_loop()
+    broker = EmbeddedBroker("127.0.0.1", port, authenticate=None, allow_anonymous=True)
+    ready = threading.Event()
+
+    def run_broker() -> None:
+        asyncio.set_event_loop(loop)
+        loop.run_until_complete(broker.start())
+        ready.set()
+        loop.run_forever()
+
+    thread = threading.Thread(target=run_broker, daemon=True)
+    thread.start()
+    assert ready.wait(10)
+    try:
+        recorder = Recorder("127.0.0.1", port, "sigfox/uplink/BEEF")
+        try:
+            got = recorder.wait_for("sigfox/uplink/BEEF", 10, timeout=40)
+            assert sorted({u["seqNumber"] for u in got}) == list(range(1, 11))
+        finally:
+            recorder.close()
+        wait_until(lambda: httpx.get(f"{lorafox.base_url}/healthz").json()["mqtt"] == "connected")
+    finally:
+        asyncio.run_coroutine_threadsafe(broker.stop(), loop).result(10)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)

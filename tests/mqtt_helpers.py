@@ -1,0 +1,67 @@
+"""A paho-mqtt client that records what it receives, for tests."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import orjson
+import paho.mqtt.client as mqtt
+
+
+class Recorder:
+    """Subscribes to topic filters and keeps every message; ``wait_for`` blocks until one comes."""
+
+    def __init__(self, host: str, port: int, *filters: str, username: str | None = None,
+                 password: str | None = None) -> None:
+        self.messages: list[tuple[str, bytes]] = []
+        self._cond = threading.Condition()
+        self._subscribed = threading.Event()
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
+        if username is not None:
+            self.client.username_pw_set(username, password)
+        self.client.on_message = self._on_message
+        self.client.on_subscribe = lambda *a: self._subscribed.set()
+        self.client.connect(host, port)
+        self.client.loop_start()
+        self.client.subscribe([(f, 1) for f in filters])
+        assert self._subscribed.wait(10), "no SUBACK"
+
+    def _on_message(self, _c: Any, _u: Any, message: mqtt.MQTTMessage) -> None:
+        with self._cond:
+            self.messages.append((message.topic, bytes(message.payload)))
+            self._cond.notify_all()
+
+    def on(self, topic: str) -> list[dict[str, Any]]:
+        with self._cond:
+            return [orjson.loads(p) for t, p in self.messages if t == topic]
+
+    def wait_for(self, topic: str, count: int = 1, timeout: float = 10) -> list[dict[str, Any]]:
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while len([1 for t, _ in self.messages if t == topic]) < count:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError(f"expected {count} message(s) on {topic}, got {self.messages!r}")
+                self._cond.wait(left)
+        return self.on(topic)
+
+    def publish(self, topic: str, payload: bytes, qos: int = 1) -> None:
+        self.client.publish(topic, payload, qos=qos).wait_for_publish(10)
+
+    def close(self) -> None:
+        self.client.loop_stop()
+        self.client.disconnect()
+
+
+def wait_until(predicate: Any, timeout: float = 10, interval: float = 0.02) -> Any:
+    """Poll ``predicate`` until it returns something truthy."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        time.sleep(interval)
