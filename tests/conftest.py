@@ -146,7 +146,9 @@ def lorafox_factory(tmp_path: Path) -> Iterator[Callable[..., Running]]:
     running: list[Running] = []
 
     def factory(**overrides: Any) -> Running:
-        instance = start_lorafox(make_settings(overrides.pop("data_dir", tmp_path / "data"), **overrides))
+        instance = start_lorafox(
+            make_settings(overrides.pop("data_dir", tmp_path / "data"), **overrides)
+        )
         running.append(instance)
         return instance
 

@@ -8,17 +8,24 @@ from typing import Any
 
 import orjson
 import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
 
 
 class Recorder:
     """Subscribes to topic filters and keeps every message; ``wait_for`` blocks until one comes."""
 
-    def __init__(self, host: str, port: int, *filters: str, username: str | None = None,
-                 password: str | None = None) -> None:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        *filters: str,
+        username: str | None = None,
+        password: str | None = None,
+    ) -> None:
         self.messages: list[tuple[str, bytes]] = []
         self._cond = threading.Condition()
         self._subscribed = threading.Event()
-        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2)
         if username is not None:
             self.client.username_pw_set(username, password)
         self.client.on_message = self._on_message
@@ -43,7 +50,9 @@ class Recorder:
             while len([1 for t, _ in self.messages if t == topic]) < count:
                 left = deadline - time.monotonic()
                 if left <= 0:
-                    raise AssertionError(f"expected {count} message(s) on {topic}, got {self.messages!r}")
+                    raise AssertionError(
+                        f"expected {count} message(s) on {topic}, got {self.messages!r}"
+                    )
                 self._cond.wait(left)
         return self.on(topic)
 

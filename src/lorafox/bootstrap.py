@@ -51,9 +51,7 @@ async def _ensure_sigfox(
     store: CredentialStore, settings: Settings, box: SecretBox, notes: list[str]
 ) -> CallbackCredentials:
     current = await store.get_credential(SIGFOX)
-    stored = (
-        CallbackCredentials(current.username, box.decrypt(current.secret)) if current else None
-    )
+    stored = CallbackCredentials(current.username, box.decrypt(current.secret)) if current else None
     username = settings.sigfox_username or (stored.username if stored else SIGFOX)
     password = (
         settings.sigfox_password.get_secret_value()

@@ -32,8 +32,12 @@ app = typer.Typer(
     add_completion=False,
 )
 
-ConfigOpt = Annotated[Path | None, typer.Option("--config", help="TOML settings file.", exists=True, dir_okay=False)]
-DataDirOpt = Annotated[Path | None, typer.Option("--data-dir", help="Data directory [LORAFOX_DATA_DIR].")]
+ConfigOpt = Annotated[
+    Path | None, typer.Option("--config", help="TOML settings file.", exists=True, dir_okay=False)
+]
+DataDirOpt = Annotated[
+    Path | None, typer.Option("--data-dir", help="Data directory [LORAFOX_DATA_DIR].")
+]
 DatabaseOpt = Annotated[
     str | None,
     typer.Option("--database-url", help="sqlite:///path or postgresql://… [LORAFOX_DATABASE_URL]."),
@@ -73,24 +77,38 @@ def _print_notes(notes: Sequence[str]) -> None:
 def serve(
     config: ConfigOpt = None,
     data_dir: DataDirOpt = None,
-    host: Annotated[str | None, typer.Option(help="Listen address [LORAFOX_HOST, 127.0.0.1].")] = None,
-    http_port: Annotated[int | None, typer.Option(help="HTTP port [LORAFOX_HTTP_PORT, 8080].")] = None,
+    host: Annotated[
+        str | None, typer.Option(help="Listen address [LORAFOX_HOST, 127.0.0.1].")
+    ] = None,
+    http_port: Annotated[
+        int | None, typer.Option(help="HTTP port [LORAFOX_HTTP_PORT, 8080].")
+    ] = None,
     mqtt_port: Annotated[
-        int | None, typer.Option(help="Embedded MQTT broker port, 0 = none [LORAFOX_MQTT_PORT, 1883].")
+        int | None,
+        typer.Option(help="Embedded MQTT broker port, 0 = none [LORAFOX_MQTT_PORT, 1883]."),
     ] = None,
     mqtt_url: Annotated[
-        str | None, typer.Option(help="External broker mqtt[s]://user:pass@host:port [LORAFOX_MQTT_URL].")
+        str | None,
+        typer.Option(help="External broker mqtt[s]://user:pass@host:port [LORAFOX_MQTT_URL]."),
     ] = None,
     mqtt_ca: Annotated[Path | None, typer.Option(help="CA file for the external broker.")] = None,
-    mqtt_cert: Annotated[Path | None, typer.Option(help="Client certificate for the broker.")] = None,
-    mqtt_key: Annotated[Path | None, typer.Option(help="Client private key for the broker.")] = None,
+    mqtt_cert: Annotated[
+        Path | None, typer.Option(help="Client certificate for the broker.")
+    ] = None,
+    mqtt_key: Annotated[
+        Path | None, typer.Option(help="Client private key for the broker.")
+    ] = None,
     database_url: DatabaseOpt = None,
     log_level: Annotated[str | None, typer.Option(help="DEBUG, INFO, WARNING, ERROR.")] = None,
 ) -> None:
     """Run lorafox: HTTP callbacks and API, MQTT, storage."""
     from lorafox.service import Service
 
-    mqtt = {k: v for k, v in {"ca_file": mqtt_ca, "cert_file": mqtt_cert, "key_file": mqtt_key}.items() if v}
+    mqtt = {
+        k: v
+        for k, v in {"ca_file": mqtt_ca, "cert_file": mqtt_cert, "key_file": mqtt_key}.items()
+        if v
+    }
     settings = _settings(
         config,
         data_dir=data_dir,
@@ -145,7 +163,9 @@ SIGFOX_BODY = """{
 
 @app.command("sigfox-setup")
 def sigfox_setup(
-    public_url: Annotated[str, typer.Option(help="The URL the Sigfox Back-End reaches lorafox at.")],
+    public_url: Annotated[
+        str, typer.Option(help="The URL the Sigfox Back-End reaches lorafox at.")
+    ],
     config: ConfigOpt = None,
     data_dir: DataDirOpt = None,
     database_url: DatabaseOpt = None,
@@ -175,7 +195,7 @@ def sigfox_setup(
         _print_notes(notes)
     token = base64.b64encode(f"{username}:{password}".encode()).decode()
     base = public_url.rstrip("/")
-    callbacks = [
+    callbacks: list[dict[str, Any]] = [
         {
             "type": "DATA / UPLINK",
             "channel": "URL",
@@ -198,7 +218,9 @@ def sigfox_setup(
     if as_json:
         typer.echo(json.dumps({"callbacks": callbacks}, indent=2))
         return
-    typer.echo("In the Sigfox Back-End: Device type → your type → Callbacks → New → Custom callback.")
+    typer.echo(
+        "In the Sigfox Back-End: Device type → your type → Callbacks → New → Custom callback."
+    )
     typer.echo("Create these two callbacks (the BIDIR one also needs Downlink mode = CALLBACK")
     typer.echo("in the device type, and the downlink ticked on the callback list).\n")
     for number, cb in enumerate(callbacks, 1):

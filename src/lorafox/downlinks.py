@@ -41,9 +41,9 @@ class DownlinkQueue:
         log.info("downlink %d queued for %s from %s", downlink.id, downlink.device, source)
         return downlink
 
-    async def answer(self, device: str, seq_number: int | None, time: int | None) -> (
-        Downlink | None
-    ):
+    async def answer(
+        self, device: str, seq_number: int | None, time: int | None
+    ) -> Downlink | None:
         """The downlink for a BIDIR callback, or None (then the answer is 204)."""
         downlink = await self._store.take_downlink(device, seq_number, time)
         if downlink is not None:

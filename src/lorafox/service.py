@@ -20,7 +20,8 @@ from dataclasses import dataclass
 import uvicorn
 
 from lorafox.api.app import create_app
-from lorafox.api.callbacks import Network, SigfoxCallbacks
+from lorafox.api.asgi import ASGIApp
+from lorafox.api.callbacks import SigfoxCallbacks
 from lorafox.api.context import ApiContext
 from lorafox.api.metrics import Metrics
 from lorafox.auth.basic import BasicAuthenticator
@@ -53,7 +54,9 @@ def bind_socket(host: str, port: int, flag: str) -> socket.socket:
     except OSError as exc:
         sock.close()
         if exc.errno == errno.EADDRINUSE:
-            raise ConfigError(f"port {port} on {host} is already in use: choose another with {flag}") from exc
+            raise ConfigError(
+                f"port {port} on {host} is already in use: choose another with {flag}"
+            ) from exc
         raise ConfigError(f"cannot listen on {host}:{port} ({flag}): {exc.strerror}") from exc
     sock.listen(2048)
     sock.set_inheritable(True)
@@ -87,7 +90,9 @@ class _Running:
 class Service:
     """One lorafox process. ``run`` returns after a clean shutdown."""
 
-    def __init__(self, settings: Settings, *, on_notes: Callable[[Sequence[str]], None] = print) -> None:
+    def __init__(
+        self, settings: Settings, *, on_notes: Callable[[Sequence[str]], None] = print
+    ) -> None:
         self.settings = settings
         self._on_notes = on_notes
         self._stop = asyncio.Event()
@@ -144,48 +149,71 @@ class Service:
         finally:
             await store.close()
 
-    async def _serve(self, store: SqlStore, verifiers: Verifiers, sock: socket.socket) -> None:
-        s = self.settings
-        metrics = Metrics()
-        bus = self._make_bus(verifiers)
-        downlinks = DownlinkQueue(store, metrics, s.mqtt, bus)
-        outbox: Outbox | None = None
-        topic = s.mqtt.uplink_topic
+    def _uplink_renderer(self) -> Callable[[StoredUplink], tuple[str, bytes]]:
+        topic = self.settings.mqtt.uplink_topic
 
         def render(stored: StoredUplink) -> tuple[str, bytes]:
             u = stored.uplink
             body = uplink_json(u, message_id=stored.id, received_at=stored.received_at)
             return topic.replace("{device}", u.device), body
 
+        return render
+
+    def _http_server(self, app: ASGIApp) -> _Server:
+        return _Server(
+            uvicorn.Config(
+                app,
+                lifespan="off",
+                access_log=False,
+                log_config=None,
+                http="httptools",
+                timeout_graceful_shutdown=10,
+                server_header=False,
+                proxy_headers=False,  # X-Forwarded-For only if sigfox.trust_forwarded_for says so
+            )
+        )
+
+    async def _start_bus(self, stack: contextlib.AsyncExitStack, bus: Bus) -> None:
+        try:
+            await stack.enter_async_context(bus)
+        except OSError as exc:
+            s = self.settings
+            if exc.errno == errno.EADDRINUSE:
+                raise ConfigError(
+                    f"MQTT port {s.mqtt_port} on {s.host} is already in use: choose another "
+                    "with --mqtt-port (0 = no embedded broker)"
+                ) from exc
+            raise ConfigError(f"cannot start the MQTT broker: {exc}") from exc
+        if isinstance(bus, EmbeddedBus):
+            self.mqtt_port = bus.broker.port
+
+    async def _serve(self, store: SqlStore, verifiers: Verifiers, sock: socket.socket) -> None:
+        s = self.settings
+        metrics = Metrics()
+        bus = self._make_bus(verifiers)
+        downlinks = DownlinkQueue(store, metrics, s.mqtt, bus)
+        outbox: Outbox | None = None
         if bus is not None:
-            outbox = Outbox(store, bus, render, qos=s.mqtt.qos)
+            outbox = Outbox(store, bus, self._uplink_renderer(), qos=s.mqtt.qos)
             await outbox.start()
             metrics.watch_backlog(lambda: outbox.backlog if outbox else 0)
             bus.subscribe(s.mqtt.downlink_topic, downlinks.on_mqtt)
-
-        def on_stored(batch: Sequence[StoredUplink]) -> None:
-            if outbox is not None:
-                outbox.add(batch)
-
-        pipeline = UplinkPipeline(store, on_stored)
-        networks: list[Network] = [
-            ipaddress.ip_network(n, strict=False) for n in s.sigfox.allowed_networks
-        ]
+        pipeline = UplinkPipeline(store, outbox.add if outbox else lambda _: None)
         callbacks = SigfoxCallbacks(
             pipeline=pipeline,
             downlinks=downlinks,
             auth=BasicAuthenticator(verifiers.sigfox),
             metrics=metrics,
-            allowed_networks=networks,
+            allowed_networks=[
+                ipaddress.ip_network(n, strict=False) for n in s.sigfox.allowed_networks
+            ],
             trust_forwarded_for=s.sigfox.trust_forwarded_for,
         )
 
         def health() -> dict[str, str]:
             if bus is None:
-                mqtt = "disabled"
-            else:
-                mqtt = "connected" if bus.connected else "disconnected"
-            return {"mqtt": mqtt}
+                return {"mqtt": "disabled"}
+            return {"mqtt": "connected" if bus.connected else "disconnected"}
 
         ctx = ApiContext(
             store=store,
@@ -194,39 +222,25 @@ class Service:
             admin_auth=BasicAuthenticator(verifiers.admin),
             health=health,
         )
-        config = uvicorn.Config(
-            create_app(ctx, callbacks),
-            lifespan="off",
-            access_log=False,
-            log_config=None,
-            http="httptools",
-            timeout_graceful_shutdown=10,
-            server_header=False,
-            proxy_headers=False,  # X-Forwarded-For only when sigfox.trust_forwarded_for says so
-        )
-        server = _Server(config)
+        server = self._http_server(create_app(ctx, callbacks))
         self.http_port = sock.getsockname()[1]
         async with contextlib.AsyncExitStack() as stack:
             if bus is not None:
-                try:
-                    await stack.enter_async_context(bus)  # type: ignore[arg-type]
-                except OSError as exc:
-                    if exc.errno == errno.EADDRINUSE:
-                        raise ConfigError(
-                            f"MQTT port {s.mqtt_port} on {s.host} is already in use: choose "
-                            "another with --mqtt-port (0 = no embedded broker)"
-                        ) from exc
-                    raise ConfigError(f"cannot start the MQTT broker: {exc}") from exc
-                if isinstance(bus, EmbeddedBus):
-                    self.mqtt_port = bus.broker.port
+                await self._start_bus(stack, bus)
             async with asyncio.TaskGroup() as tasks:
                 pipeline_task = tasks.create_task(pipeline.run())
                 outbox_task = tasks.create_task(outbox.run()) if outbox else None
                 server_task = tasks.create_task(server.serve(sockets=[sock]))
-                while not server.started and not server_task.done():
+                # uvicorn offers no start event; its flag flips within a few ms
+                while not server.started and not server_task.done():  # noqa: ASYNC110
                     await asyncio.sleep(0.01)
                 if server.started:
-                    log.info("lorafox is up: HTTP on %s:%d, %s", s.host, self.http_port, self._mqtt_text(bus))
+                    log.info(
+                        "lorafox is up: HTTP on %s:%d, %s",
+                        s.host,
+                        self.http_port,
+                        self._mqtt_text(bus),
+                    )
                     self.ready.set()
                 stop = asyncio.create_task(self._stop.wait())
                 await asyncio.wait({stop, server_task}, return_when=asyncio.FIRST_COMPLETED)
@@ -237,7 +251,7 @@ class Service:
                 pipeline.close()
                 await pipeline_task
                 if outbox is not None and outbox_task is not None:
-                    await outbox.drain(timeout=5)
+                    await outbox.drain(seconds=5)
                     outbox.close()
                     outbox_task.cancel()
         log.info("lorafox stopped")

@@ -111,7 +111,9 @@ class Settings(BaseSettings):
     )
     config_file: ClassVar[Path | None] = None
 
-    data_dir: Path = Field(default_factory=default_data_dir, description="Where lorafox keeps data.")
+    data_dir: Path = Field(
+        default_factory=default_data_dir, description="Where lorafox keeps data."
+    )
     host: str = Field(default="127.0.0.1", description="Address the HTTP and MQTT listeners bind.")
     http_port: int = Field(default=8080, ge=1, le=65535, description="HTTP port.")
     mqtt_port: int = Field(

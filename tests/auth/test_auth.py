@@ -21,7 +21,9 @@ def test_parse_basic() -> None:
     assert parse_basic(basic("a", "b:c")) == ("a", "b:c")
 
 
-@pytest.mark.parametrize("header", [None, "", "Bearer x", "Basic !!!", "Basic " + base64.b64encode(b"nocolon").decode()])
+@pytest.mark.parametrize(
+    "header", [None, "", "Bearer x", "Basic !!!", "Basic " + base64.b64encode(b"nocolon").decode()]
+)
 def test_parse_basic_refuses(header: str | None) -> None:
     with pytest.raises(AuthenticationFailed):
         parse_basic(header)

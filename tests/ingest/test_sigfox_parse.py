@@ -60,17 +60,32 @@ def test_query_string_get() -> None:
 
 def test_json_without_content_type_and_strings_for_numbers() -> None:
     body = orjson.dumps(
-        {"id": "1a2b3c", "time": "1700000000", "data": "0102030405060708090A0B0C",
-         "seqNumber": "42", "ack": "true", "longPolling": "false", "snr": "12.34",
-         "rssi": "-110.50", "avgSnr": "20.1", "station": "1A2B", "lat": "43", "lng": "1.5",
-         "deviceTypeId": "5f0f", "duplicate": "false"}
+        {
+            "id": "1a2b3c",
+            "time": "1700000000",
+            "data": "0102030405060708090A0B0C",
+            "seqNumber": "42",
+            "ack": "true",
+            "longPolling": "false",
+            "snr": "12.34",
+            "rssi": "-110.50",
+            "avgSnr": "20.1",
+            "station": "1A2B",
+            "lat": "43",
+            "lng": "1.5",
+            "deviceTypeId": "5f0f",
+            "duplicate": "false",
+        }
     )
     assert parse_uplink(decode_body(body, "text/plain", b"")) == EXPECTED
 
 
 def test_unknown_variables_are_kept() -> None:
-    fields = decode_body(b'{"device":"1","time":1,"data":"","seqNumber":0,"operatorName":"X"}',
-                         "application/json", b"")
+    fields = decode_body(
+        b'{"device":"1","time":1,"data":"","seqNumber":0,"operatorName":"X"}',
+        "application/json",
+        b"",
+    )
     uplink = parse_uplink(fields)
     assert uplink.extra == {"operatorName": "X"}
     assert uplink.data == ""
@@ -122,7 +137,9 @@ def test_device_ids_are_normalised() -> None:
     assert normalize_device(0x1A2B) == "1A2B"
 
 
-@pytest.mark.parametrize("bad", ["", "01020304050607", "010203040506070809", "zz02030405060708", 12])
+@pytest.mark.parametrize(
+    "bad", ["", "01020304050607", "010203040506070809", "zz02030405060708", 12]
+)
 def test_downlink_must_be_eight_bytes(bad: object) -> None:
     with pytest.raises(InvalidInput):
         normalize_downlink(bad)

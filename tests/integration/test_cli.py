@@ -9,7 +9,6 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -45,15 +44,23 @@ def wait_healthy(port: int, proc: subprocess.Popen[str], timeout: float = 30) ->
 
 
 @pytest.fixture
-def ports() -> Iterator[tuple[int, int]]:
-    yield free_port(), free_port()
+def ports() -> tuple[int, int]:
+    return free_port(), free_port()
 
 
 def test_first_start_prints_credentials_once_and_sigterm_stops_cleanly(
     tmp_path: Path, ports: tuple[int, int]
 ) -> None:
     http_port, mqtt_port = ports
-    args = ("serve", "--data-dir", str(tmp_path), "--http-port", str(http_port), "--mqtt-port", str(mqtt_port))
+    args = (
+        "serve",
+        "--data-dir",
+        str(tmp_path),
+        "--http-port",
+        str(http_port),
+        "--mqtt-port",
+        str(mqtt_port),
+    )
     proc = lorafox(*args)
     wait_healthy(http_port, proc)
     proc.send_signal(signal.SIGTERM)
@@ -69,10 +76,15 @@ def test_first_start_prints_credentials_once_and_sigterm_stops_cleanly(
     # second start: nothing printed again, the credentials still work; SIGINT stops it too
     proc = lorafox(*args)
     wait_healthy(http_port, proc)
-    r = httpx.get(f"http://127.0.0.1:{http_port}/api/v2/devices/1/messages", auth=("admin", password))
+    r = httpx.get(
+        f"http://127.0.0.1:{http_port}/api/v2/devices/1/messages", auth=("admin", password)
+    )
     assert r.status_code == 200
-    r = httpx.post(f"http://127.0.0.1:{http_port}/sigfox/uplink", json=body("1", 1),
-                   auth=(sigfox_user.strip(), sigfox_password.strip()))
+    r = httpx.post(
+        f"http://127.0.0.1:{http_port}/sigfox/uplink",
+        json=body("1", 1),
+        auth=(sigfox_user.strip(), sigfox_password.strip()),
+    )
     assert r.status_code == 204
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=30)
@@ -81,15 +93,24 @@ def test_first_start_prints_credentials_once_and_sigterm_stops_cleanly(
 
 
 @pytest.mark.parametrize("flag", ["--http-port", "--mqtt-port"])
-def test_port_in_use_is_one_line_naming_the_flag(tmp_path: Path, ports: tuple[int, int], flag: str) -> None:
+def test_port_in_use_is_one_line_naming_the_flag(
+    tmp_path: Path, ports: tuple[int, int], flag: str
+) -> None:
     http_port, mqtt_port = ports
     taken = http_port if flag == "--http-port" else mqtt_port
     with socket.socket() as holder:
         holder.bind(("127.0.0.1", taken))
         holder.listen()
-        proc = lorafox("serve", "--data-dir", str(tmp_path), "--http-port", str(http_port),
-                       "--mqtt-port", str(mqtt_port))
-        out, err = proc.communicate(timeout=30)
+        proc = lorafox(
+            "serve",
+            "--data-dir",
+            str(tmp_path),
+            "--http-port",
+            str(http_port),
+            "--mqtt-port",
+            str(mqtt_port),
+        )
+        _, err = proc.communicate(timeout=30)
     assert proc.returncode == 2
     error_lines = [line for line in err.splitlines() if line.startswith("lorafox: error:")]
     assert len(error_lines) == 1
@@ -107,12 +128,21 @@ def test_bad_setting_is_a_clear_message(tmp_path: Path) -> None:
 def test_settings_from_env_and_toml(tmp_path: Path, ports: tuple[int, int]) -> None:
     http_port, mqtt_port = ports
     config = tmp_path / "lorafox.toml"
-    config.write_text(f'http_port = 1\nmqtt_port = {mqtt_port}\n[sigfox]\nallowed_networks = ["185.110.96.0/22"]\n')
-    env = {"LORAFOX_HTTP_PORT": str(http_port), "LORAFOX_SIGFOX_PASSWORD": "pw", "LORAFOX_DATA_DIR": str(tmp_path)}
+    config.write_text(
+        f"http_port = 1\nmqtt_port = {mqtt_port}\n"
+        '[sigfox]\nallowed_networks = ["185.110.96.0/22"]\n'
+    )
+    env = {
+        "LORAFOX_HTTP_PORT": str(http_port),
+        "LORAFOX_SIGFOX_PASSWORD": "pw",
+        "LORAFOX_DATA_DIR": str(tmp_path),
+    }
     proc = lorafox("serve", "--config", str(config), env=env)
     try:
         wait_healthy(http_port, proc)  # env beats the file
-        r = httpx.post(f"http://127.0.0.1:{http_port}/sigfox/uplink", json=body("1", 1), auth=("sigfox", "pw"))
+        r = httpx.post(
+            f"http://127.0.0.1:{http_port}/sigfox/uplink", json=body("1", 1), auth=("sigfox", "pw")
+        )
         assert r.status_code == 403  # the file's allow-list applies
     finally:
         proc.send_signal(signal.SIGTERM)
@@ -121,32 +151,76 @@ def test_settings_from_env_and_toml(tmp_path: Path, ports: tuple[int, int]) -> N
 
 def test_sigfox_setup_prints_working_callbacks(tmp_path: Path, ports: tuple[int, int]) -> None:
     http_port, mqtt_port = ports
-    setup = lorafox("sigfox-setup", "--public-url", "https://iot.example.com/", "--data-dir", str(tmp_path), "--json")
+    setup = lorafox(
+        "sigfox-setup",
+        "--public-url",
+        "https://iot.example.com/",
+        "--data-dir",
+        str(tmp_path),
+        "--json",
+    )
     out, err = setup.communicate(timeout=30)
     assert setup.returncode == 0, err
-    printed = orjson.loads(out[out.index("{"):])
+    printed = orjson.loads(out[out.index("{") :])
     uplink, bidir = printed["callbacks"]
     assert uplink["url"] == "https://iot.example.com/sigfox/uplink"
     assert bidir["url"] == "https://iot.example.com/sigfox/bidir"
     assert uplink["method"] == bidir["method"] == "POST"
     assert uplink["contentType"] == "application/json"
-    for variable in ("{device}", "{time}", "{data}", "{seqNumber}", "{ack}", "{longPolling}", "{snr}",
-                     "{rssi}", "{station}", "{avgSnr}", "{lat}", "{lng}", "{deviceTypeId}", "{duplicate}"):
+    for variable in (
+        "{device}",
+        "{time}",
+        "{data}",
+        "{seqNumber}",
+        "{ack}",
+        "{longPolling}",
+        "{snr}",
+        "{rssi}",
+        "{station}",
+        "{avgSnr}",
+        "{lat}",
+        "{lng}",
+        "{deviceTypeId}",
+        "{duplicate}",
+    ):
         assert variable in uplink["body"]
     header = uplink["headers"]["Authorization"]
 
     # the printed header and body template work against the server, once the Back-End fills it in
-    proc = lorafox("serve", "--data-dir", str(tmp_path), "--http-port", str(http_port), "--mqtt-port", str(mqtt_port))
+    proc = lorafox(
+        "serve",
+        "--data-dir",
+        str(tmp_path),
+        "--http-port",
+        str(http_port),
+        "--mqtt-port",
+        str(mqtt_port),
+    )
     try:
         wait_healthy(http_port, proc)
         filled = bidir["body"]
-        for name, value in {"device": "1A2B", "time": "1700000000", "data": "0102", "seqNumber": "7",
-                            "ack": "true", "longPolling": "false", "snr": "10.5", "rssi": "-120.0",
-                            "avgSnr": "11.0", "station": "0A1B", "lat": "43.0", "lng": "1.0",
-                            "deviceTypeId": "abc", "duplicate": "false"}.items():
+        for name, value in {
+            "device": "1A2B",
+            "time": "1700000000",
+            "data": "0102",
+            "seqNumber": "7",
+            "ack": "true",
+            "longPolling": "false",
+            "snr": "10.5",
+            "rssi": "-120.0",
+            "avgSnr": "11.0",
+            "station": "0A1B",
+            "lat": "43.0",
+            "lng": "1.0",
+            "deviceTypeId": "abc",
+            "duplicate": "false",
+        }.items():
             filled = filled.replace("{" + name + "}", value)
-        r = httpx.post(f"http://127.0.0.1:{http_port}/sigfox/bidir", content=filled,
-                       headers={"Authorization": header, "Content-Type": bidir["contentType"]})
+        r = httpx.post(
+            f"http://127.0.0.1:{http_port}/sigfox/bidir",
+            content=filled,
+            headers={"Authorization": header, "Content-Type": bidir["contentType"]},
+        )
         assert r.status_code == 204, r.text
         user, password = base64.b64decode(header.split()[1]).decode().split(":")
         assert user == "sigfox" and password
@@ -154,9 +228,13 @@ def test_sigfox_setup_prints_working_callbacks(tmp_path: Path, ports: tuple[int,
         proc.send_signal(signal.SIGTERM)
         proc.communicate(timeout=30)
 
-    human = lorafox("sigfox-setup", "--public-url", "https://iot.example.com", "--data-dir", str(tmp_path))
+    human = lorafox(
+        "sigfox-setup", "--public-url", "https://iot.example.com", "--data-dir", str(tmp_path)
+    )
     out, _ = human.communicate(timeout=30)
-    assert "DATA / BIDIR" in out and header in out and "https://iot.example.com/sigfox/uplink" in out
+    assert (
+        "DATA / BIDIR" in out and header in out and "https://iot.example.com/sigfox/uplink" in out
+    )
     bad = lorafox("sigfox-setup", "--public-url", "iot.example.com", "--data-dir", str(tmp_path))
     _, err = bad.communicate(timeout=30)
     assert bad.returncode == 2 and "--public-url" in err

@@ -10,41 +10,54 @@ from pathlib import Path
 import httpx
 import paho.mqtt.client as mqtt
 import pytest
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.reasoncodes import ReasonCode
 
+from lorafox.bus.embedded import EmbeddedBroker
 from tests.conftest import ADMIN_PASSWORD, SIGFOX_PASSWORD, SIGFOX_USER, Running, free_port
 from tests.integration.test_sigfox_flow import body, new_device
 from tests.mqtt_helpers import Recorder, wait_until
-
-from lorafox.bus.embedded import EmbeddedBroker
 
 SIGFOX = (SIGFOX_USER, SIGFOX_PASSWORD)
 ADMIN = ("admin", ADMIN_PASSWORD)
 
 
 def test_allow_list(lorafox_factory: Callable[..., Running]) -> None:
-    lorafox = lorafox_factory(sigfox={"allowed_networks": ["185.110.96.0/22"], "trust_forwarded_for": True})
+    lorafox = lorafox_factory(
+        sigfox={"allowed_networks": ["185.110.96.0/22"], "trust_forwarded_for": True}
+    )
     url = f"{lorafox.base_url}/sigfox/uplink"
     r = httpx.post(url, json=body("1", 1), auth=SIGFOX)
     assert r.status_code == 403 and "not allowed" in r.json()["message"]
-    r = httpx.post(url, json=body("1", 1), auth=SIGFOX, headers={"x-forwarded-for": "185.110.97.12, 10.0.0.1"})
+    r = httpx.post(
+        url, json=body("1", 1), auth=SIGFOX, headers={"x-forwarded-for": "185.110.97.12, 10.0.0.1"}
+    )
     assert r.status_code == 204
 
 
-def test_allow_list_ignores_forwarded_for_unless_trusted(lorafox_factory: Callable[..., Running]) -> None:
+def test_allow_list_ignores_forwarded_for_unless_trusted(
+    lorafox_factory: Callable[..., Running],
+) -> None:
     lorafox = lorafox_factory(sigfox={"allowed_networks": "185.110.96.0/22"})
-    r = httpx.post(f"{lorafox.base_url}/sigfox/uplink", json=body("1", 1), auth=SIGFOX,
-                   headers={"x-forwarded-for": "185.110.97.12"})
+    r = httpx.post(
+        f"{lorafox.base_url}/sigfox/uplink",
+        json=body("1", 1),
+        auth=SIGFOX,
+        headers={"x-forwarded-for": "185.110.97.12"},
+    )
     assert r.status_code == 403
 
 
-def _connect(port: int, username: str | None = None, password: str | None = None) -> mqtt.ReasonCode:
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
+def _connect(
+    port: int, username: str | None = None, password: str | None = None
+) -> ReasonCode:
+    client = mqtt.Client(CallbackAPIVersion.VERSION2)
     if username:
         client.username_pw_set(username, password)
-    result: list[mqtt.ReasonCode] = []
+    result: list[ReasonCode] = []
     done = threading.Event()
 
-    def on_connect(_c: object, _u: object, _f: object, reason: mqtt.ReasonCode, _p: object) -> None:
+    def on_connect(_c: object, _u: object, _f: object, reason: ReasonCode, _p: object) -> None:
         result.append(reason)
         done.set()
 
@@ -59,7 +72,9 @@ def _connect(port: int, username: str | None = None, password: str | None = None
     return result[0]
 
 
-def test_embedded_broker_requires_login_off_loopback(lorafox_factory: Callable[..., Running]) -> None:
+def test_embedded_broker_requires_login_off_loopback(
+    lorafox_factory: Callable[..., Running],
+) -> None:
     lorafox = lorafox_factory(host="0.0.0.0")
     assert lorafox.mqtt_port
     assert _connect(lorafox.mqtt_port).is_failure
@@ -90,7 +105,10 @@ def test_health_and_metrics(lorafox: Running) -> None:
 def test_no_broker(lorafox_factory: Callable[..., Running]) -> None:
     lorafox = lorafox_factory(mqtt_port=0)
     assert httpx.get(f"{lorafox.base_url}/healthz").json()["mqtt"] == "disabled"
-    assert httpx.post(f"{lorafox.base_url}/sigfox/uplink", json=body("1", 1), auth=SIGFOX).status_code == 204
+    assert (
+        httpx.post(f"{lorafox.base_url}/sigfox/uplink", json=body("1", 1), auth=SIGFOX).status_code
+        == 204
+    )
 
 
 @pytest.mark.postgres
@@ -103,7 +121,9 @@ def test_postgresql_path(lorafox_factory: Callable[..., Running], pg_database: s
         with httpx.Client(base_url=lorafox.base_url) as http:
             assert http.post("/sigfox/uplink", json=body(device, 1), auth=SIGFOX).status_code == 204
             assert http.post("/sigfox/uplink", json=body(device, 1), auth=SIGFOX).status_code == 204
-            http.post(f"/api/v2/devices/{device}/downlinks", json={"data": "0102030405060708"}, auth=ADMIN)
+            http.post(
+                f"/api/v2/devices/{device}/downlinks", json={"data": "0102030405060708"}, auth=ADMIN
+            )
             r = http.post("/sigfox/bidir", json=body(device, 2, ack=True), auth=SIGFOX)
             assert r.json() == {device: {"downlinkData": "0102030405060708"}}
             listed = http.get(f"/api/v2/devices/{device}/messages", auth=ADMIN).json()["data"]
@@ -124,13 +144,17 @@ def test_broker_down_then_back(lorafox_factory: Callable[..., Running], tmp_path
     with httpx.Client(base_url=lorafox.base_url) as http:
         assert http.get("/healthz").json()["mqtt"] == "disconnected"
         for seq in range(1, 6):
-            assert http.post("/sigfox/uplink", json=body("BEEF", seq), auth=SIGFOX).status_code == 204
+            assert (
+                http.post("/sigfox/uplink", json=body("BEEF", seq), auth=SIGFOX).status_code == 204
+            )
     lorafox.stop()  # stopped with 5 messages never published
 
     lorafox = lorafox_factory(data_dir=data_dir, mqtt_url=f"mqtt://127.0.0.1:{port}", mqtt_port=0)
     with httpx.Client(base_url=lorafox.base_url) as http:
         for seq in range(6, 11):
-            assert http.post("/sigfox/uplink", json=body("BEEF", seq), auth=SIGFOX).status_code == 204
+            assert (
+                http.post("/sigfox/uplink", json=body("BEEF", seq), auth=SIGFOX).status_code == 204
+            )
         backlog = http.get("/metrics", auth=ADMIN).text
         assert "lorafox_publish_backlog 0.0" in backlog  # replay mode reads the store
 

@@ -32,7 +32,9 @@ def new_device() -> str:
 
 
 @pytest.fixture(params=["embedded", "mosquitto"])
-def setup(request: pytest.FixtureRequest, lorafox_factory: Callable[..., Running]) -> Iterator[Setup]:
+def setup(
+    request: pytest.FixtureRequest, lorafox_factory: Callable[..., Running]
+) -> Iterator[Setup]:
     device = new_device()
     if request.param == "embedded":
         lorafox = lorafox_factory()
@@ -49,12 +51,25 @@ def setup(request: pytest.FixtureRequest, lorafox_factory: Callable[..., Running
     recorder.close()
 
 
-def body(device: str, seq: int, *, ack: bool = False, station: str = "1A2B", **extra: object) -> dict[str, object]:
+def body(
+    device: str, seq: int, *, ack: bool = False, station: str = "1A2B", **extra: object
+) -> dict[str, object]:
     return {
-        "device": device, "time": 1_700_000_000 + seq * 60, "data": f"{seq:024x}",
-        "seqNumber": seq, "ack": ack, "longPolling": False, "snr": "12.34", "rssi": "-110.00",
-        "avgSnr": "20.1", "station": station, "lat": "43", "lng": "1", "deviceTypeId": "5f0f",
-        "duplicate": False, **extra,
+        "device": device,
+        "time": 1_700_000_000 + seq * 60,
+        "data": f"{seq:024x}",
+        "seqNumber": seq,
+        "ack": ack,
+        "longPolling": False,
+        "snr": "12.34",
+        "rssi": "-110.00",
+        "avgSnr": "20.1",
+        "station": station,
+        "lat": "43",
+        "lng": "1",
+        "deviceTypeId": "5f0f",
+        "duplicate": False,
+        **extra,
     }
 
 
@@ -76,7 +91,9 @@ def test_end_to_end(setup: Setup) -> None:
     assert published["seqNumber"] == 1
     assert published["data"] == f"{1:024x}"
     assert published["time"] == 1_700_000_060
-    assert published["snr"] == 12.34 and published["rssi"] == -110.0 and published["station"] == "1A2B"
+    assert (
+        published["snr"] == 12.34 and published["rssi"] == -110.0 and published["station"] == "1A2B"
+    )
 
     # BIDIR with nothing queued, and with ack=false: 204
     assert s.http.post("/sigfox/bidir", json=body(dev, 2, ack=True), auth=SIGFOX).status_code == 204
@@ -91,7 +108,9 @@ def test_end_to_end(setup: Setup) -> None:
     wait_until(lambda: len(queued(s)) == 1)
     assert queued(s)[0]["state"] == "queued" and queued(s)[0]["source"] == "mqtt"
 
-    assert s.http.post("/sigfox/bidir", json=body(dev, 3, ack=False), auth=SIGFOX).status_code == 204
+    assert (
+        s.http.post("/sigfox/bidir", json=body(dev, 3, ack=False), auth=SIGFOX).status_code == 204
+    )
     assert queued(s)[0]["state"] == "queued"
 
     # the next BIDIR with ack=true gets it; Sigfox's retry of that call gets the same one
@@ -102,15 +121,22 @@ def test_end_to_end(setup: Setup) -> None:
     retry = s.http.post("/sigfox/bidir", json=body(dev, 4, ack=True), auth=SIGFOX)
     assert retry.status_code == 200 and retry.json() == r.json()
     # a duplicate from another base station: stored once, still 2xx, same answer
-    dup = s.http.post("/sigfox/bidir", json=body(dev, 4, ack=True, station="9999", duplicate=True), auth=SIGFOX)
+    dup = s.http.post(
+        "/sigfox/bidir", json=body(dev, 4, ack=True, station="9999", duplicate=True), auth=SIGFOX
+    )
     assert dup.status_code == 200 and dup.json() == r.json()
 
     # form-encoded BIDIR (the way a callback typed as form sends it) gets the REST-queued one
-    form = {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in body(dev, 5, ack=True).items()}
+    form = {
+        k: str(v).lower() if isinstance(v, bool) else str(v)
+        for k, v in body(dev, 5, ack=True).items()
+    }
     r = s.http.post("/sigfox/bidir", data=form, auth=SIGFOX)
     assert r.status_code == 200 and r.json() == {dev: {"downlinkData": "1112131415161718"}}
     # GET with a query string works too
-    r = s.http.get("/sigfox/uplink", params={**form, "seqNumber": "6", "time": "1700000360"}, auth=SIGFOX)
+    r = s.http.get(
+        "/sigfox/uplink", params={**form, "seqNumber": "6", "time": "1700000360"}, auth=SIGFOX
+    )
     assert r.status_code == 204
     states = [(d["data"], d["state"], d["seqNumber"]) for d in queued(s)]
     assert states == [("0102030405060708", "sent", 4), ("1112131415161718", "sent", 5)]
@@ -122,14 +148,15 @@ def test_end_to_end(setup: Setup) -> None:
     assert [m["seqNumber"] for m in listed["data"]] == [6, 5, 4, 3, 2, 1]
     assert listed["data"][0]["device"] == {"id": dev}
     assert listed["data"][0]["time"] == 1_700_000_360_000
-    assert listed["paging"] == {}  or listed["paging"].get("next") is None
+    assert listed["paging"] == {} or listed["paging"].get("next") is None
     page1 = s.http.get(f"/api/v2/devices/{dev}/messages", params={"limit": 4}, auth=ADMIN).json()
     assert [m["seqNumber"] for m in page1["data"]] == [6, 5, 4, 3]
     page2 = s.http.get(page1["paging"]["next"], auth=ADMIN).json()
     assert [m["seqNumber"] for m in page2["data"]] == [2, 1]
     window = s.http.get(
         f"/api/v2/devices/{dev}/messages",
-        params={"since": 1_700_000_120_000, "before": 1_700_000_300_000}, auth=ADMIN,
+        params={"since": 1_700_000_120_000, "before": 1_700_000_300_000},
+        auth=ADMIN,
     ).json()
     assert [m["seqNumber"] for m in window["data"]] == [4, 3, 2]
 
@@ -146,14 +173,20 @@ def test_bad_requests_get_clear_errors(setup: Setup) -> None:
     assert r.status_code == 401 and r.json()["message"]
     cases = [
         (b"{not json", "application/json", None),
-        (orjson.dumps({k: v for k, v in body(dev, 1).items() if k != "device"}), "application/json", "device"),
+        (
+            orjson.dumps({k: v for k, v in body(dev, 1).items() if k != "device"}),
+            "application/json",
+            "device",
+        ),
         (orjson.dumps(body(dev, 1) | {"data": "0g"}), "application/json", "data"),
         (orjson.dumps(body(dev, 1) | {"data": "00" * 13}), "application/json", "data"),
         (orjson.dumps(body(dev, 1) | {"seqNumber": "x"}), "application/json", "seqNumber"),
         (b"device=%ZZ&&", "application/x-www-form-urlencoded", None),
     ]
     for content, content_type, field in cases:
-        r = s.http.post("/sigfox/bidir", content=content, headers={"content-type": content_type}, auth=SIGFOX)
+        r = s.http.post(
+            "/sigfox/bidir", content=content, headers={"content-type": content_type}, auth=SIGFOX
+        )
         assert r.status_code == 400, content
         error = r.json()
         assert error["message"]
@@ -187,7 +220,12 @@ def test_concurrent_bidir_never_share_a_downlink(setup: Setup) -> None:
     s, dev = setup, setup.device
     sent = {f"{i:016x}" for i in range(5)}
     for data in sorted(sent):
-        assert s.http.post(f"/api/v2/devices/{dev}/downlinks", json={"data": data}, auth=ADMIN).status_code == 201
+        assert (
+            s.http.post(
+                f"/api/v2/devices/{dev}/downlinks", json={"data": data}, auth=ADMIN
+            ).status_code
+            == 201
+        )
 
     def call(seq: int) -> httpx.Response:
         with httpx.Client(base_url=s.lorafox.base_url, timeout=10) as client:
@@ -202,9 +240,14 @@ def test_concurrent_bidir_never_share_a_downlink(setup: Setup) -> None:
 
 def test_delete_queued_downlink(setup: Setup) -> None:
     s, dev = setup, setup.device
-    created = s.http.post(f"/api/v2/devices/{dev}/downlinks", json={"data": "0102030405060708"}, auth=ADMIN).json()
+    created = s.http.post(
+        f"/api/v2/devices/{dev}/downlinks", json={"data": "0102030405060708"}, auth=ADMIN
+    ).json()
     assert created["state"] == "queued" and created["device"] == {"id": dev}
-    assert s.http.delete(f"/api/v2/devices/{dev}/downlinks/{created['id']}", auth=ADMIN).status_code == 204
+    assert (
+        s.http.delete(f"/api/v2/devices/{dev}/downlinks/{created['id']}", auth=ADMIN).status_code
+        == 204
+    )
     r = s.http.delete(f"/api/v2/devices/{dev}/downlinks/{created['id']}", auth=ADMIN)
     assert r.status_code == 404 and r.json()["message"]
     assert queued(s) == []

@@ -16,7 +16,9 @@ from lorafox.store.base import Credential
 from lorafox.store.sql.store import SqlStore
 
 
-def uplink(device: str = "1A2B", seq: int = 1, time: int = 1_700_000_000_000, **kw: object) -> Uplink:
+def uplink(
+    device: str = "1A2B", seq: int = 1, time: int = 1_700_000_000_000, **kw: object
+) -> Uplink:
     return Uplink(device=device, time=time, seq_number=seq, data="0102", **kw)  # type: ignore[arg-type]
 
 
@@ -26,7 +28,9 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
         url = Settings.load(None, data_dir=tmp_path).sqlalchemy_url
     else:
         request.applymarker(pytest.mark.postgres)
-        url = Settings.load(None, database_url=request.getfixturevalue("pg_database")).sqlalchemy_url
+        url = Settings.load(
+            None, database_url=request.getfixturevalue("pg_database")
+        ).sqlalchemy_url
     opened = await SqlStore.open(url)
     yield opened
     await opened.close()
@@ -52,8 +56,18 @@ async def test_duplicates_are_stored_once(store: SqlStore) -> None:
 
 
 async def test_fields_round_trip(store: SqlStore) -> None:
-    original = uplink(ack=True, snr=1.5, rssi=-120.0, avg_snr=3.0, station="ABCD", lat=1.0, lng=2.0,
-                      device_type_id="t1", duplicate=True, extra={"operatorName": "SIGFOX_FR"})
+    original = uplink(
+        ack=True,
+        snr=1.5,
+        rssi=-120.0,
+        avg_snr=3.0,
+        station="ABCD",
+        lat=1.0,
+        lng=2.0,
+        device_type_id="t1",
+        duplicate=True,
+        extra={"operatorName": "SIGFOX_FR"},
+    )
     [stored] = await store.add_uplinks([original])
     assert stored is not None
     [listed] = await store.list_messages("1A2B", limit=1)

@@ -38,7 +38,9 @@ def _api(ctx: ApiContext) -> FastAPI:
     @api.exception_handler(LorafoxError)
     async def _lorafox_error(_: Request, exc: LorafoxError) -> Response:
         status, headers, body = error_response(exc)
-        return Response(body, status_code=status, headers={k.decode(): v.decode() for k, v in headers})
+        return Response(
+            body, status_code=status, headers={k.decode(): v.decode() for k, v in headers}
+        )
 
     @api.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> Response:

@@ -138,7 +138,10 @@ async def list_messages(
     found = await ctx.store.list_messages(device, limit=limit, since=since, before=before)
     paging = Paging()
     if len(found) == limit:
-        params = dict(request.query_params) | {"limit": str(limit), "before": str(found[-1].uplink.time)}
+        params = dict(request.query_params) | {
+            "limit": str(limit),
+            "before": str(found[-1].uplink.time),
+        }
         paging.next = str(request.url.replace_query_params(**params))
     return MessageList(data=[_message(s) for s in found], paging=paging)
 

@@ -24,7 +24,9 @@ class Metrics:
             registry=self.registry,
         )
         self.callbacks = Counter(
-            "lorafox_callbacks", "Sigfox callbacks answered", ["endpoint", "status"],
+            "lorafox_callbacks",
+            "Sigfox callbacks answered",
+            ["endpoint", "status"],
             registry=self.registry,
         )
         self.callback_seconds = Histogram(

@@ -44,7 +44,12 @@ class BasicAuthenticator:
     """Checks Basic credentials with ``verify`` and caches the outcome."""
 
     def __init__(
-        self, verify: Verify, *, ttl: float = 300.0, failure_ttl: float = 2.0, max_entries: int = 10_000
+        self,
+        verify: Verify,
+        *,
+        ttl: float = 300.0,
+        failure_ttl: float = 2.0,
+        max_entries: int = 10_000,
     ) -> None:
         self._verify = verify
         self._ttl = ttl

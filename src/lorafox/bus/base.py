@@ -6,12 +6,12 @@ Two implementations exist: ``lorafox.bus.embedded`` (the broker runs inside lora
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import Protocol
+from collections.abc import Callable, Coroutine
+from typing import Any, Protocol
 
 __all__ = ["Bus", "MessageHandler"]
 
-MessageHandler = Callable[[str, bytes], Awaitable[None]]
+MessageHandler = Callable[[str, bytes], Coroutine[Any, Any, None]]
 """Called with (topic, payload) for every message that matches a subscription."""
 
 
@@ -28,10 +28,12 @@ class Bus(Protocol):
         ...
 
     def subscribe(self, topic_filter: str, handler: MessageHandler) -> None:
-        """Deliver every message matching ``topic_filter`` to ``handler`` (kept across reconnects)."""
+        """Deliver each message matching ``topic_filter`` to ``handler`` (across reconnects)."""
         ...
 
-    async def publish(self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False) -> None:
+    async def publish(
+        self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False
+    ) -> None:
         """Hand one message to the broker.
 
         Returns once the broker has it (for QoS 1 on an external broker: its PUBACK).

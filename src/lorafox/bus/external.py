@@ -39,7 +39,9 @@ class BrokerAddress:
     def parse(cls, url: str) -> BrokerAddress:
         parts = urlsplit(url)
         if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
-            raise ConfigError(f"--mqtt-url must look like mqtt[s]://user:pass@host:port, got {url!r}")
+            raise ConfigError(
+                f"--mqtt-url must look like mqtt[s]://user:pass@host:port, got {url!r}"
+            )
         tls = parts.scheme == "mqtts"
         try:
             port = parts.port or (8883 if tls else 1883)
@@ -59,7 +61,9 @@ class BrokerAddress:
         return f"{scheme}://{user}{self.host}:{self.port}"
 
 
-def tls_context(ca_file: Path | None, cert_file: Path | None, key_file: Path | None) -> ssl.SSLContext:
+def tls_context(
+    ca_file: Path | None, cert_file: Path | None, key_file: Path | None
+) -> ssl.SSLContext:
     """A client TLS context: the system CAs or ``ca_file``, and a client certificate if given."""
     try:
         context = ssl.create_default_context(cafile=str(ca_file) if ca_file else None)
@@ -83,7 +87,9 @@ class ExternalBus:
     ) -> None:
         self._address = address
         self._client_id = client_id
-        self._tls = tls if tls is not None else (tls_context(None, None, None) if address.tls else None)
+        self._tls = (
+            tls if tls is not None else (tls_context(None, None, None) if address.tls else None)
+        )
         self._max_backoff = max_backoff
         self._subscriptions: list[tuple[str, MessageHandler]] = []
         self._client: aiomqtt.Client | None = None
@@ -101,7 +107,9 @@ class ExternalBus:
     async def wait_connected(self) -> None:
         await self._connected.wait()
 
-    async def publish(self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False) -> None:
+    async def publish(
+        self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False
+    ) -> None:
         client = self._client
         if client is None or not self._connected.is_set():
             raise BusUnavailable(f"not connected to {self._address!r}")
@@ -124,7 +132,11 @@ class ExternalBus:
 
     def _dispatch(self, message: aiomqtt.Message) -> None:
         topic = message.topic.value
-        payload = message.payload if isinstance(message.payload, bytes) else str(message.payload or "").encode()
+        payload = (
+            message.payload
+            if isinstance(message.payload, bytes)
+            else str(message.payload or "").encode()
+        )
         for topic_filter, handler in self._subscriptions:
             if matches(topic_filter, topic):
                 task = asyncio.create_task(handler(topic, payload))

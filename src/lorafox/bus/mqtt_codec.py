@@ -68,7 +68,7 @@ class ProtocolError(InvalidInput):
     """A malformed packet or a violation of the MQTT protocol: the connection must be closed."""
 
 
-class UnsupportedProtocolVersion(ProtocolError):  # noqa: N818 (named like lorafox.errors)
+class UnsupportedProtocolVersion(ProtocolError):
     """A CONNECT for a protocol level this broker does not speak (MQTT 5, for one)."""
 
     def __init__(self, message: str, *, level: int) -> None:

@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 
 from lorafox.bus.base import Bus
 from lorafox.domain import StoredUplink
-from lorafox.errors import BusUnavailable, LorafoxError
+from lorafox.errors import LorafoxError
 from lorafox.store.base import MessageStore
 
 __all__ = ["Outbox"]
@@ -53,6 +53,7 @@ class Outbox:
         self._published = 0  # highest id handed to the broker
         self._saved = 0  # highest id recorded in the store
         self._wakeup = asyncio.Event()
+        self._drained = asyncio.Event()
         self._closing = False
 
     @property
@@ -76,7 +77,9 @@ class Outbox:
         if self._from_store:
             return  # the reader will find them in the store
         if len(self._queue) + len(stored) > self._max_memory:
-            log.warning("broker backlog over %d messages: reading it back from the store", self._max_memory)
+            log.warning(
+                "broker backlog over %d messages: reading it back from the store", self._max_memory
+            )
             self._queue.clear()
             self._from_store = True
         else:
@@ -125,6 +128,8 @@ class Outbox:
     async def _publish_queue(self) -> None:
         batch = [self._queue.popleft() for _ in range(min(len(self._queue), 1000))]
         ok = self._bus.connected and await self._publish(batch)
+        if ok and not self._queue:
+            self._drained.set()
         if not ok:
             # put back what the broker did not take, then wait for it
             self._queue.extendleft(reversed([s for s in batch if s.id > self._published]))
@@ -163,9 +168,11 @@ class Outbox:
         self._closing = True
         self._wakeup.set()
 
-    async def drain(self, timeout: float) -> None:
-        """Wait up to ``timeout`` seconds for the in-memory backlog to reach the broker."""
+    async def drain(self, seconds: float) -> None:
+        """Wait up to ``seconds`` for the in-memory backlog to reach the broker."""
+        if not self._queue or not self._bus.connected:
+            return
+        self._drained.clear()
         with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(timeout):
-                while self._queue and self._bus.connected:
-                    await asyncio.sleep(0.01)
+            async with asyncio.timeout(seconds):
+                await self._drained.wait()

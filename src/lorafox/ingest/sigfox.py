@@ -66,7 +66,9 @@ def decode_body(body: bytes, content_type: str, query_string: bytes) -> dict[str
         media != "application/json" and not body.lstrip().startswith(b"{")
     ):
         try:
-            fields.update(parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=True))
+            fields.update(
+                parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=True)
+            )
         except (UnicodeDecodeError, ValueError) as exc:
             raise InvalidInput(f"body is neither JSON nor form-encoded: {exc}") from exc
         return fields
@@ -94,20 +96,21 @@ def normalize_device(value: Any) -> str:
         value = format(value, "X")
     if not isinstance(value, str) or not _DEVICE.match(value.strip()):
         raise InvalidInput("device must be a Sigfox id of 1 to 8 hex digits", field="device")
-    return value.strip().upper().lstrip("0") or "0"
+    device: str = value.strip().upper().lstrip("0")
+    return device or "0"
 
 
 def normalize_downlink(value: Any, field: str = "data") -> str:
     """Downlink data: exactly 8 bytes as 16 hex digits, returned lower case."""
     if not isinstance(value, str):
         raise InvalidInput(f"{field} must be a string of 16 hex digits", field=field)
-    value = value.strip()
-    if len(value) != DOWNLINK_BYTES * 2 or not _HEX.match(value):
+    data = value.strip()
+    if len(data) != DOWNLINK_BYTES * 2 or not _HEX.match(data):
         raise InvalidInput(
-            f"{field} must be exactly {DOWNLINK_BYTES} bytes as 16 hex digits, got {value!r}",
+            f"{field} must be exactly {DOWNLINK_BYTES} bytes as 16 hex digits, got {data!r}",
             field=field,
         )
-    return value.lower()
+    return data.lower()
 
 
 def _integer(value: Any, field: str, *, low: int, high: int) -> int:

@@ -59,9 +59,9 @@ class DownlinkStore(Protocol):
         """Remove a queued entry; ``NotFound`` if absent, ``Conflict`` if already sent."""
         ...
 
-    async def take_downlink(self, device: str, seq_number: int | None, time: int | None) -> (
-        Downlink | None
-    ):
+    async def take_downlink(
+        self, device: str, seq_number: int | None, time: int | None
+    ) -> Downlink | None:
         """The downlink answering this message: the one already given to the same
         (device, seqNumber, time) if any, else the oldest queued one, now marked sent.
         Concurrent callers never get the same queued entry."""

@@ -211,7 +211,9 @@ class SqlStore:
         stored: list[StoredUplink | None] = []
         for uplink in uplinks:
             message_id = keys.pop((uplink.device, uplink.seq_number, uplink.time), None)
-            stored.append(None if message_id is None else StoredUplink(message_id, received_at, uplink))
+            stored.append(
+                None if message_id is None else StoredUplink(message_id, received_at, uplink)
+            )
         return stored
 
     async def list_messages(

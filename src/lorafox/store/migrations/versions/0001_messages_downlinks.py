@@ -54,9 +54,7 @@ def upgrade() -> None:
         sa.Column("answered_time", sa.BigInteger),
     )
     op.create_index("ix_downlinks_device_state", "downlinks", ["device", "state", "id"])
-    op.create_index(
-        "ix_downlinks_answer", "downlinks", ["device", "answered_seq", "answered_time"]
-    )
+    op.create_index("ix_downlinks_answer", "downlinks", ["device", "answered_seq", "answered_time"])
     op.create_table(
         "credentials",
         sa.Column("name", sa.String(32), primary_key=True),
