@@ -49,6 +49,17 @@ def require_service(name: str, address: tuple[str, int]) -> None:
     pytest.skip(message)
 
 
+def require_binary(name: str) -> None:
+    """Skip when a program is missing; in CI (CI=true) fail instead."""
+    import shutil
+
+    if shutil.which(name) or Path(f"/usr/sbin/{name}").exists():
+        return
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{name} is not installed (CI requires it)")
+    pytest.skip(f"{name} is not installed")
+
+
 @pytest.fixture
 def mosquitto() -> tuple[str, int]:
     require_service("Mosquitto", MOSQUITTO)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ssl
 import threading
 import time
 from typing import Any
@@ -21,11 +22,14 @@ class Recorder:
         *filters: str,
         username: str | None = None,
         password: str | None = None,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         self.messages: list[tuple[str, bytes]] = []
         self._cond = threading.Condition()
         self._subscribed = threading.Event()
         self.client = mqtt.Client(CallbackAPIVersion.VERSION2)
+        if tls is not None:
+            self.client.tls_set_context(tls)
         if username is not None:
             self.client.username_pw_set(username, password)
         self.client.on_message = self._on_message

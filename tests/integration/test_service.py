@@ -48,9 +48,7 @@ def test_allow_list_ignores_forwarded_for_unless_trusted(
     assert r.status_code == 403
 
 
-def _connect(
-    port: int, username: str | None = None, password: str | None = None
-) -> ReasonCode:
+def _connect(port: int, username: str | None = None, password: str | None = None) -> ReasonCode:
     client = mqtt.Client(CallbackAPIVersion.VERSION2)
     if username:
         client.username_pw_set(username, password)
