@@ -8,14 +8,16 @@ file (``--config``), then the defaults below.
 from __future__ import annotations
 
 import ipaddress
+import json
 import os
 import re
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
 from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
@@ -38,7 +40,7 @@ def default_data_dir() -> Path:
 class SigfoxSettings(BaseModel):
     """The Sigfox callbacks (``/sigfox/*``)."""
 
-    allowed_networks: list[str] = Field(
+    allowed_networks: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         description=f"Networks allowed to call /sigfox/*; empty = any. Sigfox: {SIGFOX_NETWORK}",
     )
@@ -51,6 +53,8 @@ class SigfoxSettings(BaseModel):
     @classmethod
     def _split(cls, value: Any) -> Any:
         if isinstance(value, str):
+            if value.lstrip().startswith("["):
+                return json.loads(value)
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
