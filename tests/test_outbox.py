@@ -18,7 +18,8 @@ from lorafox.store.sql.store import SqlStore
 class FlakyBus:
     """A bus that can go away; remembers every publish it accepted."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_in_flight: int = 1) -> None:
+        self.max_in_flight = max_in_flight
         self.accepted: list[str] = []
         self._up = asyncio.Event()
         self._up.set()
@@ -56,9 +57,9 @@ def render(stored: StoredUplink) -> tuple[str, bytes]:
 
 
 async def add(store: SqlStore, outbox: Outbox | None, seqs: range) -> None:
-    stored = await store.add_uplinks([Uplink("AB", 1000 * s, s, "") for s in seqs])
+    results = await store.ingest([(Uplink("AB", 1000 * s, s, ""), False) for s in seqs])
     if outbox is not None:
-        outbox.add([s for s in stored if s is not None])
+        outbox.add([r.stored for r in results if r.stored is not None])
 
 
 async def wait_for(predicate: Callable[[], bool], seconds: float = 5) -> None:
@@ -67,8 +68,9 @@ async def wait_for(predicate: Callable[[], bool], seconds: float = 5) -> None:
             await asyncio.sleep(0.01)
 
 
-async def test_in_order_and_nothing_lost_across_an_outage(store: SqlStore) -> None:
-    bus = FlakyBus()
+@pytest.mark.parametrize("in_flight", [1, 4])
+async def test_in_order_and_nothing_lost_across_an_outage(store: SqlStore, in_flight: int) -> None:
+    bus = FlakyBus(in_flight)
     outbox = Outbox(store, bus, render, cursor_interval=0.05)  # type: ignore[arg-type]
     await outbox.start()
     task = asyncio.create_task(outbox.run())

@@ -31,6 +31,7 @@ class DownlinkQueue:
         self._mqtt = mqtt
         self._bus = bus
         self._level = mqtt.downlink_topic_level()
+        self._sent = metrics.downlinks.labels("sent")
 
     async def queue(self, device: Any, data: Any, *, source: str, field: str = "data") -> Downlink:
         """Validate and queue one downlink (``InvalidInput`` says what is wrong)."""
@@ -46,9 +47,13 @@ class DownlinkQueue:
     ) -> Downlink | None:
         """The downlink for a BIDIR callback, or None (then the answer is 204)."""
         downlink = await self._store.take_downlink(device, seq_number, time)
-        if downlink is not None:
-            self._metrics.downlinks.labels("sent").inc()
+        self.count_answer(downlink)
         return downlink
+
+    def count_answer(self, downlink: Downlink | None) -> None:
+        """Count a downlink handed to a BIDIR callback."""
+        if downlink is not None:
+            self._sent.inc()
 
     def _device_from(self, topic: str, payload: dict[str, Any]) -> Any:
         if self._level is None:

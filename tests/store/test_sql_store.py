@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from lorafox.domain import DownlinkState, Uplink
+from lorafox.domain import DownlinkState, StoredUplink, Uplink
 from lorafox.errors import Conflict, NotFound, StoreError
 from lorafox.settings import Settings
 from lorafox.store.base import Credential
@@ -20,6 +20,10 @@ def uplink(
     device: str = "1A2B", seq: int = 1, time: int = 1_700_000_000_000, **kw: object
 ) -> Uplink:
     return Uplink(device=device, time=time, seq_number=seq, data="0102", **kw)  # type: ignore[arg-type]
+
+
+async def add(store: SqlStore, uplinks: list[Uplink]) -> list[StoredUplink | None]:
+    return [r.stored for r in await store.ingest([(u, False) for u in uplinks])]
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -45,10 +49,10 @@ async def test_migrations_create_the_schema(store: SqlStore) -> None:
 
 
 async def test_duplicates_are_stored_once(store: SqlStore) -> None:
-    first = await store.add_uplinks([uplink(seq=1), uplink(seq=2), uplink(seq=1)])
+    first = await add(store, [uplink(seq=1), uplink(seq=2), uplink(seq=1)])
     assert first[0] is not None and first[1] is not None
     assert first[2] is None  # same (device, seq, time) within the batch
-    again = await store.add_uplinks([uplink(seq=2), uplink(seq=3)])
+    again = await add(store, [uplink(seq=2), uplink(seq=3)])
     assert again[0] is None
     assert again[1] is not None and again[1].id > first[1].id
     listed = await store.list_messages("1A2B", limit=100)
@@ -68,7 +72,7 @@ async def test_fields_round_trip(store: SqlStore) -> None:
         duplicate=True,
         extra={"operatorName": "SIGFOX_FR"},
     )
-    [stored] = await store.add_uplinks([original])
+    [stored] = await add(store, [original])
     assert stored is not None
     [listed] = await store.list_messages("1A2B", limit=1)
     assert listed.uplink == original
@@ -76,8 +80,8 @@ async def test_fields_round_trip(store: SqlStore) -> None:
 
 
 async def test_listing_newest_first_with_since_and_before(store: SqlStore) -> None:
-    await store.add_uplinks([uplink(seq=i, time=1000 * i) for i in range(1, 11)])
-    await store.add_uplinks([uplink(device="FFFF", seq=1, time=5000)])
+    await add(store, [uplink(seq=i, time=1000 * i) for i in range(1, 11)])
+    await add(store, [uplink(device="FFFF", seq=1, time=5000)])
     newest = await store.list_messages("1A2B", limit=3)
     assert [s.uplink.time for s in newest] == [10_000, 9_000, 8_000]
     window = await store.list_messages("1A2B", limit=100, since=3000, before=6000)
@@ -142,3 +146,22 @@ async def test_credentials(store: SqlStore) -> None:
 async def test_unreachable_database_is_a_store_error() -> None:
     with pytest.raises(StoreError):
         await SqlStore.open("postgresql+asyncpg://nobody@127.0.0.1:1/none")
+
+
+async def test_bidir_batch_takes_downlinks_in_the_same_transaction(store: SqlStore) -> None:
+    queued = await store.enqueue_downlink("1A2B", "0000000000000001", source="api")
+    results = await store.ingest(
+        [
+            (uplink(seq=1), True),
+            (uplink(seq=1), True),
+            (uplink(seq=2), True),
+            (uplink(seq=3), False),
+        ]
+    )
+    first, duplicate, second, plain = results
+    assert first.stored is not None and first.downlink is not None
+    assert first.downlink.id == queued.id and first.downlink.answered_seq == 1
+    assert duplicate.stored is None  # the same message again (another base station)
+    assert duplicate.downlink is not None and duplicate.downlink.id == queued.id
+    assert second.stored is not None and second.downlink is None  # queue empty
+    assert plain.downlink is None

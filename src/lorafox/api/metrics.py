@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
-__all__ = ["Metrics"]
+__all__ = ["CounterChild", "Metrics"]
+
+CounterChild = Counter
+"""A counter with its labels bound (``Counter.labels(...)`` returns the same type)."""
 
 
 class Metrics:
@@ -41,6 +45,20 @@ class Metrics:
             "Stored uplinks waiting for the MQTT broker (in memory)",
             registry=self.registry,
         )
+        self._callback_children: dict[tuple[str, int], tuple[Any, Any]] = {}
+
+    def callback_done(self, endpoint: str, status: int, seconds: float) -> None:
+        """Count one answered callback and its duration (label children cached: hot path)."""
+        key = (endpoint, status)
+        children = self._callback_children.get(key)
+        if children is None:
+            children = (
+                self.callbacks.labels(endpoint, str(status)),
+                self.callback_seconds.labels(endpoint),
+            )
+            self._callback_children[key] = children
+        children[0].inc()
+        children[1].observe(seconds)
 
     def watch_backlog(self, read: Callable[[], int]) -> None:
         self.publish_backlog.set_function(read)

@@ -60,7 +60,7 @@ class BasicAuthenticator:
         self._inflight: dict[bytes, asyncio.Future[str | None]] = {}
 
     def _digest(self, credentials: str) -> bytes:
-        return hmac.new(self._key, credentials.encode(), hashlib.sha256).digest()
+        return hmac.digest(self._key, credentials.encode(), hashlib.sha256)
 
     def forget(self) -> None:
         """Drop the cache (after a password change)."""

@@ -27,6 +27,11 @@ class Bus(Protocol):
         """True while messages can be handed to the broker."""
         ...
 
+    @property
+    def max_in_flight(self) -> int:
+        """How many ``publish`` calls are worth running at once (1: it never waits)."""
+        ...
+
     def subscribe(self, topic_filter: str, handler: MessageHandler) -> None:
         """Deliver each message matching ``topic_filter`` to ``handler`` (across reconnects)."""
         ...

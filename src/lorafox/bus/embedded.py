@@ -8,6 +8,8 @@ publishes). ``EmbeddedBus`` wraps it in the ``Bus`` protocol of ``lorafox.bus.ba
 What the broker does:
 
 * MQTT 3.1.1 (level 4) and 3.1 (level 3); an MQTT 5 CONNECT gets CONNACK 0x01 and is closed;
+  3.1 clients follow the 3.1.1 rules (client identifiers longer than 23 characters are fine,
+  CONNACK never says "session present");
 * client identifiers: an empty one with clean session gets a generated identifier, an empty one
   without clean session is refused (CONNACK 0x02); a second connection with the same
   identifier takes the session over and closes the first one (whose will is published);
@@ -23,11 +25,14 @@ What the broker does:
 * persistent sessions (clean session 0) in memory: subscriptions survive disconnection, QoS 1
   and 2 messages queue while the client is away (at most ``max_queued_messages``, oldest
   dropped first), unacknowledged messages are re-sent with DUP on reconnection, CONNACK says
-  whether a session was present. Sessions are not written to disk and never expire.
+  whether a session was present. Sessions are not written to disk and never expire;
 * slow consumers: each connection has write-buffer limits; while its buffer is full, QoS 0
   messages for it are dropped (counted, logged once per 10,000) and QoS 1/2 messages queue up
   to ``max_queued_messages`` (then the oldest are dropped), and the broker stops reading from
-  it. The publisher never waits for a slow subscriber.
+  it. The publisher never waits for a slow subscriber. QoS 0 messages are not queued for
+  absent persistent sessions;
+* in-process handlers (``subscribe``) run in tasks of their own; while more than 10,000 of them
+  are pending the broker stops reading from the network clients that publish to them.
 
 Not supported: MQTT 5, WebSockets, TLS (put a reverse proxy in front), ``$SYS`` topics, shared
 subscriptions, per-topic authorisation, bridging, sessions on disk.
@@ -594,7 +599,8 @@ class EmbeddedBroker:
         if connections:
             self._all_gone = loop.create_future()
             for connection in connections:
-                connection.shutdown(publish_will=False)
+                # A client that does not read would keep its connection open while flushing.
+                connection.shutdown(publish_will=False, abort=connection.paused)
             try:
                 await asyncio.wait_for(asyncio.shield(self._all_gone), _STOP_TIMEOUT)
             except TimeoutError:
@@ -873,6 +879,13 @@ class EmbeddedBroker:
                 connection._handle(packet)
         except ProtocolError as exc:
             connection.protocol_error(exc.message)
+        except Exception:
+            self._log.exception(
+                "client %s (%s): unexpected error; closing the connection",
+                connection.client_id,
+                connection.peer,
+            )
+            connection.shutdown(publish_will=True, abort=True)
 
     def _refuse(self, connection: _Connection, code: ConnectReturnCode, why: str) -> None:
         self._log.info(
@@ -1068,6 +1081,11 @@ class EmbeddedBus:
     def connected(self) -> bool:
         """True while the broker is running."""
         return self._broker.running
+
+    @property
+    def max_in_flight(self) -> int:
+        """1: ``publish`` hands the message over at once and never waits."""
+        return 1
 
     def subscribe(self, topic_filter: str, handler: MessageHandler) -> None:
         """Deliver every message network clients publish to ``topic_filter`` to ``handler``."""

@@ -101,6 +101,10 @@ class ExternalBus:
     def connected(self) -> bool:
         return self._connected.is_set()
 
+    @property
+    def max_in_flight(self) -> int:
+        return 256  # each publish waits for its PUBACK: keep a window of them in flight
+
     def subscribe(self, topic_filter: str, handler: MessageHandler) -> None:
         self._subscriptions.append((topic_filter, handler))
 

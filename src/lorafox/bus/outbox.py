@@ -38,7 +38,6 @@ class Outbox:
         *,
         qos: int = 1,
         max_memory: int = 100_000,
-        window: int = 256,
         cursor_interval: float = 1.0,
     ) -> None:
         self._store = store
@@ -46,7 +45,6 @@ class Outbox:
         self._render = render
         self._qos = qos
         self._max_memory = max_memory
-        self._window = window
         self._cursor_interval = cursor_interval
         self._queue: deque[StoredUplink] = deque()
         self._from_store = False  # the backlog is in the store, not (all) in memory
@@ -106,8 +104,16 @@ class Outbox:
 
     async def _publish(self, batch: Sequence[StoredUplink]) -> bool:
         """Hand ``batch`` over in order; False (and nothing lost) when the broker went away."""
-        for start in range(0, len(batch), self._window):
-            window = batch[start : start + self._window]
+        if self._bus.max_in_flight <= 1:
+            for stored in batch:
+                try:
+                    await self._bus.publish(*self._render(stored), qos=self._qos)
+                except LorafoxError:
+                    return False
+                self._published = stored.id
+            return True
+        for start in range(0, len(batch), self._bus.max_in_flight):
+            window = batch[start : start + self._bus.max_in_flight]
             results = await asyncio.gather(
                 *(self._bus.publish(*self._render(s), qos=self._qos) for s in window),
                 return_exceptions=True,

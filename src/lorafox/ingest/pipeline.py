@@ -1,6 +1,7 @@
 """Group commit: many concurrent callbacks, one transaction.
 
-Each callback hands its uplink to ``UplinkPipeline.submit`` and waits. One task takes everything
+Each callback hands its uplink to ``UplinkPipeline.submit`` and waits (a BIDIR callback also
+asks for its downlink, handed out in the same transaction). One task takes everything
 that queued up while the previous transaction ran, stores it in one transaction (one fsync), then
 wakes the callers and gives the new messages to the publisher. Under light load a batch is one
 message and nothing waits; under heavy load batches grow and the fsync cost is shared.
@@ -14,13 +15,13 @@ from collections.abc import Callable, Sequence
 
 from lorafox.domain import StoredUplink, Uplink
 from lorafox.errors import StoreError
-from lorafox.store.base import MessageStore
+from lorafox.store.base import Ingested, MessageStore
 
 __all__ = ["UplinkPipeline"]
 
 log = logging.getLogger(__name__)
 
-_Pending = tuple[Uplink, "asyncio.Future[StoredUplink | None]"]
+_Pending = tuple[Uplink, bool, "asyncio.Future[Ingested]"]
 
 
 class UplinkPipeline:
@@ -40,12 +41,13 @@ class UplinkPipeline:
         self._wakeup = asyncio.Event()
         self._closing = False
 
-    async def submit(self, uplink: Uplink) -> StoredUplink | None:
-        """Store one uplink; ``None`` when it was a duplicate. Raises ``StoreError``."""
+    async def submit(self, uplink: Uplink, *, want_downlink: bool = False) -> Ingested:
+        """Store one uplink (and take its downlink when asked, in the same transaction).
+        Raises ``StoreError``."""
         if self._closing:
             raise StoreError("lorafox is shutting down")
-        future: asyncio.Future[StoredUplink | None] = asyncio.get_running_loop().create_future()
-        self._pending.append((uplink, future))
+        future: asyncio.Future[Ingested] = asyncio.get_running_loop().create_future()
+        self._pending.append((uplink, want_downlink, future))
         self._wakeup.set()
         return await future
 
@@ -64,22 +66,22 @@ class UplinkPipeline:
 
     async def _commit(self, batch: list[_Pending]) -> None:
         try:
-            stored = await self._store.add_uplinks([uplink for uplink, _ in batch])
+            results = await self._store.ingest([(uplink, wants) for uplink, wants, _ in batch])
         except StoreError as exc:
-            for _, future in batch:
+            for *_, future in batch:
                 if not future.done():
                     future.set_exception(exc)
             return
         except Exception as exc:
             log.exception("storing %d uplinks failed", len(batch))
-            for _, future in batch:
+            for *_, future in batch:
                 if not future.done():
                     future.set_exception(StoreError(f"storing failed: {exc}"))
             return
-        for (_, future), result in zip(batch, stored, strict=True):
+        for (*_, future), result in zip(batch, results, strict=True):
             if not future.done():
                 future.set_result(result)
-        new = [s for s in stored if s is not None]
+        new = [r.stored for r in results if r.stored is not None]
         if new:
             self._on_stored(new)
 

@@ -12,7 +12,7 @@ from typing import Protocol
 
 from lorafox.domain import Downlink, StoredUplink, Uplink
 
-__all__ = ["Credential", "CredentialStore", "DownlinkStore", "MessageStore", "Store"]
+__all__ = ["Credential", "CredentialStore", "DownlinkStore", "Ingested", "MessageStore", "Store"]
 
 
 @dataclass(slots=True, frozen=True)
@@ -24,9 +24,19 @@ class Credential:
     secret: str
 
 
+@dataclass(slots=True, frozen=True)
+class Ingested:
+    """What storing one uplink gave: the stored message (None for a duplicate of a stored one)
+    and, when the uplink asked for it, the downlink that answers it."""
+
+    stored: StoredUplink | None
+    downlink: Downlink | None = None
+
+
 class MessageStore(Protocol):
-    async def add_uplinks(self, uplinks: Sequence[Uplink]) -> list[StoredUplink | None]:
-        """Store a batch in one transaction; ``None`` where (device, seqNumber, time) existed."""
+    async def ingest(self, batch: Sequence[tuple[Uplink, bool]]) -> list[Ingested]:
+        """Store a batch of uplinks in one transaction. For each one flagged True, also hand out
+        its downlink in that transaction (as ``DownlinkStore.take_downlink`` does)."""
         ...
 
     async def list_messages(

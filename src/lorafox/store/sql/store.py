@@ -13,7 +13,7 @@ import sqlite3
 import time as _time
 from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
@@ -25,13 +25,15 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 from lorafox.domain import Downlink, DownlinkState, StoredUplink, Uplink
 from lorafox.errors import Conflict, NotFound, StoreError
-from lorafox.store.base import Credential
-from lorafox.store.sql.sqlite_writer import SqliteMessageWriter
+from lorafox.store.base import Credential, Ingested
+from lorafox.store.sql import sqlite_writer
 from lorafox.store.sql.tables import credentials, cursors, downlinks, messages
 
 __all__ = ["SqlStore", "migrate"]
 
 log = logging.getLogger(__name__)
+
+_T = TypeVar("_T")
 
 _MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 _KEY = (messages.c.device, messages.c.seq_number, messages.c.time)
@@ -129,7 +131,7 @@ class SqlStore:
         self._engine = engine
         database = engine.url.database
         self._fast_writer = (
-            SqliteMessageWriter(database)
+            sqlite_writer.SqliteWriter(database)
             if engine.dialect.name == "sqlite" and database and database != ":memory:"
             else None
         )
@@ -185,36 +187,57 @@ class SqlStore:
 
     # -- messages --------------------------------------------------------------------------
 
-    async def add_uplinks(self, uplinks: Sequence[Uplink]) -> list[StoredUplink | None]:
-        if not uplinks:
+    async def ingest(self, batch: Sequence[tuple[Uplink, bool]]) -> list[Ingested]:
+        if not batch:
             return []
-        received_at = _now_ms()
+        now = _now_ms()
+        uplinks = [uplink for uplink, _ in batch]
         if self._fast_writer is not None:
-            try:
-                async with self._write_lock or contextlib.nullcontext():
-                    ids = await self._fast_writer.insert(uplinks, received_at)
-            except sqlite3.Error as exc:
-                log.error("database write failed: %s", exc)
-                raise StoreError("the database is unavailable") from exc
-            return [
-                None if message_id is None else StoredUplink(message_id, received_at, uplink)
-                for message_id, uplink in zip(ids, uplinks, strict=True)
-            ]
+
+            def work(cursor: sqlite3.Cursor) -> list[Ingested]:
+                ids = sqlite_writer.insert_uplinks(cursor, uplinks, now)
+                return [
+                    Ingested(
+                        None if new_id is None else StoredUplink(new_id, now, uplink),
+                        sqlite_writer.take_downlink(
+                            cursor, uplink.device, uplink.seq_number, uplink.time, now
+                        )
+                        if wants
+                        else None,
+                    )
+                    for new_id, (uplink, wants) in zip(ids, batch, strict=True)
+                ]
+
+            return await self._sqlite(self._fast_writer, work)
         stmt = (
             self._insert(messages)
             .on_conflict_do_nothing(index_elements=list(_KEY))
             .returning(messages.c.id, *_KEY)
         )
         async with self._writing() as conn:
-            result = await conn.execute(stmt, [_uplink_row(u, received_at) for u in uplinks])
+            result = await conn.execute(stmt, [_uplink_row(u, now) for u in uplinks])
             keys = {(r.device, r.seq_number, r.time): r.id for r in result}
-        stored: list[StoredUplink | None] = []
-        for uplink in uplinks:
-            message_id = keys.pop((uplink.device, uplink.seq_number, uplink.time), None)
-            stored.append(
-                None if message_id is None else StoredUplink(message_id, received_at, uplink)
-            )
-        return stored
+            ingested: list[Ingested] = []
+            for uplink, wants in batch:
+                new_id = keys.pop((uplink.device, uplink.seq_number, uplink.time), None)
+                downlink = (
+                    await self._take(conn, uplink.device, uplink.seq_number, uplink.time, now)
+                    if wants
+                    else None
+                )
+                stored = None if new_id is None else StoredUplink(new_id, now, uplink)
+                ingested.append(Ingested(stored, downlink))
+        return ingested
+
+    async def _sqlite(
+        self, writer: sqlite_writer.SqliteWriter, work: Callable[[sqlite3.Cursor], _T]
+    ) -> _T:
+        try:
+            async with self._write_lock or contextlib.nullcontext():
+                return await writer.transaction(work)
+        except sqlite3.Error as exc:
+            log.error("database write failed: %s", exc)
+            raise StoreError("the database is unavailable") from exc
 
     async def list_messages(
         self, device: str, *, limit: int, since: int | None = None, before: int | None = None
@@ -287,6 +310,32 @@ class SqlStore:
     async def take_downlink(
         self, device: str, seq_number: int | None, time: int | None
     ) -> Downlink | None:
+        now = _now_ms()
+        if self._fast_writer is not None:
+            return await self._sqlite(
+                self._fast_writer,
+                lambda cursor: sqlite_writer.take_downlink(cursor, device, seq_number, time, now),
+            )
+        async with self._writing() as conn:
+            return await self._take(conn, device, seq_number, time, now)
+
+    async def _take(
+        self, conn: AsyncConnection, device: str, seq_number: int | None, time: int | None, now: int
+    ) -> Downlink | None:
+        if seq_number is not None and time is not None:
+            answered = await conn.execute(
+                select(downlinks)
+                .where(
+                    downlinks.c.device == device,
+                    downlinks.c.answered_seq == seq_number,
+                    downlinks.c.answered_time == time,
+                )
+                .order_by(downlinks.c.id)
+                .limit(1)
+            )
+            row = answered.first()
+            if row is not None:
+                return _downlink(row)
         queued = downlinks.c.state == DownlinkState.QUEUED.value
         oldest = (
             select(downlinks.c.id)
@@ -301,28 +350,13 @@ class SqlStore:
             .where(downlinks.c.id == oldest.scalar_subquery(), queued)
             .values(
                 state=DownlinkState.SENT.value,
-                sent_at=_now_ms(),
+                sent_at=now,
                 answered_seq=seq_number,
                 answered_time=time,
             )
             .returning(*downlinks.c)
         )
-        async with self._writing() as conn:
-            if seq_number is not None and time is not None:
-                answered = await conn.execute(
-                    select(downlinks)
-                    .where(
-                        downlinks.c.device == device,
-                        downlinks.c.answered_seq == seq_number,
-                        downlinks.c.answered_time == time,
-                    )
-                    .order_by(downlinks.c.id)
-                    .limit(1)
-                )
-                row = answered.first()
-                if row is not None:
-                    return _downlink(row)
-            row = (await conn.execute(take)).first()
+        row = (await conn.execute(take)).first()
         return None if row is None else _downlink(row)
 
     # -- credentials -----------------------------------------------------------------------
