@@ -1,0 +1,1674 @@
+"""Uplink benchmark for lorafox: throughput, bidir latency under load, and the machine's ceiling.
+
+One run measures, on this machine (127.0.0.1 only):
+
+(a) ``POST /sigfox/uplink`` at saturation (wrk, bench/uplink.lua: a unique uplink per request)
+    while lorafox stores every uplink (SQLite) and publishes it to its embedded MQTT broker,
+    where a live paho-mqtt subscriber on ``sigfox/uplink/#`` (QoS 0) counts them;
+(b) the p50/p99/max latency of ``POST /sigfox/bidir`` (``"ack": true``) probes at ~100/s while a
+    paced load of 1,000 uplinks/s runs; half of the probed devices have a downlink queued, so
+    both the 200 (downlink) and the 204 (none) answers are timed;
+(c) the same wrk load as (a) against bench/bare_app.py (a raw ASGI app that parses the body and
+    answers 204) under uvicorn with the same options: the ceiling of this machine.
+
+It prints the figures, (a)/(c) and the goals: (a) >= 10,000 uplinks/s, (b) p99 <= 10 ms.
+
+    .venv/bin/python bench/uplink.py            # full run, about 1.5 minutes
+    .venv/bin/python bench/uplink.py --quick    # smoke run, about 30 s
+
+The paced uplink load and the bidir probes of (b) run in two child processes of this script
+(``--child pacer|prober``, internal) so that neither times its requests behind the other's work
+or behind the MQTT subscriber thread. See bench/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import contextlib
+import hashlib
+import http.client
+import json
+import math
+import os
+import re
+import secrets
+import shlex
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Coroutine, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import orjson
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+
+T = TypeVar("T")
+
+SELF = Path(__file__).resolve()
+BENCH_DIR = SELF.parent
+LUA_SCRIPT = BENCH_DIR / "uplink.lua"
+HOST = "127.0.0.1"
+
+GOAL_UPLINKS_PER_S = 10_000.0
+GOAL_BIDIR_P99_MS = 10.0
+
+SIGFOX_USERNAME = "sigfox"
+ADMIN_USERNAME = "admin"
+UPLINK_PATH = "/sigfox/uplink"
+BIDIR_PATH = "/sigfox/bidir"
+MQTT_TOPIC = "sigfox/uplink/#"
+DOWNLINK_DATA = "0102030405060708"
+
+# Disjoint device pools keep every (device, seqNumber, time) unique across the phases.
+UPLINK_DEVICES = 10_000
+WRK_DEVICE_BASE = 0x10000000  # (a) and (c), in bench/uplink.lua
+PACER_DEVICE_BASE = 0x20000000  # (b) background uplinks
+PROBE_DEVICE_BASE = 0xB0000000  # (b) one device per bidir probe
+
+UPLINK_BODY = (
+    b'{"device":"%X","time":%d,"seqNumber":%d,"data":"0102030405060708090a0b0c",'
+    b'"ack":%s,"longPolling":false,"snr":"12.34","rssi":"-110.00","station":"1A2B",'
+    b'"avgSnr":"20.1","lat":"43","lng":"1","deviceTypeId":"5f0f0f0f0f0f0f0f0f0f0f0f",'
+    b'"duplicate":false}'
+)
+
+
+def log(message: str) -> None:
+    """A progress line (flushed: the output is often piped to a file)."""
+    print(message, flush=True)
+
+
+class BenchError(Exception):
+    """The benchmark cannot go on; the message says why."""
+
+
+# --------------------------------------------------------------------------------------------
+# Small helpers
+# --------------------------------------------------------------------------------------------
+
+
+def basic_auth(username: str, password: str) -> str:
+    """The value of an ``Authorization`` header for HTTP Basic auth."""
+    token = base64.b64encode(f"{username}:{password}".encode()).decode("ascii")
+    return f"Basic {token}"
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((HOST, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def percentile(sorted_values: list[float], pct: float) -> float | None:
+    """Nearest-rank percentile of an ascending list (None when empty)."""
+    if not sorted_values:
+        return None
+    rank = max(1, math.ceil(pct / 100.0 * len(sorted_values)))
+    return sorted_values[min(rank, len(sorted_values)) - 1]
+
+
+def uplink_body(device: int, when: int, seq: int, *, ack: bool = False) -> bytes:
+    """A Sigfox uplink callback body."""
+    return UPLINK_BODY % (device, when, seq, b"true" if ack else b"false")
+
+
+def request_bytes(method: str, path: str, port: int, authorization: str, body: bytes) -> bytes:
+    """One HTTP/1.1 keep-alive request with a JSON body."""
+    head = (
+        f"{method} {path} HTTP/1.1\r\nHost: {HOST}:{port}\r\nAuthorization: {authorization}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    )
+    return head.encode("ascii") + body
+
+
+def run_async(coro: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine on a fresh event loop (uvloop when installed)."""
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is a lorafox dependency
+        return asyncio.run(coro)
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        return runner.run(coro)
+
+
+def proc_group_cpu_seconds(pgid: int) -> float | None:
+    """User + system CPU seconds of the live processes of a process group (Linux /proc)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    found = False
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return None
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as fh:
+                stat = fh.read()
+        except OSError:
+            continue
+        fields = stat[stat.rfind(b")") + 2 :].split()
+        # fields[0] is field 3 (state): pgrp is field 5, utime 14, stime 15.
+        if int(fields[2]) != pgid:
+            continue
+        found = True
+        total += int(fields[11]) + int(fields[12])
+    return total / ticks if found else None
+
+
+def machine_cpu_seconds() -> tuple[float, float]:
+    """(busy, steal) CPU seconds of the whole machine so far, all cores (Linux /proc/stat)."""
+    try:
+        with open("/proc/stat", "rb") as fh:
+            fields = [int(x) for x in fh.readline().split()[1:9]]
+    except (OSError, ValueError):
+        return 0.0, 0.0
+    user, nice, system, _idle, _iowait, irq, softirq, steal = fields
+    ticks = os.sysconf("SC_CLK_TCK")
+    return (user + nice + system + irq + softirq) / ticks, steal / ticks
+
+
+def children_cpu_seconds() -> float:
+    """User + system CPU seconds of this process's waited-for children so far."""
+    times = os.times()
+    return times.children_user + times.children_system
+
+
+def self_cpu_seconds() -> float:
+    """User + system CPU seconds of this process (all threads) so far."""
+    times = os.times()
+    return times.user + times.system
+
+
+class CpuWindow:
+    """CPU used by a server and by the whole machine between start() and stop()."""
+
+    def __init__(self, server: Server) -> None:
+        self.server = server
+        self._t0 = self._busy0 = self._steal0 = 0.0
+        self._server0: float | None = None
+        self._self0 = 0.0
+        self.wall_s = self.machine_busy_s = self.machine_steal_s = self.self_cpu_s = 0.0
+        self.server_cpu_s: float | None = None
+
+    def start(self) -> None:
+        self._self0 = self_cpu_seconds()
+        self._server0 = self.server.cpu_seconds()
+        self._busy0, self._steal0 = machine_cpu_seconds()
+        self._t0 = time.monotonic()
+
+    def stop(self) -> None:
+        server1 = self.server.cpu_seconds()
+        busy1, steal1 = machine_cpu_seconds()
+        self.wall_s = time.monotonic() - self._t0
+        self.self_cpu_s = self_cpu_seconds() - self._self0
+        self.machine_busy_s, self.machine_steal_s = busy1 - self._busy0, steal1 - self._steal0
+        if self._server0 is not None and server1 is not None:
+            self.server_cpu_s = server1 - self._server0
+
+
+QUIET_CORES = 0.15  # other processes may use this much CPU when a phase starts
+QUIET_SECONDS = 3  # ... for this many seconds in a row
+NOISY_CORES = 0.20  # a phase during which other processes used more is flagged
+
+
+def wait_for_quiet(max_s: float, server: Server | None) -> float:
+    """Wait up to ``max_s`` for QUIET_SECONDS seconds in a row of other processes using less
+    than QUIET_CORES.
+
+    "Other" is the whole machine minus this process and ``server``. Returns the last load seen
+    (in cores); the benchmark goes on regardless, and the report flags a noisy phase.
+    """
+    if max_s <= 0:
+        return 0.0
+    deadline = time.monotonic() + max_s
+    others = 0.0
+    quiet = 0
+    announced = False
+    while quiet < QUIET_SECONDS:
+        busy0, _ = machine_cpu_seconds()
+        ours0 = self_cpu_seconds() + ((server.cpu_seconds() or 0.0) if server else 0.0)
+        time.sleep(1.0)
+        busy1, _ = machine_cpu_seconds()
+        ours1 = self_cpu_seconds() + ((server.cpu_seconds() or 0.0) if server else 0.0)
+        others = max(0.0, (busy1 - busy0) - (ours1 - ours0))
+        quiet = quiet + 1 if others < QUIET_CORES else 0
+        if time.monotonic() >= deadline:
+            break
+        if not quiet and not announced:
+            log(f"  other processes use {others:.2f} cores; waiting up to {max_s:.0f} s")
+            announced = True
+    if quiet < QUIET_SECONDS:
+        log(f"  machine still busy ({others:.2f} cores used by others); going on")
+    return others
+
+
+# --------------------------------------------------------------------------------------------
+# Raw HTTP/1.1 keep-alive client over asyncio streams (cheap on CPU)
+# --------------------------------------------------------------------------------------------
+
+
+async def read_response(reader: asyncio.StreamReader) -> tuple[int, bytes, bool]:
+    """Read one HTTP/1.1 response: (status, body, server closes the connection)."""
+    head = await reader.readuntil(b"\r\n\r\n")
+    status = int(head[9:12])
+    length: int | None = None
+    chunked = False
+    close = False
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        key = name.strip().lower()
+        if key == b"content-length":
+            length = int(value)
+        elif key == b"transfer-encoding":
+            chunked = b"chunked" in value.lower()
+        elif key == b"connection":
+            close = b"close" in value.lower()
+    if status in (204, 304) or status < 200:
+        return status, b"", close
+    if chunked:
+        parts: list[bytes] = []
+        for _ in range(100_000):
+            size = int((await reader.readuntil(b"\r\n")).split(b";")[0], 16)
+            if size == 0:
+                await reader.readuntil(b"\r\n")  # no trailers expected
+                break
+            parts.append(await reader.readexactly(size))
+            await reader.readexactly(2)
+        return status, b"".join(parts), close
+    if length is not None:
+        return status, await reader.readexactly(length), close
+    return status, await reader.read(), True
+
+
+class HttpConnection:
+    """One keep-alive connection to 127.0.0.1; reconnects after an error or a close."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self._reader: asyncio.StreamReader | None = None
+        self._writer: asyncio.StreamWriter | None = None
+
+    async def connect(self) -> None:
+        """Open the connection if it is not open."""
+        if self._writer is None:
+            self._reader, self._writer = await asyncio.open_connection(HOST, self.port)
+
+    async def send(self, request: bytes) -> tuple[int, bytes]:
+        """Send one request and read its response."""
+        await self.connect()
+        assert self._reader is not None
+        assert self._writer is not None
+        try:
+            self._writer.write(request)
+            status, body, close = await read_response(self._reader)
+        except BaseException:
+            await self.close()
+            raise
+        if close:
+            await self.close()
+        return status, body
+
+    async def close(self) -> None:
+        """Close the connection (idempotent)."""
+        writer, self._reader, self._writer = self._writer, None, None
+        if writer is not None:
+            writer.close()
+            with contextlib.suppress(OSError, ConnectionError):
+                await writer.wait_closed()
+
+
+HTTP_ERRORS = (
+    OSError,
+    ConnectionError,
+    ValueError,
+    asyncio.IncompleteReadError,
+    asyncio.LimitOverrunError,
+)
+
+
+async def send_all(
+    port: int, requests: list[bytes], concurrency: int, timeout_s: float
+) -> tuple[dict[int, int], int, list[str]]:
+    """Send requests over a few connections; (count per status, errors, first failures)."""
+    statuses: dict[int, int] = {}
+    errors = 0
+    samples: list[str] = []
+    queue: Iterator[bytes] = iter(requests)
+
+    async def worker() -> None:
+        nonlocal errors
+        conn = HttpConnection(port)
+        try:
+            for request in queue:
+                try:
+                    status, body = await conn.send(request)
+                except HTTP_ERRORS as exc:
+                    errors += 1
+                    if len(samples) < 3:
+                        samples.append(f"{type(exc).__name__}: {exc}")
+                    continue
+                statuses[status] = statuses.get(status, 0) + 1
+                if status >= 300 and len(samples) < 3:
+                    samples.append(f"HTTP {status}: {body[:200]!r}")
+        finally:
+            await conn.close()
+
+    async with asyncio.timeout(timeout_s):
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return statuses, errors, samples
+
+
+def http_get(port: int, path: str, authorization: str | None, timeout: float) -> tuple[int, bytes]:
+    """A blocking GET (for health checks and spot checks)."""
+    conn = http.client.HTTPConnection(HOST, port, timeout=timeout)
+    try:
+        headers = {"Authorization": authorization} if authorization else {}
+        conn.request("GET", path, headers=headers)
+        response = conn.getresponse()
+        return response.status, response.read()
+    finally:
+        conn.close()
+
+
+# --------------------------------------------------------------------------------------------
+# Child processes of (b): the paced uplink load and the bidir prober
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class PacerConfig:
+    port: int
+    authorization: str
+    rate: float
+    duration_s: float
+    connections: int
+    time0: int
+
+
+@dataclass
+class ProberConfig:
+    port: int
+    authorization: str
+    probes: int
+    rate: float
+    connections: int
+    time0: int
+
+
+async def pacer(cfg: PacerConfig) -> dict[str, Any]:
+    """Send ``rate`` uplinks/s for ``duration_s`` over keep-alive connections.
+
+    Connection k sends request n = i * connections + k at start + n / rate, or as soon as its
+    previous response is in when it is late; a slow server therefore lowers the achieved rate,
+    which is reported with the worst lag behind the schedule.
+    """
+    prefix = request_bytes("POST", UPLINK_PATH, cfg.port, cfg.authorization, b"")
+    prefix = prefix[: prefix.rindex(b"Content-Length:")] + b"Content-Length: "
+    conns = [HttpConnection(cfg.port) for _ in range(cfg.connections)]
+    await asyncio.gather(*(c.connect() for c in conns))
+    print("READY", flush=True)
+    loop = asyncio.get_running_loop()
+    start = loop.time() + 0.01
+    deadline = start + cfg.duration_s
+    stats = {"sent": 0, "ok": 0, "non_2xx": 0, "errors": 0}
+    max_lag = 0.0
+    last_done = start
+
+    async def worker(k: int, conn: HttpConnection) -> None:
+        nonlocal max_lag, last_done
+        n = k
+        while True:
+            slot = start + n / cfg.rate
+            if slot >= deadline:
+                return
+            delay = slot - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            else:
+                max_lag = max(max_lag, -delay)
+            rnd = n // UPLINK_DEVICES
+            body = UPLINK_BODY % (
+                PACER_DEVICE_BASE + n % UPLINK_DEVICES,
+                cfg.time0 + rnd,
+                rnd % 4096,
+                b"false",
+            )
+            stats["sent"] += 1
+            try:
+                status, _ = await conn.send(prefix + b"%d\r\n\r\n%s" % (len(body), body))
+            except HTTP_ERRORS:
+                stats["errors"] += 1
+            else:
+                stats["ok" if 200 <= status < 300 else "non_2xx"] += 1
+            last_done = loop.time()
+            n += cfg.connections
+
+    try:
+        async with asyncio.timeout(cfg.duration_s + 30.0):
+            await asyncio.gather(*(worker(k, c) for k, c in enumerate(conns)))
+    finally:
+        await asyncio.gather(*(c.close() for c in conns))
+    elapsed = max(last_done - start, 1e-9)
+    return {
+        **stats,
+        "target_rate": cfg.rate,
+        "elapsed_s": elapsed,
+        "achieved_rate": (stats["ok"] + stats["non_2xx"]) / elapsed,
+        "max_lag_ms": max_lag * 1000.0,
+    }
+
+
+def check_bidir_answer(device: str, body: bytes) -> bool:
+    """True when a 200 answer is ``{"<DEVICE>": {"downlinkData": "<queued data>"}}``."""
+    try:
+        doc = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return False
+    if not isinstance(doc, dict) or len(doc) != 1:
+        return False
+    key, value = next(iter(doc.items()))
+    return (
+        isinstance(key, str)
+        and key.upper() == device
+        and isinstance(value, dict)
+        and str(value.get("downlinkData", "")).lower() == DOWNLINK_DATA
+    )
+
+
+async def prober(cfg: ProberConfig) -> dict[str, Any]:
+    """Send ``probes`` bidir callbacks at ``rate``/s and time each one.
+
+    Probe i is for device PROBE_DEVICE_BASE + i; even i have a downlink queued (expect 200),
+    odd i have none (expect 204). Each probe is timed from just before its request is written
+    to the end of its response; it is scheduled at start + i / rate on one of a few connections.
+    """
+    conns = [HttpConnection(cfg.port) for _ in range(cfg.connections)]
+    await asyncio.gather(*(c.connect() for c in conns))
+    loop = asyncio.get_running_loop()
+    start = loop.time() + 0.01
+    latencies: dict[str, list[float]] = {"200": [], "204": [], "other": []}
+    counts = {"expected": 0, "unexpected": 0, "wrong_body": 0, "errors": 0}
+    samples: list[str] = []
+    max_lag = 0.0
+    last_done = start
+
+    async def worker(k: int, conn: HttpConnection) -> None:
+        nonlocal max_lag, last_done
+        for i in range(k, cfg.probes, cfg.connections):
+            delay = start + i / cfg.rate - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            else:
+                max_lag = max(max_lag, -delay)
+            device = f"{PROBE_DEVICE_BASE + i:X}"
+            body = uplink_body(PROBE_DEVICE_BASE + i, cfg.time0 + 1, 1, ack=True)
+            request = request_bytes("POST", BIDIR_PATH, cfg.port, cfg.authorization, body)
+            t0 = time.perf_counter()
+            try:
+                async with asyncio.timeout(10.0):
+                    status, answer = await conn.send(request)
+            except (*HTTP_ERRORS, TimeoutError) as exc:
+                counts["errors"] += 1
+                if len(samples) < 5:
+                    samples.append(f"probe {i}: {type(exc).__name__}: {exc}")
+                continue
+            elapsed_ms = (time.perf_counter() - t0) * 1000.0
+            last_done = loop.time()
+            latencies[str(status) if status in (200, 204) else "other"].append(elapsed_ms)
+            expected = 200 if i % 2 == 0 else 204
+            counts["expected" if status == expected else "unexpected"] += 1
+            if status == 200 and not check_bidir_answer(device, answer):
+                counts["wrong_body"] += 1
+            if (status != expected or status not in (200, 204)) and len(samples) < 5:
+                samples.append(f"probe {i} ({device}): HTTP {status} {answer[:120]!r}")
+
+    try:
+        async with asyncio.timeout(cfg.probes / cfg.rate + 60.0):
+            await asyncio.gather(*(worker(k, c) for k, c in enumerate(conns)))
+    finally:
+        await asyncio.gather(*(c.close() for c in conns))
+    elapsed = max(last_done - start, 1e-9)
+    return {
+        "latencies_ms": latencies,
+        **counts,
+        "samples": samples,
+        "elapsed_s": elapsed,
+        "achieved_rate": sum(len(v) for v in latencies.values()) / elapsed,
+        "max_lag_ms": max_lag * 1000.0,
+    }
+
+
+def child_main(kind: str, config_json: str) -> int:
+    """Entry point of ``--child``: run the pacer or the prober, print ``RESULT {json}``."""
+    config = json.loads(config_json)
+    result: dict[str, Any]
+    if kind == "pacer":
+        result = run_async(pacer(PacerConfig(**config)))
+    elif kind == "prober":
+        result = run_async(prober(ProberConfig(**config)))
+    else:
+        print(f"unknown child kind {kind!r}", file=sys.stderr)
+        return 2
+    result["cpu_s"] = self_cpu_seconds()
+    print("RESULT " + json.dumps(result), flush=True)
+    return 0
+
+
+# --------------------------------------------------------------------------------------------
+# Processes under test
+# --------------------------------------------------------------------------------------------
+
+
+class Server:
+    """A server subprocess in its own session; stopped with SIGTERM, then SIGKILL if stuck."""
+
+    def __init__(self, name: str, argv: list[str], env: dict[str, str], log_path: Path) -> None:
+        self.name = name
+        self.argv = argv
+        self.log_path = log_path
+        self.exit_code: int | None = None
+        self.stop_seconds: float | None = None
+        with open(log_path, "wb") as log_file:
+            self.proc = subprocess.Popen(
+                argv,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+    def log_tail(self, lines: int = 30) -> str:
+        """The last lines of the server's output."""
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except OSError:
+            return "(no log)"
+        return "\n".join(text.splitlines()[-lines:]) or "(empty log)"
+
+    def cpu_seconds(self) -> float | None:
+        """CPU seconds used so far by the server and its child processes."""
+        return proc_group_cpu_seconds(self.proc.pid)
+
+    def wait_ready(
+        self, port: int, path: str, timeout_s: float, want: Callable[[int], bool]
+    ) -> None:
+        """Poll ``GET path`` until ``want(status)``; raise if the server exits or times out."""
+        deadline = time.monotonic() + timeout_s
+        last = "no answer"
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise BenchError(
+                    f"{self.name} exited with code {self.proc.returncode} before it was ready:\n"
+                    f"$ {shlex.join(self.argv)}\n{self.log_tail()}"
+                )
+            try:
+                status, _ = http_get(port, path, None, timeout=2.0)
+            except (OSError, http.client.HTTPException) as exc:
+                last = f"{type(exc).__name__}: {exc}"
+            else:
+                if want(status):
+                    return
+                last = f"HTTP {status}"
+            time.sleep(0.1)
+        raise BenchError(
+            f"{self.name} not ready after {timeout_s:.0f} s (GET {path}: {last}):\n"
+            f"{self.log_tail()}"
+        )
+
+    def stop(self, timeout_s: float = 20.0) -> None:
+        """SIGTERM, wait for the exit, SIGKILL the whole group if needed (idempotent)."""
+        if self.exit_code is not None:
+            return
+        t0 = time.monotonic()
+        if self.proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=timeout_s)
+            except subprocess.TimeoutExpired:
+                log(f"  {self.name} still running {timeout_s:.0f} s after SIGTERM: SIGKILL")
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(timeout=10)
+        self.stop_seconds = time.monotonic() - t0
+        self.exit_code = self.proc.returncode
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.proc.pid, signal.SIGKILL)  # leftovers of the group, if any
+
+
+# --------------------------------------------------------------------------------------------
+# wrk
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class WrkResult:
+    requests: int
+    duration_s: float
+    requests_per_s: float
+    non_2xx: int
+    connect_errors: int
+    read_errors: int
+    write_errors: int
+    timeouts: int
+    latency_p50_ms: float | None
+    latency_p99_ms: float | None
+    latency_max_ms: float | None
+    wall_s: float = 0.0
+    wrk_cpu_s: float = 0.0
+    server_cpu_s: float | None = None
+    machine_busy_s: float = 0.0
+    machine_steal_s: float = 0.0
+
+    @property
+    def ok(self) -> int:
+        """Responses with a 2xx (or 3xx) status."""
+        return self.requests - self.non_2xx
+
+    @property
+    def ok_per_s(self) -> float:
+        """2xx responses per second."""
+        return self.ok / self.duration_s if self.duration_s > 0 else 0.0
+
+    @property
+    def socket_errors(self) -> int:
+        """Connect, read, write errors and timeouts."""
+        return self.connect_errors + self.read_errors + self.write_errors + self.timeouts
+
+
+_DURATION_UNITS = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def parse_wrk(output: str) -> WrkResult:
+    """Parse wrk's report (and the ``LORAFOX_WRK`` line of bench/uplink.lua's done())."""
+    m = re.search(r"^\s*(\d+) requests in ([\d.]+)(us|ms|s|m|h),", output, re.M)
+    rps = re.search(r"^Requests/sec:\s+([\d.]+)", output, re.M)
+    if not m or not rps:
+        raise BenchError(f"cannot parse wrk output:\n{output}")
+    requests = int(m.group(1))
+    duration = float(m.group(2)) * _DURATION_UNITS[m.group(3)]
+    non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
+    sock = re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output
+    )
+    errs = [int(x) for x in sock.groups()] if sock else [0, 0, 0, 0]
+    extra: dict[str, Any] = {}
+    line = re.search(r"^LORAFOX_WRK (\{.*\})$", output, re.M)
+    if line:
+        extra = json.loads(line.group(1))
+        duration = extra["duration_us"] / 1e6
+        requests = int(extra["requests"])
+
+    def ms(key: str) -> float | None:
+        return float(extra[key]) / 1000.0 if key in extra else None
+
+    return WrkResult(
+        requests=requests,
+        duration_s=duration,
+        requests_per_s=float(rps.group(1)),
+        non_2xx=int(non2xx.group(1)) if non2xx else int(extra.get("status_errors", 0)),
+        connect_errors=errs[0],
+        read_errors=errs[1],
+        write_errors=errs[2],
+        timeouts=errs[3],
+        latency_p50_ms=ms("latency_p50_us"),
+        latency_p99_ms=ms("latency_p99_us"),
+        latency_max_ms=ms("latency_max_us"),
+    )
+
+
+@dataclass
+class WrkLoad:
+    wrk: str
+    threads: int
+    connections: int
+    duration_s: int
+
+    def run(self, port: int, authorization: str, time0: int, server: Server) -> WrkResult:
+        """Run wrk with bench/uplink.lua against ``POST /sigfox/uplink`` on ``port``."""
+        argv = [
+            self.wrk,
+            f"-t{self.threads}",
+            f"-c{self.connections}",
+            f"-d{self.duration_s}s",
+            "--timeout",
+            "5s",
+            "-s",
+            str(LUA_SCRIPT),
+            "-H",
+            f"Authorization: {authorization}",
+            "-H",
+            "Content-Type: application/json",
+            f"http://{HOST}:{port}",
+            "--",
+            UPLINK_PATH,
+            str(time0),
+            f"{WRK_DEVICE_BASE:X}",
+            str(UPLINK_DEVICES),
+        ]
+        cpu0, server0 = children_cpu_seconds(), server.cpu_seconds()
+        (busy0, steal0), t0 = machine_cpu_seconds(), time.monotonic()
+        try:
+            done = subprocess.run(
+                argv, capture_output=True, text=True, timeout=self.duration_s + 60, check=False
+            )
+        except subprocess.TimeoutExpired as exc:
+            raise BenchError(f"wrk did not finish in {self.duration_s + 60} s") from exc
+        server1 = server.cpu_seconds()
+        (busy1, steal1), t1 = machine_cpu_seconds(), time.monotonic()
+        if done.returncode != 0:
+            raise BenchError(f"wrk failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
+        result = parse_wrk(done.stdout)
+        result.wrk_cpu_s = children_cpu_seconds() - cpu0
+        result.wall_s = t1 - t0
+        result.machine_busy_s, result.machine_steal_s = busy1 - busy0, steal1 - steal0
+        if server0 is not None and server1 is not None:
+            result.server_cpu_s = server1 - server0
+        return result
+
+
+# --------------------------------------------------------------------------------------------
+# MQTT subscriber
+# --------------------------------------------------------------------------------------------
+
+
+class UplinkCounter:
+    """A paho-mqtt subscriber on ``sigfox/uplink/#`` (QoS 0) counting what arrives."""
+
+    def __init__(self, port: int, credentials: tuple[str, str] | None) -> None:
+        self.port = port
+        self.credentials = credentials
+        self.count = 0
+        self.first_at = 0.0
+        self.last_at = 0.0
+        self.first_topic: str | None = None
+        self.failure: str | None = None
+        self._ready = threading.Event()
+        self._client = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=f"lorafox-bench-{os.getpid()}-{secrets.token_hex(3)}",
+            protocol=MQTTProtocolVersion.MQTTv311,
+        )
+        if credentials:
+            self._client.username_pw_set(*credentials)
+        self._client.on_connect = self._on_connect
+        self._client.on_subscribe = self._on_subscribe
+        self._client.on_message = self._on_message
+        self._started = False
+
+    def _on_connect(
+        self,
+        client: mqtt.Client,
+        userdata: object,
+        flags: mqtt.ConnectFlags,
+        reason_code: ReasonCode,
+        properties: Properties | None,
+    ) -> None:
+        if reason_code.is_failure:
+            self.failure = f"CONNACK: {reason_code}"
+            self._ready.set()
+            return
+        client.subscribe(MQTT_TOPIC, qos=0)
+
+    def _on_subscribe(
+        self,
+        client: mqtt.Client,
+        userdata: object,
+        mid: int,
+        reason_codes: list[ReasonCode],
+        properties: Properties | None,
+    ) -> None:
+        if any(rc.is_failure for rc in reason_codes):
+            self.failure = f"SUBACK: {[str(rc) for rc in reason_codes]}"
+        self._ready.set()
+
+    def _on_message(self, client: mqtt.Client, userdata: object, message: mqtt.MQTTMessage) -> None:
+        now = time.monotonic()
+        if self.count == 0:
+            self.first_at = now
+            self.first_topic = message.topic
+        self.count += 1
+        self.last_at = now
+
+    def start(self, timeout_s: float = 10.0) -> None:
+        """Connect and subscribe; raise BenchError when the broker refuses either."""
+        try:
+            self._client.connect(HOST, self.port, keepalive=60)
+        except OSError as exc:
+            raise BenchError(f"MQTT connect to {HOST}:{self.port} failed: {exc}") from exc
+        self._client.loop_start()
+        self._started = True
+        if not self._ready.wait(timeout_s):
+            raise BenchError(f"no SUBACK from the MQTT broker within {timeout_s:.0f} s")
+        if self.failure:
+            raise BenchError(f"MQTT subscribe refused ({self.failure})")
+
+    def reset(self) -> None:
+        """Start counting from zero."""
+        self.count = 0
+        self.first_at = self.last_at = 0.0
+
+    def wait_quiet(self, expected: int, quiet_s: float = 2.0, max_s: float = 60.0) -> None:
+        """Wait until ``expected`` messages arrived or nothing arrived for ``quiet_s``."""
+        deadline = time.monotonic() + max_s
+        seen, since = self.count, time.monotonic()
+        while time.monotonic() < deadline and self.count < expected:
+            time.sleep(0.1)
+            if self.count != seen:
+                seen, since = self.count, time.monotonic()
+            elif time.monotonic() - since >= quiet_s:
+                return
+
+    @property
+    def rate(self) -> float:
+        """Messages per second between the first and the last arrival."""
+        window = self.last_at - self.first_at
+        return self.count / window if self.count > 1 and window > 0 else 0.0
+
+    def stop(self) -> None:
+        """Disconnect (idempotent)."""
+        if self._started:
+            self._started = False
+            with contextlib.suppress(Exception):
+                self._client.disconnect()
+            self._client.loop_stop()
+
+
+def start_counter(port: int, options: list[tuple[str, str] | None]) -> UplinkCounter:
+    """Connect a subscriber with the first credentials the broker accepts."""
+    failures: list[str] = []
+    for credentials in options:
+        counter = UplinkCounter(port, credentials)
+        try:
+            counter.start()
+        except BenchError as exc:
+            counter.stop()
+            who = f"user {credentials[0]!r}" if credentials else "anonymous"
+            failures.append(f"{who}: {exc}")
+            continue
+        return counter
+    raise BenchError("MQTT subscriber could not subscribe: " + "; ".join(failures))
+
+
+# --------------------------------------------------------------------------------------------
+# Stored messages (SQLite)
+# --------------------------------------------------------------------------------------------
+
+
+def count_stored(data_dir: Path) -> dict[str, int]:
+    """Row counts of the tables whose name mentions messages/uplinks, in any SQLite file."""
+    counts: dict[str, int] = {}
+    for path in sorted(data_dir.rglob("*")):
+        if not path.is_file() or path.suffix not in (".db", ".sqlite", ".sqlite3"):
+            continue
+        try:
+            conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5.0)
+        except sqlite3.Error:
+            continue
+        try:
+            tables = [
+                row[0]
+                for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+                if "message" in row[0].lower() or "uplink" in row[0].lower()
+            ]
+            for table in tables:
+                quoted = '"' + table.replace('"', '""') + '"'
+                (rows,) = conn.execute(f"SELECT count(*) FROM {quoted}").fetchone()  # noqa: S608
+                counts[f"{path.name}:{table}"] = int(rows)
+        except sqlite3.Error:
+            pass
+        finally:
+            conn.close()
+    return counts
+
+
+def stored_delta(
+    data_dir: Path, before: dict[str, int], expected: int, max_s: float = 30.0
+) -> tuple[str, int] | None:
+    """(table, rows added since ``before``) once the count stops growing; None if unknown.
+
+    Done when the count has not moved for 0.5 s and reached ``expected``, or has not moved
+    for 2 s (the service may commit in batches after it answered).
+    """
+    deadline = time.monotonic() + max_s
+    best: tuple[str, int] | None = None
+    stable = 0
+    while time.monotonic() < deadline:
+        after = count_stored(data_dir)
+        deltas = {name: rows - before.get(name, 0) for name, rows in after.items()}
+        current = max(deltas.items(), key=lambda kv: kv[1]) if deltas else None
+        if current is not None and current == best:
+            stable += 1
+        else:
+            stable = 0
+        best = current
+        if best is not None and ((stable >= 1 and best[1] >= expected) or stable >= 4):
+            return best
+        time.sleep(0.5)
+    return best
+
+
+# --------------------------------------------------------------------------------------------
+# The three benchmarks
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Settings:
+    quick: bool
+    duration_s: int
+    connections: int
+    threads: int
+    pace_rate: float
+    pace_connections: int
+    probes: int
+    probe_rate: float
+    probe_connections: int
+    phases: str
+    service_cmd: list[str]
+    startup_timeout_s: float
+    wait_quiet_s: float
+    mqtt_credentials: tuple[str, str] | None
+
+
+@dataclass
+class Service:
+    """A running lorafox instance and what the benchmarks need to drive it."""
+
+    server: Server
+    counter: UplinkCounter
+    port: int
+    sigfox_auth: str
+    admin_auth: str
+    time0: int
+    data_dir: Path
+
+
+@dataclass
+class Results:
+    settings: dict[str, Any] = field(default_factory=dict)
+    source: str = ""
+    started_at: str = field(default_factory=lambda: time.strftime("%Y-%m-%d %H:%M:%S %Z"))
+    bare: dict[str, Any] | None = None
+    uplink: dict[str, Any] | None = None
+    bidir: dict[str, Any] | None = None
+    service_exit: dict[str, Any] | None = None
+
+
+def run_bare(settings: Settings, load: WrkLoad, workdir: Path, results: Results) -> None:
+    """(c): bench/bare_app.py under uvicorn, same wrk load as (a)."""
+    port = free_port()
+    argv = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "bare_app:app",
+        "--app-dir",
+        str(BENCH_DIR),
+        "--host",
+        HOST,
+        "--port",
+        str(port),
+        "--loop",
+        "uvloop",
+        "--http",
+        "httptools",
+        "--no-access-log",
+        "--log-level",
+        "warning",
+    ]
+    log(f"(c) bare ASGI app: uvicorn on {HOST}:{port}")
+    server = Server("bare app", argv, dict(os.environ), workdir / "bare.log")
+    try:
+        server.wait_ready(port, "/healthz", 30.0, lambda status: status < 500)
+        wait_for_quiet(settings.wait_quiet_s, server)
+        log(f"(c) wrk {load.threads} thread, {load.connections} connections, {load.duration_s} s")
+        wrk = load.run(port, basic_auth(SIGFOX_USERNAME, "bare"), int(time.time()), server)
+    finally:
+        server.stop()
+    log(f"(c) {wrk.requests_per_s:,.0f} requests/s")
+    results.bare = {"wrk": asdict(wrk), "ok_per_s": wrk.ok_per_s}
+
+
+def run_service(
+    settings: Settings, load: WrkLoad, workdir: Path, results: Results, stack: contextlib.ExitStack
+) -> None:
+    """(a) and (b) against one lorafox instance."""
+    data_dir = workdir / "data"
+    data_dir.mkdir()
+    http_port, mqtt_port = free_port(), free_port()
+    while mqtt_port == http_port:
+        mqtt_port = free_port()
+    admin_password = secrets.token_urlsafe(12)
+    sigfox_password = secrets.token_urlsafe(12)
+    env = dict(os.environ)
+    env.update(
+        LORAFOX_ADMIN_PASSWORD=admin_password,
+        LORAFOX_SIGFOX_USERNAME=SIGFOX_USERNAME,
+        LORAFOX_SIGFOX_PASSWORD=sigfox_password,
+    )
+    argv = [
+        *settings.service_cmd,
+        "serve",
+        "--data-dir",
+        str(data_dir),
+        "--host",
+        HOST,
+        "--http-port",
+        str(http_port),
+        "--mqtt-port",
+        str(mqtt_port),
+    ]
+    log(f"lorafox: {shlex.join(argv)}")
+    server = Server("lorafox", argv, env, workdir / "lorafox.log")
+    stack.callback(server.stop)
+    server.wait_ready(http_port, "/healthz", settings.startup_timeout_s, lambda s: s == 200)
+    log(f"lorafox ready: HTTP {HOST}:{http_port}, MQTT {HOST}:{mqtt_port}")
+
+    options: list[tuple[str, str] | None] = (
+        [settings.mqtt_credentials] if settings.mqtt_credentials else [None]
+    )
+    if not settings.mqtt_credentials:
+        options.append((ADMIN_USERNAME, admin_password))
+    counter = start_counter(mqtt_port, options)
+    stack.callback(counter.stop)
+    who = f"user {counter.credentials[0]!r}" if counter.credentials else "anonymous"
+    log(f"MQTT subscriber on {MQTT_TOPIC} (QoS 0, {who})")
+
+    service = Service(
+        server=server,
+        counter=counter,
+        port=http_port,
+        sigfox_auth=basic_auth(SIGFOX_USERNAME, sigfox_password),
+        admin_auth=basic_auth(ADMIN_USERNAME, admin_password),
+        time0=int(time.time()) - 3600,
+        data_dir=data_dir,
+    )
+    if "a" in settings.phases:
+        run_uplink(settings, load, service, results)
+    if "b" in settings.phases:
+        run_bidir(settings, service, results)
+
+    counter.stop()
+    log("stopping lorafox (SIGTERM)")
+    server.stop()
+    results.service_exit = {"exit_code": server.exit_code, "stop_s": server.stop_seconds}
+    if server.exit_code not in (0, -signal.SIGTERM):
+        log(f"  lorafox exited with code {server.exit_code}:\n{server.log_tail(15)}")
+
+
+def run_uplink(settings: Settings, load: WrkLoad, service: Service, results: Results) -> None:
+    """(a): saturation through POST /sigfox/uplink, stored and published, counted over MQTT."""
+    server, counter, port, data_dir = (
+        service.server,
+        service.counter,
+        service.port,
+        service.data_dir,
+    )
+    wait_for_quiet(settings.wait_quiet_s, server)
+    rows_before = count_stored(data_dir)
+    counter.reset()
+    cpu0 = self_cpu_seconds()
+    log(f"(a) wrk {load.threads} thread, {load.connections} connections, {load.duration_s} s")
+    wrk = load.run(port, service.sigfox_auth, service.time0, server)
+    subscriber_cpu = self_cpu_seconds() - cpu0
+    log(f"(a) {wrk.requests_per_s:,.0f} requests/s; waiting for MQTT and storage to drain")
+    counter.wait_quiet(expected=wrk.ok)
+    stored = stored_delta(data_dir, rows_before, expected=max(wrk.ok, counter.count))
+    status, body = http_get(
+        port, f"/api/v2/devices/{WRK_DEVICE_BASE:X}/messages?limit=1", service.admin_auth, 10.0
+    )
+    e2e = min(wrk.ok_per_s, counter.rate)
+    results.uplink = {
+        "wrk": asdict(wrk),
+        "ok_per_s": wrk.ok_per_s,
+        "mqtt_received": counter.count,
+        "mqtt_rate": counter.rate,
+        "mqtt_window_s": counter.last_at - counter.first_at,
+        "mqtt_first_topic": counter.first_topic,
+        "subscriber_cpu_s": subscriber_cpu,
+        "stored_table": stored[0] if stored else None,
+        "stored_rows": stored[1] if stored else None,
+        "api_check": {"status": status, "body": body[:300].decode(errors="replace")},
+        "end_to_end_rate": e2e,
+    }
+    log(
+        f"(a) MQTT received {counter.count:,} at {counter.rate:,.0f}/s; stored "
+        f"{stored[1] if stored else 'n/a'}; GET messages?limit=1 -> HTTP {status}"
+    )
+
+
+async def prepare_probes(
+    settings: Settings, port: int, sigfox_auth: str, admin_auth: str, time0: int
+) -> dict[str, Any]:
+    """One uplink per probed device (so it exists), then a downlink for the even ones."""
+    uplinks = [
+        request_bytes(
+            "POST", UPLINK_PATH, port, sigfox_auth, uplink_body(PROBE_DEVICE_BASE + i, time0, 0)
+        )
+        for i in range(settings.probes)
+    ]
+    up_status, up_errors, up_samples = await send_all(port, uplinks, 8, 120.0)
+    downlink_body = orjson.dumps({"data": DOWNLINK_DATA})
+    downlinks = [
+        request_bytes(
+            "POST",
+            f"/api/v2/devices/{PROBE_DEVICE_BASE + i:X}/downlinks",
+            port,
+            admin_auth,
+            downlink_body,
+        )
+        for i in range(0, settings.probes, 2)
+    ]
+    dl_status, dl_errors, dl_samples = await send_all(port, downlinks, 8, 120.0)
+    return {
+        "uplink_status": up_status,
+        "uplink_errors": up_errors,
+        "uplink_samples": up_samples,
+        "downlink_status": dl_status,
+        "downlink_errors": dl_errors,
+        "downlink_samples": dl_samples,
+    }
+
+
+async def run_children(
+    pacer_cfg: PacerConfig, prober_cfg: ProberConfig, warmup_s: float, window: CpuWindow
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Start the pacer, let it warm up, run the prober; return both results.
+
+    ``window`` measures CPU while the prober runs (the pacer runs all along).
+    """
+    procs: list[asyncio.subprocess.Process] = []
+
+    async def spawn(kind: str, cfg: PacerConfig | ProberConfig) -> asyncio.subprocess.Process:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            str(SELF),
+            "--child",
+            kind,
+            "--child-config",
+            json.dumps(asdict(cfg)),
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            start_new_session=True,
+        )
+        procs.append(proc)
+        return proc
+
+    async def result_of(kind: str, proc: asyncio.subprocess.Process, timeout_s: float) -> Any:
+        async with asyncio.timeout(timeout_s):
+            out, err = await proc.communicate()
+        for line in out.decode().splitlines():
+            if line.startswith("RESULT "):
+                return json.loads(line[len("RESULT ") :])
+        raise BenchError(f"{kind} failed (exit {proc.returncode}):\n{err.decode()[-2000:]}")
+
+    try:
+        pacer_proc = await spawn("pacer", pacer_cfg)
+        assert pacer_proc.stdout is not None
+        async with asyncio.timeout(30.0):
+            ready = await pacer_proc.stdout.readline()
+        if ready.strip() != b"READY":
+            _, err = await pacer_proc.communicate()
+            raise BenchError(f"pacer did not start:\n{ready.decode()}{err.decode()[-2000:]}")
+        await asyncio.sleep(warmup_s)
+        window.start()
+        prober_proc = await spawn("prober", prober_cfg)
+        probe_time = prober_cfg.probes / prober_cfg.rate
+        probe_result = await result_of("prober", prober_proc, probe_time + 90.0)
+        window.stop()
+        pacer_result = await result_of("pacer", pacer_proc, pacer_cfg.duration_s + 60.0)
+        return pacer_result, probe_result
+    finally:
+        for proc in procs:
+            if proc.returncode is None:
+                with contextlib.suppress(ProcessLookupError):
+                    proc.kill()
+                await proc.wait()
+
+
+def run_bidir(settings: Settings, service: Service, results: Results) -> None:
+    """(b): bidir latency while a paced uplink load runs."""
+    server, counter, port = service.server, service.counter, service.port
+    sigfox_auth, time0 = service.sigfox_auth, service.time0
+    log(f"(b) preparing {settings.probes:,} probe devices ({settings.probes // 2:,} downlinks)")
+    prep = run_async(prepare_probes(settings, port, sigfox_auth, service.admin_auth, time0))
+    for what in ("uplink", "downlink"):
+        statuses, errors = prep[f"{what}_status"], prep[f"{what}_errors"]
+        if errors or any(s >= 300 for s in statuses):
+            samples = prep[f"{what}_samples"]
+            log(f"  warning: {what} preparation: {statuses}, {errors} errors, e.g. {samples}")
+    warmup_s = 1.0
+    probe_time = settings.probes / settings.probe_rate
+    pacer_cfg = PacerConfig(
+        port=port,
+        authorization=sigfox_auth,
+        rate=settings.pace_rate,
+        duration_s=warmup_s + probe_time + 1.5,
+        connections=settings.pace_connections,
+        time0=time0,
+    )
+    prober_cfg = ProberConfig(
+        port=port,
+        authorization=sigfox_auth,
+        probes=settings.probes,
+        rate=settings.probe_rate,
+        connections=settings.probe_connections,
+        time0=time0,
+    )
+    log(
+        f"(b) {settings.pace_rate:,.0f} uplinks/s for {pacer_cfg.duration_s:.1f} s; "
+        f"{settings.probes:,} bidir probes at {settings.probe_rate:,.0f}/s"
+    )
+    wait_for_quiet(settings.wait_quiet_s, server)
+    counter.reset()
+    window = CpuWindow(server)
+    pacer_result, probe_result = run_async(run_children(pacer_cfg, prober_cfg, warmup_s, window))
+    counter.wait_quiet(expected=pacer_result["ok"] + probe_result["expected"], max_s=15.0)
+    lat = probe_result["latencies_ms"]
+    every = sorted(lat["200"] + lat["204"] + lat["other"])
+    summary: dict[str, Any] = {
+        "prep": prep,
+        "pacer": pacer_result,
+        "probes": {k: v for k, v in probe_result.items() if k != "latencies_ms"},
+        "answers": {k: len(v) for k, v in lat.items()},
+        "mqtt_received": counter.count,
+        "cpu": {
+            "wall_s": window.wall_s,
+            "server_cpu_s": window.server_cpu_s,
+            "machine_busy_s": window.machine_busy_s,
+            "machine_steal_s": window.machine_steal_s,
+        },
+        # ours besides the server: this process (MQTT subscriber), the prober, and the pacer's
+        # share of the window (its CPU is spread evenly over its run)
+        "children_cpu_s": window.self_cpu_s
+        + probe_result["cpu_s"]
+        + pacer_result["cpu_s"] * min(1.0, window.wall_s / max(pacer_result["elapsed_s"], 1e-9)),
+    }
+    for name, values in (("all", every), ("200", sorted(lat["200"])), ("204", sorted(lat["204"]))):
+        summary[f"p50_{name}_ms"] = percentile(values, 50)
+        summary[f"p99_{name}_ms"] = percentile(values, 99)
+        summary[f"max_{name}_ms"] = values[-1] if values else None
+    results.bidir = summary
+    log(
+        f"(b) p50 {fmt_ms(summary['p50_all_ms'])}, p99 {fmt_ms(summary['p99_all_ms'])}, "
+        f"max {fmt_ms(summary['max_all_ms'])}; uplinks at {pacer_result['achieved_rate']:,.0f}/s"
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Report
+# --------------------------------------------------------------------------------------------
+
+
+def fmt_ms(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.2f} ms"
+
+
+def fmt_rate(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:,.0f} /s"
+
+
+def fmt_cpu(seconds: float | None, window: float) -> str:
+    return "n/a" if seconds is None or window <= 0 else f"{100.0 * seconds / window:.0f} %"
+
+
+def machine_rows(wall: float, busy: float, steal: float, ours: float) -> list[tuple[str, str, str]]:
+    """Whole-machine CPU during a run: busy cores, the part not ours, hypervisor steal."""
+    label = "    machine: busy cores / other processes / steal"
+    if wall <= 0:
+        return [(label, "n/a", "")]
+    others = max(0.0, busy - ours) / wall
+    rows = [
+        (
+            label,
+            f"{busy / wall:.2f} of {os.cpu_count()} / {100.0 * others:.0f} % / "
+            f"{100.0 * steal / wall:.0f} %",
+            "",
+        )
+    ]
+    if others > NOISY_CORES or steal / wall > NOISY_CORES:
+        rows.append(("    WARNING: noisy machine", "other load during this run: figures low", ""))
+    return rows
+
+
+def wrk_machine_rows(wrk: dict[str, Any], subscriber_cpu_s: float) -> list[tuple[str, str, str]]:
+    """machine_rows for a wrk run (server + wrk + subscriber are ours)."""
+    ours = (wrk["server_cpu_s"] or 0.0) + wrk["wrk_cpu_s"] + subscriber_cpu_s
+    return machine_rows(wrk["wall_s"], wrk["machine_busy_s"], wrk["machine_steal_s"], ours)
+
+
+def verdict(ok: bool | None) -> str:
+    return "n/a" if ok is None else ("PASS" if ok else "FAIL")
+
+
+def report(results: Results, settings: Settings) -> tuple[bool | None, bool | None]:
+    """Print the final table; return the verdicts of goal (a) and goal (b)."""
+    rows: list[tuple[str, str, str]] = []
+
+    def row(label: str, value: str, goal: str = "") -> None:
+        rows.append((label, value, goal))
+
+    goal_a: bool | None = None
+    goal_b: bool | None = None
+    up, bidir, bare = results.uplink, results.bidir, results.bare
+    if up is not None:
+        w = up["wrk"]
+        ok = w["requests"] - w["non_2xx"]
+        goal_a = up["end_to_end_rate"] >= GOAL_UPLINKS_PER_S
+        row("(a) POST /sigfox/uplink, saturation, stored + MQTT", "", "")
+        row("    HTTP rate (wrk Requests/sec)", fmt_rate(w["requests_per_s"]))
+        row("    responses 2xx / non-2xx", f"{ok:,} / {w['non_2xx']:,}")
+        row(
+            "    socket errors connect/read/write/timeout",
+            f"{w['connect_errors']}/{w['read_errors']}/{w['write_errors']}/{w['timeouts']}",
+        )
+        row(
+            "    wrk latency p50 / p99 / max",
+            f"{fmt_ms(w['latency_p50_ms'])} / {fmt_ms(w['latency_p99_ms'])} / "
+            f"{fmt_ms(w['latency_max_ms'])}",
+        )
+        base, base_name = (up["stored_rows"], "stored") if up["stored_rows"] else (ok, "wrk 2xx")
+        share = f" ({100.0 * up['mqtt_received'] / base:.2f} % of {base_name})" if base else ""
+        row("    MQTT messages received", f"{up['mqtt_received']:,}{share}")
+        row("    MQTT arrival rate", fmt_rate(up["mqtt_rate"]))
+        stored = "n/a" if up["stored_rows"] is None else f"{up['stored_rows']:,}"
+        row(f"    rows stored ({up['stored_table'] or 'no message table found'})", stored)
+        lost = [
+            f"{what} {got:,} < 2xx {ok:,}"
+            for what, got in (("stored", up["stored_rows"]), ("MQTT", up["mqtt_received"]))
+            if got is not None and got < ok
+        ]
+        if lost:
+            row("    WARNING: uplinks missing", "; ".join(lost))
+        row(
+            f"    GET /api/v2/devices/{WRK_DEVICE_BASE:X}/messages?limit=1",
+            f"HTTP {up['api_check']['status']}",
+        )
+        row(
+            "    CPU: server / wrk / subscriber (1 core = 100 %)",
+            f"{fmt_cpu(w['server_cpu_s'], w['wall_s'])} / "
+            f"{fmt_cpu(w['wrk_cpu_s'], w['wall_s'])} / "
+            f"{fmt_cpu(up['subscriber_cpu_s'], w['wall_s'])}",
+        )
+        rows.extend(wrk_machine_rows(w, up["subscriber_cpu_s"]))
+        row(
+            "    end-to-end rate = min(2xx/s, MQTT/s)",
+            fmt_rate(up["end_to_end_rate"]),
+            f">= {GOAL_UPLINKS_PER_S:,.0f} /s  {verdict(goal_a)}",
+        )
+    if bidir is not None:
+        p, pr, ans = bidir["pacer"], bidir["probes"], bidir["answers"]
+        p99 = bidir["p99_all_ms"]
+        load_ok = p["achieved_rate"] >= 0.95 * p["target_rate"]
+        goal_b = None if p99 is None else p99 <= GOAL_BIDIR_P99_MS and load_ok
+        row("(b) POST /sigfox/bidir under paced uplinks", "", "")
+        if not load_ok:
+            row("    WARNING", "background load below 95 % of its target: (b) does not count")
+        row(
+            "    background uplinks achieved (target)",
+            f"{p['achieved_rate']:,.0f} /s ({p['target_rate']:,.0f}), max lag "
+            f"{p['max_lag_ms']:.1f} ms",
+        )
+        row(
+            "    background 2xx / non-2xx / errors",
+            f"{p['ok']:,} / {p['non_2xx']:,} / {p['errors']:,}",
+        )
+        row(
+            "    probes achieved rate, max lag",
+            f"{pr['achieved_rate']:,.1f} /s, {pr['max_lag_ms']:.1f} ms",
+        )
+        row(
+            "    answers 200 / 204 / other / errors",
+            f"{ans['200']:,} / {ans['204']:,} / {ans['other']:,} / {pr['errors']:,}",
+        )
+        row(
+            "    unexpected status / wrong 200 body",
+            f"{pr['unexpected']:,} / {pr['wrong_body']:,}",
+        )
+        for sample in pr["samples"][:3]:
+            row("      e.g.", sample[:70])
+        for name, label in (("200", "200, downlink"), ("204", "204, none")):
+            row(
+                f"    latency p50 / p99 / max ({label})",
+                f"{fmt_ms(bidir[f'p50_{name}_ms'])} / {fmt_ms(bidir[f'p99_{name}_ms'])} / "
+                f"{fmt_ms(bidir[f'max_{name}_ms'])}",
+            )
+        row(
+            "    latency p50 / p99 / max (all probes)",
+            f"{fmt_ms(bidir['p50_all_ms'])} / {fmt_ms(p99)} / {fmt_ms(bidir['max_all_ms'])}",
+            f"p99 <= {GOAL_BIDIR_P99_MS:.0f} ms  {verdict(goal_b)}",
+        )
+        cpu = bidir["cpu"]
+        row("    MQTT messages received", f"{bidir['mqtt_received']:,}")
+        row(
+            "    server CPU while probing (1 core = 100 %)",
+            fmt_cpu(cpu["server_cpu_s"], cpu["wall_s"]),
+        )
+        ours = (cpu["server_cpu_s"] or 0.0) + (bidir["children_cpu_s"] or 0.0)
+        rows.extend(
+            machine_rows(cpu["wall_s"], cpu["machine_busy_s"], cpu["machine_steal_s"], ours)
+        )
+    if bare is not None:
+        w = bare["wrk"]
+        row("(c) bare ASGI app (uvicorn uvloop + httptools)", "", "")
+        row("    HTTP rate (wrk Requests/sec)", fmt_rate(w["requests_per_s"]))
+        row("    responses 2xx / non-2xx", f"{w['requests'] - w['non_2xx']:,} / {w['non_2xx']:,}")
+        row(
+            "    wrk latency p50 / p99 / max",
+            f"{fmt_ms(w['latency_p50_ms'])} / {fmt_ms(w['latency_p99_ms'])} / "
+            f"{fmt_ms(w['latency_max_ms'])}",
+        )
+        row(
+            "    CPU: server / wrk (1 core = 100 %)",
+            f"{fmt_cpu(w['server_cpu_s'], w['wall_s'])} / {fmt_cpu(w['wrk_cpu_s'], w['wall_s'])}",
+        )
+        rows.extend(wrk_machine_rows(w, 0.0))
+    if up is not None and bare is not None and bare["ok_per_s"] > 0:
+        row("(a)/(c) HTTP 2xx rate", f"{up['ok_per_s'] / bare['ok_per_s']:.2f}")
+        row("(a)/(c) end-to-end rate", f"{up['end_to_end_rate'] / bare['ok_per_s']:.2f}")
+    if results.service_exit is not None:
+        code, secs = results.service_exit["exit_code"], results.service_exit["stop_s"]
+        row("lorafox stop (SIGTERM)", f"exit {code} after {secs or 0:.1f} s")
+
+    width = max(len(r[0]) for r in rows) + 2 if rows else 40
+    vwidth = max(len(r[1]) for r in rows) + 2 if rows else 20
+    mode = "quick" if settings.quick else "full"
+    title = (
+        f"lorafox uplink benchmark ({mode}): {os.cpu_count()} CPUs, wrk {settings.threads} "
+        f"thread x {settings.connections} connections x {settings.duration_s} s"
+    )
+    line = "=" * max(len(title), width + vwidth + 24)
+    print()
+    print(line)
+    print(title)
+    print(f"{results.started_at}; lorafox code: {results.source}")
+    print(line)
+    print(f"{'':<{width}}{'measured':<{vwidth}}goal")
+    for label, value, goal in rows:
+        if not value and not goal:
+            print("-" * len(line))
+        print(f"{label:<{width}}{value:<{vwidth}}{goal}".rstrip())
+    print(line)
+    return goal_a, goal_b
+
+
+# --------------------------------------------------------------------------------------------
+# main
+# --------------------------------------------------------------------------------------------
+
+
+def source_fingerprint() -> str:
+    """Which lorafox code ran: the git commit (+dirty) and a hash of src/lorafox/**/*.py."""
+    src = BENCH_DIR.parent / "src" / "lorafox"
+    digest = hashlib.sha256()
+    for path in sorted(src.rglob("*.py")):
+        digest.update(str(path.relative_to(src)).encode() + b"\0" + path.read_bytes())
+    parts = [f"src/lorafox sha256 {digest.hexdigest()[:12]}"] if src.is_dir() else []
+    git = shutil.which("git")
+    if git:
+        head = subprocess.run(
+            [git, "-C", str(BENCH_DIR.parent), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        dirty = subprocess.run(
+            [git, "-C", str(BENCH_DIR.parent), "status", "--porcelain", "--", "src"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        commit = head.stdout.strip() if head.returncode == 0 else "no commit"
+        parts.insert(0, f"git {commit}{' + uncommitted changes' if dirty.stdout.strip() else ''}")
+    return ", ".join(parts) or "unknown"
+
+
+def default_service_cmd() -> list[str]:
+    """``lorafox`` next to this Python, else on PATH, else ``python -m lorafox``."""
+    script = Path(sys.executable).parent / "lorafox"
+    if script.exists():
+        return [str(script)]
+    found = shutil.which("lorafox")
+    return [found] if found else [sys.executable, "-m", "lorafox"]
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description="lorafox uplink benchmark: (a) uplink throughput, (b) bidir latency under "
+        "load, (c) bare ASGI ceiling. Needs wrk (apt-get install wrk).",
+    )
+    parser.add_argument("--quick", action="store_true", help="short smoke run (3 s wrk runs)")
+    parser.add_argument("--duration", type=int, help="wrk seconds (default 10, quick 3)")
+    parser.add_argument("--connections", type=int, default=64, help="wrk connections (64)")
+    parser.add_argument("--threads", type=int, default=1, help="wrk threads (1)")
+    parser.add_argument("--pace-rate", type=float, default=1000.0, help="(b) uplinks/s (1000)")
+    parser.add_argument("--pace-connections", type=int, default=50, help="(b) pacer conns (50)")
+    parser.add_argument("--probes", type=int, help="(b) bidir probes (default 2000, quick 300)")
+    parser.add_argument("--probe-rate", type=float, default=100.0, help="(b) probes/s (100)")
+    parser.add_argument("--probe-connections", type=int, default=8, help="(b) probe conns (8)")
+    parser.add_argument(
+        "--phases", default="abc", help="which benchmarks to run, any of a, b, c (default abc)"
+    )
+    parser.add_argument(
+        "--service-cmd",
+        help="command that starts lorafox, before 'serve ...' (default: lorafox, or "
+        "python -m lorafox)",
+    )
+    parser.add_argument("--startup-timeout", type=float, default=60.0, help="seconds (60)")
+    parser.add_argument(
+        "--wait-quiet",
+        type=float,
+        default=30.0,
+        help="before each phase, wait up to this many seconds for other processes to leave "
+        "the CPUs alone (30; 0 = do not wait)",
+    )
+    parser.add_argument(
+        "--mqtt-user", help="MQTT username (default: anonymous, then admin if refused)"
+    )
+    parser.add_argument("--mqtt-password", help="MQTT password (with --mqtt-user)")
+    parser.add_argument("--json", type=Path, help="also write the raw results to this file")
+    parser.add_argument(
+        "--check", action="store_true", help="exit with status 3 when a goal is not met"
+    )
+    parser.add_argument("--child", choices=["pacer", "prober"], help=argparse.SUPPRESS)
+    parser.add_argument("--child-config", help=argparse.SUPPRESS)
+    return parser.parse_args(argv)
+
+
+def _sigterm_as_sigint(signum: int, frame: object) -> None:
+    """Handle SIGTERM like Ctrl-C (also inside asyncio.Runner, which cancels its task)."""
+    signal.raise_signal(signal.SIGINT)
+
+
+def run(args: argparse.Namespace, wrk: str) -> int:
+    quick = bool(args.quick)
+    phases = "".join(p for p in "abc" if p in args.phases)
+    if not phases:
+        raise BenchError("--phases needs at least one of a, b, c")
+    settings = Settings(
+        quick=quick,
+        duration_s=args.duration or (3 if quick else 10),
+        connections=args.connections,
+        threads=args.threads,
+        pace_rate=args.pace_rate,
+        pace_connections=args.pace_connections,
+        probes=args.probes or (300 if quick else 2000),
+        probe_rate=args.probe_rate,
+        probe_connections=args.probe_connections,
+        phases=phases,
+        service_cmd=shlex.split(args.service_cmd) if args.service_cmd else default_service_cmd(),
+        startup_timeout_s=args.startup_timeout,
+        wait_quiet_s=args.wait_quiet,
+        mqtt_credentials=(args.mqtt_user, args.mqtt_password or "") if args.mqtt_user else None,
+    )
+    for name in ("duration_s", "connections", "threads", "pace_connections", "probes"):
+        if getattr(settings, name) < 1:
+            raise BenchError(f"{name} must be at least 1")
+    if settings.pace_rate <= 0 or settings.probe_rate <= 0:
+        raise BenchError("rates must be positive")
+    load = WrkLoad(wrk, settings.threads, settings.connections, settings.duration_s)
+    results = Results(settings=asdict(settings), source=source_fingerprint())
+    with contextlib.ExitStack() as stack:
+        workdir = Path(tempfile.mkdtemp(prefix="lorafox-bench-"))
+        stack.callback(shutil.rmtree, workdir, ignore_errors=True)
+        if "c" in phases:
+            run_bare(settings, load, workdir, results)
+        if "a" in phases or "b" in phases:
+            run_service(settings, load, workdir, results, stack)
+    goal_a, goal_b = report(results, settings)
+    if args.json:
+        args.json.write_text(json.dumps(asdict(results), indent=2) + "\n")
+        print(f"raw results written to {args.json}")
+    if args.check and (goal_a is False or goal_b is False):
+        return 3
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.child:
+        return child_main(args.child, args.child_config or "{}")
+    wrk = shutil.which("wrk")
+    if wrk is None:
+        print(
+            "error: wrk is not installed or not on PATH; the uplink benchmark needs it.\n"
+            "Install it with: sudo apt-get install wrk   (macOS: brew install wrk)",
+            file=sys.stderr,
+        )
+        return 2
+    if not LUA_SCRIPT.is_file():
+        print(f"error: {LUA_SCRIPT} is missing", file=sys.stderr)
+        return 2
+    signal.signal(signal.SIGTERM, _sigterm_as_sigint)
+    try:
+        return run(args, wrk)
+    except BenchError as exc:
+        print(f"\nerror: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("\ninterrupted; child processes stopped", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
