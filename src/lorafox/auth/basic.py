@@ -1,6 +1,6 @@
 """HTTP Basic authentication with a cache, so a callback storm costs no argon2 per request.
 
-A header that verified once is remembered as an HMAC digest (keyed per process) for
+A pair that verified once is remembered as a keyed BLAKE2b digest (key made per process) for
 ``ttl`` seconds; later requests compare digests in constant time. Failures are remembered
 briefly too, so wrong passwords cannot make the server hash at will.
 """
@@ -11,7 +11,6 @@ import asyncio
 import base64
 import binascii
 import hashlib
-import hmac
 import secrets
 import time
 from collections.abc import Awaitable, Callable
@@ -60,7 +59,7 @@ class BasicAuthenticator:
         self._inflight: dict[bytes, asyncio.Future[str | None]] = {}
 
     def _digest(self, credentials: str) -> bytes:
-        return hmac.digest(self._key, credentials.encode(), hashlib.sha256)
+        return hashlib.blake2b(credentials.encode(), key=self._key, digest_size=32).digest()
 
     def forget(self) -> None:
         """Drop the cache (after a password change)."""

@@ -53,12 +53,16 @@ _ALIASES: dict[str, tuple[str, ...]] = {
     "device_type_id": ("deviceTypeId",),
     "duplicate": ("duplicate",),
 }
-_KNOWN = frozenset(name for names in _ALIASES.values() for name in names)
+_NAME_KEY = frozenset(name for names in _ALIASES.values() for name in names)
 
 
 def decode_body(body: bytes, content_type: str, query_string: bytes) -> dict[str, Any]:
     """The callback's variables, whatever way they were sent (JSON, form, or query string)."""
-    fields: dict[str, Any] = dict(parse_qsl(query_string.decode("latin-1"), keep_blank_values=True))
+    fields: dict[str, Any] = (
+        dict(parse_qsl(query_string.decode("latin-1"), keep_blank_values=True))
+        if query_string
+        else {}
+    )
     if not body.strip():
         return fields
     media = content_type.split(";", 1)[0].strip().lower()
@@ -159,42 +163,60 @@ def _text(value: Any, field: str, max_length: int) -> str | None:
     return text
 
 
+def _sort_fields(fields: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(the known variables by key, the others). The first name of ``_ALIASES`` wins where a
+    body carries two names of one variable. Hot path: one lookup per variable, and the unknown
+    ones are only collected when there are some."""
+    picked: dict[str, Any] = {}
+    names_found = 0
+    for key, names in _ALIASES.items():
+        for name in names:
+            value = fields.get(name)
+            if value is not None:
+                picked[key] = value
+                names_found += 1
+                break
+    if names_found == len(fields):
+        return picked, {}
+    return picked, {k: v for k, v in fields.items() if k not in _NAME_KEY}
+
+
 def parse_uplink(fields: Mapping[str, Any]) -> Uplink:
     """An ``Uplink`` from a DATA callback's variables; ``InvalidInput`` says what is wrong."""
-    device = _pick(fields, "device")
-    if device is None:
+    picked, extra = _sort_fields(fields)
+    get = picked.get
+    if "device" not in picked:
         raise InvalidInput("device is missing (expected 'device' or 'id')", field="device")
     for key, name in (("time", "time"), ("seq_number", "seqNumber"), ("data", "data")):
-        if _pick(fields, key) is None:
+        if key not in picked:
             raise InvalidInput(f"{name} is missing", field=name)
-    data = _pick(fields, "data")
+    data = picked["data"]
     if not isinstance(data, str) or not _HEX.match(data.strip()):
         raise InvalidInput("data must be hex digits (an even number of them)", field="data")
     data = data.strip().lower()
     if len(data) > MAX_UPLINK_BYTES * 2:
         raise InvalidInput(f"data is longer than {MAX_UPLINK_BYTES} bytes", field="data")
-    lat = _number(_pick(fields, "lat"), "lat")
-    lng = _number(_pick(fields, "lng"), "lng")
+    lat = _number(get("lat"), "lat")
+    lng = _number(get("lng"), "lng")
     if lat is not None and not -90 <= lat <= 90:
         raise InvalidInput("lat must be within -90..90", field="lat")
     if lng is not None and not -180 <= lng <= 180:
         raise InvalidInput("lng must be within -180..180", field="lng")
-    extra = {k: v for k, v in fields.items() if k not in _KNOWN}
     return Uplink(
-        device=normalize_device(device),
-        time=_integer(_pick(fields, "time"), "time", low=0, high=2**41) * 1000,
-        seq_number=_integer(_pick(fields, "seq_number"), "seqNumber", low=0, high=2**31 - 1),
+        device=normalize_device(picked["device"]),
+        time=_integer(picked["time"], "time", low=0, high=2**41) * 1000,
+        seq_number=_integer(picked["seq_number"], "seqNumber", low=0, high=2**31 - 1),
         data=data,
-        ack=_boolean(_pick(fields, "ack"), "ack"),
-        long_polling=_boolean(_pick(fields, "long_polling"), "longPolling"),
-        snr=_number(_pick(fields, "snr"), "snr"),
-        rssi=_number(_pick(fields, "rssi"), "rssi"),
-        avg_snr=_number(_pick(fields, "avg_snr"), "avgSnr"),
-        station=_text(_pick(fields, "station"), "station", 16),
+        ack=_boolean(get("ack"), "ack"),
+        long_polling=_boolean(get("long_polling"), "longPolling"),
+        snr=_number(get("snr"), "snr"),
+        rssi=_number(get("rssi"), "rssi"),
+        avg_snr=_number(get("avg_snr"), "avgSnr"),
+        station=_text(get("station"), "station", 16),
         lat=lat,
         lng=lng,
-        device_type_id=_text(_pick(fields, "device_type_id"), "deviceTypeId", 64),
-        duplicate=_boolean(_pick(fields, "duplicate"), "duplicate"),
+        device_type_id=_text(get("device_type_id"), "deviceTypeId", 64),
+        duplicate=_boolean(get("duplicate"), "duplicate"),
         extra=extra,
     )
 

@@ -27,7 +27,7 @@ _INSERT = (
     "INSERT INTO messages (device, time, seq_number, data, ack, long_polling, snr, rssi, avg_snr,"
     " station, lat, lng, device_type_id, duplicate, extra, received_at)"
     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-    " ON CONFLICT (device, seq_number, time) DO NOTHING"
+    " ON CONFLICT (device, time, seq_number) DO NOTHING"
 )
 _ANSWERED = (
     "SELECT id, device, data, state, source, created_at, sent_at, answered_seq, answered_time"

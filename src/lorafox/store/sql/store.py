@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 _T = TypeVar("_T")
 
 _MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
-_KEY = (messages.c.device, messages.c.seq_number, messages.c.time)
+_KEY = (messages.c.device, messages.c.time, messages.c.seq_number)
 
 
 def _now_ms() -> int:
@@ -216,10 +216,10 @@ class SqlStore:
         )
         async with self._writing() as conn:
             result = await conn.execute(stmt, [_uplink_row(u, now) for u in uplinks])
-            keys = {(r.device, r.seq_number, r.time): r.id for r in result}
+            keys = {(r.device, r.time, r.seq_number): r.id for r in result}
             ingested: list[Ingested] = []
             for uplink, wants in batch:
-                new_id = keys.pop((uplink.device, uplink.seq_number, uplink.time), None)
+                new_id = keys.pop((uplink.device, uplink.time, uplink.seq_number), None)
                 downlink = (
                     await self._take(conn, uplink.device, uplink.seq_number, uplink.time, now)
                     if wants
@@ -247,7 +247,7 @@ class SqlStore:
             query = query.where(messages.c.time >= since)
         if before is not None:
             query = query.where(messages.c.time < before)
-        query = query.order_by(messages.c.time.desc(), messages.c.id.desc()).limit(limit)
+        query = query.order_by(messages.c.time.desc(), messages.c.seq_number.desc()).limit(limit)
         async with self._reading() as conn:
             return [_stored(row) for row in await conn.execute(query)]
 

@@ -43,8 +43,7 @@ messages = Table(
     Column("duplicate", Boolean, nullable=False),
     Column("extra", JSON),
     Column("received_at", BigInteger, nullable=False),
-    UniqueConstraint("device", "seq_number", "time", name="uq_messages_device_seq_time"),
-    Index("ix_messages_device_time", "device", "time", "id"),
+    UniqueConstraint("device", "time", "seq_number", name="uq_messages_device_time_seq"),
 )
 
 downlinks = Table(

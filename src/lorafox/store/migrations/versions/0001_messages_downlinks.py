@@ -38,9 +38,8 @@ def upgrade() -> None:
         sa.Column("duplicate", sa.Boolean, nullable=False),
         sa.Column("extra", sa.JSON),
         sa.Column("received_at", sa.BigInteger, nullable=False),
-        sa.UniqueConstraint("device", "seq_number", "time", name="uq_messages_device_seq_time"),
+        sa.UniqueConstraint("device", "time", "seq_number", name="uq_messages_device_time_seq"),
     )
-    op.create_index("ix_messages_device_time", "messages", ["device", "time", "id"])
     op.create_table(
         "downlinks",
         sa.Column("id", _Id, primary_key=True, autoincrement=True),
@@ -74,5 +73,4 @@ def downgrade() -> None:
     op.drop_index("ix_downlinks_answer", "downlinks")
     op.drop_index("ix_downlinks_device_state", "downlinks")
     op.drop_table("downlinks")
-    op.drop_index("ix_messages_device_time", "messages")
     op.drop_table("messages")
