@@ -30,6 +30,18 @@ def lorafox(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[s
     )
 
 
+def serve(data_dir: Path, http_port: int, mqtt_port: int) -> subprocess.Popen[str]:
+    return lorafox(
+        "serve",
+        "--data-dir",
+        str(data_dir),
+        "--http-port",
+        str(http_port),
+        "--mqtt-port",
+        str(mqtt_port),
+    )
+
+
 def wait_healthy(port: int, proc: subprocess.Popen[str], timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -52,16 +64,7 @@ def test_first_start_prints_credentials_once_and_sigterm_stops_cleanly(
     tmp_path: Path, ports: tuple[int, int]
 ) -> None:
     http_port, mqtt_port = ports
-    args = (
-        "serve",
-        "--data-dir",
-        str(tmp_path),
-        "--http-port",
-        str(http_port),
-        "--mqtt-port",
-        str(mqtt_port),
-    )
-    proc = lorafox(*args)
+    proc = serve(tmp_path, http_port, mqtt_port)
     wait_healthy(http_port, proc)
     proc.send_signal(signal.SIGTERM)
     out, err = proc.communicate(timeout=30)
@@ -74,7 +77,7 @@ def test_first_start_prints_credentials_once_and_sigterm_stops_cleanly(
     assert password not in err and sigfox_password not in err  # never logged
 
     # second start: nothing printed again, the credentials still work; SIGINT stops it too
-    proc = lorafox(*args)
+    proc = serve(tmp_path, http_port, mqtt_port)
     wait_healthy(http_port, proc)
     r = httpx.get(
         f"http://127.0.0.1:{http_port}/api/v2/devices/1/messages", auth=("admin", password)
@@ -101,15 +104,7 @@ def test_port_in_use_is_one_line_naming_the_flag(
     with socket.socket() as holder:
         holder.bind(("127.0.0.1", taken))
         holder.listen()
-        proc = lorafox(
-            "serve",
-            "--data-dir",
-            str(tmp_path),
-            "--http-port",
-            str(http_port),
-            "--mqtt-port",
-            str(mqtt_port),
-        )
+        proc = serve(tmp_path, http_port, mqtt_port)
         _, err = proc.communicate(timeout=30)
     assert proc.returncode == 2
     error_lines = [line for line in err.splitlines() if line.startswith("lorafox: error:")]
@@ -187,15 +182,7 @@ def test_sigfox_setup_prints_working_callbacks(tmp_path: Path, ports: tuple[int,
     header = uplink["headers"]["Authorization"]
 
     # the printed header and body template work against the server, once the Back-End fills it in
-    proc = lorafox(
-        "serve",
-        "--data-dir",
-        str(tmp_path),
-        "--http-port",
-        str(http_port),
-        "--mqtt-port",
-        str(mqtt_port),
-    )
+    proc = serve(tmp_path, http_port, mqtt_port)
     try:
         wait_healthy(http_port, proc)
         filled = bidir["body"]
