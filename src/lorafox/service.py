@@ -15,7 +15,6 @@ import ipaddress
 import logging
 import socket
 from collections.abc import Callable, Generator, Sequence
-from dataclasses import dataclass
 
 import uvicorn
 
@@ -42,6 +41,9 @@ from lorafox.store.sql.store import SqlStore
 __all__ = ["Service", "bind_socket"]
 
 log = logging.getLogger(__name__)
+
+MAX_MQTT_PACKET = 1024 * 1024
+"""Largest MQTT packet the embedded broker accepts from a client (a bigger one closes it)."""
 
 
 def bind_socket(host: str, port: int, flag: str) -> socket.socket:
@@ -78,13 +80,6 @@ class _Server(uvicorn.Server):
     @contextlib.contextmanager
     def capture_signals(self) -> Generator[None, None, None]:
         yield
-
-
-@dataclass(slots=True)
-class _Running:
-    store: SqlStore
-    bus: Bus | None
-    outbox: Outbox | None
 
 
 class Service:
@@ -129,7 +124,11 @@ class Service:
         if not anonymous:
             log.info("embedded MQTT broker on %s requires username and password", s.host)
         return EmbeddedBus.create(
-            s.host, s.mqtt_port, authenticate=authenticate, allow_anonymous=anonymous
+            s.host,
+            s.mqtt_port,
+            authenticate=authenticate,
+            allow_anonymous=anonymous,
+            max_packet_size=MAX_MQTT_PACKET,
         )
 
     async def run(self) -> None:

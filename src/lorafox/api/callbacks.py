@@ -78,7 +78,6 @@ class SigfoxCallbacks:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
         endpoint = "uplink" if scope["path"] == "/sigfox/uplink" else "bidir"
-        status = 500
         try:
             status, headers, body = await self._handle(endpoint, scope, receive)
         except LorafoxError as exc:
