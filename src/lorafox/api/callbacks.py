@@ -10,14 +10,14 @@ import ipaddress
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
 from lorafox.api.asgi import Receive, Scope, Send, read_body, respond
 from lorafox.api.errors import error_body, error_response
-from lorafox.api.metrics import CounterChild, Metrics
+from lorafox.api.metrics import Metrics
 from lorafox.auth.basic import BasicAuthenticator
 from lorafox.downlinks import DownlinkQueue
 from lorafox.errors import Forbidden, LorafoxError
@@ -50,12 +50,6 @@ class SigfoxCallbacks:
     metrics: Metrics
     allowed_networks: Sequence[Network] = ()
     trust_forwarded_for: bool = False
-    _stored: CounterChild = field(init=False)
-    _duplicate: CounterChild = field(init=False)
-
-    def __post_init__(self) -> None:
-        self._stored = self.metrics.uplinks.labels("stored")
-        self._duplicate = self.metrics.uplinks.labels("duplicate")
 
     def _caller(self, scope: Scope, headers: dict[bytes, bytes]) -> str | None:
         if self.trust_forwarded_for and b"x-forwarded-for" in headers:
@@ -90,7 +84,7 @@ class SigfoxCallbacks:
             log.exception("%s callback failed", endpoint)
             status, headers, body = 500, _JSON, error_body("internal error, see the server log")
         await respond(send, status, headers, body)
-        self.metrics.callback_done(endpoint, status, time.perf_counter() - started)
+        self.metrics.callbacks.answered(endpoint, status, time.perf_counter() - started)
 
     async def _handle(
         self, endpoint: str, scope: Scope, receive: Receive
@@ -112,7 +106,10 @@ class SigfoxCallbacks:
         uplink = parse_uplink(fields)
         wants = endpoint == "bidir" and uplink.ack
         result = await self.pipeline.submit(uplink, want_downlink=wants)
-        (self._stored if result.stored else self._duplicate).inc()
+        if result.stored:
+            self.metrics.callbacks.stored += 1
+        else:
+            self.metrics.callbacks.duplicates += 1
         if not wants:
             return 204, [], b""
         self.downlinks.count_answer(result.downlink)

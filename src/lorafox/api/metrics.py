@@ -1,43 +1,88 @@
-"""Prometheus metrics, one registry per running service."""
+"""Prometheus metrics, one registry per running service.
+
+The per-callback figures are plain integers bumped on the event loop (the hot path: a
+``prometheus_client`` counter takes a lock per increment) and turned into metric families only
+when ``/metrics`` is scraped. Everything else uses ``prometheus_client`` directly.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from bisect import bisect_left
+from collections.abc import Callable, Iterator
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
+from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.registry import Collector
 
-__all__ = ["CounterChild", "Metrics"]
+__all__ = ["CallbackCounters", "Metrics"]
 
-CounterChild = Counter
-"""A counter with its labels bound (``Counter.labels(...)`` returns the same type)."""
+BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0)
+"""Upper bounds (seconds) of the callback latency histogram."""
+
+
+class _Latency:
+    __slots__ = ("counts", "total")
+
+    def __init__(self) -> None:
+        self.counts = [0] * (len(BUCKETS) + 1)  # the last one is +Inf
+        self.total = 0.0
+
+
+class CallbackCounters(Collector):
+    """Uplinks stored/duplicate, callbacks by status, callback latency: cheap to bump."""
+
+    def __init__(self) -> None:
+        self.stored = 0
+        self.duplicates = 0
+        self._answers: dict[tuple[str, int], int] = {}
+        self._latency: dict[str, _Latency] = {}
+
+    def answered(self, endpoint: str, status: int, seconds: float) -> None:
+        """Count one answered callback and how long it took."""
+        key = (endpoint, status)
+        self._answers[key] = self._answers.get(key, 0) + 1
+        latency = self._latency.get(endpoint)
+        if latency is None:
+            latency = self._latency[endpoint] = _Latency()
+        latency.counts[bisect_left(BUCKETS, seconds)] += 1
+        latency.total += seconds
+
+    def collect(self) -> Iterator[Metric]:
+        uplinks = CounterMetricFamily("lorafox_uplinks", "Uplinks received", labels=["result"])
+        uplinks.add_metric(["stored"], self.stored)
+        uplinks.add_metric(["duplicate"], self.duplicates)
+        yield uplinks
+        answers = CounterMetricFamily(
+            "lorafox_callbacks", "Sigfox callbacks answered", labels=["endpoint", "status"]
+        )
+        for (endpoint, status), count in sorted(self._answers.items()):
+            answers.add_metric([endpoint, str(status)], count)
+        yield answers
+        histogram = HistogramMetricFamily(
+            "lorafox_callback_duration_seconds",
+            "Time to answer a Sigfox callback",
+            labels=["endpoint"],
+        )
+        for endpoint, latency in sorted(self._latency.items()):
+            cumulative, buckets = 0, []
+            for bound, count in zip((*BUCKETS, float("inf")), latency.counts, strict=True):
+                cumulative += count
+                buckets.append(("+Inf" if bound == float("inf") else str(bound), cumulative))
+            histogram.add_metric([endpoint], buckets, latency.total)
+        yield histogram
 
 
 class Metrics:
-    """The counters lorafox keeps; ``render`` gives the text format for ``GET /metrics``."""
+    """The metrics lorafox keeps; ``render`` gives the text format for ``GET /metrics``."""
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
-        self.uplinks = Counter(
-            "lorafox_uplinks", "Uplinks received", ["result"], registry=self.registry
-        )
+        self.callbacks = CallbackCounters()
+        self.registry.register(self.callbacks)
         self.downlinks = Counter(
             "lorafox_downlinks",
             "Downlinks by event (queued, sent, rejected, deleted)",
             ["event"],
-            registry=self.registry,
-        )
-        self.callbacks = Counter(
-            "lorafox_callbacks",
-            "Sigfox callbacks answered",
-            ["endpoint", "status"],
-            registry=self.registry,
-        )
-        self.callback_seconds = Histogram(
-            "lorafox_callback_duration_seconds",
-            "Time to answer a Sigfox callback",
-            ["endpoint"],
-            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0),
             registry=self.registry,
         )
         self.publish_backlog = Gauge(
@@ -45,20 +90,6 @@ class Metrics:
             "Stored uplinks waiting for the MQTT broker (in memory)",
             registry=self.registry,
         )
-        self._callback_children: dict[tuple[str, int], tuple[Any, Any]] = {}
-
-    def callback_done(self, endpoint: str, status: int, seconds: float) -> None:
-        """Count one answered callback and its duration (label children cached: hot path)."""
-        key = (endpoint, status)
-        children = self._callback_children.get(key)
-        if children is None:
-            children = (
-                self.callbacks.labels(endpoint, str(status)),
-                self.callback_seconds.labels(endpoint),
-            )
-            self._callback_children[key] = children
-        children[0].inc()
-        children[1].observe(seconds)
 
     def watch_backlog(self, read: Callable[[], int]) -> None:
         self.publish_backlog.set_function(read)
