@@ -3,18 +3,24 @@
 Taken from ``LORAFOX_ADMIN_PASSWORD``, ``LORAFOX_SIGFOX_USERNAME`` and ``LORAFOX_SIGFOX_PASSWORD``
 when set (then they also replace what is stored), otherwise generated once and returned to the
 caller to print; they are never logged.
+
+The admin is the user ``admin`` (its login; users otherwise log in with their email), ADMIN of
+the root group. When it is missing (first start, or deleted since) it is created again.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hmac
+import time
 from dataclasses import dataclass
 
 from lorafox.auth.passwords import generate_secret, hash_password, verify_password
 from lorafox.auth.secretbox import SecretBox
+from lorafox.domain import Profile, User, UserRole, new_id
+from lorafox.errors import Conflict
 from lorafox.settings import Settings
-from lorafox.store.base import Credential, CredentialStore
+from lorafox.store.base import Credential, CredentialStore, Store
 
 __all__ = ["ADMIN", "SIGFOX", "CallbackCredentials", "Verifiers", "ensure_credentials"]
 
@@ -30,17 +36,33 @@ class CallbackCredentials:
     password: str
 
 
-async def _ensure_admin(store: CredentialStore, settings: Settings, notes: list[str]) -> None:
+async def _ensure_admin(store: Store, settings: Settings, notes: list[str]) -> None:
     wanted = settings.admin_password.get_secret_value() if settings.admin_password else None
-    current = await store.get_credential(ADMIN)
+    current = await store.get_user_by_email(ADMIN)
     if current is not None and (
-        wanted is None or await asyncio.to_thread(verify_password, current.secret, wanted)
+        wanted is None or await asyncio.to_thread(verify_password, current.password_hash, wanted)
     ):
         return
     password = wanted or generate_secret()
-    await store.put_credential(
-        Credential(ADMIN, ADMIN, await asyncio.to_thread(hash_password, password))
-    )
+    hashed = await asyncio.to_thread(hash_password, password)
+    if current is None:
+        root = await store.root_group()
+        admin = User(
+            id=new_id(),
+            email=ADMIN,
+            first_name=ADMIN,
+            last_name="",
+            timezone="UTC",
+            roles=(UserRole(root.id, Profile.ADMIN),),
+            created_at=int(time.time() * 1000),
+            password_hash=hashed,
+        )
+        try:
+            await store.create_user(admin)
+        except Conflict:  # another instance created it at the same moment
+            return
+    else:
+        await store.set_password(current.id, hashed)
     if wanted is None:
         notes.append(f"Admin user created: {ADMIN} / {password}")
     else:
@@ -70,16 +92,9 @@ async def _ensure_sigfox(
 
 @dataclass(slots=True)
 class Verifiers:
-    """The two credential checks the HTTP layer uses."""
+    """The Sigfox callback credential check (``/api/v2`` uses ``PrincipalAuthenticator``)."""
 
-    store: CredentialStore
     callback: CallbackCredentials
-
-    async def admin(self, username: str, password: str) -> bool:
-        current = await self.store.get_credential(ADMIN)
-        if current is None or not hmac.compare_digest(username.encode(), current.username.encode()):
-            return False
-        return await asyncio.to_thread(verify_password, current.secret, password)
 
     async def sigfox(self, username: str, password: str) -> bool:
         user_ok = hmac.compare_digest(username.encode(), self.callback.username.encode())
@@ -88,7 +103,7 @@ class Verifiers:
 
 
 async def ensure_credentials(
-    store: CredentialStore, settings: Settings, box: SecretBox
+    store: Store, settings: Settings, box: SecretBox
 ) -> tuple[CallbackCredentials, list[str]]:
     """Create or update the credentials; returns the callback pair and lines to print once."""
     notes: list[str] = []

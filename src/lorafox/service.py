@@ -23,16 +23,19 @@ from lorafox.api.asgi import ASGIApp
 from lorafox.api.callbacks import SigfoxCallbacks
 from lorafox.api.context import ApiContext
 from lorafox.api.metrics import Metrics
+from lorafox.auth import rbac
 from lorafox.auth.basic import BasicAuthenticator
+from lorafox.auth.principals import PrincipalAuthenticator
 from lorafox.auth.secretbox import SecretBox
 from lorafox.bootstrap import Verifiers, ensure_credentials
 from lorafox.bus.base import Bus
 from lorafox.bus.embedded import EmbeddedBus
 from lorafox.bus.external import BrokerAddress, ExternalBus, tls_context
 from lorafox.bus.outbox import Outbox
-from lorafox.domain import StoredUplink
+from lorafox.domain import Group, Profile, StoredUplink
 from lorafox.downlinks import DownlinkQueue
-from lorafox.errors import ConfigError
+from lorafox.errors import AuthenticationFailed, ConfigError
+from lorafox.identity import Identity
 from lorafox.ingest.pipeline import UplinkPipeline
 from lorafox.ingest.sigfox import uplink_json
 from lorafox.settings import Settings
@@ -105,7 +108,7 @@ class Service:
             return f"embedded MQTT broker on {self.settings.host}:{self.mqtt_port}"
         return f"MQTT broker {BrokerAddress.parse(self.settings.mqtt_url or '')!r}"
 
-    def _make_bus(self, verifiers: Verifiers) -> Bus | None:
+    def _make_bus(self, auth: PrincipalAuthenticator, root: Group) -> Bus | None:
         s = self.settings
         if s.mqtt_url:
             tls = None
@@ -116,9 +119,14 @@ class Service:
             return None
 
         async def authenticate(username: str | None, password: bytes | None) -> bool:
+            """Users and API users holding ADMIN on the root group (the broker has no ACL)."""
             if username is None or password is None:
                 return False
-            return await verifiers.admin(username, password.decode("utf-8", "replace"))
+            try:
+                caller = await auth.check(username, password.decode("utf-8", "replace"))
+            except AuthenticationFailed:
+                return False
+            return rbac.profile_at(caller, root.path) is Profile.ADMIN
 
         anonymous = _is_loopback(s.host)
         if not anonymous:
@@ -142,7 +150,7 @@ class Service:
                 self._on_notes(notes)
             sock = bind_socket(s.host, s.http_port, "--http-port")
             try:
-                await self._serve(store, Verifiers(store, callback), sock)
+                await self._serve(store, box, Verifiers(callback), sock)
             finally:
                 sock.close()
         finally:
@@ -186,10 +194,14 @@ class Service:
         if isinstance(bus, EmbeddedBus):
             self.mqtt_port = bus.broker.port
 
-    async def _serve(self, store: SqlStore, verifiers: Verifiers, sock: socket.socket) -> None:
+    async def _serve(
+        self, store: SqlStore, box: SecretBox, verifiers: Verifiers, sock: socket.socket
+    ) -> None:
         s = self.settings
         metrics = Metrics()
-        bus = self._make_bus(verifiers)
+        root = await store.root_group()
+        auth = PrincipalAuthenticator(store, box)
+        bus = self._make_bus(auth, root)
         downlinks = DownlinkQueue(store, metrics, s.mqtt, bus)
         outbox: Outbox | None = None
         if bus is not None:
@@ -210,6 +222,7 @@ class Service:
         )
 
         def health() -> dict[str, str]:
+            """The broker's state: reported, but ingest goes on without it (the outbox)."""
             if bus is None:
                 return {"mqtt": "disabled"}
             return {"mqtt": "connected" if bus.connected else "disconnected"}
@@ -218,7 +231,9 @@ class Service:
             store=store,
             downlinks=downlinks,
             metrics=metrics,
-            admin_auth=BasicAuthenticator(verifiers.admin),
+            auth=auth,
+            identity=Identity.create(store, box),
+            root=root,
             health=health,
         )
         server = self._http_server(create_app(ctx, callbacks))

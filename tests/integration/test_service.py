@@ -87,7 +87,8 @@ def test_embedded_broker_anonymous_on_loopback(lorafox: Running) -> None:
 
 def test_health_and_metrics(lorafox: Running) -> None:
     health = httpx.get(f"{lorafox.base_url}/healthz")
-    assert health.status_code == 200 and health.json() == {"status": "ok", "mqtt": "connected"}
+    assert health.status_code == 200
+    assert health.json() == {"status": "ok", "database": "ok", "mqtt": "connected"}
     httpx.post(f"{lorafox.base_url}/sigfox/uplink", json=body("1", 1), auth=SIGFOX)
     httpx.post(f"{lorafox.base_url}/sigfox/uplink", json=body("1", 1), auth=SIGFOX)
     assert httpx.get(f"{lorafox.base_url}/metrics").status_code == 401
@@ -140,7 +141,9 @@ def test_broker_down_then_back(lorafox_factory: Callable[..., Running], tmp_path
     data_dir = tmp_path / "outbox"
     lorafox = lorafox_factory(data_dir=data_dir, mqtt_url=f"mqtt://127.0.0.1:{port}", mqtt_port=0)
     with httpx.Client(base_url=lorafox.base_url) as http:
-        assert http.get("/healthz").json()["mqtt"] == "disconnected"
+        health = http.get("/healthz")
+        assert health.status_code == 200  # still storing: the broker is not needed for that
+        assert health.json()["mqtt"] == "disconnected"
         for seq in range(1, 6):
             assert (
                 http.post("/sigfox/uplink", json=body("BEEF", seq), auth=SIGFOX).status_code == 204
@@ -182,3 +185,30 @@ def test_broker_down_then_back(lorafox_factory: Callable[..., Running], tmp_path
         asyncio.run_coroutine_threadsafe(broker.stop(), loop).result(10)
         loop.call_soon_threadsafe(loop.stop)
         thread.join(10)
+
+
+@pytest.mark.postgres
+def test_database_down_is_503_never_500(
+    lorafox_factory: Callable[..., Running], pg_database: str, postgres_url: str
+) -> None:
+    import asyncio
+
+    import asyncpg
+
+    lorafox = lorafox_factory(database_url=pg_database)
+    name = pg_database.rsplit("/", 1)[1]
+
+    async def drop() -> None:
+        conn = await asyncpg.connect(postgres_url)
+        try:
+            await conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+        finally:
+            await conn.close()
+
+    asyncio.run(drop())
+    with httpx.Client(base_url=lorafox.base_url) as http:
+        health = http.get("/healthz")
+        assert health.status_code == 503 and health.json()["database"] == "error"
+        r = http.post("/sigfox/uplink", json=body("1", 1), auth=SIGFOX)
+        assert r.status_code == 503 and r.headers["retry-after"] == "5"
+        assert r.json()["message"]

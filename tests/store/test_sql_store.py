@@ -44,8 +44,9 @@ async def test_migrations_create_the_schema(store: SqlStore) -> None:
     async with store._engine.connect() as conn:  # the store under test, read directly
         tables = await conn.run_sync(lambda c: set(sa.inspect(c).get_table_names()))
         version = await conn.scalar(sa.text("SELECT version_num FROM alembic_version"))
-    assert {"messages", "downlinks", "credentials", "cursors"} <= tables
-    assert version == "0001"
+    assert {"messages", "downlinks", "credentials", "cursors", "groups", "users"} <= tables
+    assert {"user_roles", "api_users"} <= tables
+    assert version == "0002"
 
 
 async def test_duplicates_are_stored_once(store: SqlStore) -> None:

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
 
 from lorafox import __version__
-from lorafox.api import devices
+from lorafox.api import api_users, devices, groups, profiles, users
 from lorafox.api.asgi import ASGIApp, Receive, Scope, Send
+from lorafox.api.callback_docs import complete_openapi
 from lorafox.api.callbacks import CALLBACK_PATHS, SigfoxCallbacks
-from lorafox.api.context import ApiContext, admin_user, context
+from lorafox.api.context import ApiContext, context, root_admin
 from lorafox.api.errors import error_response
 from lorafox.errors import LorafoxError
 
@@ -28,7 +30,9 @@ def _api(ctx: ApiContext) -> FastAPI:
     api = FastAPI(
         title="lorafox",
         version=__version__,
-        description="Sigfox API v2 compatible device API, downlink queue and service endpoints.",
+        description="Sigfox API v2 compatible API (groups, users, API users, profiles, device "
+        "messages), the downlink queue and service endpoints. HTTP Basic auth: an API user's id "
+        "and password, or a user's email and password.",
         docs_url="/api/docs",
         openapi_url="/api/openapi.json",
         redoc_url=None,
@@ -55,23 +59,46 @@ def _api(ctx: ApiContext) -> FastAPI:
     async def _http(_: Request, exc: HTTPException) -> Response:
         return _json_error(exc.status_code, str(exc.detail), [])
 
-    @api.get("/healthz", tags=["service"], summary="Liveness and readiness (no authentication)")
+    @api.get(
+        "/healthz",
+        tags=["service"],
+        summary="Liveness and readiness (no authentication)",
+        description="200 while the database answers (callbacks are then stored, whatever the "
+        "broker's state, which is reported); 503 when it does not.",
+    )
     async def healthz(ctx: Annotated[ApiContext, Depends(context)]) -> JSONResponse:
-        checks = ctx.health()
-        ok = all(value in {"ok", "connected", "disabled"} for value in checks.values())
-        return JSONResponse({"status": "ok" if ok else "degraded", **checks}, 200 if ok else 503)
+        try:
+            await ctx.store.ping()
+        except LorafoxError:
+            return JSONResponse({"status": "unavailable", "database": "error", **ctx.health()}, 503)
+        return JSONResponse({"status": "ok", "database": "ok", **ctx.health()})
 
     @api.get(
         "/metrics",
         tags=["service"],
-        summary="Prometheus metrics (admin Basic auth)",
-        dependencies=[Depends(admin_user)],
+        summary="Prometheus metrics (ADMIN of the root group)",
+        dependencies=[Depends(root_admin)],
         response_class=Response,
     )
     async def metrics(ctx: Annotated[ApiContext, Depends(context)]) -> Response:
         return Response(ctx.metrics.render(), media_type="text/plain; version=0.0.4")
 
-    api.include_router(devices.router)
+    for module in (groups, users, api_users, profiles, devices):
+        api.include_router(module.router)
+
+    def openapi() -> dict[str, Any]:
+        if api.openapi_schema is None:
+            api.openapi_schema = complete_openapi(
+                get_openapi(
+                    title=api.title,
+                    version=api.version,
+                    description=api.description,
+                    routes=api.routes,
+                )
+            )
+        return api.openapi_schema
+
+    api.openapi = openapi  # type: ignore[method-assign]
     return api
 
 

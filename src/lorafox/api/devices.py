@@ -1,4 +1,8 @@
-"""``/api/v2/devices/{id}/messages`` and ``/downlinks``, in the Sigfox API v2 shapes."""
+"""``/api/v2/devices/{id}/messages`` and ``/downlinks``, in the Sigfox API v2 shapes.
+
+Devices do not belong to groups yet: these routes count as the root group's, so reading needs
+VIEWER there and changing the downlink queue DEVICE_MANAGER (callers of subgroups get 404).
+"""
 
 from __future__ import annotations
 
@@ -7,16 +11,31 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import BaseModel, Field
 
-from lorafox.api.context import ApiContext, admin_user, context
+from lorafox.api.context import Caller, Ctx
+from lorafox.api.schemas import Paging, error_responses
+from lorafox.auth import rbac
 from lorafox.domain import Downlink, StoredUplink
 from lorafox.ingest.sigfox import normalize_device
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/api/v2/devices", tags=["devices"], dependencies=[Depends(admin_user)])
+
+async def _reader(ctx: Ctx, caller: Caller) -> None:
+    rbac.require(caller, ctx.root.path, rbac.READ, "device")
+
+
+async def _operator(ctx: Ctx, caller: Caller) -> None:
+    rbac.require(caller, ctx.root.path, rbac.OPERATE, "device")
+
+
+router = APIRouter(
+    prefix="/api/v2/devices",
+    tags=["devices"],
+    dependencies=[Depends(_reader)],
+    responses=error_responses(400, 404),
+)
 
 DeviceId = Annotated[str, Path(description="Sigfox device id (hex, up to 8 digits)")]
-Ctx = Annotated[ApiContext, Depends(context)]
 
 
 class DeviceRef(BaseModel):
@@ -53,10 +72,6 @@ class Message(BaseModel):
     rinfos: list[RadioInfo]
     receivedAt: int = Field(description="when lorafox stored it, epoch ms")  # noqa: N815
     extra: dict[str, Any] = Field(description="callback variables lorafox does not interpret")
-
-
-class Paging(BaseModel):
-    next: str | None = None
 
 
 class MessageList(BaseModel):
@@ -155,7 +170,9 @@ async def list_downlinks(ctx: Ctx, device_id: DeviceId) -> DownlinkList:
 @router.post(
     "/{device_id}/downlinks",
     status_code=201,
-    summary="Queue a downlink for the device's next BIDIR callback",
+    summary="Queue a downlink for the device's next BIDIR callback (DEVICE_MANAGER)",
+    dependencies=[Depends(_operator)],
+    responses=error_responses(403),
 )
 async def create_downlink(ctx: Ctx, device_id: DeviceId, body: DownlinkCreate) -> DownlinkOut:
     return _downlink(await ctx.downlinks.queue(device_id, body.data, source="api"))
@@ -164,8 +181,10 @@ async def create_downlink(ctx: Ctx, device_id: DeviceId, body: DownlinkCreate) -
 @router.delete(
     "/{device_id}/downlinks/{downlink_id}",
     status_code=204,
-    summary="Remove a queued downlink",
+    summary="Remove a queued downlink (DEVICE_MANAGER)",
     response_class=Response,
+    dependencies=[Depends(_operator)],
+    responses=error_responses(403, 409),
 )
 async def delete_downlink(ctx: Ctx, device_id: DeviceId, downlink_id: int) -> None:
     await ctx.store.delete_downlink(normalize_device(device_id), downlink_id)

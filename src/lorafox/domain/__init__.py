@@ -1,5 +1,30 @@
 """Frozen value objects shared by every layer."""
 
+from lorafox.domain.identity import (
+    ApiUser,
+    Grant,
+    Group,
+    Principal,
+    PrincipalKind,
+    Profile,
+    User,
+    UserRole,
+    new_id,
+)
 from lorafox.domain.messages import Downlink, DownlinkState, StoredUplink, Uplink
 
-__all__ = ["Downlink", "DownlinkState", "StoredUplink", "Uplink"]
+__all__ = [
+    "ApiUser",
+    "Downlink",
+    "DownlinkState",
+    "Grant",
+    "Group",
+    "Principal",
+    "PrincipalKind",
+    "Profile",
+    "StoredUplink",
+    "Uplink",
+    "User",
+    "UserRole",
+    "new_id",
+]

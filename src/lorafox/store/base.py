@@ -6,13 +6,33 @@ once the data is durable (committed, fsynced): callers acknowledge clients after
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from lorafox.domain import Downlink, StoredUplink, Uplink
+from lorafox.domain import (
+    ApiUser,
+    Downlink,
+    Group,
+    Principal,
+    Profile,
+    StoredUplink,
+    Uplink,
+    User,
+)
 
-__all__ = ["Credential", "CredentialStore", "DownlinkStore", "Ingested", "MessageStore", "Store"]
+__all__ = [
+    "Credential",
+    "CredentialStore",
+    "DownlinkStore",
+    "GroupQuery",
+    "IdentityStore",
+    "Ingested",
+    "Login",
+    "MemberQuery",
+    "MessageStore",
+    "Store",
+]
 
 
 @dataclass(slots=True, frozen=True)
@@ -84,7 +104,106 @@ class CredentialStore(Protocol):
     async def put_credential(self, credential: Credential) -> None: ...
 
 
-class Store(MessageStore, DownlinkStore, CredentialStore, Protocol):
+@dataclass(slots=True, frozen=True)
+class GroupQuery:
+    """Groups to list: the ``tops`` themselves when ``include_tops``, and their children (their
+    whole subtrees with ``deep``), filtered by name (contains, any case) and types."""
+
+    tops: tuple[Group, ...]
+    include_tops: bool = False
+    deep: bool = False
+    name: str | None = None
+    types: tuple[int, ...] = ()
+    sort: str = "id"  # id, -id, name, -name
+    limit: int = 100
+    offset: int = 0
+
+
+@dataclass(slots=True, frozen=True)
+class MemberQuery:
+    """Users (by their roles) or API users (by their group) attached to a group in one of the
+    subtrees at ``paths`` and, when given, to one of ``group_ids``, with ``profile`` there."""
+
+    paths: tuple[str, ...]
+    group_ids: tuple[str, ...] = ()
+    profile: Profile | None = None
+    text: str | None = None  # users: in the email or the name, any case
+    sort: str = "id"  # users: id, -id, name, -name, email, -email
+    limit: int = 100
+    offset: int = 0
+
+
+@dataclass(slots=True, frozen=True)
+class Login:
+    """Who a login name is, and the secret to check: an argon2 hash (users) or the encrypted
+    password (API users)."""
+
+    principal: Principal
+    secret: str
+
+
+class IdentityStore(Protocol):
+    """Groups, users, API users. Writes raise ``Conflict`` when the state forbids them (a
+    duplicate email, a group with children or members) and ``NotFound`` for a missing id."""
+
+    async def root_group(self) -> Group: ...
+
+    async def get_group(self, group_id: str) -> Group | None: ...
+
+    async def get_groups(self, group_ids: Collection[str]) -> dict[str, Group]: ...
+
+    async def list_groups(self, query: GroupQuery) -> list[Group]: ...
+
+    async def create_group(self, group: Group) -> None: ...
+
+    async def update_group(self, group: Group) -> None:
+        """Name, description, type and timezone."""
+        ...
+
+    async def delete_group(self, group_id: str) -> None: ...
+
+    async def get_user(self, user_id: str) -> User | None: ...
+
+    async def get_user_by_email(self, email: str) -> User | None: ...
+
+    async def list_users(self, query: MemberQuery) -> list[User]: ...
+
+    async def create_user(self, user: User) -> None: ...
+
+    async def update_user(self, user: User) -> None:
+        """Names, timezone, and the roles (replaced)."""
+        ...
+
+    async def set_password(self, user_id: str, password_hash: str) -> None: ...
+
+    async def record_login(self, user_id: str, when: int) -> None: ...
+
+    async def delete_user(self, user_id: str) -> None: ...
+
+    async def get_api_user(self, api_user_id: str) -> ApiUser | None: ...
+
+    async def list_api_users(self, query: MemberQuery) -> list[ApiUser]: ...
+
+    async def create_api_user(self, api_user: ApiUser) -> None: ...
+
+    async def update_api_user(self, api_user: ApiUser) -> None:
+        """Name, timezone and profiles."""
+        ...
+
+    async def set_api_user_secret(self, api_user_id: str, secret: str) -> None: ...
+
+    async def delete_api_user(self, api_user_id: str) -> None: ...
+
+    async def find_login(self, login: str) -> Login | None:
+        """The API user whose id is ``login``, else the user whose email is ``login``."""
+        ...
+
+
+class Store(MessageStore, DownlinkStore, CredentialStore, IdentityStore, Protocol):
     """Everything above, plus its lifecycle."""
+
+    async def ping(self) -> None:
+        """Return if the database answers, else raise ``StoreError``."""
+        ...
 
     async def close(self) -> None: ...

@@ -27,6 +27,7 @@ from lorafox.domain import Downlink, DownlinkState, StoredUplink, Uplink
 from lorafox.errors import Conflict, NotFound, StoreError
 from lorafox.store.base import Credential, Ingested
 from lorafox.store.sql import sqlite_writer
+from lorafox.store.sql.identity import IdentityQueries
 from lorafox.store.sql.tables import credentials, cursors, downlinks, messages
 
 __all__ = ["SqlStore", "migrate"]
@@ -124,8 +125,8 @@ def _downlink(row: Row[Any]) -> Downlink:
     )
 
 
-class SqlStore:
-    """Implements ``lorafox.store.base.Store``."""
+class SqlStore(IdentityQueries):
+    """Implements ``lorafox.store.base.Store`` (groups, users and API users: ``identity.py``)."""
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
@@ -160,6 +161,10 @@ class SqlStore:
             await engine.dispose()
             raise StoreError(f"cannot open the database: {exc}") from exc
         return store
+
+    async def ping(self) -> None:
+        async with self._reading() as conn:
+            await conn.execute(select(1))
 
     async def close(self) -> None:
         if self._fast_writer is not None:

@@ -8,6 +8,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     Float,
+    ForeignKey,
     Index,
     Integer,
     MetaData,
@@ -16,7 +17,17 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-__all__ = ["credentials", "cursors", "downlinks", "messages", "metadata"]
+__all__ = [
+    "api_users",
+    "credentials",
+    "cursors",
+    "downlinks",
+    "groups",
+    "messages",
+    "metadata",
+    "user_roles",
+    "users",
+]
 
 metadata = MetaData()
 
@@ -75,4 +86,70 @@ cursors = Table(
     metadata,
     Column("name", String(64), primary_key=True),
     Column("value", BigInteger, nullable=False),
+)
+
+# -- identity (revision 0002) ----------------------------------------------------------------
+
+groups = Table(
+    "groups",
+    metadata,
+    Column("id", String(24), primary_key=True),
+    Column("name", String(100), nullable=False),
+    Column("description", String(300), nullable=False),
+    Column("type", Integer, nullable=False),
+    Column("timezone", String(64), nullable=False),
+    Column("parent_id", String(24), ForeignKey("groups.id", name="fk_groups_parent")),
+    Column("path", String(1024), nullable=False),
+    Column("created_by", String(24)),
+    Column("created_at", BigInteger, nullable=False),
+    UniqueConstraint("path", name="uq_groups_path"),
+    Index("ix_groups_parent", "parent_id"),
+)
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", String(24), primary_key=True),
+    Column("email", String(250), nullable=False),
+    Column("first_name", String(100), nullable=False),
+    Column("last_name", String(100), nullable=False),
+    Column("timezone", String(64), nullable=False),
+    Column("password_hash", String(256), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("last_login_at", BigInteger),
+    UniqueConstraint("email", name="uq_users_email"),
+)
+
+user_roles = Table(
+    "user_roles",
+    metadata,
+    Column(
+        "user_id",
+        String(24),
+        ForeignKey("users.id", name="fk_user_roles_user", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column(
+        "group_id",
+        String(24),
+        ForeignKey("groups.id", name="fk_user_roles_group"),
+        primary_key=True,
+    ),
+    Column("profile", String(16), primary_key=True),
+    Index("ix_user_roles_group", "group_id"),
+)
+
+api_users = Table(
+    "api_users",
+    metadata,
+    Column("id", String(24), primary_key=True),
+    Column("name", String(100), nullable=False),
+    Column("timezone", String(64), nullable=False),
+    Column(
+        "group_id", String(24), ForeignKey("groups.id", name="fk_api_users_group"), nullable=False
+    ),
+    Column("profiles", String(64), nullable=False),  # comma-separated Profile values
+    Column("secret", String(512), nullable=False),  # SecretBox-encrypted, never a hash
+    Column("created_at", BigInteger, nullable=False),
+    Index("ix_api_users_group", "group_id"),
 )

@@ -1,0 +1,100 @@
+"""Sigfox API v2 shapes shared by the routers: paging, minimal group and profile, errors."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from fastapi import Request
+from pydantic import BaseModel, Field
+
+from lorafox.domain import Group, Profile
+from lorafox.errors import InvalidInput
+
+__all__ = [
+    "Created",
+    "ErrorBody",
+    "GroupRef",
+    "Paging",
+    "ProfileRef",
+    "csv_values",
+    "error_responses",
+    "group_ref",
+    "page",
+    "profile_ref",
+]
+
+
+class Paging(BaseModel):
+    next: str | None = Field(default=None, description="URL of the next page, absent at the end")
+
+
+class GroupRef(BaseModel):
+    """Sigfox's minimal group."""
+
+    id: str
+    name: str
+    type: int
+    level: int = Field(description="depth in the tree, 0 for the root group")
+
+
+class ProfileRef(BaseModel):
+    """Sigfox's minimal profile."""
+
+    id: str = Field(examples=["DEVICE_MANAGER"])
+    name: str = Field(examples=["DEVICE MANAGER [W]"])
+
+
+class Created(BaseModel):
+    id: str = Field(description="the new object's identifier")
+
+
+class ErrorItem(BaseModel):
+    field: str | None = None
+    message: str
+
+
+class ErrorBody(BaseModel):
+    """Every error: a general message and, for invalid input, one entry per problem."""
+
+    message: str
+    errors: list[ErrorItem] = Field(default_factory=list)
+
+
+_ERRORS = {
+    400: "Invalid input (a field, a query parameter)",
+    401: "Missing or wrong credentials (HTTP Basic)",
+    403: "Visible, but the caller's profile does not allow this",
+    404: "No such object, or not visible to the caller",
+    409: "The current state forbids it",
+}
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` for these error statuses (401 is always included)."""
+    wanted = sorted({401, *statuses})
+    return {s: {"model": ErrorBody, "description": _ERRORS[s]} for s in wanted}
+
+
+def group_ref(group: Group) -> GroupRef:
+    return GroupRef(id=group.id, name=group.name, type=group.type, level=group.level)
+
+
+def profile_ref(profile: Profile) -> ProfileRef:
+    return ProfileRef(id=profile.value, name=profile.label)
+
+
+def page(request: Request, *, limit: int, offset: int, more: bool) -> Paging:
+    """Paging for a list read with ``limit``+1 rows: a ``next`` link when more remain."""
+    if not more:
+        return Paging()
+    url = request.url.include_query_params(limit=limit, offset=offset + limit)
+    return Paging(next=str(url))
+
+
+def csv_values(values: Sequence[str] | None, field: str) -> list[str]:
+    """A list query parameter, given Sigfox's way (``a,b``) or repeated (``x=a&x=b``)."""
+    found = [v.strip() for value in values or () for v in value.split(",") if v.strip()]
+    if values and not found:
+        raise InvalidInput(f"{field}: no value given", field=field)
+    return found

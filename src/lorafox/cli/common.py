@@ -1,0 +1,88 @@
+"""What the ``lorafox`` commands share: the Typer app, common options, errors, the store."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+import uvloop
+from pydantic import ValidationError
+
+from lorafox.auth.secretbox import SecretBox
+from lorafox.settings import Settings
+from lorafox.store.sql.store import SqlStore
+
+__all__ = [
+    "ConfigOpt",
+    "DataDirOpt",
+    "DatabaseOpt",
+    "JsonOpt",
+    "app",
+    "fail",
+    "load_settings",
+    "opened_store",
+    "print_notes",
+    "run",
+]
+
+app = typer.Typer(
+    name="lorafox",
+    help="Self-hosted backend for Sigfox and LoRa devices.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+ConfigOpt = Annotated[
+    Path | None, typer.Option("--config", help="TOML settings file.", exists=True, dir_okay=False)
+]
+DataDirOpt = Annotated[
+    Path | None, typer.Option("--data-dir", help="Data directory [LORAFOX_DATA_DIR].")
+]
+DatabaseOpt = Annotated[
+    str | None,
+    typer.Option("--database-url", help="sqlite:///path or postgresql://… [LORAFOX_DATABASE_URL]."),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print as JSON.")]
+
+
+def fail(message: str, code: int = 2) -> typer.Exit:
+    typer.echo(f"lorafox: error: {message}", err=True)
+    return typer.Exit(code)
+
+
+def load_settings(config: Path | None, **flags: Any) -> Settings:
+    try:
+        return Settings.load(config, **flags)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'settings'}: {e['msg']}" for e in exc.errors()
+        )
+        raise fail(f"invalid settings: {problems}") from exc
+
+
+def run(coro: Any) -> Any:
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        return runner.run(coro)
+
+
+def print_notes(notes: Sequence[str]) -> None:
+    typer.echo("")
+    for note in notes:
+        typer.secho(f"  {note}", bold=True)
+    typer.echo("  (shown once: keep them somewhere safe)\n")
+
+
+@contextlib.asynccontextmanager
+async def opened_store(settings: Settings) -> AsyncIterator[tuple[SqlStore, SecretBox]]:
+    """The store (migrated) and the secret box of ``settings``' data dir."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    box = SecretBox.from_data_dir(settings.data_dir)
+    store = await SqlStore.open(settings.sqlalchemy_url)
+    try:
+        yield store, box
+    finally:
+        await store.close()
