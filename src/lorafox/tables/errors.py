@@ -1,0 +1,294 @@
+"""The errors of the DynamoDB-compatible table API, as DynamoDB names and words them.
+
+Each exception knows the ``__type`` DynamoDB puts in its JSON error body and the HTTP status it
+answers with, so the endpoint renders ``exc.body()`` with ``exc.status`` and SDKs see the error
+codes (and retry behaviour) they see on AWS. All of them are client errors that DynamoDB answers
+with HTTP 400, which is why the root derives from ``lorafox.errors.InvalidInput``: code that only
+knows the generic tree (``lorafox.api.errors``) still answers 400. ``InternalServerError`` is
+the one 500; the DynamoDB endpoint must use ``status``, the generic mapping is a fallback::
+
+    InvalidInput                                  (lorafox.errors)
+    └── DynamoDBError                             __type, status, body()
+        ├── ValidationException                   bad parameters, DynamoDB's exact messages
+        ├── SerializationException                JSON of the wrong shape (a number for a string)
+        ├── ConditionalCheckFailedException       a ConditionExpression / Expected was false
+        ├── TransactionCanceledException          carries CancellationReasons
+        ├── TransactionConflictException
+        ├── TransactionInProgressException
+        ├── IdempotentParameterMismatchException
+        ├── ResourceNotFoundException             no such table or index
+        ├── ResourceInUseException                the table exists, or is being created/deleted
+        ├── LimitExceededException
+        ├── ItemCollectionSizeLimitExceededException
+        ├── ProvisionedThroughputExceededException
+        ├── RequestLimitExceeded
+        ├── UnknownOperationException             X-Amz-Target names no operation
+        ├── MissingAuthenticationTokenException   no signature
+        ├── UnrecognizedClientException           unknown access key id
+        ├── InvalidSignatureException             wrong signature
+        ├── AccessDeniedException
+        └── InternalServerError                   HTTP 500
+
+The ``__type`` prefixes are the ones DynamoDB sends: validation errors come from the service
+framework (``com.amazon.coral.validate#``), protocol and authentication errors from
+``com.amazon.coral.service#``, everything else from ``com.amazonaws.dynamodb.v20120810#``.
+botocore keeps the part after ``#`` as the error code, so either way SDKs see the short name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
+
+from lorafox.errors import InvalidInput
+
+__all__ = [
+    "AccessDeniedException",
+    "CancellationReason",
+    "ConditionalCheckFailedException",
+    "DynamoDBError",
+    "IdempotentParameterMismatchException",
+    "InternalServerError",
+    "InvalidSignatureException",
+    "ItemCollectionSizeLimitExceededException",
+    "LimitExceededException",
+    "MissingAuthenticationTokenException",
+    "ProvisionedThroughputExceededException",
+    "RequestLimitExceeded",
+    "ResourceInUseException",
+    "ResourceNotFoundException",
+    "SerializationException",
+    "TransactionCanceledException",
+    "TransactionConflictException",
+    "TransactionInProgressException",
+    "UnknownOperationException",
+    "UnrecognizedClientException",
+    "ValidationException",
+]
+
+_DYNAMODB = "com.amazonaws.dynamodb.v20120810#"
+_CORAL_SERVICE = "com.amazon.coral.service#"
+_CORAL_VALIDATE = "com.amazon.coral.validate#"
+
+
+class DynamoDBError(InvalidInput):
+    """An error answered in DynamoDB's form: ``{"__type": …, "message": …}``."""
+
+    type_name: ClassVar[str] = _DYNAMODB + "DynamoDBError"
+    status: ClassVar[int] = 400
+    message_key: ClassVar[str] = "message"
+    default_message: ClassVar[str] = ""
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(self.default_message if message is None else message)
+
+    @property
+    def code(self) -> str:
+        """The short error code, as SDKs report it (``ValidationException``)."""
+        return self.type_name.rsplit("#", 1)[-1]
+
+    def body(self) -> dict[str, Any]:
+        """The JSON error body DynamoDB sends."""
+        return {"__type": self.type_name, self.message_key: self.message}
+
+
+class ValidationException(DynamoDBError):
+    """A parameter is invalid; the message is DynamoDB's own text."""
+
+    type_name = _CORAL_VALIDATE + "ValidationException"
+
+    @classmethod
+    def constraints(cls, failures: Sequence[str]) -> ValidationException:
+        """The "N validation errors detected: …" form DynamoDB uses for schema constraints."""
+        count = len(failures)
+        plural = "s" if count > 1 else ""
+        return cls(f"{count} validation error{plural} detected: " + "; ".join(failures))
+
+
+class SerializationException(DynamoDBError):
+    """The request JSON does not have the shape of the API (a number where a string goes)."""
+
+    type_name = _CORAL_SERVICE + "SerializationException"
+    message_key = "Message"
+
+
+class ConditionalCheckFailedException(DynamoDBError):
+    """The condition of a write was false; ``item`` is the item as it was, when asked for."""
+
+    type_name = _DYNAMODB + "ConditionalCheckFailedException"
+    default_message = "The conditional request failed"
+
+    def __init__(
+        self, message: str | None = None, *, item: Mapping[str, Any] | None = None
+    ) -> None:
+        super().__init__(message)
+        self.item = item
+
+    def body(self) -> dict[str, Any]:
+        body = super().body()
+        if self.item is not None:
+            body["Item"] = dict(self.item)
+        return body
+
+
+class CancellationReason:
+    """Why one action of a transaction was cancelled (``Code`` ``None`` when it was not)."""
+
+    __slots__ = ("code", "item", "message")
+
+    def __init__(
+        self,
+        code: str = "None",
+        message: str | None = None,
+        item: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.code = code
+        self.message = message
+        self.item = item
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"Code": self.code}
+        if self.message is not None:
+            out["Message"] = self.message
+        if self.item is not None:
+            out["Item"] = dict(self.item)
+        return out
+
+
+class TransactionCanceledException(DynamoDBError):
+    """A transaction was cancelled; one reason per action, in the order of the request."""
+
+    type_name = _DYNAMODB + "TransactionCanceledException"
+    message_key = "Message"
+
+    def __init__(self, reasons: Sequence[CancellationReason]) -> None:
+        codes = ", ".join(reason.code for reason in reasons)
+        super().__init__(
+            "Transaction cancelled, please refer cancellation reasons for specific reasons "
+            f"[{codes}]"
+        )
+        self.reasons = tuple(reasons)
+
+    def body(self) -> dict[str, Any]:
+        body = super().body()
+        body["CancellationReasons"] = [reason.to_json() for reason in self.reasons]
+        return body
+
+
+class TransactionConflictException(DynamoDBError):
+    """Another transaction is changing the same item."""
+
+    type_name = _DYNAMODB + "TransactionConflictException"
+    default_message = "Transaction is ongoing for the item"
+
+
+class TransactionInProgressException(DynamoDBError):
+    """A transaction with the same client token is still running."""
+
+    type_name = _DYNAMODB + "TransactionInProgressException"
+    default_message = "Transaction is in progress"
+
+
+class IdempotentParameterMismatchException(DynamoDBError):
+    """A client token was reused with different parameters."""
+
+    type_name = _DYNAMODB + "IdempotentParameterMismatchException"
+    default_message = "Request with the same client token was made with different parameters"
+
+
+class ResourceNotFoundException(DynamoDBError):
+    """No such table (or index)."""
+
+    type_name = _DYNAMODB + "ResourceNotFoundException"
+    default_message = "Requested resource not found"
+
+    @classmethod
+    def table(cls, name: str) -> ResourceNotFoundException:
+        """The form DescribeTable/DeleteTable use: ``…: Table: <name> not found``."""
+        return cls(f"Requested resource not found: Table: {name} not found")
+
+
+class ResourceInUseException(DynamoDBError):
+    """The table already exists, or its state forbids the operation."""
+
+    type_name = _DYNAMODB + "ResourceInUseException"
+    default_message = "Resource in use"
+
+    @classmethod
+    def table_exists(cls, name: str) -> ResourceInUseException:
+        return cls(f"Table already exists: {name}")
+
+
+class LimitExceededException(DynamoDBError):
+    """Too many tables, indexes or concurrent control-plane operations."""
+
+    type_name = _DYNAMODB + "LimitExceededException"
+
+
+class ItemCollectionSizeLimitExceededException(DynamoDBError):
+    """An item collection of a table with local secondary indexes outgrew 10 GB."""
+
+    type_name = _DYNAMODB + "ItemCollectionSizeLimitExceededException"
+    default_message = "Item collection size limit exceeded"
+
+
+class ProvisionedThroughputExceededException(DynamoDBError):
+    """The request rate is above the provisioned throughput (SDKs retry it)."""
+
+    type_name = _DYNAMODB + "ProvisionedThroughputExceededException"
+    default_message = (
+        "The level of configured provisioned throughput for the table was exceeded. "
+        "Consider increasing your provisioning level with the UpdateTable API"
+    )
+
+
+class RequestLimitExceeded(DynamoDBError):
+    """Throughput exceeds the account limit (SDKs retry it)."""
+
+    type_name = _DYNAMODB + "RequestLimitExceeded"
+    default_message = "Throughput exceeds the current throughput limit for your account."
+
+
+class UnknownOperationException(DynamoDBError):
+    """``X-Amz-Target`` names no operation of the API."""
+
+    type_name = _CORAL_SERVICE + "UnknownOperationException"
+
+
+class MissingAuthenticationTokenException(DynamoDBError):
+    """The request is not signed."""
+
+    type_name = _CORAL_SERVICE + "MissingAuthenticationTokenException"
+    default_message = "Request is missing Authentication Token"
+
+
+class UnrecognizedClientException(DynamoDBError):
+    """The access key id is unknown."""
+
+    type_name = _CORAL_SERVICE + "UnrecognizedClientException"
+    default_message = "The security token included in the request is invalid."
+
+
+class InvalidSignatureException(DynamoDBError):
+    """The signature does not match, or the request is too old."""
+
+    type_name = _CORAL_SERVICE + "InvalidSignatureException"
+    default_message = (
+        "The request signature we calculated does not match the signature you provided. "
+        "Check your AWS Secret Access Key and signing method. "
+        "Consult the service documentation for details."
+    )
+
+
+class AccessDeniedException(DynamoDBError):
+    """The caller is known but not allowed to do this."""
+
+    type_name = _CORAL_SERVICE + "AccessDeniedException"
+
+
+class InternalServerError(DynamoDBError):
+    """The server failed (HTTP 500; SDKs retry it)."""
+
+    type_name = _DYNAMODB + "InternalServerError"
+    status = 500
+    default_message = "Internal server error"

@@ -1,0 +1,186 @@
+"""Key attributes: DynamoDB's rules for them, their order, and an order-preserving encoding.
+
+A table's primary key is a partition (hash) key and an optional sort (range) key, each of type
+S, N or B. DynamoDB checks a key attribute's type against the schema, refuses empty strings and
+binaries, and limits a partition key to 2048 bytes and a sort key to 1024 (numbers always fit).
+
+Sort keys are ordered numerically for N, by UTF-8 bytes for S (the same order as code points,
+which is how Python compares ``str``) and by bytes for B. ``encode_key_value`` turns a key value
+into bytes whose ``memcmp`` order is that order, for a SQL index on a BLOB/``bytea`` column
+(SQLite compares BLOBs with ``memcmp``, PostgreSQL ``bytea`` likewise):
+
+* S → its UTF-8 bytes; B → its raw bytes (so ``begins_with`` is the byte range
+  ``[prefix, prefix_successor(prefix))``);
+* N → ``lorafox.tables.numbers.encode_number`` (sign byte, exponent byte, digit nibbles).
+
+One column holds one key attribute, whose type the table fixes: the encodings of different types
+are not comparable with each other and are not meant to be concatenated.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from lorafox.tables.errors import ValidationException
+from lorafox.tables.numbers import decode_number, encode_number
+from lorafox.tables.values import AttributeValue, Item, binary_bytes, value_type
+
+__all__ = [
+    "KEY_TYPES",
+    "MAX_HASH_KEY_BYTES",
+    "MAX_RANGE_KEY_BYTES",
+    "KeyAttribute",
+    "KeySchema",
+    "compare_key_values",
+    "decode_key_value",
+    "encode_key_value",
+    "key_sort_value",
+    "prefix_successor",
+]
+
+KEY_TYPES = frozenset({"S", "N", "B"})
+MAX_HASH_KEY_BYTES = 2048
+MAX_RANGE_KEY_BYTES = 1024
+
+_INVALID = "One or more parameter values were invalid: "
+_NO_MATCH = "The provided key element does not match the schema"
+
+
+@dataclass(frozen=True, slots=True)
+class KeyAttribute:
+    """One key attribute: its name and type (``S``, ``N`` or ``B``)."""
+
+    name: str
+    type: str
+
+
+@dataclass(frozen=True, slots=True)
+class KeySchema:
+    """A table's (or an index's) primary key."""
+
+    hash: KeyAttribute
+    range: KeyAttribute | None = None
+
+    @property
+    def attributes(self) -> tuple[KeyAttribute, ...]:
+        return (self.hash,) if self.range is None else (self.hash, self.range)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(attribute.name for attribute in self.attributes)
+
+    def key_of(self, item: Mapping[str, AttributeValue]) -> Item:
+        """The key attributes of a (valid) item."""
+        return {name: item[name] for name in self.names}
+
+    def check_item(self, item: Mapping[str, Mapping[str, Any]]) -> None:
+        """DynamoDB's errors for an item (PutItem) whose key attributes break the schema."""
+        for attribute in self.attributes:
+            value = item.get(attribute.name)
+            if value is None:
+                raise ValidationException(
+                    _INVALID + f"Missing the key {attribute.name} in the item"
+                )
+            actual = value_type(value)
+            if actual != attribute.type:
+                raise ValidationException(
+                    _INVALID + f"Type mismatch for key {attribute.name} expected: "
+                    f"{attribute.type} actual: {actual}"
+                )
+            self._check_piece(attribute, value, in_item=True)
+
+    def check_key(self, key: Mapping[str, Mapping[str, Any]]) -> None:
+        """DynamoDB's errors for a ``Key`` parameter (GetItem, UpdateItem, DeleteItem…)."""
+        if len(key) != len(self.attributes):
+            raise ValidationException(_NO_MATCH)
+        for attribute in self.attributes:
+            value = key.get(attribute.name)
+            if value is None or value_type(value) != attribute.type:
+                raise ValidationException(_NO_MATCH)
+            self._check_piece(attribute, value, in_item=False)
+
+    def _check_piece(
+        self, attribute: KeyAttribute, value: Mapping[str, Any], *, in_item: bool
+    ) -> None:
+        raw = value[attribute.type]
+        if attribute.type == "N":
+            return
+        size = len(raw.encode("utf-8")) if attribute.type == "S" else len(binary_bytes(raw))
+        if size == 0:
+            kind = "string" if attribute.type == "S" else "binary"
+            lead = "One or more parameter values are not valid. " if in_item else _INVALID
+            raise ValidationException(
+                lead + f"The AttributeValue for a key attribute cannot contain an empty {kind} "
+                f"value. Key: {attribute.name}"
+            )
+        if attribute is self.hash and size > MAX_HASH_KEY_BYTES:
+            # Sic: DynamoDB's message has no space before the number.
+            raise ValidationException(
+                _INVALID + "Size of hashkey has exceeded the maximum size limit of"
+                f"{MAX_HASH_KEY_BYTES} bytes"
+            )
+        if attribute is self.range and size > MAX_RANGE_KEY_BYTES:
+            raise ValidationException(
+                _INVALID + "Aggregated size of all range keys has exceeded the size limit of "
+                f"{MAX_RANGE_KEY_BYTES} bytes"
+            )
+
+
+def key_sort_value(value: Mapping[str, Any]) -> Decimal | bytes:
+    """A Python value whose order is DynamoDB's for a key value (S, N or B)."""
+    kind = value_type(value)
+    raw = value[kind]
+    if kind == "N":
+        return Decimal(raw)
+    if kind == "S":
+        return bytes(raw.encode("utf-8"))
+    if kind == "B":
+        return binary_bytes(raw)
+    raise ValueError(f"{kind} is not a key type")
+
+
+def compare_key_values(left: Mapping[str, Any], right: Mapping[str, Any]) -> int:
+    """-1, 0 or 1 as ``left`` sorts before, with or after ``right`` (both of one key type)."""
+    if value_type(left) != value_type(right):
+        raise ValueError("key values of different types have no order")
+    a, b = key_sort_value(left), key_sort_value(right)
+    return (a > b) - (a < b)  # type: ignore[operator]
+
+
+def encode_key_value(value: Mapping[str, Any]) -> bytes:
+    """Bytes whose ``memcmp`` order is DynamoDB's order of key values of one type."""
+    kind = value_type(value)
+    raw = value[kind]
+    if kind == "N":
+        return encode_number(raw)
+    if kind == "S":
+        return bytes(raw.encode("utf-8"))
+    if kind == "B":
+        return binary_bytes(raw)
+    raise ValueError(f"{kind} is not a key type")
+
+
+def decode_key_value(kind: str, data: bytes) -> AttributeValue:
+    """The value of type ``kind`` whose encoding is ``data``."""
+    if kind == "N":
+        return {"N": decode_number(data)}
+    if kind == "S":
+        return {"S": data.decode("utf-8")}
+    if kind == "B":
+        return {"B": base64.b64encode(data).decode("ascii")}
+    raise ValueError(f"{kind} is not a key type")
+
+
+def prefix_successor(prefix: bytes) -> bytes | None:
+    """The smallest byte string greater than every string starting with ``prefix``.
+
+    ``None`` when there is none (empty prefix, or only 0xFF bytes): the range is then open.
+    """
+    trimmed = prefix.rstrip(b"\xff")
+    if not trimmed:
+        return None
+    return trimmed[:-1] + bytes((trimmed[-1] + 1,))
