@@ -32,6 +32,7 @@ from lorafox.bus.base import Bus
 from lorafox.bus.embedded import EmbeddedBus
 from lorafox.bus.external import BrokerAddress, ExternalBus, tls_context
 from lorafox.bus.outbox import Outbox
+from lorafox.devices import DeviceManagement, UnknownDevicePolicy, UnknownDevices
 from lorafox.domain import Group, Profile, StoredUplink
 from lorafox.downlinks import DownlinkQueue
 from lorafox.errors import AuthenticationFailed, ConfigError
@@ -210,6 +211,16 @@ class Service:
             metrics.watch_backlog(lambda: outbox.backlog if outbox else 0)
             bus.subscribe(s.mqtt.downlink_topic, downlinks.on_mqtt)
         pipeline = UplinkPipeline(store, outbox.add if outbox else lambda _: None)
+        identity = Identity.create(store, box)
+        management = await DeviceManagement.create(store, identity.groups, root)
+        unknown = await UnknownDevices.create(
+            store, management.registry, UnknownDevicePolicy(s.sigfox.unknown_devices), root.id
+        )
+        log.info(
+            "%d devices registered; unknown devices: %s",
+            len(management.registry),
+            unknown.policy.value,
+        )
         callbacks = SigfoxCallbacks(
             pipeline=pipeline,
             downlinks=downlinks,
@@ -219,6 +230,7 @@ class Service:
                 ipaddress.ip_network(n, strict=False) for n in s.sigfox.allowed_networks
             ],
             trust_forwarded_for=s.sigfox.trust_forwarded_for,
+            unknown=unknown,
         )
 
         def health() -> dict[str, str]:
@@ -232,7 +244,8 @@ class Service:
             downlinks=downlinks,
             metrics=metrics,
             auth=auth,
-            identity=Identity.create(store, box),
+            identity=identity,
+            devices=management,
             root=root,
             health=health,
         )
@@ -262,6 +275,7 @@ class Service:
                 log.info("shutting down")
                 server.should_exit = True
                 await server_task
+                await management.bulk.stop()
                 pipeline.close()
                 await pipeline_task
                 if outbox is not None and outbox_task is not None:

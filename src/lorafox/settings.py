@@ -12,7 +12,7 @@ import json
 import os
 import re
 from pathlib import Path
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import (
@@ -47,6 +47,12 @@ class SigfoxSettings(BaseModel):
     trust_forwarded_for: bool = Field(
         default=False,
         description="Take the caller's address from X-Forwarded-For (behind a reverse proxy).",
+    )
+    unknown_devices: Literal["provision", "refuse"] = Field(
+        default="provision",
+        description="Uplinks of devices not registered: create the device (in the callback's "
+        'deviceTypeId type if it exists, else the root group\'s "Unregistered" type) or refuse '
+        "them with 404, as Sigfox does.",
     )
 
     @field_validator("allowed_networks", mode="before")

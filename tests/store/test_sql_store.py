@@ -46,7 +46,8 @@ async def test_migrations_create_the_schema(store: SqlStore) -> None:
         version = await conn.scalar(sa.text("SELECT version_num FROM alembic_version"))
     assert {"messages", "downlinks", "credentials", "cursors", "groups", "users"} <= tables
     assert {"user_roles", "api_users"} <= tables
-    assert version == "0002"
+    assert {"device_types", "devices"} <= tables
+    assert version == "0003"
 
 
 async def test_duplicates_are_stored_once(store: SqlStore) -> None:

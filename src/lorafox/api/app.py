@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
 
 from lorafox import __version__
-from lorafox.api import api_users, devices, groups, profiles, users
+from lorafox.api import api_users, device_messages, device_types, devices, groups, profiles, users
 from lorafox.api.asgi import ASGIApp, Receive, Scope, Send
 from lorafox.api.callback_docs import complete_openapi
 from lorafox.api.callbacks import CALLBACK_PATHS, SigfoxCallbacks
@@ -31,8 +31,8 @@ def _api(ctx: ApiContext) -> FastAPI:
         title="lorafox",
         version=__version__,
         description="Sigfox API v2 compatible API (groups, users, API users, profiles, device "
-        "messages), the downlink queue and service endpoints. HTTP Basic auth: an API user's id "
-        "and password, or a user's email and password.",
+        "types, devices and their messages), the downlink queue and service endpoints. HTTP "
+        "Basic auth: an API user's id and password, or a user's email and password.",
         docs_url="/api/docs",
         openapi_url="/api/openapi.json",
         redoc_url=None,
@@ -83,8 +83,9 @@ def _api(ctx: ApiContext) -> FastAPI:
     async def metrics(ctx: Annotated[ApiContext, Depends(context)]) -> Response:
         return Response(ctx.metrics.render(), media_type="text/plain; version=0.0.4")
 
-    for module in (groups, users, api_users, profiles, devices):
+    for module in (groups, users, api_users, profiles, device_types, devices, device_messages):
         api.include_router(module.router)
+    api.include_router(device_messages.types_router)
 
     def openapi() -> dict[str, Any]:
         if api.openapi_schema is None:

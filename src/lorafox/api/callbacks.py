@@ -19,6 +19,7 @@ from lorafox.api.asgi import Receive, Scope, Send, read_body, respond
 from lorafox.api.errors import error_body, error_response
 from lorafox.api.metrics import Metrics
 from lorafox.auth.basic import BasicAuthenticator
+from lorafox.devices.unknown import UnknownDevices
 from lorafox.downlinks import DownlinkQueue
 from lorafox.errors import Forbidden, LorafoxError
 from lorafox.ingest.pipeline import UplinkPipeline
@@ -50,6 +51,8 @@ class SigfoxCallbacks:
     metrics: Metrics
     allowed_networks: Sequence[Network] = ()
     trust_forwarded_for: bool = False
+    unknown: UnknownDevices | None = None
+    """What to do with devices that are not registered (None: accept them, create nothing)."""
 
     def _caller(self, scope: Scope, headers: dict[bytes, bytes]) -> str | None:
         if self.trust_forwarded_for and b"x-forwarded-for" in headers:
@@ -101,11 +104,19 @@ class SigfoxCallbacks:
         )
         if endpoint == "bidir" and is_downlink_request_only(fields):
             device = normalize_device(fields.get("device", fields.get("id")))
+            if self.unknown is not None and not self.unknown.knows(device):
+                await self.unknown.check(device, None)  # refuses, or nothing to provision yet
             downlink = await self.downlinks.answer(device, None, None)
             return self._bidir_answer(fields, device, downlink.data if downlink else None)
         uplink = parse_uplink(fields)
         wants = endpoint == "bidir" and uplink.ack
-        result = await self.pipeline.submit(uplink, want_downlink=wants)
+        unknown = self.unknown
+        provision = None
+        if unknown is not None and not unknown.knows(uplink.device):
+            provision = await unknown.check(uplink.device, uplink.device_type_id)
+        result = await self.pipeline.submit(uplink, want_downlink=wants, provision=provision)
+        if provision is not None and unknown is not None:
+            unknown.provisioned(provision)
         if result.stored:
             self.metrics.callbacks.stored += 1
         else:

@@ -14,6 +14,7 @@ from starlette.requests import HTTPConnection
 from lorafox.api.metrics import Metrics
 from lorafox.auth import rbac
 from lorafox.auth.principals import PrincipalAuthenticator
+from lorafox.devices import DeviceManagement
 from lorafox.domain import Group, Principal
 from lorafox.downlinks import DownlinkQueue
 from lorafox.identity import Identity
@@ -29,6 +30,7 @@ class ApiContext:
     metrics: Metrics
     auth: PrincipalAuthenticator
     identity: Identity
+    devices: DeviceManagement
     root: Group
     health: Callable[[], dict[str, str]]
 

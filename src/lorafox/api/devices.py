@@ -1,191 +1,323 @@
-"""``/api/v2/devices/{id}/messages`` and ``/downlinks``, in the Sigfox API v2 shapes.
+"""``/api/v2/devices``: devices and bulk creation, in the Sigfox API v2 shapes (the messages and
+downlinks of a device are in ``device_messages``).
 
-Devices do not belong to groups yet: these routes count as the root group's, so reading needs
-VIEWER there and changing the downlink queue DEVICE_MANAGER (callers of subgroups get 404).
+lorafox's additions: ``PUT /devices/{id}`` takes ``deviceTypeId`` (move the device to another
+type, hence maybe to another group); ``DELETE /devices/{id}?purge=true`` also deletes the
+device's messages and downlinks (they are kept by default); ``provisioned`` tells the devices
+created by a callback.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from lorafox.api.context import Caller, Ctx
-from lorafox.api.schemas import Paging, error_responses
-from lorafox.auth import rbac
-from lorafox.domain import Downlink, StoredUplink
-from lorafox.ingest.sigfox import normalize_device
+from lorafox.api.schemas import Created, GroupRef, Paging, csv_values, error_responses, page
+from lorafox.api.schemas import group_ref as _group_ref
+from lorafox.devices import DeviceChanges, DeviceLine
+from lorafox.domain import Device, Group
+from lorafox.errors import NotFound
 
 __all__ = ["router"]
 
+router = APIRouter(prefix="/api/v2/devices", tags=["devices"])
 
-async def _reader(ctx: Ctx, caller: Caller) -> None:
-    rbac.require(caller, ctx.root.path, rbac.READ, "device")
+DeviceId = Annotated[str, Path(description="Sigfox device id (hex, up to 8 digits, any case)")]
+BULK_MAX = 10_000
+"""Devices one bulk request may create."""
 
-
-async def _operator(ctx: Ctx, caller: Caller) -> None:
-    rbac.require(caller, ctx.root.path, rbac.OPERATE, "device")
-
-
-router = APIRouter(
-    prefix="/api/v2/devices",
-    tags=["devices"],
-    dependencies=[Depends(_reader)],
-    responses=error_responses(400, 404),
-)
-
-DeviceId = Annotated[str, Path(description="Sigfox device id (hex, up to 8 digits)")]
+_STATE = "0 OK; 7 NOT_ACTIVABLE (activable is false)"
 
 
-class DeviceRef(BaseModel):
+class DeviceTypeRef(BaseModel):
     id: str
 
 
-class BaseStation(BaseModel):
-    id: str
-
-
-class RadioInfo(BaseModel):
-    baseStation: BaseStation  # noqa: N815 (Sigfox API v2 names)
-    rssi: float | None = None
-    snr: float | None = None
-
-
-class Message(BaseModel):
-    """One uplink, as Sigfox API v2 lists them (plus the callback's raw radio fields)."""
-
-    id: int = Field(description="lorafox's message id")
-    device: DeviceRef
-    time: int = Field(description="Sigfox timestamp, epoch ms")
-    data: str = Field(description="payload, hex")
-    seqNumber: int  # noqa: N815
-    ackRequired: bool  # noqa: N815
-    longPolling: bool  # noqa: N815
-    duplicate: bool
-    snr: float | None = None
-    rssi: float | None = None
-    avgSnr: float | None = None  # noqa: N815
+class Location(BaseModel):
     lat: float | None = None
     lng: float | None = None
-    deviceTypeId: str | None = None  # noqa: N815
-    rinfos: list[RadioInfo]
-    receivedAt: int = Field(description="when lorafox stored it, epoch ms")  # noqa: N815
-    extra: dict[str, Any] = Field(description="callback variables lorafox does not interpret")
 
 
-class MessageList(BaseModel):
-    data: list[Message]
+class DeviceOut(BaseModel):
+    id: str = Field(description="upper-case hex, no leading zeros")
+    name: str
+    deviceType: DeviceTypeRef  # noqa: N815 (Sigfox API v2 names)
+    group: GroupRef
+    pac: str = Field(description="empty for devices provisioned by a callback")
+    location: Location
+    sequenceNumber: int | None = Field(  # noqa: N815
+        default=None, description="of the latest message"
+    )
+    lastCom: int | None = Field(default=None, description="latest message's time, epoch ms")  # noqa: N815
+    state: int = Field(description=_STATE)
+    activable: bool
+    automaticRenewal: bool  # noqa: N815
+    creationTime: int = Field(description="epoch ms")  # noqa: N815
+    createdBy: str | None = None  # noqa: N815
+    provisioned: bool = Field(description="lorafox: created by a callback, not by a user")
+
+
+class DeviceList(BaseModel):
+    data: list[DeviceOut]
     paging: Paging
 
 
-class DownlinkCreate(BaseModel):
-    data: str = Field(description="8 bytes as 16 hex digits", examples=["0102030405060708"])
+class DeviceCreate(BaseModel):
+    id: str = Field(description="Sigfox device id, 1 to 8 hex digits", examples=["1A2B3C"])
+    name: str = Field(min_length=1, max_length=100)
+    deviceTypeId: str  # noqa: N815
+    pac: str = Field(description="Porting Authorization Code, 16 hex digits")
+    lat: float | None = Field(default=None, ge=-90, le=90)
+    lng: float | None = Field(default=None, ge=-180, le=180)
+    activable: bool = True
+    automaticRenewal: bool = True  # noqa: N815
 
 
-class DownlinkOut(BaseModel):
-    id: int
-    device: DeviceRef
-    data: str
-    state: str = Field(description="queued, then sent when a BIDIR callback took it")
-    source: str = Field(description="api or mqtt")
-    creationTime: int  # noqa: N815
-    sentTime: int | None = None  # noqa: N815
-    seqNumber: int | None = Field(default=None, description="the message it answered")  # noqa: N815
-
-
-class DownlinkList(BaseModel):
-    data: list[DownlinkOut]
-    paging: Paging
-
-
-def _message(stored: StoredUplink) -> Message:
-    u = stored.uplink
-    rinfos = (
-        [RadioInfo(baseStation=BaseStation(id=u.station), rssi=u.rssi, snr=u.snr)]
-        if u.station
-        else []
+class DeviceUpdate(BaseModel):
+    name: str | None = Field(default=None, min_length=1, max_length=100)
+    deviceTypeId: str | None = Field(  # noqa: N815
+        default=None, description="lorafox: move the device to this device type"
     )
-    return Message(
-        id=stored.id,
-        device=DeviceRef(id=u.device),
-        time=u.time,
-        data=u.data,
-        seqNumber=u.seq_number,
-        ackRequired=u.ack,
-        longPolling=u.long_polling,
-        duplicate=u.duplicate,
-        snr=u.snr,
-        rssi=u.rssi,
-        avgSnr=u.avg_snr,
-        lat=u.lat,
-        lng=u.lng,
-        deviceTypeId=u.device_type_id,
-        rinfos=rinfos,
-        receivedAt=stored.received_at,
-        extra=u.extra,
-    )
+    lat: float | None = Field(default=None, ge=-90, le=90)
+    lng: float | None = Field(default=None, ge=-180, le=180)
+    activable: bool | None = None
+    automaticRenewal: bool | None = None  # noqa: N815
 
 
-def _downlink(d: Downlink) -> DownlinkOut:
-    return DownlinkOut(
+class BulkDevice(BaseModel):
+    id: str
+    pac: str | None = None
+    name: str | None = Field(default=None, description="default: prefix + id")
+    lat: float | None = None
+    lng: float | None = None
+    activable: bool = True
+    automaticRenewal: bool = True  # noqa: N815
+
+
+class BulkCreate(BaseModel):
+    deviceTypeId: str  # noqa: N815
+    prefix: str = Field(default="", max_length=100, description="names are prefix + id when absent")
+    data: list[BulkDevice] = Field(min_length=1, max_length=BULK_MAX)
+
+
+class BulkStarted(BaseModel):
+    total: int
+    jobId: str  # noqa: N815
+
+
+class BulkFailure(BaseModel):
+    line: int = Field(description="1-based position in data (0: the whole job)")
+    id: str
+    message: str
+
+
+class BulkStatus(BaseModel):
+    success: int
+    failed: list[BulkFailure]
+
+
+class BulkJobOut(BaseModel):
+    jobDone: bool  # noqa: N815
+    total: int
+    status: BulkStatus
+
+
+def _out(d: Device, group: Group) -> DeviceOut:
+    return DeviceOut(
         id=d.id,
-        device=DeviceRef(id=d.device),
-        data=d.data,
-        state=d.state.value,
-        source=d.source,
+        name=d.name,
+        deviceType=DeviceTypeRef(id=d.device_type_id),
+        group=_group_ref(group),
+        pac=d.pac,
+        location=Location(lat=d.lat, lng=d.lng),
+        sequenceNumber=d.seq_number,
+        lastCom=d.last_com,
+        state=0 if d.activable else 7,
+        activable=d.activable,
+        automaticRenewal=d.automatic_renewal,
         creationTime=d.created_at,
-        sentTime=d.sent_at,
-        seqNumber=d.answered_seq,
+        createdBy=d.created_by,
+        provisioned=d.provisioned,
     )
 
 
-@router.get("/{device_id}/messages", summary="Messages of a device, newest first")
-async def list_messages(
-    request: Request,
-    ctx: Ctx,
-    device_id: DeviceId,
-    limit: Annotated[int, Query(ge=1, le=100, description="at most 100")] = 100,
-    since: Annotated[int | None, Query(ge=0, description="epoch ms, inclusive")] = None,
-    before: Annotated[int | None, Query(ge=0, description="epoch ms, exclusive")] = None,
-) -> MessageList:
-    device = normalize_device(device_id)
-    found = await ctx.store.list_messages(device, limit=limit, since=since, before=before)
-    paging = Paging()
-    if len(found) == limit:
-        params = dict(request.query_params) | {
-            "limit": str(limit),
-            "before": str(found[-1].uplink.time),
-        }
-        paging.next = str(request.url.replace_query_params(**params))
-    return MessageList(data=[_message(s) for s in found], paging=paging)
+async def _groups(ctx: Ctx, devices: list[Device]) -> dict[str, Group]:
+    found = await ctx.store.get_groups({d.group_id for d in devices})
+    if any(d.group_id not in found for d in devices):
+        raise NotFound("device not found")  # its group went away meanwhile
+    return found
 
 
-@router.get("/{device_id}/downlinks", summary="The downlinks of a device, oldest first")
-async def list_downlinks(ctx: Ctx, device_id: DeviceId) -> DownlinkList:
-    found = await ctx.store.list_downlinks(normalize_device(device_id))
-    return DownlinkList(data=[_downlink(d) for d in found], paging=Paging())
+# bulk first: /bulk/{jobId} must not be read as /{device_id}/…
 
 
 @router.post(
-    "/{device_id}/downlinks",
+    "/bulk",
     status_code=201,
-    summary="Queue a downlink for the device's next BIDIR callback (DEVICE_MANAGER)",
-    dependencies=[Depends(_operator)],
-    responses=error_responses(403),
+    summary="Create many devices of one device type, as a job (DEVICE_MANAGER)",
+    description="Answers at once with the job's id; `GET /api/v2/devices/bulk/{jobId}` tells "
+    "how it goes. Lines that cannot be created (bad id or PAC, a duplicate, a name too long) "
+    "are reported there, the others are created. The job's status is kept in memory: a "
+    "restart loses it (the devices created stay).",
+    responses=error_responses(400, 403, 404),
 )
-async def create_downlink(ctx: Ctx, device_id: DeviceId, body: DownlinkCreate) -> DownlinkOut:
-    return _downlink(await ctx.downlinks.queue(device_id, body.data, source="api"))
+async def create_bulk(ctx: Ctx, caller: Caller, body: BulkCreate) -> BulkStarted:
+    lines = [
+        DeviceLine(
+            line=n,
+            id=item.id,
+            pac=item.pac,
+            name=item.name if item.name is not None else f"{body.prefix}{item.id}",
+            device_type_id=body.deviceTypeId,
+            lat=item.lat,
+            lng=item.lng,
+            activable=item.activable,
+            automatic_renewal=item.automaticRenewal,
+        )
+        for n, item in enumerate(body.data, start=1)
+    ]
+    job = await ctx.devices.bulk.start(caller, body.deviceTypeId, lines)
+    return BulkStarted(total=job.total, jobId=job.id)
+
+
+@router.get(
+    "/bulk/{job_id}",
+    summary="How a bulk creation goes",
+    responses=error_responses(404),
+)
+async def get_bulk(
+    ctx: Ctx, caller: Caller, job_id: Annotated[str, Path(description="the job's id")]
+) -> BulkJobOut:
+    job = ctx.devices.bulk.get(caller, job_id)
+    return BulkJobOut(
+        jobDone=job.done,
+        total=job.total,
+        status=BulkStatus(
+            success=job.success,
+            failed=[BulkFailure(line=e.line, id=e.id, message=e.message) for e in job.errors],
+        ),
+    )
+
+
+@router.get(
+    "",
+    summary="Devices the caller sees",
+    response_model_exclude_none=True,
+    responses=error_responses(400, 404),
+)
+@router.get("/", include_in_schema=False, response_model_exclude_none=True)
+async def list_devices(
+    request: Request,
+    ctx: Ctx,
+    caller: Caller,
+    id: Annotated[str | None, Query(description="only this device")] = None,
+    group_ids: Annotated[
+        list[str] | None, Query(alias="groupIds", description="comma-separated group ids")
+    ] = None,
+    device_type_id: Annotated[str | None, Query(alias="deviceTypeId")] = None,
+    name: Annotated[str | None, Query(description="lorafox: the name contains this")] = None,
+    sort: Annotated[Literal["id", "-id", "name", "-name"], Query()] = "id",
+    limit: Annotated[int, Query(ge=1, le=100)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    fields: Annotated[str | None, Query(description="accepted; every field is given")] = None,
+) -> DeviceList:
+    found = await ctx.devices.devices.list(
+        caller,
+        group_ids=csv_values(group_ids, "groupIds"),
+        device_type_id=device_type_id,
+        ids=[id] if id is not None else [],
+        name=name,
+        sort=sort,
+        limit=limit + 1,
+        offset=offset,
+    )
+    shown = found[:limit]
+    groups = await _groups(ctx, shown)
+    return DeviceList(
+        data=[_out(d, groups[d.group_id]) for d in shown],
+        paging=page(request, limit=limit, offset=offset, more=len(found) > limit),
+    )
+
+
+@router.post(
+    "",
+    status_code=201,
+    summary="Register a device (DEVICE_MANAGER on its device type's group)",
+    responses=error_responses(400, 403, 404, 409),
+)
+@router.post("/", status_code=201, include_in_schema=False)
+async def create_device(
+    ctx: Ctx, caller: Caller, body: DeviceCreate, response: Response
+) -> Created:
+    made = await ctx.devices.devices.create(
+        caller,
+        DeviceLine(
+            line=1,
+            id=body.id,
+            pac=body.pac,
+            name=body.name,
+            device_type_id=body.deviceTypeId,
+            lat=body.lat,
+            lng=body.lng,
+            activable=body.activable,
+            automatic_renewal=body.automaticRenewal,
+        ),
+    )
+    response.headers["location"] = f"{router.prefix}/{made.id}"
+    return Created(id=made.id)
+
+
+@router.get(
+    "/{device_id}",
+    summary="A device",
+    response_model_exclude_none=True,
+    responses=error_responses(400, 404),
+)
+async def get_device(ctx: Ctx, caller: Caller, device_id: DeviceId) -> DeviceOut:
+    found = await ctx.devices.devices.get(caller, device_id)
+    return _out(found, (await _groups(ctx, [found]))[found.group_id])
+
+
+@router.put(
+    "/{device_id}",
+    status_code=204,
+    response_class=Response,
+    summary="Change a device, or move it to another device type (DEVICE_MANAGER on both)",
+    responses=error_responses(400, 403, 404),
+)
+async def update_device(ctx: Ctx, caller: Caller, device_id: DeviceId, body: DeviceUpdate) -> None:
+    location = None
+    if "lat" in body.model_fields_set or "lng" in body.model_fields_set:
+        location = (body.lat, body.lng)
+    await ctx.devices.devices.update(
+        caller,
+        device_id,
+        DeviceChanges(
+            name=body.name,
+            device_type_id=body.deviceTypeId,
+            location=location,
+            activable=body.activable,
+            automatic_renewal=body.automaticRenewal,
+        ),
+    )
 
 
 @router.delete(
-    "/{device_id}/downlinks/{downlink_id}",
+    "/{device_id}",
     status_code=204,
-    summary="Remove a queued downlink (DEVICE_MANAGER)",
     response_class=Response,
-    dependencies=[Depends(_operator)],
-    responses=error_responses(403, 409),
+    summary="Delete a device (DEVICE_MANAGER); its messages stay unless purge=true",
+    responses=error_responses(400, 403, 404),
 )
-async def delete_downlink(ctx: Ctx, device_id: DeviceId, downlink_id: int) -> None:
-    await ctx.store.delete_downlink(normalize_device(device_id), downlink_id)
-    ctx.metrics.downlinks.labels("deleted").inc()
+async def delete_device(
+    ctx: Ctx,
+    caller: Caller,
+    device_id: DeviceId,
+    purge: Annotated[
+        bool, Query(description="lorafox: also delete its messages and downlinks")
+    ] = False,
+) -> None:
+    await ctx.devices.devices.delete(caller, device_id, purge=purge)

@@ -1,4 +1,5 @@
-"""The ``lorafox`` command: ``serve``, ``sigfox-setup``, ``users``, ``api-users``, ``version``.
+"""The ``lorafox`` command: ``serve``, ``sigfox-setup``, ``users``, ``api-users``, ``devices``,
+``version``.
 
 One module per command (group); ``common`` holds what they share.
 """
@@ -8,7 +9,7 @@ from __future__ import annotations
 import typer
 
 from lorafox import __version__
-from lorafox.cli import api_users, serve, setup, users  # noqa: F401 (they add their commands)
+from lorafox.cli import api_users, devices, serve, setup, users  # noqa: F401 (they add commands)
 from lorafox.cli.common import app
 
 __all__ = ["app", "main"]

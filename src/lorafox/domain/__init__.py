@@ -1,5 +1,6 @@
 """Frozen value objects shared by every layer."""
 
+from lorafox.domain.devices import Device, DeviceType, DownlinkMode, PayloadType
 from lorafox.domain.identity import (
     ApiUser,
     Grant,
@@ -15,10 +16,14 @@ from lorafox.domain.messages import Downlink, DownlinkState, StoredUplink, Uplin
 
 __all__ = [
     "ApiUser",
+    "Device",
+    "DeviceType",
     "Downlink",
+    "DownlinkMode",
     "DownlinkState",
     "Grant",
     "Group",
+    "PayloadType",
     "Principal",
     "PrincipalKind",
     "Profile",

@@ -13,7 +13,7 @@ import asyncio
 import logging
 from collections.abc import Callable, Sequence
 
-from lorafox.domain import StoredUplink, Uplink
+from lorafox.domain import Device, StoredUplink, Uplink
 from lorafox.errors import StoreError
 from lorafox.store.base import Ingested, MessageStore
 
@@ -21,7 +21,7 @@ __all__ = ["UplinkPipeline"]
 
 log = logging.getLogger(__name__)
 
-_Pending = tuple[Uplink, bool, "asyncio.Future[Ingested]"]
+_Pending = tuple[Uplink, bool, "Device | None", "asyncio.Future[Ingested]"]
 
 
 class UplinkPipeline:
@@ -41,13 +41,15 @@ class UplinkPipeline:
         self._wakeup = asyncio.Event()
         self._closing = False
 
-    async def submit(self, uplink: Uplink, *, want_downlink: bool = False) -> Ingested:
-        """Store one uplink (and take its downlink when asked, in the same transaction).
-        Raises ``StoreError``."""
+    async def submit(
+        self, uplink: Uplink, *, want_downlink: bool = False, provision: Device | None = None
+    ) -> Ingested:
+        """Store one uplink (and take its downlink when asked, and create ``provision``, in the
+        same transaction). Raises ``StoreError``."""
         if self._closing:
             raise StoreError("lorafox is shutting down")
         future: asyncio.Future[Ingested] = asyncio.get_running_loop().create_future()
-        self._pending.append((uplink, want_downlink, future))
+        self._pending.append((uplink, want_downlink, provision, future))
         self._wakeup.set()
         return await future
 
@@ -66,7 +68,10 @@ class UplinkPipeline:
 
     async def _commit(self, batch: list[_Pending]) -> None:
         try:
-            results = await self._store.ingest([(uplink, wants) for uplink, wants, _ in batch])
+            provision = {d.id: d for _, _, d, _ in batch if d is not None}
+            results = await self._store.ingest(
+                [(uplink, wants) for uplink, wants, _, _ in batch], list(provision.values())
+            )
         except StoreError as exc:
             for *_, future in batch:
                 if not future.done():

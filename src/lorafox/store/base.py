@@ -12,6 +12,8 @@ from typing import Protocol
 
 from lorafox.domain import (
     ApiUser,
+    Device,
+    DeviceType,
     Downlink,
     Group,
     Principal,
@@ -24,6 +26,9 @@ from lorafox.domain import (
 __all__ = [
     "Credential",
     "CredentialStore",
+    "DeviceQuery",
+    "DeviceStore",
+    "DeviceTypeQuery",
     "DownlinkStore",
     "GroupQuery",
     "IdentityStore",
@@ -54,15 +59,29 @@ class Ingested:
 
 
 class MessageStore(Protocol):
-    async def ingest(self, batch: Sequence[tuple[Uplink, bool]]) -> list[Ingested]:
+    async def ingest(
+        self, batch: Sequence[tuple[Uplink, bool]], provision: Sequence[Device] = ()
+    ) -> list[Ingested]:
         """Store a batch of uplinks in one transaction. For each one flagged True, also hand out
-        its downlink in that transaction (as ``DownlinkStore.take_downlink`` does)."""
+        its downlink in that transaction (as ``DownlinkStore.take_downlink`` does). Devices in
+        ``provision`` are created in the same transaction (skipped when they exist)."""
         ...
 
     async def list_messages(
         self, device: str, *, limit: int, since: int | None = None, before: int | None = None
     ) -> list[StoredUplink]:
         """Newest first; ``since`` inclusive and ``before`` exclusive, in epoch ms."""
+        ...
+
+    async def list_type_messages(
+        self,
+        device_type_id: str,
+        *,
+        limit: int,
+        since: int | None = None,
+        before: int | None = None,
+    ) -> list[StoredUplink]:
+        """Messages of the devices now in the type, newest first (as ``list_messages``)."""
         ...
 
     async def messages_after(self, message_id: int, *, limit: int) -> list[StoredUplink]:
@@ -199,7 +218,74 @@ class IdentityStore(Protocol):
         ...
 
 
-class Store(MessageStore, DownlinkStore, CredentialStore, IdentityStore, Protocol):
+@dataclass(slots=True, frozen=True)
+class DeviceTypeQuery:
+    """Device types in one of the subtrees at ``paths`` (and in ``group_ids`` when given)."""
+
+    paths: tuple[str, ...]
+    group_ids: tuple[str, ...] = ()
+    name: str | None = None  # contains, any case
+    payload_type: int | None = None
+    limit: int = 100
+    offset: int = 0
+
+
+@dataclass(slots=True, frozen=True)
+class DeviceQuery:
+    """Devices whose type is in one of the subtrees at ``paths``, filtered as Sigfox does."""
+
+    paths: tuple[str, ...]
+    group_ids: tuple[str, ...] = ()
+    device_type_id: str | None = None
+    ids: tuple[str, ...] = ()
+    name: str | None = None  # contains, any case
+    sort: str = "id"  # id, -id, name, -name
+    limit: int = 100
+    offset: int = 0
+
+
+class DeviceStore(Protocol):
+    """Device types and devices. Devices come back with ``group_id`` (their type's), and
+    ``last_com``/``seq_number`` from their latest message."""
+
+    async def get_device_type(self, device_type_id: str) -> DeviceType | None: ...
+
+    async def list_device_types(self, query: DeviceTypeQuery) -> list[DeviceType]: ...
+
+    async def all_device_types(self) -> list[DeviceType]:
+        """Every device type (to fill the in-memory registry)."""
+        ...
+
+    async def create_device_type(self, device_type: DeviceType) -> None: ...
+
+    async def update_device_type(self, device_type: DeviceType) -> None: ...
+
+    async def delete_device_type(self, device_type_id: str) -> None:
+        """``Conflict`` while it has devices."""
+        ...
+
+    async def get_device(self, device_id: str) -> Device | None: ...
+
+    async def list_devices(self, query: DeviceQuery) -> list[Device]: ...
+
+    async def device_index(self) -> dict[str, str]:
+        """Every device id and its device type id (to fill the in-memory registry)."""
+        ...
+
+    async def create_devices(self, devices: Sequence[Device]) -> list[str | None]:
+        """Create each device in its own savepoint: None when created, else why not."""
+        ...
+
+    async def update_device(self, device: Device) -> None:
+        """Name, device type, pac, location, flags."""
+        ...
+
+    async def delete_device(self, device_id: str, *, purge: bool = False) -> int:
+        """Delete the device; with ``purge`` its messages and downlinks too (their count)."""
+        ...
+
+
+class Store(MessageStore, DownlinkStore, CredentialStore, IdentityStore, DeviceStore, Protocol):
     """Everything above, plus its lifecycle."""
 
     async def ping(self) -> None:

@@ -36,7 +36,7 @@ from lorafox.domain import (
 )
 from lorafox.errors import Conflict, NotFound, StoreError
 from lorafox.store.base import GroupQuery, Login, MemberQuery
-from lorafox.store.sql.tables import api_users, groups, user_roles, users
+from lorafox.store.sql.tables import api_users, device_types, groups, user_roles, users
 
 __all__ = ["IdentityQueries"]
 
@@ -213,6 +213,7 @@ class IdentityQueries:
                 (groups.c.parent_id, "subgroups"),
                 (user_roles.c.group_id, "users"),
                 (api_users.c.group_id, "API users"),
+                (device_types.c.group_id, "device types"),
             ):
                 if await conn.scalar(select(exists().where(column == group_id))):
                     raise Conflict(f"the group still has {what}: move or delete them first")

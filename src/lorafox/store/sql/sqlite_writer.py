@@ -17,9 +17,9 @@ from typing import TypeVar
 
 import orjson
 
-from lorafox.domain import Downlink, DownlinkState, Uplink
+from lorafox.domain import Device, Downlink, DownlinkState, Uplink
 
-__all__ = ["SqliteWriter", "insert_uplinks", "take_downlink"]
+__all__ = ["SqliteWriter", "insert_devices", "insert_uplinks", "take_downlink"]
 
 T = TypeVar("T")
 
@@ -40,6 +40,40 @@ _TAKE = (
     " ORDER BY id LIMIT 1) AND state = 'queued'"
     " RETURNING id, device, data, state, source, created_at, sent_at, answered_seq, answered_time"
 )
+
+_INSERT_DEVICE = (
+    "INSERT INTO devices (id, name, device_type_id, pac, lat, lng, activable, automatic_renewal,"
+    " provisioned, created_at, created_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " ON CONFLICT (id) DO NOTHING"
+)
+
+
+def insert_devices(cursor: sqlite3.Cursor, devices: Sequence[Device]) -> None:
+    """Create devices heard on a callback (the ones that exist meanwhile are left alone, and so
+    are those whose device type was deleted meanwhile: their uplinks are stored all the same)."""
+    type_ids = list({d.device_type_id for d in devices})
+    query = "SELECT id FROM device_types WHERE id IN (%s)" % ", ".join("?" * len(type_ids))  # noqa: S608, UP031 (placeholders only)
+    found = {row[0] for row in cursor.execute(query, type_ids)}
+    cursor.executemany(
+        _INSERT_DEVICE,
+        [
+            (
+                d.id,
+                d.name,
+                d.device_type_id,
+                d.pac,
+                d.lat,
+                d.lng,
+                d.activable,
+                d.automatic_renewal,
+                d.provisioned,
+                d.created_at,
+                d.created_by,
+            )
+            for d in devices
+            if d.device_type_id in found
+        ],
+    )
 
 
 def insert_uplinks(

@@ -23,14 +23,22 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from lorafox.domain import Downlink, DownlinkState, StoredUplink, Uplink
+from lorafox.domain import Device, Downlink, DownlinkState, StoredUplink, Uplink
 from lorafox.errors import Conflict, NotFound, StoreError
 from lorafox.store.base import Credential, Ingested
 from lorafox.store.sql import sqlite_writer
+from lorafox.store.sql.devices import DeviceQueries, device_row
 from lorafox.store.sql.identity import IdentityQueries
-from lorafox.store.sql.tables import credentials, cursors, downlinks, messages
+from lorafox.store.sql.tables import (
+    credentials,
+    cursors,
+    device_types,
+    devices,
+    downlinks,
+    messages,
+)
 
-__all__ = ["SqlStore", "migrate"]
+__all__ = ["SqlStore", "migrate", "stored_uplink"]
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +93,7 @@ def _uplink_row(uplink: Uplink, received_at: int) -> dict[str, Any]:
     }
 
 
-def _stored(row: Row[Any]) -> StoredUplink:
+def stored_uplink(row: Row[Any]) -> StoredUplink:
     m = row._mapping
     return StoredUplink(
         id=m["id"],
@@ -125,8 +133,9 @@ def _downlink(row: Row[Any]) -> Downlink:
     )
 
 
-class SqlStore(IdentityQueries):
-    """Implements ``lorafox.store.base.Store`` (groups, users and API users: ``identity.py``)."""
+class SqlStore(IdentityQueries, DeviceQueries):
+    """Implements ``lorafox.store.base.Store`` (groups, users and API users: ``identity.py``;
+    device types and devices: ``devices.py``)."""
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
@@ -192,7 +201,9 @@ class SqlStore(IdentityQueries):
 
     # -- messages --------------------------------------------------------------------------
 
-    async def ingest(self, batch: Sequence[tuple[Uplink, bool]]) -> list[Ingested]:
+    async def ingest(
+        self, batch: Sequence[tuple[Uplink, bool]], provision: Sequence[Device] = ()
+    ) -> list[Ingested]:
         if not batch:
             return []
         now = _now_ms()
@@ -200,6 +211,8 @@ class SqlStore(IdentityQueries):
         if self._fast_writer is not None:
 
             def work(cursor: sqlite3.Cursor) -> list[Ingested]:
+                if provision:
+                    sqlite_writer.insert_devices(cursor, provision)
                 ids = sqlite_writer.insert_uplinks(cursor, uplinks, now)
                 return [
                     Ingested(
@@ -220,6 +233,8 @@ class SqlStore(IdentityQueries):
             .returning(messages.c.id, *_KEY)
         )
         async with self._writing() as conn:
+            if provision:
+                await self._provision(conn, provision)
             result = await conn.execute(stmt, [_uplink_row(u, now) for u in uplinks])
             keys = {(r.device, r.time, r.seq_number): r.id for r in result}
             ingested: list[Ingested] = []
@@ -233,6 +248,19 @@ class SqlStore(IdentityQueries):
                 stored = None if new_id is None else StoredUplink(new_id, now, uplink)
                 ingested.append(Ingested(stored, downlink))
         return ingested
+
+    async def _provision(self, conn: AsyncConnection, new: Sequence[Device]) -> None:
+        """Insert devices heard on a callback, skipping those that exist or whose device type
+        was deleted meanwhile (their uplinks are stored all the same)."""
+        type_ids = list({d.device_type_id for d in new})
+        found = set(
+            await conn.scalars(select(device_types.c.id).where(device_types.c.id.in_(type_ids)))
+        )
+        rows = [device_row(d) for d in new if d.device_type_id in found]
+        if rows:
+            await conn.execute(
+                self._insert(devices).on_conflict_do_nothing(index_elements=[devices.c.id]), rows
+            )
 
     async def _sqlite(
         self, writer: sqlite_writer.SqliteWriter, work: Callable[[sqlite3.Cursor], _T]
@@ -254,12 +282,30 @@ class SqlStore(IdentityQueries):
             query = query.where(messages.c.time < before)
         query = query.order_by(messages.c.time.desc(), messages.c.seq_number.desc()).limit(limit)
         async with self._reading() as conn:
-            return [_stored(row) for row in await conn.execute(query)]
+            return [stored_uplink(row) for row in await conn.execute(query)]
+
+    async def list_type_messages(
+        self,
+        device_type_id: str,
+        *,
+        limit: int,
+        since: int | None = None,
+        before: int | None = None,
+    ) -> list[StoredUplink]:
+        members = select(devices.c.id).where(devices.c.device_type_id == device_type_id)
+        query = select(messages).where(messages.c.device.in_(members))
+        if since is not None:
+            query = query.where(messages.c.time >= since)
+        if before is not None:
+            query = query.where(messages.c.time < before)
+        query = query.order_by(messages.c.time.desc(), messages.c.seq_number.desc()).limit(limit)
+        async with self._reading() as conn:
+            return [stored_uplink(row) for row in await conn.execute(query)]
 
     async def messages_after(self, message_id: int, *, limit: int) -> list[StoredUplink]:
         query = select(messages).where(messages.c.id > message_id).order_by(messages.c.id)
         async with self._reading() as conn:
-            return [_stored(row) for row in await conn.execute(query.limit(limit))]
+            return [stored_uplink(row) for row in await conn.execute(query.limit(limit))]
 
     async def last_message_id(self) -> int:
         async with self._reading() as conn:

@@ -21,6 +21,8 @@ __all__ = [
     "api_users",
     "credentials",
     "cursors",
+    "device_types",
+    "devices",
     "downlinks",
     "groups",
     "messages",
@@ -152,4 +154,55 @@ api_users = Table(
     Column("secret", String(512), nullable=False),  # SecretBox-encrypted, never a hash
     Column("created_at", BigInteger, nullable=False),
     Index("ix_api_users_group", "group_id"),
+)
+
+# -- devices (revision 0003) -----------------------------------------------------------------
+
+device_types = Table(
+    "device_types",
+    metadata,
+    Column("id", String(24), primary_key=True),
+    Column("name", String(100), nullable=False),
+    Column("description", String(300), nullable=False),
+    Column(
+        "group_id",
+        String(24),
+        ForeignKey("groups.id", name="fk_device_types_group"),
+        nullable=False,
+    ),
+    Column("keep_alive", Integer, nullable=False),
+    Column("alert_email", String(250)),
+    Column("downlink_mode", Integer, nullable=False),
+    Column("downlink_data", String(64)),
+    Column("payload_type", Integer, nullable=False),
+    Column("payload_config", String(4000)),
+    Column("automatic_renewal", Boolean, nullable=False),
+    Column("max_uplinks_per_day", Integer, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("created_by", String(24)),
+    Column("edited_at", BigInteger),
+    Column("edited_by", String(24)),
+    Index("ix_device_types_group", "group_id"),
+)
+
+devices = Table(
+    "devices",
+    metadata,
+    Column("id", String(8), primary_key=True),  # upper case, no leading zeros (as messages.device)
+    Column("name", String(100), nullable=False),
+    Column(
+        "device_type_id",
+        String(24),
+        ForeignKey("device_types.id", name="fk_devices_device_type"),
+        nullable=False,
+    ),
+    Column("pac", String(16), nullable=False),
+    Column("lat", Float),
+    Column("lng", Float),
+    Column("activable", Boolean, nullable=False),
+    Column("automatic_renewal", Boolean, nullable=False),
+    Column("provisioned", Boolean, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("created_by", String(24)),
+    Index("ix_devices_device_type", "device_type_id", "id"),
 )

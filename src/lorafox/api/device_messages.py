@@ -1,0 +1,217 @@
+"""``/api/v2/devices/{id}/messages`` and ``/downlinks``, ``/api/v2/device-types/{id}/messages``,
+in the Sigfox API v2 shapes.
+
+A registered device's messages and downlinks are its group's (its device type's): reading needs
+VIEWER there, changing the downlink queue DEVICE_MANAGER; callers who do not see the group get
+404. An id that is not registered (a device heard before ``sigfox.unknown_devices`` was set
+to ``refuse``, one deleted with its messages kept, or one never heard) counts as the root
+group's.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query, Request, Response
+from pydantic import BaseModel, Field
+
+from lorafox.api.context import Caller, Ctx
+from lorafox.api.schemas import Paging, error_responses
+from lorafox.auth import rbac
+from lorafox.domain import Downlink, StoredUplink
+
+__all__ = ["MessageList", "message_page", "router", "types_router"]
+
+router = APIRouter(prefix="/api/v2/devices", tags=["devices"], responses=error_responses(400, 404))
+types_router = APIRouter(
+    prefix="/api/v2/device-types", tags=["device-types"], responses=error_responses(400, 404)
+)
+
+DeviceId = Annotated[str, Path(description="Sigfox device id (hex, up to 8 digits)")]
+Limit = Annotated[int, Query(ge=1, le=100, description="at most 100")]
+Since = Annotated[int | None, Query(ge=0, description="epoch ms, inclusive")]
+Before = Annotated[int | None, Query(ge=0, description="epoch ms, exclusive")]
+
+
+class DeviceRef(BaseModel):
+    id: str
+
+
+class BaseStation(BaseModel):
+    id: str
+
+
+class RadioInfo(BaseModel):
+    baseStation: BaseStation  # noqa: N815 (Sigfox API v2 names)
+    rssi: float | None = None
+    snr: float | None = None
+
+
+class Message(BaseModel):
+    """One uplink, as Sigfox API v2 lists them (plus the callback's raw radio fields)."""
+
+    id: int = Field(description="lorafox's message id")
+    device: DeviceRef
+    time: int = Field(description="Sigfox timestamp, epoch ms")
+    data: str = Field(description="payload, hex")
+    seqNumber: int  # noqa: N815
+    ackRequired: bool  # noqa: N815
+    longPolling: bool  # noqa: N815
+    duplicate: bool
+    snr: float | None = None
+    rssi: float | None = None
+    avgSnr: float | None = None  # noqa: N815
+    lat: float | None = None
+    lng: float | None = None
+    deviceTypeId: str | None = None  # noqa: N815
+    rinfos: list[RadioInfo]
+    receivedAt: int = Field(description="when lorafox stored it, epoch ms")  # noqa: N815
+    extra: dict[str, Any] = Field(description="callback variables lorafox does not interpret")
+
+
+class MessageList(BaseModel):
+    data: list[Message]
+    paging: Paging
+
+
+class DownlinkCreate(BaseModel):
+    data: str = Field(description="8 bytes as 16 hex digits", examples=["0102030405060708"])
+
+
+class DownlinkOut(BaseModel):
+    id: int
+    device: DeviceRef
+    data: str
+    state: str = Field(description="queued, then sent when a BIDIR callback took it")
+    source: str = Field(description="api or mqtt")
+    creationTime: int  # noqa: N815
+    sentTime: int | None = None  # noqa: N815
+    seqNumber: int | None = Field(default=None, description="the message it answered")  # noqa: N815
+
+
+class DownlinkList(BaseModel):
+    data: list[DownlinkOut]
+    paging: Paging
+
+
+def _message(stored: StoredUplink) -> Message:
+    u = stored.uplink
+    rinfos = (
+        [RadioInfo(baseStation=BaseStation(id=u.station), rssi=u.rssi, snr=u.snr)]
+        if u.station
+        else []
+    )
+    return Message(
+        id=stored.id,
+        device=DeviceRef(id=u.device),
+        time=u.time,
+        data=u.data,
+        seqNumber=u.seq_number,
+        ackRequired=u.ack,
+        longPolling=u.long_polling,
+        duplicate=u.duplicate,
+        snr=u.snr,
+        rssi=u.rssi,
+        avgSnr=u.avg_snr,
+        lat=u.lat,
+        lng=u.lng,
+        deviceTypeId=u.device_type_id,
+        rinfos=rinfos,
+        receivedAt=stored.received_at,
+        extra=u.extra,
+    )
+
+
+def _downlink(d: Downlink) -> DownlinkOut:
+    return DownlinkOut(
+        id=d.id,
+        device=DeviceRef(id=d.device),
+        data=d.data,
+        state=d.state.value,
+        source=d.source,
+        creationTime=d.created_at,
+        sentTime=d.sent_at,
+        seqNumber=d.answered_seq,
+    )
+
+
+def message_page(request: Request, found: list[StoredUplink], limit: int) -> MessageList:
+    """A page of messages; ``next`` asks for the older ones (``before`` the last one's time)."""
+    paging = Paging()
+    if len(found) == limit:
+        params = dict(request.query_params) | {
+            "limit": str(limit),
+            "before": str(found[-1].uplink.time),
+        }
+        paging.next = str(request.url.replace_query_params(**params))
+    return MessageList(data=[_message(s) for s in found], paging=paging)
+
+
+@router.get("/{device_id}/messages", summary="Messages of a device, newest first")
+async def list_messages(
+    request: Request,
+    ctx: Ctx,
+    caller: Caller,
+    device_id: DeviceId,
+    limit: Limit = 100,
+    since: Since = None,
+    before: Before = None,
+) -> MessageList:
+    device = await ctx.devices.devices.scope(caller, device_id)
+    found = await ctx.store.list_messages(device, limit=limit, since=since, before=before)
+    return message_page(request, found, limit)
+
+
+@types_router.get(
+    "/{device_type_id}/messages",
+    summary="Messages of the devices of a device type, newest first",
+    description="The messages of the devices in the type now (a device moved to another type "
+    "takes its messages along).",
+)
+async def list_type_messages(
+    request: Request,
+    ctx: Ctx,
+    caller: Caller,
+    device_type_id: Annotated[str, Path(description="The device type identifier")],
+    limit: Limit = 100,
+    since: Since = None,
+    before: Before = None,
+) -> MessageList:
+    device_type = await ctx.devices.types.get(caller, device_type_id)
+    found = await ctx.store.list_type_messages(
+        device_type.id, limit=limit, since=since, before=before
+    )
+    return message_page(request, found, limit)
+
+
+@router.get("/{device_id}/downlinks", summary="The downlinks of a device, oldest first")
+async def list_downlinks(ctx: Ctx, caller: Caller, device_id: DeviceId) -> DownlinkList:
+    device = await ctx.devices.devices.scope(caller, device_id)
+    found = await ctx.store.list_downlinks(device)
+    return DownlinkList(data=[_downlink(d) for d in found], paging=Paging())
+
+
+@router.post(
+    "/{device_id}/downlinks",
+    status_code=201,
+    summary="Queue a downlink for the device's next BIDIR callback (DEVICE_MANAGER)",
+    responses=error_responses(403),
+)
+async def create_downlink(
+    ctx: Ctx, caller: Caller, device_id: DeviceId, body: DownlinkCreate
+) -> DownlinkOut:
+    device = await ctx.devices.devices.scope(caller, device_id, rbac.OPERATE)
+    return _downlink(await ctx.downlinks.queue(device, body.data, source="api"))
+
+
+@router.delete(
+    "/{device_id}/downlinks/{downlink_id}",
+    status_code=204,
+    summary="Remove a queued downlink (DEVICE_MANAGER)",
+    response_class=Response,
+    responses=error_responses(403, 409),
+)
+async def delete_downlink(ctx: Ctx, caller: Caller, device_id: DeviceId, downlink_id: int) -> None:
+    device = await ctx.devices.devices.scope(caller, device_id, rbac.OPERATE)
+    await ctx.store.delete_downlink(device, downlink_id)
+    ctx.metrics.downlinks.labels("deleted").inc()

@@ -1,0 +1,71 @@
+"""Device types and devices, as the Sigfox Back-End has them.
+
+A device belongs to one device type and sits in that type's group; moving a device to another
+type moves it to that type's group.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import IntEnum
+
+__all__ = ["Device", "DeviceType", "DownlinkMode", "PayloadType"]
+
+
+class DownlinkMode(IntEnum):
+    """How a BIDIR callback is answered (Sigfox's codes)."""
+
+    DIRECT = 0
+    CALLBACK = 1
+    NONE = 2
+
+
+class PayloadType(IntEnum):
+    """How uplink payloads are shown (Sigfox's codes; decoding comes in its own issue)."""
+
+    REGULAR = 2
+    CUSTOM_GRAMMAR = 3
+    STRING = 5
+
+
+@dataclass(slots=True, frozen=True)
+class DeviceType:
+    """A set of devices sharing a group, downlink and payload settings, and a daily limit."""
+
+    id: str
+    name: str
+    description: str
+    group_id: str
+    keep_alive: int  # seconds, 0 = off
+    alert_email: str | None
+    downlink_mode: DownlinkMode
+    downlink_data: str | None  # the DIRECT template (``downlinkDataString``)
+    payload_type: PayloadType
+    payload_config: str | None
+    automatic_renewal: bool
+    max_uplinks_per_day: int  # 0 = no limit (the contract-like limit)
+    created_at: int
+    created_by: str | None = None
+    edited_at: int | None = None
+    edited_by: str | None = None
+
+
+@dataclass(slots=True, frozen=True)
+class Device:
+    """A registered device. ``last_com`` and ``seq_number`` come from its latest message (None
+    before the first one); ``group_id`` is its device type's."""
+
+    id: str
+    name: str
+    device_type_id: str
+    group_id: str
+    pac: str
+    lat: float | None
+    lng: float | None
+    activable: bool
+    automatic_renewal: bool
+    created_at: int
+    created_by: str | None = None
+    provisioned: bool = False  # created by a callback (``sigfox.unknown_devices = "provision"``)
+    last_com: int | None = None
+    seq_number: int | None = None
