@@ -22,6 +22,7 @@ from lorafox.api.app import create_app
 from lorafox.api.asgi import ASGIApp
 from lorafox.api.callbacks import SigfoxCallbacks
 from lorafox.api.context import ApiContext
+from lorafox.api.dynamodb import DynamoDBEndpoint
 from lorafox.api.metrics import Metrics
 from lorafox.auth import rbac
 from lorafox.auth.basic import BasicAuthenticator
@@ -41,6 +42,7 @@ from lorafox.ingest.pipeline import UplinkPipeline
 from lorafox.ingest.sigfox import uplink_json
 from lorafox.settings import Settings
 from lorafox.store.sql.store import SqlStore
+from lorafox.tables.operations import TableOperations
 
 __all__ = ["Service", "bind_socket"]
 
@@ -249,7 +251,9 @@ class Service:
             root=root,
             health=health,
         )
-        server = self._http_server(create_app(ctx, callbacks))
+        server = self._http_server(
+            create_app(ctx, callbacks, DynamoDBEndpoint(TableOperations(store), auth))
+        )
         self.http_port = sock.getsockname()[1]
         async with contextlib.AsyncExitStack() as stack:
             if bus is not None:

@@ -47,7 +47,8 @@ async def test_migrations_create_the_schema(store: SqlStore) -> None:
     assert {"messages", "downlinks", "credentials", "cursors", "groups", "users"} <= tables
     assert {"user_roles", "api_users"} <= tables
     assert {"device_types", "devices"} <= tables
-    assert version == "0003"
+    assert {"ddb_tables", "ddb_items"} <= tables
+    assert version == "0004"
 
 
 async def test_duplicates_are_stored_once(store: SqlStore) -> None:

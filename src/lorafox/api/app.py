@@ -16,6 +16,7 @@ from lorafox.api.asgi import ASGIApp, Receive, Scope, Send
 from lorafox.api.callback_docs import complete_openapi
 from lorafox.api.callbacks import CALLBACK_PATHS, SigfoxCallbacks
 from lorafox.api.context import ApiContext, context, root_admin
+from lorafox.api.dynamodb import is_dynamodb
 from lorafox.api.errors import error_response
 from lorafox.errors import LorafoxError
 
@@ -103,13 +104,18 @@ def _api(ctx: ApiContext) -> FastAPI:
     return api
 
 
-def create_app(ctx: ApiContext, callbacks: SigfoxCallbacks) -> ASGIApp:
-    """The ASGI app: ``/sigfox/uplink`` and ``/sigfox/bidir`` bypass FastAPI."""
+def create_app(
+    ctx: ApiContext, callbacks: SigfoxCallbacks, dynamodb: ASGIApp | None = None
+) -> ASGIApp:
+    """The ASGI app: ``/sigfox/uplink`` and ``/sigfox/bidir`` bypass FastAPI, and so does the
+    DynamoDB JSON protocol (``POST /``, ``lorafox.api.dynamodb``) when given."""
     api = _api(ctx)
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"] in CALLBACK_PATHS:
             await callbacks(scope, receive, send)
+        elif dynamodb is not None and is_dynamodb(scope):
+            await dynamodb(scope, receive, send)
         else:
             await api(scope, receive, send)
 

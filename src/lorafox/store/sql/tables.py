@@ -11,9 +11,12 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
+    PrimaryKeyConstraint,
     String,
     Table,
+    Text,
     UniqueConstraint,
 )
 
@@ -21,6 +24,8 @@ __all__ = [
     "api_users",
     "credentials",
     "cursors",
+    "ddb_items",
+    "ddb_tables",
     "device_types",
     "devices",
     "downlinks",
@@ -205,4 +210,32 @@ devices = Table(
     Column("created_at", BigInteger, nullable=False),
     Column("created_by", String(24)),
     Index("ix_devices_device_type", "device_type_id", "id"),
+)
+
+# DynamoDB-compatible tables (migration 0004): pk/sk are encode_key_value bytes (memcmp order).
+ddb_tables = Table(
+    "ddb_tables",
+    metadata,
+    Column("id", _Id, primary_key=True, autoincrement=True),
+    Column("name", String(255), nullable=False, unique=True),
+    Column("definition", Text, nullable=False),  # JSON: KeySchema, AttributeDefinitions, …
+    Column("ttl_attribute", String(255)),
+    Column("status", String(16), nullable=False),
+    Column("created_at", BigInteger, nullable=False),  # ms since the epoch
+)
+
+ddb_items = Table(
+    "ddb_items",
+    metadata,
+    Column(
+        "table_id",
+        _Id,
+        ForeignKey("ddb_tables.id", name="fk_ddb_items_table", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("pk", LargeBinary, nullable=False),
+    Column("sk", LargeBinary, nullable=False),  # b"" when the table has no sort key
+    Column("item", Text, nullable=False),  # the item as JSON, DynamoDB wire form
+    Column("size", Integer, nullable=False),
+    PrimaryKeyConstraint("table_id", "pk", "sk", name="pk_ddb_items"),
 )

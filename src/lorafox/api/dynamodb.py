@@ -1,0 +1,139 @@
+"""The DynamoDB JSON protocol on ``POST /``: a bare ASGI handler, like the Sigfox callbacks.
+
+A request is ``POST /`` with ``X-Amz-Target: DynamoDB_20120810.<Operation>``, a JSON body
+(``Content-Type: application/x-amz-json-1.0``) and an AWS Signature V4 whose access key id is
+an API user's login and whose secret key is its password. The answer is the operation's JSON,
+or DynamoDB's error form ``{"__type": "…#ValidationException", "message": "…"}`` with its
+status, always with ``x-amzn-RequestId`` and ``x-amz-crc32`` (the CRC32 of the body, which
+botocore checks).
+
+Authentication errors are DynamoDB's (all HTTP 400, as DynamoDB answers them):
+``MissingAuthenticationTokenException`` (no signature), ``IncompleteSignatureException``
+(malformed), ``UnrecognizedClientException`` (unknown access key id),
+``InvalidSignatureException`` (wrong signature, wrong secret, clock skew over 15 minutes).
+Any region is accepted in the credential scope and echoed in ARNs; the service must be
+``dynamodb``.
+
+Authorization: every API user may use every table (any profile, any group). Per-group table
+ownership is a later step (docs/dynamodb.md).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+import zlib
+from typing import Any
+
+from lorafox.api.asgi import Receive, Scope, Send, read_body, respond
+from lorafox.auth.principals import PrincipalAuthenticator
+from lorafox.auth.sigv4 import SigV4Error, SigV4Request, SigV4Verifier
+from lorafox.errors import InvalidInput, StoreError
+from lorafox.tables.errors import (
+    DynamoDBError,
+    InternalServerError,
+    InvalidSignatureException,
+    MissingAuthenticationTokenException,
+    SerializationException,
+    UnknownOperationException,
+    UnrecognizedClientException,
+)
+from lorafox.tables.operations import TableOperations
+
+__all__ = ["TARGET_PREFIX", "DynamoDBEndpoint", "IncompleteSignatureException", "is_dynamodb"]
+
+log = logging.getLogger(__name__)
+
+TARGET_PREFIX = "DynamoDB_20120810."
+MAX_REQUEST_BYTES = 16 * 1024 * 1024
+_CONTENT_TYPE = b"application/x-amz-json-1.0"
+
+
+class IncompleteSignatureException(DynamoDBError):
+    """The signature information is malformed."""
+
+    type_name = "com.amazon.coral.service#IncompleteSignatureException"
+
+
+_AUTH_ERRORS: dict[str, type[DynamoDBError]] = {
+    "MissingAuthenticationTokenException": MissingAuthenticationTokenException,
+    "IncompleteSignatureException": IncompleteSignatureException,
+    "UnrecognizedClientException": UnrecognizedClientException,
+    "InvalidSignatureException": InvalidSignatureException,
+}
+
+
+def is_dynamodb(scope: Scope) -> bool:
+    """Whether an ASGI request is for this endpoint (``POST /``)."""
+    return bool(scope["type"] == "http" and scope["path"] == "/" and scope["method"] == "POST")
+
+
+def _auth_error(exc: SigV4Error) -> DynamoDBError:
+    kind = _AUTH_ERRORS.get(exc.code, InvalidSignatureException)
+    if kind in (MissingAuthenticationTokenException, UnrecognizedClientException):
+        return kind()  # DynamoDB's fixed texts
+    return kind(str(exc) or None)
+
+
+class DynamoDBEndpoint:
+    """ASGI handler: verify, dispatch to :class:`TableOperations`, answer in DynamoDB's form."""
+
+    def __init__(self, operations: TableOperations, auth: PrincipalAuthenticator) -> None:
+        self._operations = operations
+
+        async def lookup(login: str) -> str | None:
+            found = await auth.api_user_secret(login)
+            return None if found is None else found[1]
+
+        self._verifier = SigV4Verifier(lookup, service="dynamodb")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request_id = uuid.uuid4().hex.upper()
+        try:
+            status, payload = 200, await self._handle(scope, receive)
+        except DynamoDBError as exc:
+            status, payload = exc.status, exc.body()
+        except StoreError as exc:
+            log.error("DynamoDB request failed: %s", exc)
+            status, payload = 500, InternalServerError().body()
+        except Exception:
+            log.exception("DynamoDB request failed")
+            status, payload = 500, InternalServerError().body()
+        body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
+        headers = [
+            (b"content-type", _CONTENT_TYPE),
+            (b"content-length", str(len(body)).encode()),
+            (b"x-amzn-requestid", request_id.encode()),
+            (b"x-amz-crc32", str(zlib.crc32(body)).encode()),
+        ]
+        await respond(send, status, headers, body)
+
+    async def _handle(self, scope: Scope, receive: Receive) -> dict[str, Any]:
+        try:
+            body = await read_body(receive, MAX_REQUEST_BYTES)
+        except InvalidInput as exc:
+            raise SerializationException(str(exc)) from None
+        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
+        raw_path = scope.get("raw_path") or scope["path"].encode()
+        request = SigV4Request(
+            method=scope["method"],
+            path=raw_path.decode("utf-8", "surrogateescape"),
+            query=scope.get("query_string", b"").decode("latin-1"),
+            headers=headers,
+            body=body,
+        )
+        try:
+            identity = await self._verifier.verify(request)
+        except SigV4Error as exc:
+            raise _auth_error(exc) from None
+        target = next((v for k, v in headers if k.lower() == "x-amz-target"), "")
+        if not target.startswith(TARGET_PREFIX):
+            raise UnknownOperationException()
+        try:
+            params = json.loads(body) if body else {}
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            raise SerializationException(
+                "Start of structure or map found where not expected."
+            ) from None
+        return await self._operations.run(target[len(TARGET_PREFIX) :], params, identity.region)

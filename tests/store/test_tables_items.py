@@ -1,0 +1,172 @@
+"""DynamoDB tables in the SQL store (through the operations), on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+
+from lorafox.settings import Settings
+from lorafox.store.sql.store import SqlStore
+from lorafox.tables.errors import ConditionalCheckFailedException, ResourceNotFoundException
+from lorafox.tables.operations import TableOperations
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[SqlStore]:
+    if request.param == "sqlite":
+        url = Settings.load(None, data_dir=tmp_path).sqlalchemy_url
+    else:
+        request.applymarker(pytest.mark.postgres)
+        url = Settings.load(
+            None, database_url=request.getfixturevalue("pg_database")
+        ).sqlalchemy_url
+    opened = await SqlStore.open(url)
+    yield opened
+    await opened.close()
+
+
+async def _table(ops: TableOperations, sort_type: str) -> None:
+    await ops.run(
+        "CreateTable",
+        {
+            "TableName": "history",
+            "KeySchema": [
+                {"AttributeName": "pk", "KeyType": "HASH"},
+                {"AttributeName": "sk", "KeyType": "RANGE"},
+            ],
+            "AttributeDefinitions": [
+                {"AttributeName": "pk", "AttributeType": "S"},
+                {"AttributeName": "sk", "AttributeType": sort_type},
+            ],
+            "BillingMode": "PAY_PER_REQUEST",
+        },
+        "us-east-1",
+    )
+
+
+async def _query(ops: TableOperations, condition: str, **values: Any) -> list[str]:
+    result = await ops.run(
+        "Query",
+        {
+            "TableName": "history",
+            "KeyConditionExpression": "pk = :p AND " + condition,
+            "ExpressionAttributeValues": {":p": {"S": "dev"}, **values},
+        },
+        "us-east-1",
+    )
+    return [next(iter(i["sk"].values())) for i in result["Items"]]
+
+
+async def test_numeric_sort_order_and_ranges(store: SqlStore) -> None:
+    ops = TableOperations(store)
+    await _table(ops, "N")
+    numbers = ["-1e10", "-3.5", "-0.25", "0", "0.001", "2", "10", "10.5", "1e20"]
+    for n in reversed(numbers):
+        await ops.run(
+            "PutItem",
+            {"TableName": "history", "Item": {"pk": {"S": "dev"}, "sk": {"N": n}}},
+            "us-east-1",
+        )
+    await ops.run(
+        "PutItem",
+        {"TableName": "history", "Item": {"pk": {"S": "other"}, "sk": {"N": "1"}}},
+        "us-east-1",
+    )
+    everything = await _query(ops, "sk >= :lo", **{":lo": {"N": "-1e30"}})
+    assert everything == [
+        "-10000000000",
+        "-3.5",
+        "-0.25",
+        "0",
+        "0.001",
+        "2",
+        "10",
+        "10.5",
+        "100000000000000000000",
+    ]
+    assert await _query(ops, "sk BETWEEN :a AND :b", **{":a": {"N": "-3.5"}, ":b": {"N": "2"}}) == [
+        "-3.5",
+        "-0.25",
+        "0",
+        "0.001",
+        "2",
+    ]
+    assert await _query(ops, "sk < :a", **{":a": {"N": "0"}}) == ["-10000000000", "-3.5", "-0.25"]
+
+
+async def test_string_prefix_and_conditions(store: SqlStore) -> None:
+    ops = TableOperations(store)
+    await _table(ops, "S")
+    for sk in ("2026-01-01", "2026-01-02", "2026-02-01", "2027-01-01", "2026"):
+        await ops.run(
+            "PutItem",
+            {"TableName": "history", "Item": {"pk": {"S": "dev"}, "sk": {"S": sk}}},
+            "us-east-1",
+        )
+    assert await _query(ops, "begins_with(sk, :x)", **{":x": {"S": "2026-01"}}) == [
+        "2026-01-01",
+        "2026-01-02",
+    ]
+    with pytest.raises(ConditionalCheckFailedException):
+        await ops.run(
+            "PutItem",
+            {
+                "TableName": "history",
+                "Item": {"pk": {"S": "dev"}, "sk": {"S": "2026"}},
+                "ConditionExpression": "attribute_not_exists(pk)",
+            },
+            "us-east-1",
+        )
+    with pytest.raises(ResourceNotFoundException):
+        await ops.run("GetItem", {"TableName": "nope", "Key": {}}, "us-east-1")
+    await ops.run("DeleteTable", {"TableName": "history"}, "us-east-1")
+    assert (await ops.run("ListTables", {}, "us-east-1"))["TableNames"] == []
+
+
+async def test_query_reads_the_primary_key_range(tmp_path: Path) -> None:
+    """The SQLite plan of a Query is a search on the primary key, never a table scan."""
+    store = await SqlStore.open(Settings.load(None, data_dir=tmp_path).sqlalchemy_url)
+    try:
+        async with store._reading() as conn:
+            plan = (
+                await conn.execute(
+                    text(
+                        "EXPLAIN QUERY PLAN SELECT * FROM ddb_items WHERE table_id = 1 "
+                        "AND pk = x'01' AND sk >= x'02' AND sk < x'03' ORDER BY sk DESC LIMIT 10"
+                    )
+                )
+            ).all()
+        details = " ".join(str(row[-1]) for row in plan)
+        assert "SEARCH ddb_items USING PRIMARY KEY" in details or "USING INDEX" in details
+        assert "SCAN" not in details
+    finally:
+        await store.close()
+
+
+async def test_concurrent_conditional_creates(store: SqlStore) -> None:
+    """attribute_not_exists holds under concurrency: one create wins, the others fail."""
+    ops = TableOperations(store)
+    await _table(ops, "N")
+
+    async def create(n: int) -> bool:
+        try:
+            await ops.run(
+                "PutItem",
+                {
+                    "TableName": "history",
+                    "Item": {"pk": {"S": "dev"}, "sk": {"N": "1"}, "n": {"N": str(n)}},
+                    "ConditionExpression": "attribute_not_exists(pk)",
+                },
+                "us-east-1",
+            )
+        except ConditionalCheckFailedException:
+            return False
+        return True
+
+    results = await asyncio.gather(*(create(n) for n in range(10)))
+    assert sum(results) == 1
