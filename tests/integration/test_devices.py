@@ -196,9 +196,25 @@ CASES: dict[str, tuple[Case, tuple[int, int, int]]] = {
         lambda w, f, a: w.call("GET", f"/api/v2/devices/bulk/{_bulk(w, f)}", a),
         (200,) * 3,
     ),
+    "device message metric": (
+        lambda w, f, a: w.call("GET", f"/api/v2/devices/{f.devices['A1']}/messages/metric", a),
+        (200,) * 3,
+    ),
+    "device locations": (
+        lambda w, f, a: w.call("GET", f"/api/v2/devices/{f.devices['A1']}/locations", a),
+        (200,) * 3,
+    ),
     # devices that are not registered count as the root group's
     "messages of an unregistered id": (
         lambda w, f, a: w.call("GET", "/api/v2/devices/ABCDEF/messages", a),
+        (404,) * 3,
+    ),
+    "message metric of an unregistered id": (
+        lambda w, f, a: w.call("GET", "/api/v2/devices/ABCDEF/messages/metric", a),
+        (404,) * 3,
+    ),
+    "locations of an unregistered id": (
+        lambda w, f, a: w.call("GET", "/api/v2/devices/ABCDEF/locations", a),
         (404,) * 3,
     ),
 }
@@ -260,6 +276,8 @@ DEVICE_GUESSES: dict[str, Callable[[World, Fleet, str], tuple[str, str, dict[str
     "update": lambda w, f, i: ("PUT", f"/api/v2/devices/{i}", {"json": {"name": "x"}}),
     "delete": lambda w, f, i: ("DELETE", f"/api/v2/devices/{i}", {"params": {"purge": "true"}}),
     "messages": lambda w, f, i: ("GET", f"/api/v2/devices/{i}/messages", {}),
+    "message metric": lambda w, f, i: ("GET", f"/api/v2/devices/{i}/messages/metric", {}),
+    "locations": lambda w, f, i: ("GET", f"/api/v2/devices/{i}/locations", {}),
     "downlinks": lambda w, f, i: ("GET", f"/api/v2/devices/{i}/downlinks", {}),
     "queue a downlink": lambda w, f, i: (
         "POST",
@@ -499,6 +517,62 @@ def test_bulk_with_bad_lines(world: World, fleet: Fleet) -> None:  # noqa: F811
     assert world.call("GET", "/api/v2/devices/bulk/nope", auth).status_code == 404
 
 
+def test_message_metric_counts_the_last_day_week_and_month(world: World) -> None:  # noqa: F811
+    device = new_device(world, new_type(world, "A"))
+    now = int(time.time())
+    ages = {1: 3600, 2: 3 * 86400, 3: 6 * 86400, 4: 20 * 86400, 5: 45 * 86400}  # seq: seconds
+    for seq, age in ages.items():
+        body = {"device": device, "time": now - age, "seqNumber": seq, "data": "01"}
+        assert world.http.post("/sigfox/uplink", json=body, auth=SIGFOX).status_code == 204
+    metric = world.ok("GET", f"/api/v2/devices/{device}/messages/metric")
+    assert metric == {"lastDay": 1, "lastWeek": 3, "lastMonth": 4}
+    # an id never heard: zeros (root callers only, as its messages)
+    empty = world.ok("GET", "/api/v2/devices/ABCDE0/messages/metric")
+    assert empty == {"lastDay": 0, "lastWeek": 0, "lastMonth": 0}
+    # A's viewer reads it; B's admin does not see the device
+    a_viewer, b_admin = world.keys["A:VIEWER"], world.keys["B:ADMIN"]
+    url = f"/api/v2/devices/{device}/messages/metric"
+    assert world.call("GET", url, a_viewer).json() == metric
+    assert world.call("GET", url, b_admin).status_code == 404
+
+
+def test_locations_user_set_first_then_messages_newest_first_with_paging(
+    world: World,  # noqa: F811
+) -> None:
+    device_type = new_type(world, "A")
+    placed = new_device(world, device_type, lat=48.85, lng=2.35)
+    unplaced = new_device(world, device_type)
+    for device in (placed, unplaced):
+        for seq, position in (
+            (1, {"lat": 43.0, "lng": 1.0}),
+            (2, {}),
+            (3, {"lat": 44.0, "lng": 5.0}),
+        ):
+            assert uplink(world.http, device, seq, **position).status_code == 204
+    url = f"/api/v2/devices/{placed}/locations"
+    found = world.ok("GET", url)
+    assert found["paging"].get("next") is None
+    assert [(x["source"], x["lat"], x["lng"], x.get("seqNumber")) for x in found["data"]] == [
+        ("user", 48.85, 2.35, None),
+        ("message", 44.0, 5.0, 3),
+        ("message", 43.0, 1.0, 1),
+    ]
+    assert [x["time"] for x in found["data"][1:]] == [1_700_000_003_000, 1_700_000_001_000]
+    assert all(x["valid"] and x["radius"] is None for x in found["data"])
+    # paging: limit 2, then the rest by the next link
+    first = world.ok("GET", url, params={"limit": 2})
+    assert [x["source"] for x in first["data"]] == ["user", "message"]
+    rest = world.ok("GET", first["paging"]["next"])
+    assert [x["seqNumber"] for x in rest["data"]] == [1] and rest["paging"].get("next") is None
+    assert world.ok("GET", url, params={"offset": 3})["data"] == []
+    # no position set: messages only
+    other = world.ok("GET", f"/api/v2/devices/{unplaced}/locations")["data"]
+    assert [x["seqNumber"] for x in other] == [3, 1]
+    # isolation
+    assert world.call("GET", url, world.keys["A:VIEWER"]).status_code == 200
+    assert world.call("GET", url, world.keys["B:ADMIN"]).status_code == 404
+
+
 def test_the_device_routes_are_in_the_openapi_document(world: World) -> None:  # noqa: F811
     paths = world.http.get("/api/openapi.json").json()["paths"]
     for path, method in [
@@ -510,6 +584,8 @@ def test_the_device_routes_are_in_the_openapi_document(world: World) -> None:  #
         ("/api/v2/devices/{device_id}", "delete"),
         ("/api/v2/devices/bulk", "post"),
         ("/api/v2/devices/bulk/{job_id}", "get"),
+        ("/api/v2/devices/{device_id}/messages/metric", "get"),
+        ("/api/v2/devices/{device_id}/locations", "get"),
     ]:
         operation = paths[path][method]
         assert operation["security"] == [{"HTTPBasic": []}], path

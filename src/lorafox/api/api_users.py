@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 from lorafox.api.context import Caller, Ctx
 from lorafox.api.schemas import (
     GroupRef,
+    Offset,
     Paging,
     ProfileRef,
     csv_values,
@@ -101,7 +102,7 @@ async def list_api_users(
         list[str] | None, Query(alias="groupIds", description="comma-separated group ids")
     ] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
     fields: Annotated[str | None, Query(description="accepted; all fields are given")] = None,
 ) -> ApiUserList:
     found = await ctx.identity.api_users.list(

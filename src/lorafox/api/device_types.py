@@ -10,7 +10,7 @@ from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from lorafox.api.context import Caller, Ctx
-from lorafox.api.schemas import Created, GroupRef, Paging, csv_values, error_responses, page
+from lorafox.api.schemas import Created, GroupRef, Offset, Paging, csv_values, error_responses, page
 from lorafox.api.schemas import group_ref as _group_ref
 from lorafox.devices import DeviceTypeChanges
 from lorafox.devices.validation import PAYLOAD_CONFIG_MAX
@@ -135,9 +135,12 @@ async def list_device_types(
     group_ids: Annotated[
         list[str] | None, Query(alias="groupIds", description="comma-separated group ids")
     ] = None,
-    payload_type: Annotated[int | None, Query(alias="payloadType")] = None,
+    payload_type: Annotated[
+        int | None,
+        Query(alias="payloadType", ge=0, le=255, description="only this payload type (2, 3, 5)"),
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
     fields: Annotated[str | None, Query(description="accepted; every field is given")] = None,
 ) -> DeviceTypeList:
     found = await ctx.devices.types.list(

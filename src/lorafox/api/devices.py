@@ -15,7 +15,7 @@ from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from lorafox.api.context import Caller, Ctx
-from lorafox.api.schemas import Created, GroupRef, Paging, csv_values, error_responses, page
+from lorafox.api.schemas import Created, GroupRef, Offset, Paging, csv_values, error_responses, page
 from lorafox.api.schemas import group_ref as _group_ref
 from lorafox.devices import DeviceChanges, DeviceLine
 from lorafox.domain import Device, Group
@@ -221,7 +221,7 @@ async def list_devices(
     name: Annotated[str | None, Query(description="lorafox: the name contains this")] = None,
     sort: Annotated[Literal["id", "-id", "name", "-name"], Query()] = "id",
     limit: Annotated[int, Query(ge=1, le=100)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
     fields: Annotated[str | None, Query(description="accepted; every field is given")] = None,
 ) -> DeviceList:
     found = await ctx.devices.devices.list(

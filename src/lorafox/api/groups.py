@@ -11,6 +11,7 @@ from lorafox.api.context import Caller, Ctx
 from lorafox.api.schemas import (
     Created,
     GroupRef,
+    Offset,
     Paging,
     csv_values,
     error_responses,
@@ -108,7 +109,7 @@ async def list_groups(
     types: Annotated[list[str] | None, Query(description="comma-separated types")] = None,
     sort: Annotated[Literal["id", "-id", "name", "-name"], Query()] = "id",
     limit: Annotated[int, Query(ge=1, le=100)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
     fields: Annotated[str | None, Query(description="accepted; path is always given")] = None,
 ) -> GroupList:
     found = await ctx.identity.groups.list(

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Path, Query, Request
 from pydantic import BaseModel, Field
 
 from lorafox.api.context import Caller
-from lorafox.api.schemas import Paging, error_responses, page
+from lorafox.api.schemas import Offset, Paging, error_responses, page
 from lorafox.auth.rbac import PERMISSIONS
 from lorafox.domain import Profile
 from lorafox.errors import NotFound
@@ -54,7 +54,7 @@ async def list_profiles(
     _: Caller,
     group_id: Annotated[str | None, Query(alias="groupId", description="accepted")] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> ProfileList:
     profiles = list(Profile)
     shown = profiles[offset : offset + limit]

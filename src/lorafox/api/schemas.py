@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import Request
+from fastapi import Query, Request
 from pydantic import BaseModel, Field
 
 from lorafox.domain import Group, Profile
 from lorafox.errors import InvalidInput
 
 __all__ = [
+    "EPOCH_MS_MAX",
+    "OFFSET_MAX",
     "Created",
     "ErrorBody",
     "GroupRef",
+    "Offset",
     "Paging",
     "ProfileRef",
     "csv_values",
@@ -23,6 +26,16 @@ __all__ = [
     "page",
     "profile_ref",
 ]
+
+
+OFFSET_MAX = 2**31 - 1
+"""The largest ``offset`` accepted: beyond it a list is empty anyway, and the database's integers
+(64-bit in SQLite and PostgreSQL) must hold ``offset + limit + 1``."""
+
+EPOCH_MS_MAX = 2**53 - 1
+"""The largest time (epoch ms) accepted in a query: JSON's largest exact integer, year 287396."""
+
+Offset = Annotated[int, Query(ge=0, le=OFFSET_MAX, description="rows to skip")]
 
 
 class Paging(BaseModel):

@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 from lorafox.api.context import Caller, Ctx
 from lorafox.api.schemas import (
     GroupRef,
+    Offset,
     Paging,
     ProfileRef,
     csv_values,
@@ -140,7 +141,7 @@ async def list_users(
     deep: Annotated[bool, Query(description="with groupIds: their subgroups too")] = False,
     sort: Annotated[Literal["id", "-id", "name", "-name", "email", "-email"], Query()] = "id",
     limit: Annotated[int, Query(ge=1, le=100)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
     fields: Annotated[str | None, Query(description="accepted; roles are always given")] = None,
 ) -> UserList:
     found = await ctx.identity.users.list(

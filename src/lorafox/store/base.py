@@ -84,6 +84,18 @@ class MessageStore(Protocol):
         """Messages of the devices now in the type, newest first (as ``list_messages``)."""
         ...
 
+    async def count_messages(self, device: str, since: Sequence[int]) -> list[int]:
+        """For each time of ``since`` (epoch ms), how many messages of ``device`` have a time at
+        or after it — counted by the database over its ``(device, time, seq_number)`` index."""
+        ...
+
+    async def message_locations(
+        self, device: str, *, limit: int, offset: int = 0
+    ) -> list[tuple[int, int, float, float]]:
+        """``(time, seq_number, lat, lng)`` of the messages of ``device`` that carried a
+        position, newest first."""
+        ...
+
     async def messages_after(self, message_id: int, *, limit: int) -> list[StoredUplink]:
         """Messages with an id above ``message_id``, oldest first (to replay publishes)."""
         ...

@@ -37,6 +37,7 @@ from lorafox.store.sql.tables import (
     downlinks,
     messages,
 )
+from lorafox.store.sql.tables_items import TableItemQueries
 
 __all__ = ["SqlStore", "migrate", "stored_uplink"]
 
@@ -133,9 +134,9 @@ def _downlink(row: Row[Any]) -> Downlink:
     )
 
 
-class SqlStore(IdentityQueries, DeviceQueries):
+class SqlStore(IdentityQueries, DeviceQueries, TableItemQueries):
     """Implements ``lorafox.store.base.Store`` (groups, users and API users: ``identity.py``;
-    device types and devices: ``devices.py``)."""
+    device types and devices: ``devices.py``; DynamoDB-compatible tables: ``tables_items.py``)."""
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
@@ -301,6 +302,34 @@ class SqlStore(IdentityQueries, DeviceQueries):
         query = query.order_by(messages.c.time.desc(), messages.c.seq_number.desc()).limit(limit)
         async with self._reading() as conn:
             return [stored_uplink(row) for row in await conn.execute(query)]
+
+    async def count_messages(self, device: str, since: Sequence[int]) -> list[int]:
+        if not since:
+            return []
+        # One range scan of the unique (device, time, seq_number) index, from the oldest bound;
+        # each count filters that range (COUNT(*) FILTER: SQLite 3.30+, PostgreSQL).
+        counts = [func.count().filter(messages.c.time >= bound) for bound in since]
+        query = select(*counts).where(messages.c.device == device, messages.c.time >= min(since))
+        async with self._reading() as conn:
+            row = (await conn.execute(query)).one()
+        return [int(value or 0) for value in row]
+
+    async def message_locations(
+        self, device: str, *, limit: int, offset: int = 0
+    ) -> list[tuple[int, int, float, float]]:
+        query = (
+            select(messages.c.time, messages.c.seq_number, messages.c.lat, messages.c.lng)
+            .where(
+                messages.c.device == device,
+                messages.c.lat.is_not(None),
+                messages.c.lng.is_not(None),
+            )
+            .order_by(messages.c.time.desc(), messages.c.seq_number.desc())
+            .limit(limit)
+            .offset(offset)
+        )
+        async with self._reading() as conn:
+            return [(r.time, r.seq_number, r.lat, r.lng) for r in await conn.execute(query)]
 
     async def messages_after(self, message_id: int, *, limit: int) -> list[StoredUplink]:
         query = select(messages).where(messages.c.id > message_id).order_by(messages.c.id)
