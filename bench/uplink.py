@@ -1123,6 +1123,8 @@ def run_uplink(settings: Settings, load: WrkLoad, service: Service, results: Res
         service.port,
         service.data_dir,
     )
+    log(f"(a) registering {UPLINK_DEVICES:,} devices (one uplink each)")
+    run_async(register_devices(port, service.sigfox_auth, WRK_DEVICE_BASE, service.time0))
     wait_for_quiet(settings.wait_quiet_s, server)
     rows_before = count_stored(data_dir)
     counter.reset()
@@ -1154,6 +1156,20 @@ def run_uplink(settings: Settings, load: WrkLoad, service: Service, results: Res
         f"(a) MQTT received {counter.count:,} at {counter.rate:,.0f}/s; stored "
         f"{stored[1] if stored else 'n/a'}; GET messages?limit=1 -> HTTP {status}"
     )
+
+
+async def register_devices(port: int, sigfox_auth: str, base: int, time0: int) -> None:
+    """One uplink for each of the ``UPLINK_DEVICES`` devices from ``base`` on, before a phase:
+    lorafox provisions a device on its first uplink (one more INSERT and a log line), and the
+    phases measure the steady state of known devices. The time used (``time0 - 1``) is never
+    used by the phases, so their uplinks are not duplicates."""
+    requests = [
+        request_bytes("POST", UPLINK_PATH, port, sigfox_auth, uplink_body(base + i, time0 - 1, 0))
+        for i in range(UPLINK_DEVICES)
+    ]
+    statuses, errors, samples = await send_all(port, requests, 8, 120.0)
+    if errors or any(s >= 300 for s in statuses):
+        log(f"  warning: registering devices: {statuses}, {errors} errors, e.g. {samples}")
 
 
 async def prepare_probes(
@@ -1250,6 +1266,8 @@ def run_bidir(settings: Settings, service: Service, results: Results) -> None:
     """(b): bidir latency while a paced uplink load runs."""
     server, counter, port = service.server, service.counter, service.port
     sigfox_auth, time0 = service.sigfox_auth, service.time0
+    log(f"(b) registering {UPLINK_DEVICES:,} background devices (one uplink each)")
+    run_async(register_devices(port, sigfox_auth, PACER_DEVICE_BASE, time0))
     log(f"(b) preparing {settings.probes:,} probe devices ({settings.probes // 2:,} downlinks)")
     prep = run_async(prepare_probes(settings, port, sigfox_auth, service.admin_auth, time0))
     for what in ("uplink", "downlink"):
