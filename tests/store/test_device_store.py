@@ -3,31 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
 from lorafox.domain import Device, DeviceType, DownlinkMode, Group, PayloadType, Uplink, new_id
 from lorafox.errors import Conflict, NotFound
-from lorafox.settings import Settings
 from lorafox.store.base import DeviceQuery, DeviceTypeQuery
 from lorafox.store.sql.store import SqlStore
 from tests.store.test_identity_store import child
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[SqlStore]:
-    if request.param == "sqlite":
-        url = Settings.load(None, data_dir=tmp_path).sqlalchemy_url
-    else:
-        request.applymarker(pytest.mark.postgres)
-        url = Settings.load(
-            None, database_url=request.getfixturevalue("pg_database")
-        ).sqlalchemy_url
-    opened = await SqlStore.open(url)
-    yield opened
-    await opened.close()
 
 
 def device_type(group: Group, name: str = "sensors") -> DeviceType:

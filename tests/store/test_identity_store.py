@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import sqlite3
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -15,24 +14,9 @@ from alembic.config import Config
 from lorafox.auth.passwords import hash_password, verify_password
 from lorafox.domain import ApiUser, Group, PrincipalKind, Profile, User, UserRole, new_id
 from lorafox.errors import Conflict, NotFound
-from lorafox.settings import Settings
 from lorafox.store.base import GroupQuery, MemberQuery
 from lorafox.store.sql import store as store_module
 from lorafox.store.sql.store import SqlStore
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[SqlStore]:
-    if request.param == "sqlite":
-        url = Settings.load(None, data_dir=tmp_path).sqlalchemy_url
-    else:
-        request.applymarker(pytest.mark.postgres)
-        url = Settings.load(
-            None, database_url=request.getfixturevalue("pg_database")
-        ).sqlalchemy_url
-    opened = await SqlStore.open(url)
-    yield opened
-    await opened.close()
 
 
 def child(parent: Group, name: str, type: int = 2) -> Group:

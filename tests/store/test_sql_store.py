@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
 from lorafox.domain import DownlinkState, StoredUplink, Uplink
 from lorafox.errors import Conflict, NotFound, StoreError
-from lorafox.settings import Settings
 from lorafox.store.base import Credential
 from lorafox.store.sql.store import SqlStore
 
@@ -24,20 +21,6 @@ def uplink(
 
 async def add(store: SqlStore, uplinks: list[Uplink]) -> list[StoredUplink | None]:
     return [r.stored for r in await store.ingest([(u, False) for u in uplinks])]
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[SqlStore]:
-    if request.param == "sqlite":
-        url = Settings.load(None, data_dir=tmp_path).sqlalchemy_url
-    else:
-        request.applymarker(pytest.mark.postgres)
-        url = Settings.load(
-            None, database_url=request.getfixturevalue("pg_database")
-        ).sqlalchemy_url
-    opened = await SqlStore.open(url)
-    yield opened
-    await opened.close()
 
 
 async def test_migrations_create_the_schema(store: SqlStore) -> None:

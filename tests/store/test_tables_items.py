@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -14,20 +13,6 @@ from lorafox.settings import Settings
 from lorafox.store.sql.store import SqlStore
 from lorafox.tables.errors import ConditionalCheckFailedException, ResourceNotFoundException
 from lorafox.tables.operations import TableOperations
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[SqlStore]:
-    if request.param == "sqlite":
-        url = Settings.load(None, data_dir=tmp_path).sqlalchemy_url
-    else:
-        request.applymarker(pytest.mark.postgres)
-        url = Settings.load(
-            None, database_url=request.getfixturevalue("pg_database")
-        ).sqlalchemy_url
-    opened = await SqlStore.open(url)
-    yield opened
-    await opened.close()
 
 
 async def _table(ops: TableOperations, sort_type: str) -> None:
