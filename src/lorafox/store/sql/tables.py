@@ -26,9 +26,12 @@ __all__ = [
     "cursors",
     "ddb_items",
     "ddb_tables",
+    "device_alerts",
+    "device_status",
     "device_types",
     "devices",
     "downlinks",
+    "events",
     "groups",
     "messages",
     "metadata",
@@ -61,6 +64,14 @@ messages = Table(
     Column("duplicate", Boolean, nullable=False),
     Column("extra", JSON),
     Column("received_at", BigInteger, nullable=False),
+    # revision 0005: decoding and the DATA_ADVANCED callback
+    Column("decoded", JSON),
+    Column("decode_error", String(300)),
+    Column("advanced", JSON),
+    Column("computed_lat", Float),
+    Column("computed_lng", Float),
+    Column("computed_radius", Integer),
+    Column("computed_source", Integer),
     UniqueConstraint("device", "time", "seq_number", name="uq_messages_device_time_seq"),
 )
 
@@ -76,6 +87,10 @@ downlinks = Table(
     Column("sent_at", BigInteger),
     Column("answered_seq", Integer),
     Column("answered_time", BigInteger),
+    # revision 0005: the ACKNOWLEDGE outcome
+    Column("info_code", Integer),
+    Column("info_message", String(250)),
+    Column("ended_at", BigInteger),
     Index("ix_downlinks_device_state", "device", "state", "id"),
     Index("ix_downlinks_answer", "device", "answered_seq", "answered_time"),
 )
@@ -93,6 +108,45 @@ cursors = Table(
     metadata,
     Column("name", String(64), primary_key=True),
     Column("value", BigInteger, nullable=False),
+)
+
+# -- SERVICE/ERROR callbacks and events (revision 0005) --------------------------------------
+
+device_status = Table(
+    "device_status",
+    metadata,
+    Column("id", _Id, primary_key=True, autoincrement=True),
+    Column("device", String(8), nullable=False),
+    Column("time", BigInteger, nullable=False),
+    Column("seq_number", Integer),
+    Column("temperature", Float),  # °C
+    Column("battery", Float),  # volts
+    Column("received_at", BigInteger, nullable=False),
+    UniqueConstraint("device", "time", name="uq_device_status_device_time"),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("id", _Id, primary_key=True, autoincrement=True),
+    Column("device", String(8)),
+    Column("device_type_id", String(24)),
+    Column("type", String(32), nullable=False),
+    Column("severity", String(8), nullable=False),
+    Column("time", BigInteger, nullable=False),
+    Column("message", String(500), nullable=False),
+    Column("data", JSON),
+    Column("created_at", BigInteger, nullable=False),
+    Index("ix_events_device_time", "device", "time", "id"),
+    Index("ix_events_device_type_time", "device_type_id", "time", "id"),
+)
+
+device_alerts = Table(
+    "device_alerts",
+    metadata,
+    Column("device", String(8), primary_key=True),
+    Column("silent_since", BigInteger, nullable=False),
+    Column("reported_at", BigInteger, nullable=False),
 )
 
 # -- identity (revision 0002) ----------------------------------------------------------------
