@@ -18,6 +18,7 @@ from lorafox.api.callbacks import CALLBACK_PATHS, SigfoxCallbacks
 from lorafox.api.context import ApiContext, context, root_admin
 from lorafox.api.dynamodb import is_dynamodb
 from lorafox.api.errors import error_response
+from lorafox.api.locations import router as locations_router
 from lorafox.errors import LorafoxError
 
 __all__ = ["create_app"]
@@ -87,6 +88,7 @@ def _api(ctx: ApiContext) -> FastAPI:
     for module in (groups, users, api_users, profiles, device_types, devices, device_messages):
         api.include_router(module.router)
     api.include_router(device_messages.types_router)
+    api.include_router(locations_router)
 
     def openapi() -> dict[str, Any]:
         if api.openapi_schema is None:

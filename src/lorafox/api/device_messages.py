@@ -1,4 +1,4 @@
-"""``/api/v2/devices/{id}/messages`` (with ``/metric``), ``/locations`` and ``/downlinks``,
+"""``/api/v2/devices/{id}/messages`` (with ``/metric``) and ``/downlinks``,
 ``/api/v2/device-types/{id}/messages``, in the Sigfox API v2 shapes.
 
 A registered device's messages and downlinks are its group's (its device type's): reading needs
@@ -11,17 +11,17 @@ group's.
 from __future__ import annotations
 
 import time
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from lorafox.api.context import Caller, Ctx
-from lorafox.api.schemas import EPOCH_MS_MAX, Offset, Paging, error_responses, page
+from lorafox.api.schemas import EPOCH_MS_MAX, Paging, error_responses
 from lorafox.auth import rbac
 from lorafox.domain import Downlink, StoredUplink
 
-__all__ = ["LocationList", "MessageList", "MessageMetric", "message_page", "router", "types_router"]
+__all__ = ["MessageList", "MessageMetric", "message_page", "router", "types_router"]
 
 DAY_MS = 86_400_000
 """Sigfox's windows for ``/messages/metric``: the last 24 hours, 7 days and 30 days."""
@@ -84,33 +84,6 @@ class MessageMetric(BaseModel):
     lastDay: int = Field(description="in the last 24 hours")  # noqa: N815
     lastWeek: int = Field(description="in the last 7 days")  # noqa: N815
     lastMonth: int = Field(description="in the last 30 days")  # noqa: N815
-
-
-class Location(BaseModel):
-    """A position of the device (Sigfox API v2's device location, lorafox's sources)."""
-
-    time: int = Field(
-        description="epoch ms: the message's time, or the device's creation time for the "
-        "position set by a user"
-    )
-    valid: bool = Field(description="always true: lorafox lists known positions only")
-    lat: float = Field(ge=-90, le=90)
-    lng: float = Field(ge=-180, le=180)
-    radius: int | None = Field(
-        default=None, description="accuracy in metres, when the source gives one (none yet)"
-    )
-    source: Literal["user", "message"] = Field(
-        description="user: the lat/lng set on the device; message: the lat/lng a callback "
-        "carried (Sigfox's {lat}/{lng}, the area of the receiving base stations)"
-    )
-    seqNumber: int | None = Field(  # noqa: N815
-        default=None, description="the message's sequence number (source message)"
-    )
-
-
-class LocationList(BaseModel):
-    data: list[Location]
-    paging: Paging
 
 
 class DownlinkCreate(BaseModel):
@@ -214,46 +187,6 @@ async def message_metric(ctx: Ctx, caller: Caller, device_id: DeviceId) -> Messa
         device, [now - DAY_MS, now - 7 * DAY_MS, now - 30 * DAY_MS]
     )
     return MessageMetric(lastDay=day, lastWeek=week, lastMonth=month)
-
-
-@router.get(
-    "/{device_id}/locations",
-    summary="Known positions of the device",
-    description="First the position set on the device (``source`` user), when it has one; then "
-    "the positions carried by its messages (``source`` message), newest first. Later sources "
-    "(the DATA_ADVANCED callback's computedLocation, positions of the receiving base stations) "
-    "will be listed with the messages, with their radius.",
-)
-async def list_locations(
-    request: Request,
-    ctx: Ctx,
-    caller: Caller,
-    device_id: DeviceId,
-    limit: Limit = 100,
-    offset: Offset = 0,
-) -> LocationList:
-    device = await ctx.devices.devices.scope(caller, device_id)
-    registered = await ctx.store.get_device(device)
-    user_set = None
-    if registered is not None and registered.lat is not None and registered.lng is not None:
-        user_set = Location(
-            time=registered.created_at,
-            valid=True,
-            lat=registered.lat,
-            lng=registered.lng,
-            source="user",
-        )
-    found = [user_set] if user_set is not None and offset == 0 else []
-    skip = max(offset - 1, 0) if user_set is not None else offset
-    rows = await ctx.store.message_locations(device, limit=limit + 1 - len(found), offset=skip)
-    found += [
-        Location(time=t, valid=True, lat=lat, lng=lng, source="message", seqNumber=seq)
-        for t, seq, lat, lng in rows
-    ]
-    return LocationList(
-        data=found[:limit],
-        paging=page(request, limit=limit, offset=offset, more=len(found) > limit),
-    )
 
 
 @types_router.get(
