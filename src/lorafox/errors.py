@@ -6,11 +6,13 @@ tree to status codes in one place (``lorafox.api.errors``)::
     LorafoxError
     ├── ConfigError            bad settings, a port already in use (CLI: one line, exit 2)
     ├── InvalidInput           malformed request or message                        → 400
+    │   └── PayloadFormatError a device type's payload format does not compile
     ├── AuthenticationFailed   missing or wrong credentials                        → 401
     ├── Forbidden              authenticated but not allowed, or outside the allow-list → 403
     ├── NotFound               no such object                                      → 404
     ├── Conflict               the object exists, or its state forbids the change  → 409
     ├── StoreError             the database failed                                 → 503
+    ├── PayloadDecodeError     a payload does not fit its format (the message is kept)
     └── BusError               the MQTT broker failed
         └── BusUnavailable     not connected to the broker right now
 """
@@ -27,6 +29,8 @@ __all__ = [
     "InvalidInput",
     "LorafoxError",
     "NotFound",
+    "PayloadDecodeError",
+    "PayloadFormatError",
     "StoreError",
 ]
 
@@ -77,3 +81,24 @@ class BusError(LorafoxError):
 
 class BusUnavailable(BusError):
     """Not connected to the MQTT broker right now; the message was not handed over."""
+
+
+class PayloadFormatError(InvalidInput):
+    """A custom payload format (``payloadConfig``) does not compile. ``position`` is the 1-based
+    character of the text where the fault is, ``field_name`` the format's field at fault."""
+
+    def __init__(
+        self, message: str, *, position: int | None = None, field_name: str | None = None
+    ) -> None:
+        super().__init__(message, field="payloadConfig")
+        self.position = position
+        self.field_name = field_name
+
+
+class PayloadDecodeError(LorafoxError):
+    """A message's payload cannot be decoded with its device type's format (too short, not
+    hex). Not an ``InvalidInput``: the message itself is good and is kept with this text."""
+
+    def __init__(self, message: str, *, field_name: str | None = None) -> None:
+        super().__init__(message)
+        self.field_name = field_name
