@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from lorafox.api.context import Caller, Ctx
+from lorafox.api.fields import Selection, selection
 from lorafox.api.schemas import (
     GroupRef,
     Offset,
@@ -31,6 +32,13 @@ __all__ = ["router"]
 router = APIRouter(prefix="/api/v2/api-users", tags=["api-users"])
 
 ApiUserId = Annotated[str, Path(description="The API user identifier (its login)")]
+_api_user_fields = selection(
+    "group(name,type,level,bssId,customerBssId)",
+    "profiles(name,roles(name,perms(name)))",
+    note="lorafox: the group's name, type and level are always given; roles expand the "
+    "profiles with what they allow; bssId, customerBssId and perms do not exist in lorafox.",
+)
+ApiUserFields = Annotated[Selection, Depends(_api_user_fields)]
 
 
 class ApiUserOut(BaseModel):
@@ -75,14 +83,15 @@ class Credential(BaseModel):
     accessToken: str = Field(description="the new password: shown this once")  # noqa: N815
 
 
-def _out(api_user: ApiUser, group: Group) -> ApiUserOut:
+def _out(api_user: ApiUser, group: Group, fields: Selection) -> ApiUserOut:
+    with_roles = "roles" in fields.sub("profiles")
     return ApiUserOut(
         id=api_user.id,
         name=api_user.name,
         timezone=api_user.timezone,
         group=group_ref(group),
         creationTime=api_user.created_at,
-        profiles=[profile_ref(p) for p in api_user.profiles],
+        profiles=[profile_ref(p, roles=with_roles) for p in api_user.profiles],
     )
 
 
@@ -97,13 +106,13 @@ async def list_api_users(
     request: Request,
     ctx: Ctx,
     caller: Caller,
+    fields: ApiUserFields,
     profile_id: Annotated[str | None, Query(alias="profileId")] = None,
     group_ids: Annotated[
         list[str] | None, Query(alias="groupIds", description="comma-separated group ids")
     ] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 100,
     offset: Offset = 0,
-    fields: Annotated[str | None, Query(description="accepted; all fields are given")] = None,
 ) -> ApiUserList:
     found = await ctx.identity.api_users.list(
         caller,
@@ -115,7 +124,7 @@ async def list_api_users(
     shown = found[:limit]
     groups = await ctx.store.get_groups({a.group_id for a in shown})
     return ApiUserList(
-        data=[_out(a, groups[a.group_id]) for a in shown],
+        data=[_out(a, groups[a.group_id], fields) for a in shown],
         paging=page(request, limit=limit, offset=offset, more=len(found) > limit),
     )
 
@@ -142,9 +151,17 @@ async def create_api_user(
     return ApiUserCreated(id=api_user.id, accessToken=password)
 
 
-@router.get("/{api_user_id}", summary="An API user", responses=error_responses(404))
-async def get_api_user(ctx: Ctx, caller: Caller, api_user_id: ApiUserId) -> ApiUserOut:
-    return _out(*await ctx.identity.api_users.get(caller, api_user_id))
+@router.get(
+    "/{api_user_id}",
+    summary="An API user",
+    response_model_exclude_none=True,
+    responses=error_responses(400, 404),
+)
+async def get_api_user(
+    ctx: Ctx, caller: Caller, api_user_id: ApiUserId, fields: ApiUserFields
+) -> ApiUserOut:
+    api_user, group = await ctx.identity.api_users.get(caller, api_user_id)
+    return _out(api_user, group, fields)
 
 
 @router.put(

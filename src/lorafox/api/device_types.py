@@ -6,10 +6,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from lorafox.api.context import Caller, Ctx
+from lorafox.api.fields import Selection, selection
 from lorafox.api.schemas import Created, GroupRef, Offset, Paging, csv_values, error_responses, page
 from lorafox.api.schemas import group_ref as _group_ref
 from lorafox.devices import DeviceTypeChanges
@@ -23,6 +24,14 @@ __all__ = ["router"]
 router = APIRouter(prefix="/api/v2/device-types", tags=["device-types"])
 
 DeviceTypeId = Annotated[str, Path(description="The device type identifier")]
+_device_type_fields = selection(
+    "group(name,type,level)",
+    "contract(name)",
+    "geolocPayloadConfig(name)",
+    note="lorafox: the group's name, type and level are always given; contracts and "
+    "geolocation payload configurations do not exist in lorafox.",
+)
+DeviceTypeFields = Annotated[Selection, Depends(_device_type_fields)]
 _MODE = "0 DIRECT, 1 CALLBACK, 2 NONE"
 _PAYLOAD = "2 regular (raw hex), 3 custom grammar (payloadConfig), 5 string"
 _TEMPLATE = (
@@ -131,6 +140,7 @@ async def list_device_types(
     request: Request,
     ctx: Ctx,
     caller: Caller,
+    _: DeviceTypeFields,
     name: Annotated[str | None, Query(description="the name contains this (any case)")] = None,
     group_ids: Annotated[
         list[str] | None, Query(alias="groupIds", description="comma-separated group ids")
@@ -141,7 +151,6 @@ async def list_device_types(
     ] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 100,
     offset: Offset = 0,
-    fields: Annotated[str | None, Query(description="accepted; every field is given")] = None,
 ) -> DeviceTypeList:
     found = await ctx.devices.types.list(
         caller,
@@ -180,9 +189,11 @@ async def create_device_type(
     "/{device_type_id}",
     summary="A device type",
     response_model_exclude_none=True,
-    responses=error_responses(404),
+    responses=error_responses(400, 404),
 )
-async def get_device_type(ctx: Ctx, caller: Caller, device_type_id: DeviceTypeId) -> DeviceTypeOut:
+async def get_device_type(
+    ctx: Ctx, caller: Caller, device_type_id: DeviceTypeId, _: DeviceTypeFields
+) -> DeviceTypeOut:
     found = await ctx.devices.types.get(caller, device_type_id)
     group = await ctx.store.get_group(found.group_id)
     if group is None:  # deleted meanwhile

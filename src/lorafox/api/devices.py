@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from lorafox.api.context import Caller, Ctx
+from lorafox.api.fields import Selection, selection
 from lorafox.api.schemas import Created, GroupRef, Offset, Paging, csv_values, error_responses, page
 from lorafox.api.schemas import group_ref as _group_ref
 from lorafox.devices import DeviceChanges, DeviceLine
@@ -30,10 +31,21 @@ BULK_MAX = 10_000
 """Devices one bulk request may create."""
 
 _STATE = "0 OK; 7 NOT_ACTIVABLE (activable is false)"
+_device_fields = selection(
+    "deviceType(name)",
+    "group(name,type,level,bssId,customerBssId)",
+    "contract(name)",
+    "productCertificate(key)",
+    "modemCertificate(key)",
+    note="lorafox: the group's name, type and level are always given; contracts, "
+    "certificates, bssId and customerBssId do not exist in lorafox.",
+)
+DeviceFields = Annotated[Selection, Depends(_device_fields)]
 
 
 class DeviceTypeRef(BaseModel):
     id: str
+    name: str | None = Field(default=None, description="with fields=deviceType(name)")
 
 
 class Location(BaseModel):
@@ -125,11 +137,11 @@ class BulkJobOut(BaseModel):
     status: BulkStatus
 
 
-def _out(d: Device, group: Group) -> DeviceOut:
+def _out(d: Device, group: Group, type_names: dict[str, str]) -> DeviceOut:
     return DeviceOut(
         id=d.id,
         name=d.name,
-        deviceType=DeviceTypeRef(id=d.device_type_id),
+        deviceType=DeviceTypeRef(id=d.device_type_id, name=type_names.get(d.device_type_id)),
         group=_group_ref(group),
         pac=d.pac,
         location=Location(lat=d.lat, lng=d.lng),
@@ -149,6 +161,18 @@ async def _groups(ctx: Ctx, devices: list[Device]) -> dict[str, Group]:
     if any(d.group_id not in found for d in devices):
         raise NotFound("device not found")  # its group went away meanwhile
     return found
+
+
+async def _type_names(ctx: Ctx, devices: list[Device], fields: Selection) -> dict[str, str]:
+    """The names of the devices' types, when ``fields`` asks for ``deviceType(name)``."""
+    if "name" not in fields.sub("deviceType"):
+        return {}
+    names: dict[str, str] = {}
+    for type_id in {d.device_type_id for d in devices}:
+        found = await ctx.store.get_device_type(type_id)
+        if found is not None:
+            names[type_id] = found.name
+    return names
 
 
 # bulk first: /bulk/{jobId} must not be read as /{device_id}/…
@@ -213,6 +237,7 @@ async def list_devices(
     request: Request,
     ctx: Ctx,
     caller: Caller,
+    fields: DeviceFields,
     id: Annotated[str | None, Query(description="only this device")] = None,
     group_ids: Annotated[
         list[str] | None, Query(alias="groupIds", description="comma-separated group ids")
@@ -222,7 +247,6 @@ async def list_devices(
     sort: Annotated[Literal["id", "-id", "name", "-name"], Query()] = "id",
     limit: Annotated[int, Query(ge=1, le=100)] = 100,
     offset: Offset = 0,
-    fields: Annotated[str | None, Query(description="accepted; every field is given")] = None,
 ) -> DeviceList:
     found = await ctx.devices.devices.list(
         caller,
@@ -236,8 +260,9 @@ async def list_devices(
     )
     shown = found[:limit]
     groups = await _groups(ctx, shown)
+    names = await _type_names(ctx, shown, fields)
     return DeviceList(
-        data=[_out(d, groups[d.group_id]) for d in shown],
+        data=[_out(d, groups[d.group_id], names) for d in shown],
         paging=page(request, limit=limit, offset=offset, more=len(found) > limit),
     )
 
@@ -276,9 +301,12 @@ async def create_device(
     response_model_exclude_none=True,
     responses=error_responses(400, 404),
 )
-async def get_device(ctx: Ctx, caller: Caller, device_id: DeviceId) -> DeviceOut:
+async def get_device(
+    ctx: Ctx, caller: Caller, device_id: DeviceId, fields: DeviceFields
+) -> DeviceOut:
     found = await ctx.devices.devices.get(caller, device_id)
-    return _out(found, (await _groups(ctx, [found]))[found.group_id])
+    group = (await _groups(ctx, [found]))[found.group_id]
+    return _out(found, group, await _type_names(ctx, [found], fields))
 
 
 @router.put(

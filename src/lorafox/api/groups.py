@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from lorafox.api.context import Caller, Ctx
+from lorafox.api.fields import Selection, selection
 from lorafox.api.schemas import (
     Created,
     GroupRef,
@@ -28,6 +29,13 @@ router = APIRouter(prefix="/api/v2/groups", tags=["groups"])
 
 GroupId = Annotated[str, Path(description="The group identifier")]
 _TYPE = "0 SO, 2 Basic, 5 SVNO, 6 Partners, 7 NIP, 8 DIST, 9 Channel, 10 Starter, 11 Partner"
+
+
+_PATH_NOTE = "lorafox: `path` is always given, with each ancestor's name, type and level."
+_list_fields = selection("path(name,type,level)", note=_PATH_NOTE)
+ListFields = Annotated[Selection, Depends(_list_fields)]
+_get_fields = selection("path(name,type,level)", "paths(name)", note=_PATH_NOTE)
+GetFields = Annotated[Selection, Depends(_get_fields)]
 
 
 class GroupOut(BaseModel):
@@ -101,6 +109,7 @@ async def list_groups(
     request: Request,
     ctx: Ctx,
     caller: Caller,
+    _: ListFields,
     parent_ids: Annotated[
         list[str] | None, Query(alias="parentIds", description="comma-separated group ids")
     ] = None,
@@ -110,7 +119,6 @@ async def list_groups(
     sort: Annotated[Literal["id", "-id", "name", "-name"], Query()] = "id",
     limit: Annotated[int, Query(ge=1, le=100)] = 100,
     offset: Offset = 0,
-    fields: Annotated[str | None, Query(description="accepted; path is always given")] = None,
 ) -> GroupList:
     found = await ctx.identity.groups.list(
         caller,
@@ -154,9 +162,9 @@ async def create_group(ctx: Ctx, caller: Caller, body: GroupCreate, response: Re
     "/{group_id}",
     summary="A group",
     response_model_exclude_none=True,
-    responses=error_responses(404),
+    responses=error_responses(400, 404),
 )
-async def get_group(ctx: Ctx, caller: Caller, group_id: GroupId) -> GroupOut:
+async def get_group(ctx: Ctx, caller: Caller, group_id: GroupId, _: GetFields) -> GroupOut:
     group = await ctx.identity.groups.get(caller, group_id)
     return _out(group, await ctx.identity.groups.ancestors(caller, [group]))
 

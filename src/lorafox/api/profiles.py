@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, Field
 
 from lorafox.api.context import Caller
-from lorafox.api.schemas import Offset, Paging, error_responses, page
+from lorafox.api.fields import Selection, selection
+from lorafox.api.schemas import Offset, Paging, RoleRef, error_responses, page
 from lorafox.auth.rbac import PERMISSIONS
 from lorafox.domain import Profile
 from lorafox.errors import NotFound
@@ -18,9 +19,12 @@ __all__ = ["router"]
 router = APIRouter(prefix="/api/v2/profiles", tags=["profiles"])
 
 
-class RoleRef(BaseModel):
-    id: str = Field(examples=["devices:write"])
-    name: str
+_profile_fields = selection(
+    "group(name,type,level)",
+    "roles(name,path(name))",
+    note="lorafox: the roles are always given; a profile is the same in every group.",
+)
+ProfileFields = Annotated[Selection, Depends(_profile_fields)]
 
 
 class ProfileOut(BaseModel):
@@ -52,6 +56,7 @@ def _out(profile: Profile) -> ProfileOut:
 async def list_profiles(
     request: Request,
     _: Caller,
+    __: ProfileFields,
     group_id: Annotated[str | None, Query(alias="groupId", description="accepted")] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 100,
     offset: Offset = 0,

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import Query, Request
 from pydantic import BaseModel, Field
 
+from lorafox.auth.rbac import PERMISSIONS
 from lorafox.domain import Group, Profile
 from lorafox.errors import InvalidInput
 
@@ -20,6 +21,7 @@ __all__ = [
     "Offset",
     "Paging",
     "ProfileRef",
+    "RoleRef",
     "csv_values",
     "error_responses",
     "group_ref",
@@ -51,11 +53,21 @@ class GroupRef(BaseModel):
     level: int = Field(description="depth in the tree, 0 for the root group")
 
 
+class RoleRef(BaseModel):
+    """What a profile allows (Sigfox's roles of a profile)."""
+
+    id: str = Field(examples=["devices:write"])
+    name: str
+
+
 class ProfileRef(BaseModel):
-    """Sigfox's minimal profile."""
+    """Sigfox's minimal profile; ``roles`` when ``fields`` asks for them."""
 
     id: str = Field(examples=["DEVICE_MANAGER"])
     name: str = Field(examples=["DEVICE MANAGER [W]"])
+    roles: list[RoleRef] | None = Field(
+        default=None, description="with fields=…profile(roles) or profiles(roles)"
+    )
 
 
 class Created(BaseModel):
@@ -80,21 +92,34 @@ _ERRORS = {
     403: "Visible, but the caller's profile does not allow this",
     404: "No such object, or not visible to the caller",
     409: "The current state forbids it",
+    429: "Too many requests from this caller: wait for the seconds `Retry-After` gives",
 }
+_RETRY_AFTER = {"Retry-After": {"description": "seconds to wait", "schema": {"type": "integer"}}}
 
 
 def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI ``responses`` for these error statuses (401 is always included)."""
-    wanted = sorted({401, *statuses})
-    return {s: {"model": ErrorBody, "description": _ERRORS[s]} for s in wanted}
+    """OpenAPI ``responses`` for these error statuses (401 and 429 are always included)."""
+    wanted = sorted({401, 429, *statuses})
+    responses: dict[int | str, dict[str, Any]] = {
+        s: {"model": ErrorBody, "description": _ERRORS[s]} for s in wanted
+    }
+    responses[429]["headers"] = dict(_RETRY_AFTER)
+    return responses
 
 
 def group_ref(group: Group) -> GroupRef:
     return GroupRef(id=group.id, name=group.name, type=group.type, level=group.level)
 
 
-def profile_ref(profile: Profile) -> ProfileRef:
-    return ProfileRef(id=profile.value, name=profile.label)
+def profile_ref(profile: Profile, *, roles: bool = False) -> ProfileRef:
+    """The profile, with its roles when asked (``fields``)."""
+    if not roles:
+        return ProfileRef(id=profile.value, name=profile.label)
+    return ProfileRef(
+        id=profile.value,
+        name=profile.label,
+        roles=[RoleRef(id=p, name=p) for p in PERMISSIONS[profile]],
+    )
 
 
 def page(request: Request, *, limit: int, offset: int, more: bool) -> Paging:

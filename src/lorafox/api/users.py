@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from lorafox.api.context import Caller, Ctx
+from lorafox.api.fields import Selection, selection
 from lorafox.api.schemas import (
     GroupRef,
     Offset,
@@ -31,6 +32,12 @@ __all__ = ["router"]
 router = APIRouter(prefix="/api/v2/users", tags=["users"])
 
 UserId = Annotated[str, Path(description="The user identifier")]
+_user_fields = selection(
+    "userRoles(group(name,type,level,bssId,customerBssId),profile(name,roles(name,perms(name))))",
+    note="lorafox: the group's name, type and level are always given; roles expand the "
+    "profile with what it allows; bssId, customerBssId and perms do not exist in lorafox.",
+)
+UserFields = Annotated[Selection, Depends(_user_fields)]
 
 
 class UserRoleOut(BaseModel):
@@ -104,8 +111,11 @@ class PasswordChange(BaseModel):
     newPassword: str = Field(min_length=PASSWORD_MIN, max_length=PASSWORD_MAX)  # noqa: N815
 
 
-def _out(caller: Principal, user: User, groups: dict[str, Group], ctx: Ctx) -> UserOut:
+def _out(
+    caller: Principal, user: User, groups: dict[str, Group], ctx: Ctx, fields: Selection
+) -> UserOut:
     roles = ctx.identity.users.visible_roles(caller, user, groups)
+    with_roles = "roles" in fields.sub("userRoles").sub("profile")
     return UserOut(
         id=user.id,
         email=user.email,
@@ -114,7 +124,10 @@ def _out(caller: Principal, user: User, groups: dict[str, Group], ctx: Ctx) -> U
         timezone=user.timezone,
         creationTime=user.created_at,
         lastLoginTime=user.last_login_at,
-        userRoles=[UserRoleOut(group=group_ref(g), profile=profile_ref(p)) for g, p in roles],
+        userRoles=[
+            UserRoleOut(group=group_ref(g), profile=profile_ref(p, roles=with_roles))
+            for g, p in roles
+        ],
     )
 
 
@@ -133,6 +146,7 @@ async def list_users(
     request: Request,
     ctx: Ctx,
     caller: Caller,
+    fields: UserFields,
     text: Annotated[str | None, Query(description="in the email or the name")] = None,
     profile_id: Annotated[str | None, Query(alias="profileId")] = None,
     group_ids: Annotated[
@@ -142,7 +156,6 @@ async def list_users(
     sort: Annotated[Literal["id", "-id", "name", "-name", "email", "-email"], Query()] = "id",
     limit: Annotated[int, Query(ge=1, le=100)] = 100,
     offset: Offset = 0,
-    fields: Annotated[str | None, Query(description="accepted; roles are always given")] = None,
 ) -> UserList:
     found = await ctx.identity.users.list(
         caller,
@@ -157,7 +170,7 @@ async def list_users(
     shown = found[:limit]
     groups = await ctx.identity.users.groups_of(shown)
     return UserList(
-        data=[_out(caller, u, groups, ctx) for u in shown],
+        data=[_out(caller, u, groups, ctx, fields) for u in shown],
         paging=page(request, limit=limit, offset=offset, more=len(found) > limit),
     )
 
@@ -192,11 +205,11 @@ async def create_user(
     "/{user_id}",
     summary="A user",
     response_model_exclude_none=True,
-    responses=error_responses(404),
+    responses=error_responses(400, 404),
 )
-async def get_user(ctx: Ctx, caller: Caller, user_id: UserId) -> UserOut:
+async def get_user(ctx: Ctx, caller: Caller, user_id: UserId, fields: UserFields) -> UserOut:
     user, groups = await ctx.identity.users.get(caller, user_id)
-    return _out(caller, user, groups, ctx)
+    return _out(caller, user, groups, ctx, fields)
 
 
 @router.put(
