@@ -14,7 +14,8 @@ import errno
 import ipaddress
 import logging
 import socket
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import Awaitable, Callable, Generator, Sequence
+from dataclasses import dataclass
 
 import uvicorn
 
@@ -37,6 +38,7 @@ from lorafox.devices import DeviceManagement, UnknownDevicePolicy, UnknownDevice
 from lorafox.domain import Group, Profile, StoredUplink
 from lorafox.downlinks import DownlinkQueue
 from lorafox.errors import AuthenticationFailed, ConfigError
+from lorafox.events.service import DeviceEvents
 from lorafox.identity import Identity
 from lorafox.ingest.pipeline import UplinkPipeline
 from lorafox.ingest.sigfox import uplink_json
@@ -86,6 +88,16 @@ class _Server(uvicorn.Server):
     @contextlib.contextmanager
     def capture_signals(self) -> Generator[None, None, None]:
         yield
+
+
+@dataclass(slots=True)
+class _Parts:
+    server: _Server
+    bus: Bus | None
+    pipeline: UplinkPipeline
+    events: DeviceEvents
+    outbox: Outbox | None
+    stop_jobs: Callable[[], Awaitable[None]]
 
 
 class Service:
@@ -212,12 +224,22 @@ class Service:
             await outbox.start()
             metrics.watch_backlog(lambda: outbox.backlog if outbox else 0)
             bus.subscribe(s.mqtt.downlink_topic, downlinks.on_mqtt)
-        pipeline = UplinkPipeline(store, outbox.add if outbox else lambda _: None)
         identity = Identity.create(store, box)
         management = await DeviceManagement.create(store, identity.groups, root)
+        events: DeviceEvents | None = None
+
+        def on_stored(stored: Sequence[StoredUplink]) -> None:
+            if outbox is not None:
+                outbox.add(stored)
+            if events is not None:
+                events.monitor.observe(stored)
+
+        pipeline = UplinkPipeline(store, on_stored)
+        events = DeviceEvents(store, bus, management.registry, s, pipeline.submit)
         unknown = await UnknownDevices.create(
             store, management.registry, UnknownDevicePolicy(s.sigfox.unknown_devices), root.id
         )
+        await events.load(unknown)
         log.info(
             "%d devices registered; unknown devices: %s",
             len(management.registry),
@@ -233,6 +255,8 @@ class Service:
             ],
             trust_forwarded_for=s.sigfox.trust_forwarded_for,
             unknown=unknown,
+            registry=management.registry,
+            reports=events.reports,
         )
 
         def health() -> dict[str, str]:
@@ -255,35 +279,44 @@ class Service:
             create_app(ctx, callbacks, DynamoDBEndpoint(TableOperations(store), auth))
         )
         self.http_port = sock.getsockname()[1]
+        await self._run(_Parts(server, bus, pipeline, events, outbox, management.bulk.stop), sock)
+        log.info("lorafox stopped")
+
+    async def _run(self, parts: _Parts, sock: socket.socket) -> None:
+        """Start the broker and the tasks, serve until told to stop, then drain in order:
+        HTTP, jobs, uplinks, events, publishes."""
+        s = self.settings
         async with contextlib.AsyncExitStack() as stack:
-            if bus is not None:
-                await self._start_bus(stack, bus)
+            if parts.bus is not None:
+                await self._start_bus(stack, parts.bus)
             async with asyncio.TaskGroup() as tasks:
-                pipeline_task = tasks.create_task(pipeline.run())
-                outbox_task = tasks.create_task(outbox.run()) if outbox else None
-                server_task = tasks.create_task(server.serve(sockets=[sock]))
+                pipeline_task = tasks.create_task(parts.pipeline.run())
+                events_task = tasks.create_task(parts.events.run())
+                outbox_task = tasks.create_task(parts.outbox.run()) if parts.outbox else None
+                server_task = tasks.create_task(parts.server.serve(sockets=[sock]))
                 # uvicorn offers no start event; its flag flips within a few ms
-                while not server.started and not server_task.done():  # noqa: ASYNC110
+                while not parts.server.started and not server_task.done():  # noqa: ASYNC110
                     await asyncio.sleep(0.01)
-                if server.started:
+                if parts.server.started:
                     log.info(
                         "lorafox is up: HTTP on %s:%d, %s",
                         s.host,
                         self.http_port,
-                        self._mqtt_text(bus),
+                        self._mqtt_text(parts.bus),
                     )
                     self.ready.set()
                 stop = asyncio.create_task(self._stop.wait())
                 await asyncio.wait({stop, server_task}, return_when=asyncio.FIRST_COMPLETED)
                 stop.cancel()
                 log.info("shutting down")
-                server.should_exit = True
+                parts.server.should_exit = True
                 await server_task
-                await management.bulk.stop()
-                pipeline.close()
+                await parts.stop_jobs()
+                parts.pipeline.close()
                 await pipeline_task
-                if outbox is not None and outbox_task is not None:
-                    await outbox.drain(seconds=5)
-                    outbox.close()
+                await parts.events.close()
+                await events_task
+                if parts.outbox is not None and outbox_task is not None:
+                    await parts.outbox.drain(seconds=5)
+                    parts.outbox.close()
                     outbox_task.cancel()
-        log.info("lorafox stopped")

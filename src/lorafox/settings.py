@@ -23,7 +23,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-__all__ = ["MqttSettings", "Settings", "SigfoxSettings", "default_data_dir"]
+__all__ = ["EventSettings", "MqttSettings", "Settings", "SigfoxSettings", "default_data_dir"]
 
 SIGFOX_NETWORK = "185.110.96.0/22"
 """The network the Sigfox Back-End calls from (documented value for ``allowed_networks``)."""
@@ -110,6 +110,26 @@ class MqttSettings(BaseModel):
         return int(match.group(1)) if match else None
 
 
+class EventSettings(BaseModel):
+    """Device events: keep-alive checks, battery alerts, downlink expiry."""
+
+    keepalive_check_seconds: float = Field(
+        default=60,
+        gt=0,
+        description="How often devices are checked against their device type's keepAlive.",
+    )
+    low_battery_volts: float = Field(
+        default=2.7,
+        ge=0,
+        description="A STATUS callback below this battery voltage raises a low_battery event.",
+    )
+    downlink_expiry_seconds: int = Field(
+        default=7 * 24 * 3600,
+        ge=0,
+        description="Queued downlinks no BIDIR callback took within this time expire (0: never).",
+    )
+
+
 class Settings(BaseSettings):
     """Everything ``lorafox serve`` can be told."""
 
@@ -126,6 +146,12 @@ class Settings(BaseSettings):
     )
     host: str = Field(default="127.0.0.1", description="Address the HTTP and MQTT listeners bind.")
     http_port: int = Field(default=8080, ge=1, le=65535, description="HTTP port.")
+    api_rate_limit: float = Field(
+        default=100,
+        ge=0,
+        description="Requests a second each user or API user may make on /api/v2 (bursts of "
+        "twice as many); beyond it 429 with Retry-After. 0 = no limit.",
+    )
     mqtt_port: int = Field(
         default=1883, ge=0, le=65535, description="Embedded MQTT broker port; 0 = no broker."
     )
@@ -141,6 +167,7 @@ class Settings(BaseSettings):
     sigfox_password: SecretStr | None = Field(default=None, description="Its password (set).")
     sigfox: SigfoxSettings = Field(default_factory=SigfoxSettings)
     mqtt: MqttSettings = Field(default_factory=MqttSettings)
+    events: EventSettings = Field(default_factory=EventSettings)
 
     @field_validator("mqtt_url")
     @classmethod

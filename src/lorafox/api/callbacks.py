@@ -1,11 +1,15 @@
-"""``/sigfox/uplink`` and ``/sigfox/bidir``: the Sigfox Back-End's DATA callbacks.
+"""``/sigfox/*``: the Sigfox Back-End's callbacks.
 
-This is the hot path (thousands of calls a second), so it is a bare ASGI handler rather than a
-FastAPI route: no validation framework, no dependency injection, one dict per request.
+``/sigfox/uplink`` and ``/sigfox/bidir`` take the DATA callbacks, ``/sigfox/service`` (and
+``/sigfox/service/{status,acknowledge,data-advanced}``) the SERVICE ones, ``/sigfox/error`` the
+ERROR ones. DATA is the hot path (thousands of calls a second), so this is a bare ASGI handler
+rather than FastAPI routes: no validation framework, no dependency injection, one dict per
+request.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import logging
 import time
@@ -19,26 +23,40 @@ from lorafox.api.asgi import Receive, Scope, Send, read_body, respond
 from lorafox.api.errors import error_body, error_response
 from lorafox.api.metrics import Metrics
 from lorafox.auth.basic import BasicAuthenticator
+from lorafox.decoding import decode_payload
+from lorafox.devices.registry import Codec, DeviceRegistry
 from lorafox.devices.unknown import UnknownDevices
+from lorafox.domain import Acknowledgement, DeviceStatus, DownlinkMode
 from lorafox.downlinks import DownlinkQueue
-from lorafox.errors import Forbidden, LorafoxError
+from lorafox.errors import Forbidden, LorafoxError, NotFound
+from lorafox.events.reports import ServiceReports
 from lorafox.ingest.pipeline import UplinkPipeline
+from lorafox.ingest.service import ServiceKind, parse_error, parse_service
 from lorafox.ingest.sigfox import (
     decode_body,
     is_downlink_request_only,
     normalize_device,
     parse_uplink,
 )
+from lorafox.store.base import DownlinkAsk
 
 __all__ = ["CALLBACK_PATHS", "SigfoxCallbacks"]
 
 log = logging.getLogger(__name__)
 
-CALLBACK_PATHS = frozenset({"/sigfox/uplink", "/sigfox/bidir"})
+_ENDPOINTS: dict[str, tuple[str, ServiceKind | None]] = {
+    "/sigfox/uplink": ("uplink", None),
+    "/sigfox/bidir": ("bidir", None),
+    "/sigfox/service": ("service", None),
+    "/sigfox/error": ("error", None),
+    **{f"/sigfox/service/{kind.value}": ("service", kind) for kind in ServiceKind},
+}
+CALLBACK_PATHS = frozenset(_ENDPOINTS)
 MAX_BODY = 64 * 1024
 _JSON = [(b"content-type", b"application/json")]
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+_QUEUE = Codec(DownlinkMode.CALLBACK)
 
 
 @dataclass(slots=True)
@@ -53,6 +71,10 @@ class SigfoxCallbacks:
     trust_forwarded_for: bool = False
     unknown: UnknownDevices | None = None
     """What to do with devices that are not registered (None: accept them, create nothing)."""
+    registry: DeviceRegistry | None = None
+    """Device types' decoders and downlink modes (None: no decoding, downlinks from the queue)."""
+    reports: ServiceReports | None = None
+    """Where SERVICE and ERROR callbacks go (None: those paths answer 404)."""
 
     def _caller(self, scope: Scope, headers: dict[bytes, bytes]) -> str | None:
         if self.trust_forwarded_for and b"x-forwarded-for" in headers:
@@ -74,9 +96,9 @@ class SigfoxCallbacks:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
-        endpoint = "uplink" if scope["path"] == "/sigfox/uplink" else "bidir"
+        endpoint, kind = _ENDPOINTS[scope["path"]]
         try:
-            status, headers, body = await self._handle(endpoint, scope, receive)
+            status, headers, body = await self._handle(endpoint, kind, scope, receive)
         except LorafoxError as exc:
             status, headers, body = error_response(exc)
             if status >= 500:
@@ -90,7 +112,7 @@ class SigfoxCallbacks:
         self.metrics.callbacks.answered(endpoint, status, time.perf_counter() - started)
 
     async def _handle(
-        self, endpoint: str, scope: Scope, receive: Receive
+        self, endpoint: str, kind: ServiceKind | None, scope: Scope, receive: Receive
     ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
         headers = dict(scope["headers"])
         self._check_network(scope, headers)
@@ -102,19 +124,26 @@ class SigfoxCallbacks:
         fields = decode_body(
             body, headers.get(b"content-type", b"").decode("latin-1"), scope["query_string"]
         )
+        if endpoint in ("service", "error"):
+            return await self._report(endpoint, kind, fields)
         if endpoint == "bidir" and is_downlink_request_only(fields):
-            device = normalize_device(fields.get("device", fields.get("id")))
-            if self.unknown is not None and not self.unknown.knows(device):
-                await self.unknown.check(device, None)  # refuses, or nothing to provision yet
-            downlink = await self.downlinks.answer(device, None, None)
-            return self._bidir_answer(fields, device, downlink.data if downlink else None)
+            return await self._downlink_only(fields)
         uplink = parse_uplink(fields)
-        wants = endpoint == "bidir" and uplink.ack
         unknown = self.unknown
         provision = None
         if unknown is not None and not unknown.knows(uplink.device):
             provision = await unknown.check(uplink.device, uplink.device_type_id)
-        result = await self.pipeline.submit(uplink, want_downlink=wants, provision=provision)
+        codec = self._codec(uplink.device, provision.device_type_id if provision else None)
+        if codec.decoder is not None:
+            decoded, error = decode_payload(codec.decoder, uplink.data)
+            uplink = dataclasses.replace(uplink, decoded=decoded, decode_error=error)
+        wants = endpoint == "bidir" and uplink.ack
+        ask: DownlinkAsk = False
+        if wants and codec.mode is DownlinkMode.CALLBACK:
+            ask = True
+        elif wants and codec.mode is DownlinkMode.DIRECT and codec.template is not None:
+            ask = codec.template.render(uplink.time // 1000, uplink.station, uplink.rssi)
+        result = await self.pipeline.submit(uplink, downlink=ask, provision=provision)
         if provision is not None and unknown is not None:
             unknown.provisioned(provision)
         if result.stored:
@@ -126,6 +155,50 @@ class SigfoxCallbacks:
         self.downlinks.count_answer(result.downlink)
         data = result.downlink.data if result.downlink else None
         return self._bidir_answer(fields, uplink.device, data)
+
+    def _codec(self, device: str, provisioned_type: str | None) -> Codec:
+        if self.registry is None:
+            return _QUEUE
+        if provisioned_type is not None:
+            return self.registry.codec_of_type(provisioned_type)
+        return self.registry.codec_of(device)
+
+    async def _downlink_only(
+        self, fields: dict[str, Any]
+    ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+        """A BIDIR body naming only the device: its downlink, without storing a message."""
+        device = normalize_device(fields.get("device", fields.get("id")))
+        if self.unknown is not None and not self.unknown.knows(device):
+            await self.unknown.check(device, None)  # refuses, or nothing to provision yet
+        codec = self._codec(device, None)
+        if codec.mode is DownlinkMode.NONE:
+            return 204, [], b""
+        if codec.mode is DownlinkMode.DIRECT:
+            data = codec.template.render(int(time.time()), None, None) if codec.template else None
+            return self._bidir_answer(fields, device, data)
+        downlink = await self.downlinks.answer(device, None, None)
+        return self._bidir_answer(fields, device, downlink.data if downlink else None)
+
+    async def _report(
+        self, endpoint: str, kind: ServiceKind | None, fields: dict[str, Any]
+    ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+        """SERVICE and ERROR callbacks: 200 with what was recorded."""
+        reports = self.reports
+        if reports is None:
+            raise NotFound("SERVICE and ERROR callbacks are not handled here")
+        if endpoint == "error":
+            event = await reports.error(parse_error(fields))
+            return 200, _JSON, orjson.dumps({"recorded": "error", "eventId": event.id})
+        report = parse_service(fields, kind)
+        if isinstance(report, DeviceStatus):
+            found = await reports.status(report)
+            return 200, _JSON, orjson.dumps({"recorded": "status", "events": len(found)})
+        if isinstance(report, Acknowledgement):
+            downlink = await reports.acknowledge(report)
+            body = {"recorded": "acknowledge", "downlinkId": downlink.id, "state": downlink.state}
+            return 200, _JSON, orjson.dumps(body)
+        await reports.advanced(report)
+        return 200, _JSON, orjson.dumps({"recorded": "data-advanced"})
 
     @staticmethod
     def _bidir_answer(

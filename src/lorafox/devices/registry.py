@@ -8,12 +8,46 @@ device it does not know (``UnknownDevices``), and remembers the answer.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
+from dataclasses import dataclass
 
-from lorafox.domain import DeviceType
+from lorafox.decoding import Decoder, DownlinkTemplate, compile_decoder, compile_downlink_template
+from lorafox.domain import DeviceType, DownlinkMode
+from lorafox.errors import InvalidInput
 from lorafox.store.base import DeviceStore
 
-__all__ = ["DeviceRegistry"]
+__all__ = ["Codec", "DeviceRegistry"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True, frozen=True)
+class Codec:
+    """A device type's payload decoder and downlink behaviour, compiled once when it is saved."""
+
+    mode: DownlinkMode
+    decoder: Decoder | None = None
+    template: DownlinkTemplate | None = None
+
+
+def _codec(device_type: DeviceType) -> Codec:
+    decoder = template = None
+    try:
+        decoder = compile_decoder(device_type.payload_type, device_type.payload_config)
+    except InvalidInput as exc:  # saved by an older version: keep the messages undecoded
+        log.warning("device type %s: payload format ignored: %s", device_type.id, exc.message)
+    if device_type.downlink_mode is DownlinkMode.DIRECT and device_type.downlink_data:
+        try:
+            template = compile_downlink_template(device_type.downlink_data)
+        except InvalidInput as exc:
+            log.warning(
+                "device type %s: downlink template ignored: %s", device_type.id, exc.message
+            )
+    return Codec(device_type.downlink_mode, decoder, template)
+
+
+_DEFAULT = Codec(DownlinkMode.CALLBACK)
 
 
 class DeviceRegistry:
@@ -22,6 +56,7 @@ class DeviceRegistry:
     def __init__(self) -> None:
         self._devices: dict[str, str] = {}
         self._types: dict[str, DeviceType] = {}
+        self._codecs: dict[str, Codec] = {}
 
     @classmethod
     async def load(cls, store: DeviceStore) -> DeviceRegistry:
@@ -43,6 +78,15 @@ class DeviceRegistry:
     def device_type(self, device_type_id: str) -> DeviceType | None:
         return self._types.get(device_type_id)
 
+    def codec_of(self, device: str) -> Codec:
+        """How to decode the device's payloads and answer its BIDIR callbacks (a device that
+        is not registered: no decoding, downlinks from the queue)."""
+        type_id = self._devices.get(device)
+        return _DEFAULT if type_id is None else self._codecs.get(type_id, _DEFAULT)
+
+    def codec_of_type(self, device_type_id: str) -> Codec:
+        return self._codecs.get(device_type_id, _DEFAULT)
+
     def find_type(self, name: str, group_id: str) -> DeviceType | None:
         """A device type of ``group_id`` named ``name`` (the oldest when several are)."""
         found = [t for t in self._types.values() if t.name == name and t.group_id == group_id]
@@ -59,6 +103,8 @@ class DeviceRegistry:
 
     def put_type(self, device_type: DeviceType) -> None:
         self._types[device_type.id] = device_type
+        self._codecs[device_type.id] = _codec(device_type)
 
     def drop_type(self, device_type_id: str) -> None:
         self._types.pop(device_type_id, None)
+        self._codecs.pop(device_type_id, None)

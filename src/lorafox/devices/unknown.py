@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from enum import StrEnum
 
 from lorafox.devices.registry import DeviceRegistry
@@ -83,6 +84,9 @@ class UnknownDevices:
         self.policy = policy
         self._fallback = fallback
         self._refused: dict[str, float] = {}
+        self.on_refused: Callable[[str, str | None], None] | None = None
+        """Told (device, deviceTypeId of the callback) when a device is refused (at most once
+        per device every few minutes, as the log line)."""
 
     @classmethod
     async def create(
@@ -113,7 +117,7 @@ class UnknownDevices:
                 fallback = await _fallback(self._store, self._registry, fallback.group_id)
                 self._fallback = fallback
             return self._provisioned(device, device_type_id, fallback)
-        await self._refuse(device)
+        await self._refuse(device, device_type_id)
         return None
 
     def provisioned(self, device: Device) -> None:
@@ -125,7 +129,7 @@ class UnknownDevices:
             device.device_type_id,
         )
 
-    async def _refuse(self, device: str) -> None:
+    async def _refuse(self, device: str, device_type_id: str | None) -> None:
         """Return if the database has the device after all, else raise ``NotFound``."""
         now = time.monotonic()
         refused = self._refused.get(device)
@@ -143,6 +147,8 @@ class UnknownDevices:
                 "(sigfox.unknown_devices = refuse)",
                 device,
             )
+            if self.on_refused is not None:
+                self.on_refused(device, device_type_id)
         raise NotFound(f"device {device} is not registered")
 
     def _provisioned(self, device: str, device_type_id: str | None, fallback: DeviceType) -> Device:

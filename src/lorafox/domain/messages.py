@@ -32,6 +32,10 @@ class Uplink:
     device_type_id: str | None = None
     duplicate: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
+    decoded: dict[str, Any] | None = None
+    """The payload decoded with its device type's format (None when it has none)."""
+    decode_error: str | None = None
+    """Why the payload could not be decoded (the message is stored all the same)."""
 
 
 @dataclass(slots=True, frozen=True)
@@ -48,11 +52,18 @@ class DownlinkState(StrEnum):
 
     QUEUED = "queued"
     SENT = "sent"
+    ACKED = "acked"
+    FAILED = "failed"
+    EXPIRED = "expired"
 
 
 @dataclass(slots=True, frozen=True)
 class Downlink:
-    """Eight bytes waiting for (or given to) a device's next BIDIR callback."""
+    """Eight bytes waiting for (or given to) a device's next BIDIR callback.
+
+    ``source`` is who asked for it (``rest``, ``mqtt``, ``direct`` for a DIRECT-mode answer);
+    ``info_code``/``info_message`` are the ACKNOWLEDGE callback's, ``ended_at`` when the
+    downlink was acked, failed or expired (epoch ms)."""
 
     id: int
     device: str
@@ -63,3 +74,6 @@ class Downlink:
     sent_at: int | None = None
     answered_seq: int | None = None
     answered_time: int | None = None
+    info_code: int | None = None
+    info_message: str | None = None
+    ended_at: int | None = None

@@ -15,13 +15,13 @@ from collections.abc import Callable, Sequence
 
 from lorafox.domain import Device, StoredUplink, Uplink
 from lorafox.errors import StoreError
-from lorafox.store.base import Ingested, MessageStore
+from lorafox.store.base import DownlinkAsk, Ingested, MessageStore
 
 __all__ = ["UplinkPipeline"]
 
 log = logging.getLogger(__name__)
 
-_Pending = tuple[Uplink, bool, "Device | None", "asyncio.Future[Ingested]"]
+_Pending = tuple[Uplink, DownlinkAsk, "Device | None", "asyncio.Future[Ingested]"]
 
 
 class UplinkPipeline:
@@ -42,14 +42,14 @@ class UplinkPipeline:
         self._closing = False
 
     async def submit(
-        self, uplink: Uplink, *, want_downlink: bool = False, provision: Device | None = None
+        self, uplink: Uplink, *, downlink: DownlinkAsk = False, provision: Device | None = None
     ) -> Ingested:
-        """Store one uplink (and take its downlink when asked, and create ``provision``, in the
+        """Store one uplink (with the downlink it asks for, and creating ``provision``, in the
         same transaction). Raises ``StoreError``."""
         if self._closing:
             raise StoreError("lorafox is shutting down")
         future: asyncio.Future[Ingested] = asyncio.get_running_loop().create_future()
-        self._pending.append((uplink, want_downlink, provision, future))
+        self._pending.append((uplink, downlink, provision, future))
         self._wakeup.set()
         return await future
 

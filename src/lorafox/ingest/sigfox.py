@@ -24,6 +24,10 @@ __all__ = [
     "decode_body",
     "normalize_device",
     "normalize_downlink",
+    "parse_boolean",
+    "parse_integer",
+    "parse_number",
+    "parse_text",
     "parse_uplink",
     "uplink_json",
 ]
@@ -117,7 +121,7 @@ def normalize_downlink(value: Any, field: str = "data") -> str:
     return data.lower()
 
 
-def _integer(value: Any, field: str, *, low: int, high: int) -> int:
+def parse_integer(value: Any, field: str, *, low: int, high: int) -> int:
     try:
         number = int(value) if not isinstance(value, (bool, float)) else None
     except (TypeError, ValueError):
@@ -129,7 +133,7 @@ def _integer(value: Any, field: str, *, low: int, high: int) -> int:
     return number
 
 
-def _number(value: Any, field: str) -> float | None:
+def parse_number(value: Any, field: str) -> float | None:
     if value is None or value == "":
         return None
     try:
@@ -141,7 +145,7 @@ def _number(value: Any, field: str) -> float | None:
     return number
 
 
-def _boolean(value: Any, field: str) -> bool:
+def parse_boolean(value: Any, field: str) -> bool:
     if value is None:
         return False
     if isinstance(value, bool):
@@ -154,7 +158,7 @@ def _boolean(value: Any, field: str) -> bool:
     raise InvalidInput(f"{field} must be true or false", field=field)
 
 
-def _text(value: Any, field: str, max_length: int) -> str | None:
+def parse_text(value: Any, field: str, max_length: int) -> str | None:
     if value is None or value == "":
         return None
     text = str(value)
@@ -196,27 +200,27 @@ def parse_uplink(fields: Mapping[str, Any]) -> Uplink:
     data = data.strip().lower()
     if len(data) > MAX_UPLINK_BYTES * 2:
         raise InvalidInput(f"data is longer than {MAX_UPLINK_BYTES} bytes", field="data")
-    lat = _number(get("lat"), "lat")
-    lng = _number(get("lng"), "lng")
+    lat = parse_number(get("lat"), "lat")
+    lng = parse_number(get("lng"), "lng")
     if lat is not None and not -90 <= lat <= 90:
         raise InvalidInput("lat must be within -90..90", field="lat")
     if lng is not None and not -180 <= lng <= 180:
         raise InvalidInput("lng must be within -180..180", field="lng")
     return Uplink(
         device=normalize_device(picked["device"]),
-        time=_integer(picked["time"], "time", low=0, high=2**41) * 1000,
-        seq_number=_integer(picked["seq_number"], "seqNumber", low=0, high=2**31 - 1),
+        time=parse_integer(picked["time"], "time", low=0, high=2**41) * 1000,
+        seq_number=parse_integer(picked["seq_number"], "seqNumber", low=0, high=2**31 - 1),
         data=data,
-        ack=_boolean(get("ack"), "ack"),
-        long_polling=_boolean(get("long_polling"), "longPolling"),
-        snr=_number(get("snr"), "snr"),
-        rssi=_number(get("rssi"), "rssi"),
-        avg_snr=_number(get("avg_snr"), "avgSnr"),
-        station=_text(get("station"), "station", 16),
+        ack=parse_boolean(get("ack"), "ack"),
+        long_polling=parse_boolean(get("long_polling"), "longPolling"),
+        snr=parse_number(get("snr"), "snr"),
+        rssi=parse_number(get("rssi"), "rssi"),
+        avg_snr=parse_number(get("avg_snr"), "avgSnr"),
+        station=parse_text(get("station"), "station", 16),
         lat=lat,
         lng=lng,
-        device_type_id=_text(get("device_type_id"), "deviceTypeId", 64),
-        duplicate=_boolean(get("duplicate"), "duplicate"),
+        device_type_id=parse_text(get("device_type_id"), "deviceTypeId", 64),
+        duplicate=parse_boolean(get("duplicate"), "duplicate"),
         extra=extra,
     )
 
@@ -249,4 +253,8 @@ def uplink_json(uplink: Uplink, *, message_id: int, received_at: int) -> bytes:
         "messageId": message_id,
         "receivedAt": received_at,
     }
+    if uplink.decoded is not None:
+        body["decoded"] = uplink.decoded
+    if uplink.decode_error is not None:
+        body["decodeError"] = uplink.decode_error
     return orjson.dumps(body)

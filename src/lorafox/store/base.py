@@ -6,15 +6,19 @@ once the data is durable (committed, fsynced): callers acknowledge clients after
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 from lorafox.domain import (
+    Acknowledgement,
+    AdvancedData,
     ApiUser,
     Device,
+    DeviceStatus,
     DeviceType,
     Downlink,
+    Event,
     Group,
     Principal,
     Profile,
@@ -29,7 +33,9 @@ __all__ = [
     "DeviceQuery",
     "DeviceStore",
     "DeviceTypeQuery",
+    "DownlinkAsk",
     "DownlinkStore",
+    "EventStore",
     "GroupQuery",
     "IdentityStore",
     "Ingested",
@@ -58,13 +64,19 @@ class Ingested:
     downlink: Downlink | None = None
 
 
+DownlinkAsk = bool | str
+"""What an uplink asks for: False nothing, True its queued downlink (as
+``DownlinkStore.take_downlink`` hands it out), or a DIRECT-mode answer (16 hex digits) to record
+as sent — once per message, so a retried callback gets the same downlink."""
+
+
 class MessageStore(Protocol):
     async def ingest(
-        self, batch: Sequence[tuple[Uplink, bool]], provision: Sequence[Device] = ()
+        self, batch: Sequence[tuple[Uplink, DownlinkAsk]], provision: Sequence[Device] = ()
     ) -> list[Ingested]:
-        """Store a batch of uplinks in one transaction. For each one flagged True, also hand out
-        its downlink in that transaction (as ``DownlinkStore.take_downlink`` does). Devices in
-        ``provision`` are created in the same transaction (skipped when they exist)."""
+        """Store a batch of uplinks in one transaction, with the downlink each one asks for.
+        Devices in ``provision`` are created in the same transaction (skipped when they
+        exist)."""
         ...
 
     async def list_messages(
@@ -126,6 +138,81 @@ class DownlinkStore(Protocol):
         """The downlink answering this message: the one already given to the same
         (device, seqNumber, time) if any, else the oldest queued one, now marked sent.
         Concurrent callers never get the same queued entry."""
+        ...
+
+
+class EventStore(Protocol):
+    """Events and what the SERVICE callbacks report. Where a method takes ``found``, it calls
+    it inside its transaction with what it found, and stores the events it returns in that same
+    transaction: a state change and its events are committed together."""
+
+    async def add_events(
+        self,
+        found: Sequence[Event],
+        *,
+        now: int,
+        raise_alerts: Mapping[str, int] | None = None,
+        clear_alerts: Collection[str] = (),
+    ) -> list[Event]:
+        """Store events (returned with their ids); in the same transaction, mark the devices of
+        ``raise_alerts`` as reported silent (device → silent since, epoch ms) and forget the
+        ``clear_alerts`` ones."""
+        ...
+
+    async def list_events(
+        self,
+        *,
+        device: str | None = None,
+        device_type_id: str | None = None,
+        limit: int,
+        since: int | None = None,
+        before: int | None = None,
+    ) -> list[Event]:
+        """Newest first; ``since`` inclusive and ``before`` exclusive, in epoch ms."""
+        ...
+
+    async def alerts(self) -> dict[str, int]:
+        """The devices reported silent, and since when."""
+        ...
+
+    async def device_activity(self) -> dict[str, tuple[int, int]]:
+        """Each registered device's latest message: (time, seqNumber); one query."""
+        ...
+
+    async def record_status(
+        self,
+        status: DeviceStatus,
+        found: Callable[[DeviceStatus | None], Sequence[Event]],
+        now: int,
+    ) -> tuple[bool, list[Event]]:
+        """Store a STATUS report (False when it was stored already); ``found`` gets the
+        device's previous report."""
+        ...
+
+    async def latest_status(self, device: str) -> DeviceStatus | None: ...
+
+    async def acknowledge(
+        self,
+        ack: Acknowledgement,
+        found: Callable[[Downlink | None], Sequence[Event]],
+        now: int,
+    ) -> tuple[Downlink | None, list[Event]]:
+        """Record the outcome on the downlink that answered the message at ``ack.time`` (else
+        the device's latest sent one): acked, or failed. A downlink that already ended is
+        returned unchanged, with no events."""
+        ...
+
+    async def attach_advanced(
+        self, advanced: AdvancedData, found: Sequence[Event], now: int
+    ) -> list[Event] | None:
+        """Put the DATA_ADVANCED details on their message and store ``found`` (returned);
+        None when the message is not stored."""
+        ...
+
+    async def expire_downlinks(
+        self, queued_before: int, found: Callable[[Downlink], Event], now: int
+    ) -> list[Event]:
+        """Mark the downlinks queued before ``queued_before`` expired."""
         ...
 
 
@@ -297,7 +384,9 @@ class DeviceStore(Protocol):
         ...
 
 
-class Store(MessageStore, DownlinkStore, CredentialStore, IdentityStore, DeviceStore, Protocol):
+class Store(
+    MessageStore, DownlinkStore, EventStore, CredentialStore, IdentityStore, DeviceStore, Protocol
+):
     """Everything above, plus its lifecycle."""
 
     async def ping(self) -> None:

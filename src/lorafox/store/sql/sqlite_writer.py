@@ -13,32 +13,40 @@ import asyncio
 import sqlite3
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import orjson
 
 from lorafox.domain import Device, Downlink, DownlinkState, Uplink
+from lorafox.store.base import DownlinkAsk
 
-__all__ = ["SqliteWriter", "insert_devices", "insert_uplinks", "take_downlink"]
+__all__ = ["SqliteWriter", "answer", "insert_devices", "insert_uplinks", "take_downlink"]
 
 T = TypeVar("T")
 
 _INSERT = (
     "INSERT INTO messages (device, time, seq_number, data, ack, long_polling, snr, rssi, avg_snr,"
-    " station, lat, lng, device_type_id, duplicate, extra, received_at)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " station, lat, lng, device_type_id, duplicate, extra, received_at, decoded, decode_error)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
     " ON CONFLICT (device, time, seq_number) DO NOTHING"
 )
+_DOWNLINK = (
+    "id, device, data, state, source, created_at, sent_at, answered_seq, answered_time,"
+    " info_code, info_message, ended_at"
+)
 _ANSWERED = (
-    "SELECT id, device, data, state, source, created_at, sent_at, answered_seq, answered_time"
-    " FROM downlinks"
+    f"SELECT {_DOWNLINK} FROM downlinks"  # noqa: S608 (constant column list)
     " WHERE device = ? AND answered_seq = ? AND answered_time = ? ORDER BY id LIMIT 1"
 )
 _TAKE = (
-    "UPDATE downlinks SET state = 'sent', sent_at = ?, answered_seq = ?, answered_time = ?"
+    "UPDATE downlinks SET state = 'sent', sent_at = ?, answered_seq = ?, answered_time = ?"  # noqa: S608 (constant column list)
     " WHERE id = (SELECT id FROM downlinks WHERE device = ? AND state = 'queued'"
     " ORDER BY id LIMIT 1) AND state = 'queued'"
-    " RETURNING id, device, data, state, source, created_at, sent_at, answered_seq, answered_time"
+    f" RETURNING {_DOWNLINK}"
+)
+_DIRECT = (
+    "INSERT INTO downlinks (device, data, state, source, created_at, sent_at, answered_seq,"  # noqa: S608 (constant column list)
+    f" answered_time) VALUES (?, ?, 'sent', 'direct', ?, ?, ?, ?) RETURNING {_DOWNLINK}"
 )
 
 _INSERT_DEVICE = (
@@ -101,16 +109,29 @@ def insert_uplinks(
                 u.duplicate,
                 orjson.dumps(u.extra).decode() if u.extra else None,
                 received_at,
+                None if u.decoded is None else orjson.dumps(u.decoded).decode(),
+                u.decode_error,
             ),
         )
         ids.append(cursor.lastrowid if cursor.rowcount == 1 else None)
     return ids
 
 
-def _downlink(
-    row: tuple[int, str, str, str, str, int, int | None, int | None, int | None],
-) -> Downlink:
+def _downlink(row: tuple[Any, ...]) -> Downlink:
     return Downlink(row[0], row[1], row[2], DownlinkState(row[3]), row[4], *row[5:])
+
+
+def answer(
+    cursor: sqlite3.Cursor, device: str, seq_number: int, time: int, now: int, ask: DownlinkAsk
+) -> Downlink | None:
+    """``take_downlink`` (``ask`` True), or record the DIRECT answer ``ask`` as sent (once per
+    message: a retried callback gets the same one)."""
+    if not isinstance(ask, str):
+        return take_downlink(cursor, device, seq_number, time, now)
+    row = cursor.execute(_ANSWERED, (device, seq_number, time)).fetchone()
+    if row is None:
+        row = cursor.execute(_DIRECT, (device, ask, now, now, seq_number, time)).fetchone()
+    return _downlink(row)
 
 
 def take_downlink(

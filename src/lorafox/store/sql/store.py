@@ -25,9 +25,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 from lorafox.domain import Device, Downlink, DownlinkState, StoredUplink, Uplink
 from lorafox.errors import Conflict, NotFound, StoreError
-from lorafox.store.base import Credential, Ingested
+from lorafox.store.base import Credential, DownlinkAsk, Ingested
 from lorafox.store.sql import sqlite_writer
 from lorafox.store.sql.devices import DeviceQueries, device_row
+from lorafox.store.sql.events import EventQueries, downlink_from_row
 from lorafox.store.sql.identity import IdentityQueries
 from lorafox.store.sql.tables import (
     credentials,
@@ -91,6 +92,8 @@ def _uplink_row(uplink: Uplink, received_at: int) -> dict[str, Any]:
         "duplicate": uplink.duplicate,
         "extra": uplink.extra or None,
         "received_at": received_at,
+        "decoded": uplink.decoded,
+        "decode_error": uplink.decode_error,
     }
 
 
@@ -115,28 +118,16 @@ def stored_uplink(row: Row[Any]) -> StoredUplink:
             device_type_id=m["device_type_id"],
             duplicate=m["duplicate"],
             extra=m["extra"] or {},
+            decoded=m["decoded"],
+            decode_error=m["decode_error"],
         ),
     )
 
 
-def _downlink(row: Row[Any]) -> Downlink:
-    m = row._mapping
-    return Downlink(
-        id=m["id"],
-        device=m["device"],
-        data=m["data"],
-        state=DownlinkState(m["state"]),
-        source=m["source"],
-        created_at=m["created_at"],
-        sent_at=m["sent_at"],
-        answered_seq=m["answered_seq"],
-        answered_time=m["answered_time"],
-    )
-
-
-class SqlStore(IdentityQueries, DeviceQueries, TableItemQueries):
+class SqlStore(IdentityQueries, DeviceQueries, EventQueries, TableItemQueries):
     """Implements ``lorafox.store.base.Store`` (groups, users and API users: ``identity.py``;
-    device types and devices: ``devices.py``; DynamoDB-compatible tables: ``tables_items.py``)."""
+    device types and devices: ``devices.py``; events and SERVICE callback data: ``events.py``;
+    DynamoDB-compatible tables: ``tables_items.py``)."""
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
@@ -203,7 +194,7 @@ class SqlStore(IdentityQueries, DeviceQueries, TableItemQueries):
     # -- messages --------------------------------------------------------------------------
 
     async def ingest(
-        self, batch: Sequence[tuple[Uplink, bool]], provision: Sequence[Device] = ()
+        self, batch: Sequence[tuple[Uplink, DownlinkAsk]], provision: Sequence[Device] = ()
     ) -> list[Ingested]:
         if not batch:
             return []
@@ -218,8 +209,8 @@ class SqlStore(IdentityQueries, DeviceQueries, TableItemQueries):
                 return [
                     Ingested(
                         None if new_id is None else StoredUplink(new_id, now, uplink),
-                        sqlite_writer.take_downlink(
-                            cursor, uplink.device, uplink.seq_number, uplink.time, now
+                        sqlite_writer.answer(
+                            cursor, uplink.device, uplink.seq_number, uplink.time, now, wants
                         )
                         if wants
                         else None,
@@ -241,11 +232,7 @@ class SqlStore(IdentityQueries, DeviceQueries, TableItemQueries):
             ingested: list[Ingested] = []
             for uplink, wants in batch:
                 new_id = keys.pop((uplink.device, uplink.time, uplink.seq_number), None)
-                downlink = (
-                    await self._take(conn, uplink.device, uplink.seq_number, uplink.time, now)
-                    if wants
-                    else None
-                )
+                downlink = await self._answer(conn, uplink, now, wants) if wants else None
                 stored = None if new_id is None else StoredUplink(new_id, now, uplink)
                 ingested.append(Ingested(stored, downlink))
         return ingested
@@ -367,12 +354,12 @@ class SqlStore(IdentityQueries, DeviceQueries, TableItemQueries):
             .returning(*downlinks.c)
         )
         async with self._writing() as conn:
-            return _downlink((await conn.execute(stmt)).one())
+            return downlink_from_row((await conn.execute(stmt)).one())
 
     async def list_downlinks(self, device: str) -> list[Downlink]:
         query = select(downlinks).where(downlinks.c.device == device).order_by(downlinks.c.id)
         async with self._reading() as conn:
-            return [_downlink(row) for row in await conn.execute(query)]
+            return [downlink_from_row(row) for row in await conn.execute(query)]
 
     async def delete_downlink(self, device: str, downlink_id: int) -> None:
         mine = and_(downlinks.c.id == downlink_id, downlinks.c.device == device)
@@ -399,11 +386,38 @@ class SqlStore(IdentityQueries, DeviceQueries, TableItemQueries):
         async with self._writing() as conn:
             return await self._take(conn, device, seq_number, time, now)
 
-    async def _take(
-        self, conn: AsyncConnection, device: str, seq_number: int | None, time: int | None, now: int
+    async def _answer(
+        self, conn: AsyncConnection, uplink: Uplink, now: int, ask: DownlinkAsk
     ) -> Downlink | None:
-        if seq_number is not None and time is not None:
-            answered = await conn.execute(
+        """The queued downlink (``ask`` True) or the DIRECT answer ``ask``, recorded as sent."""
+        if isinstance(ask, str):
+            found = await self._answered(conn, uplink.device, uplink.seq_number, uplink.time)
+            if found is not None:
+                return found
+            row = (
+                await conn.execute(
+                    insert(downlinks)
+                    .values(
+                        device=uplink.device,
+                        data=ask,
+                        state=DownlinkState.SENT.value,
+                        source="direct",
+                        created_at=now,
+                        sent_at=now,
+                        answered_seq=uplink.seq_number,
+                        answered_time=uplink.time,
+                    )
+                    .returning(*downlinks.c)
+                )
+            ).one()
+            return downlink_from_row(row)
+        return await self._take(conn, uplink.device, uplink.seq_number, uplink.time, now)
+
+    async def _answered(
+        self, conn: AsyncConnection, device: str, seq_number: int, time: int
+    ) -> Downlink | None:
+        row = (
+            await conn.execute(
                 select(downlinks)
                 .where(
                     downlinks.c.device == device,
@@ -413,9 +427,16 @@ class SqlStore(IdentityQueries, DeviceQueries, TableItemQueries):
                 .order_by(downlinks.c.id)
                 .limit(1)
             )
-            row = answered.first()
-            if row is not None:
-                return _downlink(row)
+        ).first()
+        return None if row is None else downlink_from_row(row)
+
+    async def _take(
+        self, conn: AsyncConnection, device: str, seq_number: int | None, time: int | None, now: int
+    ) -> Downlink | None:
+        if seq_number is not None and time is not None:
+            found = await self._answered(conn, device, seq_number, time)
+            if found is not None:
+                return found
         queued = downlinks.c.state == DownlinkState.QUEUED.value
         oldest = (
             select(downlinks.c.id)
@@ -437,7 +458,7 @@ class SqlStore(IdentityQueries, DeviceQueries, TableItemQueries):
             .returning(*downlinks.c)
         )
         row = (await conn.execute(take)).first()
-        return None if row is None else _downlink(row)
+        return None if row is None else downlink_from_row(row)
 
     # -- credentials -----------------------------------------------------------------------
 

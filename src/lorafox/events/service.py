@@ -1,0 +1,63 @@
+"""The events part of the service: the log, the keep-alive monitor and the SERVICE reports."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+from lorafox.bus.base import Bus
+from lorafox.devices.registry import DeviceRegistry
+from lorafox.devices.unknown import UnknownDevices
+from lorafox.domain import Uplink
+from lorafox.events.keepalive import ActivityMonitor
+from lorafox.events.log import EventLog
+from lorafox.events.reports import ServiceReports, registration_refused
+from lorafox.settings import Settings
+from lorafox.store.base import EventStore
+
+__all__ = ["DeviceEvents"]
+
+
+class DeviceEvents:
+    """Built once by the service; ``run`` until ``close``."""
+
+    def __init__(
+        self,
+        store: EventStore,
+        bus: Bus | None,
+        registry: DeviceRegistry,
+        settings: Settings,
+        store_uplink: Callable[[Uplink], Awaitable[object]],
+    ) -> None:
+        self.log = EventLog(store, bus, settings.mqtt.events_topic, qos=settings.mqtt.qos)
+        self.monitor = ActivityMonitor(
+            store,
+            registry,
+            self.log,
+            check_seconds=settings.events.keepalive_check_seconds,
+            downlink_expiry_seconds=settings.events.downlink_expiry_seconds,
+        )
+        self.reports = ServiceReports(
+            store,
+            registry,
+            self.log,
+            store_uplink,
+            low_battery_volts=settings.events.low_battery_volts,
+        )
+
+    async def load(self, unknown: UnknownDevices) -> None:
+        """Read what the monitor needs, and report refused registrations."""
+        await self.monitor.load()
+        unknown.on_refused = lambda device, type_id: self.log.record_later(
+            registration_refused(device, type_id)
+        )
+
+    async def run(self) -> None:
+        async with asyncio.TaskGroup() as tasks:
+            tasks.create_task(self.log.run())
+            tasks.create_task(self.monitor.run())
+
+    async def close(self) -> None:
+        """Stop checking and store what is queued (after the last uplink is stored)."""
+        self.monitor.stop()
+        await self.log.close()

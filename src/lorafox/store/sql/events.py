@@ -1,0 +1,316 @@
+"""Events, STATUS reports, ACKNOWLEDGE outcomes and DATA_ADVANCED details on SQLAlchemy Core
+(the ``EventStore`` part of ``SqlStore``)."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Collection, Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import Row, delete, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from lorafox.domain import (
+    Acknowledgement,
+    AdvancedData,
+    DeviceStatus,
+    Downlink,
+    DownlinkState,
+    Event,
+    EventType,
+    Severity,
+)
+from lorafox.store.sql.tables import device_alerts, device_status, devices, downlinks, events
+from lorafox.store.sql.tables import messages as messages_table
+
+__all__ = ["EventQueries", "downlink_from_row"]
+
+_ENDED = (DownlinkState.ACKED.value, DownlinkState.FAILED.value, DownlinkState.EXPIRED.value)
+
+
+def downlink_from_row(row: Row[Any]) -> Downlink:
+    m = row._mapping
+    return Downlink(
+        id=m["id"],
+        device=m["device"],
+        data=m["data"],
+        state=DownlinkState(m["state"]),
+        source=m["source"],
+        created_at=m["created_at"],
+        sent_at=m["sent_at"],
+        answered_seq=m["answered_seq"],
+        answered_time=m["answered_time"],
+        info_code=m["info_code"],
+        info_message=m["info_message"],
+        ended_at=m["ended_at"],
+    )
+
+
+def _event(row: Row[Any]) -> Event:
+    m = row._mapping
+    return Event(
+        id=m["id"],
+        device=m["device"],
+        device_type_id=m["device_type_id"],
+        type=EventType(m["type"]),
+        severity=Severity(m["severity"]),
+        time=m["time"],
+        message=m["message"],
+        data=m["data"] or {},
+        created_at=m["created_at"],
+    )
+
+
+def _event_row(event: Event, now: int) -> dict[str, Any]:
+    return {
+        "device": event.device,
+        "device_type_id": event.device_type_id,
+        "type": event.type.value,
+        "severity": event.severity.value,
+        "time": event.time,
+        "message": event.message[:500],
+        "data": event.data or None,
+        "created_at": now,
+    }
+
+
+class EventQueries:
+    """Mixed into ``SqlStore``, which provides the connections and the clock."""
+
+    _insert: Callable[..., Any]
+
+    def _reading(self) -> contextlib.AbstractAsyncContextManager[AsyncConnection]:
+        raise NotImplementedError
+
+    def _writing(self) -> contextlib.AbstractAsyncContextManager[AsyncConnection]:
+        raise NotImplementedError
+
+    async def _add_events(
+        self, conn: AsyncConnection, found: Sequence[Event], now: int
+    ) -> list[Event]:
+        if not found:
+            return []
+        stmt = insert(events).returning(events.c.id)
+        ids = [(await conn.execute(stmt, _event_row(event, now))).scalar_one() for event in found]
+        return [
+            Event(
+                type=e.type,
+                severity=e.severity,
+                time=e.time,
+                message=e.message[:500],
+                device=e.device,
+                device_type_id=e.device_type_id,
+                data=e.data,
+                id=event_id,
+                created_at=now,
+            )
+            for e, event_id in zip(found, ids, strict=True)
+        ]
+
+    async def add_events(
+        self,
+        found: Sequence[Event],
+        *,
+        now: int,
+        raise_alerts: Mapping[str, int] | None = None,
+        clear_alerts: Collection[str] = (),
+    ) -> list[Event]:
+        alerts = raise_alerts or {}
+        async with self._writing() as conn:
+            if clear_alerts:
+                await conn.execute(
+                    delete(device_alerts).where(device_alerts.c.device.in_(list(clear_alerts)))
+                )
+            if alerts:
+                await conn.execute(
+                    self._insert(device_alerts).on_conflict_do_nothing(
+                        index_elements=[device_alerts.c.device]
+                    ),
+                    [
+                        {"device": d, "silent_since": since, "reported_at": now}
+                        for d, since in alerts.items()
+                    ],
+                )
+            return await self._add_events(conn, found, now)
+
+    async def list_events(
+        self,
+        *,
+        device: str | None = None,
+        device_type_id: str | None = None,
+        limit: int,
+        since: int | None = None,
+        before: int | None = None,
+    ) -> list[Event]:
+        query = select(events)
+        if device is not None:
+            query = query.where(events.c.device == device)
+        if device_type_id is not None:
+            query = query.where(events.c.device_type_id == device_type_id)
+        if since is not None:
+            query = query.where(events.c.time >= since)
+        if before is not None:
+            query = query.where(events.c.time < before)
+        query = query.order_by(events.c.time.desc(), events.c.id.desc()).limit(limit)
+        async with self._reading() as conn:
+            return [_event(row) for row in await conn.execute(query)]
+
+    async def alerts(self) -> dict[str, int]:
+        async with self._reading() as conn:
+            rows = await conn.execute(select(device_alerts.c.device, device_alerts.c.silent_since))
+            return {row.device: row.silent_since for row in rows}
+
+    async def device_activity(self) -> dict[str, tuple[int, int]]:
+        latest = (
+            select(messages_table.c.time, messages_table.c.seq_number)
+            .where(messages_table.c.device == devices.c.id)
+            .order_by(messages_table.c.time.desc(), messages_table.c.seq_number.desc())
+            .limit(1)
+        )
+        query = select(
+            devices.c.id,
+            latest.with_only_columns(messages_table.c.time).scalar_subquery().label("time"),
+            latest.with_only_columns(messages_table.c.seq_number).scalar_subquery().label("seq"),
+        )
+        async with self._reading() as conn:
+            return {
+                row.id: (row.time, row.seq)
+                for row in await conn.execute(query)
+                if row.time is not None
+            }
+
+    async def record_status(
+        self,
+        status: DeviceStatus,
+        found: Callable[[DeviceStatus | None], Sequence[Event]],
+        now: int,
+    ) -> tuple[bool, list[Event]]:
+        previous_query = (
+            select(device_status)
+            .where(device_status.c.device == status.device, device_status.c.time < status.time)
+            .order_by(device_status.c.time.desc())
+            .limit(1)
+        )
+        stmt = (
+            self._insert(device_status)
+            .values(
+                device=status.device,
+                time=status.time,
+                seq_number=status.seq_number,
+                temperature=status.temperature,
+                battery=status.battery,
+                received_at=now,
+            )
+            .on_conflict_do_nothing(index_elements=[device_status.c.device, device_status.c.time])
+        )
+        async with self._writing() as conn:
+            if not (await conn.execute(stmt)).rowcount:
+                return False, []
+            row = (await conn.execute(previous_query)).first()
+            previous = (
+                None
+                if row is None
+                else DeviceStatus(
+                    row.device, row.time, row.seq_number, row.temperature, row.battery
+                )
+            )
+            return True, await self._add_events(conn, found(previous), now)
+
+    async def latest_status(self, device: str) -> DeviceStatus | None:
+        query = (
+            select(device_status)
+            .where(device_status.c.device == device)
+            .order_by(device_status.c.time.desc())
+            .limit(1)
+        )
+        async with self._reading() as conn:
+            row = (await conn.execute(query)).first()
+        if row is None:
+            return None
+        return DeviceStatus(row.device, row.time, row.seq_number, row.temperature, row.battery)
+
+    async def acknowledge(
+        self,
+        ack: Acknowledgement,
+        found: Callable[[Downlink | None], Sequence[Event]],
+        now: int,
+    ) -> tuple[Downlink | None, list[Event]]:
+        mine = downlinks.c.device == ack.device
+        async with self._writing() as conn:
+            row = (
+                await conn.execute(
+                    select(downlinks)
+                    .where(mine, downlinks.c.answered_time == ack.time)
+                    .order_by(downlinks.c.id.desc())
+                    .limit(1)
+                )
+            ).first()
+            if row is None:  # no message time on it: the latest downlink handed out
+                row = (
+                    await conn.execute(
+                        select(downlinks)
+                        .where(mine, downlinks.c.state == DownlinkState.SENT.value)
+                        .order_by(downlinks.c.id.desc())
+                        .limit(1)
+                    )
+                ).first()
+            if row is None:
+                return None, await self._add_events(conn, found(None), now)
+            if row.state in _ENDED:  # a retried callback: already recorded
+                return downlink_from_row(row), []
+            state = DownlinkState.ACKED if ack.acked else DownlinkState.FAILED
+            updated = (
+                await conn.execute(
+                    update(downlinks)
+                    .where(downlinks.c.id == row.id)
+                    .values(
+                        state=state.value,
+                        info_code=ack.info_code,
+                        info_message=ack.info_message,
+                        ended_at=now,
+                    )
+                    .returning(*downlinks.c)
+                )
+            ).one()
+            downlink = downlink_from_row(updated)
+            return downlink, await self._add_events(conn, found(downlink), now)
+
+    async def attach_advanced(
+        self, advanced: AdvancedData, found: Sequence[Event], now: int
+    ) -> list[Event] | None:
+        m = messages_table.c
+        stmt = (
+            update(messages_table)
+            .where(
+                m.device == advanced.device,
+                m.time == advanced.time,
+                m.seq_number == advanced.seq_number,
+            )
+            .values(
+                advanced=advanced.details,
+                computed_lat=advanced.computed_lat,
+                computed_lng=advanced.computed_lng,
+                computed_radius=advanced.computed_radius,
+                computed_source=advanced.computed_source,
+            )
+        )
+        async with self._writing() as conn:
+            if not (await conn.execute(stmt)).rowcount:
+                return None
+            return await self._add_events(conn, found, now)
+
+    async def expire_downlinks(
+        self, queued_before: int, found: Callable[[Downlink], Event], now: int
+    ) -> list[Event]:
+        stmt = (
+            update(downlinks)
+            .where(
+                downlinks.c.state == DownlinkState.QUEUED.value,
+                downlinks.c.created_at < queued_before,
+            )
+            .values(state=DownlinkState.EXPIRED.value, ended_at=now)
+            .returning(*downlinks.c)
+        )
+        async with self._writing() as conn:
+            expired = [downlink_from_row(row) for row in await conn.execute(stmt)]
+            return await self._add_events(conn, [found(d) for d in expired], now)
