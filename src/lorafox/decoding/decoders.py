@@ -11,8 +11,8 @@ What ``decode`` returns, per payload type (Sigfox's ``payloadType`` codes):
 
 Text (char fields and the STRING type): each byte is its ASCII character; trailing NUL bytes
 (C-style padding) are dropped; any other NUL byte and any byte above 0x7F shows as U+FFFD.
-A float:32 reads as the shortest decimal that reads back to the same 32 bits (``23.1``, not
-``23.100000381469727``).
+A float:32 reads as the decimal of fewest significant digits (6 at least, 9 at most) that reads
+back to the same 32 bits: ``23.1``, not ``23.100000381469727``.
 """
 
 from __future__ import annotations
@@ -167,7 +167,8 @@ def _uint_reader(field: FieldLayout) -> _Reader:
 
 
 def _float32(value: float) -> float | None:
-    """The shortest decimal that is the same float32, or None for NaN and infinities."""
+    """The decimal of fewest significant digits (6 to 9) that is the same float32, or None for
+    NaN and infinities."""
     if not math.isfinite(value):
         return None
     pack, unpack = _FLOAT32.pack, _FLOAT32.unpack

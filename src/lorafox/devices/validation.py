@@ -2,6 +2,8 @@
 
 Limits follow Sigfox API v2: names up to 100 characters, descriptions up to 300, keepAlive 0
 (off) or at least 1800 s, a PAC of 16 hex digits, downlinkDataString making exactly 8 bytes.
+The payload format and the DIRECT template are checked by compiling them (``lorafox.decoding``),
+so a save is refused with the field and the character at fault.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import math
 import re
 
+from lorafox.decoding import DOWNLINK_VARIABLES, compile_decoder, compile_downlink_template
 from lorafox.domain import DownlinkMode, PayloadType
 from lorafox.errors import InvalidInput
 from lorafox.identity.validation import check_name, check_text
@@ -34,11 +37,8 @@ KEEP_ALIVE_MIN = 1800
 KEEP_ALIVE_MAX = 2**31 - 1
 MAX_UPLINKS_PER_DAY = 1_000_000
 PAYLOAD_CONFIG_MAX = 4000
-DOWNLINK_VARIABLES = {"{time}": 4, "{tapId}": 2, "{rssi}": 2}
-"""The DIRECT template's variables and the bytes each one fills."""
 
 _PAC = re.compile(r"^[0-9A-Fa-f]{16}$")
-_TEMPLATE = re.compile(r"\{[A-Za-z]+\}|[0-9A-Fa-f]+|.")
 
 
 def check_device_id(value: object, field: str = "id") -> str:
@@ -89,34 +89,24 @@ def check_downlink_mode(value: int, field: str = "downlinkMode") -> DownlinkMode
 def check_downlink_data(
     value: str | None, mode: DownlinkMode, field: str = "downlinkDataString"
 ) -> str | None:
-    """The DIRECT template: hex digits and the variables ``{time}`` (4 bytes), ``{tapId}``
-    (2 bytes) and ``{rssi}`` (2 bytes), making exactly 8 bytes. Needed in DIRECT mode."""
+    """The DIRECT template: hex bytes and the variables ``{time}`` (4 bytes), ``{tapId}``
+    (2 bytes) and ``{rssi}`` (2 bytes), making exactly 8 bytes; needed in DIRECT mode, checked
+    whenever given. Stored without surrounding spaces."""
     text = (value or "").strip()
     if not text:
         if mode is DownlinkMode.DIRECT:
             raise InvalidInput(f"{field}: needed when downlinkMode is 0 (DIRECT)", field=field)
         return None
-    size = 0
-    for token in _TEMPLATE.findall(text):
-        if token in DOWNLINK_VARIABLES:
-            size += DOWNLINK_VARIABLES[token]
-        elif token[0] == "{" or len(token) % 2 or not token.isalnum():
-            names = ", ".join(DOWNLINK_VARIABLES)
-            raise InvalidInput(
-                f"{field}: hex bytes and {names} only; {token!r} is neither", field=field
-            )
-        else:
-            size += len(token) // 2
-    if size != 8:
-        raise InvalidInput(f"{field}: must make exactly 8 bytes, makes {size}", field=field)
+    compile_downlink_template(value or "", field=field)  # characters counted as sent
     return text
 
 
 def check_payload(
     payload_type: int, config: str | None, field: str = "payloadType"
 ) -> tuple[PayloadType, str | None]:
-    """The payload type (2 regular, 3 custom grammar, 5 string) and its configuration, needed
-    for the custom grammar (stored as given; decoding comes in its own issue)."""
+    """The payload type (2 regular, 3 custom grammar, 5 string) and its configuration, stored
+    as given (without surrounding spaces). The custom grammar needs one, and it must compile
+    (``PayloadFormatError``); the other types ignore it, as the Sigfox Back-End does."""
     try:
         kind = PayloadType(payload_type)
     except ValueError as exc:
@@ -130,10 +120,12 @@ def check_payload(
                 f"payloadConfig: at most {PAYLOAD_CONFIG_MAX} characters", field="payloadConfig"
             )
         check_text(text, "payloadConfig")
-    if kind is PayloadType.CUSTOM_GRAMMAR and text is None:
-        raise InvalidInput(
-            "payloadConfig: needed for the custom grammar (3)", field="payloadConfig"
-        )
+    if kind is PayloadType.CUSTOM_GRAMMAR:
+        if text is None:
+            raise InvalidInput(
+                "payloadConfig: needed for the custom grammar (3)", field="payloadConfig"
+            )
+        compile_decoder(kind, config)  # characters counted as sent
     return kind, text
 
 
