@@ -19,16 +19,22 @@ from lorafox.api.context import ApiContext, context, root_admin
 from lorafox.api.dynamodb import is_dynamodb
 from lorafox.api.errors import error_response
 from lorafox.api.locations import router as locations_router
+from lorafox.api.rate_limit import RateLimiter, rate_limited
 from lorafox.errors import LorafoxError
 
 __all__ = ["create_app"]
 
 
-def _json_error(status: int, message: str, errors: list[dict[str, object]]) -> JSONResponse:
-    return JSONResponse({"message": message, "errors": errors}, status_code=status)
+def _json_error(
+    status: int,
+    message: str,
+    errors: list[dict[str, object]],
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    return JSONResponse({"message": message, "errors": errors}, status_code=status, headers=headers)
 
 
-def _api(ctx: ApiContext) -> FastAPI:
+def _api(ctx: ApiContext, api_rate_limit: float) -> FastAPI:
     api = FastAPI(
         title="lorafox",
         version=__version__,
@@ -40,6 +46,7 @@ def _api(ctx: ApiContext) -> FastAPI:
         redoc_url=None,
     )
     api.state.lorafox = ctx
+    api.state.rate_limiter = RateLimiter(api_rate_limit) if api_rate_limit > 0 else None
 
     @api.exception_handler(LorafoxError)
     async def _lorafox_error(_: Request, exc: LorafoxError) -> Response:
@@ -59,7 +66,7 @@ def _api(ctx: ApiContext) -> FastAPI:
 
     @api.exception_handler(HTTPException)
     async def _http(_: Request, exc: HTTPException) -> Response:
-        return _json_error(exc.status_code, str(exc.detail), [])
+        return _json_error(exc.status_code, str(exc.detail), [], exc.headers)
 
     @api.get(
         "/healthz",
@@ -85,10 +92,11 @@ def _api(ctx: ApiContext) -> FastAPI:
     async def metrics(ctx: Annotated[ApiContext, Depends(context)]) -> Response:
         return Response(ctx.metrics.render(), media_type="text/plain; version=0.0.4")
 
+    limited = [Depends(rate_limited)]
     for module in (groups, users, api_users, profiles, device_types, devices, device_messages):
-        api.include_router(module.router)
-    api.include_router(device_messages.types_router)
-    api.include_router(locations_router)
+        api.include_router(module.router, dependencies=limited)
+    api.include_router(device_messages.types_router, dependencies=limited)
+    api.include_router(locations_router, dependencies=limited)
 
     def openapi() -> dict[str, Any]:
         if api.openapi_schema is None:
@@ -107,11 +115,17 @@ def _api(ctx: ApiContext) -> FastAPI:
 
 
 def create_app(
-    ctx: ApiContext, callbacks: SigfoxCallbacks, dynamodb: ASGIApp | None = None
+    ctx: ApiContext,
+    callbacks: SigfoxCallbacks,
+    dynamodb: ASGIApp | None = None,
+    *,
+    api_rate_limit: float = 100.0,
 ) -> ASGIApp:
     """The ASGI app: ``/sigfox/uplink`` and ``/sigfox/bidir`` bypass FastAPI, and so does the
-    DynamoDB JSON protocol (``POST /``, ``lorafox.api.dynamodb``) when given."""
-    api = _api(ctx)
+    DynamoDB JSON protocol (``POST /``, ``lorafox.api.dynamodb``) when given.
+    ``api_rate_limit``: requests a second per caller on ``/api/v2`` (``settings.api_rate_limit``,
+    0: no limit)."""
+    api = _api(ctx, api_rate_limit)
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"] in CALLBACK_PATHS:
