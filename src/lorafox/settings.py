@@ -152,12 +152,6 @@ class Settings(BaseSettings):
         description="Requests a second each user or API user may make on /api/v2 (bursts of "
         "twice as many); beyond it 429 with Retry-After. 0 = no limit.",
     )
-    api_rate_limit: float = Field(
-        default=100,
-        ge=0,
-        description="Requests a second each user or API user may make on /api/v2 (bursts of "
-        "twice as many); beyond it 429 with Retry-After. 0 = no limit.",
-    )
     mqtt_port: int = Field(
         default=1883, ge=0, le=65535, description="Embedded MQTT broker port; 0 = no broker."
     )
