@@ -48,7 +48,9 @@ class DeviceTypeRef(BaseModel):
     name: str | None = Field(default=None, description="with fields=deviceType(name)")
 
 
-class Location(BaseModel):
+class LatLng(BaseModel):
+    """The position set on the device (Sigfox's device ``location``)."""
+
     lat: float | None = None
     lng: float | None = None
 
@@ -59,7 +61,7 @@ class DeviceOut(BaseModel):
     deviceType: DeviceTypeRef  # noqa: N815 (Sigfox API v2 names)
     group: GroupRef
     pac: str = Field(description="empty for devices provisioned by a callback")
-    location: Location
+    location: LatLng
     sequenceNumber: int | None = Field(  # noqa: N815
         default=None, description="of the latest message"
     )
@@ -144,7 +146,7 @@ def _out(d: Device, group: Group, type_names: dict[str, str]) -> DeviceOut:
         deviceType=DeviceTypeRef(id=d.device_type_id, name=type_names.get(d.device_type_id)),
         group=_group_ref(group),
         pac=d.pac,
-        location=Location(lat=d.lat, lng=d.lng),
+        location=LatLng(lat=d.lat, lng=d.lng),
         sequenceNumber=d.seq_number,
         lastCom=d.last_com,
         state=0 if d.activable else 7,
