@@ -30,6 +30,8 @@ from lorafox.store.sql import sqlite_writer
 from lorafox.store.sql.devices import DeviceQueries, device_row
 from lorafox.store.sql.events import EventQueries, downlink_from_row
 from lorafox.store.sql.identity import IdentityQueries
+from lorafox.store.sql.locations import LocationQueries
+from lorafox.store.sql.statistics import StatisticsQueries
 from lorafox.store.sql.tables import (
     credentials,
     cursors,
@@ -124,7 +126,14 @@ def stored_uplink(row: Row[Any]) -> StoredUplink:
     )
 
 
-class SqlStore(IdentityQueries, DeviceQueries, EventQueries, TableItemQueries):
+class SqlStore(
+    IdentityQueries,
+    DeviceQueries,
+    EventQueries,
+    TableItemQueries,
+    StatisticsQueries,
+    LocationQueries,
+):
     """Implements ``lorafox.store.base.Store`` (groups, users and API users: ``identity.py``;
     device types and devices: ``devices.py``; events and SERVICE callback data: ``events.py``;
     DynamoDB-compatible tables: ``tables_items.py``)."""
