@@ -183,7 +183,5 @@ def _float32(value: float) -> float | None:
 
 
 def _text(raw: bytes) -> str:
-    raw = raw.rstrip(b"\x00")
-    if raw.isascii() and b"\x00" not in raw:
-        return raw.decode("ascii")
-    return "".join(chr(b) if 0 < b < 0x80 else "\ufffd" for b in raw)
+    text = raw.rstrip(b"\x00").decode("ascii", "replace")  # a byte above 0x7f → U+FFFD
+    return text.replace("\x00", "\ufffd") if "\x00" in text else text
