@@ -126,6 +126,15 @@ def test_hex_of_any_case_decodes() -> None:
     assert custom("a::uint:16").decode("aBcD") == {"a": 0xABCD}
 
 
+def test_a_payload_type_may_be_given_as_its_code() -> None:
+    decoder = compile_decoder(3, "a::uint:8")  # type: ignore[arg-type]  # as read from a row
+    assert decoder is not None and decoder.decode("07") == {"a": 7}
+    assert compile_decoder(2, None) is None  # type: ignore[arg-type]
+    with pytest.raises(InvalidInput) as caught:
+        compile_decoder(4, "a::uint:8")  # type: ignore[arg-type]
+    assert caught.value.field == "payloadType"
+
+
 def test_a_format_is_compiled_once_per_text() -> None:
     text = "x::uint:8 y::uint:8"
     assert custom(text) is custom(text)

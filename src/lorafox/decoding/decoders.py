@@ -26,7 +26,7 @@ from typing import Any, Final, Literal, Protocol, assert_never, final
 
 from lorafox.decoding.grammar import FieldKind, FieldLayout, parse_format
 from lorafox.domain import PayloadType
-from lorafox.errors import PayloadDecodeError
+from lorafox.errors import InvalidInput, PayloadDecodeError
 
 __all__ = [
     "STRING_FIELD",
@@ -102,7 +102,14 @@ def compile_decoder(payload_type: PayloadType, payload_config: str | None) -> De
     """The decoder of a payload type (``None`` for REGULAR: nothing to decode). The format of
     the custom grammar is compiled once (and remembered: the same text gives the same decoder);
     a bad one raises ``PayloadFormatError``. The config of the other types is ignored, as in
-    the Sigfox Back-End."""
+    the Sigfox Back-End. A plain int is taken for its ``PayloadType`` (``InvalidInput`` on
+    ``payloadType`` if it is none)."""
+    try:
+        payload_type = PayloadType(payload_type)
+    except ValueError:
+        raise InvalidInput(
+            "payloadType: 2 (regular), 3 (custom grammar) or 5 (string)", field="payloadType"
+        ) from None
     if payload_type is PayloadType.REGULAR:
         return None
     if payload_type is PayloadType.STRING:
