@@ -44,6 +44,7 @@ from lorafox.ingest.pipeline import UplinkPipeline
 from lorafox.ingest.sigfox import uplink_json
 from lorafox.settings import Settings
 from lorafox.store.sql.store import SqlStore
+from lorafox.tables.maintenance import TableMaintenance
 from lorafox.tables.operations import TableOperations
 
 __all__ = ["Service", "bind_socket"]
@@ -275,11 +276,26 @@ class Service:
             root=root,
             health=health,
         )
+        tables = TableMaintenance(
+            store, interval=s.tables.ttl_purge_seconds, batch=s.tables.purge_batch
+        )
         server = self._http_server(
-            create_app(ctx, callbacks, DynamoDBEndpoint(TableOperations(store), auth))
+            create_app(
+                ctx,
+                callbacks,
+                DynamoDBEndpoint(TableOperations(store, on_change=tables.wake), auth),
+            )
         )
         self.http_port = sock.getsockname()[1]
-        await self._run(_Parts(server, bus, pipeline, events, outbox, management.bulk.stop), sock)
+        tables_task = asyncio.create_task(tables.run(self._stop))
+        try:
+            await self._run(
+                _Parts(server, bus, pipeline, events, outbox, management.bulk.stop), sock
+            )
+        finally:
+            tables_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await tables_task
         log.info("lorafox stopped")
 
     async def _run(self, parts: _Parts, sock: socket.socket) -> None:

@@ -23,7 +23,14 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-__all__ = ["EventSettings", "MqttSettings", "Settings", "SigfoxSettings", "default_data_dir"]
+__all__ = [
+    "EventSettings",
+    "MqttSettings",
+    "Settings",
+    "SigfoxSettings",
+    "TablesSettings",
+    "default_data_dir",
+]
 
 SIGFOX_NETWORK = "185.110.96.0/22"
 """The network the Sigfox Back-End calls from (documented value for ``allowed_networks``)."""
@@ -130,6 +137,20 @@ class EventSettings(BaseModel):
     )
 
 
+class TablesSettings(BaseModel):
+    """The DynamoDB-compatible tables' background work (time to live, index builds)."""
+
+    ttl_purge_seconds: float = Field(
+        default=30,
+        gt=0,
+        description="How often expired items (time to live) are deleted; also how soon a new "
+        "index is built at the latest.",
+    )
+    purge_batch: int = Field(
+        default=500, ge=1, le=10000, description="Items deleted or indexed per transaction."
+    )
+
+
 class Settings(BaseSettings):
     """Everything ``lorafox serve`` can be told."""
 
@@ -168,6 +189,7 @@ class Settings(BaseSettings):
     sigfox: SigfoxSettings = Field(default_factory=SigfoxSettings)
     mqtt: MqttSettings = Field(default_factory=MqttSettings)
     events: EventSettings = Field(default_factory=EventSettings)
+    tables: TablesSettings = Field(default_factory=TablesSettings)
 
     @field_validator("mqtt_url")
     @classmethod

@@ -25,7 +25,9 @@ _CONFIG = Config(retries={"total_max_attempts": 1, "mode": "standard"})
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
-    running = start_lorafox(make_settings(tmp_path_factory.mktemp("ddb") / "data"))
+    running = start_lorafox(
+        make_settings(tmp_path_factory.mktemp("ddb") / "data", tables={"ttl_purge_seconds": 0.2})
+    )
     yield running
     running.stop()
 
@@ -443,11 +445,24 @@ def test_time_to_live(client: Any) -> None:
         "AttributeName": "expires",
     }
     now = int(time.time())
-    for t, expires in ((1, now - 10), (2, now + 3600)):
+    for t, expires in ((1, now - 10), (2, now + 3600), (3, now - 20)):
         client.put_item(
             TableName=name,
             Item={"device": {"S": "A"}, "time": {"N": str(t)}, "expires": {"N": str(expires)}},
         )
+    # Until the purge deletes them, expired items are read as DynamoDB reads them; a filter
+    # on the attribute leaves them out.
+    live = client.query(
+        TableName=name,
+        KeyConditionExpression="device = :d",
+        FilterExpression="expires > :now",
+        ExpressionAttributeValues={":d": {"S": "A"}, ":now": {"N": str(now)}},
+    )
+    assert [i["time"]["N"] for i in live["Items"]] == ["2"]
+    deadline = time.monotonic() + 30
+    while client.scan(TableName=name, Select="COUNT")["Count"] > 1:
+        assert time.monotonic() < deadline, "expired items were not deleted"
+        time.sleep(0.1)
     found = client.query(
         TableName=name,
         KeyConditionExpression="device = :d",
@@ -457,7 +472,33 @@ def test_time_to_live(client: Any) -> None:
     assert "Item" not in client.get_item(
         TableName=name, Key={"device": {"S": "A"}, "time": {"N": "1"}}
     )
-    assert client.scan(TableName=name)["Count"] == 1
+    assert client.describe_table(TableName=name)["Table"]["ItemCount"] == 1
+    # An item written already expired is deleted as well; a renewed one stays.
+    client.put_item(
+        TableName=name,
+        Item={"device": {"S": "B"}, "time": {"N": "1"}, "expires": {"N": str(now - 5)}},
+    )
+    client.update_item(
+        TableName=name,
+        Key={"device": {"S": "A"}, "time": {"N": "2"}},
+        UpdateExpression="SET expires = :later",
+        ExpressionAttributeValues={":later": {"N": str(now + 7200)}},
+    )
+    while "Item" in client.get_item(TableName=name, Key={"device": {"S": "B"}, "time": {"N": "1"}}):
+        assert time.monotonic() < deadline, "expired item was not deleted"
+        time.sleep(0.1)
+    assert client.scan(TableName=name, Select="COUNT")["Count"] == 1
+    client.update_time_to_live(
+        TableName=name, TimeToLiveSpecification={"Enabled": False, "AttributeName": "expires"}
+    )
+    assert client.describe_time_to_live(TableName=name)["TimeToLiveDescription"] == {
+        "TimeToLiveStatus": "DISABLED"
+    }
+    with pytest.raises(ClientError) as info:
+        client.update_time_to_live(
+            TableName=name, TimeToLiveSpecification={"Enabled": False, "AttributeName": "expires"}
+        )
+    assert info.value.response["Error"]["Message"] == "TimeToLive is already disabled"
 
 
 # -- the resource API ------------------------------------------------------------------------

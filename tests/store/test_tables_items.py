@@ -12,6 +12,7 @@ from sqlalchemy import text
 from lorafox.settings import Settings
 from lorafox.store.sql.store import SqlStore
 from lorafox.tables.errors import ConditionalCheckFailedException, ResourceNotFoundException
+from lorafox.tables.maintenance import TableMaintenance
 from lorafox.tables.operations import TableOperations
 
 
@@ -155,3 +156,157 @@ async def test_concurrent_conditional_creates(store: SqlStore) -> None:
 
     results = await asyncio.gather(*(create(n) for n in range(10)))
     assert sum(results) == 1
+
+
+async def test_index_query_reads_the_index_range(tmp_path: Path) -> None:
+    """A Query on a secondary index is a search on the index entries' primary key, joined to
+    the items by theirs: never a scan."""
+    store = await SqlStore.open(Settings.load(None, data_dir=tmp_path).sqlalchemy_url)
+    try:
+        async with store._reading() as conn:
+            plan = (
+                await conn.execute(
+                    text(
+                        "EXPLAIN QUERY PLAN SELECT i.pk, d.item FROM ddb_index_items i "
+                        "JOIN ddb_items d ON d.table_id = i.table_id AND d.pk = i.item_pk "
+                        "AND d.sk = i.item_sk WHERE i.table_id = 1 AND i.index_id = 2 "
+                        "AND i.pk = x'01' AND i.sk >= x'02' AND i.sk < x'03' "
+                        "ORDER BY i.sk, i.item_pk, i.item_sk LIMIT 100"
+                    )
+                )
+            ).all()
+        details = " ".join(str(row[-1]) for row in plan)
+        assert "SEARCH i USING COVERING INDEX" in details
+        assert "SEARCH d USING PRIMARY KEY" in details or "SEARCH d USING INDEX" in details
+        assert "SCAN" not in details
+        assert "TEMP B-TREE" not in details  # no sort: the index order is the answer's
+    finally:
+        await store.close()
+
+
+async def _indexed_table(ops: TableOperations) -> None:
+    await ops.run(
+        "CreateTable",
+        {
+            "TableName": "history",
+            "KeySchema": [
+                {"AttributeName": "pk", "KeyType": "HASH"},
+                {"AttributeName": "sk", "KeyType": "RANGE"},
+            ],
+            "AttributeDefinitions": [
+                {"AttributeName": "pk", "AttributeType": "S"},
+                {"AttributeName": "sk", "AttributeType": "N"},
+                {"AttributeName": "site", "AttributeType": "S"},
+            ],
+            "GlobalSecondaryIndexes": [
+                {
+                    "IndexName": "by_site",
+                    "KeySchema": [
+                        {"AttributeName": "site", "KeyType": "HASH"},
+                        {"AttributeName": "sk", "KeyType": "RANGE"},
+                    ],
+                    "Projection": {"ProjectionType": "KEYS_ONLY"},
+                }
+            ],
+            "BillingMode": "PAY_PER_REQUEST",
+        },
+        "us-east-1",
+    )
+
+
+async def test_index_entries_follow_every_write(store: SqlStore) -> None:
+    ops = TableOperations(store)
+    await _indexed_table(ops)
+
+    async def sites(site: str) -> list[str]:
+        result = await ops.run(
+            "Query",
+            {
+                "TableName": "history",
+                "IndexName": "by_site",
+                "KeyConditionExpression": "site = :s",
+                "ExpressionAttributeValues": {":s": {"S": site}},
+            },
+            "us-east-1",
+        )
+        return [f"{i['pk']['S']}/{i['sk']['N']}" for i in result["Items"]]
+
+    def put(pk: str, sk: int, site: str) -> dict[str, Any]:
+        return {
+            "PutRequest": {"Item": {"pk": {"S": pk}, "sk": {"N": str(sk)}, "site": {"S": site}}}
+        }
+
+    await ops.run(
+        "BatchWriteItem",
+        {"RequestItems": {"history": [put("a", 2, "x"), put("b", 1, "x"), put("c", 3, "y")]}},
+        "us-east-1",
+    )
+    assert await sites("x") == ["b/1", "a/2"]
+    await ops.run(
+        "TransactWriteItems",
+        {
+            "TransactItems": [
+                {
+                    "Update": {
+                        "TableName": "history",
+                        "Key": {"pk": {"S": "a"}, "sk": {"N": "2"}},
+                        "UpdateExpression": "SET site = :y",
+                        "ExpressionAttributeValues": {":y": {"S": "y"}},
+                    }
+                },
+                {"Delete": {"TableName": "history", "Key": {"pk": {"S": "b"}, "sk": {"N": "1"}}}},
+            ]
+        },
+        "us-east-1",
+    )
+    assert await sites("x") == []
+    assert await sites("y") == ["a/2", "c/3"]
+    await ops.run(
+        "BatchWriteItem",
+        {"RequestItems": {"history": [put("c", 3, "x")]}},
+        "us-east-1",
+    )
+    assert await sites("y") == ["a/2"]
+    assert await sites("x") == ["c/3"]
+    await ops.run("DeleteTable", {"TableName": "history"}, "us-east-1")
+    async with store._reading() as conn:
+        left = (await conn.execute(text("SELECT count(*) FROM ddb_index_items"))).scalar_one()
+    assert left == 0
+
+
+async def test_expired_items_are_read_until_purged(store: SqlStore) -> None:
+    now = [1_700_000_000.0]
+    ops = TableOperations(store, clock=lambda: now[0])
+    maintenance = TableMaintenance(store, clock=lambda: now[0], grace=0, batch=2)
+    await _table(ops, "N")
+    await ops.run(
+        "UpdateTimeToLive",
+        {
+            "TableName": "history",
+            "TimeToLiveSpecification": {"Enabled": True, "AttributeName": "ttl"},
+        },
+        "us-east-1",
+    )
+    for sk, ttl in ((1, "1699999990"), (2, "1700000100"), (3, "1699999999.5"), (4, "1")):
+        await ops.run(
+            "PutItem",
+            {
+                "TableName": "history",
+                "Item": {"pk": {"S": "dev"}, "sk": {"N": str(sk)}, "ttl": {"N": ttl}},
+            },
+            "us-east-1",
+        )
+    await ops.run(
+        "PutItem",
+        {
+            "TableName": "history",
+            "Item": {"pk": {"S": "dev"}, "sk": {"N": "5"}, "ttl": {"S": "not a number"}},
+        },
+        "us-east-1",
+    )
+    assert await _query(ops, "sk > :z", **{":z": {"N": "0"}}) == ["1", "2", "3", "4", "5"]
+    assert await maintenance.step() == 2  # 1 and 3; 4 expired more than five years ago
+    assert await _query(ops, "sk > :z", **{":z": {"N": "0"}}) == ["2", "4", "5"]
+    now[0] += 200
+    assert await maintenance.step() == 1
+    assert await _query(ops, "sk > :z", **{":z": {"N": "0"}}) == ["4", "5"]

@@ -2,35 +2,34 @@
 
 No HTTP here (``lorafox.api.dynamodb`` does the protocol and the signature); storage goes
 through ``lorafox.store.sql.tables_items.ItemStore``. Errors are ``DynamoDBError``s with
-DynamoDB's types and messages. What is supported, parameter by parameter: docs/dynamodb.md.
+DynamoDB's types and messages. This module holds the item operations (single items, batches,
+transactions) and the dispatch; ``control`` the table operations, ``queries`` Query and Scan.
+What is supported, parameter by parameter: docs/dynamodb.md.
 
-Time to live: once UpdateTimeToLive names an attribute, items whose attribute is a number of
-epoch seconds in the past are hidden from every read (GetItem, Query, Scan, BatchGetItem,
-conditions) and replaced by the next write of their key. (DynamoDB itself deletes them within
-days and shows them until then.)
+Time to live: as on DynamoDB, an expired item stays readable (GetItem, Query, Scan, conditions)
+until it is deleted; ``TableMaintenance`` deletes expired items within its purge interval.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from lorafox.store.sql.tables_items import (
     KEEP,
-    Bound,
+    ClientToken,
+    Indexer,
     ItemRow,
     ItemStore,
-    StoredTable,
-    TableNameTaken,
 )
+from lorafox.tables.control import TableControl
 from lorafox.tables.errors import (
     CancellationReason,
     ConditionalCheckFailedException,
-    ResourceInUseException,
-    ResourceNotFoundException,
     SerializationException,
     TransactionCanceledException,
     UnknownOperationException,
@@ -44,35 +43,31 @@ from lorafox.tables.expressions import (
     UpdateResult,
     apply_update,
     attribute_updates_to_update,
-    attributes_to_get_to_projection,
-    build_key_condition,
     check_expression_parameters,
     evaluate_condition,
     expected_to_condition,
-    filter_to_condition,
-    key_conditions_from_expression,
     parse_expressions,
     project,
-    validate_conditions,
 )
 from lorafox.tables.expressions.update import check_key_not_updated
-from lorafox.tables.keys import KeyAttribute, KeySchema, encode_key_value
-from lorafox.tables.values import Item, check_item_size, item_size, validate_item
+from lorafox.tables.params import INVALID
+from lorafox.tables.queries import TableQueries, projection_of
+from lorafox.tables.table import OpenTable, encode_key
+from lorafox.tables.values import check_item_size, item_size, validate_item
 
-__all__ = ["OPERATIONS", "TableOperations"]
+__all__ = ["OPERATIONS", "TOKEN_WINDOW", "TableOperations"]
 
 MAX_BATCH_WRITE = 25
 MAX_BATCH_GET = 100
 MAX_TRANSACTION = 100
-MAX_PAGE_BYTES = 1024 * 1024
-_CHUNK = 1000
-_TABLE_NAME = re.compile(r"[a-zA-Z0-9_.-]{3,255}")
-_INVALID = "One or more parameter values were invalid: "
+TOKEN_WINDOW = 10 * 60
+"""Seconds a TransactWriteItems ClientRequestToken is remembered (DynamoDB: 10 minutes)."""
 
 OPERATIONS = (
     "CreateTable",
     "DescribeTable",
     "ListTables",
+    "UpdateTable",
     "DeleteTable",
     "PutItem",
     "GetItem",
@@ -89,110 +84,7 @@ OPERATIONS = (
 )
 """The operations lorafox answers; any other ``X-Amz-Target`` is an UnknownOperationException."""
 
-
-def _now() -> float:
-    return time.time()
-
-
-def _string(params: Mapping[str, Any], name: str, *, required: bool = True) -> str | None:
-    value = params.get(name)
-    if value is None:
-        if required:
-            raise ValidationException.constraints(
-                [
-                    f"Value null at '{name[0].lower() + name[1:]}' failed to satisfy constraint: "
-                    "Member must not be null"
-                ]
-            )
-        return None
-    if not isinstance(value, str):
-        raise SerializationException("NUMBER_VALUE cannot be converted to String")
-    return value
-
-
-def _table_name(params: Mapping[str, Any]) -> str:
-    name = _string(params, "TableName")
-    assert name is not None  # noqa: S101
-    if _TABLE_NAME.fullmatch(name) is None:
-        raise ValidationException.constraints(
-            [
-                f"Value '{name}' at 'tableName' failed to satisfy constraint: Member must "
-                "satisfy regular expression pattern: [a-zA-Z0-9_.-]+"
-                if len(name) >= 3
-                else f"Value '{name}' at 'tableName' failed to satisfy constraint: Member must "
-                "have length greater than or equal to 3"
-            ]
-        )
-    return name
-
-
-def _limit(params: Mapping[str, Any]) -> int | None:
-    limit = params.get("Limit")
-    if limit is None:
-        return None
-    if not isinstance(limit, int) or isinstance(limit, bool):
-        raise SerializationException("STRING_VALUE can not be converted to an Integer")
-    if limit < 1:
-        raise ValidationException.constraints(
-            [
-                f"Value '{limit}' at 'limit' failed to satisfy constraint: "
-                "Member must have value greater than or equal to 1"
-            ]
-        )
-    return limit
-
-
-def schema_of(table: StoredTable) -> KeySchema:
-    types = {
-        a["AttributeName"]: a["AttributeType"] for a in table.definition["AttributeDefinitions"]
-    }
-    hash_name = range_name = None
-    for element in table.definition["KeySchema"]:
-        if element["KeyType"] == "HASH":
-            hash_name = element["AttributeName"]
-        else:
-            range_name = element["AttributeName"]
-    assert hash_name is not None  # noqa: S101
-    return KeySchema(
-        KeyAttribute(hash_name, types[hash_name]),
-        None if range_name is None else KeyAttribute(range_name, types[range_name]),
-    )
-
-
-def _encode(schema: KeySchema, item: Mapping[str, Any]) -> tuple[bytes, bytes]:
-    pk = encode_key_value(item[schema.hash.name])
-    sk = b"" if schema.range is None else encode_key_value(item[schema.range.name])
-    return pk, sk
-
-
-class _Table:
-    """A table as the operations see it: its row, key schema and TTL clock."""
-
-    def __init__(self, stored: StoredTable, now: float) -> None:
-        self.stored = stored
-        self.schema = schema_of(stored)
-        self.now = now
-
-    def expired(self, item: Mapping[str, Any] | None) -> bool:
-        attribute = self.stored.ttl_attribute
-        if item is None or attribute is None:
-            return False
-        value = item.get(attribute)
-        if not isinstance(value, Mapping) or "N" not in value:
-            return False
-        try:
-            return Decimal(value["N"]) <= Decimal(repr(self.now))
-        except InvalidOperation:  # pragma: no cover - stored numbers are valid
-            return False
-
-    def live(self, item: dict[str, Any] | None) -> dict[str, Any] | None:
-        return None if self.expired(item) else item
-
-    def key(self, raw: object) -> tuple[Item, bytes, bytes]:
-        key = validate_item(raw)
-        self.schema.check_key(key)
-        pk, sk = _encode(self.schema, key)
-        return key, pk, sk
+Handler = Callable[[Mapping[str, Any], str], Awaitable[dict[str, Any]]]
 
 
 class _Write:
@@ -200,7 +92,7 @@ class _Write:
 
     def __init__(
         self,
-        table: _Table,
+        table: OpenTable,
         pk: bytes,
         sk: bytes,
         condition: Any,
@@ -220,7 +112,6 @@ class _Write:
 
     def decide(self, old: dict[str, Any] | None) -> Any:
         """The new item and size, None (delete) or KEEP; raises when the condition fails."""
-        old = self.table.live(old)
         if self.condition is not None and not evaluate_condition(
             self.condition, old, self.parsed.names, self.parsed.values
         ):
@@ -228,15 +119,6 @@ class _Write:
                 item=old if self.return_old_on_failure and old is not None else None
             )
         return KEEP if self.make is None else self.make(old)
-
-
-def _projection(
-    params: Mapping[str, Any], projection: ProjectionExpression | None
-) -> ProjectionExpression | None:
-    if projection is not None:
-        return projection
-    names = params.get("AttributesToGet")
-    return None if names is None else attributes_to_get_to_projection(names)
 
 
 def _condition(params: Mapping[str, Any], parsed: ConditionExpression | None) -> Any:
@@ -248,23 +130,65 @@ def _condition(params: Mapping[str, Any], parsed: ConditionExpression | None) ->
 def _return_values(params: Mapping[str, Any], allowed: tuple[str, ...]) -> str:
     value = params.get("ReturnValues") or "NONE"
     if value not in allowed:
-        raise ValidationException(_INVALID + "Return values set to invalid value")
+        raise ValidationException(INVALID + "Return values set to invalid value")
     return str(value)
 
 
+def _client_token(params: Mapping[str, Any], now: float) -> ClientToken | None:
+    token = params.get("ClientRequestToken")
+    if token is None:
+        return None
+    if not isinstance(token, str) or not 1 <= len(token) <= 36:
+        raise ValidationException.constraints(
+            [
+                f"Value '{token}' at 'clientRequestToken' failed to satisfy constraint: Member "
+                "must have length less than or equal to 36"
+            ]
+        )
+    significant = {
+        k: v
+        for k, v in params.items()
+        if k not in ("ClientRequestToken", "ReturnConsumedCapacity", "ReturnItemCollectionMetrics")
+    }
+    digest = hashlib.sha256(
+        json.dumps(significant, sort_keys=True, separators=(",", ":")).encode()
+    ).hexdigest()
+    return ClientToken(token, digest, int(now * 1000), TOKEN_WINDOW * 1000)
+
+
 class TableOperations:
-    """Runs DynamoDB operations against an ``ItemStore``; ``region`` fills the ARNs."""
+    """Runs DynamoDB operations against an ``ItemStore``; ``region`` fills the ARNs.
+
+    ``on_change`` is called when an index (or the time-to-live attribute) needs building:
+    the service wakes its ``TableMaintenance`` with it."""
 
     def __init__(
-        self, store: ItemStore, *, clock: Callable[[], float] = _now, account: str = "000000000000"
+        self,
+        store: ItemStore,
+        *,
+        clock: Callable[[], float] = time.time,
+        account: str = "000000000000",
+        on_change: Callable[[], None] = lambda: None,
     ) -> None:
         self._store = store
         self._clock = clock
-        self._account = account
-        self._handlers: dict[str, Callable[[Mapping[str, Any], str], Awaitable[dict[str, Any]]]] = {
-            name: getattr(self, "_" + re.sub(r"(?<!^)([A-Z])", r"_\1", name).lower())
-            for name in OPERATIONS
+        self.control = TableControl(store, account=account, on_change=on_change, clock=clock)
+        self.queries = TableQueries(store, self.control.open)
+        handlers: dict[str, Handler] = {
+            "CreateTable": self.control.create_table,
+            "DescribeTable": self.control.describe_table,
+            "ListTables": self.control.list_tables,
+            "UpdateTable": self.control.update_table,
+            "DeleteTable": self.control.delete_table,
+            "UpdateTimeToLive": self.control.update_time_to_live,
+            "DescribeTimeToLive": self.control.describe_time_to_live,
+            "Query": self.queries.query,
+            "Scan": self.queries.scan,
         }
+        for name in OPERATIONS:
+            if name not in handlers:
+                handlers[name] = getattr(self, "_" + re.sub(r"(?<!^)([A-Z])", r"_\1", name).lower())
+        self._handlers = handlers
 
     async def run(self, operation: str, params: Mapping[str, Any], region: str) -> dict[str, Any]:
         handler = self._handlers.get(operation)
@@ -274,207 +198,11 @@ class TableOperations:
             raise SerializationException("Start of structure or map found where not expected.")
         return await handler(params, region)
 
-    async def _table(self, params: Mapping[str, Any]) -> _Table:
-        name = _table_name(params)
-        stored = await self._store.get_table(name)
-        if stored is None:
-            raise ResourceNotFoundException()
-        return _Table(stored, self._clock())
-
-    async def _description(
-        self, table: StoredTable, region: str, status: str | None = None
-    ) -> dict[str, Any]:
-        count, size = await self._store.table_stats(table.id)
-        definition = table.definition
-        description: dict[str, Any] = {
-            "TableName": table.name,
-            "TableStatus": status or table.status,
-            "CreationDateTime": table.created_at / 1000,
-            "KeySchema": definition["KeySchema"],
-            "AttributeDefinitions": definition["AttributeDefinitions"],
-            "ProvisionedThroughput": {
-                "NumberOfDecreasesToday": 0,
-                "ReadCapacityUnits": definition.get("ReadCapacityUnits", 0),
-                "WriteCapacityUnits": definition.get("WriteCapacityUnits", 0),
-            },
-            "TableSizeBytes": size,
-            "ItemCount": count,
-            "TableArn": f"arn:aws:dynamodb:{region}:{self._account}:table/{table.name}",
-            "TableId": f"00000000-0000-0000-0000-{table.id:012d}",
-            "DeletionProtectionEnabled": False,
-        }
-        if definition.get("BillingMode") == "PAY_PER_REQUEST":
-            description["BillingModeSummary"] = {
-                "BillingMode": "PAY_PER_REQUEST",
-                "LastUpdateToPayPerRequestDateTime": table.created_at / 1000,
-            }
-        return description
-
-    # -- tables ----------------------------------------------------------------------------
-
-    async def _create_table(self, params: Mapping[str, Any], region: str) -> dict[str, Any]:
-        name = _table_name(params)
-        for unsupported in (
-            "GlobalSecondaryIndexes",
-            "LocalSecondaryIndexes",
-            "StreamSpecification",
-        ):
-            if params.get(unsupported):
-                raise ValidationException(f"{unsupported} is not supported by lorafox yet")
-        key_schema = params.get("KeySchema")
-        definitions = params.get("AttributeDefinitions")
-        if not isinstance(key_schema, list) or not key_schema:
-            raise ValidationException.constraints(
-                ["Value null at 'keySchema' failed to satisfy constraint: Member must not be null"]
-            )
-        if not isinstance(definitions, list) or not definitions:
-            raise ValidationException.constraints(
-                [
-                    "Value null at 'attributeDefinitions' failed to satisfy constraint: "
-                    "Member must not be null"
-                ]
-            )
-        if len(key_schema) > 2:
-            raise ValidationException.constraints(
-                [
-                    f"Value '{key_schema}' at 'keySchema' failed to satisfy constraint: Member "
-                    "must have length less than or equal to 2"
-                ]
-            )
-        kinds = [element.get("KeyType") for element in key_schema]
-        if kinds not in (["HASH"], ["HASH", "RANGE"]):
-            raise ValidationException(
-                "Invalid KeySchema: The first KeySchemaElement is not a HASH key type"
-                if kinds[0] != "HASH"
-                else "Invalid KeySchema: The second KeySchemaElement is not a RANGE key type"
-            )
-        types = {}
-        for definition in definitions:
-            kind = definition.get("AttributeType")
-            if kind not in ("S", "N", "B"):
-                raise ValidationException.constraints(
-                    [
-                        f"Value '{kind}' at 'attributeDefinitions.1.member.attributeType' "
-                        "failed to satisfy constraint: "
-                        "Member must satisfy enum value set: [B, N, S]"
-                    ]
-                )
-            types[definition.get("AttributeName")] = kind
-        key_names = [element.get("AttributeName") for element in key_schema]
-        if len(key_names) != len(set(key_names)):
-            raise ValidationException(
-                "Invalid KeySchema: Some index key attribute have no definition"
-            )
-        missing = [n for n in key_names if n not in types]
-        if missing:
-            raise ValidationException(
-                _INVALID + "Some index key attributes are not defined in AttributeDefinitions. "
-                f"Keys: [{', '.join(key_names)}], AttributeDefinitions: [{', '.join(types)}]"
-            )
-        if len(types) != len(key_names):
-            raise ValidationException(
-                _INVALID + "Number of attributes in KeySchema does not exactly match number of "
-                "attributes defined in AttributeDefinitions"
-            )
-        billing = params.get("BillingMode") or "PROVISIONED"
-        throughput = params.get("ProvisionedThroughput")
-        if billing == "PROVISIONED" and not throughput:
-            raise ValidationException(
-                _INVALID + "ReadCapacityUnits and WriteCapacityUnits must both be specified "
-                "when BillingMode is PROVISIONED"
-            )
-        if billing == "PAY_PER_REQUEST" and throughput:
-            raise ValidationException(
-                _INVALID + "Neither ReadCapacityUnits nor WriteCapacityUnits can be specified "
-                "when BillingMode is PAY_PER_REQUEST"
-            )
-        stored_definition: dict[str, Any] = {
-            "KeySchema": [
-                {"AttributeName": e["AttributeName"], "KeyType": e["KeyType"]} for e in key_schema
-            ],
-            "AttributeDefinitions": [
-                {"AttributeName": n, "AttributeType": t} for n, t in types.items()
-            ],
-            "BillingMode": billing,
-        }
-        if throughput:
-            stored_definition["ReadCapacityUnits"] = int(throughput.get("ReadCapacityUnits", 0))
-            stored_definition["WriteCapacityUnits"] = int(throughput.get("WriteCapacityUnits", 0))
-        try:
-            table = await self._store.create_table(name, stored_definition)
-        except TableNameTaken:
-            raise ResourceInUseException.table_exists(name) from None
-        return {"TableDescription": await self._description(table, region)}
-
-    async def _describe_table(self, params: Mapping[str, Any], region: str) -> dict[str, Any]:
-        name = _table_name(params)
-        stored = await self._store.get_table(name)
-        if stored is None:
-            raise ResourceNotFoundException.table(name)
-        return {"Table": await self._description(stored, region)}
-
-    async def _list_tables(self, params: Mapping[str, Any], region: str) -> dict[str, Any]:
-        limit = _limit(params) or 100
-        if limit > 100:
-            raise ValidationException.constraints(
-                [
-                    f"Value '{limit}' at 'limit' failed to satisfy constraint: "
-                    "Member must have value less than or equal to 100"
-                ]
-            )
-        start = _string(params, "ExclusiveStartTableName", required=False)
-        names = await self._store.list_table_names(start, limit + 1)
-        response: dict[str, Any] = {"TableNames": names[:limit]}
-        if len(names) > limit:
-            response["LastEvaluatedTableName"] = names[limit - 1]
-        return response
-
-    async def _delete_table(self, params: Mapping[str, Any], region: str) -> dict[str, Any]:
-        name = _table_name(params)
-        stored = await self._store.get_table(name)
-        if stored is None:
-            raise ResourceNotFoundException.table(name)
-        description = await self._description(stored, region, "DELETING")
-        await self._store.delete_table(stored.id)
-        return {"TableDescription": description}
-
-    async def _update_time_to_live(self, params: Mapping[str, Any], region: str) -> dict[str, Any]:
-        table = await self._table(params)
-        spec = params.get("TimeToLiveSpecification")
-        if not isinstance(spec, Mapping) or "Enabled" not in spec or not spec.get("AttributeName"):
-            raise ValidationException.constraints(
-                [
-                    "Value null at 'timeToLiveSpecification' failed to satisfy constraint: "
-                    "Member must not be null"
-                ]
-            )
-        enabled = bool(spec["Enabled"])
-        current = table.stored.ttl_attribute
-        if enabled and current is not None:
-            raise ValidationException("TimeToLive is already enabled")
-        if not enabled and current is None:
-            raise ValidationException("TimeToLive is already disabled")
-        await self._store.set_table_ttl(table.stored.id, spec["AttributeName"] if enabled else None)
-        return {
-            "TimeToLiveSpecification": {"Enabled": enabled, "AttributeName": spec["AttributeName"]}
-        }
-
-    async def _describe_time_to_live(
-        self, params: Mapping[str, Any], region: str
-    ) -> dict[str, Any]:
-        table = await self._table(params)
-        attribute = table.stored.ttl_attribute
-        if attribute is None:
-            return {"TimeToLiveDescription": {"TimeToLiveStatus": "DISABLED"}}
-        return {
-            "TimeToLiveDescription": {"TimeToLiveStatus": "ENABLED", "AttributeName": attribute}
-        }
-
     # -- single items ----------------------------------------------------------------------
 
     async def _plan(self, params: Mapping[str, Any], kind: str) -> _Write:
         """A single-item write (or condition check) from its parameters, checked."""
-        table = await self._table(params)
+        table = await self.control.open(params)
         operation = {"Put": "PutItem", "Delete": "DeleteItem", "Update": "UpdateItem"}.get(
             kind, "DeleteItem"
         )
@@ -500,9 +228,9 @@ class TableOperations:
                     ["Value null at 'item' failed to satisfy constraint: Member must not be null"]
                 )
             item = validate_item(params["Item"])
-            table.schema.check_item(item)
+            table.check_item(item)
             check_item_size(item)
-            pk, sk = _encode(table.schema, item)
+            pk, sk = encode_key(table.schema, item)
             size = item_size(item)
             return _Write(table, pk, sk, condition, parsed, on_failure, lambda _: (item, size))
         key, pk, sk = table.key(params.get("Key") or {})
@@ -525,6 +253,7 @@ class TableOperations:
                 outcome = apply_update(update, base, parsed.names, parsed.values)
                 new = {**outcome.item, **key}
                 plan.updated = outcome
+            table.check_index_keys(new)
             check_item_size(new, update=True)
             plan.new = new
             return new, item_size(new)
@@ -533,8 +262,8 @@ class TableOperations:
         return plan
 
     async def _write(self, plan: _Write) -> dict[str, Any] | None:
-        old = await self._store.write_item(plan.table.stored.id, plan.pk, plan.sk, plan.decide)
-        return plan.table.live(old)
+        table = plan.table
+        return await self._store.write_item(table.id, plan.pk, plan.sk, plan.decide, table.indexer)
 
     async def _put_item(self, params: Mapping[str, Any], region: str) -> dict[str, Any]:
         returns = _return_values(params, ("NONE", "ALL_OLD"))
@@ -564,7 +293,7 @@ class TableOperations:
         return {"Attributes": attributes} if attributes else {}
 
     async def _get_item(self, params: Mapping[str, Any], region: str) -> dict[str, Any]:
-        table = await self._table(params)
+        table = await self.control.open(params)
         check_expression_parameters(params, "GetItem")
         if params.get("Key") is None:
             raise ValidationException.constraints(
@@ -575,10 +304,10 @@ class TableOperations:
             projection=params.get("ProjectionExpression"),
         )
         _, pk, sk = table.key(params["Key"])
-        item = table.live(await self._store.get_item(table.stored.id, pk, sk))
+        item = await self._store.get_item(table.id, pk, sk)
         if item is None:
             return {}
-        projection = _projection(params, parsed.projection)
+        projection = projection_of(params, parsed.projection)
         return {"Item": item if projection is None else project(projection, item, parsed.names)}
 
     # -- transactions ----------------------------------------------------------------------
@@ -632,8 +361,14 @@ class TableOperations:
                 raise TransactionCanceledException(reasons)
             return decisions
 
+        indexers: dict[int, Indexer] = {
+            p.table.id: p.table.indexer for p in plans if p.table.indexer is not None
+        }
         await self._store.transact_write(
-            [(p.table.stored.id, p.pk, p.sk) for p in plans], decide_all
+            [(p.table.id, p.pk, p.sk) for p in plans],
+            decide_all,
+            indexers,
+            _client_token(params, self._clock()),
         )
         return {}
 
@@ -649,7 +384,7 @@ class TableOperations:
                     f"Member must have length less than or equal to {MAX_TRANSACTION}"
                 ]
             )
-        reads: list[tuple[_Table, bytes, bytes, ProjectionExpression | None, Any]] = []
+        reads: list[tuple[OpenTable, bytes, bytes, ProjectionExpression | None, Any]] = []
         for action in actions:
             get = action.get("Get") if isinstance(action, Mapping) else None
             if not isinstance(get, Mapping):
@@ -659,7 +394,7 @@ class TableOperations:
                         "Member must not be null"
                     ]
                 )
-            table = await self._table(get)
+            table = await self.control.open(get)
             parsed = parse_expressions(
                 names=get.get("ExpressionAttributeNames"),
                 projection=get.get("ProjectionExpression"),
@@ -668,215 +403,14 @@ class TableOperations:
             reads.append((table, pk, sk, parsed.projection, parsed.names))
         items = await self._store.get_items([(t.stored.id, pk, sk) for t, pk, sk, _, _ in reads])
         responses: list[dict[str, Any]] = []
-        for (table, _, _, projection, names), item in zip(reads, items, strict=True):
-            live = table.live(item)
-            if live is None:
+        for (_, _, _, projection, names), item in zip(reads, items, strict=True):
+            if item is None:
                 responses.append({})
             else:
                 responses.append(
-                    {"Item": live if projection is None else project(projection, live, names)}
+                    {"Item": item if projection is None else project(projection, item, names)}
                 )
         return {"Responses": responses}
-
-    # -- Query and Scan --------------------------------------------------------------------
-
-    def _select(self, params: Mapping[str, Any], projection: ProjectionExpression | None) -> str:
-        select = params.get("Select")
-        if select is None:
-            return "SPECIFIC_ATTRIBUTES" if projection is not None else "ALL_ATTRIBUTES"
-        if select not in (
-            "ALL_ATTRIBUTES",
-            "COUNT",
-            "SPECIFIC_ATTRIBUTES",
-            "ALL_PROJECTED_ATTRIBUTES",
-        ):
-            raise ValidationException.constraints(
-                [
-                    f"Value '{select}' at 'select' failed to satisfy constraint: Member must "
-                    "satisfy enum value set: [SPECIFIC_ATTRIBUTES, COUNT, ALL_ATTRIBUTES, "
-                    "ALL_PROJECTED_ATTRIBUTES]"
-                ]
-            )
-        if select == "ALL_PROJECTED_ATTRIBUTES":
-            raise ValidationException(
-                _INVALID + "Select type ALL_PROJECTED_ATTRIBUTES is not allowed when no index is "
-                "used"  # lorafox has no secondary indexes yet
-            )
-        if select == "SPECIFIC_ATTRIBUTES" and projection is None:
-            raise ValidationException(
-                _INVALID + "Select type SPECIFIC_ATTRIBUTES requires that AttributesToGet or "
-                "ProjectionExpression be specified"
-            )
-        if select != "SPECIFIC_ATTRIBUTES" and projection is not None:
-            raise ValidationException(
-                _INVALID + f"Cannot specify the AttributesToGet when choosing to get only the "
-                f"{select}"
-            )
-        return str(select)
-
-    async def _read_pages(
-        self,
-        table: _Table,
-        fetch: Callable[[tuple[bytes, bytes] | None, int], Awaitable[list[ItemRow]]],
-        start: tuple[bytes, bytes] | None,
-        limit: int | None,
-        keep: Callable[[dict[str, Any]], bool],
-    ) -> tuple[list[dict[str, Any]], int, dict[str, Any] | None]:
-        """(kept items, scanned count, LastEvaluatedKey): Limit items or 1 MB, as DynamoDB."""
-        kept: list[dict[str, Any]] = []
-        scanned = 0
-        size = 0
-        cursor = start
-        last: dict[str, Any] | None = None
-        while True:
-            want = _CHUNK if limit is None else min(_CHUNK, limit - scanned)
-            rows = await fetch(cursor, want + 1)
-            more = len(rows) > want
-            for row in rows[:want]:
-                cursor = (row.pk, row.sk)
-                if table.expired(row.item):
-                    continue
-                scanned += 1
-                size += row.size
-                if keep(row.item):
-                    kept.append(row.item)
-                last = row.item
-                if size >= MAX_PAGE_BYTES:
-                    break
-            if not more and size < MAX_PAGE_BYTES:
-                return kept, scanned, None
-            if size >= MAX_PAGE_BYTES or (limit is not None and scanned >= limit):
-                assert last is not None  # noqa: S101
-                return kept, scanned, table.schema.key_of(last)
-
-    def _start_key(self, table: _Table, params: Mapping[str, Any]) -> tuple[bytes, bytes] | None:
-        raw = params.get("ExclusiveStartKey")
-        if raw is None:
-            return None
-        key = validate_item(raw)
-        try:
-            table.schema.check_key(key)
-        except ValidationException:
-            raise ValidationException("The provided starting key is invalid") from None
-        return _encode(table.schema, key)
-
-    def _respond(
-        self,
-        kept: list[dict[str, Any]],
-        scanned: int,
-        last: dict[str, Any] | None,
-        select: str,
-        projection: ProjectionExpression | None,
-        names: Any,
-    ) -> dict[str, Any]:
-        response: dict[str, Any] = {"Count": len(kept), "ScannedCount": scanned}
-        if select != "COUNT":
-            response["Items"] = (
-                kept if projection is None else [project(projection, i, names) for i in kept]
-            )
-        if last is not None:
-            response["LastEvaluatedKey"] = last
-        return response
-
-    async def _query(self, params: Mapping[str, Any], region: str) -> dict[str, Any]:
-        table = await self._table(params)
-        if params.get("IndexName") is not None:
-            raise ValidationException(
-                f"The table does not have the specified index: {params['IndexName']}"
-            )
-        check_expression_parameters(params, "Query")
-        parsed = parse_expressions(
-            names=params.get("ExpressionAttributeNames"),
-            values=params.get("ExpressionAttributeValues"),
-            key_condition=params.get("KeyConditionExpression"),
-            filter=params.get("FilterExpression"),
-            projection=params.get("ProjectionExpression"),
-        )
-        if parsed.key_condition is not None:
-            conditions = key_conditions_from_expression(
-                parsed.key_condition, parsed.names, parsed.values
-            )
-        elif params.get("KeyConditions") is not None:
-            conditions = validate_conditions(params["KeyConditions"], "keyConditions")
-        else:
-            raise ValidationException(
-                "Either the KeyConditions or KeyConditionExpression parameter must be specified "
-                "in the request."
-            )
-        key_condition = build_key_condition(conditions, table.schema)
-        filter_condition = parsed.filter or filter_to_condition(
-            params.get("QueryFilter"), params.get("ConditionalOperator"), "queryFilter"
-        )
-        projection = _projection(params, parsed.projection)
-        select = self._select(params, projection)
-        limit = _limit(params)
-        forward = params.get("ScanIndexForward", True) is not False
-        pk = encode_key_value(key_condition.hash_value)
-        lower: Bound = None
-        upper: Bound = None
-        if key_condition.sort is not None:
-            lower, upper = key_condition.sort.encoded_range()
-        start = self._start_key(table, params)
-        if start is not None and start[0] != pk:
-            raise ValidationException("The provided starting key is invalid")
-
-        async def fetch(cursor: tuple[bytes, bytes] | None, count: int) -> list[ItemRow]:
-            low, high = lower, upper
-            if cursor is not None:
-                if table.schema.range is None:
-                    return []
-                if forward:
-                    low = (cursor[1], False) if low is None or cursor[1] >= low[0] else low
-                else:
-                    high = (cursor[1], False) if high is None or cursor[1] <= high[0] else high
-            return await self._store.query_items(
-                table.stored.id, pk, low, high, forward=forward, limit=count
-            )
-
-        def keep(item: dict[str, Any]) -> bool:
-            return filter_condition is None or evaluate_condition(
-                filter_condition, item, parsed.names, parsed.values
-            )
-
-        kept, scanned, last = await self._read_pages(table, fetch, start, limit, keep)
-        return self._respond(kept, scanned, last, select, projection, parsed.names)
-
-    async def _scan(self, params: Mapping[str, Any], region: str) -> dict[str, Any]:
-        table = await self._table(params)
-        if params.get("IndexName") is not None:
-            raise ValidationException(
-                f"The table does not have the specified index: {params['IndexName']}"
-            )
-        total = params.get("TotalSegments")
-        if total is not None and total != 1:
-            raise ValidationException(
-                "Parallel Scan (TotalSegments > 1) is not supported by lorafox yet"
-            )
-        check_expression_parameters(params, "Scan")
-        parsed = parse_expressions(
-            names=params.get("ExpressionAttributeNames"),
-            values=params.get("ExpressionAttributeValues"),
-            filter=params.get("FilterExpression"),
-            projection=params.get("ProjectionExpression"),
-        )
-        filter_condition = parsed.filter or filter_to_condition(
-            params.get("ScanFilter"), params.get("ConditionalOperator"), "scanFilter"
-        )
-        projection = _projection(params, parsed.projection)
-        select = self._select(params, projection)
-        limit = _limit(params)
-        start = self._start_key(table, params)
-
-        async def fetch(cursor: tuple[bytes, bytes] | None, count: int) -> list[ItemRow]:
-            return await self._store.scan_items(table.stored.id, cursor, count)
-
-        def keep(item: dict[str, Any]) -> bool:
-            return filter_condition is None or evaluate_condition(
-                filter_condition, item, parsed.names, parsed.values
-            )
-
-        kept, scanned, last = await self._read_pages(table, fetch, start, limit, keep)
-        return self._respond(kept, scanned, last, select, projection, parsed.names)
 
     # -- batches ---------------------------------------------------------------------------
 
@@ -903,17 +437,17 @@ class TableOperations:
                     "than or equal to 25, Member must have length greater than or equal to 1]"
                 ]
             )
-        plans: list[tuple[_Table, list[ItemRow], list[tuple[bytes, bytes]]]] = []
+        plans: list[tuple[OpenTable, list[ItemRow], list[tuple[bytes, bytes]]]] = []
         for name, writes in requests.items():
-            table = await self._table({"TableName": name})
+            table = await self.control.open({"TableName": name})
             puts: dict[tuple[bytes, bytes], ItemRow] = {}
             deletes: dict[tuple[bytes, bytes], None] = {}
             for write in writes:
                 if "PutRequest" in write:
                     item = validate_item(write["PutRequest"].get("Item"))
-                    table.schema.check_item(item)
+                    table.check_item(item)
                     check_item_size(item)
-                    pk, sk = _encode(table.schema, item)
+                    pk, sk = encode_key(table.schema, item)
                     row: ItemRow | None = ItemRow(pk, sk, item, item_size(item))
                 elif "DeleteRequest" in write:
                     _, pk, sk = table.key(write["DeleteRequest"].get("Key") or {})
@@ -931,7 +465,7 @@ class TableOperations:
                     puts[(pk, sk)] = row
             plans.append((table, list(puts.values()), list(deletes)))
         for table, puts_list, deletes_list in plans:
-            await self._store.write_items(table.stored.id, puts_list, deletes_list)
+            await self._store.write_items(table.id, puts_list, deletes_list, table.indexer)
         return {"UnprocessedItems": {}}
 
     async def _batch_get_item(self, params: Mapping[str, Any], region: str) -> dict[str, Any]:
@@ -948,13 +482,13 @@ class TableOperations:
             raise ValidationException("Too many items requested for the BatchGetItem call")
         responses: dict[str, list[dict[str, Any]]] = {}
         for name, request in requests.items():
-            table = await self._table({"TableName": name})
+            table = await self.control.open({"TableName": name})
             check_expression_parameters(request, "GetItem")
             parsed = parse_expressions(
                 names=request.get("ExpressionAttributeNames"),
                 projection=request.get("ProjectionExpression"),
             )
-            projection = _projection(request, parsed.projection)
+            projection = projection_of(request, parsed.projection)
             seen: set[tuple[bytes, bytes]] = set()
             found: list[dict[str, Any]] = []
             for raw in request.get("Keys") or ():
@@ -962,7 +496,7 @@ class TableOperations:
                 if (pk, sk) in seen:
                     raise ValidationException("Provided list of item keys contains duplicates")
                 seen.add((pk, sk))
-                item = table.live(await self._store.get_item(table.stored.id, pk, sk))
+                item = await self._store.get_item(table.id, pk, sk)
                 if item is not None:
                     found.append(
                         item if projection is None else project(projection, item, parsed.names)

@@ -24,6 +24,8 @@ __all__ = [
     "api_users",
     "credentials",
     "cursors",
+    "ddb_client_tokens",
+    "ddb_index_items",
     "ddb_items",
     "ddb_tables",
     "device_alerts",
@@ -292,4 +294,34 @@ ddb_items = Table(
     Column("item", Text, nullable=False),  # the item as JSON, DynamoDB wire form
     Column("size", Integer, nullable=False),
     PrimaryKeyConstraint("table_id", "pk", "sk", name="pk_ddb_items"),
+)
+
+# Secondary indexes and client tokens of the DynamoDB-compatible tables (migration 0006).
+# An index row points at its item (item_pk, item_sk); the index's own key bytes come first so
+# that a Query on an index reads one range of this primary key, in the index's order.
+ddb_index_items = Table(
+    "ddb_index_items",
+    metadata,
+    Column(
+        "table_id",
+        _Id,
+        ForeignKey("ddb_tables.id", name="fk_ddb_index_items_table", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("index_id", Integer, nullable=False),  # 0: the time-to-live attribute
+    Column("pk", LargeBinary, nullable=False),  # b"" for the time-to-live index
+    Column("sk", LargeBinary, nullable=False),  # b"" when the index has no sort key
+    Column("item_pk", LargeBinary, nullable=False),
+    Column("item_sk", LargeBinary, nullable=False),
+    PrimaryKeyConstraint(
+        "table_id", "index_id", "pk", "sk", "item_pk", "item_sk", name="pk_ddb_index_items"
+    ),
+)
+
+ddb_client_tokens = Table(
+    "ddb_client_tokens",
+    metadata,
+    Column("token", String(36), primary_key=True),  # TransactWriteItems' ClientRequestToken
+    Column("digest", String(64), nullable=False),  # SHA-256 of the request's other parameters
+    Column("created_at", BigInteger, nullable=False),  # ms since the epoch
 )

@@ -6,6 +6,13 @@ gives, so :meth:`TableItemQueries.query_items` reads one key range (``encoded_ra
 and a Query costs the same at 10 items or 10 million. The item itself is stored as JSON in
 DynamoDB wire form.
 
+Secondary indexes (and the time-to-live attribute, index 0) are rows of ``ddb_index_items``
+keyed by (table, index, index key bytes, item key bytes), written in the transaction of the item
+they point at: a write computes the entries of the old and of the new item with the table's
+``Indexer`` and deletes or inserts only the difference (a write that changes no index key touches
+no index row). :meth:`TableItemQueries.query_index` reads one range of that key and joins each
+entry to its item.
+
 Conditional writes (:meth:`TableItemQueries.write_item`) read the old item and write the new one
 in one transaction: on SQLite writes are serialised by the store's write lock; on PostgreSQL
 the old row is read ``FOR UPDATE``, and a new one is inserted with ``ON CONFLICT DO NOTHING``:
@@ -17,7 +24,7 @@ from __future__ import annotations
 import contextlib
 import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Protocol
 
@@ -25,12 +32,19 @@ from sqlalchemy import and_, delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from lorafox.store.sql.tables import ddb_items, ddb_tables
-from lorafox.tables.errors import TransactionConflictException
+from lorafox.store.sql.tables import ddb_client_tokens, ddb_index_items, ddb_items, ddb_tables
+from lorafox.tables.errors import (
+    IdempotentParameterMismatchException,
+    TransactionConflictException,
+)
 
 __all__ = [
     "KEEP",
     "Bound",
+    "ClientToken",
+    "IndexEntry",
+    "IndexRow",
+    "Indexer",
     "ItemRow",
     "ItemStore",
     "StoredTable",
@@ -69,6 +83,35 @@ class ItemRow:
     size: int
 
 
+@dataclass(frozen=True, slots=True)
+class IndexRow:
+    """An entry of a secondary index and the item it points at."""
+
+    pk: bytes
+    sk: bytes
+    item_pk: bytes
+    item_sk: bytes
+    item: dict[str, Any]
+    size: int
+
+
+IndexEntry = tuple[int, bytes, bytes]
+"""(index id, index partition key bytes, index sort key bytes) of one item in one index."""
+
+Indexer = Callable[[Mapping[str, Any]], Sequence[IndexEntry]]
+"""The index entries of an item (for every index of its table, or for one being built)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ClientToken:
+    """A TransactWriteItems client token: the request's digest, now and the window (ms)."""
+
+    token: str
+    digest: str
+    now: int
+    window: int
+
+
 WriteDecision = Callable[[dict[str, Any] | None], tuple[dict[str, Any], int] | None]
 """Given the old item (or None), the new item and its size, or None to delete it; raising
 aborts the write (a failed condition)."""
@@ -79,22 +122,39 @@ class ItemStore(Protocol):
 
     async def create_table(self, name: str, definition: dict[str, Any]) -> StoredTable: ...
     async def get_table(self, name: str) -> StoredTable | None: ...
+    async def list_tables(self) -> list[StoredTable]: ...
     async def list_table_names(self, after: str | None, limit: int) -> list[str]: ...
     async def delete_table(self, table_id: int) -> None: ...
-    async def set_table_ttl(self, table_id: int, attribute: str | None) -> None: ...
+    async def update_table(
+        self,
+        table_id: int,
+        change: Callable[[StoredTable], tuple[dict[str, Any], str | None]],
+    ) -> StoredTable: ...
     async def table_stats(self, table_id: int) -> tuple[int, int]: ...
+    async def index_stats(self, table_id: int, index_id: int) -> tuple[int, int]: ...
     async def get_item(self, table_id: int, pk: bytes, sk: bytes) -> dict[str, Any] | None: ...
     async def write_item(
-        self, table_id: int, pk: bytes, sk: bytes, decide: WriteDecision
+        self,
+        table_id: int,
+        pk: bytes,
+        sk: bytes,
+        decide: WriteDecision,
+        indexer: Indexer | None = None,
     ) -> dict[str, Any] | None: ...
     async def write_items(
-        self, table_id: int, puts: Sequence[ItemRow], deletes: Sequence[tuple[bytes, bytes]]
+        self,
+        table_id: int,
+        puts: Sequence[ItemRow],
+        deletes: Sequence[tuple[bytes, bytes]],
+        indexer: Indexer | None = None,
     ) -> None: ...
     async def transact_write(
         self,
         keys: Sequence[tuple[int, bytes, bytes]],
         decide_all: Callable[[list[dict[str, Any] | None]], list[Any]],
-    ) -> None: ...
+        indexers: Mapping[int, Indexer] | None = None,
+        token: ClientToken | None = None,
+    ) -> bool: ...
     async def get_items(
         self, keys: Sequence[tuple[int, bytes, bytes]]
     ) -> list[dict[str, Any] | None]: ...
@@ -111,6 +171,40 @@ class ItemStore(Protocol):
     async def scan_items(
         self, table_id: int, after: tuple[bytes, bytes] | None, limit: int
     ) -> list[ItemRow]: ...
+    async def query_index(
+        self,
+        table_id: int,
+        index_id: int,
+        pk: bytes,
+        lower: Bound,
+        upper: Bound,
+        *,
+        after: tuple[bytes, bytes, bytes] | None,
+        forward: bool,
+        limit: int,
+    ) -> list[IndexRow]: ...
+    async def scan_index(
+        self,
+        table_id: int,
+        index_id: int,
+        after: tuple[bytes, bytes, bytes, bytes] | None,
+        limit: int,
+    ) -> list[IndexRow]: ...
+    async def build_index(
+        self, table_id: int, indexer: Indexer, after: tuple[bytes, bytes] | None, limit: int
+    ) -> tuple[bytes, bytes] | None: ...
+    async def drop_index(self, table_id: int, index_id: int) -> None: ...
+    async def index_keys(
+        self, table_id: int, index_id: int, lower: Bound, upper: Bound, limit: int
+    ) -> list[tuple[bytes, bytes]]: ...
+    async def purge_items(
+        self,
+        table_id: int,
+        keys: Sequence[tuple[bytes, bytes]],
+        indexer: Indexer,
+        still: Callable[[dict[str, Any]], bool],
+    ) -> int: ...
+    async def purge_client_tokens(self, before: int) -> None: ...
 
 
 def _table(row: Any) -> StoredTable:
@@ -128,8 +222,34 @@ def _row(row: Any) -> ItemRow:
     return ItemRow(bytes(row.pk), bytes(row.sk), json.loads(row.item), row.size)
 
 
+def _index_row(row: Any) -> IndexRow:
+    return IndexRow(
+        bytes(row.pk),
+        bytes(row.sk),
+        bytes(row.item_pk),
+        bytes(row.item_sk),
+        json.loads(row.item),
+        row.size,
+    )
+
+
 def _dump(item: dict[str, Any]) -> str:
     return json.dumps(item, separators=(",", ":"), ensure_ascii=False)
+
+
+def _after(columns: Sequence[Any], values: Sequence[bytes]) -> Any:
+    """``columns > values`` in lexicographic order, spelled so that an index serves it."""
+    first, rest = columns[0], columns[1:]
+    if not rest:
+        return first > values[0]
+    return and_(first >= values[0], or_(first > values[0], _after(rest, values[1:])))
+
+
+def _before(columns: Sequence[Any], values: Sequence[bytes]) -> Any:
+    first, rest = columns[0], columns[1:]
+    if not rest:
+        return first < values[0]
+    return and_(first <= values[0], or_(first < values[0], _before(rest, values[1:])))
 
 
 class TableItemQueries:
@@ -173,6 +293,11 @@ class TableItemQueries:
             row = (await conn.execute(select(ddb_tables).where(ddb_tables.c.name == name))).first()
         return None if row is None else _table(row)
 
+    async def list_tables(self) -> list[StoredTable]:
+        async with self._reading() as conn:
+            rows = await conn.execute(select(ddb_tables).order_by(ddb_tables.c.id))
+            return [_table(row) for row in rows]
+
     async def list_table_names(self, after: str | None, limit: int) -> list[str]:
         query = select(ddb_tables.c.name).order_by(ddb_tables.c.name).limit(limit)
         if after is not None:
@@ -182,16 +307,36 @@ class TableItemQueries:
 
     async def delete_table(self, table_id: int) -> None:
         async with self._writing() as conn:
+            await conn.execute(
+                delete(ddb_index_items).where(ddb_index_items.c.table_id == table_id)
+            )
             await conn.execute(delete(ddb_items).where(ddb_items.c.table_id == table_id))
             await conn.execute(delete(ddb_tables).where(ddb_tables.c.id == table_id))
 
-    async def set_table_ttl(self, table_id: int, attribute: str | None) -> None:
+    async def update_table(
+        self,
+        table_id: int,
+        change: Callable[[StoredTable], tuple[dict[str, Any], str | None]],
+    ) -> StoredTable:
+        """Read the table (locked), let ``change`` give its new definition and TTL attribute
+        (or raise), store them: one transaction, so concurrent changes are not lost."""
         async with self._writing() as conn:
+            query = select(ddb_tables).where(ddb_tables.c.id == table_id)
+            if self._postgres:
+                query = query.with_for_update()
+            row = (await conn.execute(query)).first()
+            if row is None:
+                raise LookupError(table_id)
+            current = _table(row)
+            definition, ttl = change(current)
             await conn.execute(
                 update(ddb_tables)
                 .where(ddb_tables.c.id == table_id)
-                .values(ttl_attribute=attribute)
+                .values(definition=json.dumps(definition), ttl_attribute=ttl)
             )
+        return StoredTable(
+            current.id, current.name, definition, ttl, current.status, current.created_at
+        )
 
     async def table_stats(self, table_id: int) -> tuple[int, int]:
         """(item count, total size in bytes): counted, so O(items); DescribeTable only."""
@@ -202,10 +347,79 @@ class TableItemQueries:
             count, size = (await conn.execute(query)).one()
         return int(count), int(size)
 
+    async def index_stats(self, table_id: int, index_id: int) -> tuple[int, int]:
+        """(entries, total size of their items): counted, so O(entries); DescribeTable only."""
+        query = (
+            select(func.count(), func.coalesce(func.sum(ddb_items.c.size), 0))
+            .select_from(ddb_index_items.join(ddb_items, self._join()))
+            .where(ddb_index_items.c.table_id == table_id, ddb_index_items.c.index_id == index_id)
+        )
+        async with self._reading() as conn:
+            count, size = (await conn.execute(query)).one()
+        return int(count), int(size)
+
     # -- items -----------------------------------------------------------------------------
 
     def _key(self, table_id: int, pk: bytes, sk: bytes) -> Any:
         return and_(ddb_items.c.table_id == table_id, ddb_items.c.pk == pk, ddb_items.c.sk == sk)
+
+    @staticmethod
+    def _join() -> Any:
+        return and_(
+            ddb_items.c.table_id == ddb_index_items.c.table_id,
+            ddb_items.c.pk == ddb_index_items.c.item_pk,
+            ddb_items.c.sk == ddb_index_items.c.item_sk,
+        )
+
+    async def _reindex(
+        self,
+        conn: AsyncConnection,
+        table_id: int,
+        pk: bytes,
+        sk: bytes,
+        old: Mapping[str, Any] | None,
+        new: Mapping[str, Any] | None,
+        indexer: Indexer | None,
+    ) -> None:
+        """Delete the index entries only the old item had, insert those only the new one has."""
+        if indexer is None:
+            return
+        before = set(indexer(old)) if old is not None else set()
+        after = set(indexer(new)) if new is not None else set()
+        t = ddb_index_items.c
+        for index_id, ipk, isk in before - after:
+            await conn.execute(
+                delete(ddb_index_items).where(
+                    t.table_id == table_id,
+                    t.index_id == index_id,
+                    t.pk == ipk,
+                    t.sk == isk,
+                    t.item_pk == pk,
+                    t.item_sk == sk,
+                )
+            )
+        added = [
+            {
+                "table_id": table_id,
+                "index_id": index_id,
+                "pk": ipk,
+                "sk": isk,
+                "item_pk": pk,
+                "item_sk": sk,
+            }
+            for index_id, ipk, isk in after - before
+        ]
+        if added:
+            await conn.execute(self._insert(ddb_index_items).on_conflict_do_nothing(), added)
+
+    async def _locked_item(
+        self, conn: AsyncConnection, table_id: int, pk: bytes, sk: bytes
+    ) -> dict[str, Any] | None:
+        query = select(ddb_items.c.item).where(self._key(table_id, pk, sk))
+        if self._postgres:
+            query = query.with_for_update()
+        row = (await conn.execute(query)).first()
+        return None if row is None else dict(json.loads(row.item))
 
     async def get_item(self, table_id: int, pk: bytes, sk: bytes) -> dict[str, Any] | None:
         async with self._reading() as conn:
@@ -215,20 +429,24 @@ class TableItemQueries:
         return None if row is None else dict(json.loads(row.item))
 
     async def write_item(
-        self, table_id: int, pk: bytes, sk: bytes, decide: WriteDecision
+        self,
+        table_id: int,
+        pk: bytes,
+        sk: bytes,
+        decide: WriteDecision,
+        indexer: Indexer | None = None,
     ) -> dict[str, Any] | None:
-        """Read the item, let ``decide`` choose, write: atomically. Returns the old item."""
+        """Read the item, let ``decide`` choose, write (and index): atomically.
+
+        Returns the old item."""
         async with self._writing() as conn:
             while True:
-                query = select(ddb_items.c.item).where(self._key(table_id, pk, sk))
-                if self._postgres:
-                    query = query.with_for_update()
-                row = (await conn.execute(query)).first()
-                old = None if row is None else dict(json.loads(row.item))
+                old = await self._locked_item(conn, table_id, pk, sk)
                 decision = decide(old)
                 if decision is None:
                     if old is not None:
                         await conn.execute(delete(ddb_items).where(self._key(table_id, pk, sk)))
+                        await self._reindex(conn, table_id, pk, sk, old, None, indexer)
                     return old
                 new, size = decision
                 if old is not None:
@@ -237,6 +455,7 @@ class TableItemQueries:
                         .where(self._key(table_id, pk, sk))
                         .values(item=_dump(new), size=size)
                     )
+                    await self._reindex(conn, table_id, pk, sk, old, new, indexer)
                     return old
                 # No row to lock: insert only if nobody did meanwhile (PostgreSQL waits for a
                 # concurrent inserter); if one did, decide again on its item, now locked.
@@ -246,15 +465,25 @@ class TableItemQueries:
                     .on_conflict_do_nothing()
                 )
                 if inserted.rowcount:
+                    await self._reindex(conn, table_id, pk, sk, None, new, indexer)
                     return None
 
     async def write_items(
-        self, table_id: int, puts: Sequence[ItemRow], deletes: Sequence[tuple[bytes, bytes]]
+        self,
+        table_id: int,
+        puts: Sequence[ItemRow],
+        deletes: Sequence[tuple[bytes, bytes]],
+        indexer: Indexer | None = None,
     ) -> None:
         """Unconditional puts and deletes in one transaction (BatchWriteItem)."""
         async with self._writing() as conn:
+            olds: dict[tuple[bytes, bytes], dict[str, Any] | None] = {}
+            if indexer is not None:
+                for pk, sk in [*deletes, *((row.pk, row.sk) for row in puts)]:
+                    olds[(pk, sk)] = await self._locked_item(conn, table_id, pk, sk)
             for pk, sk in deletes:
                 await conn.execute(delete(ddb_items).where(self._key(table_id, pk, sk)))
+                await self._reindex(conn, table_id, pk, sk, olds.get((pk, sk)), None, indexer)
             for row in puts:
                 statement = self._insert(ddb_items).values(
                     table_id=table_id, pk=row.pk, sk=row.sk, item=_dump(row.item), size=row.size
@@ -265,33 +494,65 @@ class TableItemQueries:
                         set_={"item": statement.excluded.item, "size": statement.excluded.size},
                     )
                 )
+                await self._reindex(
+                    conn, table_id, row.pk, row.sk, olds.get((row.pk, row.sk)), row.item, indexer
+                )
+
+    async def _check_token(self, conn: AsyncConnection, token: ClientToken) -> bool:
+        """True when the token's request already succeeded within the window."""
+        query = select(ddb_client_tokens).where(ddb_client_tokens.c.token == token.token)
+        if self._postgres:
+            query = query.with_for_update()
+        row = (await conn.execute(query)).first()
+        if row is None or row.created_at <= token.now - token.window:
+            return False
+        if row.digest != token.digest:
+            raise IdempotentParameterMismatchException()
+        return True
+
+    async def _save_token(self, conn: AsyncConnection, token: ClientToken) -> None:
+        statement = self._insert(ddb_client_tokens).values(
+            token=token.token, digest=token.digest, created_at=token.now
+        )
+        await conn.execute(
+            statement.on_conflict_do_update(
+                index_elements=[ddb_client_tokens.c.token],
+                set_={
+                    "digest": statement.excluded.digest,
+                    "created_at": statement.excluded.created_at,
+                },
+            )
+        )
 
     async def transact_write(
         self,
         keys: Sequence[tuple[int, bytes, bytes]],
         decide_all: Callable[[list[dict[str, Any] | None]], list[Any]],
-    ) -> None:
+        indexers: Mapping[int, Indexer] | None = None,
+        token: ClientToken | None = None,
+    ) -> bool:
         """All or nothing: read (and lock) every item, decide on all of them, write them.
 
         ``decide_all`` gets the old items in order and returns, for each, the new item and its
         size, ``None`` (delete) or ``KEEP``; raising cancels everything. On PostgreSQL an item
-        created concurrently by another writer is a ``TransactionConflict`` (retryable).
+        created concurrently by another writer is a ``TransactionConflict`` (retryable). With a
+        ``token`` seen within its window for the same request, nothing is done and the answer
+        is True; for another request, ``IdempotentParameterMismatchException``.
         """
+        indexers = indexers or {}
         async with self._writing() as conn:
-            olds: list[dict[str, Any] | None] = []
-            for table_id, pk, sk in keys:
-                query = select(ddb_items.c.item).where(self._key(table_id, pk, sk))
-                if self._postgres:
-                    query = query.with_for_update()
-                row = (await conn.execute(query)).first()
-                olds.append(None if row is None else dict(json.loads(row.item)))
+            if token is not None and await self._check_token(conn, token):
+                return True
+            olds = [await self._locked_item(conn, t, pk, sk) for t, pk, sk in keys]
             decisions = decide_all(olds)
             for (table_id, pk, sk), old, decision in zip(keys, olds, decisions, strict=True):
+                indexer = indexers.get(table_id)
                 if decision == KEEP:
                     continue
                 if decision is None:
                     if old is not None:
                         await conn.execute(delete(ddb_items).where(self._key(table_id, pk, sk)))
+                        await self._reindex(conn, table_id, pk, sk, old, None, indexer)
                     continue
                 new, size = decision
                 if old is not None:
@@ -300,6 +561,7 @@ class TableItemQueries:
                         .where(self._key(table_id, pk, sk))
                         .values(item=_dump(new), size=size)
                     )
+                    await self._reindex(conn, table_id, pk, sk, old, new, indexer)
                     continue
                 inserted = await conn.execute(
                     self._insert(ddb_items)
@@ -308,6 +570,16 @@ class TableItemQueries:
                 )
                 if not inserted.rowcount:
                     raise TransactionConflictException("Transaction is ongoing for the item")
+                await self._reindex(conn, table_id, pk, sk, None, new, indexer)
+            if token is not None:
+                await self._save_token(conn, token)
+        return False
+
+    async def purge_client_tokens(self, before: int) -> None:
+        async with self._writing() as conn:
+            await conn.execute(
+                delete(ddb_client_tokens).where(ddb_client_tokens.c.created_at < before)
+            )
 
     async def get_items(
         self, keys: Sequence[tuple[int, bytes, bytes]]
@@ -351,10 +623,140 @@ class TableItemQueries:
         """Up to ``limit`` items after the key ``after``, in (pk, sk) order."""
         query = select(ddb_items).where(ddb_items.c.table_id == table_id)
         if after is not None:
-            pk, sk = after
-            query = query.where(
-                or_(ddb_items.c.pk > pk, and_(ddb_items.c.pk == pk, ddb_items.c.sk > sk))
-            )
+            query = query.where(_after((ddb_items.c.pk, ddb_items.c.sk), after))
         query = query.order_by(ddb_items.c.pk, ddb_items.c.sk).limit(limit)
         async with self._reading() as conn:
             return [_row(row) for row in await conn.execute(query)]
+
+    # -- secondary indexes -----------------------------------------------------------------
+
+    def _index_select(self) -> Any:
+        i = ddb_index_items.c
+        return select(
+            i.pk, i.sk, i.item_pk, i.item_sk, ddb_items.c.item, ddb_items.c.size
+        ).select_from(ddb_index_items.join(ddb_items, self._join()))
+
+    async def query_index(
+        self,
+        table_id: int,
+        index_id: int,
+        pk: bytes,
+        lower: Bound,
+        upper: Bound,
+        *,
+        after: tuple[bytes, bytes, bytes] | None,
+        forward: bool,
+        limit: int,
+    ) -> list[IndexRow]:
+        """Up to ``limit`` entries of one index partition within the sort key bounds, in
+        (index sort key, item key) order, after (forwards) or before ``after``."""
+        i = ddb_index_items.c
+        conditions = [i.table_id == table_id, i.index_id == index_id, i.pk == pk]
+        if lower is not None:
+            value, included = lower
+            conditions.append(i.sk >= value if included else i.sk > value)
+        if upper is not None:
+            value, included = upper
+            conditions.append(i.sk <= value if included else i.sk < value)
+        columns = (i.sk, i.item_pk, i.item_sk)
+        if after is not None:
+            conditions.append(_after(columns, after) if forward else _before(columns, after))
+        order = [c.asc() if forward else c.desc() for c in columns]
+        query = self._index_select().where(*conditions).order_by(*order).limit(limit)
+        async with self._reading() as conn:
+            return [_index_row(row) for row in await conn.execute(query)]
+
+    async def scan_index(
+        self,
+        table_id: int,
+        index_id: int,
+        after: tuple[bytes, bytes, bytes, bytes] | None,
+        limit: int,
+    ) -> list[IndexRow]:
+        """Up to ``limit`` entries of an index after ``after``, in index key order."""
+        i = ddb_index_items.c
+        columns = (i.pk, i.sk, i.item_pk, i.item_sk)
+        query = self._index_select().where(i.table_id == table_id, i.index_id == index_id)
+        if after is not None:
+            query = query.where(_after(columns, after))
+        query = query.order_by(*columns).limit(limit)
+        async with self._reading() as conn:
+            return [_index_row(row) for row in await conn.execute(query)]
+
+    async def build_index(
+        self, table_id: int, indexer: Indexer, after: tuple[bytes, bytes] | None, limit: int
+    ) -> tuple[bytes, bytes] | None:
+        """Index up to ``limit`` items after ``after`` (one transaction, items locked on
+        PostgreSQL so that a concurrent write sees the entries); the last key, or None when
+        no item is left."""
+        query = select(ddb_items.c.pk, ddb_items.c.sk, ddb_items.c.item).where(
+            ddb_items.c.table_id == table_id
+        )
+        if after is not None:
+            query = query.where(_after((ddb_items.c.pk, ddb_items.c.sk), after))
+        query = query.order_by(ddb_items.c.pk, ddb_items.c.sk).limit(limit)
+        if self._postgres:
+            query = query.with_for_update()
+        async with self._writing() as conn:
+            rows = (await conn.execute(query)).all()
+            entries = [
+                {
+                    "table_id": table_id,
+                    "index_id": index_id,
+                    "pk": ipk,
+                    "sk": isk,
+                    "item_pk": bytes(row.pk),
+                    "item_sk": bytes(row.sk),
+                }
+                for row in rows
+                for index_id, ipk, isk in indexer(json.loads(row.item))
+            ]
+            if entries:
+                await conn.execute(self._insert(ddb_index_items).on_conflict_do_nothing(), entries)
+        if len(rows) < limit:
+            return None
+        return bytes(rows[-1].pk), bytes(rows[-1].sk)
+
+    async def drop_index(self, table_id: int, index_id: int) -> None:
+        async with self._writing() as conn:
+            await conn.execute(
+                delete(ddb_index_items).where(
+                    ddb_index_items.c.table_id == table_id,
+                    ddb_index_items.c.index_id == index_id,
+                )
+            )
+
+    async def index_keys(
+        self, table_id: int, index_id: int, lower: Bound, upper: Bound, limit: int
+    ) -> list[tuple[bytes, bytes]]:
+        """The item keys of up to ``limit`` entries of an index's empty partition within the
+        sort key bounds (the time-to-live index: items expiring in that range)."""
+        i = ddb_index_items.c
+        conditions = [i.table_id == table_id, i.index_id == index_id, i.pk == b""]
+        if lower is not None:
+            conditions.append(i.sk >= lower[0] if lower[1] else i.sk > lower[0])
+        if upper is not None:
+            conditions.append(i.sk <= upper[0] if upper[1] else i.sk < upper[0])
+        query = select(i.item_pk, i.item_sk).where(*conditions).order_by(i.sk).limit(limit)
+        async with self._reading() as conn:
+            return [(bytes(r.item_pk), bytes(r.item_sk)) for r in await conn.execute(query)]
+
+    async def purge_items(
+        self,
+        table_id: int,
+        keys: Sequence[tuple[bytes, bytes]],
+        indexer: Indexer,
+        still: Callable[[dict[str, Any]], bool],
+    ) -> int:
+        """Delete the items of ``keys`` for which ``still`` (asked on the item as it is now,
+        locked) holds, with their index entries; how many were deleted."""
+        deleted = 0
+        async with self._writing() as conn:
+            for pk, sk in keys:
+                old = await self._locked_item(conn, table_id, pk, sk)
+                if old is None or not still(old):
+                    continue
+                await conn.execute(delete(ddb_items).where(self._key(table_id, pk, sk)))
+                await self._reindex(conn, table_id, pk, sk, old, None, indexer)
+                deleted += 1
+        return deleted
