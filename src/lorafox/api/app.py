@@ -20,6 +20,7 @@ from lorafox.api.dynamodb import is_dynamodb
 from lorafox.api.errors import error_response
 from lorafox.api.locations import router as locations_router
 from lorafox.api.rate_limit import RateLimiter, rate_limited
+from lorafox.api.statistics import router as statistics_router
 from lorafox.errors import LorafoxError
 
 __all__ = ["create_app"]
@@ -97,6 +98,7 @@ def _api(ctx: ApiContext, api_rate_limit: float) -> FastAPI:
         api.include_router(module.router, dependencies=limited)
     api.include_router(device_messages.types_router, dependencies=limited)
     api.include_router(locations_router, dependencies=limited)
+    api.include_router(statistics_router, dependencies=limited)
 
     def openapi() -> dict[str, Any]:
         if api.openapi_schema is None:

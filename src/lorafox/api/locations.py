@@ -1,11 +1,15 @@
 """``/api/v2/devices/{id}/locations``: the known positions of a device, newest first.
 
-Reading needs VIEWER in the device's group, like its messages; callers who do not see the
-group get 404.
+The list is Sigfox API v2's device location list (``time``, ``valid``, ``lat``, ``lng``,
+``radius``, ``source``, ``placeIds``) with lorafox's names for the sources and the base stations
+that heard each message. Reading needs VIEWER in the device's group, like its messages; callers
+who do not see the group get 404.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Iterator
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Request
@@ -13,17 +17,36 @@ from pydantic import BaseModel, Field
 
 from lorafox.api.context import Caller, Ctx
 from lorafox.api.schemas import Offset, Paging, error_responses, page
+from lorafox.errors import StoreError
+from lorafox.store.base import Store
+from lorafox.store.locations import LocationStore, MessagePosition, StationPosition
 
-__all__ = ["Location", "LocationList", "router"]
+__all__ = ["Location", "LocationList", "router", "stations_position"]
 
 router = APIRouter(prefix="/api/v2/devices", tags=["devices"], responses=error_responses(400, 404))
 
 DeviceId = Annotated[str, Path(description="Sigfox device id (hex, up to 8 digits)")]
 Limit = Annotated[int, Query(ge=1, le=100, description="at most 100")]
 
+EARTH_RADIUS_M = 6_371_000
+METRES_PER_DEGREE = math.pi * EARTH_RADIUS_M / 180
+_CHUNK = 500
+"""Messages read per query while filling a page."""
+
+
+_Source = Literal["user", "computed", "message", "stations"]
+
+
+class BaseStationRef(BaseModel):
+    id: str
+    lat: float | None = Field(
+        default=None, description="approximate (from the callbacks: whole degrees)"
+    )
+    lng: float | None = None
+
 
 class Location(BaseModel):
-    """A position of the device (Sigfox API v2's device location, lorafox's sources)."""
+    """A position of the device (Sigfox API v2's device location, with lorafox's sources)."""
 
     time: int = Field(
         description="epoch ms: the message's time, or the device's creation time for the "
@@ -33,14 +56,26 @@ class Location(BaseModel):
     lat: float = Field(ge=-90, le=90)
     lng: float = Field(ge=-180, le=180)
     radius: int | None = Field(
-        default=None, description="accuracy in metres, when the source gives one (none yet)"
+        default=None, description="accuracy in metres, when the source gives one"
     )
-    source: Literal["user", "message"] = Field(
-        description="user: the lat/lng set on the device; message: the lat/lng a callback "
-        "carried (Sigfox's {lat}/{lng}, the area of the receiving base stations)"
+    source: _Source = Field(
+        description="user: the lat/lng set on the device; computed: the DATA_ADVANCED "
+        "callback's computedLocation; message: the lat/lng a callback carried (Sigfox's "
+        "{lat}/{lng}, the receiving base station's position in whole degrees); stations: "
+        "estimated from the known positions of the stations that heard a message that has "
+        "no other position"
+    )
+    sigfoxSource: int | None = Field(  # noqa: N815
+        default=None, description="Sigfox's computedLocation source code (source computed)"
     )
     seqNumber: int | None = Field(  # noqa: N815
-        default=None, description="the message's sequence number (source message)"
+        default=None, description="the message's sequence number (all but source user)"
+    )
+    baseStations: list[BaseStationRef] = Field(  # noqa: N815
+        default_factory=list, description="the stations that heard the message, first first"
+    )
+    placeIds: list[str] = Field(  # noqa: N815
+        default_factory=list, description="Sigfox's places: none in lorafox"
     )
 
 
@@ -49,11 +84,76 @@ class LocationList(BaseModel):
     paging: Paging
 
 
+def _distance(lat1: float, lng1: float, lat2: float, lng2: float) -> float:
+    """Great-circle distance in metres (haversine)."""
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lng2 - lng1)
+    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(a)))
+
+
+def stations_position(known: list[StationPosition]) -> tuple[float, float, int]:
+    """Where a device heard by stations at ``known`` positions roughly is: their centre, and a
+    radius reaching the farthest one plus the rounding of the callbacks' positions (half a
+    degree each way, the half diagonal of a one-degree cell there)."""
+    lat = sum(s.lat for s in known) / len(known)
+    lng = sum(s.lng for s in known) / len(known)
+    farthest = max(_distance(lat, lng, s.lat, s.lng) for s in known)
+    half = METRES_PER_DEGREE / 2
+    rounding = math.hypot(half, half * math.cos(math.radians(lat)))
+    return lat, lng, round(farthest + rounding)
+
+
+def _entries(m: MessagePosition, stations: dict[str, StationPosition]) -> Iterator[Location]:
+    """The positions one message tells: computed, its own, or else the stations'."""
+    refs = []
+    known = []
+    for station in m.stations:
+        where = stations.get(station)
+        refs.append(
+            BaseStationRef(id=station)
+            if where is None
+            else BaseStationRef(id=station, lat=where.lat, lng=where.lng)
+        )
+        if where is not None:
+            known.append(where)
+
+    def entry(lat: float, lng: float, source: _Source, radius: int | None = None) -> Location:
+        return Location(
+            time=m.time,
+            valid=True,
+            lat=lat,
+            lng=lng,
+            radius=radius,
+            source=source,
+            sigfoxSource=m.computed_source if source == "computed" else None,
+            seqNumber=m.seq_number,
+            baseStations=refs,
+        )
+
+    if m.computed_lat is not None and m.computed_lng is not None:
+        yield entry(m.computed_lat, m.computed_lng, "computed", m.computed_radius)
+    if m.lat is not None and m.lng is not None:
+        yield entry(m.lat, m.lng, "message")
+    elif m.computed_lat is None and known:
+        lat, lng, radius = stations_position(known)
+        yield entry(lat, lng, "stations", radius)
+
+
+def _location_store(store: Store) -> LocationStore:
+    if not isinstance(store, LocationStore):
+        raise StoreError("this store does not keep message positions")
+    return store
+
+
 @router.get(
     "/{device_id}/locations",
     summary="Known positions of the device",
-    description="First the position set on the device (``source`` user), when it has one; then "
-    "the positions carried by its messages (``source`` message), newest first.",
+    description="First the position set on the device (``source`` user), when it has one; "
+    "then, newest message first, the positions its messages tell: the DATA_ADVANCED "
+    "computedLocation (``computed``, with its radius), the callback's lat/lng (``message``), or, "
+    "when a message has neither, an estimate from the known positions of the base stations "
+    "that heard it (``stations``). Each message's entries list those stations.",
 )
 async def list_locations(
     request: Request,
@@ -64,23 +164,40 @@ async def list_locations(
     offset: Offset = 0,
 ) -> LocationList:
     device = await ctx.devices.devices.scope(caller, device_id)
+    store = _location_store(ctx.store)
+    wanted, skip = limit + 1, offset
+    found: list[Location] = []
     registered = await ctx.store.get_device(device)
-    user_set = None
     if registered is not None and registered.lat is not None and registered.lng is not None:
-        user_set = Location(
-            time=registered.created_at,
-            valid=True,
-            lat=registered.lat,
-            lng=registered.lng,
-            source="user",
-        )
-    found = [user_set] if user_set is not None and offset == 0 else []
-    skip = max(offset - 1, 0) if user_set is not None else offset
-    rows = await ctx.store.message_locations(device, limit=limit + 1 - len(found), offset=skip)
-    found += [
-        Location(time=t, valid=True, lat=lat, lng=lng, source="message", seqNumber=seq)
-        for t, seq, lat, lng in rows
-    ]
+        if skip:
+            skip -= 1
+        else:
+            found.append(
+                Location(
+                    time=registered.created_at,
+                    valid=True,
+                    lat=registered.lat,
+                    lng=registered.lng,
+                    source="user",
+                )
+            )
+    stations: dict[str, StationPosition] | None = None
+    before: tuple[int, int] | None = None
+    while len(found) < wanted:
+        rows = await store.message_positions(device, limit=_CHUNK, before=before)
+        if rows and stations is None:
+            stations = await store.station_positions(device)
+        for row in rows:
+            for entry in _entries(row, stations or {}):
+                if skip:
+                    skip -= 1
+                else:
+                    found.append(entry)
+            if len(found) >= wanted:
+                break
+        if len(rows) < _CHUNK:
+            break
+        before = (rows[-1].time, rows[-1].seq_number)
     return LocationList(
         data=found[:limit],
         paging=page(request, limit=limit, offset=offset, more=len(found) > limit),
