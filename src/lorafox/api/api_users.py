@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
-from pydantic import BaseModel, Field
+from pydantic import AliasChoices, BaseModel, Field
 
 from lorafox.api.context import Caller, Ctx
 from lorafox.api.fields import Selection, selection
@@ -69,14 +69,20 @@ class ApiUserCreated(BaseModel):
     accessToken: str = Field(description="the password: shown this once")  # noqa: N815
 
 
+_PROFILE_IDS = AliasChoices("profileIds", "profileId")
+"""Sigfox's documentation says ``profileIds``, its swagger definition ``profileId``: both work."""
+
+
 class ApiUserUpdate(BaseModel):
     name: str | None = Field(default=None, min_length=1, max_length=NAME_MAX)
     timezone: str | None = None
-    profileIds: list[str] | None = Field(default=None, min_length=1)  # noqa: N815
+    profileIds: list[str] | None = Field(  # noqa: N815
+        default=None, min_length=1, validation_alias=_PROFILE_IDS
+    )
 
 
 class ProfileIds(BaseModel):
-    profileIds: list[str] = Field(min_length=1)  # noqa: N815
+    profileIds: list[str] = Field(min_length=1, validation_alias=_PROFILE_IDS)  # noqa: N815
 
 
 class Credential(BaseModel):

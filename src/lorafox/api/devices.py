@@ -67,6 +67,10 @@ class DeviceOut(BaseModel):
     )
     lastCom: int | None = Field(default=None, description="latest message's time, epoch ms")  # noqa: N815
     state: int = Field(description=_STATE)
+    comState: int = Field(  # noqa: N815
+        description="5 NOT_SEEN before the device's first message, then 4 (n/a: lorafox tells "
+        "of silent devices through its keep-alive events)"
+    )
     activable: bool
     automaticRenewal: bool  # noqa: N815
     creationTime: int = Field(description="epoch ms")  # noqa: N815
@@ -128,9 +132,18 @@ class BulkFailure(BaseModel):
     message: str
 
 
+class JobError(BaseModel):
+    """Sigfox's job error: the device id (``entity``) and why."""
+
+    entity: str
+    message: str
+    type: int = Field(default=0, description="0: the device could not be created")
+
+
 class BulkStatus(BaseModel):
     success: int
-    failed: list[BulkFailure]
+    errors: list[JobError] = Field(description="Sigfox's list of the lines not created")
+    failed: list[BulkFailure] = Field(description="lorafox: the same, with their line")
 
 
 class BulkJobOut(BaseModel):
@@ -150,6 +163,7 @@ def _out(d: Device, group: Group, type_names: dict[str, str]) -> DeviceOut:
         sequenceNumber=d.seq_number,
         lastCom=d.last_com,
         state=0 if d.activable else 7,
+        comState=5 if d.last_com is None else 4,
         activable=d.activable,
         automaticRenewal=d.automatic_renewal,
         creationTime=d.created_at,
@@ -223,6 +237,7 @@ async def get_bulk(
         total=job.total,
         status=BulkStatus(
             success=job.success,
+            errors=[JobError(entity=e.id, message=e.message) for e in job.errors],
             failed=[BulkFailure(line=e.line, id=e.id, message=e.message) for e in job.errors],
         ),
     )
