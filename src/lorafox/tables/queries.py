@@ -248,8 +248,9 @@ class TableQueries:
 
     @staticmethod
     def _visible(index: Index | None, select: str) -> Callable[[dict[str, Any]], dict[str, Any]]:
-        """What of an item the request sees: a global index holds only its projection; a
-        local one reads the rest from the table when asked for more."""
+        """What of an item the request sees (and its filter): a global index holds only its
+        projection; a local one reads the rest from the table when asked for more (and
+        always for a filter)."""
         if index is None or index.projection == "ALL":
             return lambda item: item
         if index.kind == GLOBAL or select == "ALL_PROJECTED_ATTRIBUTES":
@@ -314,6 +315,7 @@ class TableQueries:
                 )
                 start = (index_sk, item_pk, item_sk)
         visible = self._visible(index, select)
+        filtered = self._visible(index, "ALL_ATTRIBUTES")
         store = self._store
 
         async def fetch_table(cursor: tuple[bytes, ...] | None, count: int) -> list[_Row]:
@@ -334,19 +336,18 @@ class TableQueries:
             rows = await store.query_index(
                 table.id, index.id, pk, lower, upper, after=after, forward=forward, limit=count
             )
-            return [
-                _Row((r.sk, r.item_pk, r.item_sk), r.item_pk, visible(r.item), r.size) for r in rows
-            ]
+            return [_Row((r.sk, r.item_pk, r.item_sk), r.item_pk, r.item, r.size) for r in rows]
 
         def keep(item: dict[str, Any]) -> bool:
             return filter_condition is None or evaluate_condition(
-                filter_condition, item, parsed.names, parsed.values
+                filter_condition, filtered(item), parsed.names, parsed.values
             )
 
         kept, scanned, last = await _pages(
             fetch_table if index is None else fetch_index, start, most, keep
         )
         last_key = table.schema.key_of if index is None else index.last_key
+        kept = [visible(item) for item in kept]
         return self._respond(kept, scanned, last, select, projection, parsed.names, last_key)
 
     async def scan(self, params: Mapping[str, Any], region: str) -> dict[str, Any]:
@@ -380,6 +381,7 @@ class TableQueries:
             else:
                 start = (*encode_key(index.schema, start_key), item_pk, item_sk)
         visible = self._visible(index, select)
+        filtered = self._visible(index, "ALL_ATTRIBUTES")
         store = self._store
 
         async def fetch_table(cursor: tuple[bytes, ...] | None, count: int) -> list[_Row]:
@@ -392,17 +394,17 @@ class TableQueries:
             after = None if cursor is None else (cursor[0], cursor[1], cursor[2], cursor[3])
             rows = await store.scan_index(table.id, index.id, after, count)
             return [
-                _Row((r.pk, r.sk, r.item_pk, r.item_sk), r.item_pk, visible(r.item), r.size)
-                for r in rows
+                _Row((r.pk, r.sk, r.item_pk, r.item_sk), r.item_pk, r.item, r.size) for r in rows
             ]
 
         def keep(item: dict[str, Any]) -> bool:
             return filter_condition is None or evaluate_condition(
-                filter_condition, item, parsed.names, parsed.values
+                filter_condition, filtered(item), parsed.names, parsed.values
             )
 
         kept, scanned, last = await _pages(
             fetch_table if index is None else fetch_index, start, most, keep, segments
         )
         last_key = table.schema.key_of if index is None else index.last_key
+        kept = [visible(item) for item in kept]
         return self._respond(kept, scanned, last, select, projection, parsed.names, last_key)
