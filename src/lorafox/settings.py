@@ -168,7 +168,7 @@ class Settings(BaseSettings):
     host: str = Field(default="127.0.0.1", description="Address the HTTP and MQTT listeners bind.")
     http_port: int = Field(default=8080, ge=1, le=65535, description="HTTP port.")
     api_rate_limit: float = Field(
-        default=100,
+        default=1000,
         ge=0,
         description="Requests a second each user or API user may make on /api/v2 (bursts of "
         "twice as many); beyond it 429 with Retry-After. 0 = no limit.",

@@ -77,7 +77,7 @@ def test_no_limit_when_set_to_zero(
 
 
 def test_the_setting() -> None:
-    assert Settings.load(None).api_rate_limit == 100
+    assert Settings.load(None).api_rate_limit == 1000
     assert Settings.load(None, api_rate_limit=2.5).api_rate_limit == 2.5
     with pytest.raises(ValidationError):
         Settings.load(None, api_rate_limit=-1)

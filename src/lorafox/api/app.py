@@ -121,7 +121,7 @@ def create_app(
     callbacks: SigfoxCallbacks,
     dynamodb: ASGIApp | None = None,
     *,
-    api_rate_limit: float = 100.0,
+    api_rate_limit: float = 1000.0,
 ) -> ASGIApp:
     """The ASGI app: ``/sigfox/uplink`` and ``/sigfox/bidir`` bypass FastAPI, and so does the
     DynamoDB JSON protocol (``POST /``, ``lorafox.api.dynamodb``) when given.
