@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Request
@@ -30,7 +31,7 @@ def _json_error(
     status: int,
     message: str,
     errors: list[dict[str, object]],
-    headers: dict[str, str] | None = None,
+    headers: Mapping[str, str] | None = None,
 ) -> JSONResponse:
     return JSONResponse({"message": message, "errors": errors}, status_code=status, headers=headers)
 
