@@ -12,7 +12,16 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
 
 from lorafox import __version__
-from lorafox.api import api_users, device_messages, device_types, devices, groups, profiles, users
+from lorafox.api import (
+    api_users,
+    device_messages,
+    device_types,
+    devices,
+    events,
+    groups,
+    profiles,
+    users,
+)
 from lorafox.api.asgi import ASGIApp, Receive, Scope, Send
 from lorafox.api.callback_docs import complete_openapi
 from lorafox.api.callbacks import CALLBACK_PATHS, SigfoxCallbacks
@@ -100,6 +109,8 @@ def _api(ctx: ApiContext, api_rate_limit: float) -> FastAPI:
     api.include_router(device_messages.types_router, dependencies=limited)
     api.include_router(locations_router, dependencies=limited)
     api.include_router(statistics_router, dependencies=limited)
+    api.include_router(events.router, dependencies=limited)
+    api.include_router(events.types_router, dependencies=limited)
 
     def openapi() -> dict[str, Any]:
         if api.openapi_schema is None:

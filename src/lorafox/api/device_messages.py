@@ -10,16 +10,18 @@ group's.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from typing import Annotated, Any
 
+import orjson
 from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from lorafox.api.context import Caller, Ctx
 from lorafox.api.schemas import EPOCH_MS_MAX, Paging, error_responses
 from lorafox.auth import rbac
-from lorafox.domain import Downlink, StoredUplink
+from lorafox.domain import Downlink, InfoCode, StoredUplink, Uplink
 
 __all__ = ["MessageList", "MessageMetric", "message_page", "router", "types_router"]
 
@@ -46,13 +48,26 @@ class BaseStation(BaseModel):
 
 
 class RadioInfo(BaseModel):
+    """A base station that heard the message (the DATA callback's, then DATA_ADVANCED's)."""
+
     baseStation: BaseStation  # noqa: N815 (Sigfox API v2 names)
     rssi: float | None = None
     snr: float | None = None
+    rep: int | None = Field(default=None, description="repetitions received (DATA_ADVANCED)")
+
+
+class ComputedLocation(BaseModel):
+    """The DATA_ADVANCED callback's computedLocation."""
+
+    lat: float
+    lng: float
+    radius: int | None = Field(default=None, description="metres")
+    sourceCode: int | None = Field(default=None, description="Sigfox's location source")  # noqa: N815
 
 
 class Message(BaseModel):
-    """One uplink, as Sigfox API v2 lists them (plus the callback's raw radio fields)."""
+    """One uplink, as Sigfox API v2 lists them (plus the callback's raw radio fields, the decoded
+    payload, and what the DATA_ADVANCED callback added)."""
 
     id: int = Field(description="lorafox's message id")
     device: DeviceRef
@@ -71,6 +86,20 @@ class Message(BaseModel):
     rinfos: list[RadioInfo]
     receivedAt: int = Field(description="when lorafox stored it, epoch ms")  # noqa: N815
     extra: dict[str, Any] = Field(description="callback variables lorafox does not interpret")
+    decoded: dict[str, Any] | None = Field(
+        default=None, description="the payload decoded with the device type's format"
+    )
+    decodeError: str | None = Field(  # noqa: N815
+        default=None, description="why the payload did not fit the format (kept undecoded)"
+    )
+    lqi: int | None = Field(
+        default=None, description="link quality, 0 LIMIT to 3 EXCELLENT, 4 NA (DATA_ADVANCED)"
+    )
+    operator: str | None = Field(default=None, description="operator name (DATA_ADVANCED)")
+    country: str | None = Field(default=None, description="operator country (DATA_ADVANCED)")
+    computedLocation: list[ComputedLocation] = Field(  # noqa: N815
+        default_factory=list, description="DATA_ADVANCED's computed location, when valid"
+    )
 
 
 class MessageList(BaseModel):
@@ -94,11 +123,20 @@ class DownlinkOut(BaseModel):
     id: int
     device: DeviceRef
     data: str
-    state: str = Field(description="queued, then sent when a BIDIR callback took it")
-    source: str = Field(description="api or mqtt")
+    state: str = Field(
+        description="queued; sent when a BIDIR callback took it; then acked or failed (the "
+        "ACKNOWLEDGE callback), or expired when no BIDIR callback took it in time"
+    )
+    source: str = Field(description="api, mqtt, or direct (a DIRECT-mode answer)")
     creationTime: int  # noqa: N815
     sentTime: int | None = None  # noqa: N815
     seqNumber: int | None = Field(default=None, description="the message it answered")  # noqa: N815
+    infoCode: int | None = Field(default=None, description="ACKNOWLEDGE's infoCode")  # noqa: N815
+    info: str | None = Field(default=None, description="its name: ACKED, NO_ANSWER, …")
+    infoMessage: str | None = Field(default=None, description="ACKNOWLEDGE's text")  # noqa: N815
+    endTime: int | None = Field(  # noqa: N815
+        default=None, description="when it was acked, failed or expired"
+    )
 
 
 class DownlinkList(BaseModel):
@@ -106,35 +144,81 @@ class DownlinkList(BaseModel):
     paging: Paging
 
 
-def _message(stored: StoredUplink) -> Message:
+def _radio_infos(u: Uplink, advanced: dict[str, Any]) -> list[dict[str, Any]]:
+    duplicates = advanced.get("duplicates")
+    if isinstance(duplicates, list) and duplicates:
+        return [
+            {
+                "baseStation": {"id": str(d.get("bsId"))},
+                "rssi": d.get("rssi"),
+                "snr": d.get("snr"),
+                "rep": d.get("nbRep"),
+            }
+            for d in duplicates
+            if isinstance(d, dict) and d.get("bsId") is not None
+        ]
+    if u.station:
+        return [{"baseStation": {"id": u.station}, "rssi": u.rssi, "snr": u.snr, "rep": None}]
+    return []
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _message(stored: StoredUplink) -> dict[str, Any]:
+    """A ``Message`` as plain JSON values: built directly, not validated (the hot read path)."""
     u = stored.uplink
-    rinfos = (
-        [RadioInfo(baseStation=BaseStation(id=u.station), rssi=u.rssi, snr=u.snr)]
-        if u.station
-        else []
-    )
-    return Message(
-        id=stored.id,
-        device=DeviceRef(id=u.device),
-        time=u.time,
-        data=u.data,
-        seqNumber=u.seq_number,
-        ackRequired=u.ack,
-        longPolling=u.long_polling,
-        duplicate=u.duplicate,
-        snr=u.snr,
-        rssi=u.rssi,
-        avgSnr=u.avg_snr,
-        lat=u.lat,
-        lng=u.lng,
-        deviceTypeId=u.device_type_id,
-        rinfos=rinfos,
-        receivedAt=stored.received_at,
-        extra=u.extra,
-    )
+    advanced = stored.advanced or {}
+    body: dict[str, Any] = {
+        "id": stored.id,
+        "device": {"id": u.device},
+        "time": u.time,
+        "data": u.data,
+        "seqNumber": u.seq_number,
+        "ackRequired": u.ack,
+        "longPolling": u.long_polling,
+        "duplicate": u.duplicate,
+        "snr": u.snr,
+        "rssi": u.rssi,
+        "avgSnr": u.avg_snr,
+        "lat": u.lat,
+        "lng": u.lng,
+        "deviceTypeId": u.device_type_id,
+        "rinfos": _radio_infos(u, advanced),
+        "receivedAt": stored.received_at,
+        "extra": u.extra,
+        "decoded": u.decoded,
+        "decodeError": u.decode_error,
+        "lqi": _int(advanced.get("linkQuality")),
+        "operator": advanced.get("operatorName"),
+        "country": None if advanced.get("countryCode") is None else str(advanced["countryCode"]),
+        "computedLocation": [],
+    }
+    location = advanced.get("computedLocation")
+    if isinstance(location, dict) and location.get("status", 1) not in (0, "0"):
+        with contextlib.suppress(KeyError, TypeError, ValueError):
+            body["computedLocation"] = [
+                {
+                    "lat": float(location["lat"]),
+                    "lng": float(location["lng"]),
+                    "radius": _int(location.get("radius")),
+                    "sourceCode": _int(location.get("source")),
+                }
+            ]
+    return body
 
 
 def _downlink(d: Downlink) -> DownlinkOut:
+    info = None
+    if d.info_code is not None:
+        try:
+            info = InfoCode(d.info_code).name
+        except ValueError:
+            info = f"CODE_{d.info_code}"
     return DownlinkOut(
         id=d.id,
         device=DeviceRef(id=d.device),
@@ -144,22 +228,32 @@ def _downlink(d: Downlink) -> DownlinkOut:
         creationTime=d.created_at,
         sentTime=d.sent_at,
         seqNumber=d.answered_seq,
+        infoCode=d.info_code,
+        info=info,
+        infoMessage=d.info_message,
+        endTime=d.ended_at,
     )
 
 
-def message_page(request: Request, found: list[StoredUplink], limit: int) -> MessageList:
-    """A page of messages; ``next`` asks for the older ones (``before`` the last one's time)."""
-    paging = Paging()
+def message_page(request: Request, found: list[StoredUplink], limit: int) -> Response:
+    """A page of messages (a ``MessageList``); ``next`` asks for the older ones (``before`` the
+    last one's time)."""
+    paging: dict[str, str] = {}
     if len(found) == limit:
         params = dict(request.query_params) | {
             "limit": str(limit),
             "before": str(found[-1].uplink.time),
         }
-        paging.next = str(request.url.replace_query_params(**params))
-    return MessageList(data=[_message(s) for s in found], paging=paging)
+        paging["next"] = str(request.url.replace_query_params(**params))
+    body = {"data": [_message(s) for s in found], "paging": paging}
+    return Response(orjson.dumps(body), media_type="application/json")
 
 
-@router.get("/{device_id}/messages", summary="Messages of a device, newest first")
+@router.get(
+    "/{device_id}/messages",
+    summary="Messages of a device, newest first",
+    response_model=MessageList,
+)
 async def list_messages(
     request: Request,
     ctx: Ctx,
@@ -168,7 +262,7 @@ async def list_messages(
     limit: Limit = 100,
     since: Since = None,
     before: Before = None,
-) -> MessageList:
+) -> Response:
     device = await ctx.devices.devices.scope(caller, device_id)
     found = await ctx.store.list_messages(device, limit=limit, since=since, before=before)
     return message_page(request, found, limit)
@@ -194,6 +288,7 @@ async def message_metric(ctx: Ctx, caller: Caller, device_id: DeviceId) -> Messa
     summary="Messages of the devices of a device type, newest first",
     description="The messages of the devices in the type now (a device moved to another type "
     "takes its messages along).",
+    response_model=MessageList,
 )
 async def list_type_messages(
     request: Request,
@@ -203,7 +298,7 @@ async def list_type_messages(
     limit: Limit = 100,
     since: Since = None,
     before: Before = None,
-) -> MessageList:
+) -> Response:
     device_type = await ctx.devices.types.get(caller, device_type_id)
     found = await ctx.store.list_type_messages(
         device_type.id, limit=limit, since=since, before=before
@@ -211,7 +306,10 @@ async def list_type_messages(
     return message_page(request, found, limit)
 
 
-@router.get("/{device_id}/downlinks", summary="The downlinks of a device, oldest first")
+@router.get(
+    "/{device_id}/downlinks",
+    summary="The downlinks of a device with their states and times, oldest first",
+)
 async def list_downlinks(ctx: Ctx, caller: Caller, device_id: DeviceId) -> DownlinkList:
     device = await ctx.devices.devices.scope(caller, device_id)
     found = await ctx.store.list_downlinks(device)

@@ -111,8 +111,14 @@ class Devices:
         ``needed``: a registered device's group decides; an id that is not registered (heard
         by a callback, or not at all) counts as the root group's."""
         device = check_device_id(device_id)
-        found = await self._store.get_device(device)
-        path = self._root.path if found is None else (await self._group(found.group_id)).path
+        type_id = self._registry.device_type_of(device)
+        device_type = self._registry.device_type(type_id) if type_id else None
+        if device_type is not None:  # the fast path: no device row to read
+            group_id: str | None = device_type.group_id
+        else:
+            found = await self._store.get_device(device)
+            group_id = None if found is None else found.group_id
+        path = self._root.path if group_id is None else (await self._group(group_id)).path
         rbac.require(principal, path, needed, "device")
         return device
 

@@ -40,11 +40,13 @@ class Uplink:
 
 @dataclass(slots=True, frozen=True)
 class StoredUplink:
-    """An uplink once it is in the store: its id and the time lorafox received it (epoch ms)."""
+    """An uplink once it is in the store: its id and the time lorafox received it (epoch ms),
+    and what the DATA_ADVANCED callback added (its variables by their Sigfox names)."""
 
     id: int
     received_at: int
     uplink: Uplink
+    advanced: dict[str, Any] | None = None
 
 
 class DownlinkState(StrEnum):

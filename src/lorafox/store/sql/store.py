@@ -123,6 +123,7 @@ def stored_uplink(row: Row[Any]) -> StoredUplink:
             decoded=m["decoded"],
             decode_error=m["decode_error"],
         ),
+        advanced=m["advanced"],
     )
 
 

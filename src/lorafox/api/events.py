@@ -1,0 +1,109 @@
+"""``/api/v2/devices/{id}/events`` and ``/api/v2/device-types/{id}/events``: what happened to
+devices (communication lost and restored, downlink outcomes, STATUS reports, low battery, ERROR
+callbacks, lost messages, refused registrations), newest first, paged like messages."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query, Request
+from pydantic import BaseModel, Field
+
+from lorafox.api.context import Caller, Ctx
+from lorafox.api.schemas import EPOCH_MS_MAX, Paging, error_responses
+from lorafox.domain import Event, EventType
+
+__all__ = ["router", "types_router"]
+
+router = APIRouter(prefix="/api/v2/devices", tags=["events"], responses=error_responses(400, 404))
+types_router = APIRouter(
+    prefix="/api/v2/device-types", tags=["events"], responses=error_responses(400, 404)
+)
+
+Limit = Annotated[int, Query(ge=1, le=100, description="at most 100")]
+Since = Annotated[int | None, Query(ge=0, le=EPOCH_MS_MAX, description="epoch ms, inclusive")]
+Before = Annotated[int | None, Query(ge=0, le=EPOCH_MS_MAX, description="epoch ms, exclusive")]
+
+
+class EventOut(BaseModel):
+    """One event; the same JSON is published on ``sigfox/events/{device}``."""
+
+    id: int
+    type: EventType
+    severity: str = Field(description="INFO, WARN or ERROR")
+    time: int = Field(description="when it happened, epoch ms")
+    device: str | None = None
+    deviceTypeId: str | None = None  # noqa: N815
+    message: str = Field(description="what happened, in words (an ERROR callback's own info)")
+    data: dict[str, Any] = Field(description="the details, by name")
+    createdAt: int = Field(description="when lorafox recorded it, epoch ms")  # noqa: N815
+
+
+class EventList(BaseModel):
+    data: list[EventOut]
+    paging: Paging
+
+
+def _page(request: Request, found: list[Event], limit: int) -> EventList:
+    paging = Paging()
+    if len(found) == limit:
+        params = dict(request.query_params) | {"limit": str(limit), "before": str(found[-1].time)}
+        paging.next = str(request.url.replace_query_params(**params))
+    return EventList(
+        data=[
+            EventOut(
+                id=e.id or 0,
+                type=e.type,
+                severity=e.severity.value,
+                time=e.time,
+                device=e.device,
+                deviceTypeId=e.device_type_id,
+                message=e.message,
+                data=e.data,
+                createdAt=e.created_at or 0,
+            )
+            for e in found
+        ],
+        paging=paging,
+    )
+
+
+@router.get(
+    "/{device_id}/events",
+    summary="Events of a device, newest first",
+    description="``next`` asks for the older ones (``before`` the last one's time; events at "
+    "the same millisecond as a page's last one may repeat on the next page).",
+)
+async def device_events(
+    request: Request,
+    ctx: Ctx,
+    caller: Caller,
+    device_id: Annotated[str, Path(description="Sigfox device id (hex, up to 8 digits)")],
+    limit: Limit = 100,
+    since: Since = None,
+    before: Before = None,
+) -> EventList:
+    device = await ctx.devices.devices.scope(caller, device_id)
+    found = await ctx.store.list_events(device=device, limit=limit, since=since, before=before)
+    return _page(request, found, limit)
+
+
+@types_router.get(
+    "/{device_type_id}/events",
+    summary="Events of the devices of a device type, newest first",
+    description="Each event belongs to the type its device was in when it happened.",
+)
+async def device_type_events(
+    request: Request,
+    ctx: Ctx,
+    caller: Caller,
+    device_type_id: Annotated[str, Path(description="The device type identifier")],
+    limit: Limit = 100,
+    since: Since = None,
+    before: Before = None,
+) -> EventList:
+    device_type = await ctx.devices.types.get(caller, device_type_id)
+    found = await ctx.store.list_events(
+        device_type_id=device_type.id, limit=limit, since=since, before=before
+    )
+    return _page(request, found, limit)
