@@ -157,7 +157,15 @@ def test_sigfox_setup_prints_working_callbacks(tmp_path: Path, ports: tuple[int,
     out, err = setup.communicate(timeout=30)
     assert setup.returncode == 0, err
     printed = orjson.loads(out[out.index("{") :])
-    uplink, bidir = printed["callbacks"]
+    uplink, bidir, status, acknowledge, advanced, error = printed["callbacks"]
+    assert [
+        cb["url"].removeprefix("https://iot.example.com") for cb in printed["callbacks"][2:]
+    ] == [
+        "/sigfox/service/status",
+        "/sigfox/service/acknowledge",
+        "/sigfox/service/data-advanced",
+        "/sigfox/error",
+    ]
     assert uplink["url"] == "https://iot.example.com/sigfox/uplink"
     assert bidir["url"] == "https://iot.example.com/sigfox/bidir"
     assert uplink["method"] == bidir["method"] == "POST"
@@ -209,6 +217,44 @@ def test_sigfox_setup_prints_working_callbacks(tmp_path: Path, ports: tuple[int,
             headers={"Authorization": header, "Content-Type": bidir["contentType"]},
         )
         assert r.status_code == 204, r.text
+        samples = {
+            "device": "1A2B",
+            "time": "1700000000",
+            "temp": "21.5",
+            "batt": "3.3",
+            "seqNumber": "7",
+            "infoCode": "0",
+            "infoMessage": "Acked",
+            "downlinkAck": "true",
+            "downlinkOverusage": "false",
+            "data": "0102",
+            "lqi": "Good",
+            "linkQuality": "2",
+            "operatorName": "SIGFOX_France",
+            "countryCode": "250",
+            "deviceTypeId": "abc",
+            "duplicates": '[{"bsId": "0A1B", "rssi": -120.0, "nbRep": 3}]',
+            "computedLocation": '{"lat": 43.6, "lng": 1.44, "radius": 1500, "source": 2}',
+            "severity": "ERROR",
+            "info": "No message received since 2023-11-14 22:13:20",
+        }
+        for callback, recorded in (
+            (status, "status"),
+            (acknowledge, "acknowledge"),
+            (advanced, "data-advanced"),
+            (error, "error"),
+        ):
+            filled = callback["body"]
+            for name, value in samples.items():
+                filled = filled.replace("{" + name + "}", value)
+            r = httpx.post(
+                f"http://127.0.0.1:{http_port}"
+                + callback["url"].removeprefix("https://iot.example.com"),
+                content=filled,
+                headers={"Authorization": header, "Content-Type": callback["contentType"]},
+            )
+            assert r.status_code == 200, (callback["type"], r.text)
+            assert r.json()["recorded"] == recorded
         user, password = base64.b64decode(header.split()[1]).decode().split(":")
         assert user == "sigfox" and password
     finally:

@@ -176,12 +176,15 @@ def test_acknowledge_moves_downlinks_to_acked_or_failed(setup: Setup) -> None:
     )
 
 
-def test_acknowledge_without_a_downlink_is_404(setup: Setup) -> None:
+def test_acknowledge_of_a_bidir_answered_without_downlink(setup: Setup) -> None:
     device = setup.device(setup.device_type())
-    body = {"device": device, "time": 1_700_000_000, "infoCode": 0}
+    answer = setup.http.post("/sigfox/bidir", json=uplink(device, 1, ack=True), auth=SIGFOX)
+    assert answer.status_code == 204
+    body = {"device": device, "time": 1_700_000_600, "infoCode": 1, "infoMessage": "No answer"}
     response = setup.http.post("/sigfox/service/acknowledge", json=body, auth=SIGFOX)
-    assert response.status_code == 404
-    assert "no downlink" in response.json()["message"]
+    assert response.status_code == 200
+    assert response.json() == {"recorded": "acknowledge", "downlinkId": None, "state": None}
+    assert setup.events(device) == []
 
 
 # -- DATA_ADVANCED ---------------------------------------------------------------------------

@@ -195,7 +195,11 @@ class SigfoxCallbacks:
             return 200, _JSON, orjson.dumps({"recorded": "status", "events": len(found)})
         if isinstance(report, Acknowledgement):
             downlink = await reports.acknowledge(report)
-            body = {"recorded": "acknowledge", "downlinkId": downlink.id, "state": downlink.state}
+            body = {
+                "recorded": "acknowledge",
+                "downlinkId": downlink.id if downlink else None,
+                "state": downlink.state if downlink else None,
+            }
             return 200, _JSON, orjson.dumps(body)
         await reports.advanced(report)
         return 200, _JSON, orjson.dumps({"recorded": "data-advanced"})

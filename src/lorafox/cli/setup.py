@@ -23,7 +23,7 @@ from lorafox.cli.common import (
 )
 from lorafox.errors import LorafoxError
 
-__all__ = ["SIGFOX_BODY", "sigfox_setup"]
+__all__ = ["SERVICE_BODIES", "SIGFOX_BODY", "sigfox_setup"]
 
 BIDIR_NOTE = "Answer 200 with the queued downlink when ack is true, else 204."
 
@@ -44,6 +44,57 @@ SIGFOX_BODY = """{
   "duplicate": {duplicate}
 }"""
 
+SERVICE_BODIES = {
+    "SERVICE / STATUS": (
+        "/sigfox/service/status",
+        """{
+  "device": "{device}",
+  "time": {time},
+  "temp": {temp},
+  "batt": {batt},
+  "seqNumber": {seqNumber}
+}""",
+    ),
+    "SERVICE / ACKNOWLEDGE": (
+        "/sigfox/service/acknowledge",
+        """{
+  "device": "{device}",
+  "time": {time},
+  "infoCode": {infoCode},
+  "infoMessage": "{infoMessage}",
+  "downlinkAck": {downlinkAck},
+  "downlinkOverusage": {downlinkOverusage}
+}""",
+    ),
+    "SERVICE / DATA_ADVANCED": (
+        "/sigfox/service/data-advanced",
+        """{
+  "device": "{device}",
+  "time": {time},
+  "data": "{data}",
+  "seqNumber": {seqNumber},
+  "lqi": "{lqi}",
+  "linkQuality": {linkQuality},
+  "operatorName": "{operatorName}",
+  "countryCode": {countryCode},
+  "deviceTypeId": "{deviceTypeId}",
+  "duplicates": {duplicates},
+  "computedLocation": {computedLocation}
+}""",
+    ),
+    "ERROR": (
+        "/sigfox/error",
+        """{
+  "device": "{device}",
+  "time": {time},
+  "severity": "{severity}",
+  "info": "{info}"
+}""",
+    ),
+}
+"""The other callbacks: their paths and JSON bodies (DATA_ADVANCED's objects are inserted as
+JSON by the Back-End, hence unquoted)."""
+
 
 @app.command("sigfox-setup")
 def sigfox_setup(
@@ -55,7 +106,8 @@ def sigfox_setup(
     database_url: DatabaseOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Print what to enter in the Sigfox Back-End for the DATA UPLINK and BIDIR callbacks."""
+    """Print what to enter in the Sigfox Back-End for the DATA (UPLINK, BIDIR), SERVICE
+    (STATUS, ACKNOWLEDGE, DATA_ADVANCED) and ERROR callbacks."""
     if not public_url.startswith(("http://", "https://")):
         raise fail("--public-url must start with https:// (or http://)")
     settings = load_settings(config, data_dir=data_dir, database_url=database_url)
@@ -92,6 +144,18 @@ def sigfox_setup(
             "contentType": "application/json",
             "body": SIGFOX_BODY,
         },
+        *(
+            {
+                "type": kind,
+                "channel": "URL",
+                "url": f"{base}{path}",
+                "method": "POST",
+                "headers": {"Authorization": f"Basic {token}"},
+                "contentType": "application/json",
+                "body": body,
+            }
+            for kind, (path, body) in SERVICE_BODIES.items()
+        ),
     ]
     if as_json:
         typer.echo(json.dumps({"callbacks": callbacks}, indent=2))
@@ -99,8 +163,10 @@ def sigfox_setup(
     typer.echo(
         "In the Sigfox Back-End: Device type → your type → Callbacks → New → Custom callback."
     )
-    typer.echo("Create these two callbacks (the BIDIR one also needs Downlink mode = CALLBACK")
-    typer.echo("in the device type, and the downlink ticked on the callback list).\n")
+    typer.echo("Create these callbacks: DATA / UPLINK or DATA / BIDIR for the messages (BIDIR")
+    typer.echo("when devices ask for downlinks: tick its downlink box in the callback list and")
+    typer.echo("set the device type's Downlink mode to CALLBACK), the SERVICE and ERROR ones for")
+    typer.echo("device status, downlink acknowledgements, link quality and alerts.\n")
     for number, cb in enumerate(callbacks, 1):
         typer.secho(f"{number}. {cb['type']}", bold=True)
         typer.echo(f"   Type:          {cb['type']}")
@@ -110,7 +176,7 @@ def sigfox_setup(
         typer.echo(f"   Headers:       Authorization = {cb['headers']['Authorization']}")
         typer.echo(f"   Content type:  {cb['contentType']}")
         typer.echo("   Body:")
-        for line in SIGFOX_BODY.splitlines():
+        for line in cb["body"].splitlines():
             typer.echo(f"     {line}")
         if cb["type"].endswith("BIDIR"):
             typer.echo(f"   ({BIDIR_NOTE})")

@@ -113,8 +113,9 @@ class ServiceReports:
         await self._events.publish(stored)
         return stored
 
-    async def acknowledge(self, ack: Acknowledgement) -> Downlink:
-        """Move the downlink to acked or failed (``NotFound`` when the device has none)."""
+    async def acknowledge(self, ack: Acknowledgement) -> Downlink | None:
+        """Move the downlink to acked or failed; None when lorafox gave none (the Back-End
+        also acknowledges a BIDIR callback answered with 204, with NO_ANSWER)."""
         type_id = self._type_of(ack.device)
 
         def found(downlink: Downlink | None) -> Sequence[Event]:
@@ -155,8 +156,13 @@ class ServiceReports:
             ]
 
         downlink, stored = await self._store.acknowledge(ack, found, now_ms())
-        if downlink is None:
-            raise NotFound(f"device {ack.device} has no downlink sent at {ack.time // 1000}")
+        if downlink is None:  # e.g. NO_ANSWER to a BIDIR callback lorafox answered with 204
+            log.info(
+                "ACKNOWLEDGE %s for %s at %d: no downlink of lorafox's to update",
+                ack.info_name,
+                ack.device,
+                ack.time // 1000,
+            )
         await self._events.publish(stored)
         return downlink
 
