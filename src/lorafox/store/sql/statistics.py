@@ -1,32 +1,34 @@
 """Statistics of devices and device types on SQLAlchemy Core (the ``StatisticsStore`` of
 ``SqlStore``).
 
-Three aggregate queries per request, one per table, each a ``GROUP BY`` over the rows of the
-range: ``messages`` and ``device_status`` through their ``(device, time, …)`` unique indexes,
-``downlinks`` through ``(device, state, id)``. A device type's figures are those of the devices
-in it now (``device IN (SELECT id FROM devices WHERE device_type_id = …)``), like its message
-list. The messages are grouped by bucket and by the two DATA_ADVANCED values that are counted
-rather than averaged (link quality, number of base stations), so that every JSON value is read
-once per row; the few groups are folded into buckets here.
+Three aggregate queries per request, one per table, each a ``GROUP BY`` bucket over the rows of
+the range: ``messages`` and ``device_status`` through their ``(device, time, …)`` unique
+indexes, ``downlinks`` through ``(device, state, id)``. A device type's figures are those of the
+devices in it now (``device IN (SELECT id FROM devices WHERE device_type_id = …)``), like its
+message list. The messages are read in a subquery that takes every JSON value (link quality,
+base stations, frequency) once per row; the aggregate counts the classes with ``SUM(CASE …)``.
+The statements are built once per dialect and kind, with bound parameters.
 """
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import (
+    BigInteger,
     ColumnElement,
     Float,
     String,
     and_,
+    bindparam,
     case,
     cast,
     func,
-    literal,
     not_,
     null,
+    or_,
     select,
     union_all,
 )
@@ -43,15 +45,18 @@ from lorafox.store.statistics import (
 
 __all__ = ["StatisticsQueries"]
 
-_Where = Callable[[Any], ColumnElement[bool]]
-
+_Kind = Literal["device", "type"]
 _ENDED = (DownlinkState.ACKED.value, DownlinkState.FAILED.value, DownlinkState.EXPIRED.value)
-_LQI_NAMES = {q.name: q for q in LinkQuality}
-_LQI_CODES = {str(int(q)): q for q in LinkQuality}
 
 # A frequency must look like a plain decimal number (callbacks send text): anything else is
 # left out rather than failing the whole query on a cast.
 _PG_NUMBER = r"^\s*[0-9]{1,15}(\.[0-9]{1,9})?\s*$"
+
+_SINCE, _BEFORE = bindparam("since", type_=BigInteger), bindparam("before", type_=BigInteger)
+_WIDTH = bindparam("width", type_=BigInteger)
+_SUBJECT = bindparam("subject", type_=String)
+
+_STATEMENTS: dict[tuple[bool, _Kind], tuple[Any, Any, Any]] = {}
 
 
 def _spread(count: Any, total: Any, low: Any, high: Any) -> Spread | None:
@@ -64,16 +69,119 @@ def _stats(column: Any) -> list[Any]:
     return [func.count(column), func.sum(column), func.min(column), func.max(column)]
 
 
-def _link_quality(name: Any, code: Any) -> LinkQuality | None:
-    """The class of ``lqi`` (a name) or, without it, of ``linkQuality`` (a number)."""
-    if name is not None:
-        found = _LQI_NAMES.get(str(name).strip().upper())
-        if found is not None:
-            return found
-    if code is not None:
-        text = str(code).strip()
-        return _LQI_CODES.get(text[:-2] if text.endswith(".0") else text)
-    return None
+def _counted(condition: ColumnElement[bool]) -> Any:
+    return func.sum(case((condition, 1), else_=0))
+
+
+def _where(kind: _Kind) -> Callable[[Any], ColumnElement[bool]]:
+    if kind == "device":
+        return lambda column: column == _SUBJECT
+    members = select(devices.c.id).where(devices.c.device_type_id == _SUBJECT)
+    return lambda column: column.in_(members.scalar_subquery())
+
+
+def _frequency(postgres: bool) -> ColumnElement[Any]:
+    """The uplink's frequency, when its callback carried one (``freq`` or ``frequency``, not a
+    standard Sigfox variable: see docs/statistics.md)."""
+    if postgres:
+        given = func.coalesce(
+            messages.c.extra["freq"].as_string(), messages.c.extra["frequency"].as_string()
+        )
+        return case((given.regexp_match(_PG_NUMBER), cast(given, Float())), else_=None)
+    value = func.coalesce(
+        func.json_extract(messages.c.extra, "$.freq"),
+        func.json_extract(messages.c.extra, "$.frequency"),
+    )
+    glob = cast(value, String).op("GLOB", is_comparison=True)
+    return case((and_(glob("[0-9]*"), not_(glob("*[^0-9.]*"))), cast(value, Float())), else_=None)
+
+
+def _station_count(postgres: bool) -> ColumnElement[Any]:
+    """How many base stations heard the message (``duplicates``), None when unknown."""
+    if postgres:
+        stations = messages.c.advanced["duplicates"]
+        return case(
+            (func.json_typeof(stations) == "array", func.json_array_length(stations)),
+            else_=None,
+        )
+    return func.json_array_length(messages.c.advanced, "$.duplicates")
+
+
+def _message_query(postgres: bool, kind: _Kind) -> Any:
+    # One row per message with each JSON value read once; OFFSET 0 keeps SQLite and PostgreSQL
+    # from folding the subquery into the aggregate, which would read them once per use.
+    rows = (
+        select(
+            (messages.c.time // _WIDTH).label("bucket"),
+            func.upper(messages.c.advanced["lqi"].as_string()).label("lqi"),
+            messages.c.advanced["linkQuality"].as_string().label("code"),
+            _station_count(postgres).label("stations"),
+            func.length(messages.c.data).label("chars"),
+            messages.c.snr,
+            messages.c.rssi,
+            _frequency(postgres).label("frequency"),
+        )
+        .where(
+            _where(kind)(messages.c.device), messages.c.time >= _SINCE, messages.c.time < _BEFORE
+        )
+        .offset(0)
+        .subquery()
+    )
+    r = rows.c
+    # lqi names the class; without it, linkQuality numbers it
+    quality = [
+        _counted(or_(r.lqi == q.name, and_(r.lqi.is_(None), r.code == str(int(q)))))
+        for q in LinkQuality
+    ]
+    heard = case((r.stations > 0, r.stations), else_=None)
+    return select(
+        r.bucket,
+        func.count(),
+        func.sum(r.chars),
+        *_stats(r.snr),
+        *_stats(r.rssi),
+        *_stats(r.frequency),
+        *_stats(heard),
+        _counted(r.stations == 1),
+        _counted(r.stations == 2),
+        _counted(r.stations >= 3),
+        *quality,
+    ).group_by(r.bucket)
+
+
+def _status_query(kind: _Kind) -> Any:
+    s = device_status.c
+    bucket = (s.time // _WIDTH).label("bucket")
+    return (
+        select(bucket, func.count(), *_stats(s.temperature), *_stats(s.battery))
+        .where(_where(kind)(s.device), s.time >= _SINCE, s.time < _BEFORE)
+        .group_by(bucket)
+    )
+
+
+def _downlink_query(kind: _Kind) -> Any:
+    """Downlinks counted in the bucket of their ``sent_at`` (state None in the result), and in
+    that of their ``ended_at`` by outcome."""
+    d = downlinks.c
+    sent = (d.sent_at // _WIDTH).label("bucket")
+    ended = (d.ended_at // _WIDTH).label("bucket")
+    where = _where(kind)(d.device)
+    return union_all(
+        select(sent, null().label("state"), func.count())
+        .where(where, d.sent_at >= _SINCE, d.sent_at < _BEFORE)
+        .group_by(sent),
+        select(ended, d.state, func.count())
+        .where(where, d.state.in_(_ENDED), d.ended_at >= _SINCE, d.ended_at < _BEFORE)
+        .group_by(ended, d.state),
+    )
+
+
+def _statements(postgres: bool, kind: _Kind) -> tuple[Any, Any, Any]:
+    found = _STATEMENTS.get((postgres, kind))
+    if found is None:
+        found = (_message_query(postgres, kind), _status_query(kind), _downlink_query(kind))
+        _STATEMENTS[(postgres, kind)] = found
+    return found
 
 
 class StatisticsQueries:
@@ -87,168 +195,57 @@ class StatisticsQueries:
     async def device_statistics(
         self, device: str, *, since: int, before: int, width: int
     ) -> list[StatisticsBucket]:
-        return await self._statistics(lambda column: column == device, since, before, width)
+        return await self._statistics("device", device, since, before, width)
 
     async def device_type_statistics(
         self, device_type_id: str, *, since: int, before: int, width: int
     ) -> list[StatisticsBucket]:
-        members = select(devices.c.id).where(devices.c.device_type_id == device_type_id)
-        return await self._statistics(
-            lambda column: column.in_(members.scalar_subquery()), since, before, width
-        )
-
-    # -- the queries -----------------------------------------------------------------------
-
-    def _frequency(self) -> ColumnElement[Any]:
-        """The uplink's frequency, when its callback carried one (``freq`` or ``frequency``,
-        not a standard Sigfox variable: see docs/statistics.md)."""
-        if self._postgres:
-            given = func.coalesce(
-                messages.c.extra["freq"].as_string(), messages.c.extra["frequency"].as_string()
-            )
-            return case((given.regexp_match(_PG_NUMBER), cast(given, Float())), else_=None)
-        value = func.coalesce(
-            func.json_extract(messages.c.extra, "$.freq"),
-            func.json_extract(messages.c.extra, "$.frequency"),
-        )
-        text = cast(value, String)
-        glob = text.op("GLOB", is_comparison=True)
-        plain = and_(glob("[0-9]*"), not_(glob("*[^0-9.]*")))
-        return case((plain, cast(value, Float())), else_=None)
-
-    def _station_count(self) -> ColumnElement[Any]:
-        """How many base stations heard the message (``duplicates``), None when unknown."""
-        if self._postgres:
-            stations = messages.c.advanced["duplicates"]
-            return case(
-                (func.json_typeof(stations) == "array", func.json_array_length(stations)),
-                else_=None,
-            )
-        return func.json_array_length(messages.c.advanced, "$.duplicates")
-
-    def _message_query(self, where: _Where, since: int, before: int, width: int) -> Any:
-        # One row per message with each value read once; OFFSET 0 keeps SQLite and PostgreSQL
-        # from folding it into the aggregate, which would read every JSON value once per use.
-        rows = (
-            select(
-                (messages.c.time // literal(width)).label("bucket"),
-                messages.c.advanced["lqi"].as_string().label("lqi"),
-                messages.c.advanced["linkQuality"].as_string().label("code"),
-                self._station_count().label("stations"),
-                func.length(messages.c.data).label("chars"),
-                messages.c.snr,
-                messages.c.rssi,
-                self._frequency().label("frequency"),
-            )
-            .where(where(messages.c.device), messages.c.time >= since, messages.c.time < before)
-            .offset(0)
-            .subquery()
-        )
-        keys = (rows.c.bucket, rows.c.lqi, rows.c.code, rows.c.stations)
-        return select(
-            *keys,
-            func.count(),
-            func.sum(rows.c.chars),
-            *_stats(rows.c.snr),
-            *_stats(rows.c.rssi),
-            *_stats(rows.c.frequency),
-        ).group_by(*keys)
-
-    @staticmethod
-    def _downlink_query(
-        where: _Where,
-        moment: Any,
-        since: int,
-        before: int,
-        width: int,
-        states: tuple[str, ...] | None,
-    ) -> Any:
-        """Downlinks counted in the bucket of ``moment``: their ``sent_at`` (``states`` None:
-        state None in the result), or their ``ended_at`` by outcome."""
-        bucket = (moment // literal(width)).label("bucket")
-        state = downlinks.c.state if states else null()
-        query = select(bucket, state.label("state"), func.count()).where(
-            where(downlinks.c.device), moment >= since, moment < before
-        )
-        if states:
-            query = query.where(downlinks.c.state.in_(states))
-        return query.group_by(bucket, state) if states else query.group_by(bucket)
+        return await self._statistics("type", device_type_id, since, before, width)
 
     async def _statistics(
-        self, where: _Where, since: int, before: int, width: int
+        self, kind: _Kind, subject: str, since: int, before: int, width: int
     ) -> list[StatisticsBucket]:
-        status_bucket = (device_status.c.time // literal(width)).label("bucket")
-        status = (
-            select(
-                status_bucket,
-                func.count(),
-                *_stats(device_status.c.temperature),
-                *_stats(device_status.c.battery),
-            )
-            .where(
-                where(device_status.c.device),
-                device_status.c.time >= since,
-                device_status.c.time < before,
-            )
-            .group_by(status_bucket)
-        )
-        outcomes = union_all(
-            self._downlink_query(where, downlinks.c.sent_at, since, before, width, None),
-            self._downlink_query(where, downlinks.c.ended_at, since, before, width, _ENDED),
-        )
+        message_query, status_query, downlink_query = _statements(self._postgres, kind)
+        params = {"subject": subject, "since": since, "before": before, "width": width}
         found: dict[int, StatisticsBucket] = {}
 
-        def add(index: Any, bucket: StatisticsBucket) -> None:
-            start = int(index) * width
-            known = found.get(start)
-            found[start] = bucket if known is None else known.merge(bucket)
+        def add(bucket: StatisticsBucket) -> None:
+            known = found.get(bucket.start)
+            found[bucket.start] = bucket if known is None else known.merge(bucket)
 
         async with self._reading() as conn:
-            for row in await conn.execute(self._message_query(where, since, before, width)):
-                index, name, code, stations, count, chars, *figures = row
-                quality = _link_quality(name, code)
-                heard = None if stations is None or stations <= 0 else int(stations)
-                add(
-                    index,
-                    StatisticsBucket(
-                        0,
-                        messages=count,
-                        bytes=int(chars or 0) // 2,
-                        snr=_spread(*figures[0:4]),
-                        rssi=_spread(*figures[4:8]),
-                        frequency=_spread(*figures[8:12]),
-                        link_quality={} if quality is None else {quality: count},
-                        base_stations=None
-                        if heard is None
-                        else Spread(count, heard * count, heard, heard),
-                        station_counts={} if heard is None else {min(heard, 3): count},
-                    ),
+            for index, count, chars, *figures in await conn.execute(message_query, params):
+                classes, quality = figures[16:19], figures[19:24]
+                found[int(index) * width] = StatisticsBucket(
+                    int(index) * width,
+                    messages=count,
+                    bytes=int(chars or 0) // 2,
+                    snr=_spread(*figures[0:4]),
+                    rssi=_spread(*figures[4:8]),
+                    frequency=_spread(*figures[8:12]),
+                    link_quality={q: n for q, n in zip(LinkQuality, quality, strict=True) if n},
+                    base_stations=_spread(*figures[12:16]),
+                    station_counts={k: n for k, n in enumerate(classes, 1) if n},
                 )
-            for index, count, *figures in await conn.execute(status):
+            for index, count, *figures in await conn.execute(status_query, params):
                 add(
-                    index,
                     StatisticsBucket(
-                        0,
+                        int(index) * width,
                         reports=count,
                         temperature=_spread(*figures[0:4]),
                         battery=_spread(*figures[4:8]),
-                    ),
+                    )
                 )
-            for index, state, count in await conn.execute(outcomes):
+            for index, state, count in await conn.execute(downlink_query, params):
                 add(
-                    index,
                     StatisticsBucket(
-                        0,
+                        int(index) * width,
                         downlinks=DownlinkOutcomes(
                             sent=count if state is None else 0,
-                            acked=count if state == "acked" else 0,
-                            failed=count if state == "failed" else 0,
-                            expired=count if state == "expired" else 0,
+                            acked=count if state == DownlinkState.ACKED.value else 0,
+                            failed=count if state == DownlinkState.FAILED.value else 0,
+                            expired=count if state == DownlinkState.EXPIRED.value else 0,
                         ),
-                    ),
+                    )
                 )
-        return [_started(start, found[start]) for start in sorted(found)]
-
-
-def _started(start: int, bucket: StatisticsBucket) -> StatisticsBucket:
-    return StatisticsBucket(start).merge(bucket)
+        return [found[start] for start in sorted(found)]
