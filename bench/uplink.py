@@ -9,7 +9,9 @@ One run measures, on this machine (127.0.0.1 only):
     paced load of 1,000 uplinks/s runs; half of the probed devices have a downlink queued, so
     both the 200 (downlink) and the 204 (none) answers are timed;
 (c) the same wrk load as (a) against bench/bare_app.py (a raw ASGI app that parses the body and
-    answers 204) under uvicorn with the same options: the ceiling of this machine.
+    answers 204) under uvicorn with the same options: the ceiling of this machine;
+(d) (a) again once the devices' type decodes every payload with a 13-field custom format:
+    (d)/(a) is what decoding costs on ingest.
 
 It prints the figures, (a)/(c) and the goals: (a) >= 10,000 uplinks/s, (b) p99 <= 10 ms.
 
@@ -71,6 +73,12 @@ UPLINK_PATH = "/sigfox/uplink"
 BIDIR_PATH = "/sigfox/bidir"
 MQTT_TOPIC = "sigfox/uplink/#"
 DOWNLINK_DATA = "0102030405060708"
+DECODED_FORMAT = (
+    "Temp::float:32 AccX::uint:16:little-endian AccY::uint:16:little-endian "
+    "AccZ::uint:16:little-endian Battery::uint:8 Digital8::bool:7 Digital7::bool:6 "
+    "Digital6::bool:5 Digital5::bool:4 Digital4::bool:3 Digital3::bool:2 Digital2::bool:1 "
+    "Digital1::bool:0"
+)
 
 # Disjoint device pools keep every (device, seqNumber, time) unique across the phases.
 UPLINK_DEVICES = 10_000
@@ -1010,6 +1018,7 @@ class Results:
     bare: dict[str, Any] | None = None
     uplink: dict[str, Any] | None = None
     bidir: dict[str, Any] | None = None
+    decoded: dict[str, Any] | None = None
     service_exit: dict[str, Any] | None = None
 
 
@@ -1106,6 +1115,8 @@ def run_service(
         run_uplink(settings, load, service, results)
     if "b" in settings.phases:
         run_bidir(settings, service, results)
+    if "d" in settings.phases:  # last: the devices' type decodes from here on
+        run_decoded(settings, load, service, results)
 
     counter.stop()
     log("stopping lorafox (SIGTERM)")
@@ -1117,29 +1128,83 @@ def run_service(
 
 def run_uplink(settings: Settings, load: WrkLoad, service: Service, results: Results) -> None:
     """(a): saturation through POST /sigfox/uplink, stored and published, counted over MQTT."""
+    log(f"(a) registering {UPLINK_DEVICES:,} devices (one uplink each)")
+    run_async(register_devices(service.port, service.sigfox_auth, WRK_DEVICE_BASE, service.time0))
+    results.uplink = saturate("(a)", settings, load, service, service.time0)
+
+
+def run_decoded(settings: Settings, load: WrkLoad, service: Service, results: Results) -> None:
+    """(d): (a) again, once the devices' type decodes payloads with a 13-field custom format
+    (the Sigfox documentation's device type example): what decoding costs on ingest."""
+    if results.uplink is None:
+        log(f"(d) registering {UPLINK_DEVICES:,} devices (one uplink each)")
+        run_async(
+            register_devices(service.port, service.sigfox_auth, WRK_DEVICE_BASE, service.time0)
+        )
+    set_payload_format(service.port, service.admin_auth, DECODED_FORMAT)
+    # later times than (a)'s: every uplink is new (uplink.lua adds n / devices seconds)
+    results.decoded = saturate("(d)", settings, load, service, service.time0 + 100_000)
+    status, body = http_get(
+        service.port,
+        f"/api/v2/devices/{WRK_DEVICE_BASE:X}/messages?limit=1",
+        service.admin_auth,
+        10.0,
+    )
+    decoded = orjson.loads(body)["data"][0].get("decoded") if status == 200 else None
+    results.decoded["decoded_sample"] = decoded
+    log(f"(d) a stored message decodes to {decoded}")
+
+
+def set_payload_format(port: int, admin_auth: str, payload_format: str) -> None:
+    """Give the device type the devices were provisioned in ("Unregistered") a custom format."""
+    status, body = http_get(port, "/api/v2/device-types?name=Unregistered", admin_auth, 10.0)
+    if status != 200 or not orjson.loads(body)["data"]:
+        raise BenchError(f"cannot find the Unregistered device type: HTTP {status} {body[:200]!r}")
+    type_id = orjson.loads(body)["data"][0]["id"]
+    connection = http.client.HTTPConnection(HOST, port, timeout=10)
+    try:
+        connection.request(
+            "PUT",
+            f"/api/v2/device-types/{type_id}",
+            body=orjson.dumps({"payloadType": 3, "payloadConfig": payload_format}),
+            headers={"Authorization": admin_auth, "Content-Type": "application/json"},
+        )
+        answer = connection.getresponse()
+        text = answer.read()
+    finally:
+        connection.close()
+    if answer.status not in (200, 204):
+        raise BenchError(f"cannot set the payload format: HTTP {answer.status} {text[:200]!r}")
+
+
+def saturate(
+    phase: str, settings: Settings, load: WrkLoad, service: Service, time0: int
+) -> dict[str, Any]:
+    """wrk at saturation on the registered devices; stored rows and MQTT arrivals counted."""
     server, counter, port, data_dir = (
         service.server,
         service.counter,
         service.port,
         service.data_dir,
     )
-    log(f"(a) registering {UPLINK_DEVICES:,} devices (one uplink each)")
-    run_async(register_devices(port, service.sigfox_auth, WRK_DEVICE_BASE, service.time0))
     wait_for_quiet(settings.wait_quiet_s, server)
     rows_before = count_stored(data_dir)
     counter.reset()
     cpu0 = self_cpu_seconds()
-    log(f"(a) wrk {load.threads} thread, {load.connections} connections, {load.duration_s} s")
-    wrk = load.run(port, service.sigfox_auth, service.time0, server)
+    log(f"{phase} wrk {load.threads} thread, {load.connections} connections, {load.duration_s} s")
+    wrk = load.run(port, service.sigfox_auth, time0, server)
     subscriber_cpu = self_cpu_seconds() - cpu0
-    log(f"(a) {wrk.requests_per_s:,.0f} requests/s; waiting for MQTT and storage to drain")
+    log(f"{phase} {wrk.requests_per_s:,.0f} requests/s; waiting for MQTT and storage to drain")
     counter.wait_quiet(expected=wrk.ok)
     stored = stored_delta(data_dir, rows_before, expected=max(wrk.ok, counter.count))
     status, body = http_get(
         port, f"/api/v2/devices/{WRK_DEVICE_BASE:X}/messages?limit=1", service.admin_auth, 10.0
     )
-    e2e = min(wrk.ok_per_s, counter.rate)
-    results.uplink = {
+    log(
+        f"{phase} MQTT received {counter.count:,} at {counter.rate:,.0f}/s; stored "
+        f"{stored[1] if stored else 'n/a'}; GET messages?limit=1 -> HTTP {status}"
+    )
+    return {
         "wrk": asdict(wrk),
         "ok_per_s": wrk.ok_per_s,
         "mqtt_received": counter.count,
@@ -1150,12 +1215,8 @@ def run_uplink(settings: Settings, load: WrkLoad, service: Service, results: Res
         "stored_table": stored[0] if stored else None,
         "stored_rows": stored[1] if stored else None,
         "api_check": {"status": status, "body": body[:300].decode(errors="replace")},
-        "end_to_end_rate": e2e,
+        "end_to_end_rate": min(wrk.ok_per_s, counter.rate),
     }
-    log(
-        f"(a) MQTT received {counter.count:,} at {counter.rate:,.0f}/s; stored "
-        f"{stored[1] if stored else 'n/a'}; GET messages?limit=1 -> HTTP {status}"
-    )
 
 
 async def register_devices(port: int, sigfox_auth: str, base: int, time0: int) -> None:
@@ -1501,6 +1562,34 @@ def report(results: Results, settings: Settings) -> tuple[bool | None, bool | No
             f"{fmt_cpu(w['server_cpu_s'], w['wall_s'])} / {fmt_cpu(w['wrk_cpu_s'], w['wall_s'])}",
         )
         rows.extend(wrk_machine_rows(w, 0.0))
+    decoded = results.decoded
+    if decoded is not None:
+        w = decoded["wrk"]
+        row("(d) as (a), payloads decoded (13-field custom format)", "", "")
+        row("    HTTP rate (wrk Requests/sec)", fmt_rate(w["requests_per_s"]))
+        row("    responses 2xx / non-2xx", f"{w['requests'] - w['non_2xx']:,} / {w['non_2xx']:,}")
+        stored = "n/a" if decoded["stored_rows"] is None else f"{decoded['stored_rows']:,}"
+        row("    rows stored / MQTT messages received", f"{stored} / {decoded['mqtt_received']:,}")
+        row(
+            "    CPU: server (1 core = 100 %)",
+            fmt_cpu(w["server_cpu_s"], w["wall_s"]),
+        )
+        row("    end-to-end rate = min(2xx/s, MQTT/s)", fmt_rate(decoded["end_to_end_rate"]))
+        row("    a stored message, decoded", str(decoded.get("decoded_sample"))[:60])
+        if up is not None and up["end_to_end_rate"] > 0:
+            row(
+                "(d)/(a) end-to-end rate",
+                f"{decoded['end_to_end_rate'] / up['end_to_end_rate']:.2f}",
+            )
+            a_cpu = up["wrk"]["server_cpu_s"] or 0.0
+            d_cpu = w["server_cpu_s"] or 0.0
+            a_ok = up["wrk"]["requests"] - up["wrk"]["non_2xx"]
+            d_ok = w["requests"] - w["non_2xx"]
+            if a_ok and d_ok and a_cpu and d_cpu:
+                row(
+                    "    server CPU per uplink (a) -> (d)",
+                    f"{1e6 * a_cpu / a_ok:.0f} -> {1e6 * d_cpu / d_ok:.0f} µs",
+                )
     if up is not None and bare is not None and bare["ok_per_s"] > 0:
         row("(a)/(c) HTTP 2xx rate", f"{up['ok_per_s'] / bare['ok_per_s']:.2f}")
         row("(a)/(c) end-to-end rate", f"{up['end_to_end_rate'] / bare['ok_per_s']:.2f}")
@@ -1585,7 +1674,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--probe-rate", type=float, default=100.0, help="(b) probes/s (100)")
     parser.add_argument("--probe-connections", type=int, default=8, help="(b) probe conns (8)")
     parser.add_argument(
-        "--phases", default="abc", help="which benchmarks to run, any of a, b, c (default abc)"
+        "--phases", default="abcd", help="which benchmarks to run, any of a-d (default abcd)"
     )
     parser.add_argument(
         "--service-cmd",
@@ -1620,9 +1709,9 @@ def _sigterm_as_sigint(signum: int, frame: object) -> None:
 
 def run(args: argparse.Namespace, wrk: str) -> int:
     quick = bool(args.quick)
-    phases = "".join(p for p in "abc" if p in args.phases)
+    phases = "".join(p for p in "abcd" if p in args.phases)
     if not phases:
-        raise BenchError("--phases needs at least one of a, b, c")
+        raise BenchError("--phases needs at least one of a, b, c, d")
     settings = Settings(
         quick=quick,
         duration_s=args.duration or (3 if quick else 10),
@@ -1651,7 +1740,7 @@ def run(args: argparse.Namespace, wrk: str) -> int:
         stack.callback(shutil.rmtree, workdir, ignore_errors=True)
         if "c" in phases:
             run_bare(settings, load, workdir, results)
-        if "a" in phases or "b" in phases:
+        if set(phases) & set("abd"):
             run_service(settings, load, workdir, results, stack)
     goal_a, goal_b = report(results, settings)
     if args.json:
