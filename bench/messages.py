@@ -56,6 +56,8 @@ COLUMNS = [
     "duplicate",
     "extra",
     "received_at",
+    "decoded",
+    "decode_error",
 ]
 
 
@@ -70,7 +72,7 @@ def rows(start: int, stop: int) -> Iterator[tuple[Any, ...]]:
         when = T0 + round_ * 60_000 + n % DEVICES
         yield (
             device_of(n), when, round_ % 4096, "0102030405060708", False, False,
-            12.5, -120.0, 15.0, "1A2B", None, None, None, False, None, when + 500,
+            12.5, -120.0, 15.0, "1A2B", None, None, None, False, None, when + 500, None, None,
         )  # fmt: skip
 
 

@@ -90,8 +90,9 @@ class EventQueries:
     ) -> list[Event]:
         if not found:
             return []
-        stmt = insert(events).returning(events.c.id)
-        ids = [(await conn.execute(stmt, _event_row(event, now))).scalar_one() for event in found]
+        stmt = insert(events).returning(events.c.id, sort_by_parameter_order=True)
+        result = await conn.execute(stmt, [_event_row(event, now) for event in found])
+        ids = list(result.scalars())
         return [
             Event(
                 type=e.type,
