@@ -116,6 +116,8 @@ def test_status_callback_is_kept_and_low_battery_raised_once(setup: Setup, encod
     assert low["severity"] == "WARN"
     assert low["data"] == {"battery": 2.41, "threshold": 2.7}
     assert events[-1]["data"] == {"temperature": 21.5, "battery": 3.25, "seqNumber": 7}
+    shown = setup.get(f"/api/v2/devices/{device}")["status"]
+    assert shown == {"time": 1_700_000_200_000, "temperature": 21.5, "battery": 2.40}
     published = setup.published(device, 4)
     assert [p["type"] for p in published] == ["status", "status", "low_battery", "status"]
     assert {p["id"] for p in published} == {e["id"] for e in events}
@@ -226,6 +228,13 @@ def test_data_advanced_adds_link_quality_stations_and_location(setup: Setup) -> 
     assert message["computedLocation"] == [
         {"lat": 43.6, "lng": 1.44, "radius": 1500, "sourceCode": 2}
     ]
+    assert setup.get(f"/api/v2/devices/{device}")["lastComputedLocation"] == {
+        "time": 1_700_000_600_000,
+        "lat": 43.6,
+        "lng": 1.44,
+        "radius": 1500,
+        "sourceCode": 2,
+    }
     [event] = setup.events(device)
     assert event["type"] == "location"
     assert event["data"]["radius"] == 1500

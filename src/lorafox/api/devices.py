@@ -55,6 +55,22 @@ class LatLng(BaseModel):
     lng: float | None = None
 
 
+class DeviceStatusOut(BaseModel):
+    """What the device's latest STATUS callback reported."""
+
+    time: int = Field(description="epoch ms")
+    temperature: float | None = Field(default=None, description="°C")
+    battery: float | None = Field(default=None, description="volts")
+
+
+class ComputedLocationOut(BaseModel):
+    time: int = Field(description="the message's time, epoch ms")
+    lat: float
+    lng: float
+    radius: int | None = Field(default=None, description="metres")
+    sourceCode: int | None = None  # noqa: N815
+
+
 class DeviceOut(BaseModel):
     id: str = Field(description="upper-case hex, no leading zeros")
     name: str
@@ -76,6 +92,14 @@ class DeviceOut(BaseModel):
     creationTime: int = Field(description="epoch ms")  # noqa: N815
     createdBy: str | None = None  # noqa: N815
     provisioned: bool = Field(description="lorafox: created by a callback, not by a user")
+    status: DeviceStatusOut | None = Field(
+        default=None,
+        description="the latest STATUS callback (GET /devices/{id} only; null in lists)",
+    )
+    lastComputedLocation: ComputedLocationOut | None = Field(  # noqa: N815
+        default=None,
+        description="the latest DATA_ADVANCED computedLocation (GET /devices/{id} only)",
+    )
 
 
 class DeviceList(BaseModel):
@@ -323,7 +347,19 @@ async def get_device(
 ) -> DeviceOut:
     found = await ctx.devices.devices.get(caller, device_id)
     group = (await _groups(ctx, [found]))[found.group_id]
-    return _out(found, group, await _type_names(ctx, [found], fields))
+    out = _out(found, group, await _type_names(ctx, [found], fields))
+    status = await ctx.store.latest_status(found.id)
+    if status is not None:
+        out.status = DeviceStatusOut(
+            time=status.time, temperature=status.temperature, battery=status.battery
+        )
+    location = await ctx.store.latest_computed_location(found.id)
+    if location is not None:
+        time, lat, lng, radius, source = location
+        out.lastComputedLocation = ComputedLocationOut(
+            time=time, lat=lat, lng=lng, radius=radius, sourceCode=source
+        )
+    return out
 
 
 @router.put(

@@ -191,6 +191,12 @@ class EventStore(Protocol):
 
     async def latest_status(self, device: str) -> DeviceStatus | None: ...
 
+    async def latest_computed_location(
+        self, device: str
+    ) -> tuple[int, float, float, int | None, int | None] | None:
+        """(time, lat, lng, radius, source) of the device's latest DATA_ADVANCED location."""
+        ...
+
     async def acknowledge(
         self,
         ack: Acknowledgement,

@@ -230,6 +230,20 @@ class EventQueries:
             return None
         return DeviceStatus(row.device, row.time, row.seq_number, row.temperature, row.battery)
 
+    async def latest_computed_location(
+        self, device: str
+    ) -> tuple[int, float, float, int | None, int | None] | None:
+        m = messages_table.c
+        query = (
+            select(m.time, m.computed_lat, m.computed_lng, m.computed_radius, m.computed_source)
+            .where(m.device == device, m.computed_lat.is_not(None))
+            .order_by(m.time.desc(), m.seq_number.desc())
+            .limit(1)
+        )
+        async with self._reading() as conn:
+            row = (await conn.execute(query)).first()
+        return None if row is None else (row[0], row[1], row[2], row[3], row[4])
+
     async def acknowledge(
         self,
         ack: Acknowledgement,
