@@ -12,7 +12,8 @@ Authentication errors are DynamoDB's (all HTTP 400, as DynamoDB answers them):
 (malformed), ``UnrecognizedClientException`` (unknown access key id),
 ``InvalidSignatureException`` (wrong signature, wrong secret, clock skew over 15 minutes).
 Any region is accepted in the credential scope and echoed in ARNs; the service must be
-``dynamodb``.
+``dynamodb``. The secret of an access key is looked up once a second at most
+(``SECRET_SECONDS``), not at every request.
 
 Authorization: every API user may use every table (any profile, any group). Per-group table
 ownership is a later step (docs/dynamodb.md).
@@ -20,11 +21,13 @@ ownership is a later step (docs/dynamodb.md).
 
 from __future__ import annotations
 
-import json
 import logging
+import time
 import uuid
 import zlib
 from typing import Any
+
+import orjson
 
 from lorafox.api.asgi import Receive, Scope, Send, read_body, respond
 from lorafox.auth.principals import PrincipalAuthenticator
@@ -47,6 +50,9 @@ log = logging.getLogger(__name__)
 
 TARGET_PREFIX = "DynamoDB_20120810."
 MAX_REQUEST_BYTES = 16 * 1024 * 1024
+SECRET_SECONDS = 1.0
+"""How long an access key's secret (or its absence) looked up for one request serves the next:
+a deleted API user or a renewed password applies within that time."""
 _CONTENT_TYPE = b"application/x-amz-json-1.0"
 
 
@@ -82,9 +88,19 @@ class DynamoDBEndpoint:
     def __init__(self, operations: TableOperations, auth: PrincipalAuthenticator) -> None:
         self._operations = operations
 
+        remembered: dict[str, tuple[float, str | None]] = {}
+
         async def lookup(login: str) -> str | None:
+            now = time.monotonic()
+            hit = remembered.get(login)
+            if hit is not None and now - hit[0] < SECRET_SECONDS:
+                return hit[1]
             found = await auth.api_user_secret(login)
-            return None if found is None else found[1]
+            secret = None if found is None else found[1]
+            if len(remembered) >= 10_000:
+                remembered.clear()
+            remembered[login] = (now, secret)
+            return secret
 
         self._verifier = SigV4Verifier(lookup, service="dynamodb")
 
@@ -100,7 +116,7 @@ class DynamoDBEndpoint:
         except Exception:
             log.exception("DynamoDB request failed")
             status, payload = 500, InternalServerError().body()
-        body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
+        body = orjson.dumps(payload)
         headers = [
             (b"content-type", _CONTENT_TYPE),
             (b"content-length", str(len(body)).encode()),
@@ -131,8 +147,8 @@ class DynamoDBEndpoint:
         if not target.startswith(TARGET_PREFIX):
             raise UnknownOperationException()
         try:
-            params = json.loads(body) if body else {}
-        except (UnicodeDecodeError, json.JSONDecodeError):
+            params = orjson.loads(body) if body else {}
+        except orjson.JSONDecodeError:
             raise SerializationException(
                 "Start of structure or map found where not expected."
             ) from None

@@ -7,7 +7,8 @@ when an operation calls ``wake``:
   time-to-live attribute just enabled) get the existing items, ``batch`` items per
   transaction, then become ``ACTIVE``. The table's writes maintain such an index from the
   moment it exists; the backfill waits ``grace`` seconds after its creation, so that writes
-  that began before (with the old definition) have ended;
+  that began before with the old definition (which every instance keeps for up to
+  ``TABLE_CACHE_SECONDS``) have ended;
 - items whose time-to-live attribute is a number of epoch seconds in the past (and not more
   than five years in the past, as DynamoDB) are deleted, ``batch`` per transaction, found
   through the time-to-live index by range — never by reading the table. Each item is checked
@@ -63,7 +64,7 @@ class TableMaintenance:
         *,
         interval: float = 30.0,
         batch: int = 500,
-        grace: float = 1.0,
+        grace: float = 2.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._store = store

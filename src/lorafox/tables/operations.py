@@ -53,7 +53,7 @@ from lorafox.tables.expressions.update import check_key_not_updated
 from lorafox.tables.params import INVALID
 from lorafox.tables.queries import TableQueries, projection_of
 from lorafox.tables.table import OpenTable, encode_key
-from lorafox.tables.values import check_item_size, item_size, validate_item
+from lorafox.tables.values import MAX_ITEM_SIZE, item_size, validate_item
 
 __all__ = ["OPERATIONS", "TOKEN_WINDOW", "TableOperations"]
 
@@ -119,6 +119,15 @@ class _Write:
                 item=old if self.return_old_on_failure and old is not None else None
             )
         return KEEP if self.make is None else self.make(old)
+
+
+def _sized(item: Mapping[str, Any], *, update: bool = False) -> int:
+    """The item's size; DynamoDB's error over 400 KB (``update``: UpdateItem's wording)."""
+    size = item_size(item)
+    if size > MAX_ITEM_SIZE:
+        what = "Item size to update" if update else "Item size"
+        raise ValidationException(f"{what} has exceeded the maximum allowed size")
+    return size
 
 
 def _condition(params: Mapping[str, Any], parsed: ConditionExpression | None) -> Any:
@@ -229,9 +238,8 @@ class TableOperations:
                 )
             item = validate_item(params["Item"])
             table.check_item(item)
-            check_item_size(item)
+            size = _sized(item)
             pk, sk = encode_key(table.schema, item)
-            size = item_size(item)
             return _Write(table, pk, sk, condition, parsed, on_failure, lambda _: (item, size))
         key, pk, sk = table.key(params.get("Key") or {})
         if kind == "Delete":
@@ -254,9 +262,9 @@ class TableOperations:
                 new = {**outcome.item, **key}
                 plan.updated = outcome
             table.check_index_keys(new)
-            check_item_size(new, update=True)
+            size = _sized(new, update=True)
             plan.new = new
-            return new, item_size(new)
+            return new, size
 
         plan.make = make
         return plan
@@ -446,9 +454,8 @@ class TableOperations:
                 if "PutRequest" in write:
                     item = validate_item(write["PutRequest"].get("Item"))
                     table.check_item(item)
-                    check_item_size(item)
                     pk, sk = encode_key(table.schema, item)
-                    row: ItemRow | None = ItemRow(pk, sk, item, item_size(item))
+                    row: ItemRow | None = ItemRow(pk, sk, item, _sized(item))
                 elif "DeleteRequest" in write:
                     _, pk, sk = table.key(write["DeleteRequest"].get("Key") or {})
                     row = None

@@ -21,19 +21,24 @@ when a concurrent write created it first, the decision is taken again on that it
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
+import sqlite3
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Final, Protocol
+from typing import Any, Final, Protocol, TypeVar
 
 from sqlalchemy import and_, delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from lorafox.store.sql import tables_sqlite as fast
+from lorafox.store.sql.sqlite_writer import SqliteWriter
 from lorafox.store.sql.tables import ddb_client_tokens, ddb_index_items, ddb_items, ddb_tables
 from lorafox.tables.errors import (
+    DynamoDBError,
     IdempotentParameterMismatchException,
     TransactionConflictException,
 )
@@ -56,6 +61,9 @@ __all__ = [
 Bound = tuple[bytes, bool] | None
 """An encoded sort key bound and whether it is included; ``None``: unbounded."""
 
+
+TABLE_CACHE_SECONDS = 0.5
+"""How long a table's definition read by one request serves the next ones."""
 
 KEEP: Final = "keep"
 """A transaction's decision for an item it only checks."""
@@ -252,17 +260,99 @@ def _before(columns: Sequence[Any], values: Sequence[bytes]) -> Any:
     return and_(first <= values[0], or_(first < values[0], _before(rest, values[1:])))
 
 
+_T = TypeVar("_T")
+SyncWork = Callable[[sqlite3.Cursor], Any]
+
+
+class _GroupCommit:
+    """SQLite: the item writes that arrive while a transaction commits share the next one.
+
+    Each write is a function of the cursor that, when it raises a ``DynamoDBError`` (a failed
+    condition, a token reused), does so before it writes anything: that failure is its own
+    answer and the others commit. Any other error rolls the whole group back. One fsync
+    serves the group instead of one per request."""
+
+    def __init__(self, transaction: Callable[[SyncWork], Awaitable[Any]]) -> None:
+        self._transaction = transaction
+        self._pending: list[tuple[SyncWork, asyncio.Future[Any]]] = []
+        self._runner: asyncio.Task[None] | None = None
+
+    async def submit(self, work: SyncWork) -> Any:
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._pending.append((work, future))
+        if self._runner is None or self._runner.done():
+            self._runner = asyncio.create_task(self._drain())
+        return await future
+
+    async def _drain(self) -> None:
+        while self._pending:
+            batch, self._pending = self._pending, []
+            outcomes: list[tuple[asyncio.Future[Any], Any, BaseException | None]] = []
+
+            def run_all(
+                cursor: sqlite3.Cursor, batch: Any = batch, outcomes: Any = outcomes
+            ) -> None:
+                for work, future in batch:
+                    try:
+                        outcomes.append((future, work(cursor), None))
+                    except DynamoDBError as exc:
+                        outcomes.append((future, None, exc))
+
+            try:
+                await self._transaction(run_all)
+            except Exception as exc:  # the transaction failed, so did every request in it
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+                continue
+            for future, value, error in outcomes:
+                if future.done():
+                    continue
+                if error is None:
+                    future.set_result(value)
+                else:
+                    future.set_exception(error)
+
+
 class TableItemQueries:
     """Mixed into ``SqlStore``, which provides the connections (implements ``ItemStore``)."""
 
     _insert: Callable[..., Any]
     _postgres: bool
+    _group_commit: _GroupCommit | None = None
+    _table_cache: dict[str, tuple[float, StoredTable]] | None = None
 
     def _reading(self) -> contextlib.AbstractAsyncContextManager[AsyncConnection]:
         raise NotImplementedError
 
     def _writing(self) -> contextlib.AbstractAsyncContextManager[AsyncConnection]:
         raise NotImplementedError
+
+    _fast_writer: SqliteWriter | None
+
+    async def _sqlite(self, writer: SqliteWriter, work: Callable[[sqlite3.Cursor], _T]) -> _T:
+        raise NotImplementedError
+
+    async def _write(
+        self,
+        work: Callable[[AsyncConnection], Awaitable[_T]],
+        fast: Callable[[sqlite3.Cursor], _T],
+    ) -> _T:
+        """Run a write in a transaction: ``fast`` in a group commit on SQLite's raw writer
+        connection, else ``work`` in a transaction of its own (PostgreSQL commits concurrent
+        transactions together by itself)."""
+        writer = self._fast_writer
+        if writer is None:
+            async with self._writing() as conn:
+                return await work(conn)
+        if self._group_commit is None:
+
+            async def transaction(run: SyncWork) -> Any:
+                return await self._sqlite(writer, run)
+
+            self._group_commit = _GroupCommit(transaction)
+        result: _T = await self._group_commit.submit(fast)
+        return result
 
     # -- tables ----------------------------------------------------------------------------
 
@@ -286,12 +376,32 @@ class TableItemQueries:
                 table_id = result.inserted_primary_key[0]  # type: ignore[index]
         except IntegrityError as exc:  # pragma: no cover - a concurrent CreateTable
             raise TableNameTaken(name) from exc
+        self._forget_tables()
         return StoredTable(table_id, name, definition, None, "ACTIVE", created)
 
+    def _forget_tables(self) -> None:
+        if self._table_cache is not None:
+            self._table_cache.clear()
+
     async def get_table(self, name: str) -> StoredTable | None:
+        """The table, as read at most ``TABLE_CACHE_SECONDS`` ago (this process's own table
+        changes are seen at once; another instance's within that time)."""
+        if self._table_cache is None:
+            self._table_cache = {}
+        now = time.monotonic()
+        cached = self._table_cache.get(name)
+        if cached is not None and now - cached[0] < TABLE_CACHE_SECONDS:
+            return cached[1]
         async with self._reading() as conn:
             row = (await conn.execute(select(ddb_tables).where(ddb_tables.c.name == name))).first()
-        return None if row is None else _table(row)
+        if row is None:
+            self._table_cache.pop(name, None)
+            return None
+        table = _table(row)
+        if len(self._table_cache) > 1000:
+            self._table_cache.clear()
+        self._table_cache[name] = (now, table)
+        return table
 
     async def list_tables(self) -> list[StoredTable]:
         async with self._reading() as conn:
@@ -312,6 +422,7 @@ class TableItemQueries:
             )
             await conn.execute(delete(ddb_items).where(ddb_items.c.table_id == table_id))
             await conn.execute(delete(ddb_tables).where(ddb_tables.c.id == table_id))
+        self._forget_tables()
 
     async def update_table(
         self,
@@ -334,6 +445,7 @@ class TableItemQueries:
                 .where(ddb_tables.c.id == table_id)
                 .values(definition=json.dumps(definition), ttl_attribute=ttl)
             )
+        self._forget_tables()
         return StoredTable(
             current.id, current.name, definition, ttl, current.status, current.created_at
         )
@@ -439,7 +551,8 @@ class TableItemQueries:
         """Read the item, let ``decide`` choose, write (and index): atomically.
 
         Returns the old item."""
-        async with self._writing() as conn:
+
+        async def work(conn: AsyncConnection) -> dict[str, Any] | None:
             while True:
                 old = await self._locked_item(conn, table_id, pk, sk)
                 decision = decide(old)
@@ -468,6 +581,10 @@ class TableItemQueries:
                     await self._reindex(conn, table_id, pk, sk, None, new, indexer)
                     return None
 
+        return await self._write(
+            work, lambda cursor: fast.write_item(cursor, table_id, pk, sk, decide, indexer)
+        )
+
     async def write_items(
         self,
         table_id: int,
@@ -476,7 +593,8 @@ class TableItemQueries:
         indexer: Indexer | None = None,
     ) -> None:
         """Unconditional puts and deletes in one transaction (BatchWriteItem)."""
-        async with self._writing() as conn:
+
+        async def work(conn: AsyncConnection) -> None:
             olds: dict[tuple[bytes, bytes], dict[str, Any] | None] = {}
             if indexer is not None:
                 for pk, sk in [*deletes, *((row.pk, row.sk) for row in puts)]:
@@ -497,6 +615,11 @@ class TableItemQueries:
                 await self._reindex(
                     conn, table_id, row.pk, row.sk, olds.get((row.pk, row.sk)), row.item, indexer
                 )
+
+        rows = [(row.pk, row.sk, row.item, row.size) for row in puts]
+        await self._write(
+            work, lambda cursor: fast.write_items(cursor, table_id, rows, deletes, indexer)
+        )
 
     async def _check_token(self, conn: AsyncConnection, token: ClientToken) -> bool:
         """True when the token's request already succeeded within the window."""
@@ -539,14 +662,15 @@ class TableItemQueries:
         ``token`` seen within its window for the same request, nothing is done and the answer
         is True; for another request, ``IdempotentParameterMismatchException``.
         """
-        indexers = indexers or {}
-        async with self._writing() as conn:
+        known = indexers or {}
+
+        async def work(conn: AsyncConnection) -> bool:
             if token is not None and await self._check_token(conn, token):
                 return True
             olds = [await self._locked_item(conn, t, pk, sk) for t, pk, sk in keys]
             decisions = decide_all(olds)
             for (table_id, pk, sk), old, decision in zip(keys, olds, decisions, strict=True):
-                indexer = indexers.get(table_id)
+                indexer = known.get(table_id)
                 if decision == KEEP:
                     continue
                 if decision is None:
@@ -568,12 +692,18 @@ class TableItemQueries:
                     .values(table_id=table_id, pk=pk, sk=sk, item=_dump(new), size=size)
                     .on_conflict_do_nothing()
                 )
-                if not inserted.rowcount:
+                if not inserted.rowcount:  # PostgreSQL only: SQLite's writes are serialised
                     raise TransactionConflictException("Transaction is ongoing for the item")
                 await self._reindex(conn, table_id, pk, sk, None, new, indexer)
             if token is not None:
                 await self._save_token(conn, token)
-        return False
+            return False
+
+        plain = None if token is None else (token.token, token.digest, token.now, token.window)
+        return await self._write(
+            work,
+            lambda cursor: fast.transact_write(cursor, keys, decide_all, known, plain, KEEP),
+        )
 
     async def purge_client_tokens(self, before: int) -> None:
         async with self._writing() as conn:
