@@ -26,14 +26,16 @@ import contextlib
 import json
 import sqlite3
 import time
+import weakref
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Protocol, TypeVar
 
 from sqlalchemy import and_, delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from lorafox.errors import StoreError
 from lorafox.store.sql import tables_sqlite as fast
 from lorafox.store.sql.sqlite_writer import SqliteWriter
 from lorafox.store.sql.tables import ddb_client_tokens, ddb_index_items, ddb_items, ddb_tables
@@ -329,6 +331,31 @@ class TableItemQueries:
         raise NotImplementedError
 
     _fast_writer: SqliteWriter | None
+    _engine: AsyncEngine
+    _read_connection: sqlite3.Connection | None = None
+
+    def _reader(self) -> sqlite3.Connection | None:
+        """SQLite (a file): a read-only raw connection for the hot reads; else None."""
+        if self._fast_writer is None:
+            return None
+        if self._read_connection is None:
+            path = self._engine.url.database
+            assert path is not None  # noqa: S101 - there is a file writer
+            connection = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+            connection.execute("PRAGMA query_only=ON")
+            weakref.finalize(self, connection.close)
+            self._read_connection = connection
+        return self._read_connection
+
+    def _raw_read(self, read: Callable[[sqlite3.Connection], _T]) -> _T | None:
+        """``read`` on the raw connection (None without one); a failure is a StoreError."""
+        connection = self._reader()
+        if connection is None:
+            return None
+        try:
+            return read(connection)
+        except sqlite3.Error as exc:
+            raise StoreError("the database is unavailable") from exc
 
     async def _sqlite(self, writer: SqliteWriter, work: Callable[[sqlite3.Cursor], _T]) -> _T:
         raise NotImplementedError
@@ -534,6 +561,8 @@ class TableItemQueries:
         return None if row is None else dict(json.loads(row.item))
 
     async def get_item(self, table_id: int, pk: bytes, sk: bytes) -> dict[str, Any] | None:
+        if self._reader() is not None:
+            return self._raw_read(lambda c: fast.get_item(c, table_id, pk, sk))
         async with self._reading() as conn:
             row = (
                 await conn.execute(select(ddb_items.c.item).where(self._key(table_id, pk, sk)))
@@ -735,6 +764,11 @@ class TableItemQueries:
         limit: int,
     ) -> list[ItemRow]:
         """Up to ``limit`` items of one partition within the sort key bounds, in order."""
+        raw = self._raw_read(
+            lambda c: fast.query_items(c, table_id, pk, lower, upper, forward, limit)
+        )
+        if raw is not None:
+            return [ItemRow(*row) for row in raw]
         conditions = [ddb_items.c.table_id == table_id, ddb_items.c.pk == pk]
         if lower is not None:
             value, included = lower
@@ -780,6 +814,13 @@ class TableItemQueries:
     ) -> list[IndexRow]:
         """Up to ``limit`` entries of one index partition within the sort key bounds, in
         (index sort key, item key) order, after (forwards) or before ``after``."""
+        raw = self._raw_read(
+            lambda c: fast.query_index(
+                c, table_id, index_id, pk, lower, upper, after, forward, limit
+            )
+        )
+        if raw is not None:
+            return [IndexRow(*row) for row in raw]
         i = ddb_index_items.c
         conditions = [i.table_id == table_id, i.index_id == index_id, i.pk == pk]
         if lower is not None:

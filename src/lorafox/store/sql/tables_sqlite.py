@@ -1,11 +1,13 @@
-"""The SQLite fast path of the item writes: raw statements on the writer's connection.
+"""The SQLite fast path of the item writes and hot reads: raw statements, no round trips.
 
 Like the message batches (``sqlite_writer``), a table write's statements run on the event
 loop thread — a few µs each, on the page cache — and only the group's ``COMMIT`` runs in the
 writer's thread. Through SQLAlchemy and aiosqlite the same PutItem cost ~2 ms of statement
 round trips. The functions here are the SQLite twins of ``TableItemQueries``' SQLAlchemy
 paths (which PostgreSQL uses) and keep their contract: read the item, decide, write it and
-its index entries; a decision that raises does so before anything is written.
+its index entries; a decision that raises does so before anything is written. GetItem and
+Query read on a read-only connection of the store's, on the loop thread too (a Query of 100
+items is ~0.3 ms of SQLite instead of ~2 ms through aiosqlite's thread).
 """
 
 from __future__ import annotations
@@ -18,7 +20,16 @@ import orjson
 
 from lorafox.tables.errors import IdempotentParameterMismatchException
 
-__all__ = ["dump", "load", "transact_write", "write_item", "write_items"]
+__all__ = [
+    "dump",
+    "get_item",
+    "load",
+    "query_index",
+    "query_items",
+    "transact_write",
+    "write_item",
+    "write_items",
+]
 
 _Indexer = Callable[[Mapping[str, Any]], Sequence[tuple[int, bytes, bytes]]]
 
@@ -159,3 +170,81 @@ def transact_write(
     if token is not None:
         cursor.execute(_SAVE_CLIENT_REQUEST, (token[0], token[1], token[2]))
     return False
+
+
+# -- reads (on a read-only connection of their own, on the event loop thread) ------------------
+
+_Bound = tuple[bytes, bool] | None
+
+
+def get_item(
+    connection: sqlite3.Connection, table_id: int, pk: bytes, sk: bytes
+) -> dict[str, Any] | None:
+    row = connection.execute(_SELECT, (table_id, pk, sk)).fetchone()
+    return None if row is None else load(row[0])
+
+
+def _range(column: str, lower: _Bound, upper: _Bound, args: list[Any]) -> str:
+    sql = ""
+    if lower is not None:
+        sql += f" AND {column} {'>=' if lower[1] else '>'} ?"
+        args.append(lower[0])
+    if upper is not None:
+        sql += f" AND {column} {'<=' if upper[1] else '<'} ?"
+        args.append(upper[0])
+    return sql
+
+
+def _beyond(columns: Sequence[str], values: Sequence[bytes], op: str, args: list[Any]) -> str:
+    """``columns op values`` in lexicographic order (op ``>`` or ``<``), index-friendly."""
+    first, rest = columns[0], columns[1:]
+    args.append(values[0])
+    if not rest:
+        return f"{first} {op} ?"
+    args.append(values[0])
+    inner = _beyond(rest, values[1:], op, args)
+    return f"({first} {op}= ? AND ({first} {op} ? OR {inner}))"
+
+
+def query_items(
+    connection: sqlite3.Connection,
+    table_id: int,
+    pk: bytes,
+    lower: _Bound,
+    upper: _Bound,
+    forward: bool,
+    limit: int,
+) -> list[tuple[bytes, bytes, dict[str, Any], int]]:
+    args: list[Any] = [table_id, pk]
+    sql = "SELECT pk, sk, item, size FROM ddb_items WHERE table_id = ? AND pk = ?"
+    sql += _range("sk", lower, upper, args)
+    sql += f" ORDER BY sk {'ASC' if forward else 'DESC'} LIMIT ?"
+    args.append(limit)
+    return [(r[0], r[1], load(r[2]), r[3]) for r in connection.execute(sql, args)]
+
+
+def query_index(
+    connection: sqlite3.Connection,
+    table_id: int,
+    index_id: int,
+    pk: bytes,
+    lower: _Bound,
+    upper: _Bound,
+    after: tuple[bytes, bytes, bytes] | None,
+    forward: bool,
+    limit: int,
+) -> list[tuple[bytes, bytes, bytes, bytes, dict[str, Any], int]]:
+    args: list[Any] = [table_id, index_id, pk]
+    sql = (
+        "SELECT i.pk, i.sk, i.item_pk, i.item_sk, d.item, d.size FROM ddb_index_items i"
+        " JOIN ddb_items d ON d.table_id = i.table_id AND d.pk = i.item_pk"
+        " AND d.sk = i.item_sk WHERE i.table_id = ? AND i.index_id = ? AND i.pk = ?"
+    )
+    sql += _range("i.sk", lower, upper, args)
+    columns = ("i.sk", "i.item_pk", "i.item_sk")
+    if after is not None:
+        sql += " AND " + _beyond(columns, after, ">" if forward else "<", args)
+    direction = "ASC" if forward else "DESC"
+    sql += " ORDER BY " + ", ".join(f"{c} {direction}" for c in columns) + " LIMIT ?"
+    args.append(limit)
+    return [(r[0], r[1], r[2], r[3], load(r[4]), r[5]) for r in connection.execute(sql, args)]
