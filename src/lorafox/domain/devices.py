@@ -21,7 +21,8 @@ class DownlinkMode(IntEnum):
 
 
 class PayloadType(IntEnum):
-    """How uplink payloads are shown (Sigfox's codes; decoding comes in its own issue)."""
+    """How uplink payloads are decoded (Sigfox's codes): ``lorafox.decoding`` compiles each
+    device type's format once and decodes every message with it (docs/decoding.md)."""
 
     REGULAR = 2
     CUSTOM_GRAMMAR = 3
