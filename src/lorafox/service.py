@@ -284,6 +284,7 @@ class Service:
                 ctx,
                 callbacks,
                 DynamoDBEndpoint(TableOperations(store, on_change=tables.wake), auth),
+                api_rate_limit=s.api_rate_limit,
             )
         )
         self.http_port = sock.getsockname()[1]
