@@ -28,6 +28,7 @@ for each value. At most 2 + 20 bytes.
 
 from __future__ import annotations
 
+import functools
 import re
 from decimal import Context, Decimal, InvalidOperation
 
@@ -90,6 +91,7 @@ def _checked(value: Decimal) -> Decimal:
     return Decimal((sign, digits, adjusted - len(digits) + 1))
 
 
+@functools.lru_cache(maxsize=65536)
 def parse_number(text: str) -> Decimal:
     """The value of a number as sent on the wire, checked against DynamoDB's limits."""
     if not text:
@@ -123,6 +125,7 @@ def subtract_numbers(left: str, right: str) -> str:
     return format(_checked(_EXACT.subtract(Decimal(left), Decimal(right))), "f")
 
 
+@functools.lru_cache(maxsize=65536)
 def number_size(text: str) -> int:
     """Bytes DynamoDB counts for a (valid) number."""
     value = Decimal(text)
@@ -135,6 +138,7 @@ def number_size(text: str) -> int:
     return 1 + pairs + sign
 
 
+@functools.lru_cache(maxsize=65536)
 def encode_number(text: str) -> bytes:
     """The order-preserving encoding of a (valid) number; see the module docstring."""
     value = Decimal(text)
