@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import sqlalchemy as sa
 
 from lorafox.domain import AdvancedData, DeviceStatus, Uplink
+from lorafox.store.sql import rollup
+from lorafox.store.sql.rollup import backfill
 from lorafox.store.sql.store import SqlStore
-from lorafox.store.sql.tables import downlinks
+from lorafox.store.sql.tables import downlinks, type_hourly
 from lorafox.store.statistics import DownlinkOutcomes, LinkQuality, Spread, merge_buckets
 from tests.store.test_device_store import device, device_type
 
@@ -54,6 +57,11 @@ async def downlink(store: SqlStore, device_id: str, state: str, sent: int, ended
                 ended_at=ended,
             )
         )
+        # what the store adds up where it hands a downlink out and records its outcome
+        if state != "expired":
+            await rollup.add_downlink(conn, device_id, sent, "dl_sent")
+        if state in ("acked", "failed", "expired"):
+            await rollup.add_downlink(conn, device_id, ended, f"dl_{state}")  # type: ignore[arg-type]
 
 
 async def fleet(store: SqlStore) -> str:
@@ -147,6 +155,33 @@ async def test_device_type_statistics_add_up_its_devices(store: SqlStore) -> Non
     assert (total.messages, total.bytes) == (5, 13)
     assert total.downlinks == DownlinkOutcomes(sent=3, acked=1, failed=1, expired=1)
     assert await store.device_type_statistics("0" * 24, since=0, before=DAY0 * 2, width=DAY) == []
+
+
+async def test_the_hourly_rows_are_rebuilt_from_what_is_stored(store: SqlStore) -> None:
+    """The migration that creates ``type_hourly`` counts what was stored before it."""
+    type_id = await fleet(store)
+    window = {"since": DAY0, "before": DAY0 + 2 * DAY, "width": HOUR}
+    kept = await store.device_type_statistics(type_id, **window)
+    async with store._engine.begin() as conn:
+        await conn.execute(sa.delete(type_hourly))
+        await conn.run_sync(backfill)
+    assert await store.device_type_statistics(type_id, **window) == kept
+
+
+async def test_messages_count_in_the_type_their_device_was_in(store: SqlStore) -> None:
+    type_id = await fleet(store)
+    root = await store.root_group()
+    later = device_type(root, "later")
+    await store.create_device_type(later)
+    moved = await store.get_device("B2")
+    assert moved is not None
+    await store.update_device(replace(moved, device_type_id=later.id))
+    await ingest(store, up("B2", DAY0 + 40 * MINUTE, 2, snr=1.0))
+    window = {"since": DAY0, "before": DAY0 + DAY, "width": DAY}
+    [before_move] = await store.device_type_statistics(type_id, **window)
+    [after_move] = await store.device_type_statistics(later.id, **window)
+    assert (before_move.messages, after_move.messages) == (4, 1)
+    assert after_move.snr == Spread(1, 1.0, 1.0, 1.0)
 
 
 async def test_message_positions_and_stations(store: SqlStore) -> None:

@@ -210,7 +210,10 @@ async def device_statistics(
     "/api/v2/device-types/{device_type_id}/statistics",
     tags=["device-types"],
     summary="Statistics of the devices of a device type, per hour or per day",
-    description=_DESCRIPTION + " The type's devices are those in it now.",
+    description=_DESCRIPTION
+    + " Read from the type's hourly figures, kept as messages and reports are stored: a"
+    " message counts in the type its device was in then, and the range is widened to whole"
+    " hours.",
 )
 async def device_type_statistics(
     ctx: Ctx,

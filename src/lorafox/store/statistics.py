@@ -1,9 +1,9 @@
 """What the statistics of devices and device types need from a database, and what they give.
 
-Every figure is aggregated by the database (``GROUP BY`` over one index range per device):
-messages are never loaded to be counted. A bucket holds what happened in
-``[start, start + width)``, ``start`` being a multiple of the width in epoch ms (UTC hours and
-days); buckets with nothing in them are left out.
+Every figure is aggregated by the database (``GROUP BY`` over one index range of a device, or
+over a device type's hourly rows): messages are never loaded to be counted. A bucket holds what
+happened in ``[start, start + width)``, ``start`` being a multiple of the width in epoch ms (UTC
+hours and days); buckets with nothing in them are left out.
 """
 
 from __future__ import annotations
@@ -157,5 +157,6 @@ class StatisticsStore(Protocol):
     async def device_type_statistics(
         self, device_type_id: str, *, since: int, before: int, width: int
     ) -> list[StatisticsBucket]:
-        """The same over the devices now in the type (one bucket adds all of them up)."""
+        """The same for a device type, from its hourly rows: every message counts in the type
+        its device was in when it was stored; the range is widened to whole hours."""
         ...

@@ -20,6 +20,7 @@ from lorafox.domain import (
     EventType,
     Severity,
 )
+from lorafox.store.sql import rollup
 from lorafox.store.sql.tables import device_alerts, device_status, devices, downlinks, events
 from lorafox.store.sql.tables import messages as messages_table
 
@@ -207,6 +208,7 @@ class EventQueries:
         async with self._writing() as conn:
             if not (await conn.execute(stmt)).rowcount:
                 return False, []
+            await rollup.add_status(conn, status)
             row = (await conn.execute(previous_query)).first()
             previous = (
                 None
@@ -288,6 +290,9 @@ class EventQueries:
                 )
             ).one()
             downlink = downlink_from_row(updated)
+            await rollup.add_downlink(
+                conn, downlink.device, now, "dl_acked" if ack.acked else "dl_failed"
+            )
             return downlink, await self._add_events(conn, found(downlink), now)
 
     async def attach_advanced(
@@ -310,8 +315,15 @@ class EventQueries:
             )
         )
         async with self._writing() as conn:
-            if not (await conn.execute(stmt)).rowcount:
-                return None
+            if not (await conn.execute(stmt.where(m.advanced.is_(None)))).rowcount:
+                known = select(m.id).where(
+                    m.device == advanced.device,
+                    m.time == advanced.time,
+                    m.seq_number == advanced.seq_number,
+                )
+                # a retried callback finds its details there: nothing more to record
+                return [] if (await conn.execute(known)).first() else None
+            await rollup.add_advanced(conn, advanced)
             return await self._add_events(conn, found, now)
 
     async def expire_downlinks(
@@ -328,4 +340,6 @@ class EventQueries:
         )
         async with self._writing() as conn:
             expired = [downlink_from_row(row) for row in await conn.execute(stmt)]
+            for downlink in expired:
+                await rollup.add_downlink(conn, downlink.device, now, "dl_expired")
             return await self._add_events(conn, [found(d) for d in expired], now)

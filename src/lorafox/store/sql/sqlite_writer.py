@@ -19,6 +19,7 @@ import orjson
 
 from lorafox.domain import Device, Downlink, DownlinkState, Uplink
 from lorafox.store.base import DownlinkAsk
+from lorafox.store.sql import rollup
 
 __all__ = ["SqliteWriter", "answer", "insert_devices", "insert_uplinks", "take_downlink"]
 
@@ -131,6 +132,7 @@ def answer(
     row = cursor.execute(_ANSWERED, (device, seq_number, time)).fetchone()
     if row is None:
         row = cursor.execute(_DIRECT, (device, ask, now, now, seq_number, time)).fetchone()
+        rollup.sqlite_add_downlink(cursor, device, now, "dl_sent")
     return _downlink(row)
 
 
@@ -143,7 +145,10 @@ def take_downlink(
         if row is not None:
             return _downlink(row)
     row = cursor.execute(_TAKE, (now, seq_number, time, device)).fetchone()
-    return None if row is None else _downlink(row)
+    if row is None:
+        return None
+    rollup.sqlite_add_downlink(cursor, device, now, "dl_sent")
+    return _downlink(row)
 
 
 class SqliteWriter:

@@ -1,20 +1,22 @@
 """Statistics of devices and device types on SQLAlchemy Core (the ``StatisticsStore`` of
 ``SqlStore``).
 
-Three aggregate queries per request, one per table, each a ``GROUP BY`` bucket over the rows of
-the range: ``messages`` and ``device_status`` through their ``(device, time, …)`` unique
-indexes, ``downlinks`` through ``(device, state, id)``. A device type's figures are those of the
-devices in it now (``device IN (SELECT id FROM devices WHERE device_type_id = …)``), like its
-message list. The messages are read in a subquery that takes every JSON value (link quality,
-base stations, frequency) once per row; the aggregate counts the classes with ``SUM(CASE …)``.
-The statements are built once per dialect and kind, with bound parameters.
+A device: three aggregate queries per request, one per table, each a ``GROUP BY`` bucket over
+the rows of the range: ``messages`` and ``device_status`` through their ``(device, time, …)``
+unique indexes, ``downlinks`` through ``(device, state, id)``. The messages are read in a
+subquery that takes every JSON value (link quality, base stations, frequency) once per row; the
+aggregate counts the classes with ``SUM(CASE …)``.
+
+A device type: its hourly rows (``type_hourly``, see ``rollup.py``), summed per bucket — at most
+24 rows a day whatever the number of devices. The range is widened to whole hours.
+
+The statements are built once per dialect, with bound parameters.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
-from typing import Any, Literal
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -35,7 +37,8 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from lorafox.domain import DownlinkState
-from lorafox.store.sql.tables import device_status, devices, downlinks, messages
+from lorafox.store.sql.rollup import HOUR_MS
+from lorafox.store.sql.tables import device_status, downlinks, messages, type_hourly
 from lorafox.store.statistics import (
     DownlinkOutcomes,
     LinkQuality,
@@ -45,7 +48,6 @@ from lorafox.store.statistics import (
 
 __all__ = ["StatisticsQueries"]
 
-_Kind = Literal["device", "type"]
 _ENDED = (DownlinkState.ACKED.value, DownlinkState.FAILED.value, DownlinkState.EXPIRED.value)
 
 # A frequency must look like a plain decimal number (callbacks send text): anything else is
@@ -56,7 +58,7 @@ _SINCE, _BEFORE = bindparam("since", type_=BigInteger), bindparam("before", type
 _WIDTH = bindparam("width", type_=BigInteger)
 _SUBJECT = bindparam("subject", type_=String)
 
-_STATEMENTS: dict[tuple[bool, _Kind], tuple[Any, Any, Any]] = {}
+_STATEMENTS: dict[bool, tuple[Any, Any, Any]] = {}
 
 
 def _spread(count: Any, total: Any, low: Any, high: Any) -> Spread | None:
@@ -71,13 +73,6 @@ def _stats(column: Any) -> list[Any]:
 
 def _counted(condition: ColumnElement[bool]) -> Any:
     return func.sum(case((condition, 1), else_=0))
-
-
-def _where(kind: _Kind) -> Callable[[Any], ColumnElement[bool]]:
-    if kind == "device":
-        return lambda column: column == _SUBJECT
-    members = select(devices.c.id).where(devices.c.device_type_id == _SUBJECT)
-    return lambda column: column.in_(members.scalar_subquery())
 
 
 def _frequency(postgres: bool) -> ColumnElement[Any]:
@@ -107,7 +102,7 @@ def _station_count(postgres: bool) -> ColumnElement[Any]:
     return func.json_array_length(messages.c.advanced, "$.duplicates")
 
 
-def _message_query(postgres: bool, kind: _Kind) -> Any:
+def _message_query(postgres: bool) -> Any:
     # One row per message with each JSON value read once; OFFSET 0 keeps SQLite and PostgreSQL
     # from folding the subquery into the aggregate, which would read them once per use.
     rows = (
@@ -121,9 +116,7 @@ def _message_query(postgres: bool, kind: _Kind) -> Any:
             messages.c.rssi,
             _frequency(postgres).label("frequency"),
         )
-        .where(
-            _where(kind)(messages.c.device), messages.c.time >= _SINCE, messages.c.time < _BEFORE
-        )
+        .where(messages.c.device == _SUBJECT, messages.c.time >= _SINCE, messages.c.time < _BEFORE)
         .offset(0)
         .subquery()
     )
@@ -149,23 +142,23 @@ def _message_query(postgres: bool, kind: _Kind) -> Any:
     ).group_by(r.bucket)
 
 
-def _status_query(kind: _Kind) -> Any:
+def _status_query() -> Any:
     s = device_status.c
     bucket = (s.time // _WIDTH).label("bucket")
     return (
         select(bucket, func.count(), *_stats(s.temperature), *_stats(s.battery))
-        .where(_where(kind)(s.device), s.time >= _SINCE, s.time < _BEFORE)
+        .where(s.device == _SUBJECT, s.time >= _SINCE, s.time < _BEFORE)
         .group_by(bucket)
     )
 
 
-def _downlink_query(kind: _Kind) -> Any:
+def _downlink_query() -> Any:
     """Downlinks counted in the bucket of their ``sent_at`` (state None in the result), and in
     that of their ``ended_at`` by outcome."""
     d = downlinks.c
     sent = (d.sent_at // _WIDTH).label("bucket")
     ended = (d.ended_at // _WIDTH).label("bucket")
-    where = _where(kind)(d.device)
+    where = d.device == _SUBJECT
     return union_all(
         select(sent, null().label("state"), func.count())
         .where(where, d.sent_at >= _SINCE, d.sent_at < _BEFORE)
@@ -176,11 +169,62 @@ def _downlink_query(kind: _Kind) -> Any:
     )
 
 
-def _statements(postgres: bool, kind: _Kind) -> tuple[Any, Any, Any]:
-    found = _STATEMENTS.get((postgres, kind))
+def _rollup_query() -> Any:
+    """A device type's figures from its hourly rows (``type_hourly``), summed per bucket."""
+    h = type_hourly.c
+    bucket = ((h.hour * HOUR_MS) // _WIDTH).label("bucket")
+
+    def spread(name: str) -> list[Any]:
+        return [
+            func.sum(h[f"{name}_n"]),
+            func.sum(h[f"{name}_sum"]),
+            func.min(h[f"{name}_min"]),
+            func.max(h[f"{name}_max"]),
+        ]
+
+    return (
+        select(
+            bucket,
+            func.sum(h.messages),
+            func.sum(h.chars),
+            *spread("snr"),
+            *spread("rssi"),
+            *spread("freq"),
+            *spread("bs"),
+            func.sum(h.bs_1),
+            func.sum(h.bs_2),
+            func.sum(h.bs_3),
+            *(func.sum(h[f"lqi_{q}"]) for q in range(5)),
+            func.sum(h.reports),
+            *spread("temp"),
+            *spread("batt"),
+            func.sum(h.dl_sent),
+            func.sum(h.dl_acked),
+            func.sum(h.dl_failed),
+            func.sum(h.dl_expired),
+        )
+        .where(
+            h.device_type_id == _SUBJECT,
+            h.hour >= bindparam("since_hour", type_=BigInteger),
+            h.hour < bindparam("before_hour", type_=BigInteger),
+        )
+        .group_by(bucket)
+    )
+
+
+_ROLLUP = _rollup_query()
+
+
+def _statements(postgres: bool) -> tuple[Any, Any, Any]:
+    """A device's message, status and downlink queries."""
+    found = _STATEMENTS.get(postgres)
     if found is None:
-        found = (_message_query(postgres, kind), _status_query(kind), _downlink_query(kind))
-        _STATEMENTS[(postgres, kind)] = found
+        found = (
+            _message_query(postgres),
+            _status_query(),
+            _downlink_query(),
+        )
+        _STATEMENTS[postgres] = found
     return found
 
 
@@ -192,60 +236,92 @@ class StatisticsQueries:
     def _reading(self) -> contextlib.AbstractAsyncContextManager[AsyncConnection]:
         raise NotImplementedError
 
-    async def device_statistics(
-        self, device: str, *, since: int, before: int, width: int
-    ) -> list[StatisticsBucket]:
-        return await self._statistics("device", device, since, before, width)
-
     async def device_type_statistics(
         self, device_type_id: str, *, since: int, before: int, width: int
     ) -> list[StatisticsBucket]:
-        return await self._statistics("type", device_type_id, since, before, width)
-
-    async def _statistics(
-        self, kind: _Kind, subject: str, since: int, before: int, width: int
-    ) -> list[StatisticsBucket]:
-        message_query, status_query, downlink_query = _statements(self._postgres, kind)
-        params = {"subject": subject, "since": since, "before": before, "width": width}
+        params = {
+            "subject": device_type_id,
+            "since_hour": since // HOUR_MS,
+            "before_hour": -(-before // HOUR_MS),
+            "width": width,
+            "since": since,
+            "before": before,
+        }
         found: dict[int, StatisticsBucket] = {}
+        async with self._reading() as conn:
+            for index, count, chars, *figures in await conn.execute(_ROLLUP, params):
+                start = int(index) * width
+                found[start] = StatisticsBucket(
+                    start,
+                    **_message_figures(count, chars, figures[:24]),
+                    reports=int(figures[24] or 0),
+                    temperature=_spread(*figures[25:29]),
+                    battery=_spread(*figures[29:33]),
+                    downlinks=DownlinkOutcomes(*(int(n or 0) for n in figures[33:37])),
+                )
+        return [found[start] for start in sorted(found)]
 
-        def add(bucket: StatisticsBucket) -> None:
-            known = found.get(bucket.start)
-            found[bucket.start] = bucket if known is None else known.merge(bucket)
-
+    async def device_statistics(
+        self, device: str, *, since: int, before: int, width: int
+    ) -> list[StatisticsBucket]:
+        message_query, status_query, downlink_query = _statements(self._postgres)
+        params = {"subject": device, "since": since, "before": before, "width": width}
+        found: dict[int, StatisticsBucket] = {}
         async with self._reading() as conn:
             for index, count, chars, *figures in await conn.execute(message_query, params):
-                classes, quality = figures[16:19], figures[19:24]
-                found[int(index) * width] = StatisticsBucket(
-                    int(index) * width,
-                    messages=count,
-                    bytes=int(chars or 0) // 2,
-                    snr=_spread(*figures[0:4]),
-                    rssi=_spread(*figures[4:8]),
-                    frequency=_spread(*figures[8:12]),
-                    link_quality={q: n for q, n in zip(LinkQuality, quality, strict=True) if n},
-                    base_stations=_spread(*figures[12:16]),
-                    station_counts={k: n for k, n in enumerate(classes, 1) if n},
-                )
+                start = int(index) * width
+                found[start] = StatisticsBucket(start, **_message_figures(count, chars, figures))
             for index, count, *figures in await conn.execute(status_query, params):
-                add(
+                _add(
+                    found,
                     StatisticsBucket(
                         int(index) * width,
                         reports=count,
                         temperature=_spread(*figures[0:4]),
                         battery=_spread(*figures[4:8]),
-                    )
+                    ),
                 )
-            for index, state, count in await conn.execute(downlink_query, params):
-                add(
-                    StatisticsBucket(
-                        int(index) * width,
-                        downlinks=DownlinkOutcomes(
-                            sent=count if state is None else 0,
-                            acked=count if state == DownlinkState.ACKED.value else 0,
-                            failed=count if state == DownlinkState.FAILED.value else 0,
-                            expired=count if state == DownlinkState.EXPIRED.value else 0,
-                        ),
-                    )
-                )
+            await _add_downlinks(conn, downlink_query, params, width, found)
         return [found[start] for start in sorted(found)]
+
+
+def _message_figures(count: Any, chars: Any, figures: list[Any]) -> dict[str, Any]:
+    """The message figures of one bucket, from the columns of the message or rollup query."""
+    classes, quality = figures[16:19], figures[19:24]
+    return {
+        "messages": int(count or 0),
+        "bytes": int(chars or 0) // 2,
+        "snr": _spread(*figures[0:4]),
+        "rssi": _spread(*figures[4:8]),
+        "frequency": _spread(*figures[8:12]),
+        "link_quality": {q: int(n) for q, n in zip(LinkQuality, quality, strict=True) if n},
+        "base_stations": _spread(*figures[12:16]),
+        "station_counts": {k: int(n) for k, n in enumerate(classes, 1) if n},
+    }
+
+
+def _add(found: dict[int, StatisticsBucket], bucket: StatisticsBucket) -> None:
+    known = found.get(bucket.start)
+    found[bucket.start] = bucket if known is None else known.merge(bucket)
+
+
+async def _add_downlinks(
+    conn: AsyncConnection,
+    query: Any,
+    params: dict[str, Any],
+    width: int,
+    found: dict[int, StatisticsBucket],
+) -> None:
+    for index, state, count in await conn.execute(query, params):
+        _add(
+            found,
+            StatisticsBucket(
+                int(index) * width,
+                downlinks=DownlinkOutcomes(
+                    sent=count if state is None else 0,
+                    acked=count if state == DownlinkState.ACKED.value else 0,
+                    failed=count if state == DownlinkState.FAILED.value else 0,
+                    expired=count if state == DownlinkState.EXPIRED.value else 0,
+                ),
+            ),
+        )

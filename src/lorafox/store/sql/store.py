@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from lorafox.domain import Device, Downlink, DownlinkState, StoredUplink, Uplink
 from lorafox.errors import Conflict, NotFound, StoreError
 from lorafox.store.base import Credential, DownlinkAsk, Ingested
-from lorafox.store.sql import sqlite_writer
+from lorafox.store.sql import rollup, sqlite_writer
 from lorafox.store.sql.devices import DeviceQueries, device_row
 from lorafox.store.sql.events import EventQueries, downlink_from_row
 from lorafox.store.sql.identity import IdentityQueries
@@ -216,6 +216,7 @@ class SqlStore(
                 if provision:
                     sqlite_writer.insert_devices(cursor, provision)
                 ids = sqlite_writer.insert_uplinks(cursor, uplinks, now)
+                rollup.sqlite_add_messages(cursor, [i for i in ids if i is not None])
                 return [
                     Ingested(
                         None if new_id is None else StoredUplink(new_id, now, uplink),
@@ -239,6 +240,7 @@ class SqlStore(
                 await self._provision(conn, provision)
             result = await conn.execute(stmt, [_uplink_row(u, now) for u in uplinks])
             keys = {(r.device, r.time, r.seq_number): r.id for r in result}
+            await rollup.add_messages(conn, list(keys.values()))
             ingested: list[Ingested] = []
             for uplink, wants in batch:
                 new_id = keys.pop((uplink.device, uplink.time, uplink.seq_number), None)
@@ -420,6 +422,7 @@ class SqlStore(
                     .returning(*downlinks.c)
                 )
             ).one()
+            await rollup.add_downlink(conn, uplink.device, now, "dl_sent")
             return downlink_from_row(row)
         return await self._take(conn, uplink.device, uplink.seq_number, uplink.time, now)
 
@@ -468,7 +471,10 @@ class SqlStore(
             .returning(*downlinks.c)
         )
         row = (await conn.execute(take)).first()
-        return None if row is None else downlink_from_row(row)
+        if row is None:
+            return None
+        await rollup.add_downlink(conn, device, now, "dl_sent")
+        return downlink_from_row(row)
 
     # -- credentials -----------------------------------------------------------------------
 

@@ -37,6 +37,7 @@ __all__ = [
     "groups",
     "messages",
     "metadata",
+    "type_hourly",
     "user_roles",
     "users",
 ]
@@ -324,4 +325,55 @@ ddb_client_tokens = Table(
     Column("token", String(36), primary_key=True),  # TransactWriteItems' ClientRequestToken
     Column("digest", String(64), nullable=False),  # SHA-256 of the request's other parameters
     Column("created_at", BigInteger, nullable=False),  # ms since the epoch
+)
+
+# Statistics of device types (migration 0007): one row per device type and hour, added to in
+# the transaction that stores what it counts (messages at ingest; DATA_ADVANCED's link quality
+# and base stations; STATUS reports). A message counts in the type its device was in then.
+type_hourly = Table(
+    "type_hourly",
+    metadata,
+    Column("device_type_id", String(24), nullable=False),
+    Column("hour", BigInteger, nullable=False),  # epoch ms // 3,600,000
+    Column("messages", Integer, nullable=False),
+    Column("chars", BigInteger, nullable=False),  # hex digits of the payloads: bytes * 2
+    Column("snr_n", Integer, nullable=False),
+    Column("snr_sum", Float, nullable=False),
+    Column("snr_min", Float),
+    Column("snr_max", Float),
+    Column("rssi_n", Integer, nullable=False),
+    Column("rssi_sum", Float, nullable=False),
+    Column("rssi_min", Float),
+    Column("rssi_max", Float),
+    Column("freq_n", Integer, nullable=False),
+    Column("freq_sum", Float, nullable=False),
+    Column("freq_min", Float),
+    Column("freq_max", Float),
+    Column("bs_n", Integer, nullable=False),
+    Column("bs_sum", Float, nullable=False),
+    Column("bs_min", Float),
+    Column("bs_max", Float),
+    Column("bs_1", Integer, nullable=False),  # messages heard by 1, 2, 3+ base stations
+    Column("bs_2", Integer, nullable=False),
+    Column("bs_3", Integer, nullable=False),
+    Column("lqi_0", Integer, nullable=False),
+    Column("lqi_1", Integer, nullable=False),
+    Column("lqi_2", Integer, nullable=False),
+    Column("lqi_3", Integer, nullable=False),
+    Column("lqi_4", Integer, nullable=False),
+    Column("reports", Integer, nullable=False),  # STATUS callbacks
+    # downlinks: sent in the hour (sent_at), acked / failed / expired in it (ended_at)
+    Column("dl_sent", Integer, nullable=False),
+    Column("dl_acked", Integer, nullable=False),
+    Column("dl_failed", Integer, nullable=False),
+    Column("dl_expired", Integer, nullable=False),
+    Column("temp_n", Integer, nullable=False),
+    Column("temp_sum", Float, nullable=False),
+    Column("temp_min", Float),
+    Column("temp_max", Float),
+    Column("batt_n", Integer, nullable=False),
+    Column("batt_sum", Float, nullable=False),
+    Column("batt_min", Float),
+    Column("batt_max", Float),
+    PrimaryKeyConstraint("device_type_id", "hour", name="pk_type_hourly"),
 )
