@@ -848,6 +848,16 @@ def test_the_openapi_document(world: World) -> None:
     bidir = paths["/sigfox/bidir"]["post"]["responses"]["200"]["content"]["application/json"]
     assert bidir["example"] == {"1A2B3C": {"downlinkData": "0102030405060708"}}
     assert {p["name"] for p in paths["/sigfox/bidir"]["get"]["parameters"]} >= {"device", "ack"}
+    for path in ("status", "acknowledge", "data-advanced"):
+        service = paths[f"/sigfox/service/{path}"]["post"]
+        assert service["security"] == [{"sigfoxBasic": []}]
+        assert "200" in service["responses"], path
+    advanced = paths["/sigfox/service/data-advanced"]["post"]["requestBody"]["content"]
+    variables = advanced["application/json"]["schema"]["properties"]
+    assert variables["duplicates"]["type"] == "array"
+    ack_get = {p["name"] for p in paths["/sigfox/service/acknowledge"]["get"]["parameters"]}
+    assert ack_get >= {"device", "time", "infoCode", "downlinkAck"}
+    assert paths["/sigfox/error"]["post"]["requestBody"]["content"]["application/json"]
 
 
 def test_the_admin_is_a_user_of_the_root_group(world: World) -> None:

@@ -1,7 +1,7 @@
 """The parts of the OpenAPI document FastAPI cannot generate.
 
-``/sigfox/uplink`` and ``/sigfox/bidir`` are served by the bare ASGI handler
-(``api/callbacks.py``), outside FastAPI's routing; and request validation errors answer 400 in
+The ``/sigfox/*`` callbacks are served by the bare ASGI handler (``api/callbacks.py``),
+outside FastAPI's routing; and request validation errors answer 400 in
 the Sigfox error shape, not FastAPI's 422. ``complete_openapi`` fixes the generated document.
 """
 
@@ -30,13 +30,68 @@ _VARIABLES: dict[str, dict[str, Any]] = {
 
 _REQUIRED = frozenset({"device", "time", "data", "seqNumber"})
 _ERROR = {"$ref": "#/components/schemas/Error"}
+_DEVICE_TIME = {"device": _VARIABLES["device"], "time": _VARIABLES["time"]}
+_STATUS = {
+    "temp": {"type": "number", "description": "°C"},
+    "batt": {"type": "number", "description": "battery voltage, V"},
+    "seqNumber": {"type": "integer"},
+}
+_ACKNOWLEDGE = {
+    "infoCode": {"type": "integer", "description": "0 ACKED, 1 NO_ANSWER, 2 INVALID_PAYLOAD, …"},
+    "infoMessage": {"type": "string"},
+    "downlinkAck": {"type": "boolean"},
+    "downlinkOverusage": {"type": "boolean"},
+}
+_ADVANCED = {
+    "data": _VARIABLES["data"],
+    "seqNumber": {"type": "integer"},
+    "lqi": {"type": "string", "description": "LIMIT, AVERAGE, GOOD, EXCELLENT or NA"},
+    "linkQuality": {"type": "integer", "description": "0 (LIMIT) to 4 (NA)"},
+    "operatorName": {"type": "string"},
+    "countryCode": {"type": "integer"},
+    "deviceTypeId": {"type": "string"},
+    "fixedLat": {"type": "number"},
+    "fixedLng": {"type": "number"},
+    "duplicates": {
+        "type": "array",
+        "items": {
+            "type": "object",
+            "properties": {
+                "bsId": {"type": "string"},
+                "rssi": {"type": "number"},
+                "snr": {"type": "number"},
+                "nbRep": {"type": "integer"},
+            },
+        },
+    },
+    "computedLocation": {
+        "type": "object",
+        "properties": {
+            "lat": {"type": "number"},
+            "lng": {"type": "number"},
+            "radius": {"type": "number", "description": "metres"},
+            "source": {"type": "integer"},
+            "status": {"type": "integer", "description": "0: no valid position"},
+        },
+    },
+}
+_ERROR_CALLBACK = {
+    "severity": {"type": "string", "description": "WARN or ERROR"},
+    "info": {"type": "string", "description": "the Back-End's text"},
+}
 
 
-def _operation(summary: str, description: str, ok: dict[str, Any]) -> dict[str, Any]:
+def _operation(
+    summary: str,
+    description: str,
+    ok: dict[str, Any],
+    variables: dict[str, dict[str, Any]] = _VARIABLES,
+    required: frozenset[str] = _REQUIRED,
+) -> dict[str, Any]:
     schema = {
         "type": "object",
-        "properties": _VARIABLES,
-        "required": sorted(_REQUIRED),
+        "properties": variables,
+        "required": sorted(required),
         "additionalProperties": True,
     }
     errors = {
@@ -87,8 +142,8 @@ def _validation_errors_are_400(document: dict[str, Any]) -> None:
 
 
 def complete_openapi(document: dict[str, Any]) -> dict[str, Any]:
-    """``document`` (FastAPI's OpenAPI dict) with 400 for validation errors, and the two
-    callback paths and their schemas."""
+    """``document`` (FastAPI's OpenAPI dict) with 400 for validation errors, and the callback
+    paths and their schemas."""
     _validation_errors_are_400(document)
     components = document.setdefault("components", {})
     components.setdefault("securitySchemes", {})["sigfoxBasic"] = {
@@ -148,15 +203,99 @@ def complete_openapi(document: dict[str, Any]) -> dict[str, Any]:
         "post": {**bidir, "operationId": "sigfox_bidir"},
         "get": _as_get(bidir, "sigfox_bidir_get"),
     }
+    _service_paths(paths)
     return document
 
 
+def _recorded(example: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "200": {
+            "description": "recorded",
+            "content": {
+                "application/json": {
+                    "schema": {"type": "object", "additionalProperties": True},
+                    "example": example,
+                }
+            },
+        },
+        "404": {
+            "description": "the device is not registered (sigfox.unknown_devices = refuse)",
+            "content": {"application/json": {"schema": _ERROR}},
+        },
+    }
+
+
+def _service_paths(paths: dict[str, Any]) -> None:
+    """The SERVICE (STATUS, ACKNOWLEDGE, DATA_ADVANCED) and ERROR callbacks."""
+    by_time = frozenset({"device", "time"})
+    for path, name, summary, description, variables, required, example in (
+        (
+            "/sigfox/service/status",
+            "sigfox_service_status",
+            "SERVICE STATUS callback",
+            "Keeps the device's temperature and battery voltage; raises status and, below "
+            "events.low_battery_volts, low_battery.",
+            _STATUS,
+            by_time,
+            {"recorded": "status", "events": 1},
+        ),
+        (
+            "/sigfox/service/acknowledge",
+            "sigfox_service_acknowledge",
+            "SERVICE ACKNOWLEDGE callback",
+            "Moves the downlink that answered the message at `time` to acked or failed "
+            "(named after infoCode); downlinkId is null when lorafox gave none.",
+            _ACKNOWLEDGE,
+            by_time | {"infoCode"},
+            {"recorded": "acknowledge", "downlinkId": 12, "state": "acked"},
+        ),
+        (
+            "/sigfox/service/data-advanced",
+            "sigfox_service_data_advanced",
+            "SERVICE DATA_ADVANCED callback",
+            "Adds link quality, operator, base stations and computed location to the "
+            "message (storing it from this callback when its DATA callback has not come).",
+            _ADVANCED,
+            by_time | {"seqNumber"},
+            {"recorded": "data-advanced"},
+        ),
+        (
+            "/sigfox/service",
+            "sigfox_service",
+            "SERVICE callback, any subtype",
+            "Recognised by its variables: infoCode (ACKNOWLEDGE), temp or batt (STATUS), "
+            "lqi/linkQuality/duplicates/computedLocation/… (DATA_ADVANCED); 400 otherwise.",
+            {**_STATUS, **_ACKNOWLEDGE, **_ADVANCED},
+            by_time,
+            {"recorded": "status", "events": 1},
+        ),
+        (
+            "/sigfox/error",
+            "sigfox_error",
+            "ERROR callback",
+            "Keeps the callback as an error event, with its own info text.",
+            _ERROR_CALLBACK,
+            by_time,
+            {"recorded": "error", "eventId": 7},
+        ),
+    ):
+        operation = _operation(
+            summary, description, _recorded(example), {**_DEVICE_TIME, **variables}, required
+        )
+        paths[path] = {
+            "post": {**operation, "operationId": name},
+            "get": _as_get(operation, f"{name}_get"),
+        }
+
+
 def _as_get(operation: dict[str, Any], operation_id: str) -> dict[str, Any]:
-    """The same callback typed as GET: the variables in the query string."""
+    """The same callback typed as GET: the (scalar) variables in the query string."""
     get = {k: v for k, v in operation.items() if k != "requestBody"}
     get["operationId"] = operation_id
+    schema = operation["requestBody"]["content"]["application/json"]["schema"]
     get["parameters"] = [
-        {"name": name, "in": "query", "required": name in _REQUIRED, "schema": spec}
-        for name, spec in _VARIABLES.items()
+        {"name": name, "in": "query", "required": name in schema["required"], "schema": spec}
+        for name, spec in schema["properties"].items()
+        if spec.get("type") not in ("array", "object")
     ]
     return get
