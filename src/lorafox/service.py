@@ -236,7 +236,7 @@ class Service:
                 events.monitor.observe(stored)
 
         pipeline = UplinkPipeline(store, on_stored)
-        events = DeviceEvents(store, bus, management.registry, s, pipeline.submit)
+        events = DeviceEvents(store, bus, management.registry, s)
         unknown = await UnknownDevices.create(
             store, management.registry, UnknownDevicePolicy(s.sigfox.unknown_devices), root.id
         )

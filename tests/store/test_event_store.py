@@ -91,9 +91,18 @@ async def test_acknowledge_matches_the_answered_message(store: SqlStore) -> None
     assert len(events) == 1
     retried, nothing = await store.acknowledge(failed, found, NOW + 1)
     assert retried is not None and retried.ended_at == NOW and nothing == []
-    # no message time known: the latest downlink handed out
-    acked, _ = await store.acknowledge(Acknowledgement("A1", 1, 0, None, True, None), found, NOW)
+    # a NO_ANSWER for a message lorafox answered with 204 leaves the others alone
+    no_answer = Acknowledgement("A1", 30_000, 1, None, False, None)
+    assert await store.acknowledge(no_answer, found, NOW) == (None, [])
+    acked, _ = await store.acknowledge(
+        Acknowledgement("A1", 20_000, 0, None, True, None), found, NOW
+    )
     assert acked is not None and (acked.id, acked.state) == (second.id, DownlinkState.ACKED)
+    # a downlink handed to a pure downlink request (no message): the ACK finds it anyway
+    third = await store.enqueue_downlink("A1", "2122232425262728", source="api")
+    assert (await store.take_downlink("A1", None, None)) is not None
+    late, _ = await store.acknowledge(Acknowledgement("A1", 1, 0, None, True, None), found, NOW)
+    assert late is not None and (late.id, late.state) == (third.id, DownlinkState.ACKED)
     assert await store.acknowledge(Acknowledgement("ZZ", 1, 0, None, True, None), found, NOW) == (
         None,
         [],

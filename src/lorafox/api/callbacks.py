@@ -25,8 +25,8 @@ from lorafox.api.metrics import Metrics
 from lorafox.auth.basic import BasicAuthenticator
 from lorafox.decoding import decode_payload
 from lorafox.devices.registry import Codec, DeviceRegistry
-from lorafox.devices.unknown import UnknownDevices
-from lorafox.domain import Acknowledgement, DeviceStatus, DownlinkMode
+from lorafox.devices.unknown import UnknownDevicePolicy, UnknownDevices
+from lorafox.domain import Acknowledgement, DeviceStatus, DownlinkMode, ErrorReport, Uplink
 from lorafox.downlinks import DownlinkQueue
 from lorafox.errors import Forbidden, LorafoxError, NotFound
 from lorafox.events.reports import ServiceReports
@@ -38,7 +38,7 @@ from lorafox.ingest.sigfox import (
     normalize_device,
     parse_uplink,
 )
-from lorafox.store.base import DownlinkAsk
+from lorafox.store.base import DownlinkAsk, Ingested
 
 __all__ = ["CALLBACK_PATHS", "SigfoxCallbacks"]
 
@@ -129,6 +129,17 @@ class SigfoxCallbacks:
         if endpoint == "bidir" and is_downlink_request_only(fields):
             return await self._downlink_only(fields)
         uplink = parse_uplink(fields)
+        wants = endpoint == "bidir" and uplink.ack
+        result = await self.store(uplink, wants_downlink=wants)
+        if not wants:
+            return 204, [], b""
+        self.downlinks.count_answer(result.downlink)
+        data = result.downlink.data if result.downlink else None
+        return self._bidir_answer(fields, uplink.device, data)
+
+    async def store(self, uplink: Uplink, *, wants_downlink: bool = False) -> Ingested:
+        """Store an uplink as a DATA callback does: the unknown-devices policy, its device
+        type's decoding and, when it waits for one, the downlink its downlink mode gives."""
         unknown = self.unknown
         provision = None
         if unknown is not None and not unknown.knows(uplink.device):
@@ -137,11 +148,10 @@ class SigfoxCallbacks:
         if codec.decoder is not None:
             decoded, error = decode_payload(codec.decoder, uplink.data)
             uplink = dataclasses.replace(uplink, decoded=decoded, decode_error=error)
-        wants = endpoint == "bidir" and uplink.ack
         ask: DownlinkAsk = False
-        if wants and codec.mode is DownlinkMode.CALLBACK:
+        if wants_downlink and codec.mode is DownlinkMode.CALLBACK:
             ask = True
-        elif wants and codec.mode is DownlinkMode.DIRECT and codec.template is not None:
+        elif wants_downlink and codec.mode is DownlinkMode.DIRECT and codec.template is not None:
             ask = codec.template.render(uplink.time // 1000, uplink.station, uplink.rssi)
         result = await self.pipeline.submit(uplink, downlink=ask, provision=provision)
         if provision is not None and unknown is not None:
@@ -150,11 +160,7 @@ class SigfoxCallbacks:
             self.metrics.callbacks.stored += 1
         else:
             self.metrics.callbacks.duplicates += 1
-        if not wants:
-            return 204, [], b""
-        self.downlinks.count_answer(result.downlink)
-        data = result.downlink.data if result.downlink else None
-        return self._bidir_answer(fields, uplink.device, data)
+        return result
 
     def _codec(self, device: str, provisioned_type: str | None) -> Codec:
         if self.registry is None:
@@ -186,10 +192,17 @@ class SigfoxCallbacks:
         reports = self.reports
         if reports is None:
             raise NotFound("SERVICE and ERROR callbacks are not handled here")
-        if endpoint == "error":
-            event = await reports.error(parse_error(fields))
+        report = parse_error(fields) if endpoint == "error" else parse_service(fields, kind)
+        unknown = self.unknown
+        if (
+            unknown is not None
+            and unknown.policy is UnknownDevicePolicy.REFUSE
+            and not unknown.knows(report.device)
+        ):
+            await unknown.check(report.device, None)  # NotFound, unless registered meanwhile
+        if isinstance(report, ErrorReport):
+            event = await reports.error(report)
             return 200, _JSON, orjson.dumps({"recorded": "error", "eventId": event.id})
-        report = parse_service(fields, kind)
         if isinstance(report, DeviceStatus):
             found = await reports.status(report)
             return 200, _JSON, orjson.dumps({"recorded": "status", "events": len(found)})
@@ -201,7 +214,7 @@ class SigfoxCallbacks:
                 "state": downlink.state if downlink else None,
             }
             return 200, _JSON, orjson.dumps(body)
-        await reports.advanced(report)
+        await reports.advanced(report, self.store)
         return 200, _JSON, orjson.dumps({"recorded": "data-advanced"})
 
     @staticmethod

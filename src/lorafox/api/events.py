@@ -23,6 +23,15 @@ types_router = APIRouter(
 Limit = Annotated[int, Query(ge=1, le=100, description="at most 100")]
 Since = Annotated[int | None, Query(ge=0, le=EPOCH_MS_MAX, description="epoch ms, inclusive")]
 Before = Annotated[int | None, Query(ge=0, le=EPOCH_MS_MAX, description="epoch ms, exclusive")]
+BeforeId = Annotated[
+    int | None,
+    Query(
+        alias="beforeId",
+        ge=0,
+        description="with before: also the events at that time with a lower id (the paging "
+        "links set it)",
+    ),
+]
 
 
 class EventOut(BaseModel):
@@ -47,7 +56,12 @@ class EventList(BaseModel):
 def _page(request: Request, found: list[Event], limit: int) -> EventList:
     paging = Paging()
     if len(found) == limit:
-        params = dict(request.query_params) | {"limit": str(limit), "before": str(found[-1].time)}
+        last = found[-1]
+        params = dict(request.query_params) | {
+            "limit": str(limit),
+            "before": str(last.time),
+            "beforeId": str(last.id),
+        }
         paging.next = str(request.url.replace_query_params(**params))
     return EventList(
         data=[
@@ -71,8 +85,8 @@ def _page(request: Request, found: list[Event], limit: int) -> EventList:
 @router.get(
     "/{device_id}/events",
     summary="Events of a device, newest first",
-    description="``next`` asks for the older ones (``before`` the last one's time; events at "
-    "the same millisecond as a page's last one may repeat on the next page).",
+    description="``next`` asks for the older ones (``before`` and ``beforeId``: after the "
+    "page's last event).",
 )
 async def device_events(
     request: Request,
@@ -82,9 +96,12 @@ async def device_events(
     limit: Limit = 100,
     since: Since = None,
     before: Before = None,
+    before_id: BeforeId = None,
 ) -> EventList:
     device = await ctx.devices.devices.scope(caller, device_id)
-    found = await ctx.store.list_events(device=device, limit=limit, since=since, before=before)
+    found = await ctx.store.list_events(
+        device=device, limit=limit, since=since, before=before, before_id=before_id
+    )
     return _page(request, found, limit)
 
 
@@ -101,9 +118,14 @@ async def device_type_events(
     limit: Limit = 100,
     since: Since = None,
     before: Before = None,
+    before_id: BeforeId = None,
 ) -> EventList:
     device_type = await ctx.devices.types.get(caller, device_type_id)
     found = await ctx.store.list_events(
-        device_type_id=device_type.id, limit=limit, since=since, before=before
+        device_type_id=device_type.id,
+        limit=limit,
+        since=since,
+        before=before,
+        before_id=before_id,
     )
     return _page(request, found, limit)

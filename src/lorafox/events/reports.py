@@ -53,14 +53,12 @@ class ServiceReports:
         store: EventStore,
         registry: DeviceRegistry,
         events: EventLog,
-        store_uplink: StoreUplink,
         *,
         low_battery_volts: float,
     ) -> None:
         self._store = store
         self._registry = registry
         self._events = events
-        self._store_uplink = store_uplink
         self._low_battery = low_battery_volts
 
     def _type_of(self, device: str) -> str | None:
@@ -166,9 +164,9 @@ class ServiceReports:
         await self._events.publish(stored)
         return downlink
 
-    async def advanced(self, advanced: AdvancedData) -> None:
-        """Put link quality, base stations and location on the message (storing the message
-        from this callback first if its DATA callback has not come)."""
+    async def advanced(self, advanced: AdvancedData, store_uplink: StoreUplink) -> None:
+        """Put link quality, base stations and location on the message (storing it first with
+        ``store_uplink``, as a DATA callback would, if its DATA callback has not come)."""
         raised: list[Event] = []
         if advanced.computed_lat is not None and advanced.computed_lng is not None:
             raised.append(
@@ -197,7 +195,7 @@ class ServiceReports:
                     f"no message {advanced.seq_number} of {advanced.device} at "
                     f"{advanced.time // 1000}, and the callback has no data to store it from"
                 )
-            await self._store_uplink(
+            await store_uplink(
                 Uplink(
                     device=advanced.device,
                     time=advanced.time,
@@ -212,14 +210,21 @@ class ServiceReports:
         await self._events.publish(stored)
 
     async def error(self, report: ErrorReport) -> Event:
-        """Keep an ERROR callback as an event, with the Back-End's own text."""
+        """Keep an ERROR callback as an event, with the Back-End's own text (once: a retried
+        callback finds its event)."""
+        message = report.info or f"{report.severity.value} reported by Sigfox"
+        for known in await self._store.list_events(
+            device=report.device, since=report.time, before=report.time + 1, limit=100
+        ):
+            if known.type is EventType.ERROR and known.message == message:
+                return known
         (stored,) = await self._events.record(
             [
                 Event(
                     type=EventType.ERROR,
                     severity=report.severity,
                     time=report.time,
-                    message=report.info or f"{report.severity.value} reported by Sigfox",
+                    message=message,
                     device=report.device,
                     device_type_id=self._type_of(report.device),
                     data={"severity": report.severity.value, "info": report.info, **report.extra},

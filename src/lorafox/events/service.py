@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
 
 from lorafox.bus.base import Bus
 from lorafox.devices.registry import DeviceRegistry
 from lorafox.devices.unknown import UnknownDevices
-from lorafox.domain import Uplink
 from lorafox.events.keepalive import ActivityMonitor
 from lorafox.events.log import EventLog
 from lorafox.events.reports import ServiceReports, registration_refused
@@ -27,7 +25,6 @@ class DeviceEvents:
         bus: Bus | None,
         registry: DeviceRegistry,
         settings: Settings,
-        store_uplink: Callable[[Uplink], Awaitable[object]],
     ) -> None:
         self.log = EventLog(store, bus, settings.mqtt.events_topic, qos=settings.mqtt.qos)
         self.monitor = ActivityMonitor(
@@ -41,7 +38,6 @@ class DeviceEvents:
             store,
             registry,
             self.log,
-            store_uplink,
             low_battery_volts=settings.events.low_battery_volts,
         )
 

@@ -167,8 +167,11 @@ class EventStore(Protocol):
         limit: int,
         since: int | None = None,
         before: int | None = None,
+        before_id: int | None = None,
     ) -> list[Event]:
-        """Newest first; ``since`` inclusive and ``before`` exclusive, in epoch ms."""
+        """Newest first (by time, then id); ``since`` inclusive and ``before`` exclusive, in
+        epoch ms — with ``before_id``, the events at ``before`` with a lower id are included
+        (the next page after the event (``before``, ``before_id``))."""
         ...
 
     async def alerts(self) -> dict[str, int]:
@@ -204,8 +207,8 @@ class EventStore(Protocol):
         now: int,
     ) -> tuple[Downlink | None, list[Event]]:
         """Record the outcome on the downlink that answered the message at ``ack.time`` (else
-        the device's latest sent one): acked, or failed. A downlink that already ended is
-        returned unchanged, with no events."""
+        the latest one handed out to a pure downlink request): acked, or failed. A downlink
+        that already ended is returned unchanged, with no events."""
         ...
 
     async def attach_advanced(

@@ -7,7 +7,7 @@ import contextlib
 from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Row, delete, insert, select, update
+from sqlalchemy import Row, and_, delete, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from lorafox.domain import (
@@ -143,6 +143,7 @@ class EventQueries:
         limit: int,
         since: int | None = None,
         before: int | None = None,
+        before_id: int | None = None,
     ) -> list[Event]:
         query = select(events)
         if device is not None:
@@ -151,7 +152,11 @@ class EventQueries:
             query = query.where(events.c.device_type_id == device_type_id)
         if since is not None:
             query = query.where(events.c.time >= since)
-        if before is not None:
+        if before is not None and before_id is not None:
+            query = query.where(
+                or_(events.c.time < before, and_(events.c.time == before, events.c.id < before_id))
+            )
+        elif before is not None:
             query = query.where(events.c.time < before)
         query = query.order_by(events.c.time.desc(), events.c.id.desc()).limit(limit)
         async with self._reading() as conn:
@@ -262,11 +267,15 @@ class EventQueries:
                     .limit(1)
                 )
             ).first()
-            if row is None:  # no message time on it: the latest downlink handed out
+            if row is None:  # one handed out to a pure downlink request (no message time)
                 row = (
                     await conn.execute(
                         select(downlinks)
-                        .where(mine, downlinks.c.state == DownlinkState.SENT.value)
+                        .where(
+                            mine,
+                            downlinks.c.state == DownlinkState.SENT.value,
+                            downlinks.c.answered_time.is_(None),
+                        )
                         .order_by(downlinks.c.id.desc())
                         .limit(1)
                     )
