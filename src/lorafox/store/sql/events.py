@@ -308,6 +308,7 @@ class EventQueries:
         self, advanced: AdvancedData, found: Sequence[Event], now: int
     ) -> list[Event] | None:
         m = messages_table.c
+        quality, stations = rollup.advanced_figures(advanced.details)
         stmt = (
             update(messages_table)
             .where(
@@ -321,6 +322,8 @@ class EventQueries:
                 computed_lng=advanced.computed_lng,
                 computed_radius=advanced.computed_radius,
                 computed_source=advanced.computed_source,
+                link_quality=quality,
+                stations=stations,
             )
         )
         async with self._writing() as conn:

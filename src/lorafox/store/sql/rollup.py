@@ -66,9 +66,9 @@ _DIALECT = {
             " '*[^0-9.]*' THEN CAST(v AS REAL) END FROM (SELECT coalesce("
             "json_extract(m.extra, '$.freq'), json_extract(m.extra, '$.frequency')) AS v))"
         ),
-        "lqi": "upper(json_extract(m.advanced, '$.lqi'))",
-        "code": "CAST(json_extract(m.advanced, '$.linkQuality') AS TEXT)",
-        "stations": "json_array_length(m.advanced, '$.duplicates')",
+        "lqi": "upper(json_extract(advanced, '$.lqi'))",
+        "code": "CAST(json_extract(advanced, '$.linkQuality') AS TEXT)",
+        "stations": "json_array_length(advanced, '$.duplicates')",
     },
     "postgresql": {
         "freq": (
@@ -77,11 +77,11 @@ _DIALECT = {
             " THEN CAST(coalesce(m.extra->>'freq', m.extra->>'frequency') AS DOUBLE PRECISION)"
             " END"
         ),
-        "lqi": "upper(m.advanced->>'lqi')",
-        "code": "(m.advanced->>'linkQuality')",
+        "lqi": "upper(advanced->>'lqi')",
+        "code": "(advanced->>'linkQuality')",
         "stations": (
-            "CASE WHEN json_typeof(m.advanced->'duplicates') = 'array'"
-            " THEN json_array_length(m.advanced->'duplicates') END"
+            "CASE WHEN json_typeof(advanced->'duplicates') = 'array'"
+            " THEN json_array_length(advanced->'duplicates') END"
         ),
     },
 }
@@ -136,9 +136,8 @@ def _messages_sql(dialect: str, where: str) -> str:
         "bs_2": "sum(CASE WHEN stations = 2 THEN 1 ELSE 0 END)",
         "bs_3": "sum(CASE WHEN stations >= 3 THEN 1 ELSE 0 END)",
         **{
-            f"lqi_{code}": f"sum(CASE WHEN lqi = '{name}' OR (lqi IS NULL AND code = '{code}')"
-            " THEN 1 ELSE 0 END)"
-            for code, name in enumerate(LQI_NAMES)
+            f"lqi_{code}": f"sum(CASE WHEN link_quality = {code} THEN 1 ELSE 0 END)"
+            for code in range(len(LQI_NAMES))
         },
         **_spread("snr", "snr"),
         **_spread("rssi", "rssi"),
@@ -147,8 +146,7 @@ def _messages_sql(dialect: str, where: str) -> str:
     }
     rows = (
         f"SELECT d.device_type_id AS t, m.time / {HOUR_MS} AS h, m.data, m.snr, m.rssi,"
-        f" {d['freq']} AS f, {d['lqi']} AS lqi, {d['code']} AS code,"
-        f" {d['stations']} AS stations"
+        f" {d['freq']} AS f, m.link_quality, m.stations"
         f" FROM messages m JOIN devices d ON d.id = m.device WHERE {where}"
     )
     return _grouped_sql(dialect, figures, rows)
@@ -267,10 +265,19 @@ async def add_status(conn: AsyncConnection, status: DeviceStatus) -> None:
 
 
 def backfill(conn: Connection) -> None:
-    """Count what is already stored (the migration that creates ``type_hourly``)."""
+    """Count what is already stored (the migration that creates ``type_hourly``), after
+    reading the link quality and stations of the messages' DATA_ADVANCED details."""
     dialect = conn.dialect.name
+    d = _DIALECT[dialect]
     by_type = "JOIN devices v ON v.id = d.device"
+    lqi, code = d["lqi"], d["code"]
+    quality = " ".join(
+        f"WHEN {lqi} = '{name}' OR ({lqi} IS NULL AND {code} = '{number}') THEN {number}"
+        for number, name in enumerate(LQI_NAMES)
+    )
     for statement in (
+        f"UPDATE messages SET link_quality = CASE {quality} END, stations = {d['stations']}"
+        " WHERE advanced IS NOT NULL",
         _messages_sql(dialect, "true"),
         _grouped_sql(
             dialect,

@@ -3,9 +3,10 @@
 
 A device: three aggregate queries per request, one per table, each a ``GROUP BY`` bucket over
 the rows of the range: ``messages`` and ``device_status`` through their ``(device, time, …)``
-unique indexes, ``downlinks`` through ``(device, state, id)``. The messages are read in a
-subquery that takes every JSON value (link quality, base stations, frequency) once per row; the
-aggregate counts the classes with ``SUM(CASE …)``.
+unique indexes, ``downlinks`` through ``(device, state, id)``. Link quality and base
+stations are columns (set by the DATA_ADVANCED callback); the frequency, when a callback sent
+one, is read from the JSON once per row in a subquery; the aggregate counts the classes with
+``SUM(CASE …)``.
 
 A device type: its hourly rows (``type_hourly``, see ``rollup.py``), summed per bucket — at most
 24 rows a day whatever the number of devices. The range is widened to whole hours.
@@ -30,7 +31,6 @@ from sqlalchemy import (
     func,
     not_,
     null,
-    or_,
     select,
     union_all,
 )
@@ -91,26 +91,14 @@ def _frequency(postgres: bool) -> ColumnElement[Any]:
     return case((and_(glob("[0-9]*"), not_(glob("*[^0-9.]*"))), cast(value, Float())), else_=None)
 
 
-def _station_count(postgres: bool) -> ColumnElement[Any]:
-    """How many base stations heard the message (``duplicates``), None when unknown."""
-    if postgres:
-        stations = messages.c.advanced["duplicates"]
-        return case(
-            (func.json_typeof(stations) == "array", func.json_array_length(stations)),
-            else_=None,
-        )
-    return func.json_array_length(messages.c.advanced, "$.duplicates")
-
-
 def _message_query(postgres: bool) -> Any:
-    # One row per message with each JSON value read once; OFFSET 0 keeps SQLite and PostgreSQL
-    # from folding the subquery into the aggregate, which would read them once per use.
+    # One row per message with the frequency read once from the JSON; OFFSET 0 keeps SQLite
+    # and PostgreSQL from folding the subquery into the aggregate, which would read it per use.
     rows = (
         select(
             (messages.c.time // _WIDTH).label("bucket"),
-            func.upper(messages.c.advanced["lqi"].as_string()).label("lqi"),
-            messages.c.advanced["linkQuality"].as_string().label("code"),
-            _station_count(postgres).label("stations"),
+            messages.c.link_quality,
+            messages.c.stations,
             func.length(messages.c.data).label("chars"),
             messages.c.snr,
             messages.c.rssi,
@@ -121,11 +109,7 @@ def _message_query(postgres: bool) -> Any:
         .subquery()
     )
     r = rows.c
-    # lqi names the class; without it, linkQuality numbers it
-    quality = [
-        _counted(or_(r.lqi == q.name, and_(r.lqi.is_(None), r.code == str(int(q)))))
-        for q in LinkQuality
-    ]
+    quality = [_counted(r.link_quality == int(q)) for q in LinkQuality]
     heard = case((r.stations > 0, r.stations), else_=None)
     return select(
         r.bucket,

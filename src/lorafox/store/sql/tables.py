@@ -75,6 +75,9 @@ messages = Table(
     Column("computed_lng", Float),
     Column("computed_radius", Integer),
     Column("computed_source", Integer),
+    # revision 0007: DATA_ADVANCED's link quality (0 LIMIT … 4 NA) and number of base stations
+    Column("link_quality", Integer),
+    Column("stations", Integer),
     UniqueConstraint("device", "time", "seq_number", name="uq_messages_device_time_seq"),
 )
 

@@ -1,5 +1,8 @@
 """Hourly statistics of device types, kept up to date as messages and reports are stored.
 
+Messages get DATA_ADVANCED's link quality and number of base stations as columns (statistics
+read them without parsing JSON).
+
 One row per device type and hour: counts, sums, minimums and maximums of what the statistics
 of a device type show, so that they read a few hundred rows instead of every message of every
 device of the type. The existing messages, link qualities and STATUS reports are counted in.
@@ -23,6 +26,8 @@ depends_on = None
 
 
 def upgrade() -> None:
+    op.add_column("messages", sa.Column("link_quality", sa.Integer))
+    op.add_column("messages", sa.Column("stations", sa.Integer))
     op.create_table(
         "type_hourly",
         sa.Column("device_type_id", sa.String(24), nullable=False),
@@ -73,3 +78,5 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("type_hourly")
+    op.drop_column("messages", "stations")
+    op.drop_column("messages", "link_quality")
