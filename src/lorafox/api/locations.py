@@ -17,9 +17,7 @@ from pydantic import BaseModel, Field
 
 from lorafox.api.context import Caller, Ctx
 from lorafox.api.schemas import Offset, Paging, error_responses, page
-from lorafox.errors import StoreError
-from lorafox.store.base import Store
-from lorafox.store.locations import LocationStore, MessagePosition, StationPosition
+from lorafox.store.locations import MessagePosition, StationPosition
 
 __all__ = ["Location", "LocationList", "router", "stations_position"]
 
@@ -140,12 +138,6 @@ def _entries(m: MessagePosition, stations: dict[str, StationPosition]) -> Iterat
         yield entry(lat, lng, "stations", radius)
 
 
-def _location_store(store: Store) -> LocationStore:
-    if not isinstance(store, LocationStore):
-        raise StoreError("this store does not keep message positions")
-    return store
-
-
 @router.get(
     "/{device_id}/locations",
     summary="Known positions of the device",
@@ -164,7 +156,7 @@ async def list_locations(
     offset: Offset = 0,
 ) -> LocationList:
     device = await ctx.devices.devices.scope(caller, device_id)
-    store = _location_store(ctx.store)
+    store = ctx.store
     wanted, skip = limit + 1, offset
     found: list[Location] = []
     registered = await ctx.store.get_device(device)

@@ -15,13 +15,11 @@ from pydantic import BaseModel, Field
 
 from lorafox.api.context import Caller, Ctx
 from lorafox.api.schemas import EPOCH_MS_MAX, error_responses
-from lorafox.errors import InvalidInput, StoreError
-from lorafox.store.base import Store
+from lorafox.errors import InvalidInput
 from lorafox.store.statistics import (
     LinkQuality,
     Spread,
     StatisticsBucket,
-    StatisticsStore,
     merge_buckets,
 )
 
@@ -159,12 +157,6 @@ def _range(bucket: str, since: int | None, before: int | None) -> tuple[int, int
     return width, start, end
 
 
-def _statistics_store(store: Store) -> StatisticsStore:
-    if not isinstance(store, StatisticsStore):
-        raise StoreError("this store does not compute statistics")
-    return store
-
-
 def _answer(bucket: str, since: int, before: int, found: list[StatisticsBucket]) -> Statistics:
     return Statistics(
         bucket="hour" if bucket == "hour" else "day",
@@ -200,9 +192,7 @@ async def device_statistics(
 ) -> Statistics:
     width, start, end = _range(bucket, since, before)
     device = await ctx.devices.devices.scope(caller, device_id)
-    found = await _statistics_store(ctx.store).device_statistics(
-        device, since=start, before=end, width=width
-    )
+    found = await ctx.store.device_statistics(device, since=start, before=end, width=width)
     return _answer(bucket, start, end, found)
 
 
@@ -225,7 +215,7 @@ async def device_type_statistics(
 ) -> Statistics:
     width, start, end = _range(bucket, since, before)
     device_type = await ctx.devices.types.get(caller, device_type_id)
-    found = await _statistics_store(ctx.store).device_type_statistics(
+    found = await ctx.store.device_type_statistics(
         device_type.id, since=start, before=end, width=width
     )
     return _answer(bucket, start, end, found)

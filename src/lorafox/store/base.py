@@ -26,6 +26,8 @@ from lorafox.domain import (
     Uplink,
     User,
 )
+from lorafox.store.locations import LocationStore
+from lorafox.store.statistics import StatisticsStore
 
 __all__ = [
     "Credential",
@@ -99,13 +101,6 @@ class MessageStore(Protocol):
     async def count_messages(self, device: str, since: Sequence[int]) -> list[int]:
         """For each time of ``since`` (epoch ms), how many messages of ``device`` have a time at
         or after it — counted by the database over its ``(device, time, seq_number)`` index."""
-        ...
-
-    async def message_locations(
-        self, device: str, *, limit: int, offset: int = 0
-    ) -> list[tuple[int, int, float, float]]:
-        """``(time, seq_number, lat, lng)`` of the messages of ``device`` that carried a
-        position, newest first."""
         ...
 
     async def messages_after(self, message_id: int, *, limit: int) -> list[StoredUplink]:
@@ -394,7 +389,15 @@ class DeviceStore(Protocol):
 
 
 class Store(
-    MessageStore, DownlinkStore, EventStore, CredentialStore, IdentityStore, DeviceStore, Protocol
+    MessageStore,
+    DownlinkStore,
+    EventStore,
+    StatisticsStore,
+    LocationStore,
+    CredentialStore,
+    IdentityStore,
+    DeviceStore,
+    Protocol,
 ):
     """Everything above, plus its lifecycle."""
 

@@ -4,7 +4,7 @@ the positions of the base stations that heard it."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Protocol
 
 __all__ = ["LocationStore", "MessagePosition", "StationPosition"]
 
@@ -41,7 +41,6 @@ class StationPosition:
     messages: int
 
 
-@runtime_checkable
 class LocationStore(Protocol):
     async def message_positions(
         self, device: str, *, limit: int, before: tuple[int, int] | None = None

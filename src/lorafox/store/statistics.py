@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from enum import IntEnum
-from typing import Protocol, TypeVar, runtime_checkable
+from typing import Protocol, TypeVar
 
 __all__ = [
     "DownlinkOutcomes",
@@ -144,7 +144,6 @@ def merge_buckets(start: int, buckets: Iterable[StatisticsBucket]) -> Statistics
     return total
 
 
-@runtime_checkable
 class StatisticsStore(Protocol):
     """Statistics per device and per device type, aggregated by the database."""
 

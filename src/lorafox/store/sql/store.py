@@ -313,23 +313,6 @@ class SqlStore(
             row = (await conn.execute(query)).one()
         return [int(value or 0) for value in row]
 
-    async def message_locations(
-        self, device: str, *, limit: int, offset: int = 0
-    ) -> list[tuple[int, int, float, float]]:
-        query = (
-            select(messages.c.time, messages.c.seq_number, messages.c.lat, messages.c.lng)
-            .where(
-                messages.c.device == device,
-                messages.c.lat.is_not(None),
-                messages.c.lng.is_not(None),
-            )
-            .order_by(messages.c.time.desc(), messages.c.seq_number.desc())
-            .limit(limit)
-            .offset(offset)
-        )
-        async with self._reading() as conn:
-            return [(r.time, r.seq_number, r.lat, r.lng) for r in await conn.execute(query)]
-
     async def messages_after(self, message_id: int, *, limit: int) -> list[StoredUplink]:
         query = select(messages).where(messages.c.id > message_id).order_by(messages.c.id)
         async with self._reading() as conn:
