@@ -310,3 +310,24 @@ async def test_expired_items_are_read_until_purged(store: SqlStore) -> None:
     now[0] += 200
     assert await maintenance.step() == 1
     assert await _query(ops, "sk > :z", **{":z": {"N": "0"}}) == ["4", "5"]
+
+
+async def test_time_to_live_enabled_before_its_index_existed(store: SqlStore) -> None:
+    """A table whose TTL was enabled by an older lorafox (no TTL index) gets one, then purges."""
+    now = [1_700_000_000.0]
+    ops = TableOperations(store, clock=lambda: now[0])
+    await _table(ops, "N")
+    for sk, ttl in ((1, "1699999900"), (2, "1700000100")):
+        await ops.run(
+            "PutItem",
+            {
+                "TableName": "history",
+                "Item": {"pk": {"S": "dev"}, "sk": {"N": str(sk)}, "ttl": {"N": ttl}},
+            },
+            "us-east-1",
+        )
+    table = await store.get_table("history")
+    assert table is not None
+    await store.update_table(table.id, lambda t: (t.definition, "ttl"))  # as revision 0004 left it
+    assert await TableMaintenance(store, clock=lambda: now[0], grace=0).step() == 1
+    assert await _query(ops, "sk > :z", **{":z": {"N": "0"}}) == ["2"]

@@ -133,17 +133,16 @@ class TableMaintenance:
                 pending.append((raw["IndexName"], int(raw.get("CreatedAt", 0)), entries))
         ttl = definition.get("TimeToLiveIndex")
         attribute = stored.ttl_attribute
-        if (
-            attribute is not None
-            and isinstance(ttl, Mapping)
-            and ttl.get("IndexStatus") == ("CREATING")
-        ):
+        # A table whose time to live was enabled before the TTL index existed has none yet.
+        building = not isinstance(ttl, Mapping) or ttl.get("IndexStatus") == "CREATING"
+        if attribute is not None and building:
 
             def ttl_entries(item: Mapping[str, Any]) -> list[IndexEntry]:
                 entry = ttl_entry(attribute, item)
                 return [] if entry is None else [entry]
 
-            pending.append(("", int(ttl.get("CreatedAt", 0)), ttl_entries))
+            created = int(ttl.get("CreatedAt", 0)) if isinstance(ttl, Mapping) else 0
+            pending.append(("", created, ttl_entries))
         for name, created, indexer in pending:
             wait = created / 1000 + self._grace - self._clock()
             if wait > 0:
@@ -163,8 +162,9 @@ class TableMaintenance:
             definition = dict(current.definition)
             if not name:
                 ttl = definition.get("TimeToLiveIndex")
-                if isinstance(ttl, Mapping):
-                    definition["TimeToLiveIndex"] = {**ttl, "IndexStatus": "ACTIVE"}
+                if current.ttl_attribute is not None:
+                    known = dict(ttl) if isinstance(ttl, Mapping) else {}
+                    definition["TimeToLiveIndex"] = {**known, "IndexStatus": "ACTIVE"}
                 return definition, current.ttl_attribute
             definition["Indexes"] = [
                 {**i, "IndexStatus": "ACTIVE"} if i["IndexName"] == name else i
