@@ -39,6 +39,7 @@ from lorafox.errors import StoreError
 from lorafox.store.sql import tables_sqlite as fast
 from lorafox.store.sql.sqlite_writer import SqliteWriter
 from lorafox.store.sql.tables import ddb_client_tokens, ddb_index_items, ddb_items, ddb_tables
+from lorafox.store.sql.tables_sqlite import load
 from lorafox.tables.errors import (
     DynamoDBError,
     IdempotentParameterMismatchException,
@@ -419,12 +420,22 @@ class TableItemQueries:
         cached = self._table_cache.get(name)
         if cached is not None and now - cached[0] < TABLE_CACHE_SECONDS:
             return cached[1]
-        async with self._reading() as conn:
-            row = (await conn.execute(select(ddb_tables).where(ddb_tables.c.name == name))).first()
-        if row is None:
+        table: StoredTable | None
+        if self._reader() is not None:
+            raw = self._raw_read(lambda c: fast.get_table(c, name))
+            table = (
+                None
+                if raw is None
+                else StoredTable(raw[0], raw[1], load(raw[2]), raw[3], raw[4], raw[5])
+            )
+        else:
+            async with self._reading() as conn:
+                query = select(ddb_tables).where(ddb_tables.c.name == name)
+                row = (await conn.execute(query)).first()
+            table = None if row is None else _table(row)
+        if table is None:
             self._table_cache.pop(name, None)
             return None
-        table = _table(row)
         if len(self._table_cache) > 1000:
             self._table_cache.clear()
         self._table_cache[name] = (now, table)

@@ -23,6 +23,7 @@ from lorafox.tables.errors import IdempotentParameterMismatchException
 __all__ = [
     "dump",
     "get_item",
+    "get_table",
     "load",
     "query_index",
     "query_items",
@@ -175,6 +176,16 @@ def transact_write(
 # -- reads (on a read-only connection of their own, on the event loop thread) ------------------
 
 _Bound = tuple[bytes, bool] | None
+
+
+def get_table(connection: sqlite3.Connection, name: str) -> tuple[Any, ...] | None:
+    """(id, name, definition JSON, ttl attribute, status, created at) of a table, or None."""
+    row: tuple[Any, ...] | None = connection.execute(
+        "SELECT id, name, definition, ttl_attribute, status, created_at FROM ddb_tables"
+        " WHERE name = ?",
+        (name,),
+    ).fetchone()
+    return row
 
 
 def get_item(
