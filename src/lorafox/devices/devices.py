@@ -83,6 +83,8 @@ class Devices:
         self._types = types
         self._registry = registry
         self._root = root
+        self._paths: dict[str, str] = {}
+        """Group id → path: a group's place in the tree never changes (groups do not move)."""
 
     @property
     def types(self) -> DeviceTypes:
@@ -118,9 +120,19 @@ class Devices:
         else:
             found = await self._store.get_device(device)
             group_id = None if found is None else found.group_id
-        path = self._root.path if group_id is None else (await self._group(group_id)).path
-        rbac.require(principal, path, needed, "device")
+        rbac.require(principal, await self._path(group_id), needed, "device")
         return device
+
+    async def _path(self, group_id: str | None) -> str:
+        if group_id is None:
+            return self._root.path
+        path = self._paths.get(group_id)
+        if path is None:
+            path = (await self._group(group_id)).path
+            if len(self._paths) > 100_000:
+                self._paths.clear()
+            self._paths[group_id] = path
+        return path
 
     async def create(self, principal: Principal, line: DeviceLine) -> Device:
         device_type = await self._types.get(principal, line.device_type_id, rbac.OPERATE)
