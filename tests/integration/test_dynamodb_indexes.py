@@ -493,3 +493,71 @@ def test_transaction_client_token(client: Any) -> None:
     client.transact_write_items(**request)
     item = client.get_item(TableName=name, Key={"device": {"S": "T"}, "time": {"N": "1"}})
     assert item["Item"]["hits"] == {"N": "3"}
+
+
+@pytest.mark.postgres
+def test_indexes_ttl_and_tokens_on_postgresql(
+    lorafox_factory: Any, pg_database: str, tmp_path: Any
+) -> None:
+    """The same through boto3 with PostgreSQL as the store (SQLAlchemy, row locks)."""
+    running = lorafox_factory(database_url=pg_database, tables={"ttl_purge_seconds": 0.2})
+    with httpx.Client(base_url=running.base_url, auth=("admin", ADMIN_PASSWORD)) as http:
+        groups = http.get("/api/v2/groups").json()["data"]
+        [root] = [g for g in groups if not g["path"]]
+        made = http.post(
+            "/api/v2/api-users",
+            json={"groupId": root["id"], "name": "pg", "profileIds": ["VIEWER"]},
+        ).json()
+    client = boto3.client(
+        "dynamodb",
+        endpoint_url=running.base_url,
+        region_name="eu-west-1",
+        aws_access_key_id=made["id"],
+        aws_secret_access_key=made["accessToken"],
+        config=_CONFIG,
+    )
+    name = _readings_table(client)
+    client.update_time_to_live(
+        TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires"}
+    )
+    now = int(time.time())
+    for t in range(6):
+        client.put_item(
+            TableName=name,
+            Item={
+                **_reading("P", t, site="s1", rssi=-90 - t),
+                "expires": {"N": str(now - 10 if t % 2 else now + 3600)},
+            },
+        )
+    found = client.query(
+        TableName=name,
+        IndexName="by_site",
+        KeyConditionExpression="site = :s",
+        ExpressionAttributeValues={":s": {"S": "s1"}},
+        ScanIndexForward=False,
+        Limit=2,
+    )
+    assert [int(i["rssi"]["N"]) for i in found["Items"]] == [-90, -91]
+    deadline = time.monotonic() + 30
+    while client.scan(TableName=name, Select="COUNT")["Count"] > 3:
+        assert time.monotonic() < deadline, "expired items were not deleted"
+        time.sleep(0.1)
+    remaining = client.query(
+        TableName=name,
+        IndexName="by_site",
+        KeyConditionExpression="site = :s",
+        ExpressionAttributeValues={":s": {"S": "s1"}},
+    )["Items"]
+    assert [int(i["time"]["N"]) for i in remaining] == [4, 2, 0]  # by rssi, ascending
+    request: dict[str, Any] = {
+        "TransactItems": [
+            {"Put": {"TableName": name, "Item": _reading("P", 100, site="s2", rssi=-1)}}
+        ],
+        "ClientRequestToken": uuid.uuid4().hex,
+    }
+    client.transact_write_items(**request)
+    client.transact_write_items(**request)
+    request["TransactItems"][0]["Put"]["Item"]["rssi"] = {"N": "-2"}
+    with pytest.raises(ClientError) as info:
+        client.transact_write_items(**request)
+    assert _code(info) == "IdempotentParameterMismatchException"
