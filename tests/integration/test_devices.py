@@ -165,6 +165,22 @@ CASES: dict[str, tuple[Case, tuple[int, int, int]]] = {
         lambda w, f, a: w.call("GET", f"/api/v2/devices/{f.devices['A1']}/downlinks", a),
         (200,) * 3,
     ),
+    "device events": (
+        lambda w, f, a: w.call("GET", f"/api/v2/devices/{f.devices['A1']}/events", a),
+        (200,) * 3,
+    ),
+    "device type events": (
+        lambda w, f, a: w.call("GET", f"/api/v2/device-types/{f.types['A1']}/events", a),
+        (200,) * 3,
+    ),
+    "device statistics": (
+        lambda w, f, a: w.call("GET", f"/api/v2/devices/{f.devices['A1']}/statistics", a),
+        (200,) * 3,
+    ),
+    "device type statistics": (
+        lambda w, f, a: w.call("GET", f"/api/v2/device-types/{f.types['A1']}/statistics", a),
+        (200,) * 3,
+    ),
     "queue a downlink": (
         lambda w, f, a: w.call(
             "POST",
@@ -254,6 +270,8 @@ TYPE_GUESSES: dict[str, Callable[[World, Fleet, str], tuple[str, str, dict[str, 
     "update": lambda w, f, i: ("PUT", f"/api/v2/device-types/{i}", {"json": {"name": "x"}}),
     "delete": lambda w, f, i: ("DELETE", f"/api/v2/device-types/{i}", {}),
     "messages": lambda w, f, i: ("GET", f"/api/v2/device-types/{i}/messages", {}),
+    "events": lambda w, f, i: ("GET", f"/api/v2/device-types/{i}/events", {}),
+    "statistics": lambda w, f, i: ("GET", f"/api/v2/device-types/{i}/statistics", {}),
     "list its devices": lambda w, f, i: ("GET", "/api/v2/devices", {"params": {"deviceTypeId": i}}),
     "create a device in it": lambda w, f, i: (
         "POST",
@@ -279,6 +297,8 @@ DEVICE_GUESSES: dict[str, Callable[[World, Fleet, str], tuple[str, str, dict[str
     "message metric": lambda w, f, i: ("GET", f"/api/v2/devices/{i}/messages/metric", {}),
     "locations": lambda w, f, i: ("GET", f"/api/v2/devices/{i}/locations", {}),
     "downlinks": lambda w, f, i: ("GET", f"/api/v2/devices/{i}/downlinks", {}),
+    "events": lambda w, f, i: ("GET", f"/api/v2/devices/{i}/events", {}),
+    "statistics": lambda w, f, i: ("GET", f"/api/v2/devices/{i}/statistics", {}),
     "queue a downlink": lambda w, f, i: (
         "POST",
         f"/api/v2/devices/{i}/downlinks",
