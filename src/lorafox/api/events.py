@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 from lorafox.api.context import Caller, Ctx
 from lorafox.api.schemas import EPOCH_MS_MAX, Paging, error_responses
 from lorafox.domain import Event, EventType
+from lorafox.events.log import event_json
 
 __all__ = ["router", "types_router"]
 
@@ -63,23 +64,7 @@ def _page(request: Request, found: list[Event], limit: int) -> EventList:
             "beforeId": str(last.id),
         }
         paging.next = str(request.url.replace_query_params(**params))
-    return EventList(
-        data=[
-            EventOut(
-                id=e.id or 0,
-                type=e.type,
-                severity=e.severity.value,
-                time=e.time,
-                device=e.device,
-                deviceTypeId=e.device_type_id,
-                message=e.message,
-                data=e.data,
-                createdAt=e.created_at or 0,
-            )
-            for e in found
-        ],
-        paging=paging,
-    )
+    return EventList(data=[EventOut.model_validate(event_json(e)) for e in found], paging=paging)
 
 
 @router.get(
