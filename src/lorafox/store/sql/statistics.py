@@ -59,6 +59,7 @@ _WIDTH = bindparam("width", type_=BigInteger)
 _SUBJECT = bindparam("subject", type_=String)
 
 _STATEMENTS: dict[bool, tuple[Any, Any, Any]] = {}
+_QUALITIES = tuple(LinkQuality)  # iterating an Enum class is slow; this runs per bucket
 
 
 def _spread(count: Any, total: Any, low: Any, high: Any) -> Spread | None:
@@ -278,7 +279,7 @@ def _message_figures(count: Any, chars: Any, figures: list[Any]) -> dict[str, An
         "snr": _spread(*figures[0:4]),
         "rssi": _spread(*figures[4:8]),
         "frequency": _spread(*figures[8:12]),
-        "link_quality": {q: int(n) for q, n in zip(LinkQuality, quality, strict=True) if n},
+        "link_quality": {q: int(n) for q, n in zip(_QUALITIES, quality, strict=True) if n},
         "base_stations": _spread(*figures[12:16]),
         "station_counts": {k: int(n) for k, n in enumerate(classes, 1) if n},
     }
