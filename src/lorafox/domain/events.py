@@ -53,6 +53,14 @@ class InfoCode(IntEnum):
     TOO_MANY_REQUESTS = 7
     INVALID_CONFIGURATION = 8
 
+    @classmethod
+    def name_of(cls, code: int) -> str:
+        """The code's name, ``CODE_<n>`` for a code Sigfox does not document."""
+        try:
+            return cls(code).name
+        except ValueError:
+            return f"CODE_{code}"
+
 
 @dataclass(slots=True, frozen=True)
 class Event:
@@ -95,10 +103,7 @@ class Acknowledgement:
 
     @property
     def info_name(self) -> str:
-        try:
-            return InfoCode(self.info_code).name
-        except ValueError:
-            return f"CODE_{self.info_code}"
+        return InfoCode.name_of(self.info_code)
 
     @property
     def acked(self) -> bool:
