@@ -10,7 +10,6 @@ group's.
 
 from __future__ import annotations
 
-import contextlib
 import time
 from typing import Annotated, Any
 
@@ -198,27 +197,16 @@ def _message(stored: StoredUplink) -> dict[str, Any]:
         "country": None if advanced.get("countryCode") is None else str(advanced["countryCode"]),
         "computedLocation": [],
     }
-    location = advanced.get("computedLocation")
-    if isinstance(location, dict) and location.get("status", 1) not in (0, "0"):
-        with contextlib.suppress(KeyError, TypeError, ValueError):
-            body["computedLocation"] = [
-                {
-                    "lat": float(location["lat"]),
-                    "lng": float(location["lng"]),
-                    "radius": _int(location.get("radius")),
-                    "sourceCode": _int(location.get("source")),
-                }
-            ]
+    if stored.computed_location is not None:
+        lat, lng, radius, source = stored.computed_location
+        body["computedLocation"] = [
+            {"lat": lat, "lng": lng, "radius": radius, "sourceCode": source}
+        ]
     return body
 
 
 def _downlink(d: Downlink) -> DownlinkOut:
-    info = None
-    if d.info_code is not None:
-        try:
-            info = InfoCode(d.info_code).name
-        except ValueError:
-            info = f"CODE_{d.info_code}"
+    info = None if d.info_code is None else InfoCode.name_of(d.info_code)
     return DownlinkOut(
         id=d.id,
         device=DeviceRef(id=d.device),

@@ -47,6 +47,8 @@ class StoredUplink:
     received_at: int
     uplink: Uplink
     advanced: dict[str, Any] | None = None
+    computed_location: tuple[float, float, int | None, int | None] | None = None
+    """DATA_ADVANCED's valid computedLocation: (lat, lng, radius in m, Sigfox source code)."""
 
 
 class DownlinkState(StrEnum):

@@ -124,6 +124,9 @@ def stored_uplink(row: Row[Any]) -> StoredUplink:
             decode_error=m["decode_error"],
         ),
         advanced=m["advanced"],
+        computed_location=None
+        if m["computed_lat"] is None
+        else (m["computed_lat"], m["computed_lng"], m["computed_radius"], m["computed_source"]),
     )
 
 
