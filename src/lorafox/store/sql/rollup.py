@@ -31,6 +31,7 @@ __all__ = [
     "add_status",
     "advanced_figures",
     "backfill",
+    "frequency_sql",
     "sqlite_add_downlink",
     "sqlite_add_messages",
 ]
@@ -85,6 +86,13 @@ _DIALECT = {
         ),
     },
 }
+
+
+def frequency_sql(dialect: str) -> str:
+    """The uplink's frequency (SQL on ``messages m``), when its callback carried one as
+    ``freq`` or ``frequency`` (not a standard Sigfox variable) that reads as a plain decimal
+    number; anything else is left out rather than failing the query on a cast."""
+    return _DIALECT[dialect]["freq"]
 
 
 def _merge_clause() -> str:

@@ -22,14 +22,11 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     ColumnElement,
-    Float,
     String,
-    and_,
     bindparam,
     case,
-    cast,
     func,
-    not_,
+    literal_column,
     null,
     select,
     union_all,
@@ -37,7 +34,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from lorafox.domain import DownlinkState
-from lorafox.store.sql.rollup import HOUR_MS
+from lorafox.store.sql.rollup import HOUR_MS, frequency_sql
 from lorafox.store.sql.tables import device_status, downlinks, messages, type_hourly
 from lorafox.store.statistics import (
     DownlinkOutcomes,
@@ -49,10 +46,6 @@ from lorafox.store.statistics import (
 __all__ = ["StatisticsQueries"]
 
 _ENDED = (DownlinkState.ACKED.value, DownlinkState.FAILED.value, DownlinkState.EXPIRED.value)
-
-# A frequency must look like a plain decimal number (callbacks send text): anything else is
-# left out rather than failing the whole query on a cast.
-_PG_NUMBER = r"^\s*[0-9]{1,15}(\.[0-9]{1,9})?\s*$"
 
 _SINCE, _BEFORE = bindparam("since", type_=BigInteger), bindparam("before", type_=BigInteger)
 _WIDTH = bindparam("width", type_=BigInteger)
@@ -76,36 +69,23 @@ def _counted(condition: ColumnElement[bool]) -> Any:
     return func.sum(case((condition, 1), else_=0))
 
 
-def _frequency(postgres: bool) -> ColumnElement[Any]:
-    """The uplink's frequency, when its callback carried one (``freq`` or ``frequency``, not a
-    standard Sigfox variable: see docs/statistics.md)."""
-    if postgres:
-        given = func.coalesce(
-            messages.c.extra["freq"].as_string(), messages.c.extra["frequency"].as_string()
-        )
-        return case((given.regexp_match(_PG_NUMBER), cast(given, Float())), else_=None)
-    value = func.coalesce(
-        func.json_extract(messages.c.extra, "$.freq"),
-        func.json_extract(messages.c.extra, "$.frequency"),
-    )
-    glob = cast(value, String).op("GLOB", is_comparison=True)
-    return case((and_(glob("[0-9]*"), not_(glob("*[^0-9.]*"))), cast(value, Float())), else_=None)
-
-
 def _message_query(postgres: bool) -> Any:
     # One row per message with the frequency read once from the JSON; OFFSET 0 keeps SQLite
     # and PostgreSQL from folding the subquery into the aggregate, which would read it per use.
+    m = messages.alias("m")  # the name the frequency's SQL reads it under
     rows = (
         select(
-            (messages.c.time // _WIDTH).label("bucket"),
-            messages.c.link_quality,
-            messages.c.stations,
-            func.length(messages.c.data).label("chars"),
-            messages.c.snr,
-            messages.c.rssi,
-            _frequency(postgres).label("frequency"),
+            (m.c.time // _WIDTH).label("bucket"),
+            m.c.link_quality,
+            m.c.stations,
+            func.length(m.c.data).label("chars"),
+            m.c.snr,
+            m.c.rssi,
+            literal_column(frequency_sql("postgresql" if postgres else "sqlite")).label(
+                "frequency"
+            ),
         )
-        .where(messages.c.device == _SUBJECT, messages.c.time >= _SINCE, messages.c.time < _BEFORE)
+        .where(m.c.device == _SUBJECT, m.c.time >= _SINCE, m.c.time < _BEFORE)
         .offset(0)
         .subquery()
     )
