@@ -252,3 +252,29 @@ def test_delete_queued_downlink(setup: Setup) -> None:
     assert r.status_code == 404 and r.json()["message"]
     assert queued(s) == []
     assert s.http.post("/sigfox/bidir", json=body(dev, 1, ack=True), auth=SIGFOX).status_code == 204
+
+
+@pytest.mark.parametrize("path", ["/sigfox/uplink", "/sigfox/bidir", "/sigfox/service/status"])
+def test_time_in_milliseconds_and_seq_numbers_beyond_12_bits_are_refused(
+    lorafox_factory: Callable[..., Running], path: str
+) -> None:
+    dev = new_device()
+    lorafox = lorafox_factory()
+    good = body(dev, 1) | {"temp": "21.5", "batt": "3.1"}
+    with httpx.Client(base_url=lorafox.base_url, timeout=10) as http:
+        millis = http.post(path, json=good | {"time": 1_700_000_000_000}, auth=SIGFOX)
+        assert millis.status_code == 400, millis.text
+        error = millis.json()
+        assert error["errors"][0]["field"] == "time"
+        assert "looks like milliseconds" in error["message"]
+        assert "1700000000" in error["message"]  # the value in seconds, as a hint
+        future = http.post(path, json=good | {"time": 4_000_000_000}, auth=SIGFOX)
+        assert future.status_code == 400 and "in the future" in future.json()["message"]
+        seq = http.post(path, json=good | {"seqNumber": 4096}, auth=SIGFOX)
+        assert seq.status_code == 400, seq.text
+        assert seq.json()["errors"][0]["field"] == "seqNumber"
+        assert "0 to 4095" in seq.json()["message"]
+        assert http.post(path, json=good | {"seqNumber": 4095}, auth=SIGFOX).is_success
+        if path != "/sigfox/service/status":
+            stored = http.get(f"/api/v2/devices/{dev}/messages", auth=ADMIN).json()["data"]
+            assert [(m["time"], m["seqNumber"]) for m in stored] == [(good["time"] * 1000, 4095)]

@@ -18,11 +18,13 @@ import orjson
 from lorafox.domain import Acknowledgement, AdvancedData, DeviceStatus, ErrorReport, Severity
 from lorafox.errors import InvalidInput
 from lorafox.ingest.sigfox import (
+    SEQ_NUMBER_MAX,
     normalize_device,
     parse_boolean,
     parse_integer,
     parse_number,
     parse_text,
+    parse_time,
 )
 
 __all__ = ["ServiceKind", "parse_error", "parse_service"]
@@ -52,8 +54,6 @@ _ADVANCED_KEPT = (
     "fixedLng",
     "deviceTypeId",
 )
-_TIME_MAX = 2**41
-_SEQ_MAX = 2**31 - 1
 
 
 def _kind_of(fields: Mapping[str, Any]) -> ServiceKind:
@@ -76,14 +76,14 @@ def _device_and_time(fields: Mapping[str, Any]) -> tuple[str, int]:
         raise InvalidInput("device is missing (expected 'device' or 'id')", field="device")
     if fields.get("time") is None:
         raise InvalidInput("time is missing", field="time")
-    return normalize_device(device), parse_integer(fields["time"], "time", low=0, high=_TIME_MAX)
+    return normalize_device(device), parse_time(fields["time"])
 
 
 def _seq(fields: Mapping[str, Any]) -> int | None:
     value = fields.get("seqNumber")
     if value is None or value == "":
         return None
-    return parse_integer(value, "seqNumber", low=0, high=_SEQ_MAX)
+    return parse_integer(value, "seqNumber", low=0, high=SEQ_NUMBER_MAX)
 
 
 def _json_value(value: Any, field: str) -> Any:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import re
+import time as _time
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qsl
@@ -21,6 +22,7 @@ from lorafox.errors import InvalidInput
 __all__ = [
     "DOWNLINK_BYTES",
     "MAX_UPLINK_BYTES",
+    "SEQ_NUMBER_MAX",
     "decode_body",
     "normalize_device",
     "normalize_downlink",
@@ -28,6 +30,7 @@ __all__ = [
     "parse_integer",
     "parse_number",
     "parse_text",
+    "parse_time",
     "parse_uplink",
     "uplink_json",
 ]
@@ -133,6 +136,36 @@ def parse_integer(value: Any, field: str, *, low: int, high: int) -> int:
     return number
 
 
+SEQ_NUMBER_MAX = 4095
+"""Sigfox sequence numbers are 12 bits."""
+
+_YEAR_2000 = 946_684_800
+_FUTURE_SLACK = 2 * 86_400
+"""How far ahead of this machine's clock a callback's ``time`` may be (clock skew)."""
+
+
+def parse_time(value: Any, field: str = "time") -> int:
+    """A callback's ``time``: whole seconds since the epoch, not after now (+2 days of skew).
+
+    A millisecond value (what many programs produce) is refused with a message that says so:
+    stored as seconds it would date the message tens of thousands of years ahead.
+    """
+    latest = int(_time.time()) + _FUTURE_SLACK
+    number = parse_integer(value, field, low=0, high=2**41)
+    if number > latest:
+        if _YEAR_2000 <= number // 1000 <= latest:
+            raise InvalidInput(
+                f"{field} {number} looks like milliseconds; Sigfox sends seconds since the "
+                f"epoch ({number // 1000})",
+                field=field,
+            )
+        raise InvalidInput(
+            f"{field} {number} is in the future: expected seconds since the epoch",
+            field=field,
+        )
+    return number
+
+
 def parse_number(value: Any, field: str) -> float | None:
     if value is None or value == "":
         return None
@@ -208,8 +241,8 @@ def parse_uplink(fields: Mapping[str, Any]) -> Uplink:
         raise InvalidInput("lng must be within -180..180", field="lng")
     return Uplink(
         device=normalize_device(picked["device"]),
-        time=parse_integer(picked["time"], "time", low=0, high=2**41) * 1000,
-        seq_number=parse_integer(picked["seq_number"], "seqNumber", low=0, high=2**31 - 1),
+        time=parse_time(picked["time"]) * 1000,
+        seq_number=parse_integer(picked["seq_number"], "seqNumber", low=0, high=SEQ_NUMBER_MAX),
         data=data,
         ack=parse_boolean(get("ack"), "ack"),
         long_polling=parse_boolean(get("long_polling"), "longPolling"),
