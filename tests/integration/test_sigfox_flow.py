@@ -278,3 +278,28 @@ def test_time_in_milliseconds_and_seq_numbers_beyond_12_bits_are_refused(
         if path != "/sigfox/service/status":
             stored = http.get(f"/api/v2/devices/{dev}/messages", auth=ADMIN).json()["data"]
             assert [(m["time"], m["seqNumber"]) for m in stored] == [(good["time"] * 1000, 4095)]
+
+
+def test_rest_errors_say_what_is_wrong(lorafox_factory: Callable[..., Running]) -> None:
+    lorafox = lorafox_factory()
+    url = f"/api/v2/devices/{new_device()}/downlinks"
+    with httpx.Client(base_url=lorafox.base_url, timeout=10) as http:
+        broken = http.post(
+            url, content=b'{"data": "01",', headers={"content-type": "application/json"}, auth=ADMIN
+        )
+        assert broken.status_code == 400
+        assert broken.json()["message"].startswith("body is not valid JSON: ")
+        assert "(at character " in broken.json()["message"]
+        untyped = http.post(url, content=b'{"data": "0102030405060708"}', auth=ADMIN)
+        assert untyped.status_code == 400
+        assert untyped.json()["message"] == (
+            "body: expected a JSON object (send it with Content-Type: application/json)"
+        )
+        listed = http.post(url, json=["0102030405060708"], auth=ADMIN)
+        assert listed.status_code == 400 and "expected a JSON object" in listed.json()["message"]
+        missing = http.post(url, json={"nodata": 1}, auth=ADMIN)
+        assert missing.json()["errors"][0]["field"] == "data"
+        assert missing.json()["message"].startswith("data: ")
+        home = http.get("/", follow_redirects=False)
+        assert home.status_code == 307 and home.headers["location"] == "/api/docs"
+        assert http.get("/", follow_redirects=True).status_code == 200

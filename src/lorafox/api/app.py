@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException
 
 from lorafox import __version__
@@ -45,6 +45,30 @@ def _json_error(
     return JSONResponse({"message": message, "errors": errors}, status_code=status, headers=headers)
 
 
+_NOT_AN_OBJECT = frozenset({"dict_type", "model_attributes_type", "model_type"})
+
+
+def _validation_error(error: Mapping[str, Any]) -> dict[str, object]:
+    """One of pydantic's errors as ``{"field", "message"}``: the field as a dotted path inside
+    the body, query or path (``devices.0.id``), the message saying what was expected."""
+    location = [str(part) for part in error.get("loc", ())]
+    kind = error.get("type", "")
+    if kind == "json_invalid":
+        position = location[1] if len(location) > 1 else "?"
+        reason = (error.get("ctx") or {}).get("error", "invalid JSON")
+        return {
+            "field": "",
+            "message": f"body is not valid JSON: {reason} (at character {position})",
+        }
+    field = ".".join(location[1:])
+    if location[:1] == ["body"] and not field and kind in _NOT_AN_OBJECT:
+        return {
+            "field": "",
+            "message": "body: expected a JSON object (send it with Content-Type: application/json)",
+        }
+    return {"field": field or ".".join(location), "message": str(error.get("msg", "invalid"))}
+
+
 def _api(ctx: ApiContext, api_rate_limit: float) -> FastAPI:
     api = FastAPI(
         title="lorafox",
@@ -68,16 +92,18 @@ def _api(ctx: ApiContext, api_rate_limit: float) -> FastAPI:
 
     @api.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> Response:
-        errors: list[dict[str, object]] = [
-            {"field": ".".join(str(p) for p in e["loc"][1:]), "message": e["msg"]}
-            for e in exc.errors()
-        ]
+        errors = [_validation_error(e) for e in exc.errors()]
         first = errors[0] if errors else {"field": "", "message": "invalid request"}
-        return _json_error(400, f"{first['field']}: {first['message']}", errors)
+        message = f"{first['field']}: {first['message']}" if first["field"] else first["message"]
+        return _json_error(400, str(message), errors)
 
     @api.exception_handler(HTTPException)
     async def _http(_: Request, exc: HTTPException) -> Response:
         return _json_error(exc.status_code, str(exc.detail), [], exc.headers)
+
+    @api.get("/", include_in_schema=False)
+    async def home() -> RedirectResponse:
+        return RedirectResponse("/api/docs")
 
     @api.get(
         "/healthz",
