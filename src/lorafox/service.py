@@ -34,6 +34,7 @@ from lorafox.bus.base import Bus
 from lorafox.bus.embedded import EmbeddedBus
 from lorafox.bus.external import BrokerAddress, ExternalBus, tls_context
 from lorafox.bus.outbox import Outbox
+from lorafox.data_dir import lock_data_dir
 from lorafox.devices import DeviceManagement, UnknownDevicePolicy, UnknownDevices
 from lorafox.domain import Group, Profile, StoredUplink
 from lorafox.downlinks import DownlinkQueue
@@ -157,20 +158,26 @@ class Service:
 
     async def run(self) -> None:
         s = self.settings
-        s.data_dir.mkdir(parents=True, exist_ok=True)
-        box = SecretBox.from_data_dir(s.data_dir)
-        store = await SqlStore.open(s.sqlalchemy_url)
-        try:
-            callback, notes = await ensure_credentials(store, s, box)
-            if notes:
-                self._on_notes(notes)
-            sock = bind_socket(s.host, s.http_port, "--http-port")
+        with lock_data_dir(s.data_dir):
             try:
-                await self._serve(store, box, Verifiers(callback), sock)
+                box = SecretBox.from_data_dir(s.data_dir)
+            except OSError as exc:
+                raise ConfigError(
+                    f"cannot read the secret key in the data dir {s.data_dir}: {exc.strerror} "
+                    "(fix its permissions, or use --data-dir)"
+                ) from exc
+            store = await SqlStore.open(s.sqlalchemy_url)
+            try:
+                callback, notes = await ensure_credentials(store, s, box)
+                if notes:
+                    self._on_notes(notes)
+                sock = bind_socket(s.host, s.http_port, "--http-port")
+                try:
+                    await self._serve(store, box, Verifiers(callback), sock)
+                finally:
+                    sock.close()
             finally:
-                sock.close()
-        finally:
-            await store.close()
+                await store.close()
 
     def _uplink_renderer(self) -> Callable[[StoredUplink], tuple[str, bytes]]:
         topic = self.settings.mqtt.uplink_topic

@@ -271,3 +271,61 @@ def test_sigfox_setup_prints_working_callbacks(tmp_path: Path, ports: tuple[int,
     bad = lorafox("sigfox-setup", "--public-url", "iot.example.com", "--data-dir", str(tmp_path))
     _, err = bad.communicate(timeout=30)
     assert bad.returncode == 2 and "--public-url" in err
+
+
+def test_version_flag() -> None:
+    proc = lorafox("--version")
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert out.strip().startswith("lorafox ") and out.strip().split()[1][0].isdigit()
+
+
+def _one_error_line(proc: subprocess.Popen[str]) -> str:
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 2, err
+    assert "Traceback" not in err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1, err
+    assert lines[0].startswith("lorafox: error: ")
+    return lines[0]
+
+
+def test_bad_data_dirs_are_one_line(tmp_path: Path, ports: tuple[int, int]) -> None:
+    a_file = tmp_path / "file"
+    a_file.write_text("not a directory")
+    line = _one_error_line(serve(a_file, *ports))
+    assert f"data dir {a_file} is a file" in line and "--data-dir" in line
+    line = _one_error_line(serve(Path("/proc/lorafox-data"), *ports))
+    assert "cannot create the data dir /proc/lorafox-data" in line and "--data-dir" in line
+    unreadable = tmp_path / "dir"
+    unreadable.mkdir()
+    (unreadable / "secret.key").mkdir()  # unreadable as a key file, even for root
+    line = _one_error_line(serve(unreadable, *ports))
+    assert "cannot read the secret key" in line and "--data-dir" in line
+
+
+def test_second_serve_on_one_data_dir_names_the_first(
+    tmp_path: Path, ports: tuple[int, int]
+) -> None:
+    http_port, mqtt_port = ports
+    data = tmp_path / "new" / "data"
+    first = serve(data, http_port, mqtt_port)
+    try:
+        wait_healthy(http_port, first)
+        assert data.stat().st_mode & 0o777 == 0o700
+        assert (data / "lorafox.lock").stat().st_mode & 0o777 == 0o600
+        line = _one_error_line(serve(data, free_port(), free_port()))
+        assert f"in use by another lorafox (PID {first.pid})" in line
+        assert "--data-dir" in line
+    finally:
+        first.send_signal(signal.SIGTERM)
+        first.communicate(timeout=30)
+    assert first.returncode == 0
+    # the lock went with the first process: the data dir serves again
+    again_port = free_port()
+    again = serve(data, again_port, free_port())
+    try:
+        wait_healthy(again_port, again)
+    finally:
+        again.send_signal(signal.SIGTERM)
+        again.communicate(timeout=30)
