@@ -1,0 +1,142 @@
+"""README.md cannot drift: its commands and its code run here against a live lorafox.
+
+- the first two commands are the ones CI runs (the second is in ``.ci/run``);
+- every inline ``mosquitto_sub``, ``mosquitto_pub`` and ``curl`` command of the Quick start runs
+  as printed, with the ports, host and password of a lorafox started by the test;
+- the Python block of the DynamoDB section runs with boto3 against that lorafox.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import ADMIN_PASSWORD, SIGFOX_PASSWORD, SIGFOX_USER, Running, require_binary
+
+ROOT = Path(__file__).resolve().parent.parent
+README = (ROOT / "README.md").read_text()
+QUICK_START = README[
+    README.index("## Quick start") : README.index("\n## ", README.index("## Quick"))
+]
+_INLINE = re.compile(r"`((?:mosquitto_sub|mosquitto_pub|curl) [^`]+)`")
+
+
+def _section(title: str) -> str:
+    start = README.index(f"## {title}")
+    end = README.find("\n## ", start + 3)
+    return README[start : end if end > 0 else None]
+
+
+QUICK_START = _section("Quick start")
+
+
+def _commands(prefix: str) -> list[str]:
+    """The runnable ones: a command with ``…`` in it is a pattern, not a command."""
+    return [c for c in _INLINE.findall(QUICK_START) if c.startswith(prefix) and "…" not in c]
+
+
+def _localise(command: str, lorafox: Running) -> list[str]:
+    """The README's command for the lorafox of the test: its MQTT and HTTP ports, the admin's
+    password (the README says ``PASSWORD``)."""
+    command = command.replace("-p 1884", f"-p {lorafox.mqtt_port}")
+    command = command.replace("localhost:8080", f"127.0.0.1:{lorafox.http_port}")
+    command = command.replace("PASSWORD", ADMIN_PASSWORD)
+    return shlex.split(command)
+
+
+def test_the_first_two_commands_are_the_ones_ci_runs() -> None:
+    block = README[README.index("```sh") : README.index("```", README.index("```sh") + 5)]
+    lines = [line for line in block.splitlines()[1:] if line and not line.startswith("#")]
+    assert len(lines) == 2
+    assert lines[0].endswith(".venv/bin/lorafox serve")
+    assert lines[1] in (ROOT / ".ci" / "run").read_text()
+
+
+def test_the_quick_start_commands_work(lorafox_factory: Callable[..., Running]) -> None:
+    require_binary("mosquitto_sub")
+    lorafox = lorafox_factory()
+    subscriptions = _commands("mosquitto_sub")
+    publishes = _commands("mosquitto_pub")
+    curls = _commands("curl")
+    assert len(subscriptions) == 2 and len(publishes) == 1 and len(curls) == 2
+    assert all("-p 1884" in c for c in subscriptions + publishes)
+    uplinks = subprocess.Popen(
+        [*_localise(subscriptions[0], lorafox), "-C", "1", "-W", "20"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        with httpx.Client(base_url=lorafox.base_url, timeout=10) as http:
+            # the subscription is live once a retained-free publish reaches it; send until then
+            body = {"device": "1A2B3C", "time": 1_700_000_000, "data": "0102", "seqNumber": 1}
+            deadline = time.monotonic() + 15
+            while uplinks.poll() is None and time.monotonic() < deadline:
+                assert http.post("/sigfox/uplink", json=body, auth=(SIGFOX_USER, SIGFOX_PASSWORD))
+                body["seqNumber"] = int(body["seqNumber"]) + 1  # type: ignore[call-overload]
+                time.sleep(0.3)
+        out, err = uplinks.communicate(timeout=20)
+    finally:
+        uplinks.kill()
+    assert uplinks.returncode == 0, err
+    assert out.startswith("sigfox/uplink/1A2B3C ") and '"data":"0102"' in out
+
+    published = subprocess.run(
+        _localise(publishes[0], lorafox), capture_output=True, text=True, timeout=20, check=False
+    )
+    assert published.returncode == 0, published.stderr
+    queued = _wait_for_downlinks(lorafox, 1)
+    assert queued[0]["data"] == "0102030405060708"
+
+    downlink, history = curls
+    assert "/downlinks" in downlink and "/messages" in history
+    for command in (downlink, history):
+        done = subprocess.run(
+            [*_localise(command, lorafox), "--fail-with-body", "-sS"],
+            capture_output=True,
+            text=True,
+            timeout=20,
+            check=False,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+    assert len(_wait_for_downlinks(lorafox, 2)) == 2
+
+
+def _wait_for_downlinks(lorafox: Running, count: int) -> list[dict[str, object]]:
+    deadline = time.monotonic() + 10
+    while True:
+        answer = httpx.get(
+            f"{lorafox.base_url}/api/v2/devices/1A2B3C/downlinks", auth=("admin", ADMIN_PASSWORD)
+        )
+        data: list[dict[str, object]] = answer.json()["data"]
+        if len(data) >= count or time.monotonic() > deadline:
+            return data
+        time.sleep(0.1)
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_the_dynamodb_example_runs(lorafox_factory: Callable[..., Running]) -> None:
+    lorafox = lorafox_factory()
+    section = _section("DynamoDB-compatible tables")
+    code = section[section.index("```python") + len("```python") : section.index("```\n", 10)]
+    code = code.replace("http://127.0.0.1:8080", lorafox.base_url)
+    with httpx.Client(base_url=lorafox.base_url, auth=("admin", ADMIN_PASSWORD)) as http:
+        [root] = [g for g in http.get("/api/v2/groups").json()["data"] if not g["path"]]
+        made = http.post(
+            "/api/v2/api-users",
+            json={"groupId": root["id"], "name": "readme", "profileIds": ["ADMIN"]},
+        ).json()
+    names: dict[str, object] = {"LOGIN": made["id"], "PASSWORD": made["accessToken"]}
+    exec(compile(code, "README.md", "exec"), names)  # noqa: S102 (the README's own example)
+    table = names["table"]
+    items = table.query(  # type: ignore[attr-defined]
+        KeyConditionExpression="device = :d", ExpressionAttributeValues={":d": "1A2B3C"}
+    )["Items"]
+    assert items == [{"device": "1A2B3C", "time": 1700000000, "temperature": 21}]
