@@ -11,6 +11,8 @@ import orjson
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
+from tests.conftest import ADMIN_PASSWORD
+
 
 class Recorder:
     """Subscribes to topic filters and keeps every message; ``wait_for`` blocks until one comes."""
@@ -30,8 +32,9 @@ class Recorder:
         self.client = mqtt.Client(CallbackAPIVersion.VERSION2)
         if tls is not None:
             self.client.tls_set_context(tls)
-        if username is not None:
-            self.client.username_pw_set(username, password)
+        if username is None:  # lorafox's broker wants a login; an anonymous Mosquitto takes one
+            username, password = "admin", ADMIN_PASSWORD
+        self.client.username_pw_set(username, password)
         self.client.on_message = self._on_message
         self.client.on_subscribe = lambda *a: self._subscribed.set()
         self.client.connect(host, port)

@@ -75,15 +75,6 @@ def bind_socket(host: str, port: int, flag: str) -> socket.socket:
     return sock
 
 
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 class _Server(uvicorn.Server):
     """uvicorn without its own signal handling: the service owns the signals."""
 
@@ -145,9 +136,14 @@ class Service:
                 return False
             return rbac.profile_at(caller, root.path) is Profile.ADMIN
 
-        anonymous = _is_loopback(s.host)
-        if not anonymous:
-            log.info("embedded MQTT broker on %s requires username and password", s.host)
+        anonymous = s.mqtt.allow_anonymous
+        if anonymous:
+            log.warning(
+                "mqtt.allow_anonymous is set: ANY client reaching the embedded MQTT broker on "
+                "%s:%s may read every uplink and queue downlinks without a login",
+                s.host,
+                s.mqtt_port,
+            )
         return EmbeddedBus.create(
             s.host,
             s.mqtt_port,

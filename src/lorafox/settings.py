@@ -100,6 +100,12 @@ class MqttSettings(BaseModel):
     key_file: Path | None = Field(default=None, description="Client private key (PEM).")
     client_id: str = Field(default="lorafox", description="Client id on an external broker.")
     qos: int = Field(default=1, ge=0, le=1, description="QoS of lorafox's own publishes.")
+    allow_anonymous: bool = Field(
+        default=False,
+        description="Let clients of the embedded broker in without a login (full access). Off "
+        "by default whatever the listening address: behind a local proxy every client looks "
+        "local.",
+    )
 
     @field_validator("downlink_device")
     @classmethod
