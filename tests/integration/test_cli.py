@@ -329,3 +329,39 @@ def test_second_serve_on_one_data_dir_names_the_first(
     finally:
         again.send_signal(signal.SIGTERM)
         again.communicate(timeout=30)
+
+
+def test_debug_log_holds_no_secrets(tmp_path: Path, ports: tuple[int, int]) -> None:
+    """At DEBUG, SQL parameters (password hashes, encrypted secrets) are not logged."""
+    http_port, mqtt_port = ports
+    proc = lorafox(
+        "serve",
+        "--data-dir",
+        str(tmp_path),
+        "--http-port",
+        str(http_port),
+        "--mqtt-port",
+        str(mqtt_port),
+        "--log-level",
+        "DEBUG",
+        env={"LORAFOX_ADMIN_PASSWORD": "admin-Password-42"},
+    )
+    try:
+        wait_healthy(http_port, proc)
+        with httpx.Client(base_url=f"http://127.0.0.1:{http_port}", timeout=10) as http:
+            admin = ("admin", "admin-Password-42")
+            [root] = http.get("/api/v2/groups", auth=admin).json()["data"]
+            made = http.post(
+                "/api/v2/api-users",
+                json={"groupId": root["id"], "name": "script", "profileIds": ["VIEWER"]},
+                auth=admin,
+            )
+            assert made.status_code == 201, made.text
+            secret = made.json()["accessToken"]
+            assert http.get("/api/v2/groups", auth=(made.json()["id"], secret)).is_success
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+    assert "DEBUG" in err  # the log level took effect
+    for leaked in ("$argon2", "admin-Password-42", secret, "gAAAAA"):
+        assert leaked not in err, leaked

@@ -32,9 +32,13 @@ def test_allow_list(lorafox_factory: Callable[..., Running]) -> None:
     url = f"{lorafox.base_url}/sigfox/uplink"
     r = httpx.post(url, json=body("1", 1), auth=SIGFOX)
     assert r.status_code == 403 and "not allowed" in r.json()["message"]
-    r = httpx.post(
-        url, json=body("1", 1), auth=SIGFOX, headers={"x-forwarded-for": "185.110.97.12, 10.0.0.1"}
-    )
+    # the proxy appends the address it saw: the rightmost entry; the ones before it are the
+    # client's to write, so a spoofed allowed address on the left does not get in
+    spoofed = {"x-forwarded-for": "185.110.97.12, 10.0.0.1"}
+    r = httpx.post(url, json=body("1", 1), auth=SIGFOX, headers=spoofed)
+    assert r.status_code == 403
+    appended = {"x-forwarded-for": "10.0.0.1, 185.110.97.12"}
+    r = httpx.post(url, json=body("1", 1), auth=SIGFOX, headers=appended)
     assert r.status_code == 204
 
 
@@ -146,6 +150,25 @@ def test_embedded_broker_anonymous_only_when_allowed(
     assert lorafox.mqtt_port
     assert not _connect(lorafox.mqtt_port).is_failure
     assert any("allow_anonymous is set" in r.getMessage() for r in caplog.records)
+
+
+def test_paging_links_do_not_echo_the_host_header(lorafox: Running) -> None:
+    """``Host`` is the client's to choose: ``paging.next`` is a path, whatever it says."""
+    for seq in (1, 2):
+        assert httpx.post(
+            f"{lorafox.base_url}/sigfox/uplink", json=body("BEEF01", seq), auth=SIGFOX
+        ).is_success
+    headers = {"host": "evil.example"}
+    for path in ("/api/v2/devices/BEEF01/messages?limit=1", "/api/v2/devices?limit=1"):
+        if path.startswith("/api/v2/devices?"):
+            assert httpx.post(
+                f"{lorafox.base_url}/sigfox/uplink", json=body("BEEF02", 1), auth=SIGFOX
+            ).is_success
+        page = httpx.get(f"{lorafox.base_url}{path}", auth=ADMIN, headers=headers).json()
+        link = page["paging"]["next"]
+        assert "evil.example" not in link and link.startswith(path.split("?")[0] + "?")
+        following = httpx.get(f"{lorafox.base_url}{link}", auth=ADMIN)
+        assert following.status_code == 200 and len(following.json()["data"]) == 1
 
 
 def test_health_and_metrics(lorafox: Running) -> None:

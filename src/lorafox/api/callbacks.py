@@ -78,7 +78,7 @@ class SigfoxCallbacks:
 
     def _caller(self, scope: Scope, headers: dict[bytes, bytes]) -> str | None:
         if self.trust_forwarded_for and b"x-forwarded-for" in headers:
-            return headers[b"x-forwarded-for"].split(b",")[0].strip().decode("latin-1")
+            return headers[b"x-forwarded-for"].rsplit(b",", 1)[-1].strip().decode("latin-1")
         client = scope.get("client")
         return client[0] if client else None
 

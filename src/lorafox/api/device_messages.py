@@ -18,7 +18,7 @@ from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from lorafox.api.context import Caller, Ctx
-from lorafox.api.schemas import EPOCH_MS_MAX, Paging, error_responses
+from lorafox.api.schemas import EPOCH_MS_MAX, Paging, error_responses, next_link
 from lorafox.auth import rbac
 from lorafox.domain import Downlink, InfoCode, StoredUplink, Uplink
 
@@ -228,11 +228,7 @@ def message_page(request: Request, found: list[StoredUplink], limit: int) -> Res
     last one's time)."""
     paging: dict[str, str] = {}
     if len(found) == limit:
-        params = dict(request.query_params) | {
-            "limit": str(limit),
-            "before": str(found[-1].uplink.time),
-        }
-        paging["next"] = str(request.url.replace_query_params(**params))
+        paging["next"] = next_link(request, limit=limit, before=found[-1].uplink.time)
     body = {"data": [_message(s) for s in found], "paging": paging}
     return Response(orjson.dumps(body), media_type="application/json")
 

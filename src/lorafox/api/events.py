@@ -10,7 +10,7 @@ from fastapi import APIRouter, Path, Query, Request
 from pydantic import BaseModel, Field
 
 from lorafox.api.context import Caller, Ctx
-from lorafox.api.schemas import EPOCH_MS_MAX, Paging, error_responses
+from lorafox.api.schemas import EPOCH_MS_MAX, Paging, error_responses, next_link
 from lorafox.domain import Event, EventType
 from lorafox.events.log import event_json
 
@@ -58,12 +58,7 @@ def _page(request: Request, found: list[Event], limit: int) -> EventList:
     paging = Paging()
     if len(found) == limit:
         last = found[-1]
-        params = dict(request.query_params) | {
-            "limit": str(limit),
-            "before": str(last.time),
-            "beforeId": str(last.id),
-        }
-        paging.next = str(request.url.replace_query_params(**params))
+        paging.next = next_link(request, limit=limit, before=last.time, beforeId=last.id)
     return EventList(data=[EventOut.model_validate(event_json(e)) for e in found], paging=paging)
 
 

@@ -25,6 +25,7 @@ __all__ = [
     "csv_values",
     "error_responses",
     "group_ref",
+    "next_link",
     "page",
     "profile_ref",
 ]
@@ -122,12 +123,18 @@ def profile_ref(profile: Profile, *, roles: bool = False) -> ProfileRef:
     )
 
 
+def next_link(request: Request, **params: Any) -> str:
+    """The request's path with ``params`` replacing its query parameters: relative, since the
+    ``Host`` header is the client's to choose and must not be echoed into links."""
+    url = request.url.include_query_params(**params)
+    return f"{url.path}?{url.query}"
+
+
 def page(request: Request, *, limit: int, offset: int, more: bool) -> Paging:
     """Paging for a list read with ``limit``+1 rows: a ``next`` link when more remain."""
     if not more:
         return Paging()
-    url = request.url.include_query_params(limit=limit, offset=offset + limit)
-    return Paging(next=str(url))
+    return Paging(next=next_link(request, limit=limit, offset=offset + limit))
 
 
 def csv_values(values: Sequence[str] | None, field: str) -> list[str]:

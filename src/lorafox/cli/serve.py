@@ -89,6 +89,8 @@ def serve(
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    # aiosqlite logs each call with its arguments (SQL parameters) at DEBUG: keep it quieter.
+    logging.getLogger("aiosqlite").setLevel(max(logging.INFO, logging.getLogger().level))
     service = Service(settings, on_notes=print_notes)
 
     async def main() -> None:

@@ -158,7 +158,8 @@ class SqlStore(
     @classmethod
     async def open(cls, url: str) -> SqlStore:
         """Connect, migrate to the newest schema, and return the store."""
-        kwargs: dict[str, Any] = {}
+        # Parameters hold password hashes and encrypted secrets: never in logs, even at DEBUG.
+        kwargs: dict[str, Any] = {"hide_parameters": True}
         if url.startswith("sqlite"):
             kwargs["connect_args"] = {"timeout": 30}
         try:
