@@ -126,16 +126,25 @@ class DynamoDBEndpoint:
         await respond(send, status, headers, body)
 
     async def _handle(self, scope: Scope, receive: Receive) -> dict[str, Any]:
+        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
+        query = scope.get("query_string", b"").decode("latin-1")
+        if "X-Amz-Algorithm=" in query:
+            # a presigned URL can be replayed by whoever sees it, for its whole lifetime
+            raise IncompleteSignatureException(
+                "Presigned requests are not accepted here: sign the Authorization header."
+            )
         try:
+            await self._verifier.precheck(headers, query)  # before reading any body
             body = await read_body(receive, MAX_REQUEST_BYTES)
+        except SigV4Error as exc:
+            raise _auth_error(exc) from None
         except InvalidInput as exc:
             raise SerializationException(str(exc)) from None
-        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
         raw_path = scope.get("raw_path") or scope["path"].encode()
         request = SigV4Request(
             method=scope["method"],
             path=raw_path.decode("utf-8", "surrogateescape"),
-            query=scope.get("query_string", b"").decode("latin-1"),
+            query=query,
             headers=headers,
             body=body,
         )

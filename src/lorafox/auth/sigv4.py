@@ -131,6 +131,21 @@ _ECHO: Final = 64  # at most this many characters of client input are echoed in 
 # --- errors ---------------------------------------------------------------------------------
 
 
+_UNSIGNED_OK: Final = frozenset({"x-amz-security-token"})
+
+
+@dataclass(frozen=True, slots=True)
+class _Claim:
+    """What a request claims, checked but for its body and signature."""
+
+    params: SignatureParams
+    stamp: str
+    when: datetime
+    expires: int | None
+    token: str | None
+    secret: str
+
+
 class SigV4Error(AuthenticationFailed):
     """A SigV4 check failed; ``code`` is the error type DynamoDB answers with."""
 
@@ -706,6 +721,33 @@ class SigV4Verifier:
         """The identity behind ``request``, or a :class:`SigV4Error`."""
         header_map = _header_map(request.headers)
         pairs = _query_pairs(request.query)
+        claim = await self._claim(header_map, pairs)
+        claimed, stamp, signed = claim.params, claim.stamp, claim.params.signed_headers
+        payload_hash = self._payload_hash(header_map, request.body)
+        key = self._signing_key(claim.secret, claimed)
+        canonical = _canonical_request(request, header_map, pairs, signed, payload_hash)
+        expected = _signature(key, stamp, claimed.region, claimed.service, canonical)
+        if not hmac.compare_digest(expected.encode(), claimed.signature.encode()):
+            raise InvalidSignature(SIGNATURE_MISMATCH)
+        return SigV4Identity(
+            access_key_id=claimed.access_key_id,
+            region=claimed.region,
+            service=claimed.service,
+            timestamp=claim.when,
+            signed_headers=signed,
+            presigned=claim.expires is not None,
+            security_token=claim.token,
+        )
+
+    async def precheck(self, headers: Sequence[tuple[str, str]], query: str) -> None:
+        """What can be checked before the body is read — the signature's form, scope, date,
+        signed-header set and access key — so an unauthenticated client cannot make the server
+        read a large body; :meth:`verify` checks the rest (and repeats these)."""
+        await self._claim(_header_map(headers), _query_pairs(query))
+
+    async def _claim(
+        self, header_map: dict[str, list[str]], pairs: list[tuple[str, str]]
+    ) -> _Claim:
         presigned = _presign_params(pairs)
         authorization = header_map.get("authorization")
         expires: int | None = None
@@ -731,31 +773,24 @@ class SigV4Verifier:
         signed = claimed.signed_headers
         if "host" not in signed:
             raise IncompleteSignature("'Host' must be a 'SignedHeader' in the AWS Authorization.")
+        for name in header_map:
+            # every x-amz-* header says what the request does (X-Amz-Target: the operation):
+            # unsigned, it could be changed in transit. The session token may be added after
+            # signing (AWS's own test suite does so).
+            if name.startswith("x-amz-") and name not in signed and name not in _UNSIGNED_OK:
+                raise IncompleteSignature(
+                    f"'{name[:_ECHO]}' must be a 'SignedHeader' in the AWS Authorization."
+                )
         for name in signed:
             if name not in header_map:
                 raise InvalidSignature(
                     f"{SIGNATURE_MISMATCH} The signed header {name[:_ECHO]!r} "
                     "is not in the request."
                 )
-        payload_hash = self._payload_hash(header_map, request.body)
-
         secret = await self._lookup(claimed.access_key_id)
         if secret is None:
             raise UnrecognizedClient("The security token included in the request is invalid.")
-        key = self._signing_key(secret, claimed)
-        canonical = _canonical_request(request, header_map, pairs, signed, payload_hash)
-        expected = _signature(key, stamp, claimed.region, claimed.service, canonical)
-        if not hmac.compare_digest(expected.encode(), claimed.signature.encode()):
-            raise InvalidSignature(SIGNATURE_MISMATCH)
-        return SigV4Identity(
-            access_key_id=claimed.access_key_id,
-            region=claimed.region,
-            service=claimed.service,
-            timestamp=when,
-            signed_headers=signed,
-            presigned=expires is not None,
-            security_token=token,
-        )
+        return _Claim(claimed, stamp, when, expires, token, secret)
 
     def _signing_key(self, secret: str, claimed: SignatureParams) -> bytes:
         cache_key = (secret, claimed.scope_date, claimed.region, claimed.service)

@@ -1,0 +1,151 @@
+"""What a SigV4 signature must cover on ``POST /``, and what is checked before the body is read:
+real HTTP requests signed by botocore, and raw sockets."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+from botocore.auth import SigV4Auth, SigV4QueryAuth  # type: ignore[import-untyped]
+from botocore.awsrequest import AWSRequest  # type: ignore[import-untyped]
+from botocore.credentials import Credentials  # type: ignore[import-untyped]
+
+from tests.conftest import ADMIN_PASSWORD, Running, make_settings, start_lorafox
+
+TARGET = "DynamoDB_20120810."
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
+    running = start_lorafox(make_settings(tmp_path_factory.mktemp("sig") / "data"))
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="module")
+def credentials(server: Running) -> Credentials:
+    with httpx.Client(base_url=server.base_url, auth=("admin", ADMIN_PASSWORD)) as http:
+        [root] = [g for g in http.get("/api/v2/groups").json()["data"] if not g["path"]]
+        made = http.post(
+            "/api/v2/api-users",
+            json={"groupId": root["id"], "name": "signer", "profileIds": ["ADMIN"]},
+        ).json()
+    return Credentials(made["id"], made["accessToken"])
+
+
+def _signed(
+    server: Running,
+    credentials: Credentials,
+    operation: str,
+    params: dict[str, object],
+    *,
+    signed_headers: tuple[str, ...] | None = None,
+) -> AWSRequest:
+    request = AWSRequest(
+        method="POST",
+        url=server.base_url + "/",
+        data=orjson.dumps(params),
+        headers={"X-Amz-Target": TARGET + operation, "Content-Type": "application/x-amz-json-1.0"},
+    )
+    signer = SigV4Auth(credentials, "dynamodb", "us-east-1")
+    if signed_headers is not None:
+        every = signer.headers_to_sign
+
+        def only(r: AWSRequest) -> Any:
+            chosen = every(r)
+            for name in list(chosen.keys()):
+                if name.lower() not in signed_headers:
+                    del chosen[name]
+            return chosen
+
+        signer.headers_to_sign = only
+    signer.add_auth(request)
+    return request
+
+
+def _send(request: AWSRequest) -> httpx.Response:
+    return httpx.post(request.url, content=request.body, headers=dict(request.headers.items()))
+
+
+def _table(server: Running, credentials: Credentials, name: str) -> None:
+    created = _send(
+        _signed(
+            server,
+            credentials,
+            "CreateTable",
+            {
+                "TableName": name,
+                "KeySchema": [{"AttributeName": "id", "KeyType": "HASH"}],
+                "AttributeDefinitions": [{"AttributeName": "id", "AttributeType": "S"}],
+                "BillingMode": "PAY_PER_REQUEST",
+            },
+        )
+    )
+    assert created.status_code == 200, created.text
+
+
+def test_every_x_amz_header_must_be_signed(server: Running, credentials: Credentials) -> None:
+    """Signed as DescribeTable with only host and x-amz-date, the request cannot be turned
+    into a DeleteTable by changing its unsigned X-Amz-Target."""
+    _table(server, credentials, "kept")
+    request = _signed(
+        server,
+        credentials,
+        "DescribeTable",
+        {"TableName": "kept"},
+        signed_headers=("host", "x-amz-date"),
+    )
+    assert "SignedHeaders=host;x-amz-date," in request.headers["Authorization"]
+    as_signed = _send(request)
+    assert as_signed.status_code == 400
+    assert as_signed.json()["__type"].endswith("IncompleteSignatureException")
+    assert "x-amz-target" in as_signed.json()["message"]
+    request.headers.replace_header("X-Amz-Target", TARGET + "DeleteTable")
+    tampered = _send(request)
+    assert tampered.status_code == 400
+    assert tampered.json()["__type"].endswith("IncompleteSignatureException")
+    still = _send(_signed(server, credentials, "DescribeTable", {"TableName": "kept"}))
+    assert still.status_code == 200 and still.json()["Table"]["TableName"] == "kept"
+
+
+def test_presigned_requests_are_refused(server: Running, credentials: Credentials) -> None:
+    _table(server, credentials, "presigned")
+    request = AWSRequest(
+        method="POST",
+        url=server.base_url + "/",
+        data=orjson.dumps({"TableName": "presigned"}),
+        headers={"X-Amz-Target": TARGET + "DescribeTable"},
+    )
+    SigV4QueryAuth(credentials, "dynamodb", "us-east-1", expires=300).add_auth(request)
+    assert "X-Amz-Signature=" in request.url
+    answer = _send(request)
+    assert answer.status_code == 400
+    assert answer.json()["__type"].endswith("IncompleteSignatureException")
+    assert "Presigned" in answer.json()["message"]
+
+
+def test_unknown_signers_are_refused_before_the_body_is_read(
+    server: Running, tmp_path: Path
+) -> None:
+    """Headers announcing 100 MB from an unknown access key: the answer comes without the
+    server waiting for (or buffering) any of the body."""
+    request = AWSRequest(
+        method="POST",
+        url=server.base_url + "/",
+        data=b"{}",
+        headers={"X-Amz-Target": TARGET + "ListTables"},
+    )
+    SigV4Auth(Credentials("NOSUCHKEY", "secret"), "dynamodb", "us-east-1").add_auth(request)
+    head = ["POST / HTTP/1.1", f"Host: 127.0.0.1:{server.http_port}"]
+    head += [f"{k}: {v}" for k, v in request.headers.items() if k.lower() != "content-length"]
+    head += ["Content-Length: 100000000", "", ""]
+    with socket.create_connection(("127.0.0.1", server.http_port), timeout=20) as sock:
+        sock.sendall("\r\n".join(head).encode())
+        answer = sock.recv(65536).decode("latin-1")
+    assert answer.startswith("HTTP/1.1 400"), answer
+    assert "UnrecognizedClientException" in answer
