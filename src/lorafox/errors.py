@@ -6,7 +6,8 @@ tree to status codes in one place (``lorafox.api.errors``)::
     LorafoxError
     ├── ConfigError            bad settings, a port already in use (CLI: one line, exit 2)
     ├── InvalidInput           malformed request or message                        → 400
-    │   └── PayloadFormatError a device type's payload format does not compile
+    │   ├── PayloadFormatError a device type's payload format does not compile
+    │   └── PayloadTooLarge    a request body over its limit                       → 413
     ├── AuthenticationFailed   missing or wrong credentials                        → 401
     ├── Forbidden              authenticated but not allowed, or outside the allow-list → 403
     ├── NotFound               no such object                                      → 404
@@ -31,6 +32,7 @@ __all__ = [
     "NotFound",
     "PayloadDecodeError",
     "PayloadFormatError",
+    "PayloadTooLarge",
     "StoreError",
 ]
 
@@ -53,6 +55,10 @@ class InvalidInput(LorafoxError):
     def __init__(self, message: str, *, field: str | None = None) -> None:
         super().__init__(message)
         self.field = field
+
+
+class PayloadTooLarge(InvalidInput):
+    """A request body larger than the endpoint takes (answered before any more is read)."""
 
 
 class AuthenticationFailed(LorafoxError):

@@ -288,6 +288,7 @@ class Service:
                 callbacks,
                 DynamoDBEndpoint(TableOperations(store, on_change=tables.wake), auth),
                 api_rate_limit=s.api_rate_limit,
+                api_max_body_bytes=s.api_max_body_bytes,
             )
         )
         self.http_port = sock.getsockname()[1]

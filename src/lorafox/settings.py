@@ -179,6 +179,11 @@ class Settings(BaseSettings):
         description="Requests a second each user or API user may make on /api/v2 (bursts of "
         "twice as many); beyond it 429 with Retry-After. 0 = no limit.",
     )
+    api_max_body_bytes: int = Field(
+        default=1024 * 1024,
+        ge=1024,
+        description="Largest request body on /api/v2 (413 beyond, checked before authentication).",
+    )
     mqtt_port: int = Field(
         default=1883, ge=0, le=65535, description="Embedded MQTT broker port; 0 = no broker."
     )

@@ -22,7 +22,7 @@ from lorafox.api import (
     profiles,
     users,
 )
-from lorafox.api.asgi import ASGIApp, Receive, Scope, Send
+from lorafox.api.asgi import ASGIApp, Receive, Scope, Send, limit_body, respond
 from lorafox.api.callback_docs import complete_openapi
 from lorafox.api.callbacks import CALLBACK_PATHS, SigfoxCallbacks
 from lorafox.api.context import ApiContext, context, root_admin
@@ -31,7 +31,7 @@ from lorafox.api.errors import error_response
 from lorafox.api.locations import router as locations_router
 from lorafox.api.rate_limit import RateLimiter, rate_limited
 from lorafox.api.statistics import router as statistics_router
-from lorafox.errors import LorafoxError
+from lorafox.errors import LorafoxError, PayloadTooLarge
 
 __all__ = ["create_app"]
 
@@ -154,18 +154,25 @@ def _api(ctx: ApiContext, api_rate_limit: float) -> FastAPI:
     return api
 
 
+async def _too_large(send: Send, limit: int) -> None:
+    status, headers, body = error_response(PayloadTooLarge(f"body larger than {limit} bytes"))
+    await respond(send, status, [*headers, (b"connection", b"close")], body)
+
+
 def create_app(
     ctx: ApiContext,
     callbacks: SigfoxCallbacks,
     dynamodb: ASGIApp | None = None,
     *,
     api_rate_limit: float = 1000.0,
+    api_max_body_bytes: int = 1024 * 1024,
 ) -> ASGIApp:
     """The ASGI app: ``/sigfox/uplink`` and ``/sigfox/bidir`` bypass FastAPI, and so does the
     DynamoDB JSON protocol (``POST /``, ``lorafox.api.dynamodb``) when given.
     ``api_rate_limit``: requests a second per caller on ``/api/v2`` (``settings.api_rate_limit``,
-    0: no limit)."""
-    api = _api(ctx, api_rate_limit)
+    0: no limit); ``api_max_body_bytes``: the largest body FastAPI is given (413 before it, and
+    before authentication, beyond it)."""
+    api = limit_body(_api(ctx, api_rate_limit), api_max_body_bytes, _too_large)
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"] in CALLBACK_PATHS:

@@ -28,7 +28,7 @@ from lorafox.devices.registry import Codec, DeviceRegistry
 from lorafox.devices.unknown import UnknownDevicePolicy, UnknownDevices
 from lorafox.domain import Acknowledgement, DeviceStatus, DownlinkMode, ErrorReport, Uplink
 from lorafox.downlinks import DownlinkQueue
-from lorafox.errors import Forbidden, LorafoxError, NotFound
+from lorafox.errors import Forbidden, LorafoxError, NotFound, PayloadTooLarge
 from lorafox.events.reports import ServiceReports
 from lorafox.ingest.pipeline import UplinkPipeline
 from lorafox.ingest.service import ServiceKind, parse_error, parse_service
@@ -115,6 +115,9 @@ class SigfoxCallbacks:
         self, endpoint: str, kind: ServiceKind | None, scope: Scope, receive: Receive
     ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
         headers = dict(scope["headers"])
+        length = headers.get(b"content-length")
+        if length is not None and length.isdigit() and int(length) > MAX_BODY:
+            raise PayloadTooLarge(f"body larger than {MAX_BODY} bytes")  # refused unread
         self._check_network(scope, headers)
         auth = headers.get(b"authorization")
         await self.auth.authenticate(auth.decode("latin-1") if auth else None)

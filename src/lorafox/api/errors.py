@@ -13,12 +13,14 @@ from lorafox.errors import (
     InvalidInput,
     LorafoxError,
     NotFound,
+    PayloadTooLarge,
     StoreError,
 )
 
 __all__ = ["error_body", "error_response", "status_for"]
 
 _STATUS: tuple[tuple[type[LorafoxError], int], ...] = (
+    (PayloadTooLarge, 413),
     (InvalidInput, 400),
     (AuthenticationFailed, 401),
     (Forbidden, 403),
