@@ -9,6 +9,7 @@ tree to status codes in one place (``lorafox.api.errors``)::
     │   ├── PayloadFormatError a device type's payload format does not compile
     │   └── PayloadTooLarge    a request body over its limit                       → 413
     ├── AuthenticationFailed   missing or wrong credentials                        → 401
+    │   └── LoginThrottled     too many wrong passwords: retry later               → 429
     ├── Forbidden              authenticated but not allowed, or outside the allow-list → 403
     ├── NotFound               no such object                                      → 404
     ├── Conflict               the object exists, or its state forbids the change  → 409
@@ -28,6 +29,7 @@ __all__ = [
     "Conflict",
     "Forbidden",
     "InvalidInput",
+    "LoginThrottled",
     "LorafoxError",
     "NotFound",
     "PayloadDecodeError",
@@ -63,6 +65,14 @@ class PayloadTooLarge(InvalidInput):
 
 class AuthenticationFailed(LorafoxError):
     """Credentials are missing or wrong."""
+
+
+class LoginThrottled(AuthenticationFailed):
+    """Too many wrong passwords from this address or for this login; ``retry_after`` seconds."""
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class Forbidden(LorafoxError):

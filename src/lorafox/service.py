@@ -29,6 +29,7 @@ from lorafox.auth import rbac
 from lorafox.auth.basic import BasicAuthenticator
 from lorafox.auth.principals import PrincipalAuthenticator
 from lorafox.auth.secretbox import SecretBox
+from lorafox.auth.throttle import LoginThrottle, ThrottleLimits
 from lorafox.bootstrap import Verifiers, ensure_credentials
 from lorafox.bus.base import Bus
 from lorafox.bus.embedded import EmbeddedBus
@@ -219,7 +220,19 @@ class Service:
         s = self.settings
         metrics = Metrics()
         root = await store.root_group()
-        auth = PrincipalAuthenticator(store, box)
+        auth = PrincipalAuthenticator(
+            store,
+            box,
+            throttle=LoginThrottle(
+                ThrottleLimits(
+                    per_address=s.login_failures_per_address,
+                    per_login=s.login_failures_per_login,
+                    window=s.login_lockout_seconds,
+                    lockout=s.login_lockout_seconds,
+                ),
+                on_failure=metrics.auth_failures.inc,
+            ),
+        )
         bus = self._make_bus(auth, root)
         downlinks = DownlinkQueue(store, metrics, s.mqtt, bus)
         outbox: Outbox | None = None
@@ -278,6 +291,7 @@ class Service:
             devices=management,
             root=root,
             health=health,
+            trust_forwarded_for=s.sigfox.trust_forwarded_for,
         )
         tables = TableMaintenance(
             store, interval=s.tables.ttl_purge_seconds, batch=s.tables.purge_batch

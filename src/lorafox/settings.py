@@ -184,6 +184,23 @@ class Settings(BaseSettings):
         ge=1024,
         description="Largest request body on /api/v2 (413 beyond, checked before authentication).",
     )
+    login_failures_per_address: int = Field(
+        default=20,
+        ge=1,
+        description="Wrong passwords from one address (any login) before it is refused for "
+        "login_lockout_seconds (429 with Retry-After), without any password hashing.",
+    )
+    login_failures_per_login: int = Field(
+        default=50,
+        ge=1,
+        description="Wrong passwords for one login (any address) before it is refused for "
+        "login_lockout_seconds.",
+    )
+    login_lockout_seconds: float = Field(
+        default=60,
+        gt=0,
+        description="The window the failures are counted in, and how long a lock-out lasts.",
+    )
     mqtt_port: int = Field(
         default=1883, ge=0, le=65535, description="Embedded MQTT broker port; 0 = no broker."
     )

@@ -20,7 +20,15 @@ from lorafox.downlinks import DownlinkQueue
 from lorafox.identity import Identity
 from lorafox.store.base import Store
 
-__all__ = ["ApiContext", "Caller", "Ctx", "context", "principal", "root_admin"]
+__all__ = [
+    "ApiContext",
+    "Caller",
+    "Ctx",
+    "caller_address",
+    "context",
+    "principal",
+    "root_admin",
+]
 
 
 @dataclass(slots=True)
@@ -33,6 +41,8 @@ class ApiContext:
     devices: DeviceManagement
     root: Group
     health: Callable[[], dict[str, str]]
+    trust_forwarded_for: bool = False
+    """Take the caller's address from ``X-Forwarded-For``'s last entry (behind one proxy)."""
 
 
 def context(request: Request) -> ApiContext:
@@ -62,8 +72,20 @@ _basic = _BasicScheme()
 async def principal(
     request: Request, _: Annotated[HTTPAuthorizationCredentials | None, Security(_basic)]
 ) -> Principal:
-    """Dependency: the authenticated caller (HTTP Basic), or 401."""
-    return await context(request).auth.authenticate(request.headers.get("authorization"))
+    """Dependency: the authenticated caller (HTTP Basic), or 401 (429 while throttled)."""
+    ctx = context(request)
+    return await ctx.auth.authenticate(
+        request.headers.get("authorization"), caller_address(request, ctx.trust_forwarded_for)
+    )
+
+
+def caller_address(request: Request, trust_forwarded_for: bool) -> str | None:
+    """The client's address: the socket's peer, or behind a trusted proxy the last
+    ``X-Forwarded-For`` entry (the one the proxy appended)."""
+    forwarded = request.headers.get("x-forwarded-for") if trust_forwarded_for else None
+    if forwarded:
+        return forwarded.rsplit(",", 1)[-1].strip()
+    return request.client.host if request.client else None
 
 
 Ctx = Annotated[ApiContext, Depends(context)]

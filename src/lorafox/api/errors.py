@@ -11,6 +11,7 @@ from lorafox.errors import (
     Conflict,
     Forbidden,
     InvalidInput,
+    LoginThrottled,
     LorafoxError,
     NotFound,
     PayloadTooLarge,
@@ -22,6 +23,7 @@ __all__ = ["error_body", "error_response", "status_for"]
 _STATUS: tuple[tuple[type[LorafoxError], int], ...] = (
     (PayloadTooLarge, 413),
     (InvalidInput, 400),
+    (LoginThrottled, 429),
     (AuthenticationFailed, 401),
     (Forbidden, 403),
     (NotFound, 404),
@@ -49,6 +51,8 @@ def error_response(exc: LorafoxError) -> tuple[int, list[tuple[bytes, bytes]], b
         errors.append({"field": field, "message": exc.message})
     status = status_for(exc)
     headers = [(b"content-type", b"application/json")]
+    if isinstance(exc, LoginThrottled):
+        headers.append((b"retry-after", str(exc.retry_after).encode()))
     if status == 401:
         headers.append((b"www-authenticate", b'Basic realm="lorafox", charset="UTF-8"'))
     if status == 503:

@@ -85,6 +85,11 @@ class Metrics:
             ["event"],
             registry=self.registry,
         )
+        self.auth_failures = Counter(
+            "lorafox_auth_failures",
+            "Wrong or unknown logins on /api/v2 and the MQTT broker",
+            registry=self.registry,
+        )
         self.publish_backlog = Gauge(
             "lorafox_publish_backlog",
             "Stored uplinks waiting for the MQTT broker (in memory)",

@@ -17,13 +17,15 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
+import math
 import time
 
 from lorafox.auth.basic import VerifiedCache, parse_basic
 from lorafox.auth.passwords import hash_password, verify_password
 from lorafox.auth.secretbox import SecretBox
+from lorafox.auth.throttle import LoginThrottle
 from lorafox.domain import Principal, PrincipalKind
-from lorafox.errors import AuthenticationFailed
+from lorafox.errors import AuthenticationFailed, LoginThrottled
 from lorafox.store.base import IdentityStore
 
 __all__ = ["PrincipalAuthenticator"]
@@ -46,19 +48,41 @@ class PrincipalAuthenticator:
         ttl: float = 300.0,
         failure_ttl: float = 2.0,
         max_entries: int = 10_000,
+        throttle: LoginThrottle | None = None,
+        max_hashing: int = 2,
     ) -> None:
         self._store = store
         self._box = box
+        self._throttle = throttle or LoginThrottle()
+        # argon2 runs in threads: at most this many at once, whatever the number of guessers
+        self._hashing = asyncio.Semaphore(max_hashing)
         self._cache = VerifiedCache(ttl=ttl, failure_ttl=failure_ttl, max_entries=max_entries)
         self._dummy_hash: str | None = None
 
-    async def authenticate(self, header: str | None) -> Principal:
-        """The principal behind an ``Authorization: Basic`` value, or ``AuthenticationFailed``."""
+    async def authenticate(self, header: str | None, address: str | None = None) -> Principal:
+        """The principal behind an ``Authorization: Basic`` value, or ``AuthenticationFailed``
+        (``LoginThrottled`` after too many wrong passwords from ``address`` or for the login)."""
         login, password = parse_basic(header)
-        return await self.check(login, password)
+        return await self.check(login, password, address)
 
-    async def check(self, login: str, password: str) -> Principal:
-        """The principal for this login and password, or ``AuthenticationFailed``."""
+    async def check(self, login: str, password: str, address: str | None = None) -> Principal:
+        """The principal for this login and password, or ``AuthenticationFailed``; refused
+        before any hashing while ``address`` or ``login`` is throttled."""
+        wait = self._throttle.retry_after(address, login)
+        if wait:
+            seconds = max(1, math.ceil(wait))
+            raise LoginThrottled(
+                f"too many wrong passwords: retry in {seconds} s", retry_after=seconds
+            )
+        try:
+            principal = await self._check(login, password)
+        except AuthenticationFailed:
+            self._throttle.failed(address, login)
+            raise
+        self._throttle.succeeded(address, login)
+        return principal
+
+    async def _check(self, login: str, password: str) -> Principal:
         usable = len(login) <= _LOGIN_MAX and "\x00" not in login
         found = await self._store.find_login(login) if usable else None
         if found is None:
@@ -76,7 +100,8 @@ class PrincipalAuthenticator:
             stored_hash = found.secret
 
             async def verify() -> bool:
-                ok = await asyncio.to_thread(verify_password, stored_hash, password)
+                async with self._hashing:
+                    ok = await asyncio.to_thread(verify_password, stored_hash, password)
                 if ok:
                     await self._store.record_login(principal.id, int(time.time() * 1000))
                 return ok
@@ -107,7 +132,8 @@ class PrincipalAuthenticator:
         dummy = self._dummy_hash
 
         async def verify() -> bool:
-            await asyncio.to_thread(verify_password, dummy, password)
+            async with self._hashing:
+                await asyncio.to_thread(verify_password, dummy, password)
             return False
 
         await self._cache.verify(digest, verify)
