@@ -1,8 +1,10 @@
 """First start: the admin user and the Sigfox callback credentials.
 
 Taken from ``LORAFOX_ADMIN_PASSWORD``, ``LORAFOX_SIGFOX_USERNAME`` and ``LORAFOX_SIGFOX_PASSWORD``
-when set (then they also replace what is stored), otherwise generated once and returned to the
-caller to print; they are never logged.
+when set, otherwise generated once and returned to the caller to print; they are never logged.
+The Sigfox pair from the environment replaces what is stored at every start. The admin password
+from the environment is applied when the admin is created and whenever the variable's value
+changes — not at every start, so a password changed through the API or the CLI is kept.
 
 The admin is the user ``admin`` (its login; users otherwise log in with their email), ADMIN of
 the root group. When it is missing (first start, or deleted since) it is created again.
@@ -26,6 +28,8 @@ __all__ = ["ADMIN", "SIGFOX", "CallbackCredentials", "Verifiers", "ensure_creden
 
 ADMIN = "admin"
 SIGFOX = "sigfox"
+ADMIN_FROM_ENV = "admin-password-env"
+"""The credential row holding the argon2 hash of the last LORAFOX_ADMIN_PASSWORD applied."""
 
 
 @dataclass(slots=True, frozen=True)
@@ -39,10 +43,8 @@ class CallbackCredentials:
 async def _ensure_admin(store: Store, settings: Settings, notes: list[str]) -> None:
     wanted = settings.admin_password.get_secret_value() if settings.admin_password else None
     current = await store.get_user_by_email(ADMIN)
-    if current is not None and (
-        wanted is None or await asyncio.to_thread(verify_password, current.password_hash, wanted)
-    ):
-        return
+    if current is not None and (wanted is None or await _applied_before(store, wanted)):
+        return  # a password changed since (API, CLI) is kept: the variable is applied once
     password = wanted or generate_secret()
     hashed = await asyncio.to_thread(hash_password, password)
     if current is None:
@@ -66,7 +68,18 @@ async def _ensure_admin(store: Store, settings: Settings, notes: list[str]) -> N
     if wanted is None:
         notes.append(f"Admin user created: {ADMIN} / {password}")
     else:
+        # remember which value was applied (its argon2 hash), so that the next start with the
+        # same variable leaves a password changed through the API alone
+        await store.put_credential(Credential(ADMIN_FROM_ENV, ADMIN, hashed))
         notes.append("Admin password set from LORAFOX_ADMIN_PASSWORD")
+
+
+async def _applied_before(store: CredentialStore, wanted: str) -> bool:
+    """Whether ``LORAFOX_ADMIN_PASSWORD`` already had this value at an earlier start."""
+    applied = await store.get_credential(ADMIN_FROM_ENV)
+    if applied is None:
+        return False
+    return await asyncio.to_thread(verify_password, applied.secret, wanted)
 
 
 async def _ensure_sigfox(

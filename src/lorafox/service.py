@@ -165,11 +165,15 @@ class Service:
                 ) from exc
             store = await SqlStore.open(s.sqlalchemy_url)
             try:
-                callback, notes = await ensure_credentials(store, s, box)
-                if notes:
-                    self._on_notes(notes)
                 sock = bind_socket(s.host, s.http_port, "--http-port")
                 try:
+                    if s.mqtt_port and not s.mqtt_url:
+                        # the broker binds later: fail now, before credentials are made and
+                        # printed "once" by a start that would not serve
+                        bind_socket(s.host, s.mqtt_port, "--mqtt-port").close()
+                    callback, notes = await ensure_credentials(store, s, box)
+                    if notes:
+                        self._on_notes(notes)
                     await self._serve(store, box, Verifiers(callback), sock)
                 finally:
                     sock.close()

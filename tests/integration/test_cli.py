@@ -105,12 +105,21 @@ def test_port_in_use_is_one_line_naming_the_flag(
         holder.bind(("127.0.0.1", taken))
         holder.listen()
         proc = serve(tmp_path, http_port, mqtt_port)
-        _, err = proc.communicate(timeout=30)
+        out, err = proc.communicate(timeout=30)
     assert proc.returncode == 2
     error_lines = [line for line in err.splitlines() if line.startswith("lorafox: error:")]
     assert len(error_lines) == 1
     assert f"port {taken}" in error_lines[0] and flag in error_lines[0]
     assert "Traceback" not in err
+    # the start that could not serve made no credentials: the next one prints them
+    assert "created" not in out
+    proc = serve(tmp_path, http_port, mqtt_port)
+    wait_healthy(http_port, proc)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert "Admin user created: admin / " in out
+    assert "Sigfox callback credentials created: " in out
 
 
 def test_bad_setting_is_a_clear_message(tmp_path: Path) -> None:

@@ -298,3 +298,32 @@ def test_database_down_is_503_never_500(
         r = http.post("/sigfox/uplink", json=body("1", 1), auth=SIGFOX)
         assert r.status_code == 503 and r.headers["retry-after"] == "5"
         assert r.json()["message"]
+
+
+def test_admin_password_from_the_environment_is_applied_once(
+    lorafox_factory: Callable[..., Running], tmp_path: Path
+) -> None:
+    """LORAFOX_ADMIN_PASSWORD sets the admin's password when it is new or changed, and leaves
+    a password changed through the API alone at the next starts."""
+    data = tmp_path / "kept"
+    first = lorafox_factory(data_dir=data)
+    users = httpx.get(f"{first.base_url}/api/v2/users", auth=ADMIN).json()["data"]
+    [admin] = [u for u in users if u["email"] == "admin"]
+    changed = httpx.put(
+        f"{first.base_url}/api/v2/users/{admin['id']}/password",
+        json={"currentPassword": ADMIN_PASSWORD, "newPassword": "changed-by-the-API-1"},
+        auth=ADMIN,
+    )
+    assert changed.status_code in (200, 204), changed.text
+    first.stop()
+
+    again = lorafox_factory(data_dir=data)  # same LORAFOX_ADMIN_PASSWORD as the first start
+    url = f"{again.base_url}/api/v2/groups"
+    assert httpx.get(url, auth=("admin", "changed-by-the-API-1")).status_code == 200
+    assert httpx.get(url, auth=ADMIN).status_code == 401
+    again.stop()
+
+    rotated = lorafox_factory(data_dir=data, admin_password="rotated-in-the-env-2")
+    url = f"{rotated.base_url}/api/v2/groups"
+    assert httpx.get(url, auth=("admin", "rotated-in-the-env-2")).status_code == 200
+    assert httpx.get(url, auth=("admin", "changed-by-the-API-1")).status_code == 401
