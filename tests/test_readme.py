@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import shlex
 import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -25,7 +26,7 @@ README = (ROOT / "README.md").read_text()
 QUICK_START = README[
     README.index("## Quick start") : README.index("\n## ", README.index("## Quick"))
 ]
-_INLINE = re.compile(r"`((?:mosquitto_sub|mosquitto_pub|curl) [^`]+)`")
+_INLINE = re.compile(r"`((?:mosquitto_sub|mosquitto_pub|curl|\.venv/bin/lorafox simulate) [^`]+)`")
 
 
 def _section(title: str) -> str:
@@ -48,6 +49,10 @@ def _localise(command: str, lorafox: Running) -> list[str]:
     command = command.replace("-p 1884", f"-p {lorafox.mqtt_port}")
     command = command.replace("localhost:8080", f"127.0.0.1:{lorafox.http_port}")
     command = command.replace("PASSWORD", ADMIN_PASSWORD)
+    if command.startswith(".venv/bin/lorafox simulate"):
+        where = f"--url {lorafox.base_url} --data-dir {lorafox.service.settings.data_dir}"
+        command = command.replace(".venv/bin/lorafox simulate", f"lorafox simulate {where}")
+        return [sys.executable, "-m", *shlex.split(command)]
     return shlex.split(command)
 
 
@@ -107,6 +112,13 @@ def test_the_quick_start_commands_work(lorafox_factory: Callable[..., Running]) 
         )
         assert done.returncode == 0, done.stdout + done.stderr
     assert len(_wait_for_downlinks(lorafox, 2)) == 2
+
+    [simulate] = _commands(".venv/bin/lorafox simulate")
+    played = subprocess.run(
+        _localise(simulate, lorafox), capture_output=True, text=True, timeout=120, check=False
+    )
+    assert played.returncode == 0, played.stdout + played.stderr
+    assert "200 of 200 callbacks sent" in played.stdout and ", 0 not" in played.stdout
 
 
 def _wait_for_downlinks(lorafox: Running, count: int) -> list[dict[str, object]]:

@@ -1,5 +1,5 @@
-"""The ``lorafox`` command: ``serve``, ``sigfox-setup``, ``users``, ``api-users``, ``devices``,
-``version``.
+"""The ``lorafox`` command: ``serve``, ``sigfox-setup``, ``simulate``, ``users``, ``api-users``,
+``devices``, ``version``.
 
 One module per command (group); ``common`` holds what they share.
 """
@@ -11,7 +11,14 @@ from typing import Annotated
 import typer
 
 from lorafox import __version__
-from lorafox.cli import api_users, devices, serve, setup, users  # noqa: F401 (they add commands)
+from lorafox.cli import (  # noqa: F401 (they add commands)
+    api_users,
+    devices,
+    serve,
+    setup,
+    simulate,
+    users,
+)
 from lorafox.cli.common import app
 
 __all__ = ["app", "main"]
