@@ -679,3 +679,21 @@ def test_unknown_devices_are_refused_when_set(
         assert http.post("/api/v2/devices", json=body, auth=admin).status_code == 201
         assert uplink(http, "1A2B", 2).status_code == 204
         assert http.get("/api/v2/devices/1A2B", auth=admin).json()["sequenceNumber"] == 2
+
+
+@pytest.mark.parametrize("key", ["A:ADMIN", "A:DEVICE_MANAGER", "root:DEVICE_MANAGER"])
+def test_only_a_root_admin_chooses_a_device_type_id(world: World, key: str) -> None:  # noqa: F811
+    """A chosen id decides where unknown devices naming it are provisioned: a tenant may not
+    squat one (the server chooses it); the root ADMIN may (to keep a Sigfox device type's)."""
+    chosen = secrets.token_hex(12)
+    group = "root" if key.startswith("root") else "A"
+    body = {"name": "squat", "groupId": world.groups[group], "id": chosen}
+    refused = world.call("POST", "/api/v2/device-types", world.keys[key], json=body)
+    assert refused.status_code == 403, refused.text
+    assert "root group" in refused.json()["message"]
+    gone = world.call("GET", f"/api/v2/device-types/{chosen}", world.keys["root:ADMIN"])
+    assert gone.status_code == 404
+    unchosen = {"name": "mine", "groupId": world.groups[group]}
+    made = world.call("POST", "/api/v2/device-types", world.keys[key], json=unchosen)
+    assert made.status_code == 201 and made.json()["id"] != chosen
+    assert world.ok("POST", "/api/v2/device-types", 201, json=body)["id"] == chosen
