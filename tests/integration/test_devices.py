@@ -697,3 +697,19 @@ def test_only_a_root_admin_chooses_a_device_type_id(world: World, key: str) -> N
     made = world.call("POST", "/api/v2/device-types", world.keys[key], json=unchosen)
     assert made.status_code == 201 and made.json()["id"] != chosen
     assert world.ok("POST", "/api/v2/device-types", 201, json=body)["id"] == chosen
+
+
+def test_deleting_a_device_ends_its_queued_downlinks(world: World) -> None:  # noqa: F811
+    """The id's next owner (another group) must not get the old owner's downlink."""
+    device = new_device(world, new_type(world, "A"))
+    owner_a, owner_b = world.keys["A:DEVICE_MANAGER"], world.keys["B:ADMIN"]
+    url = f"/api/v2/devices/{device}/downlinks"
+    queued = world.call("POST", url, owner_a, json={"data": "0102030405060708"})
+    assert queued.status_code == 201, queued.text
+    assert world.call("DELETE", f"/api/v2/devices/{device}", owner_a).status_code == 204
+    body = {"id": device, "name": "d", "deviceTypeId": new_type(world, "B"), "pac": PAC}
+    assert world.call("POST", "/api/v2/devices", owner_b, json=body).status_code == 201
+    bidir = {"device": device, "time": 1_700_000_100, "seqNumber": 9, "data": "01", "ack": True}
+    assert world.http.post("/sigfox/bidir", json=bidir, auth=SIGFOX).status_code == 204
+    history = world.ok("GET", url)["data"]
+    assert [(d["id"], d["state"]) for d in history] == [(queued.json()["id"], "expired")]

@@ -236,7 +236,8 @@ class Devices:
         return updated
 
     async def delete(self, principal: Principal, device_id: str, *, purge: bool = False) -> int:
-        """Delete the device; its messages and downlinks stay unless ``purge`` (their count)."""
+        """Delete the device; its messages and downlinks stay unless ``purge`` (their count);
+        its queued downlinks end as expired either way (never delivered to a later owner)."""
         current = await self.get(principal, device_id, rbac.OPERATE)
         gone = await self._store.delete_device(current.id, purge=purge)
         self._registry.drop_device(current.id)
