@@ -700,9 +700,12 @@ def test_only_a_root_admin_chooses_a_device_type_id(world: World, key: str) -> N
 
 
 def test_deleting_a_device_ends_its_queued_downlinks(world: World) -> None:  # noqa: F811
-    """The id's next owner (another group) must not get the old owner's downlink."""
+    """The id's next owner (another group) must not get the old owner's downlink nor read its
+    history; the root ADMIN still reads all of it."""
     device = new_device(world, new_type(world, "A"))
     owner_a, owner_b = world.keys["A:DEVICE_MANAGER"], world.keys["B:ADMIN"]
+    for seq in (1, 2):
+        assert uplink(world.http, device, seq).status_code == 204
     url = f"/api/v2/devices/{device}/downlinks"
     queued = world.call("POST", url, owner_a, json={"data": "0102030405060708"})
     assert queued.status_code == 201, queued.text
@@ -713,3 +716,7 @@ def test_deleting_a_device_ends_its_queued_downlinks(world: World) -> None:  # n
     assert world.http.post("/sigfox/bidir", json=bidir, auth=SIGFOX).status_code == 204
     history = world.ok("GET", url)["data"]
     assert [(d["id"], d["state"]) for d in history] == [(queued.json()["id"], "expired")]
+    assert world.call("GET", url, owner_b).json()["data"] == []
+    messages = f"/api/v2/devices/{device}/messages"
+    assert [m["seqNumber"] for m in world.ok("GET", messages)["data"]] == [9, 2, 1]
+    assert [m["seqNumber"] for m in world.call("GET", messages, owner_b).json()["data"]] == [9]

@@ -82,9 +82,16 @@ class MessageStore(Protocol):
         ...
 
     async def list_messages(
-        self, device: str, *, limit: int, since: int | None = None, before: int | None = None
+        self,
+        device: str,
+        *,
+        limit: int,
+        since: int | None = None,
+        before: int | None = None,
+        registered_at: int | None = None,
     ) -> list[StoredUplink]:
-        """Newest first; ``since`` inclusive and ``before`` exclusive, in epoch ms."""
+        """Newest first; ``since`` inclusive and ``before`` exclusive, in epoch ms; with
+        ``registered_at`` only those received since then (the current registration's)."""
         ...
 
     async def list_type_messages(
@@ -119,8 +126,10 @@ class MessageStore(Protocol):
 class DownlinkStore(Protocol):
     async def enqueue_downlink(self, device: str, data: str, *, source: str) -> Downlink: ...
 
-    async def list_downlinks(self, device: str) -> list[Downlink]:
-        """Oldest first."""
+    async def list_downlinks(
+        self, device: str, *, registered_at: int | None = None
+    ) -> list[Downlink]:
+        """Oldest first; with ``registered_at`` only those queued since then."""
         ...
 
     async def delete_downlink(self, device: str, downlink_id: int) -> None:
