@@ -704,7 +704,7 @@ def test_deleting_a_device_ends_its_queued_downlinks(world: World) -> None:  # n
     history; the root ADMIN still reads all of it."""
     device = new_device(world, new_type(world, "A"))
     owner_a, owner_b = world.keys["A:DEVICE_MANAGER"], world.keys["B:ADMIN"]
-    for seq in (1, 2):
+    for seq in (1, 5):  # 2 to 4 lost: an event of A's registration
         assert uplink(world.http, device, seq).status_code == 204
     url = f"/api/v2/devices/{device}/downlinks"
     queued = world.call("POST", url, owner_a, json={"data": "0102030405060708"})
@@ -718,5 +718,10 @@ def test_deleting_a_device_ends_its_queued_downlinks(world: World) -> None:  # n
     assert [(d["id"], d["state"]) for d in history] == [(queued.json()["id"], "expired")]
     assert world.call("GET", url, owner_b).json()["data"] == []
     messages = f"/api/v2/devices/{device}/messages"
-    assert [m["seqNumber"] for m in world.ok("GET", messages)["data"]] == [9, 2, 1]
+    assert [m["seqNumber"] for m in world.ok("GET", messages)["data"]] == [9, 5, 1]
     assert [m["seqNumber"] for m in world.call("GET", messages, owner_b).json()["data"]] == [9]
+    events = f"/api/v2/devices/{device}/events"
+    a_lost = "3 message(s) lost between sequence numbers 1 and 5"
+    assert a_lost in [e["message"] for e in world.ok("GET", events)["data"]]
+    seen_by_b = [e["message"] for e in world.call("GET", events, owner_b).json()["data"]]
+    assert a_lost not in seen_by_b

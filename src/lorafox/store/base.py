@@ -172,10 +172,12 @@ class EventStore(Protocol):
         since: int | None = None,
         before: int | None = None,
         before_id: int | None = None,
+        registered_at: int | None = None,
     ) -> list[Event]:
         """Newest first (by time, then id); ``since`` inclusive and ``before`` exclusive, in
         epoch ms — with ``before_id``, the events at ``before`` with a lower id are included
-        (the next page after the event (``before``, ``before_id``))."""
+        (the next page after the event (``before``, ``before_id``)); with ``registered_at``
+        only those recorded since then."""
         ...
 
     async def alerts(self) -> dict[str, int]:
