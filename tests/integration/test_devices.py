@@ -705,7 +705,7 @@ def test_deleting_a_device_ends_its_queued_downlinks(world: World) -> None:  # n
     device = new_device(world, new_type(world, "A"))
     owner_a, owner_b = world.keys["A:DEVICE_MANAGER"], world.keys["B:ADMIN"]
     for seq in (1, 5):  # 2 to 4 lost: an event of A's registration
-        assert uplink(world.http, device, seq).status_code == 204
+        assert uplink(world.http, device, seq, lat=45.5, lng=6.25).status_code == 204
     url = f"/api/v2/devices/{device}/downlinks"
     queued = world.call("POST", url, owner_a, json={"data": "0102030405060708"})
     assert queued.status_code == 201, queued.text
@@ -725,3 +725,6 @@ def test_deleting_a_device_ends_its_queued_downlinks(world: World) -> None:  # n
     assert a_lost in [e["message"] for e in world.ok("GET", events)["data"]]
     seen_by_b = [e["message"] for e in world.call("GET", events, owner_b).json()["data"]]
     assert a_lost not in seen_by_b
+    locations = f"/api/v2/devices/{device}/locations"
+    assert {(p["lat"], p["lng"]) for p in world.ok("GET", locations)["data"]} == {(45.5, 6.25)}
+    assert world.call("GET", locations, owner_b).json()["data"] == []
