@@ -679,3 +679,52 @@ def test_unknown_devices_are_refused_when_set(
         assert http.post("/api/v2/devices", json=body, auth=admin).status_code == 201
         assert uplink(http, "1A2B", 2).status_code == 204
         assert http.get("/api/v2/devices/1A2B", auth=admin).json()["sequenceNumber"] == 2
+
+
+@pytest.mark.parametrize("key", ["A:ADMIN", "A:DEVICE_MANAGER", "root:DEVICE_MANAGER"])
+def test_only_a_root_admin_chooses_a_device_type_id(world: World, key: str) -> None:  # noqa: F811
+    """A chosen id decides where unknown devices naming it are provisioned: a tenant may not
+    squat one (the server chooses it); the root ADMIN may (to keep a Sigfox device type's)."""
+    chosen = secrets.token_hex(12)
+    group = "root" if key.startswith("root") else "A"
+    body = {"name": "squat", "groupId": world.groups[group], "id": chosen}
+    refused = world.call("POST", "/api/v2/device-types", world.keys[key], json=body)
+    assert refused.status_code == 403, refused.text
+    assert "root group" in refused.json()["message"]
+    gone = world.call("GET", f"/api/v2/device-types/{chosen}", world.keys["root:ADMIN"])
+    assert gone.status_code == 404
+    unchosen = {"name": "mine", "groupId": world.groups[group]}
+    made = world.call("POST", "/api/v2/device-types", world.keys[key], json=unchosen)
+    assert made.status_code == 201 and made.json()["id"] != chosen
+    assert world.ok("POST", "/api/v2/device-types", 201, json=body)["id"] == chosen
+
+
+def test_deleting_a_device_ends_its_queued_downlinks(world: World) -> None:  # noqa: F811
+    """The id's next owner (another group) must not get the old owner's downlink nor read its
+    history; the root ADMIN still reads all of it."""
+    device = new_device(world, new_type(world, "A"))
+    owner_a, owner_b = world.keys["A:DEVICE_MANAGER"], world.keys["B:ADMIN"]
+    for seq in (1, 5):  # 2 to 4 lost: an event of A's registration
+        assert uplink(world.http, device, seq, lat=45.5, lng=6.25).status_code == 204
+    url = f"/api/v2/devices/{device}/downlinks"
+    queued = world.call("POST", url, owner_a, json={"data": "0102030405060708"})
+    assert queued.status_code == 201, queued.text
+    assert world.call("DELETE", f"/api/v2/devices/{device}", owner_a).status_code == 204
+    body = {"id": device, "name": "d", "deviceTypeId": new_type(world, "B"), "pac": PAC}
+    assert world.call("POST", "/api/v2/devices", owner_b, json=body).status_code == 201
+    bidir = {"device": device, "time": 1_700_000_100, "seqNumber": 9, "data": "01", "ack": True}
+    assert world.http.post("/sigfox/bidir", json=bidir, auth=SIGFOX).status_code == 204
+    history = world.ok("GET", url)["data"]
+    assert [(d["id"], d["state"]) for d in history] == [(queued.json()["id"], "expired")]
+    assert world.call("GET", url, owner_b).json()["data"] == []
+    messages = f"/api/v2/devices/{device}/messages"
+    assert [m["seqNumber"] for m in world.ok("GET", messages)["data"]] == [9, 5, 1]
+    assert [m["seqNumber"] for m in world.call("GET", messages, owner_b).json()["data"]] == [9]
+    events = f"/api/v2/devices/{device}/events"
+    a_lost = "3 message(s) lost between sequence numbers 1 and 5"
+    assert a_lost in [e["message"] for e in world.ok("GET", events)["data"]]
+    seen_by_b = [e["message"] for e in world.call("GET", events, owner_b).json()["data"]]
+    assert a_lost not in seen_by_b
+    locations = f"/api/v2/devices/{device}/locations"
+    assert {(p["lat"], p["lng"]) for p in world.ok("GET", locations)["data"]} == {(45.5, 6.25)}
+    assert world.call("GET", locations, owner_b).json()["data"] == []

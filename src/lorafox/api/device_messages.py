@@ -248,7 +248,13 @@ async def list_messages(
     before: Before = None,
 ) -> Response:
     device = await ctx.devices.devices.scope(caller, device_id)
-    found = await ctx.store.list_messages(device, limit=limit, since=since, before=before)
+    found = await ctx.store.list_messages(
+        device,
+        limit=limit,
+        since=since,
+        before=before,
+        registered_at=await ctx.devices.devices.registered_at(caller, device),
+    )
     return message_page(request, found, limit)
 
 
@@ -296,7 +302,8 @@ async def list_type_messages(
 )
 async def list_downlinks(ctx: Ctx, caller: Caller, device_id: DeviceId) -> DownlinkList:
     device = await ctx.devices.devices.scope(caller, device_id)
-    found = await ctx.store.list_downlinks(device)
+    registered_at = await ctx.devices.devices.registered_at(caller, device)
+    found = await ctx.store.list_downlinks(device, registered_at=registered_at)
     return DownlinkList(data=[_downlink(d) for d in found], paging=Paging())
 
 

@@ -99,8 +99,8 @@ class DeviceTypeCreate(_Fields):
     )
     id: str | None = Field(
         default=None,
-        description="lorafox: choose the id (24 lower-case hex digits), e.g. a Sigfox device "
-        "type's, so that callbacks' deviceTypeId finds it",
+        description="lorafox, root ADMIN only: choose the id (24 lower-case hex digits), e.g. "
+        "a Sigfox device type's, so that callbacks' deviceTypeId finds it",
     )
 
 

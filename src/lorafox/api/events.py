@@ -80,7 +80,12 @@ async def device_events(
 ) -> EventList:
     device = await ctx.devices.devices.scope(caller, device_id)
     found = await ctx.store.list_events(
-        device=device, limit=limit, since=since, before=before, before_id=before_id
+        device=device,
+        limit=limit,
+        since=since,
+        before=before,
+        before_id=before_id,
+        registered_at=await ctx.devices.devices.registered_at(caller, device),
     )
     return _page(request, found, limit)
 

@@ -175,8 +175,11 @@ async def list_locations(
             )
     stations: dict[str, StationPosition] | None = None
     before: tuple[int, int] | None = None
+    registered_at = await ctx.devices.devices.registered_at(caller, device)
     while len(found) < wanted:
-        rows = await store.message_positions(device, limit=_CHUNK, before=before)
+        rows = await store.message_positions(
+            device, limit=_CHUNK, before=before, registered_at=registered_at
+        )
         if rows and stations is None:
             stations = await store.station_positions(device)
         for row in rows:

@@ -25,6 +25,7 @@ __all__ = [
     "OPERATE",
     "PERMISSIONS",
     "READ",
+    "is_root_admin",
     "is_within",
     "profile_at",
     "require",
@@ -55,6 +56,11 @@ PERMISSIONS: dict[Profile, tuple[str, ...]] = {
 def is_within(path: str, root: str) -> bool:
     """True when the group at ``path`` is the group at ``root`` or below it."""
     return path.startswith(root)
+
+
+def is_root_admin(principal: Principal) -> bool:
+    """True when ``principal`` holds ADMIN on the root group (a path of a single id)."""
+    return any(g.profile is Profile.ADMIN and g.path.count("/") == 2 for g in principal.grants)
 
 
 def strongest(profiles: Iterable[Profile]) -> Profile | None:

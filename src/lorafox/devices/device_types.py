@@ -16,7 +16,7 @@ from lorafox.devices.validation import (
     check_payload,
 )
 from lorafox.domain import DeviceType, DownlinkMode, PayloadType, Principal, Profile, new_id
-from lorafox.errors import InvalidInput, NotFound
+from lorafox.errors import Forbidden, InvalidInput, NotFound
 from lorafox.identity.groups import Groups
 from lorafox.identity.validation import (
     DESCRIPTION_MAX,
@@ -104,10 +104,14 @@ class DeviceTypes:
         device_type_id: str | None = None,
     ) -> DeviceType:
         """A new device type in ``group_id`` (DEVICE_MANAGER there); without a group, in the
-        principal's own group when it has exactly one. ``device_type_id`` chooses the id (to
-        keep a Sigfox device type's id, so callbacks' ``deviceTypeId`` finds it)."""
+        principal's own group when it has exactly one. The server chooses the id; only an ADMIN
+        of the root group may choose ``device_type_id`` (to keep a Sigfox device type's id, so
+        callbacks' ``deviceTypeId`` finds it): a chosen id decides where unknown devices that
+        name it are provisioned, so a tenant choosing one could capture another's devices."""
         if device_type_id is not None and not is_id(device_type_id):
             raise InvalidInput("id: 24 lower-case hex digits", field="id")
+        if device_type_id is not None and not rbac.is_root_admin(principal):
+            raise Forbidden("id: only an ADMIN of the root group may choose a device type's id")
         if group_id is None:
             own = await self._groups.own(principal)
             if len(own) != 1:

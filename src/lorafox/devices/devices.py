@@ -123,6 +123,15 @@ class Devices:
         rbac.require(principal, await self._path(group_id), needed, "device")
         return device
 
+    async def registered_at(self, principal: Principal, device: str) -> int | None:
+        """Where ``principal``'s view of the device's history starts: the current registration's
+        creation (epoch ms), so a new owner of the id never reads an old one's; None (all of
+        it) for an ADMIN of the root group or an id that is not registered."""
+        if rbac.is_root_admin(principal):
+            return None
+        found = await self._store.get_device(device)
+        return None if found is None else found.created_at
+
     async def _path(self, group_id: str | None) -> str:
         if group_id is None:
             return self._root.path
@@ -236,7 +245,8 @@ class Devices:
         return updated
 
     async def delete(self, principal: Principal, device_id: str, *, purge: bool = False) -> int:
-        """Delete the device; its messages and downlinks stay unless ``purge`` (their count)."""
+        """Delete the device; its messages and downlinks stay unless ``purge`` (their count);
+        its queued downlinks end as expired either way (never delivered to a later owner)."""
         current = await self.get(principal, device_id, rbac.OPERATE)
         gone = await self._store.delete_device(current.id, purge=purge)
         self._registry.drop_device(current.id)

@@ -82,9 +82,16 @@ class MessageStore(Protocol):
         ...
 
     async def list_messages(
-        self, device: str, *, limit: int, since: int | None = None, before: int | None = None
+        self,
+        device: str,
+        *,
+        limit: int,
+        since: int | None = None,
+        before: int | None = None,
+        registered_at: int | None = None,
     ) -> list[StoredUplink]:
-        """Newest first; ``since`` inclusive and ``before`` exclusive, in epoch ms."""
+        """Newest first; ``since`` inclusive and ``before`` exclusive, in epoch ms; with
+        ``registered_at`` only those received since then (the current registration's)."""
         ...
 
     async def list_type_messages(
@@ -119,8 +126,10 @@ class MessageStore(Protocol):
 class DownlinkStore(Protocol):
     async def enqueue_downlink(self, device: str, data: str, *, source: str) -> Downlink: ...
 
-    async def list_downlinks(self, device: str) -> list[Downlink]:
-        """Oldest first."""
+    async def list_downlinks(
+        self, device: str, *, registered_at: int | None = None
+    ) -> list[Downlink]:
+        """Oldest first; with ``registered_at`` only those queued since then."""
         ...
 
     async def delete_downlink(self, device: str, downlink_id: int) -> None:
@@ -163,10 +172,12 @@ class EventStore(Protocol):
         since: int | None = None,
         before: int | None = None,
         before_id: int | None = None,
+        registered_at: int | None = None,
     ) -> list[Event]:
         """Newest first (by time, then id); ``since`` inclusive and ``before`` exclusive, in
         epoch ms — with ``before_id``, the events at ``before`` with a lower id are included
-        (the next page after the event (``before``, ``before_id``))."""
+        (the next page after the event (``before``, ``before_id``)); with ``registered_at``
+        only those recorded since then."""
         ...
 
     async def alerts(self) -> dict[str, int]:

@@ -43,10 +43,16 @@ class StationPosition:
 
 class LocationStore(Protocol):
     async def message_positions(
-        self, device: str, *, limit: int, before: tuple[int, int] | None = None
+        self,
+        device: str,
+        *,
+        limit: int,
+        before: tuple[int, int] | None = None,
+        registered_at: int | None = None,
     ) -> list[MessagePosition]:
         """The messages of ``device`` that carry any position data, newest first, older than
-        ``before`` (a message's ``(time, seq_number)``) when given."""
+        ``before`` (a message's ``(time, seq_number)``) when given, received since
+        ``registered_at`` when given."""
         ...
 
     async def station_positions(self, device: str) -> dict[str, StationPosition]:

@@ -7,6 +7,7 @@ A device's ``last_com`` and ``seq_number`` are read from its latest message thro
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -26,7 +27,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from lorafox.domain import Device, DeviceType, DownlinkMode, PayloadType
+from lorafox.domain import Device, DeviceType, DownlinkMode, DownlinkState, PayloadType
 from lorafox.errors import Conflict, NotFound
 from lorafox.store.base import DeviceQuery, DeviceTypeQuery
 from lorafox.store.sql.tables import device_types, devices, downlinks, groups, messages
@@ -310,7 +311,15 @@ class DeviceQueries:
             result = await conn.execute(delete(devices).where(devices.c.id == device_id))
             if not result.rowcount:
                 raise NotFound("device not found")
-            if not purge:
+            if not purge:  # kept as history, but never delivered to a later owner of the id
+                await conn.execute(
+                    update(downlinks)
+                    .where(
+                        downlinks.c.device == device_id,
+                        downlinks.c.state == DownlinkState.QUEUED.value,
+                    )
+                    .values(state=DownlinkState.EXPIRED.value, ended_at=int(time.time() * 1000))
+                )
                 return 0
             gone = await conn.execute(delete(messages).where(messages.c.device == device_id))
             await conn.execute(delete(downlinks).where(downlinks.c.device == device_id))

@@ -144,10 +144,13 @@ class EventQueries:
         since: int | None = None,
         before: int | None = None,
         before_id: int | None = None,
+        registered_at: int | None = None,
     ) -> list[Event]:
         query = select(events)
         if device is not None:
             query = query.where(events.c.device == device)
+        if registered_at is not None:
+            query = query.where(events.c.created_at >= registered_at)
         if device_type_id is not None:
             query = query.where(events.c.device_type_id == device_type_id)
         if since is not None:

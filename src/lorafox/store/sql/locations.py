@@ -33,7 +33,12 @@ class LocationQueries:
         raise NotImplementedError
 
     async def message_positions(
-        self, device: str, *, limit: int, before: tuple[int, int] | None = None
+        self,
+        device: str,
+        *,
+        limit: int,
+        before: tuple[int, int] | None = None,
+        registered_at: int | None = None,
     ) -> list[MessagePosition]:
         m = messages.c
         query = select(
@@ -58,6 +63,8 @@ class LocationQueries:
         )
         if before is not None:
             query = query.where(tuple_(m.time, m.seq_number) < tuple_(*before))
+        if registered_at is not None:
+            query = query.where(m.received_at >= registered_at)
         query = query.order_by(m.time.desc(), m.seq_number.desc()).limit(limit)
         async with self._reading() as conn:
             rows = (await conn.execute(query)).all()

@@ -277,9 +277,17 @@ class SqlStore(
             raise StoreError("the database is unavailable") from exc
 
     async def list_messages(
-        self, device: str, *, limit: int, since: int | None = None, before: int | None = None
+        self,
+        device: str,
+        *,
+        limit: int,
+        since: int | None = None,
+        before: int | None = None,
+        registered_at: int | None = None,
     ) -> list[StoredUplink]:
         query = select(messages).where(messages.c.device == device)
+        if registered_at is not None:
+            query = query.where(messages.c.received_at >= registered_at)
         if since is not None:
             query = query.where(messages.c.time >= since)
         if before is not None:
@@ -355,8 +363,12 @@ class SqlStore(
         async with self._writing() as conn:
             return downlink_from_row((await conn.execute(stmt)).one())
 
-    async def list_downlinks(self, device: str) -> list[Downlink]:
+    async def list_downlinks(
+        self, device: str, *, registered_at: int | None = None
+    ) -> list[Downlink]:
         query = select(downlinks).where(downlinks.c.device == device).order_by(downlinks.c.id)
+        if registered_at is not None:
+            query = query.where(downlinks.c.created_at >= registered_at)
         async with self._reading() as conn:
             return [downlink_from_row(row) for row in await conn.execute(query)]
 
