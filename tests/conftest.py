@@ -202,3 +202,16 @@ def pg_database(postgres_url: str) -> Iterator[str]:
         yield postgres_url.rsplit("/", 1)[0] + f"/{name}"
     finally:
         run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def root_api_user(base_url: str, name: str, profile: str = "ADMIN") -> tuple[str, str]:
+    """A new API user of the root group with ``profile``: its (login, password)."""
+    import httpx
+
+    with httpx.Client(base_url=base_url, auth=("admin", ADMIN_PASSWORD)) as http:
+        [root] = [g for g in http.get("/api/v2/groups").json()["data"] if not g["path"]]
+        made = http.post(
+            "/api/v2/api-users",
+            json={"groupId": root["id"], "name": name, "profileIds": [profile]},
+        ).json()
+    return made["id"], made["accessToken"]

@@ -19,7 +19,14 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import ADMIN_PASSWORD, SIGFOX_PASSWORD, SIGFOX_USER, Running, require_binary
+from tests.conftest import (
+    ADMIN_PASSWORD,
+    SIGFOX_PASSWORD,
+    SIGFOX_USER,
+    Running,
+    require_binary,
+    root_api_user,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text()
@@ -139,13 +146,8 @@ def test_the_dynamodb_example_runs(lorafox_factory: Callable[..., Running]) -> N
     section = _section("DynamoDB-compatible tables")
     code = section[section.index("```python") + len("```python") : section.index("```\n", 10)]
     code = code.replace("http://127.0.0.1:8080", lorafox.base_url)
-    with httpx.Client(base_url=lorafox.base_url, auth=("admin", ADMIN_PASSWORD)) as http:
-        [root] = [g for g in http.get("/api/v2/groups").json()["data"] if not g["path"]]
-        made = http.post(
-            "/api/v2/api-users",
-            json={"groupId": root["id"], "name": "readme", "profileIds": ["ADMIN"]},
-        ).json()
-    names: dict[str, object] = {"LOGIN": made["id"], "PASSWORD": made["accessToken"]}
+    login, password = root_api_user(lorafox.base_url, "readme")
+    names: dict[str, object] = {"LOGIN": login, "PASSWORD": password}
     exec(compile(code, "README.md", "exec"), names)  # noqa: S102 (the README's own example)
     table = names["table"]
     items = table.query(  # type: ignore[attr-defined]

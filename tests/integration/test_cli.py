@@ -30,7 +30,9 @@ def lorafox(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[s
     )
 
 
-def serve(data_dir: Path, http_port: int, mqtt_port: int) -> subprocess.Popen[str]:
+def serve(
+    data_dir: Path, http_port: int, mqtt_port: int, *extra: str, env: dict[str, str] | None = None
+) -> subprocess.Popen[str]:
     return lorafox(
         "serve",
         "--data-dir",
@@ -39,6 +41,8 @@ def serve(data_dir: Path, http_port: int, mqtt_port: int) -> subprocess.Popen[st
         str(http_port),
         "--mqtt-port",
         str(mqtt_port),
+        *extra,
+        env=env,
     )
 
 
@@ -343,14 +347,10 @@ def test_second_serve_on_one_data_dir_names_the_first(
 def test_debug_log_holds_no_secrets(tmp_path: Path, ports: tuple[int, int]) -> None:
     """At DEBUG, SQL parameters (password hashes, encrypted secrets) are not logged."""
     http_port, mqtt_port = ports
-    proc = lorafox(
-        "serve",
-        "--data-dir",
-        str(tmp_path),
-        "--http-port",
-        str(http_port),
-        "--mqtt-port",
-        str(mqtt_port),
+    proc = serve(
+        tmp_path,
+        http_port,
+        mqtt_port,
         "--log-level",
         "DEBUG",
         env={"LORAFOX_ADMIN_PASSWORD": "admin-Password-42"},

@@ -15,7 +15,7 @@ from botocore.auth import SigV4Auth, SigV4QueryAuth  # type: ignore[import-untyp
 from botocore.awsrequest import AWSRequest  # type: ignore[import-untyped]
 from botocore.credentials import Credentials  # type: ignore[import-untyped]
 
-from tests.conftest import ADMIN_PASSWORD, Running, make_settings, start_lorafox
+from tests.conftest import Running, make_settings, root_api_user, start_lorafox
 
 TARGET = "DynamoDB_20120810."
 
@@ -29,13 +29,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
 
 @pytest.fixture(scope="module")
 def credentials(server: Running) -> Credentials:
-    with httpx.Client(base_url=server.base_url, auth=("admin", ADMIN_PASSWORD)) as http:
-        [root] = [g for g in http.get("/api/v2/groups").json()["data"] if not g["path"]]
-        made = http.post(
-            "/api/v2/api-users",
-            json={"groupId": root["id"], "name": "signer", "profileIds": ["ADMIN"]},
-        ).json()
-    return Credentials(made["id"], made["accessToken"])
+    return Credentials(*root_api_user(server.base_url, "signer"))
 
 
 def _signed(

@@ -1,5 +1,5 @@
-"""The ``lorafox`` command: ``serve``, ``sigfox-setup``, ``simulate``, ``users``, ``api-users``,
-``devices``, ``version``.
+"""The ``lorafox`` command: ``serve``, ``sigfox-setup``, ``simulate``, ``tail``, ``users``,
+``api-users``, ``devices``, ``version``.
 
 One module per command (group); ``common`` holds what they share.
 """
@@ -17,6 +17,7 @@ from lorafox.cli import (  # noqa: F401 (they add commands)
     serve,
     setup,
     simulate,
+    tail,
     users,
 )
 from lorafox.cli.common import app

@@ -104,7 +104,12 @@ def _callback_credentials(
 
 @app.command()
 def simulate(
-    url: Annotated[str, typer.Option(help="lorafox's base URL.")] = "http://127.0.0.1:8080",
+    url: Annotated[
+        str | None,
+        typer.Option(
+            help="lorafox's base URL [from LORAFOX_HOST/LORAFOX_HTTP_PORT: 127.0.0.1:8080]."
+        ),
+    ] = None,
     devices: Annotated[int, typer.Option(min=1, max=1_000_000, help="Devices.")] = 10,
     messages: Annotated[int, typer.Option(min=1, max=100_000, help="Messages per device.")] = 5,
     rate: Annotated[
@@ -174,6 +179,10 @@ def simulate(
     auth = _callback_credentials(
         username, password, {"config": config, "data_dir": data_dir, "database_url": database_url}
     )
+    if url is None:
+        settings = load_settings(config, data_dir=data_dir, database_url=database_url)
+        host = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
+        url = f"http://{host}:{settings.http_port}"
     calls = fleet.plan()
     tally = run(_play(url.rstrip("/"), auth, calls, rate, concurrency))
     typer.echo("\n" + _summary(tally, len(calls)))
