@@ -22,8 +22,12 @@ def test_read_lines_skips_the_header_and_blank_lines() -> None:
     lines, errors = read_lines("id,pac,name,device type\n\n1A,p,n\n2B,p\n3C,p,n,t\n", "dflt")
     assert [(x.line, x.id, x.device_type_id) for x in lines] == [(3, "1A", "dflt"), (5, "3C", "t")]
     assert [(e.line, e.id) for e in errors] == [(4, "2B")]
-    lines, errors = read_lines("1A,p,n\n", None)
-    assert lines == [] and errors[0].message.startswith("expected 4 columns")
+    lines, errors = read_lines("1A,p,n\n4D,p,n,\n", None)
+    assert lines == [] and [e.line for e in errors] == [1, 2]
+    assert all(e.message.startswith("the device type id (4th column) is empty") for e in errors)
+    assert "--device-type" in errors[0].message
+    _, errors = read_lines("1A,p,n,t,extra\n", None)
+    assert errors[0].message == "expected 4 columns: id, pac, name, device type id (found 5)"
 
 
 def test_import_a_csv_with_bad_lines(

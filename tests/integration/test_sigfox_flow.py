@@ -303,3 +303,21 @@ def test_rest_errors_say_what_is_wrong(lorafox_factory: Callable[..., Running]) 
         home = http.get("/", follow_redirects=False)
         assert home.status_code == 307 and home.headers["location"] == "/api/docs"
         assert http.get("/", follow_redirects=True).status_code == 200
+
+
+def test_a_json_body_sent_as_a_form_is_read_as_json(
+    lorafox_factory: Callable[..., Running],
+) -> None:
+    """``curl -d '{…}'`` labels a JSON body application/x-www-form-urlencoded."""
+    lorafox = lorafox_factory()
+    dev = new_device()
+    with httpx.Client(base_url=lorafox.base_url, timeout=10) as http:
+        sent = http.post(
+            "/sigfox/uplink",
+            content=orjson.dumps(body(dev, 3)),
+            headers={"content-type": "application/x-www-form-urlencoded"},
+            auth=SIGFOX,
+        )
+        assert sent.status_code == 204, sent.text
+        stored = http.get(f"/api/v2/devices/{dev}/messages", auth=ADMIN).json()["data"]
+        assert [m["seqNumber"] for m in stored] == [3]

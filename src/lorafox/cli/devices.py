@@ -50,9 +50,23 @@ def read_lines(text: str, default_type: str | None) -> tuple[list[DeviceLine], l
         if number == 1 and cells[0].lower() == "id":
             continue
         device_type = cells[3] if len(cells) > 3 and cells[3] else default_type
-        if len(cells) not in (3, 4) or device_type is None:
+        if len(cells) not in (3, 4):
             errors.append(
-                LineError(number, cells[0], "expected 4 columns: id, pac, name, device type id")
+                LineError(
+                    number,
+                    cells[0],
+                    f"expected 4 columns: id, pac, name, device type id (found {len(cells)})",
+                )
+            )
+            continue
+        if device_type is None:
+            errors.append(
+                LineError(
+                    number,
+                    cells[0],
+                    "the device type id (4th column) is empty: fill it in, or give one for such "
+                    "lines with --device-type",
+                )
             )
             continue
         lines.append(DeviceLine(number, cells[0], cells[1], cells[2], device_type))
