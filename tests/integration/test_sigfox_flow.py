@@ -3,6 +3,7 @@ MQTT, the REST API — once on the embedded broker and once on the external Mosq
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -321,3 +322,18 @@ def test_a_json_body_sent_as_a_form_is_read_as_json(
         assert sent.status_code == 204, sent.text
         stored = http.get(f"/api/v2/devices/{dev}/messages", auth=ADMIN).json()["data"]
         assert [m["seqNumber"] for m in stored] == [3]
+
+
+def test_api_docs_are_served_from_the_package(lorafox_factory: Callable[..., Running]) -> None:
+    """Swagger UI works on a box without internet: no CDN, every asset served by lorafox."""
+    lorafox = lorafox_factory()
+    with httpx.Client(base_url=lorafox.base_url, timeout=10) as http:
+        page = http.get("/api/docs")
+        assert page.status_code == 200 and "swagger-ui" in page.text
+        assets = re.findall(r'(?:src|href)="([^"]+)"', page.text)
+        assert assets and all(a.startswith("/api/docs/assets/") for a in assets), assets
+        assert "cdn" not in page.text.lower()
+        for asset in assets:
+            answer = http.get(asset)
+            assert answer.status_code == 200 and len(answer.content) > 100, asset
+        assert http.get("/api/openapi.json").json()["info"]["title"] == "lorafox"

@@ -7,9 +7,12 @@ from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
+from swagger_ui_bundle import swagger_ui_path
 
 from lorafox import __version__
 from lorafox.api import (
@@ -45,6 +48,9 @@ def _json_error(
     return JSONResponse({"message": message, "errors": errors}, status_code=status, headers=headers)
 
 
+_DOCS_ASSETS = "/api/docs/assets"
+"""Swagger UI's files, from the swagger-ui-bundle package (Apache-2.0)."""
+
 _NOT_AN_OBJECT = frozenset({"dict_type", "model_attributes_type", "model_type"})
 
 
@@ -76,10 +82,22 @@ def _api(ctx: ApiContext, api_rate_limit: float) -> FastAPI:
         description="Sigfox API v2 compatible API (groups, users, API users, profiles, device "
         "types, devices and their messages), the downlink queue and service endpoints. HTTP "
         "Basic auth: an API user's id and password, or a user's email and password.",
-        docs_url="/api/docs",
+        docs_url=None,  # served below from the package's own files: no CDN, works offline
         openapi_url="/api/openapi.json",
         redoc_url=None,
     )
+    api.mount(_DOCS_ASSETS, StaticFiles(directory=swagger_ui_path), name="docs-assets")
+
+    @api.get("/api/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/api/openapi.json",
+            title="lorafox API",
+            swagger_js_url=f"{_DOCS_ASSETS}/swagger-ui-bundle.js",
+            swagger_css_url=f"{_DOCS_ASSETS}/swagger-ui.css",
+            swagger_favicon_url=f"{_DOCS_ASSETS}/favicon-32x32.png",
+        )
+
     api.state.lorafox = ctx
     api.state.rate_limiter = RateLimiter(api_rate_limit) if api_rate_limit > 0 else None
 
