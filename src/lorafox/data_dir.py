@@ -1,4 +1,4 @@
-"""The data directory: created private (0700), checked writable, and locked by one process.
+"""The data directory: private (0700, its files 0600), checked writable, locked by one process.
 
 Two ``lorafox serve`` on one data dir would split the traffic (uplinks published by one broker,
 downlinks handed out by the other), so the first holds an exclusive ``flock`` on
@@ -11,11 +11,13 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import stat
+from collections.abc import Iterator
 from pathlib import Path
 
 from lorafox.errors import ConfigError
 
-__all__ = ["DataDirLock", "lock_data_dir"]
+__all__ = ["DataDirLock", "lock_data_dir", "private_umask"]
 
 _LOCK_FILE = "lorafox.lock"
 _HINT = "use --data-dir or LORAFOX_DATA_DIR to choose another"
@@ -69,4 +71,30 @@ def lock_data_dir(path: Path) -> DataDirLock:
     with contextlib.suppress(OSError):
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    _tighten(path)
     return DataDirLock(path, fd)
+
+
+def _tighten(path: Path) -> None:
+    """Take group and other access off the dir and the files in it that this user owns.
+
+    A data dir made by an older version, by hand or by a permissive umask still holds the
+    password hashes and the key: make it private at every start.
+    """
+    uid = os.getuid()
+    for entry in (path, *path.iterdir()):
+        with contextlib.suppress(OSError):
+            st = entry.lstat()
+            regular = stat.S_ISDIR(st.st_mode) or stat.S_ISREG(st.st_mode)  # never via a link
+            if regular and st.st_uid == uid and st.st_mode & 0o077:
+                os.chmod(entry, stat.S_IMODE(st.st_mode) & 0o700)
+
+
+@contextlib.contextmanager
+def private_umask() -> Iterator[None]:
+    """Files made while serving (the database, its WAL and SHM) are created 0600."""
+    previous = os.umask(0o077)
+    try:
+        yield
+    finally:
+        os.umask(previous)

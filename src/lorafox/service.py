@@ -35,7 +35,7 @@ from lorafox.bus.base import Bus
 from lorafox.bus.embedded import EmbeddedBus
 from lorafox.bus.external import BrokerAddress, ExternalBus, tls_context
 from lorafox.bus.outbox import Outbox
-from lorafox.data_dir import lock_data_dir
+from lorafox.data_dir import lock_data_dir, private_umask
 from lorafox.devices import DeviceManagement, UnknownDevicePolicy, UnknownDevices
 from lorafox.domain import Group, Profile, StoredUplink
 from lorafox.downlinks import DownlinkQueue
@@ -155,7 +155,7 @@ class Service:
 
     async def run(self) -> None:
         s = self.settings
-        with lock_data_dir(s.data_dir):
+        with private_umask(), lock_data_dir(s.data_dir):
             try:
                 box = SecretBox.from_data_dir(s.data_dir)
             except OSError as exc:

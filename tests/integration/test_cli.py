@@ -344,6 +344,31 @@ def test_second_serve_on_one_data_dir_names_the_first(
         again.communicate(timeout=30)
 
 
+def test_permissive_data_dir_is_made_private(tmp_path: Path, ports: tuple[int, int]) -> None:
+    """A data dir left 0755 with 0644 files (older version, hand-made) is private after start."""
+    http_port, mqtt_port = ports
+    data = tmp_path / "data"
+    data.mkdir(mode=0o755)
+    data.chmod(0o755)
+    stray = data / "notes.txt"
+    stray.write_text("kept")
+    stray.chmod(0o644)
+    proc = serve(data, http_port, mqtt_port, env={"LORAFOX_ADMIN_PASSWORD": "admin-Password-42"})
+    try:
+        wait_healthy(http_port, proc)
+        with httpx.Client(base_url=f"http://127.0.0.1:{http_port}", timeout=10) as http:
+            http.get("/api/v2/devices", auth=("admin", "admin-Password-42")).raise_for_status()
+        assert data.stat().st_mode & 0o777 == 0o700
+        assert stray.stat().st_mode & 0o777 == 0o600
+        made = sorted(p.name for p in data.iterdir() if p.name.startswith("lorafox.db"))
+        assert "lorafox.db" in made
+        for name in made:  # the database and its WAL/SHM, created while serving
+            assert (data / name).stat().st_mode & 0o777 == 0o600, name
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=30)
+
+
 def test_debug_log_holds_no_secrets(tmp_path: Path, ports: tuple[int, int]) -> None:
     """At DEBUG, SQL parameters (password hashes, encrypted secrets) are not logged."""
     http_port, mqtt_port = ports
