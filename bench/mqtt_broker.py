@@ -256,7 +256,7 @@ async def run(
 
 
 async def bench_embedded(count: int, payload_size: int) -> list[Result]:
-    from lorafox.bus.embedded import EmbeddedBroker
+    from lorafox.bus.broker import EmbeddedBroker
 
     broker = EmbeddedBroker("127.0.0.1", 0, authenticate=None, allow_anonymous=True)
 

@@ -23,7 +23,13 @@ class FakeBus:
         self.connected = True
 
     async def publish(
-        self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False
+        self,
+        topic: str,
+        payload: bytes,
+        *,
+        qos: int = 1,
+        retain: bool = False,
+        audience: tuple[str, ...] | None = None,
     ) -> None:
         if not self.connected:
             raise BusUnavailable("down")

@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
 
 from lorafox.api.metrics import Metrics
-from lorafox.bus.base import Bus
-from lorafox.domain import Downlink
+from lorafox.auth import rbac
+from lorafox.bus.base import Audience, Bus, publisher
+from lorafox.domain import Downlink, Principal
 from lorafox.errors import InvalidInput, LorafoxError
 from lorafox.ingest.sigfox import normalize_device, normalize_downlink
 from lorafox.settings import MqttSettings
 from lorafox.store.base import DownlinkStore
 
-__all__ = ["DownlinkQueue"]
+__all__ = ["DeviceScope", "DownlinkQueue"]
+
+DeviceScope = Callable[[Principal, str], Awaitable[str]]
+"""The device id once the principal may queue downlinks for it (else ``NotFound``/``Forbidden``)."""
 
 log = logging.getLogger(__name__)
 
@@ -24,9 +29,15 @@ class DownlinkQueue:
     """Queues validated downlinks; refusals from MQTT go back on ``<topic>/rejected``."""
 
     def __init__(
-        self, store: DownlinkStore, metrics: Metrics, mqtt: MqttSettings, bus: Bus | None
+        self,
+        store: DownlinkStore,
+        metrics: Metrics,
+        mqtt: MqttSettings,
+        bus: Bus | None,
+        scope: DeviceScope | None = None,
     ) -> None:
         self._store = store
+        self._scope = scope
         self._metrics = metrics
         self._mqtt = mqtt
         self._bus = bus
@@ -62,9 +73,12 @@ class DownlinkQueue:
         return levels[self._level - 1] if len(levels) >= self._level else None
 
     async def on_mqtt(self, topic: str, payload: bytes) -> None:
-        """Handle one message on the downlink topic filter."""
+        """Handle one message on the downlink topic filter; a client of the embedded broker
+        (``publisher``) may queue only for the devices it may operate."""
         if topic.endswith("/rejected"):
             return
+        sender = publisher.get()
+        audience = rbac.visible_roots(sender) if isinstance(sender, Principal) else None
         try:
             try:
                 body = orjson.loads(payload)
@@ -80,11 +94,15 @@ class DownlinkQueue:
                 raise InvalidInput(
                     f"no device id at {self._mqtt.downlink_device} of topic {topic!r}"
                 )
+            if isinstance(sender, Principal) and self._scope is not None:
+                device = await self._scope(sender, normalize_device(device))
             await self.queue(device, body[field], source="mqtt", field=field)
         except LorafoxError as exc:
-            await self._reject(topic, payload, exc)
+            await self._reject(topic, payload, exc, audience)
 
-    async def _reject(self, topic: str, payload: bytes, exc: LorafoxError) -> None:
+    async def _reject(
+        self, topic: str, payload: bytes, exc: LorafoxError, audience: Audience
+    ) -> None:
         self._metrics.downlinks.labels("rejected").inc()
         log.warning("downlink on %s rejected: %s", topic, exc.message)
         if self._bus is None:
@@ -96,6 +114,8 @@ class DownlinkQueue:
             "payload": payload.decode("utf-8", "replace")[:1024],
         }
         try:
-            await self._bus.publish(f"{topic}/rejected", orjson.dumps(body), qos=1)
+            await self._bus.publish(
+                f"{topic}/rejected", orjson.dumps(body), qos=1, audience=audience
+            )
         except LorafoxError as publish_error:
             log.warning("cannot publish the rejection on %s/rejected: %s", topic, publish_error)

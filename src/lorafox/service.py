@@ -31,13 +31,15 @@ from lorafox.auth.principals import PrincipalAuthenticator
 from lorafox.auth.secretbox import SecretBox
 from lorafox.auth.throttle import LoginThrottle, ThrottleLimits
 from lorafox.bootstrap import Verifiers, ensure_credentials
+from lorafox.bus import broker
+from lorafox.bus.access import TopicAccess
 from lorafox.bus.base import Bus
-from lorafox.bus.embedded import EmbeddedBus
+from lorafox.bus.broker import BrokerLimits, EmbeddedBroker, EmbeddedBus
 from lorafox.bus.external import BrokerAddress, ExternalBus, tls_context
 from lorafox.bus.outbox import Outbox
 from lorafox.data_dir import lock_data_dir, private_umask
 from lorafox.devices import DeviceManagement, UnknownDevicePolicy, UnknownDevices
-from lorafox.domain import Group, Profile, StoredUplink
+from lorafox.domain import Principal, StoredUplink
 from lorafox.downlinks import DownlinkQueue
 from lorafox.errors import AuthenticationFailed, ConfigError
 from lorafox.events.service import DeviceEvents
@@ -52,9 +54,6 @@ from lorafox.tables.operations import TableOperations
 __all__ = ["Service", "bind_socket"]
 
 log = logging.getLogger(__name__)
-
-MAX_MQTT_PACKET = 1024 * 1024
-"""Largest MQTT packet the embedded broker accepts from a client (a bigger one closes it)."""
 
 
 def bind_socket(host: str, port: int, flag: str) -> socket.socket:
@@ -117,7 +116,7 @@ class Service:
             return f"embedded MQTT broker on {self.settings.host}:{self.mqtt_port}"
         return f"MQTT broker {BrokerAddress.parse(self.settings.mqtt_url or '')!r}"
 
-    def _make_bus(self, auth: PrincipalAuthenticator, root: Group) -> Bus | None:
+    def _make_bus(self, auth: PrincipalAuthenticator, access: TopicAccess) -> Bus | None:
         s = self.settings
         if s.mqtt_url:
             tls = None
@@ -127,31 +126,50 @@ class Service:
         if s.mqtt_port == 0:
             return None
 
-        async def authenticate(username: str | None, password: bytes | None) -> bool:
-            """Users and API users holding ADMIN on the root group (the broker has no ACL)."""
-            if username is None or password is None:
-                return False
+        async def authenticate(
+            username: str, password: bytes | None, address: str
+        ) -> broker.Identity | None:
+            """Any user or API user; what it may read and publish is ``TopicAccess``'s."""
+            if password is None:
+                return None
             try:
-                caller = await auth.check(username, password.decode("utf-8", "replace"))
+                caller = await auth.check(username, password.decode("utf-8", "replace"), address)
             except AuthenticationFailed:
-                return False
-            return rbac.profile_at(caller, root.path) is Profile.ADMIN
+                return None
+            return access.identity(caller)
 
-        anonymous = s.mqtt.allow_anonymous
-        if anonymous:
+        m = s.mqtt
+        if m.allow_anonymous:
             log.warning(
                 "mqtt.allow_anonymous is set: ANY client reaching the embedded MQTT broker on "
                 "%s:%s may read every uplink and queue downlinks without a login",
                 s.host,
                 s.mqtt_port,
             )
-        return EmbeddedBus.create(
+        limits = BrokerLimits(
+            max_connections=m.max_connections,
+            max_connections_per_address=m.max_connections_per_address,
+            max_unauthenticated=m.max_unauthenticated,
+            max_connect_bytes=m.max_connect_bytes,
+            connect_timeout=m.connect_timeout_seconds,
+            max_packet_size=m.max_packet_bytes,
+            max_inflight=m.max_inflight,
+            max_queued_messages=m.max_queued_messages,
+            max_queued_bytes=m.max_queued_bytes,
+            max_sessions=m.max_sessions,
+            session_expiry=m.session_expiry_seconds,
+            max_retained=m.max_retained,
+            max_retained_bytes=m.max_retained_bytes,
+        )
+        embedded = EmbeddedBroker(
             s.host,
             s.mqtt_port,
             authenticate=authenticate,
-            allow_anonymous=anonymous,
-            max_packet_size=MAX_MQTT_PACKET,
+            allow_anonymous=m.allow_anonymous,
+            access=access,
+            limits=limits,
         )
+        return EmbeddedBus(embedded, access.audience_of)
 
     async def run(self) -> None:
         s = self.settings
@@ -237,16 +255,20 @@ class Service:
                 on_failure=metrics.auth_failures.inc,
             ),
         )
-        bus = self._make_bus(auth, root)
-        downlinks = DownlinkQueue(store, metrics, s.mqtt, bus)
+        identity = Identity.create(store, box)
+        management = await DeviceManagement.create(store, identity.groups, root)
+        bus = self._make_bus(auth, TopicAccess(s.mqtt, management.registry, store, root))
+
+        async def operable(principal: Principal, device: str) -> str:
+            return await management.devices.scope(principal, device, rbac.OPERATE)
+
+        downlinks = DownlinkQueue(store, metrics, s.mqtt, bus, operable)
         outbox: Outbox | None = None
         if bus is not None:
             outbox = Outbox(store, bus, self._uplink_renderer(), qos=s.mqtt.qos)
             await outbox.start()
             metrics.watch_backlog(lambda: outbox.backlog if outbox else 0)
             bus.subscribe(s.mqtt.downlink_topic, downlinks.on_mqtt)
-        identity = Identity.create(store, box)
-        management = await DeviceManagement.create(store, identity.groups, root)
         events: DeviceEvents | None = None
 
         def on_stored(stored: Sequence[StoredUplink]) -> None:

@@ -106,6 +106,64 @@ class MqttSettings(BaseModel):
         "by default whatever the listening address: behind a local proxy every client looks "
         "local.",
     )
+    max_connections: int = Field(
+        default=10_000, ge=1, description="Embedded broker: open client connections at most."
+    )
+    max_connections_per_address: int = Field(
+        default=1_000,
+        ge=1,
+        description="Embedded broker: open connections from one IP address at most (behind a "
+        "proxy every client shares its address: raise it to max_connections).",
+    )
+    max_unauthenticated: int = Field(
+        default=256, ge=1, description="Embedded broker: connections not logged in yet at most."
+    )
+    max_connect_bytes: int = Field(
+        default=65_536,
+        ge=64,
+        description="Embedded broker: the largest packet before the login (CONNECT and will).",
+    )
+    connect_timeout_seconds: float = Field(
+        default=10.0, gt=0, description="Embedded broker: seconds to log in after connecting."
+    )
+    max_packet_bytes: int = Field(
+        default=1024 * 1024,
+        ge=64,
+        le=268_435_460,
+        description="Embedded broker: the largest packet from a logged-in client.",
+    )
+    max_inflight: int = Field(
+        default=1024,
+        ge=1,
+        le=65_535,
+        description="Embedded broker: QoS 1/2 messages sent to one client and not acknowledged.",
+    )
+    max_queued_messages: int = Field(
+        default=10_000,
+        ge=0,
+        description="Embedded broker: QoS 1/2 messages waiting for one client (oldest dropped).",
+    )
+    max_queued_bytes: int = Field(
+        default=16 * 1024 * 1024,
+        ge=0,
+        description="Embedded broker: bytes waiting for one client (oldest dropped).",
+    )
+    max_sessions: int = Field(
+        default=10_000, ge=1, description="Embedded broker: sessions kept at most."
+    )
+    session_expiry_seconds: float = Field(
+        default=86_400.0,
+        gt=0,
+        description="Embedded broker: how long a persistent session outlives its connection.",
+    )
+    max_retained: int = Field(
+        default=10_000, ge=0, description="Embedded broker: retained messages kept at most."
+    )
+    max_retained_bytes: int = Field(
+        default=64 * 1024 * 1024,
+        ge=0,
+        description="Embedded broker: bytes of retained messages kept at most.",
+    )
 
     @field_validator("downlink_device")
     @classmethod

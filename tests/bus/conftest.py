@@ -14,7 +14,7 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
-from lorafox.bus.embedded import EmbeddedBroker
+from lorafox.bus.broker import EmbeddedBroker
 from lorafox.bus.mqtt_codec import ConnAck, Connect, Packet, PacketDecoder, Will
 
 TIMEOUT = 3.0

@@ -16,7 +16,7 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
-from lorafox.bus.embedded import EmbeddedBroker
+from lorafox.bus.broker import EmbeddedBroker
 from tests.conftest import ADMIN_PASSWORD, SIGFOX_PASSWORD, SIGFOX_USER, Running, free_port
 from tests.integration.test_sigfox_flow import body, new_device
 from tests.mqtt_helpers import Recorder, wait_until

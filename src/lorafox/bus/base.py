@@ -1,18 +1,28 @@
 """The message bus boundary: what the rest of lorafox needs from an MQTT broker.
 
-Two implementations exist: ``lorafox.bus.embedded`` (the broker runs inside lorafox) and
+Two implementations exist: ``lorafox.bus.broker`` (the broker runs inside lorafox) and
 ``lorafox.bus.external`` (a client to Mosquitto, EMQX, AWS IoT Core, ...).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Coroutine
+from contextvars import ContextVar
 from typing import Any, Protocol
 
-__all__ = ["Bus", "MessageHandler"]
+__all__ = ["Audience", "Bus", "MessageHandler", "publisher"]
 
 MessageHandler = Callable[[str, bytes], Coroutine[Any, Any, None]]
 """Called with (topic, payload) for every message that matches a subscription."""
+
+Audience = tuple[str, ...] | None
+"""The group paths whose subtrees may read a message on the embedded broker; None: derived
+from the topic (see ``lorafox.bus.access``). An external broker applies its own rules."""
+
+publisher: ContextVar[object | None] = ContextVar("lorafox_mqtt_publisher", default=None)
+"""While a ``MessageHandler`` runs: the principal of the embedded broker's client that
+published the message; None when lorafox cannot tell (an external broker, an anonymous
+client), and then the message is trusted as the broker's own access control let it through."""
 
 
 class Bus(Protocol):
@@ -37,9 +47,16 @@ class Bus(Protocol):
         ...
 
     async def publish(
-        self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False
+        self,
+        topic: str,
+        payload: bytes,
+        *,
+        qos: int = 1,
+        retain: bool = False,
+        audience: Audience = None,
     ) -> None:
-        """Hand one message to the broker.
+        """Hand one message to the broker (``audience``: who may read it, where the broker
+        can tell).
 
         Returns once the broker has it (for QoS 1 on an external broker: its PUBACK).
         Raises ``BusUnavailable`` when not connected; the caller keeps the message and retries.

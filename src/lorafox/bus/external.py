@@ -16,7 +16,7 @@ from urllib.parse import unquote, urlsplit
 
 import aiomqtt
 
-from lorafox.bus.base import Bus, MessageHandler
+from lorafox.bus.base import Audience, Bus, MessageHandler
 from lorafox.bus.topics import matches
 from lorafox.errors import BusUnavailable, ConfigError
 
@@ -112,7 +112,13 @@ class ExternalBus:
         await self._connected.wait()
 
     async def publish(
-        self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False
+        self,
+        topic: str,
+        payload: bytes,
+        *,
+        qos: int = 1,
+        retain: bool = False,
+        audience: Audience = None,  # the external broker's own access control decides
     ) -> None:
         client = self._client
         if client is None or not self._connected.is_set():
@@ -163,7 +169,7 @@ class ExternalBus:
                     password=self._address.password,
                     identifier=self._client_id,
                     tls_context=self._tls,
-                    clean_session=True,
+                    clean_session=False,  # what is published while away waits for it
                     timeout=10,
                     max_queued_outgoing_messages=100_000,
                 ) as client:

@@ -548,7 +548,9 @@ def _decode_publish(flags: int, data: bytes, start: int, end: int) -> Publish:
         return Publish(
             topic, data[topic_end + 2 : end], qos, bool(flags & 1), bool(flags & 8), packet_id
         )
-    return Publish(topic, data[topic_end:end], 0, bool(flags & 1), bool(flags & 8), None)
+    if flags & 8:
+        raise ProtocolError("a QoS 0 PUBLISH with the DUP flag")  # [MQTT-3.3.1-2]
+    return Publish(topic, data[topic_end:end], 0, bool(flags & 1), False, None)
 
 
 def _decode_packet_id(data: bytes, start: int, end: int, name: str) -> int:
@@ -679,6 +681,15 @@ class PacketDecoder:
     def buffered(self) -> int:
         """Bytes held for a packet not complete yet."""
         return self._have
+
+    @property
+    def max_packet_size(self) -> int:
+        return self._max_packet_size
+
+    @max_packet_size.setter
+    def max_packet_size(self, size: int) -> None:
+        """Change the limit for the packets still to come (raised once a client logs in)."""
+        self._max_packet_size = size
 
     def feed(self, data: bytes) -> list[Packet]:
         """The complete packets in the stream so far (possibly none)."""

@@ -1,0 +1,107 @@
+"""lorafox's MQTT permissions on the embedded broker, from each client's grants.
+
+* Any user or API user may log in; what it reads follows its groups: it receives the uplinks
+  and events of the devices in the subtrees it sees (a grant on the root group: everything),
+  and what other clients of those subtrees publish.
+* Only lorafox publishes uplinks, events and downlink rejections (``sigfox/uplink/…``,
+  ``sigfox/events/…``, ``…/rejected`` and ``lora/…``): a client's publish there is dropped.
+* Publishing a downlink request needs DEVICE_MANAGER on some group; the downlink flow then
+  checks that the device is one the client may operate (else ``…/rejected``).
+* Anything else a client publishes reaches the clients who see its groups.
+"""
+
+from __future__ import annotations
+
+from lorafox.auth import rbac
+from lorafox.bus.base import Audience
+from lorafox.bus.broker import Identity
+from lorafox.bus.topics import filter_matcher
+from lorafox.devices.registry import DeviceRegistry
+from lorafox.domain import Group, Principal
+from lorafox.settings import MqttSettings
+from lorafox.store.base import IdentityStore
+
+__all__ = ["TopicAccess"]
+
+
+def _device_pattern(template: str) -> tuple[str, int | None]:
+    """A topic template (``sigfox/uplink/{device}``) as a filter and the level of the device."""
+    levels = template.split("/")
+    level = levels.index("{device}") if "{device}" in levels else None
+    return "/".join("+" if part.startswith("{") else part for part in levels), level
+
+
+class TopicAccess:
+    """The ``AccessPolicy`` of lorafox's embedded broker (see the module docstring)."""
+
+    def __init__(
+        self,
+        mqtt: MqttSettings,
+        registry: DeviceRegistry,
+        identity_store: IdentityStore,
+        root: Group,
+    ) -> None:
+        self._registry = registry
+        self._identity_store = identity_store
+        self._root = root
+        self._paths: dict[str, str] = {root.id: root.path}
+        """Group id → path (a group never moves)."""
+        uplink, self._uplink_level = _device_pattern(mqtt.uplink_topic)
+        events, self._events_level = _device_pattern(mqtt.events_topic)
+        downlink = mqtt.downlink_topic
+        self._uplinks = filter_matcher(uplink)
+        self._events = filter_matcher(events)
+        self._downlinks = filter_matcher(downlink)
+        self._owned = [self._uplinks, self._events, filter_matcher("lora/#"), self._rejection]
+
+    def _rejection(self, topic: str) -> bool:
+        """``<a downlink topic>/rejected``: where lorafox answers a refused downlink request."""
+        return topic.endswith("/rejected") and self._downlinks(topic.removesuffix("/rejected"))
+
+    def identity(self, principal: Principal) -> Identity:
+        """The broker identity of a logged-in user or API user."""
+        roots = rbac.visible_roots(principal)
+        reads = None if self._root.path in roots else roots
+        return Identity(f"{principal.kind.value}:{principal.id}", reads, principal)
+
+    # -- AccessPolicy ---------------------------------------------------------------------------
+
+    def may_publish(self, identity: Identity, topic: str) -> bool:
+        if any(owned(topic) for owned in self._owned):
+            return False
+        if self._downlinks(topic):
+            principal = identity.principal
+            if isinstance(principal, Principal):
+                return any(g.profile.rank >= rbac.OPERATE.rank for g in principal.grants)
+        return True
+
+    def may_subscribe(self, identity: Identity, topic_filter: str) -> bool:
+        return True  # what reaches a subscriber is filtered by each message's audience
+
+    def audience_of_client(self, identity: Identity) -> Audience:
+        return identity.reads
+
+    # -- what lorafox publishes -----------------------------------------------------------------
+
+    async def audience_of(self, topic: str) -> Audience:
+        """Who may read lorafox's own message on ``topic``: the device's group subtree for an
+        uplink or an event; only those who see everything otherwise."""
+        level = None
+        if self._uplinks(topic):
+            level = self._uplink_level
+        elif self._events(topic):
+            level = self._events_level
+        if level is None:
+            return None
+        device = topic.split("/")[level]
+        type_id = self._registry.device_type_of(device)
+        device_type = self._registry.device_type(type_id) if type_id else None
+        if device_type is None:
+            return None  # not registered: it counts as the root group's
+        path = self._paths.get(device_type.group_id)
+        if path is None:
+            group = await self._identity_store.get_group(device_type.group_id)
+            if group is None:
+                return None
+            path = self._paths[group.id] = group.path
+        return (path,)

@@ -1,0 +1,748 @@
+"""The embedded MQTT broker: lifecycle, admission, sessions and routing (see the package doc)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import logging
+import secrets
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Final
+
+from lorafox.bus.base import MessageHandler, publisher
+from lorafox.bus.broker.access import ANONYMOUS, AccessPolicy, Identity, OpenAccess, may_receive
+from lorafox.bus.broker.connection import (
+    AUTH,
+    CONNECTED,
+    PAUSE_AUTH,
+    PAUSE_HANDLERS,
+    Connection,
+)
+from lorafox.bus.broker.limits import BrokerLimits
+from lorafox.bus.broker.message import Audience, Message
+from lorafox.bus.broker.retained import RetainedStore
+from lorafox.bus.broker.session import Session
+from lorafox.bus.mqtt_codec import (
+    MAX_REMAINING_LENGTH,
+    PROTOCOL_LEVEL_311,
+    SUBACK_FAILURE,
+    ConnAck,
+    Connect,
+    ConnectReturnCode,
+    Publish,
+    PubRel,
+    Subscribe,
+    Unsubscribe,
+    encode_publish,
+    encode_remaining_length,
+)
+from lorafox.bus.topics import SubscriptionIndex, topic_name_bytes, validate_topic_filter
+from lorafox.errors import BusError, BusUnavailable, ConfigError, InvalidInput
+
+__all__ = ["Authenticator", "BrokerStats", "EmbeddedBroker"]
+
+Authenticator = Callable[[str, bytes | None, str], Awaitable[Identity | None]]
+"""Checks a CONNECT's (username, password) from an address: the client's identity, or None."""
+
+_log = logging.getLogger("lorafox.bus.broker")
+
+_DROP_LOG_EVERY: Final = 10_000
+_MAX_HANDLER_TASKS: Final = 10_000
+"""In-process handler tasks running at once before the broker stops reading from publishers."""
+_HANDLER_TASKS_LOW: Final = 5_000
+_STOP_TIMEOUT: Final = 2.0
+_REFUSE_LOG_EVERY: Final = 60.0
+"""Seconds between two log lines about connections refused by a limit."""
+
+
+@dataclass(slots=True, frozen=True)
+class BrokerStats:
+    """A snapshot of the broker's counters."""
+
+    connections: int
+    sessions: int
+    subscriptions: int
+    retained: int
+    received: int
+    """PUBLISH packets received from network clients (wills included)."""
+    published: int
+    """Messages published in process (``publish_nowait``)."""
+    dropped_qos0: int
+    """QoS 0 messages not sent because the subscriber was too slow."""
+    dropped_queued: int
+    """QoS 1/2 messages dropped from a full queue (the oldest first)."""
+    refused_publishes: int
+    """Client publishes dropped by access control."""
+
+
+class _LocalSubscription:
+    """One in-process ``subscribe`` call."""
+
+    __slots__ = ("handler", "topic_filter")
+
+    def __init__(self, topic_filter: str, handler: MessageHandler) -> None:
+        self.topic_filter = topic_filter
+        self.handler = handler
+
+
+class EmbeddedBroker:
+    """An MQTT 3.1.1 / 3.1 broker running on the current event loop.
+
+    ``authenticate(username, password, address)`` decides for clients that give a user name;
+    clients without one are anonymous and let in only when ``allow_anonymous``. ``access``
+    decides what a logged-in client may publish and subscribe to; ``limits`` bound everything
+    the broker keeps.
+    """
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        *,
+        authenticate: Authenticator | None,
+        allow_anonymous: bool,
+        access: AccessPolicy | None = None,
+        limits: BrokerLimits | None = None,
+        logger: logging.Logger | None = None,
+    ) -> None:
+        if authenticate is None and not allow_anonymous:
+            raise ConfigError(
+                "the embedded MQTT broker refuses anonymous clients but has no way to check "
+                "credentials: give it an authenticate callback or allow anonymous clients"
+            )
+        self._host = host
+        self._port = port
+        self._authenticate = authenticate
+        self._allow_anonymous = allow_anonymous
+        self.access: AccessPolicy = access if access is not None else OpenAccess()
+        self.limits = limits if limits is not None else BrokerLimits()
+        self.log = logger if logger is not None else _log
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._server: asyncio.Server | None = None
+        self._running = False
+        self._started = asyncio.Event()
+        self._connections: set[Connection] = set()
+        self._per_address: dict[str, int] = {}
+        self._unauthenticated = 0
+        self._all_gone: asyncio.Future[None] | None = None
+        self._sessions: dict[str, Session] = {}
+        self._index: SubscriptionIndex[Session] = SubscriptionIndex()
+        self._retained = RetainedStore(self.limits.max_retained, self.limits.max_retained_bytes)
+        self._local_index: SubscriptionIndex[_LocalSubscription] = SubscriptionIndex()
+        self._local: list[_LocalSubscription] = []
+        self._auth_tasks: set[asyncio.Task[None]] = set()
+        self._handler_tasks: set[asyncio.Task[None]] = set()
+        self._handler_paused: set[Connection] = set()
+        self._expiry_timer: asyncio.TimerHandle | None = None
+        self._refused_logged = 0.0
+        self._received = 0
+        self._published = 0
+        self._dropped_qos0 = 0
+        self._dropped_queued = 0
+        self._refused_publishes = 0
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    @property
+    def running(self) -> bool:
+        """True between ``start()`` and ``stop()``."""
+        return self._running
+
+    @property
+    def port(self) -> int:
+        """The TCP port listened on (the one the system chose when constructed with port 0)."""
+        if self._server is not None and self._server.sockets:
+            return int(self._server.sockets[0].getsockname()[1])
+        return self._port
+
+    @property
+    def host(self) -> str:
+        """The address listened on."""
+        return self._host
+
+    async def start(self) -> None:
+        """Listen for clients. An ``OSError`` from binding (port in use, ...) propagates as is."""
+        if self._server is not None:
+            raise BusError("the embedded MQTT broker is already running")
+        loop = asyncio.get_running_loop()
+        self._loop = loop
+        self._server = await loop.create_server(
+            lambda: Connection(self, loop), self._host, self._port, backlog=1024
+        )
+        self._running = True
+        self._started.set()
+        self._schedule_expiry()
+        self.log.info("embedded MQTT broker listening on %s:%d", self._host, self.port)
+
+    async def stop(self) -> None:
+        """Stop listening and close every client connection (without publishing wills)."""
+        server = self._server
+        if server is None:
+            return
+        self._running = False
+        self._started.clear()
+        if self._expiry_timer is not None:
+            self._expiry_timer.cancel()
+            self._expiry_timer = None
+        server.close()
+        loop = asyncio.get_running_loop()
+        for task in list(self._auth_tasks):
+            task.cancel()
+        connections = list(self._connections)
+        if connections:
+            self._all_gone = loop.create_future()
+            for connection in connections:
+                # A client that does not read would keep its connection open while flushing.
+                connection.shutdown(publish_will=False, abort=connection.paused)
+            try:
+                await asyncio.wait_for(asyncio.shield(self._all_gone), _STOP_TIMEOUT)
+            except TimeoutError:
+                for connection in list(self._connections):
+                    connection.abort()
+                await asyncio.sleep(0)
+            self._all_gone = None
+        await server.wait_closed()
+        if self._handler_tasks:
+            _done, still_running = await asyncio.wait(
+                list(self._handler_tasks), timeout=_STOP_TIMEOUT
+            )
+            for running in still_running:
+                running.cancel()
+            if still_running:
+                await asyncio.wait(still_running)
+        self._handler_paused.clear()
+        self._server = None
+        self.log.info("embedded MQTT broker stopped")
+
+    async def __aenter__(self) -> EmbeddedBroker:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.stop()
+
+    async def wait_started(self) -> None:
+        """Return once the broker is listening."""
+        await self._started.wait()
+
+    def stats(self) -> BrokerStats:
+        """The broker's counters now."""
+        return BrokerStats(
+            connections=sum(1 for c in self._connections if c.state == CONNECTED),
+            sessions=len(self._sessions),
+            subscriptions=len(self._index),
+            retained=len(self._retained),
+            received=self._received,
+            published=self._published,
+            dropped_qos0=self._dropped_qos0,
+            dropped_queued=self._dropped_queued,
+            refused_publishes=self._refused_publishes,
+        )
+
+    # -- in-process API -------------------------------------------------------------------------
+
+    def publish_nowait(
+        self,
+        topic: str,
+        payload: bytes,
+        qos: int = 0,
+        retain: bool = False,
+        audience: Audience = None,
+    ) -> None:
+        """Publish to the network subscribers of ``topic`` (among ``audience``) now; never
+        blocks.
+
+        Messages for slow subscribers are dropped (QoS 0) or queued (QoS 1/2) rather than
+        waited for. In-process handlers do not see these messages. Raises ``InvalidInput`` for
+        a bad topic, QoS or payload and ``BusUnavailable`` when the broker is not running.
+        """
+        if not self._running:
+            raise BusUnavailable("the embedded MQTT broker is not running")
+        if qos not in (0, 1, 2):
+            raise InvalidInput(f"QoS must be 0, 1 or 2, not {qos!r}", field="qos")
+        if type(payload) is not bytes:
+            if not isinstance(payload, bytes | bytearray | memoryview):
+                raise InvalidInput("the payload must be bytes", field="payload")
+            payload = bytes(payload)
+        raw_topic = topic_name_bytes(topic)
+        if len(raw_topic) + len(payload) + 4 > MAX_REMAINING_LENGTH:
+            raise InvalidInput("the message is too large for MQTT", field="payload")
+        self._published += 1
+        self._route(topic, raw_topic, payload, qos, retain, audience)
+
+    async def publish(self, topic: str, payload: bytes, qos: int = 0, retain: bool = False) -> None:
+        """``publish_nowait`` as a coroutine (to every client that reads everything)."""
+        self.publish_nowait(topic, payload, qos, retain)
+
+    def subscribe(self, topic_filter: str, handler: MessageHandler) -> None:
+        """Call ``handler(topic, payload)`` for every message a network client publishes to a
+        topic matching ``topic_filter`` (in a task of its own; exceptions are logged). While it
+        runs, ``lorafox.bus.base.publisher`` holds the publishing client's principal.
+
+        Each call is a separate subscription: a handler subscribed twice with overlapping
+        filters is called twice. Raises ``InvalidInput`` for an invalid filter.
+        """
+        subscription = _LocalSubscription(topic_filter, handler)
+        self._local_index.add(topic_filter, subscription)
+        self._local.append(subscription)
+
+    def unsubscribe(self, topic_filter: str, handler: MessageHandler) -> None:
+        """Undo ``subscribe(topic_filter, handler)`` (every such subscription)."""
+        keep = []
+        for subscription in self._local:
+            if subscription.topic_filter == topic_filter and subscription.handler == handler:
+                self._local_index.remove(topic_filter, subscription)
+            else:
+                keep.append(subscription)
+        self._local = keep
+
+    def retained(self, topic: str) -> bytes | None:
+        """The payload retained for ``topic``, if any."""
+        entry = self._retained.get(topic)
+        return None if entry is None else entry[0].payload
+
+    # -- routing --------------------------------------------------------------------------------
+
+    def _route(
+        self,
+        topic: str,
+        raw_topic: bytes,
+        payload: bytes,
+        qos: int,
+        retain: bool,
+        audience: Audience,
+    ) -> None:
+        """Deliver one message to the network subscribers of ``topic`` allowed to read it."""
+        message: Message | None = None
+        if retain:
+            message = Message(raw_topic, payload, audience)
+            if not self._retained.put(topic, message, qos):
+                self.log.warning(
+                    "retained messages at their limit (%d messages, %d bytes): %s not retained",
+                    self.limits.max_retained,
+                    self.limits.max_retained_bytes,
+                    topic,
+                )
+        subscribers = self._index.match(topic)
+        if not subscribers:
+            return
+        packet: bytes | None = None
+        for session, subscribed_qos in subscribers.items():
+            if session.identity.reads is not None and not may_receive(session.identity, audience):
+                continue
+            granted = qos if qos < subscribed_qos else subscribed_qos
+            if granted == 0:
+                connection = session.connection
+                if connection is None:
+                    continue  # an absent persistent session: QoS 0 is not queued
+                if connection.paused:
+                    connection.drop_qos0()
+                    continue
+                if packet is None:
+                    packet = encode_publish(raw_topic, payload)
+                connection.send(packet)
+            else:
+                if message is None:
+                    message = Message(raw_topic, payload, audience)
+                self._deliver(session, message, granted, False)
+
+    def _route_network(
+        self, publish: Publish, origin: Connection | None
+    ) -> list[asyncio.Task[None]]:
+        """Deliver a PUBLISH (or a will) from a network client, in-process handlers included;
+        the handler tasks it started. A publish the client may not make is dropped."""
+        topic = publish.topic
+        identity = origin.identity if origin is not None else ANONYMOUS
+        if topic.startswith("$") or not self.access.may_publish(identity, topic):
+            self._refused_publishes += 1
+            self.log.warning(
+                "client %s (%s) may not publish to %s: message dropped",
+                origin.client_id if origin is not None else "?",
+                origin.peer if origin is not None else "?",
+                topic,
+            )
+            return []
+        self._received += 1
+        payload = publish.payload
+        audience = self.access.audience_of_client(identity)
+        self._route(topic, topic.encode("utf-8"), payload, publish.qos, publish.retain, audience)
+        if not self._local:
+            return []
+        subscriptions = self._local_index.match(topic)
+        if not subscriptions:
+            return []
+        loop = self._loop
+        if loop is None:  # pragma: no cover - set by start()
+            return []
+        context = contextvars.copy_context()
+        context.run(publisher.set, identity.principal)
+        tasks = []
+        for subscription in subscriptions:
+            task = loop.create_task(
+                self._run_handler(subscription.handler, topic, payload), context=context
+            )
+            self._handler_tasks.add(task)
+            task.add_done_callback(self._handler_done)
+            tasks.append(task)
+        if origin is not None and len(self._handler_tasks) >= _MAX_HANDLER_TASKS:
+            self._throttle_publisher(origin)
+        return tasks
+
+    async def _run_handler(self, handler: MessageHandler, topic: str, payload: bytes) -> None:
+        try:
+            await handler(topic, payload)
+        except Exception:
+            self.log.exception("in-process MQTT handler %r failed for topic %s", handler, topic)
+
+    def _handler_done(self, task: asyncio.Task[None]) -> None:
+        self._handler_tasks.discard(task)
+        if self._handler_paused and len(self._handler_tasks) <= _HANDLER_TASKS_LOW:
+            for connection in self._handler_paused:
+                connection.resume_reading(PAUSE_HANDLERS)
+            self._handler_paused.clear()
+
+    def _throttle_publisher(self, connection: Connection) -> None:
+        """Stop reading from ``connection`` while in-process handlers are far behind."""
+        if connection.state == CONNECTED and connection not in self._handler_paused:
+            self._handler_paused.add(connection)
+            connection.pause_reading(PAUSE_HANDLERS)
+
+    def _deliver(self, session: Session, message: Message, qos: int, retain: bool) -> None:
+        """Send a QoS 1/2 message to ``session`` now if it can take it, else queue it."""
+        connection = session.connection
+        if (
+            connection is not None
+            and not connection.paused
+            and not session.pending
+            and len(session.inflight) < self.limits.max_inflight
+        ):
+            packet_id = session.allocate_packet_id()
+            session.inflight[packet_id] = (message, qos, retain)
+            connection.send(message.encode(qos, packet_id, retain, False))
+            return
+        limits = self.limits
+        dropped = session.enqueue(
+            (message, qos, retain), limits.max_queued_messages, limits.max_queued_bytes
+        )
+        if dropped:
+            before = session.dropped - dropped
+            self._dropped_queued += dropped
+            if before // _DROP_LOG_EVERY != session.dropped // _DROP_LOG_EVERY or not before:
+                self.log.warning(
+                    "client %s: queue full (%d messages, %d bytes at most); %d dropped so far, "
+                    "oldest first",
+                    session.client_id,
+                    limits.max_queued_messages,
+                    limits.max_queued_bytes,
+                    session.dropped,
+                )
+
+    def _pump(self, session: Session) -> None:
+        """Send queued messages while the client can take them."""
+        connection = session.connection
+        if connection is None:
+            return
+        inflight = session.inflight
+        most = self.limits.max_inflight
+        while session.pending and not connection.paused and len(inflight) < most:
+            message, qos, retain = outgoing = session.next_pending()
+            packet_id = session.allocate_packet_id()
+            inflight[packet_id] = outgoing
+            connection.send(message.encode(qos, packet_id, retain, False))
+
+    # -- admission ------------------------------------------------------------------------------
+
+    def _admit(self, connection: Connection) -> bool:
+        """Count a new TCP connection in; False (it is closed at once) over a limit."""
+        if not self._running:
+            return False
+        limits = self.limits
+        address = connection.address
+        why = None
+        if len(self._connections) >= limits.max_connections:
+            why = f"{limits.max_connections} connections open (max_connections)"
+        elif self._per_address.get(address, 0) >= limits.max_connections_per_address:
+            why = (
+                f"{limits.max_connections_per_address} connections open from {address} "
+                "(max_connections_per_address)"
+            )
+        elif self._unauthenticated >= limits.max_unauthenticated:
+            why = f"{limits.max_unauthenticated} connections not logged in (max_unauthenticated)"
+        if why is not None:
+            loop = self._loop
+            now = loop.time() if loop is not None else 0.0
+            if now - self._refused_logged >= _REFUSE_LOG_EVERY or not self._refused_logged:
+                self._refused_logged = now or 1.0
+                self.log.warning("MQTT connection from %s refused: %s", connection.peer, why)
+            return False
+        self._connections.add(connection)
+        self._per_address[address] = self._per_address.get(address, 0) + 1
+        self._unauthenticated += 1
+        connection.logging_in = True
+        return True
+
+    def _connection_gone(self, connection: Connection) -> None:
+        """The socket of ``connection`` is closed."""
+        if connection.logging_in:
+            connection.logging_in = False
+            self._unauthenticated -= 1
+        if connection in self._connections:
+            self._connections.discard(connection)
+            address = connection.address
+            left = self._per_address.get(address, 1) - 1
+            if left > 0:
+                self._per_address[address] = left
+            else:
+                self._per_address.pop(address, None)
+        if not self._connections and self._all_gone is not None and not self._all_gone.done():
+            self._all_gone.set_result(None)
+
+    def _logged_in(self, connection: Connection) -> None:
+        if connection.logging_in:
+            connection.logging_in = False
+            self._unauthenticated -= 1
+        connection.decoder.max_packet_size = self.limits.max_packet_size
+
+    # -- connections and sessions ---------------------------------------------------------------
+
+    def _on_connect(self, connection: Connection, connect: Connect) -> None:
+        connection.protocol_level = connect.protocol_level
+        client_id = connect.client_id
+        if not client_id:
+            if not connect.clean_session:
+                self._refuse(connection, ConnectReturnCode.IDENTIFIER_REJECTED, "empty client id")
+                return
+            client_id = f"lorafox-{secrets.token_hex(8)}"
+        connection.client_id = client_id
+        if connect.username is None:
+            if not self._allow_anonymous:
+                self._refuse(connection, ConnectReturnCode.NOT_AUTHORIZED, "anonymous")
+                return
+            self._accept(connection, connect, ANONYMOUS)
+        elif self._authenticate is None:
+            self._accept(connection, connect, ANONYMOUS)
+        else:
+            connection.state = AUTH
+            connection.pause_reading(PAUSE_AUTH)
+            loop = self._loop
+            if loop is None:  # pragma: no cover - set by start()
+                return
+            task = loop.create_task(self._check_credentials(connection, connect))
+            self._auth_tasks.add(task)
+            task.add_done_callback(self._auth_tasks.discard)
+
+    async def _check_credentials(self, connection: Connection, connect: Connect) -> None:
+        authenticate = self._authenticate
+        if authenticate is None or connect.username is None:  # pragma: no cover - see caller
+            return
+        identity: Identity | None = None
+        code = ConnectReturnCode.ACCEPTED
+        try:
+            identity = await authenticate(connect.username, connect.password, connection.address)
+            if identity is None:
+                code = ConnectReturnCode.BAD_USERNAME_OR_PASSWORD
+        except Exception:
+            self.log.exception(
+                "checking the credentials of MQTT client %s (user %r) failed",
+                connection.client_id,
+                connect.username,
+            )
+            code = ConnectReturnCode.SERVER_UNAVAILABLE
+        if connection.state != AUTH:
+            return  # gone meanwhile
+        if identity is None:
+            self._refuse(connection, code, f"user {connect.username!r}")
+            return
+        if not self._accept(connection, connect, identity):
+            return
+        connection.resume_reading(PAUSE_AUTH)
+        connection.handle_backlog()
+
+    def _refuse(self, connection: Connection, code: ConnectReturnCode, why: str) -> None:
+        self.log.info(
+            "MQTT client %s (%s) refused: %s (%s)",
+            connection.client_id or "?",
+            connection.peer,
+            code.name.lower().replace("_", " "),
+            why,
+        )
+        connection.send(ConnAck(False, code).encode())
+        connection.shutdown(publish_will=False)
+
+    def _accept(self, connection: Connection, connect: Connect, identity: Identity) -> bool:
+        client_id = connection.client_id
+        existing = self._sessions.get(client_id)
+        if existing is not None and existing.identity.name != identity.name:
+            # a session belongs to the login that made it: no one else takes it over
+            self._refuse(
+                connection,
+                ConnectReturnCode.NOT_AUTHORIZED,
+                f"client id {client_id!r} is another login's session",
+            )
+            return False
+        if existing is None and len(self._sessions) >= self.limits.max_sessions:
+            self._refuse(
+                connection,
+                ConnectReturnCode.SERVER_UNAVAILABLE,
+                f"{self.limits.max_sessions} sessions kept (max_sessions)",
+            )
+            return False
+        if existing is not None and existing.connection is not None:
+            old = existing.connection
+            self.log.info(
+                "client %s: new connection from %s takes over the one from %s",
+                client_id,
+                connection.peer,
+                old.peer,
+            )
+            old.shutdown(publish_will=True)
+            existing = self._sessions.get(client_id)  # a clean session ended with it
+        if connect.clean_session:
+            if existing is not None:
+                self._end_session(existing)
+            session = Session(client_id, True, identity)
+            present = False
+        elif existing is not None:
+            session = existing
+            session.identity = identity  # the same login; its grants may have changed
+            present = True
+        else:
+            session = Session(client_id, False, identity)
+            present = False
+        self._sessions[client_id] = session
+        session.connection = connection
+        session.expires_at = None
+        connection.session = session
+        connection.identity = identity
+        connection.will = connect.will
+        connection.state = CONNECTED
+        self._logged_in(connection)
+        connection.start_keep_alive(connect.keep_alive)
+        session_present = present and connect.protocol_level == PROTOCOL_LEVEL_311
+        connection.send(ConnAck(session_present, ConnectReturnCode.ACCEPTED).encode())
+        self.log.debug(
+            "client %s connected from %s (clean session %s, keep-alive %d s, session present %s)",
+            client_id,
+            connection.peer,
+            connect.clean_session,
+            connect.keep_alive,
+            present,
+        )
+        if present:
+            for packet_id, entry in session.inflight.items():
+                if entry is None:
+                    connection.send(PubRel(packet_id).encode())
+                else:
+                    message, qos, retain = entry
+                    connection.send(message.encode(qos, packet_id, retain, True))
+            self._pump(session)
+        return True
+
+    def _connection_closed(self, connection: Connection, publish_will: bool) -> None:
+        """``connection`` has just ended (the socket may still be flushing)."""
+        self._handler_paused.discard(connection)
+        session = connection.session
+        connection.session = None
+        if session is not None and session.connection is connection:
+            session.connection = None
+            if session.clean_session:
+                self._end_session(session)
+            elif self._loop is not None:
+                session.expires_at = self._loop.time() + self.limits.session_expiry
+        will = connection.will
+        connection.will = None
+        if publish_will and will is not None and self._running:
+            self.log.debug("client %s: publishing its will to %s", connection.client_id, will.topic)
+            will_publish = Publish(will.topic, will.payload, will.qos, will.retain)
+            self._route_network(will_publish, connection)
+
+    def _end_session(self, session: Session) -> None:
+        for topic_filter in session.subscriptions:
+            self._index.remove(topic_filter, session)
+        session.clear()
+        if self._sessions.get(session.client_id) is session:
+            del self._sessions[session.client_id]
+
+    def _schedule_expiry(self) -> None:
+        loop = self._loop
+        if loop is None or not self._running:
+            return
+        every = min(60.0, max(self.limits.session_expiry / 4, 0.05))
+        self._expiry_timer = loop.call_later(every, self._expire_sessions)
+
+    def _expire_sessions(self) -> None:
+        """Forget the persistent sessions absent for longer than ``session_expiry``."""
+        loop = self._loop
+        if loop is None:
+            return
+        now = loop.time()
+        expired = [
+            s for s in self._sessions.values() if s.expires_at is not None and s.expires_at <= now
+        ]
+        for session in expired:
+            self.log.info("client %s: persistent session expired", session.client_id)
+            self._end_session(session)
+        self._schedule_expiry()
+
+    def _on_subscribe(self, connection: Connection, session: Session, packet: Subscribe) -> None:
+        codes: list[int] = []
+        granted: list[tuple[str, int]] = []
+        for topic_filter, requested in packet.topics:
+            try:
+                validate_topic_filter(topic_filter)
+            except InvalidInput:
+                self.log.info(
+                    "client %s: invalid topic filter %r refused", session.client_id, topic_filter
+                )
+                codes.append(SUBACK_FAILURE)
+                continue
+            if not self.access.may_subscribe(session.identity, topic_filter):
+                self.log.warning(
+                    "client %s (%s) may not subscribe to %s: refused",
+                    session.client_id,
+                    connection.peer,
+                    topic_filter,
+                )
+                codes.append(SUBACK_FAILURE)
+                continue
+            qos = min(requested, 2)
+            session.subscriptions[topic_filter] = qos
+            self._index.add(topic_filter, session, qos)
+            codes.append(qos)
+            granted.append((topic_filter, qos))
+        connection.send(
+            bytes((0x90,))
+            + encode_remaining_length(2 + len(codes))
+            + packet.packet_id.to_bytes(2, "big")
+            + bytes(codes)
+        )
+        if self._retained:
+            for topic_filter, qos in granted:
+                self._send_retained(session, topic_filter, qos)
+
+    def _send_retained(self, session: Session, topic_filter: str, granted: int) -> None:
+        identity = session.identity
+        for message, stored_qos in self._retained.matching(topic_filter):
+            if identity.reads is not None and not may_receive(identity, message.audience):
+                continue
+            qos = min(stored_qos, granted)
+            if qos:
+                self._deliver(session, message, qos, True)
+                continue
+            connection = session.connection
+            if connection is None:
+                continue
+            if connection.paused:
+                connection.drop_qos0()
+                continue
+            connection.send(encode_publish(message.topic, message.payload, 0, retain=True))
+
+    def _on_unsubscribe(
+        self, connection: Connection, session: Session, packet: Unsubscribe
+    ) -> None:
+        for topic_filter in packet.topic_filters:
+            if session.subscriptions.pop(topic_filter, None) is not None:
+                self._index.remove(topic_filter, session)
+        packet_id = packet.packet_id
+        connection.send(bytes((0xB0, 2, packet_id >> 8, packet_id & 0xFF)))

@@ -1,0 +1,423 @@
+"""One network client's connection: bytes in and out, its state machine, keep-alive, acks."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import functools
+from typing import TYPE_CHECKING, Final, cast
+
+from lorafox.bus.broker.access import ANONYMOUS, Identity
+from lorafox.bus.broker.session import Session
+from lorafox.bus.mqtt_codec import (
+    PROTOCOL_LEVEL_311,
+    ConnAck,
+    Connect,
+    ConnectReturnCode,
+    Disconnect,
+    Packet,
+    PacketDecoder,
+    PingReq,
+    ProtocolError,
+    PubAck,
+    PubComp,
+    Publish,
+    PubRec,
+    PubRel,
+    Subscribe,
+    Unsubscribe,
+    UnsupportedProtocolVersion,
+    Will,
+)
+
+if TYPE_CHECKING:
+    from lorafox.bus.broker.broker import EmbeddedBroker
+
+__all__ = ["AUTH", "CLOSED", "CONNECTED", "NEW", "Connection"]
+
+_WRITE_HIGH: Final = 256 * 1024
+"""Bytes buffered for one client before the broker considers it slow (pause_writing)."""
+_WRITE_LOW: Final = 64 * 1024
+_CORK_LIMIT: Final = 64 * 1024
+"""Output gathered during one loop iteration is written at once, or when it reaches this size."""
+_DROP_LOG_EVERY: Final = 10_000
+_CLOSE_TIMEOUT: Final = 5.0
+"""Seconds a closing connection may take to flush its output before it is aborted."""
+
+NEW: Final = 0  # waiting for CONNECT
+AUTH: Final = 1  # CONNECT received, credentials being checked
+CONNECTED: Final = 2
+CLOSED: Final = 3
+
+PAUSE_WRITE: Final = 1
+PAUSE_AUTH: Final = 2
+PAUSE_HANDLERS: Final = 4
+
+_PINGRESP: Final = b"\xd0\x00"
+
+
+class _Ack:
+    """A PUBACK or PUBREC waiting for the in-process handlers of its PUBLISH."""
+
+    __slots__ = ("packet", "waiting")
+
+    def __init__(self, packet: bytes, waiting: int) -> None:
+        self.packet = packet
+        self.waiting = waiting
+
+
+class Connection(asyncio.Protocol):
+    """One network client connection.
+
+    Keep-alive counts whole packets only (a trickle of bytes does not keep a client alive) and
+    never runs out while the broker itself has stopped reading. A QoS 1/2 PUBLISH is
+    acknowledged once the in-process handlers it reached are done (a downlink request is
+    stored before its PUBACK), in the order the PUBLISH packets came.
+    """
+
+    def __init__(self, broker: EmbeddedBroker, loop: asyncio.AbstractEventLoop) -> None:
+        self._broker = broker
+        self._loop = loop
+        self._transport: asyncio.Transport | None = None
+        self.decoder = PacketDecoder(broker.limits.max_connect_bytes)
+        self.session: Session | None = None
+        self.identity: Identity = ANONYMOUS
+        self.state = NEW
+        self.logging_in = False
+        """Counted among the connections not logged in yet (``max_unauthenticated``)."""
+        self.client_id = ""
+        self.address = "?"
+        self.peer = "?"
+        self.will: Will | None = None
+        self.protocol_level = PROTOCOL_LEVEL_311
+        self.paused = False
+        self.dropped = 0
+        self.backlog: list[Packet] = []
+        self._read_pause = 0
+        self._out: list[bytes] = []
+        self._out_size = 0
+        self._flush_scheduled = False
+        self._acks: collections.deque[_Ack] = collections.deque()
+        self._last_rx = 0.0
+        self._keep_alive = 0.0
+        self._timer: asyncio.TimerHandle | None = None
+        self._close_timer: asyncio.TimerHandle | None = None
+        self._lost = False
+
+    # -- asyncio.Protocol ---------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transport = cast(asyncio.Transport, transport)
+        self._transport.set_write_buffer_limits(high=_WRITE_HIGH, low=_WRITE_LOW)
+        peer = transport.get_extra_info("peername")
+        if isinstance(peer, tuple) and len(peer) >= 2:
+            self.address = str(peer[0])
+            self.peer = f"{peer[0]}:{peer[1]}"
+        self._last_rx = self._loop.time()
+        if not self._broker._admit(self):
+            self.shutdown(publish_will=False, abort=True)
+            return
+        self._timer = self._loop.call_later(
+            self._broker.limits.connect_timeout, self._connect_timeout
+        )
+
+    def data_received(self, data: bytes) -> None:
+        if self.state == CLOSED:
+            return
+        try:
+            packets = self.decoder.feed(data)
+            if packets:
+                self._last_rx = self._loop.time()
+            for packet in packets:
+                if self.state == CONNECTED:
+                    self._handle(packet)
+                elif self.state == NEW:
+                    self._first_packet(packet)
+                elif self.state == AUTH:
+                    self.backlog.append(packet)
+                else:
+                    return
+        except UnsupportedProtocolVersion as exc:
+            if self.state != NEW:
+                self.protocol_error(exc.message)
+                return
+            self._broker.log.info(
+                "connection from %s refused: MQTT protocol level %d is not supported",
+                self.peer,
+                exc.level,
+            )
+            self.send(ConnAck(False, ConnectReturnCode.UNACCEPTABLE_PROTOCOL_VERSION).encode())
+            self.shutdown(publish_will=False)
+        except ProtocolError as exc:
+            self.protocol_error(exc.message)
+        except Exception:
+            self._broker.log.exception(
+                "client %s (%s): unexpected error; closing the connection",
+                self.client_id or "?",
+                self.peer,
+            )
+            self.shutdown(publish_will=True, abort=True)
+
+    def eof_received(self) -> bool | None:
+        return None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._lost = True
+        if self.state != CLOSED:
+            if self.state == CONNECTED:
+                self._broker.log.debug(
+                    "client %s (%s): connection lost (%s)", self.client_id, self.peer, exc
+                )
+            self.shutdown(publish_will=True)
+        if self._close_timer is not None:
+            self._close_timer.cancel()
+            self._close_timer = None
+        self._out.clear()
+        self._broker._connection_gone(self)
+
+    def pause_writing(self) -> None:
+        self.paused = True
+        self.pause_reading(PAUSE_WRITE)
+
+    def resume_writing(self) -> None:
+        self.paused = False
+        self.resume_reading(PAUSE_WRITE)
+        session = self.session
+        if session is not None and self.state == CONNECTED and session.pending:
+            self._broker._pump(session)
+
+    # -- output ---------------------------------------------------------------------------------
+
+    def send(self, data: bytes) -> None:
+        """Queue ``data`` for writing at the end of this loop iteration (or now if it is big)."""
+        self._out.append(data)
+        self._out_size += len(data)
+        if self._out_size >= _CORK_LIMIT:
+            self._flush()
+        elif not self._flush_scheduled:
+            self._flush_scheduled = True
+            self._loop.call_soon(self._scheduled_flush)
+
+    def _scheduled_flush(self) -> None:
+        self._flush_scheduled = False
+        self._flush()
+
+    def _flush(self) -> None:
+        out = self._out
+        if not out:
+            return
+        data = out[0] if len(out) == 1 else b"".join(out)
+        out.clear()
+        self._out_size = 0
+        transport = self._transport
+        if transport is not None and not transport.is_closing():
+            transport.write(data)
+
+    def drop_qos0(self) -> None:
+        self.dropped += 1
+        self._broker._dropped_qos0 += 1
+        if self.dropped % _DROP_LOG_EVERY == 1:
+            self._broker.log.warning(
+                "client %s (%s) reads too slowly: %d QoS 0 messages dropped so far",
+                self.client_id,
+                self.peer,
+                self.dropped,
+            )
+
+    # -- acknowledgements of what the client published ----------------------------------------
+
+    def acknowledge(self, packet: bytes, handlers: list[asyncio.Task[None]]) -> None:
+        """Send ``packet`` (PUBACK/PUBREC) once ``handlers`` are done (a handler's failure is
+        logged by the broker), after the acknowledgements of earlier messages."""
+        if not handlers and not self._acks:
+            self.send(packet)
+            return
+        ack = _Ack(packet, len(handlers))
+        self._acks.append(ack)
+        for task in handlers:
+            task.add_done_callback(functools.partial(self._handled, ack))
+        if not handlers:
+            self._send_ready_acks()
+
+    def _handled(self, ack: _Ack, task: asyncio.Task[None]) -> None:
+        ack.waiting -= 1
+        self._send_ready_acks()
+
+    def _send_ready_acks(self) -> None:
+        acks = self._acks
+        while acks and acks[0].waiting <= 0:
+            packet = acks.popleft().packet
+            if self.state == CONNECTED:
+                self.send(packet)
+
+    # -- reading pauses -------------------------------------------------------------------------
+
+    def pause_reading(self, reason: int) -> None:
+        if not self._read_pause and self._transport is not None and not self._lost:
+            self._transport.pause_reading()
+        self._read_pause |= reason
+
+    def resume_reading(self, reason: int) -> None:
+        if not self._read_pause & reason:
+            return
+        self._read_pause &= ~reason
+        if not self._read_pause and self._transport is not None and not self._lost:
+            self._last_rx = self._loop.time()  # it could not be heard while paused
+            self._transport.resume_reading()
+
+    # -- timers ---------------------------------------------------------------------------------
+
+    def _connect_timeout(self) -> None:
+        self._timer = None
+        if self.state in (NEW, AUTH):
+            self._broker.log.info("connection from %s: no CONNECT in time; closing", self.peer)
+            self.shutdown(publish_will=False, abort=True)
+
+    def start_keep_alive(self, seconds: int) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if seconds:
+            self._keep_alive = seconds * 1.5
+            self._timer = self._loop.call_at(
+                self._last_rx + self._keep_alive, self._check_keep_alive
+            )
+
+    def _check_keep_alive(self) -> None:
+        self._timer = None
+        if self.state != CONNECTED:
+            return
+        now = self._loop.time()
+        if self._read_pause:
+            # the broker is not reading: the client's packets wait in the socket, unheard
+            self._last_rx = now
+        deadline = self._last_rx + self._keep_alive
+        if now >= deadline - 0.005:
+            self._broker.log.info(
+                "client %s (%s): no packet for %.1f s (keep-alive); closing",
+                self.client_id,
+                self.peer,
+                self._keep_alive,
+            )
+            self.shutdown(publish_will=True, abort=True)
+        else:
+            self._timer = self._loop.call_at(deadline, self._check_keep_alive)
+
+    # -- closing --------------------------------------------------------------------------------
+
+    def protocol_error(self, reason: str) -> None:
+        self._broker.log.warning(
+            "client %s (%s): protocol error: %s; closing the connection",
+            self.client_id or "?",
+            self.peer,
+            reason,
+        )
+        self.shutdown(publish_will=True)
+
+    def shutdown(self, *, publish_will: bool, abort: bool = False) -> None:
+        """End the connection now: detach it from its session, then close the socket."""
+        if self.state == CLOSED:
+            return
+        was_connected = self.state == CONNECTED
+        self.state = CLOSED
+        self.backlog.clear()
+        self._acks.clear()
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._broker._connection_closed(self, publish_will and was_connected)
+        transport = self._transport
+        if transport is None or self._lost:
+            return
+        if abort:
+            self._out.clear()
+            transport.abort()
+            return
+        self._flush()
+        transport.close()
+        self._close_timer = self._loop.call_later(_CLOSE_TIMEOUT, transport.abort)
+
+    def abort(self) -> None:
+        """Drop the socket at once (the broker is stopping and this client does not read)."""
+        if self._transport is not None:
+            self._transport.abort()
+
+    # -- packets --------------------------------------------------------------------------------
+
+    def _first_packet(self, packet: Packet) -> None:
+        if type(packet) is not Connect:
+            raise ProtocolError(f"the first packet must be CONNECT, not {type(packet).__name__}")
+        self._broker._on_connect(self, packet)
+
+    def handle_backlog(self) -> None:
+        """Handle what arrived while the login was checked."""
+        backlog = self.backlog
+        self.backlog = []
+        try:
+            for packet in backlog:
+                if self.state != CONNECTED:
+                    break
+                self._handle(packet)
+        except ProtocolError as exc:
+            self.protocol_error(exc.message)
+        except Exception:
+            self._broker.log.exception(
+                "client %s (%s): unexpected error; closing the connection",
+                self.client_id,
+                self.peer,
+            )
+            self.shutdown(publish_will=True, abort=True)
+
+    def _handle(self, packet: Packet) -> None:
+        kind = type(packet)
+        session = self.session
+        if session is None:  # pragma: no cover - a connected connection has a session
+            return
+        broker = self._broker
+        if kind is Publish:
+            publish = cast(Publish, packet)
+            qos = publish.qos
+            if qos == 0:
+                broker._route_network(publish, self)
+                return
+            packet_id = publish.packet_id or 0
+            if qos == 1:
+                handlers = broker._route_network(publish, self)
+                self.acknowledge(bytes((0x40, 2, packet_id >> 8, packet_id & 0xFF)), handlers)
+            else:
+                handlers = []
+                if packet_id not in session.inbound_qos2:
+                    session.inbound_qos2.add(packet_id)
+                    handlers = broker._route_network(publish, self)
+                self.acknowledge(bytes((0x50, 2, packet_id >> 8, packet_id & 0xFF)), handlers)
+        elif kind is PubAck or kind is PubComp:
+            packet_id = cast(PubAck | PubComp, packet).packet_id
+            settled = session.ack(packet_id, 1 if kind is PubAck else 2)
+            if settled is False:
+                name = "PUBACK" if kind is PubAck else "PUBCOMP"
+                raise ProtocolError(f"{name} for packet {packet_id}, sent at another QoS")
+            if settled and session.pending:
+                broker._pump(session)
+        elif kind is PubRec:
+            packet_id = cast(PubRec, packet).packet_id
+            if session.received(packet_id) is False:
+                raise ProtocolError(f"PUBREC for packet {packet_id}, a QoS 1 message")
+            self.send(PubRel(packet_id).encode())
+        elif kind is PubRel:
+            packet_id = cast(PubRel, packet).packet_id
+            session.inbound_qos2.discard(packet_id)
+            self.send(PubComp(packet_id).encode())
+        elif kind is Subscribe:
+            broker._on_subscribe(self, session, cast(Subscribe, packet))
+        elif kind is Unsubscribe:
+            broker._on_unsubscribe(self, session, cast(Unsubscribe, packet))
+        elif kind is PingReq:
+            self.send(_PINGRESP)
+        elif kind is Disconnect:
+            broker.log.debug("client %s (%s) disconnected", self.client_id, self.peer)
+            self.will = None
+            self.shutdown(publish_will=False)
+        elif kind is Connect:
+            raise ProtocolError("a second CONNECT on the same connection")
+        else:
+            raise ProtocolError(f"a client cannot send {kind.__name__}")
