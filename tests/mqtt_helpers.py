@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import ssl
 import threading
 import time
@@ -11,7 +13,7 @@ import orjson
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from tests.conftest import ADMIN_PASSWORD
+from tests.conftest import ADMIN_PASSWORD, free_port
 
 
 class Recorder:
@@ -81,3 +83,47 @@ def wait_until(predicate: Any, timeout: float = 10, interval: float = 0.02) -> A
         if time.monotonic() > deadline:
             raise AssertionError("condition not met in time")
         time.sleep(interval)
+
+
+class Forwarder:
+    """A TCP forwarder on loopback, as a local TLS-terminating proxy is: every client it
+    relays reaches the broker from 127.0.0.1."""
+
+    def __init__(self, target_port: int) -> None:
+        self.port = free_port()
+        self._target = target_port
+        self._loop = asyncio.new_event_loop()
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        assert self._ready.wait(10)
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self._loop)
+
+        async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            with contextlib.suppress(OSError):
+                while data := await reader.read(65536):
+                    writer.write(data)
+                    await writer.drain()
+            writer.close()
+
+        async def relay(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self._target)
+            await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+
+        async def main() -> None:
+            self._server = await asyncio.start_server(relay, "127.0.0.1", self.port)
+            self._ready.set()
+            await self._server.serve_forever()
+
+        with contextlib.suppress(asyncio.CancelledError, RuntimeError):
+            self._loop.run_until_complete(main())
+        left = asyncio.all_tasks(self._loop)  # the relays, cancelled by close()
+        self._loop.run_until_complete(asyncio.gather(*left, return_exceptions=True))
+
+    def close(self) -> None:
+        self._loop.call_soon_threadsafe(self._server.close)
+        for task in asyncio.all_tasks(self._loop):
+            self._loop.call_soon_threadsafe(task.cancel)
+        self._thread.join(10)

@@ -870,23 +870,3 @@ def test_the_admin_is_a_user_of_the_root_group(world: World) -> None:
         }
     ]
     assert world.call("GET", "/metrics", ADMIN).status_code == 200
-
-
-def test_embedded_broker_takes_root_admins_only(lorafox_factory: Callable[..., Running]) -> None:
-    from tests.integration.test_service import _connect
-
-    lorafox = lorafox_factory(host="0.0.0.0")
-    assert lorafox.mqtt_port
-    with httpx.Client(base_url=lorafox.base_url, auth=ADMIN) as http:
-        root = next(g for g in http.get("/api/v2/groups").json()["data"] if not g["path"])
-        made = {
-            profile: http.post(
-                "/api/v2/api-users",
-                json={"groupId": root["id"], "name": profile, "profileIds": [profile]},
-            ).json()
-            for profile in ("ADMIN", "DEVICE_MANAGER")
-        }
-    admin, manager = made["ADMIN"], made["DEVICE_MANAGER"]
-    assert not _connect(lorafox.mqtt_port, admin["id"], admin["accessToken"]).is_failure
-    assert _connect(lorafox.mqtt_port, manager["id"], manager["accessToken"]).is_failure
-    assert _connect(lorafox.mqtt_port, admin["id"], "wrong").is_failure

@@ -4,7 +4,6 @@ and the publish outbox when the broker is away."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import threading
 from collections.abc import Callable
@@ -19,7 +18,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 from lorafox.bus.broker import EmbeddedBroker
 from tests.conftest import ADMIN_PASSWORD, SIGFOX_PASSWORD, SIGFOX_USER, Running, free_port
 from tests.integration.test_sigfox_flow import body, new_device
-from tests.mqtt_helpers import Recorder, wait_until
+from tests.mqtt_helpers import Forwarder, Recorder, wait_until
 
 SIGFOX = (SIGFOX_USER, SIGFOX_PASSWORD)
 ADMIN = ("admin", ADMIN_PASSWORD)
@@ -87,53 +86,11 @@ def test_embedded_broker_requires_login_off_loopback(
     assert not _connect(lorafox.mqtt_port, "admin", ADMIN_PASSWORD).is_failure
 
 
-class _Forwarder:
-    """A TCP forwarder on loopback, as a local TLS-terminating proxy is: every client it
-    relays reaches the broker from 127.0.0.1."""
-
-    def __init__(self, target_port: int) -> None:
-        self.port = free_port()
-        self._target = target_port
-        self._loop = asyncio.new_event_loop()
-        self._ready = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-        assert self._ready.wait(10)
-
-    def _run(self) -> None:
-        asyncio.set_event_loop(self._loop)
-
-        async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-            with contextlib.suppress(OSError):
-                while data := await reader.read(65536):
-                    writer.write(data)
-                    await writer.drain()
-            writer.close()
-
-        async def relay(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-            up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self._target)
-            await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
-
-        async def main() -> None:
-            self._server = await asyncio.start_server(relay, "127.0.0.1", self.port)
-            self._ready.set()
-            await self._server.serve_forever()
-
-        with contextlib.suppress(asyncio.CancelledError, RuntimeError):
-            self._loop.run_until_complete(main())
-
-    def close(self) -> None:
-        self._loop.call_soon_threadsafe(self._server.close)
-        for task in asyncio.all_tasks(self._loop):
-            self._loop.call_soon_threadsafe(task.cancel)
-        self._thread.join(10)
-
-
 def test_embedded_broker_requires_login_behind_a_local_proxy(lorafox: Running) -> None:
     """Listening on loopback is no identity: through a local forwarder an anonymous client is
     refused, a logged-in one accepted."""
     assert lorafox.mqtt_port
-    proxy = _Forwarder(lorafox.mqtt_port)
+    proxy = Forwarder(lorafox.mqtt_port)
     try:
         assert _connect(proxy.port).is_failure
         assert _connect(lorafox.mqtt_port).is_failure
@@ -221,7 +178,6 @@ def test_postgresql_path(lorafox_factory: Callable[..., Running], pg_database: s
 def test_broker_down_then_back(lorafox_factory: Callable[..., Running], tmp_path: Path) -> None:
     """Ingest succeeds while the external broker is away; everything is delivered once it is
     back, including what a restart in between left unpublished."""
-    import asyncio
 
     port = free_port()
     data_dir = tmp_path / "outbox"
@@ -277,7 +233,6 @@ def test_broker_down_then_back(lorafox_factory: Callable[..., Running], tmp_path
 def test_database_down_is_503_never_500(
     lorafox_factory: Callable[..., Running], pg_database: str, postgres_url: str
 ) -> None:
-    import asyncio
 
     import asyncpg
 
