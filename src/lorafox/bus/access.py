@@ -51,6 +51,11 @@ class TopicAccess:
         downlink = mqtt.downlink_topic
         self._uplinks = filter_matcher(uplink)
         self._events = filter_matcher(events)
+        self._prefixes = tuple(
+            template.removesuffix("{device}")
+            for template in (mqtt.uplink_topic, mqtt.events_topic)
+            if template.endswith("/{device}") and template.count("{") == 1
+        )
         self._downlinks = filter_matcher(downlink)
         self._owned = [self._uplinks, self._events, filter_matcher("lora/#"), self._rejection]
 
@@ -83,17 +88,27 @@ class TopicAccess:
 
     # -- what lorafox publishes -----------------------------------------------------------------
 
+    def _device_in(self, topic: str) -> str | None:
+        """The device id of an uplink or event topic of lorafox's, else None."""
+        for prefix in self._prefixes:  # the usual templates: ``…/{device}`` at the end
+            if topic.startswith(prefix):
+                device = topic[len(prefix) :]
+                if device and "/" not in device:
+                    return device
+        for match, level in (
+            (self._uplinks, self._uplink_level),
+            (self._events, self._events_level),
+        ):
+            if level is not None and match(topic):
+                return topic.split("/")[level]
+        return None
+
     async def audience_of(self, topic: str) -> Audience:
         """Who may read lorafox's own message on ``topic``: the device's group subtree for an
         uplink or an event; only those who see everything otherwise."""
-        level = None
-        if self._uplinks(topic):
-            level = self._uplink_level
-        elif self._events(topic):
-            level = self._events_level
-        if level is None:
+        device = self._device_in(topic)
+        if device is None:
             return None
-        device = topic.split("/")[level]
         type_id = self._registry.device_type_of(device)
         device_type = self._registry.device_type(type_id) if type_id else None
         if device_type is None:
