@@ -78,14 +78,14 @@ async def _subscribe(client: RawClient, topic_filter: str, qos: int = 0) -> SubA
 async def test_connections_not_logged_in_are_capped() -> None:
     async with _broker(max_unauthenticated=3) as broker:
         idle = [await RawClient.open(broker.port) for _ in range(3)]
-        await wait_until(lambda: broker._unauthenticated == 3)
+        await wait_until(lambda: broker._admission.unauthenticated == 3)
         refused = await RawClient.open(broker.port)
         assert await refused.is_closed_by_peer()
         # logging in frees a place for the next one
         assert (
             await idle[0].connect(Connect("first", username="u", password=b"p"))
         ).return_code == 0
-        await wait_until(lambda: broker._unauthenticated == 2)
+        await wait_until(lambda: broker._admission.unauthenticated == 2)
         _late, connack = await _login(broker.port, "late", "u")
         assert connack.return_code == 0
         assert not await idle[1].is_closed_by_peer(0.2)

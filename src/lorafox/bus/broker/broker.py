@@ -1,27 +1,27 @@
-"""The embedded MQTT broker: lifecycle, admission, sessions and routing (see the package doc)."""
+"""The embedded MQTT broker: lifecycle, admission, logins and sessions (see the package doc);
+routing is ``router.Router``'s."""
 
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import logging
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Final
 
-from lorafox.bus.base import MessageHandler, publisher
-from lorafox.bus.broker.access import ANONYMOUS, AccessPolicy, Identity, OpenAccess, may_receive
+from lorafox.bus.base import MessageHandler
+from lorafox.bus.broker.access import ANONYMOUS, AccessPolicy, Identity, OpenAccess
+from lorafox.bus.broker.admission import Admission
 from lorafox.bus.broker.connection import (
     AUTH,
     CONNECTED,
     PAUSE_AUTH,
-    PAUSE_HANDLERS,
     Connection,
 )
 from lorafox.bus.broker.limits import BrokerLimits
-from lorafox.bus.broker.message import Audience, Message
-from lorafox.bus.broker.retained import RetainedStore
+from lorafox.bus.broker.message import Audience
+from lorafox.bus.broker.router import Router
 from lorafox.bus.broker.session import Session
 from lorafox.bus.mqtt_codec import (
     MAX_REMAINING_LENGTH,
@@ -34,10 +34,9 @@ from lorafox.bus.mqtt_codec import (
     PubRel,
     Subscribe,
     Unsubscribe,
-    encode_publish,
     encode_remaining_length,
 )
-from lorafox.bus.topics import SubscriptionIndex, topic_name_bytes, validate_topic_filter
+from lorafox.bus.topics import topic_name_bytes, validate_topic_filter
 from lorafox.errors import BusError, BusUnavailable, ConfigError, InvalidInput
 
 __all__ = ["Authenticator", "BrokerStats", "EmbeddedBroker"]
@@ -52,8 +51,6 @@ _MAX_HANDLER_TASKS: Final = 10_000
 """In-process handler tasks running at once before the broker stops reading from publishers."""
 _HANDLER_TASKS_LOW: Final = 5_000
 _STOP_TIMEOUT: Final = 2.0
-_REFUSE_LOG_EVERY: Final = 60.0
-"""Seconds between two log lines about connections refused by a limit."""
 
 
 @dataclass(slots=True, frozen=True)
@@ -74,16 +71,6 @@ class BrokerStats:
     """QoS 1/2 messages dropped from a full queue (the oldest first)."""
     refused_publishes: int
     """Client publishes dropped by access control."""
-
-
-class _LocalSubscription:
-    """One in-process ``subscribe`` call."""
-
-    __slots__ = ("handler", "topic_filter")
-
-    def __init__(self, topic_filter: str, handler: MessageHandler) -> None:
-        self.topic_filter = topic_filter
-        self.handler = handler
 
 
 class EmbeddedBroker:
@@ -122,25 +109,14 @@ class EmbeddedBroker:
         self._server: asyncio.Server | None = None
         self._running = False
         self._started = asyncio.Event()
-        self._connections: set[Connection] = set()
-        self._per_address: dict[str, int] = {}
-        self._unauthenticated = 0
+        self._admission = Admission(self.limits, self.log)
+        self._connections = self._admission.connections
         self._all_gone: asyncio.Future[None] | None = None
         self._sessions: dict[str, Session] = {}
-        self._index: SubscriptionIndex[Session] = SubscriptionIndex()
-        self._retained = RetainedStore(self.limits.max_retained, self.limits.max_retained_bytes)
-        self._local_index: SubscriptionIndex[_LocalSubscription] = SubscriptionIndex()
-        self._local: list[_LocalSubscription] = []
+        self._router = Router(self.access, self.limits, self.log)
         self._auth_tasks: set[asyncio.Task[None]] = set()
-        self._handler_tasks: set[asyncio.Task[None]] = set()
-        self._handler_paused: set[Connection] = set()
         self._expiry_timer: asyncio.TimerHandle | None = None
-        self._refused_logged = 0.0
-        self._received = 0
         self._published = 0
-        self._dropped_qos0 = 0
-        self._dropped_queued = 0
-        self._refused_publishes = 0
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -166,7 +142,7 @@ class EmbeddedBroker:
         if self._server is not None:
             raise BusError("the embedded MQTT broker is already running")
         loop = asyncio.get_running_loop()
-        self._loop = loop
+        self._loop = self._router.loop = loop
         self._server = await loop.create_server(
             lambda: Connection(self, loop), self._host, self._port, backlog=1024
         )
@@ -203,15 +179,14 @@ class EmbeddedBroker:
                 await asyncio.sleep(0)
             self._all_gone = None
         await server.wait_closed()
-        if self._handler_tasks:
+        if self._router.handler_tasks:
             _done, still_running = await asyncio.wait(
-                list(self._handler_tasks), timeout=_STOP_TIMEOUT
+                list(self._router.handler_tasks), timeout=_STOP_TIMEOUT
             )
             for running in still_running:
                 running.cancel()
             if still_running:
                 await asyncio.wait(still_running)
-        self._handler_paused.clear()
         self._server = None
         self.log.info("embedded MQTT broker stopped")
 
@@ -228,16 +203,17 @@ class EmbeddedBroker:
 
     def stats(self) -> BrokerStats:
         """The broker's counters now."""
+        router = self._router
         return BrokerStats(
             connections=sum(1 for c in self._connections if c.state == CONNECTED),
             sessions=len(self._sessions),
-            subscriptions=len(self._index),
-            retained=len(self._retained),
-            received=self._received,
+            subscriptions=len(router.sessions),
+            retained=len(router.retained),
+            received=router.received,
             published=self._published,
-            dropped_qos0=self._dropped_qos0,
-            dropped_queued=self._dropped_queued,
-            refused_publishes=self._refused_publishes,
+            dropped_qos0=router.dropped_qos0,
+            dropped_queued=router.dropped_queued,
+            refused_publishes=router.refused_publishes,
         )
 
     # -- in-process API -------------------------------------------------------------------------
@@ -269,7 +245,7 @@ class EmbeddedBroker:
         if len(raw_topic) + len(payload) + 4 > MAX_REMAINING_LENGTH:
             raise InvalidInput("the message is too large for MQTT", field="payload")
         self._published += 1
-        self._route(topic, raw_topic, payload, qos, retain, audience)
+        self._router.route(topic, raw_topic, payload, qos, retain, audience)
 
     async def publish(self, topic: str, payload: bytes, qos: int = 0, retain: bool = False) -> None:
         """``publish_nowait`` as a coroutine (to every client that reads everything)."""
@@ -283,230 +259,41 @@ class EmbeddedBroker:
         Each call is a separate subscription: a handler subscribed twice with overlapping
         filters is called twice. Raises ``InvalidInput`` for an invalid filter.
         """
-        subscription = _LocalSubscription(topic_filter, handler)
-        self._local_index.add(topic_filter, subscription)
-        self._local.append(subscription)
+        self._router.subscribe_local(topic_filter, handler)
 
     def unsubscribe(self, topic_filter: str, handler: MessageHandler) -> None:
         """Undo ``subscribe(topic_filter, handler)`` (every such subscription)."""
-        keep = []
-        for subscription in self._local:
-            if subscription.topic_filter == topic_filter and subscription.handler == handler:
-                self._local_index.remove(topic_filter, subscription)
-            else:
-                keep.append(subscription)
-        self._local = keep
+        self._router.unsubscribe_local(topic_filter, handler)
 
     def retained(self, topic: str) -> bytes | None:
         """The payload retained for ``topic``, if any."""
-        entry = self._retained.get(topic)
+        entry = self._router.retained.get(topic)
         return None if entry is None else entry[0].payload
 
-    # -- routing --------------------------------------------------------------------------------
+    # -- the connections' owner (``ConnectionOwner``) -------------------------------------------
 
-    def _route(
-        self,
-        topic: str,
-        raw_topic: bytes,
-        payload: bytes,
-        qos: int,
-        retain: bool,
-        audience: Audience,
-    ) -> None:
-        """Deliver one message to the network subscribers of ``topic`` allowed to read it."""
-        message: Message | None = None
-        if retain:
-            message = Message(raw_topic, payload, audience)
-            if not self._retained.put(topic, message, qos):
-                self.log.warning(
-                    "retained messages at their limit (%d messages, %d bytes): %s not retained",
-                    self.limits.max_retained,
-                    self.limits.max_retained_bytes,
-                    topic,
-                )
-        subscribers = self._index.match(topic)
-        if not subscribers:
-            return
-        packet: bytes | None = None
-        for session, subscribed_qos in subscribers.items():
-            if session.identity.reads is not None and not may_receive(session.identity, audience):
-                continue
-            granted = qos if qos < subscribed_qos else subscribed_qos
-            if granted == 0:
-                connection = session.connection
-                if connection is None:
-                    continue  # an absent persistent session: QoS 0 is not queued
-                if connection.paused:
-                    connection.drop_qos0()
-                    continue
-                if packet is None:
-                    packet = encode_publish(raw_topic, payload)
-                connection.send(packet)
-            else:
-                if message is None:
-                    message = Message(raw_topic, payload, audience)
-                self._deliver(session, message, granted, False)
+    def on_publish(self, publish: Publish, connection: Connection) -> list[asyncio.Task[None]]:
+        return self._router.route_network(publish, connection)
 
-    def _route_network(
-        self, publish: Publish, origin: Connection | None
-    ) -> list[asyncio.Task[None]]:
-        """Deliver a PUBLISH (or a will) from a network client, in-process handlers included;
-        the handler tasks it started. A publish the client may not make is dropped."""
-        topic = publish.topic
-        identity = origin.identity if origin is not None else ANONYMOUS
-        if topic.startswith("$") or not self.access.may_publish(identity, topic):
-            self._refused_publishes += 1
-            self.log.warning(
-                "client %s (%s) may not publish to %s: message dropped",
-                origin.client_id if origin is not None else "?",
-                origin.peer if origin is not None else "?",
-                topic,
-            )
-            return []
-        self._received += 1
-        payload = publish.payload
-        audience = self.access.audience_of_client(identity)
-        self._route(topic, topic.encode("utf-8"), payload, publish.qos, publish.retain, audience)
-        if not self._local:
-            return []
-        subscriptions = self._local_index.match(topic)
-        if not subscriptions:
-            return []
-        loop = self._loop
-        if loop is None:  # pragma: no cover - set by start()
-            return []
-        context = contextvars.copy_context()
-        context.run(publisher.set, identity.principal)
-        tasks = []
-        for subscription in subscriptions:
-            task = loop.create_task(
-                self._run_handler(subscription.handler, topic, payload), context=context
-            )
-            self._handler_tasks.add(task)
-            task.add_done_callback(self._handler_done)
-            tasks.append(task)
-        if origin is not None and len(self._handler_tasks) >= _MAX_HANDLER_TASKS:
-            self._throttle_publisher(origin)
-        return tasks
+    def pump(self, session: Session) -> None:
+        self._router.pump(session)
 
-    async def _run_handler(self, handler: MessageHandler, topic: str, payload: bytes) -> None:
-        try:
-            await handler(topic, payload)
-        except Exception:
-            self.log.exception("in-process MQTT handler %r failed for topic %s", handler, topic)
-
-    def _handler_done(self, task: asyncio.Task[None]) -> None:
-        self._handler_tasks.discard(task)
-        if self._handler_paused and len(self._handler_tasks) <= _HANDLER_TASKS_LOW:
-            for connection in self._handler_paused:
-                connection.resume_reading(PAUSE_HANDLERS)
-            self._handler_paused.clear()
-
-    def _throttle_publisher(self, connection: Connection) -> None:
-        """Stop reading from ``connection`` while in-process handlers are far behind."""
-        if connection.state == CONNECTED and connection not in self._handler_paused:
-            self._handler_paused.add(connection)
-            connection.pause_reading(PAUSE_HANDLERS)
-
-    def _deliver(self, session: Session, message: Message, qos: int, retain: bool) -> None:
-        """Send a QoS 1/2 message to ``session`` now if it can take it, else queue it."""
-        connection = session.connection
-        if (
-            connection is not None
-            and not connection.paused
-            and not session.pending
-            and len(session.inflight) < self.limits.max_inflight
-        ):
-            packet_id = session.allocate_packet_id()
-            session.inflight[packet_id] = (message, qos, retain)
-            connection.send(message.encode(qos, packet_id, retain, False))
-            return
-        limits = self.limits
-        dropped = session.enqueue(
-            (message, qos, retain), limits.max_queued_messages, limits.max_queued_bytes
-        )
-        if dropped:
-            before = session.dropped - dropped
-            self._dropped_queued += dropped
-            if before // _DROP_LOG_EVERY != session.dropped // _DROP_LOG_EVERY or not before:
-                self.log.warning(
-                    "client %s: queue full (%d messages, %d bytes at most); %d dropped so far, "
-                    "oldest first",
-                    session.client_id,
-                    limits.max_queued_messages,
-                    limits.max_queued_bytes,
-                    session.dropped,
-                )
-
-    def _pump(self, session: Session) -> None:
-        """Send queued messages while the client can take them."""
-        connection = session.connection
-        if connection is None:
-            return
-        inflight = session.inflight
-        most = self.limits.max_inflight
-        while session.pending and not connection.paused and len(inflight) < most:
-            message, qos, retain = outgoing = session.next_pending()
-            packet_id = session.allocate_packet_id()
-            inflight[packet_id] = outgoing
-            connection.send(message.encode(qos, packet_id, retain, False))
+    def count_dropped_qos0(self) -> None:
+        self._router.dropped_qos0 += 1
 
     # -- admission ------------------------------------------------------------------------------
 
-    def _admit(self, connection: Connection) -> bool:
-        """Count a new TCP connection in; False (it is closed at once) over a limit."""
-        if not self._running:
-            return False
-        limits = self.limits
-        address = connection.address
-        why = None
-        if len(self._connections) >= limits.max_connections:
-            why = f"{limits.max_connections} connections open (max_connections)"
-        elif self._per_address.get(address, 0) >= limits.max_connections_per_address:
-            why = (
-                f"{limits.max_connections_per_address} connections open from {address} "
-                "(max_connections_per_address)"
-            )
-        elif self._unauthenticated >= limits.max_unauthenticated:
-            why = f"{limits.max_unauthenticated} connections not logged in (max_unauthenticated)"
-        if why is not None:
-            loop = self._loop
-            now = loop.time() if loop is not None else 0.0
-            if now - self._refused_logged >= _REFUSE_LOG_EVERY or not self._refused_logged:
-                self._refused_logged = now or 1.0
-                self.log.warning("MQTT connection from %s refused: %s", connection.peer, why)
-            return False
-        self._connections.add(connection)
-        self._per_address[address] = self._per_address.get(address, 0) + 1
-        self._unauthenticated += 1
-        connection.logging_in = True
-        return True
+    def admit(self, connection: Connection) -> bool:
+        return self._running and self._admission.admit(connection)
 
-    def _connection_gone(self, connection: Connection) -> None:
-        """The socket of ``connection`` is closed."""
-        if connection.logging_in:
-            connection.logging_in = False
-            self._unauthenticated -= 1
-        if connection in self._connections:
-            self._connections.discard(connection)
-            address = connection.address
-            left = self._per_address.get(address, 1) - 1
-            if left > 0:
-                self._per_address[address] = left
-            else:
-                self._per_address.pop(address, None)
+    def connection_gone(self, connection: Connection) -> None:
+        self._admission.gone(connection)
         if not self._connections and self._all_gone is not None and not self._all_gone.done():
             self._all_gone.set_result(None)
 
-    def _logged_in(self, connection: Connection) -> None:
-        if connection.logging_in:
-            connection.logging_in = False
-            self._unauthenticated -= 1
-        connection.decoder.max_packet_size = self.limits.max_packet_size
-
     # -- connections and sessions ---------------------------------------------------------------
 
-    def _on_connect(self, connection: Connection, connect: Connect) -> None:
+    def on_connect(self, connection: Connection, connect: Connect) -> None:
         connection.protocol_level = connect.protocol_level
         client_id = connect.client_id
         if not client_id:
@@ -617,7 +404,7 @@ class EmbeddedBroker:
         connection.identity = identity
         connection.will = connect.will
         connection.state = CONNECTED
-        self._logged_in(connection)
+        self._admission.logged_in(connection)
         connection.start_keep_alive(connect.keep_alive)
         session_present = present and connect.protocol_level == PROTOCOL_LEVEL_311
         connection.send(ConnAck(session_present, ConnectReturnCode.ACCEPTED).encode())
@@ -636,12 +423,12 @@ class EmbeddedBroker:
                 else:
                     message, qos, retain = entry
                     connection.send(message.encode(qos, packet_id, retain, True))
-            self._pump(session)
+            self._router.pump(session)
         return True
 
-    def _connection_closed(self, connection: Connection, publish_will: bool) -> None:
+    def connection_closed(self, connection: Connection, publish_will: bool) -> None:
         """``connection`` has just ended (the socket may still be flushing)."""
-        self._handler_paused.discard(connection)
+        self._router.forget(connection)
         session = connection.session
         connection.session = None
         if session is not None and session.connection is connection:
@@ -655,12 +442,10 @@ class EmbeddedBroker:
         if publish_will and will is not None and self._running:
             self.log.debug("client %s: publishing its will to %s", connection.client_id, will.topic)
             will_publish = Publish(will.topic, will.payload, will.qos, will.retain)
-            self._route_network(will_publish, connection)
+            self._router.route_network(will_publish, connection)
 
     def _end_session(self, session: Session) -> None:
-        for topic_filter in session.subscriptions:
-            self._index.remove(topic_filter, session)
-        session.clear()
+        self._router.remove_all(session)
         if self._sessions.get(session.client_id) is session:
             del self._sessions[session.client_id]
 
@@ -685,7 +470,7 @@ class EmbeddedBroker:
             self._end_session(session)
         self._schedule_expiry()
 
-    def _on_subscribe(self, connection: Connection, session: Session, packet: Subscribe) -> None:
+    def on_subscribe(self, connection: Connection, session: Session, packet: Subscribe) -> None:
         codes: list[int] = []
         granted: list[tuple[str, int]] = []
         for topic_filter, requested in packet.topics:
@@ -707,8 +492,7 @@ class EmbeddedBroker:
                 codes.append(SUBACK_FAILURE)
                 continue
             qos = min(requested, 2)
-            session.subscriptions[topic_filter] = qos
-            self._index.add(topic_filter, session, qos)
+            self._router.add(session, topic_filter, qos)
             codes.append(qos)
             granted.append((topic_filter, qos))
         connection.send(
@@ -717,32 +501,12 @@ class EmbeddedBroker:
             + packet.packet_id.to_bytes(2, "big")
             + bytes(codes)
         )
-        if self._retained:
+        if self._router.retained:
             for topic_filter, qos in granted:
-                self._send_retained(session, topic_filter, qos)
+                self._router.send_retained(session, topic_filter, qos)
 
-    def _send_retained(self, session: Session, topic_filter: str, granted: int) -> None:
-        identity = session.identity
-        for message, stored_qos in self._retained.matching(topic_filter):
-            if identity.reads is not None and not may_receive(identity, message.audience):
-                continue
-            qos = min(stored_qos, granted)
-            if qos:
-                self._deliver(session, message, qos, True)
-                continue
-            connection = session.connection
-            if connection is None:
-                continue
-            if connection.paused:
-                connection.drop_qos0()
-                continue
-            connection.send(encode_publish(message.topic, message.payload, 0, retain=True))
-
-    def _on_unsubscribe(
-        self, connection: Connection, session: Session, packet: Unsubscribe
-    ) -> None:
+    def on_unsubscribe(self, connection: Connection, session: Session, packet: Unsubscribe) -> None:
         for topic_filter in packet.topic_filters:
-            if session.subscriptions.pop(topic_filter, None) is not None:
-                self._index.remove(topic_filter, session)
+            self._router.remove(session, topic_filter)
         packet_id = packet.packet_id
         connection.send(bytes((0xB0, 2, packet_id >> 8, packet_id & 0xFF)))

@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import collections
 import functools
-from typing import TYPE_CHECKING, Final, cast
+import logging
+from typing import Final, Protocol, cast
 
 from lorafox.bus.broker.access import ANONYMOUS, Identity
+from lorafox.bus.broker.limits import BrokerLimits
 from lorafox.bus.broker.session import Session
 from lorafox.bus.mqtt_codec import (
     PROTOCOL_LEVEL_311,
@@ -30,10 +32,7 @@ from lorafox.bus.mqtt_codec import (
     Will,
 )
 
-if TYPE_CHECKING:
-    from lorafox.bus.broker.broker import EmbeddedBroker
-
-__all__ = ["AUTH", "CLOSED", "CONNECTED", "NEW", "Connection"]
+__all__ = ["AUTH", "CLOSED", "CONNECTED", "NEW", "Connection", "ConnectionOwner"]
 
 _WRITE_HIGH: Final = 256 * 1024
 """Bytes buffered for one client before the broker considers it slow (pause_writing)."""
@@ -66,6 +65,43 @@ class _Ack:
         self.waiting = waiting
 
 
+class ConnectionOwner(Protocol):
+    """What a connection asks of its broker."""
+
+    log: logging.Logger
+    limits: BrokerLimits
+
+    def admit(self, connection: Connection) -> bool:
+        """Count a new TCP connection in; False when it must be closed at once."""
+        ...
+
+    def on_connect(self, connection: Connection, connect: Connect) -> None: ...
+
+    def on_publish(self, publish: Publish, connection: Connection) -> list[asyncio.Task[None]]:
+        """Route a client's PUBLISH; the in-process handler tasks to wait for before its ack."""
+        ...
+
+    def on_subscribe(self, connection: Connection, session: Session, packet: Subscribe) -> None: ...
+
+    def on_unsubscribe(
+        self, connection: Connection, session: Session, packet: Unsubscribe
+    ) -> None: ...
+
+    def pump(self, session: Session) -> None:
+        """Send what waits in ``session``'s queue while its client can take it."""
+        ...
+
+    def count_dropped_qos0(self) -> None: ...
+
+    def connection_closed(self, connection: Connection, publish_will: bool) -> None:
+        """``connection`` has just ended (its socket may still be flushing)."""
+        ...
+
+    def connection_gone(self, connection: Connection) -> None:
+        """The socket of ``connection`` is closed."""
+        ...
+
+
 class Connection(asyncio.Protocol):
     """One network client connection.
 
@@ -75,7 +111,7 @@ class Connection(asyncio.Protocol):
     stored before its PUBACK), in the order the PUBLISH packets came.
     """
 
-    def __init__(self, broker: EmbeddedBroker, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, broker: ConnectionOwner, loop: asyncio.AbstractEventLoop) -> None:
         self._broker = broker
         self._loop = loop
         self._transport: asyncio.Transport | None = None
@@ -114,7 +150,7 @@ class Connection(asyncio.Protocol):
             self.address = str(peer[0])
             self.peer = f"{peer[0]}:{peer[1]}"
         self._last_rx = self._loop.time()
-        if not self._broker._admit(self):
+        if not self._broker.admit(self):
             self.shutdown(publish_will=False, abort=True)
             return
         self._timer = self._loop.call_later(
@@ -173,7 +209,7 @@ class Connection(asyncio.Protocol):
             self._close_timer.cancel()
             self._close_timer = None
         self._out.clear()
-        self._broker._connection_gone(self)
+        self._broker.connection_gone(self)
 
     def pause_writing(self) -> None:
         self.paused = True
@@ -184,7 +220,7 @@ class Connection(asyncio.Protocol):
         self.resume_reading(PAUSE_WRITE)
         session = self.session
         if session is not None and self.state == CONNECTED and session.pending:
-            self._broker._pump(session)
+            self._broker.pump(session)
 
     # -- output ---------------------------------------------------------------------------------
 
@@ -215,7 +251,7 @@ class Connection(asyncio.Protocol):
 
     def drop_qos0(self) -> None:
         self.dropped += 1
-        self._broker._dropped_qos0 += 1
+        self._broker.count_dropped_qos0()
         if self.dropped % _DROP_LOG_EVERY == 1:
             self._broker.log.warning(
                 "client %s (%s) reads too slowly: %d QoS 0 messages dropped so far",
@@ -325,7 +361,7 @@ class Connection(asyncio.Protocol):
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        self._broker._connection_closed(self, publish_will and was_connected)
+        self._broker.connection_closed(self, publish_will and was_connected)
         transport = self._transport
         if transport is None or self._lost:
             return
@@ -347,7 +383,7 @@ class Connection(asyncio.Protocol):
     def _first_packet(self, packet: Packet) -> None:
         if type(packet) is not Connect:
             raise ProtocolError(f"the first packet must be CONNECT, not {type(packet).__name__}")
-        self._broker._on_connect(self, packet)
+        self._broker.on_connect(self, packet)
 
     def handle_backlog(self) -> None:
         """Handle what arrived while the login was checked."""
@@ -378,17 +414,17 @@ class Connection(asyncio.Protocol):
             publish = cast(Publish, packet)
             qos = publish.qos
             if qos == 0:
-                broker._route_network(publish, self)
+                broker.on_publish(publish, self)
                 return
             packet_id = publish.packet_id or 0
             if qos == 1:
-                handlers = broker._route_network(publish, self)
+                handlers = broker.on_publish(publish, self)
                 self.acknowledge(bytes((0x40, 2, packet_id >> 8, packet_id & 0xFF)), handlers)
             else:
                 handlers = []
                 if packet_id not in session.inbound_qos2:
                     session.inbound_qos2.add(packet_id)
-                    handlers = broker._route_network(publish, self)
+                    handlers = broker.on_publish(publish, self)
                 self.acknowledge(bytes((0x50, 2, packet_id >> 8, packet_id & 0xFF)), handlers)
         elif kind is PubAck or kind is PubComp:
             packet_id = cast(PubAck | PubComp, packet).packet_id
@@ -397,7 +433,7 @@ class Connection(asyncio.Protocol):
                 name = "PUBACK" if kind is PubAck else "PUBCOMP"
                 raise ProtocolError(f"{name} for packet {packet_id}, sent at another QoS")
             if settled and session.pending:
-                broker._pump(session)
+                broker.pump(session)
         elif kind is PubRec:
             packet_id = cast(PubRec, packet).packet_id
             if session.received(packet_id) is False:
@@ -408,9 +444,9 @@ class Connection(asyncio.Protocol):
             session.inbound_qos2.discard(packet_id)
             self.send(PubComp(packet_id).encode())
         elif kind is Subscribe:
-            broker._on_subscribe(self, session, cast(Subscribe, packet))
+            broker.on_subscribe(self, session, cast(Subscribe, packet))
         elif kind is Unsubscribe:
-            broker._on_unsubscribe(self, session, cast(Unsubscribe, packet))
+            broker.on_unsubscribe(self, session, cast(Unsubscribe, packet))
         elif kind is PingReq:
             self.send(_PINGRESP)
         elif kind is Disconnect:

@@ -3,15 +3,26 @@
 from __future__ import annotations
 
 import collections
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from lorafox.bus.broker.access import Identity
 from lorafox.bus.broker.message import Outgoing
 
-if TYPE_CHECKING:
-    from lorafox.bus.broker.connection import Connection
+__all__ = ["Link", "Session"]
 
-__all__ = ["Session"]
+
+class Link(Protocol):
+    """The connection a session is attached to, as routing and takeover use it."""
+
+    peer: str
+    paused: bool
+    """The client's socket buffer is full: QoS 0 is dropped, QoS 1/2 queued."""
+
+    def send(self, data: bytes) -> None: ...
+
+    def drop_qos0(self) -> None: ...
+
+    def shutdown(self, *, publish_will: bool, abort: bool = False) -> None: ...
 
 
 class Session:
@@ -41,7 +52,7 @@ class Session:
         self.client_id = client_id
         self.clean_session = clean_session
         self.identity = identity
-        self.connection: Connection | None = None
+        self.connection: Link | None = None
         self.subscriptions: dict[str, int] = {}
         self.inflight: dict[int, Outgoing | None] = {}
         self.pending: collections.deque[Outgoing] = collections.deque()
