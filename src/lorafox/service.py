@@ -24,6 +24,7 @@ from lorafox.api.asgi import ASGIApp
 from lorafox.api.callbacks import SigfoxCallbacks
 from lorafox.api.context import ApiContext
 from lorafox.api.dynamodb import DynamoDBEndpoint
+from lorafox.api.http_protocol import EdgeLimits, bounded_http_protocol
 from lorafox.api.metrics import Metrics
 from lorafox.auth import rbac
 from lorafox.auth.basic import BasicAuthenticator
@@ -209,13 +210,21 @@ class Service:
         return render
 
     def _http_server(self, app: ASGIApp) -> _Server:
+        s = self.settings
         return _Server(
             uvicorn.Config(
                 app,
                 lifespan="off",
                 access_log=False,
                 log_config=None,
-                http="httptools",
+                http=bounded_http_protocol(
+                    EdgeLimits(
+                        max_head_bytes=s.http_max_header_bytes,
+                        head_timeout=s.http_header_timeout_seconds,
+                        max_connections=s.http_max_connections,
+                    )
+                ),
+                timeout_keep_alive=5,  # idle keep-alive; a new request head then has its deadline
                 timeout_graceful_shutdown=10,
                 server_header=False,
                 proxy_headers=False,  # X-Forwarded-For only if sigfox.trust_forwarded_for says so

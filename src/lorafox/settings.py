@@ -242,6 +242,27 @@ class Settings(BaseSettings):
         ge=1024,
         description="Largest request body on /api/v2 (413 beyond, checked before authentication).",
     )
+    http_max_header_bytes: int = Field(
+        default=16384,
+        ge=1024,
+        le=1024 * 1024,
+        description="Largest HTTP request head (request line and headers): 431 beyond, counted "
+        "as the bytes arrive, before routing or authentication.",
+    )
+    http_header_timeout_seconds: float = Field(
+        default=10,
+        ge=0.5,
+        le=3600,
+        description="Time a connection has to complete a request head after it opened or after "
+        "its previous response (a deadline: a trickle of bytes does not extend it); then 408, or "
+        "closed when nothing arrived.",
+    )
+    http_max_connections: int = Field(
+        default=1024,
+        ge=1,
+        description="Open HTTP connections at most; beyond, new ones get 503 with Retry-After "
+        "and are closed (logged at most once a minute).",
+    )
     login_failures_per_address: int = Field(
         default=20,
         ge=1,
