@@ -49,9 +49,9 @@ import boto3  # type: ignore[import-untyped]
 import httpx
 from botocore.config import Config  # type: ignore[import-untyped]
 
+from lorafox.ports.tables import ItemRow
 from lorafox.settings import Settings
 from lorafox.store.sql.store import SqlStore
-from lorafox.store.sql.tables_items import ItemRow
 from lorafox.tables.keys import encode_key_value
 from lorafox.tables.operations import TableOperations
 from lorafox.tables.values import item_size

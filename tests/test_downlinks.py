@@ -8,9 +8,9 @@ from pathlib import Path
 import orjson
 import pytest
 
-from lorafox.api.metrics import Metrics
 from lorafox.downlinks import DownlinkQueue
 from lorafox.errors import BusUnavailable
+from lorafox.metrics import Metrics
 from lorafox.settings import MqttSettings, Settings
 from lorafox.store.sql.store import SqlStore
 

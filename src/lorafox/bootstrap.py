@@ -21,8 +21,8 @@ from lorafox.auth.passwords import generate_secret, hash_password, verify_passwo
 from lorafox.auth.secretbox import SecretBox
 from lorafox.domain import Profile, User, UserRole, new_id
 from lorafox.errors import Conflict
+from lorafox.ports.store import Credential, CredentialStore, Store
 from lorafox.settings import Settings
-from lorafox.store.base import Credential, CredentialStore, Store
 
 __all__ = ["ADMIN", "SIGFOX", "CallbackCredentials", "Verifiers", "ensure_credentials"]
 

@@ -8,14 +8,14 @@ from typing import Any
 
 import orjson
 
-from lorafox.api.metrics import Metrics
 from lorafox.auth import rbac
-from lorafox.bus.base import Audience, Bus, publisher
 from lorafox.domain import Downlink, Principal
 from lorafox.errors import InvalidInput, LorafoxError
 from lorafox.ingest.sigfox import normalize_device, normalize_downlink
+from lorafox.metrics import Metrics
+from lorafox.ports.bus import Audience, Bus, publisher
+from lorafox.ports.store import DownlinkStore
 from lorafox.settings import MqttSettings
-from lorafox.store.base import DownlinkStore
 
 __all__ = ["DeviceScope", "DownlinkQueue"]
 

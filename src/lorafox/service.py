@@ -25,7 +25,6 @@ from lorafox.api.callbacks import SigfoxCallbacks
 from lorafox.api.context import ApiContext
 from lorafox.api.dynamodb import DynamoDBEndpoint
 from lorafox.api.http_protocol import EdgeLimits, bounded_http_protocol
-from lorafox.api.metrics import Metrics
 from lorafox.auth import rbac
 from lorafox.auth.basic import BasicAuthenticator
 from lorafox.auth.principals import PrincipalAuthenticator
@@ -34,7 +33,6 @@ from lorafox.auth.throttle import LoginThrottle, ThrottleLimits
 from lorafox.bootstrap import Verifiers, ensure_credentials
 from lorafox.bus import broker
 from lorafox.bus.access import TopicAccess
-from lorafox.bus.base import Bus
 from lorafox.bus.broker import BrokerLimits, EmbeddedBroker, EmbeddedBus
 from lorafox.bus.external import BrokerAddress, ExternalBus, tls_context
 from lorafox.bus.outbox import Outbox
@@ -47,6 +45,8 @@ from lorafox.events.service import DeviceEvents
 from lorafox.identity import Identity
 from lorafox.ingest.pipeline import UplinkPipeline
 from lorafox.ingest.sigfox import uplink_json
+from lorafox.metrics import Metrics
+from lorafox.ports.bus import Bus
 from lorafox.settings import Settings
 from lorafox.store.sql.store import SqlStore
 from lorafox.tables.maintenance import TableMaintenance

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from lorafox.api.metrics import Metrics
+from lorafox.metrics import Metrics
 
 
 def test_render() -> None:

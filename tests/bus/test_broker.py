@@ -10,7 +10,6 @@ import aiomqtt
 import pytest
 from paho.mqtt.enums import MQTTProtocolVersion
 
-from lorafox.bus.base import Bus
 from lorafox.bus.broker import BrokerLimits, EmbeddedBroker, EmbeddedBus, Identity
 from lorafox.bus.mqtt_codec import (
     ConnAck,
@@ -30,6 +29,7 @@ from lorafox.bus.mqtt_codec import (
     Will,
 )
 from lorafox.errors import BusUnavailable, ConfigError, InvalidInput
+from lorafox.ports.bus import Bus
 
 from .conftest import TIMEOUT, PahoFactory, RawClient, wait_until
 

@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from lorafox.bus.base import publisher
 from lorafox.bus.broker import BrokerLimits, EmbeddedBroker, Identity, OpenAccess
 from lorafox.bus.mqtt_codec import (
     ConnAck,
@@ -22,6 +21,7 @@ from lorafox.bus.mqtt_codec import (
     Subscribe,
     Will,
 )
+from lorafox.ports.bus import publisher
 
 from .conftest import RawClient, wait_until
 

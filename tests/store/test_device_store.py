@@ -8,7 +8,7 @@ import pytest
 
 from lorafox.domain import Device, DeviceType, DownlinkMode, Group, PayloadType, Uplink, new_id
 from lorafox.errors import Conflict, NotFound
-from lorafox.store.base import DeviceQuery, DeviceTypeQuery
+from lorafox.ports.store import DeviceQuery, DeviceTypeQuery
 from lorafox.store.sql.store import SqlStore
 from tests.store.test_identity_store import child
 

@@ -14,7 +14,7 @@ from alembic.config import Config
 from lorafox.auth.passwords import hash_password, verify_password
 from lorafox.domain import ApiUser, Group, PrincipalKind, Profile, User, UserRole, new_id
 from lorafox.errors import Conflict, NotFound
-from lorafox.store.base import GroupQuery, MemberQuery
+from lorafox.ports.store import GroupQuery, MemberQuery
 from lorafox.store.sql import store as store_module
 from lorafox.store.sql.store import SqlStore
 

@@ -12,7 +12,7 @@ from alembic.script import ScriptDirectory
 import lorafox.store
 from lorafox.domain import DownlinkState, StoredUplink, Uplink
 from lorafox.errors import Conflict, NotFound, StoreError
-from lorafox.store.base import Credential
+from lorafox.ports.store import Credential
 from lorafox.store.sql.store import SqlStore
 from lorafox.store.sql.tables import metadata
 

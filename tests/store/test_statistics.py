@@ -8,11 +8,11 @@ from typing import Any
 import sqlalchemy as sa
 
 from lorafox.domain import AdvancedData, DeviceStatus, Uplink
+from lorafox.ports.statistics import DownlinkOutcomes, LinkQuality, Spread, merge_buckets
 from lorafox.store.sql import rollup
 from lorafox.store.sql.rollup import backfill
 from lorafox.store.sql.store import SqlStore
 from lorafox.store.sql.tables import downlinks, type_hourly
-from lorafox.store.statistics import DownlinkOutcomes, LinkQuality, Spread, merge_buckets
 from tests.store.test_device_store import device, device_type
 
 HOUR = 3_600_000

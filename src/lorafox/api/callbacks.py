@@ -21,7 +21,6 @@ import orjson
 
 from lorafox.api.asgi import Receive, Scope, Send, read_body, respond
 from lorafox.api.errors import error_body, error_response
-from lorafox.api.metrics import Metrics
 from lorafox.auth.basic import BasicAuthenticator
 from lorafox.decoding import decode_payload
 from lorafox.devices.registry import Codec, DeviceRegistry
@@ -38,7 +37,8 @@ from lorafox.ingest.sigfox import (
     normalize_device,
     parse_uplink,
 )
-from lorafox.store.base import DownlinkAsk, Ingested
+from lorafox.metrics import Metrics
+from lorafox.ports.store import DownlinkAsk, Ingested
 
 __all__ = ["CALLBACK_PATHS", "SigfoxCallbacks"]
 

@@ -11,14 +11,14 @@ from fastapi.security import HTTPAuthorizationCredentials
 from fastapi.security.http import HTTPBase
 from starlette.requests import HTTPConnection
 
-from lorafox.api.metrics import Metrics
 from lorafox.auth import rbac
 from lorafox.auth.principals import PrincipalAuthenticator
 from lorafox.devices import DeviceManagement
 from lorafox.domain import Group, Principal
 from lorafox.downlinks import DownlinkQueue
 from lorafox.identity import Identity
-from lorafox.store.base import Store
+from lorafox.metrics import Metrics
+from lorafox.ports.store import Store
 
 __all__ = [
     "ApiContext",

@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field
 
 from lorafox.api.context import Caller, Ctx
 from lorafox.api.schemas import Offset, Paging, error_responses, page
-from lorafox.store.locations import MessagePosition, StationPosition
+from lorafox.ports.locations import MessagePosition, StationPosition
 
 __all__ = ["Location", "LocationList", "router", "stations_position"]
 

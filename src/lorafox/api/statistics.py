@@ -1,7 +1,7 @@
 """``/api/v2/devices/{id}/statistics`` and ``/api/v2/device-types/{id}/statistics``.
 
 The figures of the Sigfox Back-End's statistics pages, per hour or per day (UTC), aggregated by
-the database (``lorafox.store.statistics``). Whoever may read a device's messages (VIEWER in its
+the database (``lorafox.ports.statistics``). Whoever may read a device's messages (VIEWER in its
 group) may read its statistics, and a device type's those of the type; other callers get 404.
 """
 
@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field
 from lorafox.api.context import Caller, Ctx
 from lorafox.api.schemas import EPOCH_MS_MAX, error_responses
 from lorafox.errors import InvalidInput
-from lorafox.store.statistics import (
+from lorafox.ports.statistics import (
     LinkQuality,
     Spread,
     StatisticsBucket,

@@ -26,7 +26,7 @@ from lorafox.auth.secretbox import SecretBox
 from lorafox.auth.throttle import LoginThrottle
 from lorafox.domain import Principal, PrincipalKind
 from lorafox.errors import AuthenticationFailed, LoginThrottled
-from lorafox.store.base import IdentityStore
+from lorafox.ports.store import IdentityStore
 
 __all__ = ["PrincipalAuthenticator"]
 

@@ -13,13 +13,13 @@
 from __future__ import annotations
 
 from lorafox.auth import rbac
-from lorafox.bus.base import Audience
 from lorafox.bus.broker import Identity
 from lorafox.bus.topics import filter_matcher
 from lorafox.devices.registry import DeviceRegistry
 from lorafox.domain import Group, Principal
+from lorafox.ports.bus import Audience
+from lorafox.ports.store import IdentityStore
 from lorafox.settings import MqttSettings
-from lorafox.store.base import IdentityStore
 
 __all__ = ["TopicAccess"]
 

@@ -16,9 +16,9 @@ from urllib.parse import unquote, urlsplit
 
 import aiomqtt
 
-from lorafox.bus.base import Audience, Bus, MessageHandler
 from lorafox.bus.topics import matches
 from lorafox.errors import BusUnavailable, ConfigError
+from lorafox.ports.bus import Audience, Bus, MessageHandler
 
 __all__ = ["BrokerAddress", "ExternalBus"]
 

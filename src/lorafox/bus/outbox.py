@@ -15,10 +15,10 @@ import logging
 from collections import deque
 from collections.abc import Callable, Sequence
 
-from lorafox.bus.base import Bus
 from lorafox.domain import StoredUplink
 from lorafox.errors import LorafoxError
-from lorafox.store.base import MessageStore
+from lorafox.ports.bus import Bus
+from lorafox.ports.store import MessageStore
 
 __all__ = ["Outbox"]
 

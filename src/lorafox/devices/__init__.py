@@ -16,7 +16,7 @@ from lorafox.devices.registry import DeviceRegistry
 from lorafox.devices.unknown import UNREGISTERED, UnknownDevicePolicy, UnknownDevices
 from lorafox.domain import Group
 from lorafox.identity.groups import Groups
-from lorafox.store.base import Store
+from lorafox.ports.store import Store
 
 __all__ = [
     "UNREGISTERED",

@@ -25,7 +25,7 @@ from lorafox.identity.validation import (
     check_text,
     is_id,
 )
-from lorafox.store.base import DeviceStore, DeviceTypeQuery, IdentityStore
+from lorafox.ports.store import DeviceStore, DeviceTypeQuery, IdentityStore
 
 __all__ = ["DeviceTypeChanges", "DeviceTypes"]
 

@@ -22,7 +22,7 @@ from lorafox.domain import Device, DeviceType, Group, Principal, Profile
 from lorafox.errors import Conflict, Forbidden, InvalidInput, LorafoxError, NotFound
 from lorafox.identity.groups import Groups
 from lorafox.identity.validation import check_text
-from lorafox.store.base import DeviceQuery, DeviceStore, IdentityStore
+from lorafox.ports.store import DeviceQuery, DeviceStore, IdentityStore
 
 __all__ = ["DeviceChanges", "DeviceLine", "Devices", "LineError"]
 

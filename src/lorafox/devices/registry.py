@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from lorafox.decoding import Decoder, DownlinkTemplate, compile_decoder, compile_downlink_template
 from lorafox.domain import DeviceType, DownlinkMode
 from lorafox.errors import InvalidInput
-from lorafox.store.base import DeviceStore
+from lorafox.ports.store import DeviceStore
 
 __all__ = ["Codec", "DeviceRegistry"]
 

@@ -25,7 +25,7 @@ from enum import StrEnum
 from lorafox.devices.registry import DeviceRegistry
 from lorafox.domain import Device, DeviceType, DownlinkMode, PayloadType, new_id
 from lorafox.errors import NotFound
-from lorafox.store.base import DeviceStore
+from lorafox.ports.store import DeviceStore
 
 __all__ = ["REFUSED_TTL", "UNREGISTERED", "UnknownDevicePolicy", "UnknownDevices"]
 

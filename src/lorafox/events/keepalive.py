@@ -21,7 +21,7 @@ from lorafox.devices.registry import DeviceRegistry
 from lorafox.domain import Downlink, Event, EventType, Severity, StoredUplink
 from lorafox.errors import LorafoxError
 from lorafox.events.log import EventLog, now_ms
-from lorafox.store.base import EventStore
+from lorafox.ports.store import EventStore
 
 __all__ = ["SEQUENCE_MODULO", "ActivityMonitor"]
 

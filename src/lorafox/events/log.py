@@ -14,10 +14,10 @@ from typing import Any
 
 import orjson
 
-from lorafox.bus.base import Bus
 from lorafox.domain import Event
 from lorafox.errors import LorafoxError
-from lorafox.store.base import EventStore
+from lorafox.ports.bus import Bus
+from lorafox.ports.store import EventStore
 
 __all__ = ["EventLog", "event_json", "now_ms"]
 

@@ -23,7 +23,7 @@ from lorafox.domain import (
 )
 from lorafox.errors import NotFound
 from lorafox.events.log import EventLog, now_ms
-from lorafox.store.base import EventStore
+from lorafox.ports.store import EventStore
 
 __all__ = ["ServiceReports", "registration_refused"]
 

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import asyncio
 
-from lorafox.bus.base import Bus
 from lorafox.devices.registry import DeviceRegistry
 from lorafox.devices.unknown import UnknownDevices
 from lorafox.events.keepalive import ActivityMonitor
 from lorafox.events.log import EventLog
 from lorafox.events.reports import ServiceReports, registration_refused
+from lorafox.ports.bus import Bus
+from lorafox.ports.store import EventStore
 from lorafox.settings import Settings
-from lorafox.store.base import EventStore
 
 __all__ = ["DeviceEvents"]
 

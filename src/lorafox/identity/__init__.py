@@ -13,7 +13,7 @@ from lorafox.domain import Grant, Group, Principal, PrincipalKind, Profile
 from lorafox.identity.api_users import ApiUsers
 from lorafox.identity.groups import Groups
 from lorafox.identity.users import Users
-from lorafox.store.base import IdentityStore
+from lorafox.ports.store import IdentityStore
 
 __all__ = ["ApiUsers", "Groups", "Identity", "Users", "system_principal"]
 

@@ -19,7 +19,7 @@ from lorafox.domain import ApiUser, Group, Principal, Profile, new_id
 from lorafox.errors import NotFound
 from lorafox.identity.groups import Groups
 from lorafox.identity.validation import check_name, check_profiles, check_timezone, is_id
-from lorafox.store.base import IdentityStore, MemberQuery
+from lorafox.ports.store import IdentityStore, MemberQuery
 
 __all__ = ["ApiUsers", "new_password"]
 

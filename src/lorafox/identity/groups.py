@@ -20,7 +20,7 @@ from lorafox.identity.validation import (
     check_timezone,
     is_id,
 )
-from lorafox.store.base import GroupQuery, IdentityStore
+from lorafox.ports.store import GroupQuery, IdentityStore
 
 __all__ = ["MAX_DEPTH", "Groups"]
 

@@ -28,7 +28,7 @@ from lorafox.identity.validation import (
     check_timezone,
     is_id,
 )
-from lorafox.store.base import IdentityStore, MemberQuery
+from lorafox.ports.store import IdentityStore, MemberQuery
 
 __all__ = ["Users"]
 

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 
 from lorafox.domain import Device, StoredUplink, Uplink
 from lorafox.errors import StoreError
-from lorafox.store.base import DownlinkAsk, Ingested, MessageStore
+from lorafox.ports.store import DownlinkAsk, Ingested, MessageStore
 
 __all__ = ["UplinkPipeline"]
 

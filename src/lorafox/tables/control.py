@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from lorafox.store.sql.tables_items import ItemStore, StoredTable, TableNameTaken
+from lorafox.ports.tables import ItemStore, StoredTable, TableNameTaken
 from lorafox.tables.errors import (
     LimitExceededException,
     ResourceInUseException,

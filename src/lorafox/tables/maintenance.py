@@ -27,7 +27,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from lorafox.errors import StoreError
-from lorafox.store.sql.tables_items import IndexEntry, ItemStore, StoredTable
+from lorafox.ports.tables import IndexEntry, ItemStore, StoredTable
 from lorafox.tables.indexes import TTL_INDEX_ID, ttl_entry
 from lorafox.tables.numbers import canonical_number, encode_number
 from lorafox.tables.operations import TOKEN_WINDOW

@@ -19,7 +19,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-from lorafox.store.sql.tables_items import (
+from lorafox.ports.tables import (
     KEEP,
     ClientToken,
     Indexer,

@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from lorafox.store.sql.tables_items import Bound, ItemStore
+from lorafox.ports.tables import Bound, ItemStore
 from lorafox.tables.errors import ValidationException
 from lorafox.tables.expressions import (
     KeyCondition,

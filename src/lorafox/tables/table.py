@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from lorafox.store.sql.tables_items import IndexEntry, Indexer, StoredTable
+from lorafox.ports.tables import IndexEntry, Indexer, StoredTable
 from lorafox.tables.errors import ValidationException
 from lorafox.tables.indexes import Index, ttl_entry
 from lorafox.tables.keys import KeyAttribute, KeySchema, encode_key_value

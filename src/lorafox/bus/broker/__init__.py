@@ -3,7 +3,7 @@
 ``EmbeddedBroker`` listens for network clients (devices, dashboards, Node-RED, ...) and offers
 the rest of lorafox an in-process API: ``publish_nowait`` (synchronous, one call per uplink,
 allocation-light) and ``subscribe`` (a coroutine called for every message a network client
-publishes). ``EmbeddedBus`` wraps it in the ``Bus`` protocol of ``lorafox.bus.base``.
+publishes). ``EmbeddedBus`` wraps it in the ``Bus`` protocol of ``lorafox.ports.bus``.
 
 The pieces: ``connection`` (one client's bytes, state machine, keep-alive and acks),
 ``session`` (a client id's subscriptions and queue), ``retained`` (retained messages),

@@ -10,7 +10,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Final
 
-from lorafox.bus.base import MessageHandler
 from lorafox.bus.broker.access import ANONYMOUS, AccessPolicy, Identity, OpenAccess
 from lorafox.bus.broker.admission import Admission
 from lorafox.bus.broker.connection import (
@@ -38,6 +37,7 @@ from lorafox.bus.mqtt_codec import (
 )
 from lorafox.bus.topics import topic_name_bytes, validate_topic_filter
 from lorafox.errors import BusError, BusUnavailable, ConfigError, InvalidInput
+from lorafox.ports.bus import MessageHandler
 
 __all__ = ["Authenticator", "BrokerStats", "EmbeddedBroker"]
 
@@ -254,7 +254,7 @@ class EmbeddedBroker:
     def subscribe(self, topic_filter: str, handler: MessageHandler) -> None:
         """Call ``handler(topic, payload)`` for every message a network client publishes to a
         topic matching ``topic_filter`` (in a task of its own; exceptions are logged). While it
-        runs, ``lorafox.bus.base.publisher`` holds the publishing client's principal.
+        runs, ``lorafox.ports.bus.publisher`` holds the publishing client's principal.
 
         Each call is a separate subscription: a handler subscribed twice with overlapping
         filters is called twice. Raises ``InvalidInput`` for an invalid filter.

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from lorafox.bus.base import Audience, MessageHandler
 from lorafox.bus.broker.broker import EmbeddedBroker
+from lorafox.ports.bus import Audience, MessageHandler
 
 __all__ = ["EmbeddedBus"]
 

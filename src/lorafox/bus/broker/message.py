@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from lorafox.bus.base import Audience
 from lorafox.bus.mqtt_codec import encode_remaining_length
+from lorafox.ports.bus import Audience
 
 __all__ = ["Audience", "Message", "Outgoing"]
 

@@ -13,7 +13,6 @@ import contextvars
 import logging
 from typing import Final
 
-from lorafox.bus.base import Audience, MessageHandler, publisher
 from lorafox.bus.broker.access import ANONYMOUS, AccessPolicy, may_receive
 from lorafox.bus.broker.connection import CONNECTED, PAUSE_HANDLERS, Connection
 from lorafox.bus.broker.limits import BrokerLimits
@@ -22,6 +21,7 @@ from lorafox.bus.broker.retained import RetainedStore
 from lorafox.bus.broker.session import Session
 from lorafox.bus.mqtt_codec import Publish, encode_publish
 from lorafox.bus.topics import SubscriptionIndex
+from lorafox.ports.bus import Audience, MessageHandler, publisher
 
 __all__ = ["Router"]
 

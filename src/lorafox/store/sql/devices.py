@@ -29,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from lorafox.domain import Device, DeviceType, DownlinkMode, DownlinkState, PayloadType
 from lorafox.errors import Conflict, NotFound
-from lorafox.store.base import DeviceQuery, DeviceTypeQuery
+from lorafox.ports.store import DeviceQuery, DeviceTypeQuery
 from lorafox.store.sql.tables import device_types, devices, downlinks, groups, messages
 
 __all__ = ["DeviceQueries", "device_row"]

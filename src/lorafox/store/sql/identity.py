@@ -35,7 +35,7 @@ from lorafox.domain import (
     UserRole,
 )
 from lorafox.errors import Conflict, NotFound, StoreError
-from lorafox.store.base import GroupQuery, Login, MemberQuery
+from lorafox.ports.store import GroupQuery, Login, MemberQuery
 from lorafox.store.sql.tables import api_users, device_types, groups, user_roles, users
 
 __all__ = ["IdentityQueries"]

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import func, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from lorafox.store.locations import MessagePosition, StationPosition
+from lorafox.ports.locations import MessagePosition, StationPosition
 from lorafox.store.sql.tables import messages
 
 __all__ = ["LocationQueries"]

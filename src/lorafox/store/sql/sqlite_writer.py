@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 import orjson
 
 from lorafox.domain import Device, Downlink, DownlinkState, Uplink
-from lorafox.store.base import DownlinkAsk
+from lorafox.ports.store import DownlinkAsk
 from lorafox.store.sql import rollup
 
 __all__ = ["SqliteWriter", "answer", "insert_devices", "insert_uplinks", "take_downlink"]

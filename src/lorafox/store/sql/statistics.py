@@ -34,14 +34,14 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from lorafox.domain import DownlinkState
-from lorafox.store.sql.rollup import HOUR_MS, frequency_sql
-from lorafox.store.sql.tables import device_status, downlinks, messages, type_hourly
-from lorafox.store.statistics import (
+from lorafox.ports.statistics import (
     DownlinkOutcomes,
     LinkQuality,
     Spread,
     StatisticsBucket,
 )
+from lorafox.store.sql.rollup import HOUR_MS, frequency_sql
+from lorafox.store.sql.tables import device_status, downlinks, messages, type_hourly
 
 __all__ = ["StatisticsQueries"]
 

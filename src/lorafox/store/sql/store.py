@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 from lorafox.domain import Device, Downlink, DownlinkState, StoredUplink, Uplink
 from lorafox.errors import Conflict, NotFound, StoreError
-from lorafox.store.base import Credential, DownlinkAsk, Ingested
+from lorafox.ports.store import Credential, DownlinkAsk, Ingested
 from lorafox.store.sql import rollup, sqlite_writer
 from lorafox.store.sql.devices import DeviceQueries, device_row
 from lorafox.store.sql.events import EventQueries, downlink_from_row
@@ -138,7 +138,7 @@ class SqlStore(
     StatisticsQueries,
     LocationQueries,
 ):
-    """Implements ``lorafox.store.base.Store`` (groups, users and API users: ``identity.py``;
+    """Implements ``lorafox.ports.store.Store`` (groups, users and API users: ``identity.py``;
     device types and devices: ``devices.py``; events and SERVICE callback data: ``events.py``;
     DynamoDB-compatible tables: ``tables_items.py``)."""
 

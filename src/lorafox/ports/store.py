@@ -26,8 +26,8 @@ from lorafox.domain import (
     Uplink,
     User,
 )
-from lorafox.store.locations import LocationStore
-from lorafox.store.statistics import StatisticsStore
+from lorafox.ports.locations import LocationStore
+from lorafox.ports.statistics import StatisticsStore
 
 __all__ = [
     "Credential",
