@@ -219,7 +219,7 @@ def lorafox(workdir: Path, size: int, partition: int) -> Iterator[Target]:
             [root] = [g for g in groups if not g["path"]]
             made = http.post(
                 "/api/v2/api-users",
-                json={"groupId": root["id"], "name": "bench", "profileIds": ["VIEWER"]},
+                json={"groupId": root["id"], "name": "bench", "profileIds": ["ADMIN"]},
             ).json()
         yield Target("lorafox", url, made["id"], made["accessToken"], pid)
 

@@ -39,7 +39,7 @@ def credentials(server: Running) -> tuple[str, str]:
         [root] = [g for g in groups if not g["path"]]
         made = http.post(
             "/api/v2/api-users",
-            json={"groupId": root["id"], "name": "tables", "profileIds": ["VIEWER"]},
+            json={"groupId": root["id"], "name": "tables", "profileIds": ["ADMIN"]},
         ).json()
     return made["id"], made["accessToken"]
 

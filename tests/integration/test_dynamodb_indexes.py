@@ -37,7 +37,7 @@ def credentials(server: Running) -> tuple[str, str]:
         [root] = [g for g in groups if not g["path"]]
         made = http.post(
             "/api/v2/api-users",
-            json={"groupId": root["id"], "name": "indexes", "profileIds": ["VIEWER"]},
+            json={"groupId": root["id"], "name": "indexes", "profileIds": ["ADMIN"]},
         ).json()
     return made["id"], made["accessToken"]
 
@@ -506,7 +506,7 @@ def test_indexes_ttl_and_tokens_on_postgresql(
         [root] = [g for g in groups if not g["path"]]
         made = http.post(
             "/api/v2/api-users",
-            json={"groupId": root["id"], "name": "pg", "profileIds": ["VIEWER"]},
+            json={"groupId": root["id"], "name": "pg", "profileIds": ["ADMIN"]},
         ).json()
     client = boto3.client(
         "dynamodb",

@@ -32,7 +32,9 @@ import orjson
 from lorafox.api.asgi import Receive, Scope, Send, read_body, respond
 from lorafox.auth.principals import PrincipalAuthenticator
 from lorafox.auth.sigv4 import SigV4Error, SigV4Request, SigV4Verifier
+from lorafox.domain import Principal, Profile
 from lorafox.errors import InvalidInput, StoreError
+from lorafox.tables.access import Access, TableCaller
 from lorafox.tables.errors import (
     DynamoDBError,
     InternalServerError,
@@ -82,26 +84,44 @@ def _auth_error(exc: SigV4Error) -> DynamoDBError:
     return kind(str(exc) or None)
 
 
+_ACCESS = {
+    Profile.VIEWER: Access.READ,
+    Profile.DEVICE_MANAGER: Access.WRITE,
+    Profile.ADMIN: Access.MANAGE,
+}
+
+
+def _caller(principal: Principal, login: str) -> TableCaller:
+    """An API user as the tables see it: its grants, and its group for the tables it makes."""
+    grants = tuple((g.path, _ACCESS[g.profile]) for g in principal.grants)
+    home = min((g.path for g in principal.grants), key=len, default="")
+    return TableCaller(login, home, grants)
+
+
 class DynamoDBEndpoint:
     """ASGI handler: verify, dispatch to :class:`TableOperations`, answer in DynamoDB's form."""
 
     def __init__(self, operations: TableOperations, auth: PrincipalAuthenticator) -> None:
         self._operations = operations
 
-        remembered: dict[str, tuple[float, str | None]] = {}
+        remembered: dict[str, tuple[float, tuple[Principal, str] | None]] = {}
 
-        async def lookup(login: str) -> str | None:
+        async def api_user(login: str) -> tuple[Principal, str] | None:
             now = time.monotonic()
             hit = remembered.get(login)
             if hit is not None and now - hit[0] < SECRET_SECONDS:
                 return hit[1]
             found = await auth.api_user_secret(login)
-            secret = None if found is None else found[1]
             if len(remembered) >= 10_000:
                 remembered.clear()
-            remembered[login] = (now, secret)
-            return secret
+            remembered[login] = (now, found)
+            return found
 
+        async def lookup(login: str) -> str | None:
+            found = await api_user(login)
+            return None if found is None else found[1]
+
+        self._api_user = api_user
         self._verifier = SigV4Verifier(lookup, service="dynamodb")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -161,4 +181,10 @@ class DynamoDBEndpoint:
             raise SerializationException(
                 "Start of structure or map found where not expected."
             ) from None
-        return await self._operations.run(target[len(TARGET_PREFIX) :], params, identity.region)
+        found = await self._api_user(identity.access_key_id)
+        if found is None:  # pragma: no cover - deleted between the signature check and now
+            raise UnrecognizedClientException()
+        caller = _caller(found[0], identity.access_key_id)
+        return await self._operations.run(
+            target[len(TARGET_PREFIX) :], params, identity.region, caller
+        )

@@ -42,6 +42,8 @@ class StoredTable:
     ttl_attribute: str | None
     status: str
     created_at: int  # ms
+    group_path: str | None = None
+    """The group the table belongs to (its subtree sees it); None: only lorafox itself."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,10 +91,18 @@ aborts the write (a failed condition)."""
 class ItemStore(Protocol):
     """What the table operations need from a store."""
 
-    async def create_table(self, name: str, definition: dict[str, Any]) -> StoredTable: ...
+    async def create_table(
+        self, name: str, definition: dict[str, Any], group_path: str | None = None
+    ) -> StoredTable: ...
     async def get_table(self, name: str) -> StoredTable | None: ...
     async def list_tables(self) -> list[StoredTable]: ...
-    async def list_table_names(self, after: str | None, limit: int) -> list[str]: ...
+    async def list_table_names(
+        self, after: str | None, limit: int, within: tuple[str, ...] | None = None
+    ) -> list[str]:
+        """Names in order, after ``after``; only the tables of the groups under one of the
+        ``within`` paths when given."""
+        ...
+
     async def delete_table(self, table_id: int) -> None: ...
     async def update_table(
         self,

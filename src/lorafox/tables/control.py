@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from lorafox.ports.tables import ItemStore, StoredTable, TableNameTaken
+from lorafox.tables import access
 from lorafox.tables.errors import (
     LimitExceededException,
     ResourceInUseException,
@@ -153,12 +154,10 @@ class TableControl:
         self._clock = clock
 
     async def open(self, params: Mapping[str, Any]) -> OpenTable:
-        """The table a request names, or ResourceNotFoundException."""
+        """The table a request names, once the caller may do the operation on it; else
+        ResourceNotFoundException (or AccessDeniedException, see ``access``)."""
         name = table_name(params)
-        stored = await self._store.get_table(name)
-        if stored is None:
-            raise ResourceNotFoundException()
-        return OpenTable(stored)
+        return OpenTable(access.checked(await self._store.get_table(name), name))
 
     async def describe(
         self, stored: StoredTable, region: str, status: str | None = None
@@ -272,17 +271,20 @@ class TableControl:
         }
         if throughput:
             definition.update(_throughput(throughput))
+        caller = access.current()
+        home = None if caller is None else caller.home
+        if caller is not None:
+            # its own group: a table it can see, at the access the operation needs
+            access.checked(StoredTable(0, name, {}, None, "ACTIVE", 0, home), name)
         try:
-            table = await self._store.create_table(name, definition)
+            table = await self._store.create_table(name, definition, home)
         except TableNameTaken:
             raise ResourceInUseException.table_exists(name) from None
         return {"TableDescription": await self.describe(table, region)}
 
     async def describe_table(self, params: Mapping[str, Any], region: str) -> dict[str, Any]:
         name = table_name(params)
-        stored = await self._store.get_table(name)
-        if stored is None:
-            raise ResourceNotFoundException.table(name)
+        stored = access.checked(await self._store.get_table(name), name, described=True)
         return {"Table": await self.describe(stored, region)}
 
     async def list_tables(self, params: Mapping[str, Any], region: str) -> dict[str, Any]:
@@ -295,7 +297,9 @@ class TableControl:
                 ]
             )
         start = string(params, "ExclusiveStartTableName", required=False)
-        names = await self._store.list_table_names(start, most + 1)
+        caller = access.current()
+        within = None if caller is None else caller.visible_roots()
+        names = await self._store.list_table_names(start, most + 1, within)
         response: dict[str, Any] = {"TableNames": names[:most]}
         if len(names) > most:
             response["LastEvaluatedTableName"] = names[most - 1]
@@ -303,9 +307,7 @@ class TableControl:
 
     async def delete_table(self, params: Mapping[str, Any], region: str) -> dict[str, Any]:
         name = table_name(params)
-        stored = await self._store.get_table(name)
-        if stored is None:
-            raise ResourceNotFoundException.table(name)
+        stored = access.checked(await self._store.get_table(name), name, described=True)
         description = await self.describe(stored, region, "DELETING")
         await self._store.delete_table(stored.id)
         return {"TableDescription": description}

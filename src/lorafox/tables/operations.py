@@ -26,6 +26,8 @@ from lorafox.ports.tables import (
     ItemRow,
     ItemStore,
 )
+from lorafox.tables import access
+from lorafox.tables.access import TableCaller
 from lorafox.tables.control import TableControl
 from lorafox.tables.errors import (
     CancellationReason,
@@ -199,13 +201,25 @@ class TableOperations:
                 handlers[name] = getattr(self, "_" + re.sub(r"(?<!^)([A-Z])", r"_\1", name).lower())
         self._handlers = handlers
 
-    async def run(self, operation: str, params: Mapping[str, Any], region: str) -> dict[str, Any]:
+    async def run(
+        self,
+        operation: str,
+        params: Mapping[str, Any],
+        region: str,
+        caller: TableCaller | None = None,
+    ) -> dict[str, Any]:
+        """Answer one request of ``caller`` (None: lorafox itself, every right); every table it
+        names is checked against what the caller may do (see ``lorafox.tables.access``)."""
         handler = self._handlers.get(operation)
         if handler is None:
             raise UnknownOperationException()
         if not isinstance(params, Mapping):
             raise SerializationException("Start of structure or map found where not expected.")
-        return await handler(params, region)
+        token = access.requiring(caller, operation, region)
+        try:
+            return await handler(params, region)
+        finally:
+            access.release(token)
 
     # -- single items ----------------------------------------------------------------------
 

@@ -282,6 +282,8 @@ ddb_tables = Table(
     Column("ttl_attribute", String(255)),
     Column("status", String(16), nullable=False),
     Column("created_at", BigInteger, nullable=False),  # ms since the epoch
+    Column("group_path", String(1024)),  # the owning group's path; its subtree sees the table
+    Index("ix_ddb_tables_group_path", "group_path", "name"),
 )
 
 ddb_items = Table(

@@ -70,6 +70,7 @@ def _table(row: Any) -> StoredTable:
         ttl_attribute=row.ttl_attribute,
         status=row.status,
         created_at=row.created_at,
+        group_path=row.group_path,
     )
 
 
@@ -228,7 +229,9 @@ class TableItemQueries:
 
     # -- tables ----------------------------------------------------------------------------
 
-    async def create_table(self, name: str, definition: dict[str, Any]) -> StoredTable:
+    async def create_table(
+        self, name: str, definition: dict[str, Any], group_path: str | None = None
+    ) -> StoredTable:
         created = int(time.time() * 1000)
         try:
             async with self._writing() as conn:
@@ -243,13 +246,14 @@ class TableItemQueries:
                         ttl_attribute=None,
                         status="ACTIVE",
                         created_at=created,
+                        group_path=group_path,
                     )
                 )
                 table_id = result.inserted_primary_key[0]  # type: ignore[index]
         except IntegrityError as exc:  # pragma: no cover - a concurrent CreateTable
             raise TableNameTaken(name) from exc
         self._forget_tables()
-        return StoredTable(table_id, name, definition, None, "ACTIVE", created)
+        return StoredTable(table_id, name, definition, None, "ACTIVE", created, group_path)
 
     def _forget_tables(self) -> None:
         if self._table_cache is not None:
@@ -270,7 +274,7 @@ class TableItemQueries:
             table = (
                 None
                 if raw is None
-                else StoredTable(raw[0], raw[1], load(raw[2]), raw[3], raw[4], raw[5])
+                else StoredTable(raw[0], raw[1], load(raw[2]), raw[3], raw[4], raw[5], raw[6])
             )
         else:
             async with self._reading() as conn:
@@ -290,10 +294,17 @@ class TableItemQueries:
             rows = await conn.execute(select(ddb_tables).order_by(ddb_tables.c.id))
             return [_table(row) for row in rows]
 
-    async def list_table_names(self, after: str | None, limit: int) -> list[str]:
+    async def list_table_names(
+        self, after: str | None, limit: int, within: tuple[str, ...] | None = None
+    ) -> list[str]:
         query = select(ddb_tables.c.name).order_by(ddb_tables.c.name).limit(limit)
         if after is not None:
             query = query.where(ddb_tables.c.name > after)
+        if within == ():
+            return []
+        if within is not None:
+            # a group's subtree is a prefix of paths (% and _ cannot occur in a path)
+            query = query.where(or_(*(ddb_tables.c.group_path.startswith(p) for p in within)))
         async with self._reading() as conn:
             return [row.name for row in await conn.execute(query)]
 

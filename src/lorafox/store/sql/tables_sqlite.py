@@ -179,9 +179,11 @@ _Bound = tuple[bytes, bool] | None
 
 
 def get_table(connection: sqlite3.Connection, name: str) -> tuple[Any, ...] | None:
-    """(id, name, definition JSON, ttl attribute, status, created at) of a table, or None."""
+    """(id, name, definition JSON, ttl attribute, status, created at, group path) of a table,
+    or None."""
     row: tuple[Any, ...] | None = connection.execute(
-        "SELECT id, name, definition, ttl_attribute, status, created_at FROM ddb_tables"
+        "SELECT id, name, definition, ttl_attribute, status, created_at, group_path"
+        " FROM ddb_tables"
         " WHERE name = ?",
         (name,),
     ).fetchone()
