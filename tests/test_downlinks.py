@@ -8,7 +8,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from lorafox.downlinks import DownlinkQueue
+from lorafox.downlink.queue import DownlinkQueue
 from lorafox.errors import BusUnavailable
 from lorafox.metrics import Metrics
 from lorafox.settings import MqttSettings, Settings

@@ -39,11 +39,10 @@ from lorafox.bus.outbox import Outbox
 from lorafox.data_dir import lock_data_dir, private_umask
 from lorafox.devices import DeviceManagement, UnknownDevicePolicy, UnknownDevices
 from lorafox.domain import Principal, StoredUplink
-from lorafox.downlinks import DownlinkQueue
+from lorafox.downlink.queue import DownlinkQueue
 from lorafox.errors import AuthenticationFailed, ConfigError
 from lorafox.events.service import DeviceEvents
 from lorafox.identity import Identity
-from lorafox.ingest.pipeline import UplinkPipeline
 from lorafox.ingest.sigfox import uplink_json
 from lorafox.metrics import Metrics
 from lorafox.ports.bus import Bus
@@ -51,6 +50,7 @@ from lorafox.settings import Settings
 from lorafox.store.sql.store import SqlStore
 from lorafox.tables.maintenance import TableMaintenance
 from lorafox.tables.operations import TableOperations
+from lorafox.uplink import UplinkPipeline, UplinkService
 
 __all__ = ["Service", "bind_socket"]
 
@@ -278,16 +278,11 @@ class Service:
             await outbox.start()
             metrics.watch_backlog(lambda: outbox.backlog if outbox else 0)
             bus.subscribe(s.mqtt.downlink_topic, downlinks.on_mqtt)
-        events: DeviceEvents | None = None
-
-        def on_stored(stored: Sequence[StoredUplink]) -> None:
-            if outbox is not None:
-                outbox.add(stored)
-            if events is not None:
-                events.monitor.observe(stored)
-
-        pipeline = UplinkPipeline(store, on_stored)
+        pipeline = UplinkPipeline(store)
+        if outbox is not None:
+            pipeline.add_sink(outbox.add)
         events = DeviceEvents(store, bus, management.registry, s)
+        pipeline.add_sink(events.monitor.observe)
         unknown = await UnknownDevices.create(
             store, management.registry, UnknownDevicePolicy(s.sigfox.unknown_devices), root.id
         )
@@ -297,17 +292,17 @@ class Service:
             len(management.registry),
             unknown.policy.value,
         )
+        uplinks = UplinkService(
+            pipeline, downlinks, metrics, unknown=unknown, registry=management.registry
+        )
         callbacks = SigfoxCallbacks(
-            pipeline=pipeline,
-            downlinks=downlinks,
+            uplinks=uplinks,
             auth=BasicAuthenticator(verifiers.sigfox),
             metrics=metrics,
             allowed_networks=[
                 ipaddress.ip_network(n, strict=False) for n in s.sigfox.allowed_networks
             ],
             trust_forwarded_for=s.sigfox.trust_forwarded_for,
-            unknown=unknown,
-            registry=management.registry,
             reports=events.reports,
         )
 

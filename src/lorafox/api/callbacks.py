@@ -9,7 +9,6 @@ request.
 
 from __future__ import annotations
 
-import dataclasses
 import ipaddress
 import logging
 import time
@@ -22,14 +21,10 @@ import orjson
 from lorafox.api.asgi import Receive, Scope, Send, read_body, respond
 from lorafox.api.errors import error_body, error_response
 from lorafox.auth.basic import BasicAuthenticator
-from lorafox.decoding import decode_payload
-from lorafox.devices.registry import Codec, DeviceRegistry
-from lorafox.devices.unknown import UnknownDevicePolicy, UnknownDevices
-from lorafox.domain import Acknowledgement, DeviceStatus, DownlinkMode, ErrorReport, Uplink
-from lorafox.downlinks import DownlinkQueue
+from lorafox.devices.unknown import UnknownDevicePolicy
+from lorafox.domain import Acknowledgement, DeviceStatus, ErrorReport
 from lorafox.errors import Forbidden, LorafoxError, NotFound, PayloadTooLarge
 from lorafox.events.reports import ServiceReports
-from lorafox.ingest.pipeline import UplinkPipeline
 from lorafox.ingest.service import ServiceKind, parse_error, parse_service
 from lorafox.ingest.sigfox import (
     decode_body,
@@ -38,7 +33,7 @@ from lorafox.ingest.sigfox import (
     parse_uplink,
 )
 from lorafox.metrics import Metrics
-from lorafox.ports.store import DownlinkAsk, Ingested
+from lorafox.uplink import UplinkService
 
 __all__ = ["CALLBACK_PATHS", "SigfoxCallbacks"]
 
@@ -56,23 +51,17 @@ MAX_BODY = 64 * 1024
 _JSON = [(b"content-type", b"application/json")]
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
-_QUEUE = Codec(DownlinkMode.CALLBACK)
 
 
 @dataclass(slots=True)
 class SigfoxCallbacks:
-    """The ASGI handler for the DATA callbacks."""
+    """The ASGI handler for the callbacks: parses them, hands them to the flows, answers."""
 
-    pipeline: UplinkPipeline
-    downlinks: DownlinkQueue
+    uplinks: UplinkService
     auth: BasicAuthenticator
     metrics: Metrics
     allowed_networks: Sequence[Network] = ()
     trust_forwarded_for: bool = False
-    unknown: UnknownDevices | None = None
-    """What to do with devices that are not registered (None: accept them, create nothing)."""
-    registry: DeviceRegistry | None = None
-    """Device types' decoders and downlink modes (None: no decoding, downlinks from the queue)."""
     reports: ServiceReports | None = None
     """Where SERVICE and ERROR callbacks go (None: those paths answer 404)."""
 
@@ -133,60 +122,18 @@ class SigfoxCallbacks:
             return await self._downlink_only(fields)
         uplink = parse_uplink(fields)
         wants = endpoint == "bidir" and uplink.ack
-        result = await self.store(uplink, wants_downlink=wants)
+        result = await self.uplinks.receive(uplink, wants_downlink=wants)
         if not wants:
             return 204, [], b""
-        self.downlinks.count_answer(result.downlink)
         data = result.downlink.data if result.downlink else None
         return self._bidir_answer(fields, uplink.device, data)
-
-    async def store(self, uplink: Uplink, *, wants_downlink: bool = False) -> Ingested:
-        """Store an uplink as a DATA callback does: the unknown-devices policy, its device
-        type's decoding and, when it waits for one, the downlink its downlink mode gives."""
-        unknown = self.unknown
-        provision = None
-        if unknown is not None and not unknown.knows(uplink.device):
-            provision = await unknown.check(uplink.device, uplink.device_type_id)
-        codec = self._codec(uplink.device, provision.device_type_id if provision else None)
-        if codec.decoder is not None:
-            decoded, error = decode_payload(codec.decoder, uplink.data)
-            uplink = dataclasses.replace(uplink, decoded=decoded, decode_error=error)
-        ask: DownlinkAsk = False
-        if wants_downlink and codec.mode is DownlinkMode.CALLBACK:
-            ask = True
-        elif wants_downlink and codec.mode is DownlinkMode.DIRECT and codec.template is not None:
-            ask = codec.template.render(uplink.time // 1000, uplink.station, uplink.rssi)
-        result = await self.pipeline.submit(uplink, downlink=ask, provision=provision)
-        if provision is not None and unknown is not None:
-            unknown.provisioned(provision)
-        if result.stored:
-            self.metrics.callbacks.stored += 1
-        else:
-            self.metrics.callbacks.duplicates += 1
-        return result
-
-    def _codec(self, device: str, provisioned_type: str | None) -> Codec:
-        if self.registry is None:
-            return _QUEUE
-        if provisioned_type is not None:
-            return self.registry.codec_of_type(provisioned_type)
-        return self.registry.codec_of(device)
 
     async def _downlink_only(
         self, fields: dict[str, Any]
     ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
         """A BIDIR body naming only the device: its downlink, without storing a message."""
         device = normalize_device(fields.get("device", fields.get("id")))
-        if self.unknown is not None and not self.unknown.knows(device):
-            await self.unknown.check(device, None)  # refuses, or nothing to provision yet
-        codec = self._codec(device, None)
-        if codec.mode is DownlinkMode.NONE:
-            return 204, [], b""
-        if codec.mode is DownlinkMode.DIRECT:
-            data = codec.template.render(int(time.time()), None, None) if codec.template else None
-            return self._bidir_answer(fields, device, data)
-        downlink = await self.downlinks.answer(device, None, None)
-        return self._bidir_answer(fields, device, downlink.data if downlink else None)
+        return self._bidir_answer(fields, device, await self.uplinks.downlink_only(device))
 
     async def _report(
         self, endpoint: str, kind: ServiceKind | None, fields: dict[str, Any]
@@ -196,7 +143,7 @@ class SigfoxCallbacks:
         if reports is None:
             raise NotFound("SERVICE and ERROR callbacks are not handled here")
         report = parse_error(fields) if endpoint == "error" else parse_service(fields, kind)
-        unknown = self.unknown
+        unknown = self.uplinks.unknown
         if (
             unknown is not None
             and unknown.policy is UnknownDevicePolicy.REFUSE
@@ -217,7 +164,7 @@ class SigfoxCallbacks:
                 "state": downlink.state if downlink else None,
             }
             return 200, _JSON, orjson.dumps(body)
-        await reports.advanced(report, self.store)
+        await reports.advanced(report, self.uplinks.receive)
         return 200, _JSON, orjson.dumps({"recorded": "data-advanced"})
 
     @staticmethod

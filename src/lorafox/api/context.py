@@ -15,7 +15,7 @@ from lorafox.auth import rbac
 from lorafox.auth.principals import PrincipalAuthenticator
 from lorafox.devices import DeviceManagement
 from lorafox.domain import Group, Principal
-from lorafox.downlinks import DownlinkQueue
+from lorafox.downlink.queue import DownlinkQueue
 from lorafox.identity import Identity
 from lorafox.metrics import Metrics
 from lorafox.ports.store import Store

@@ -1,10 +1,11 @@
 """Group commit: many concurrent callbacks, one transaction.
 
-Each callback hands its uplink to ``UplinkPipeline.submit`` and waits (a BIDIR callback also
-asks for its downlink, handed out in the same transaction). One task takes everything
-that queued up while the previous transaction ran, stores it in one transaction (one fsync), then
-wakes the callers and gives the new messages to the publisher. Under light load a batch is one
-message and nothing waits; under heavy load batches grow and the fsync cost is shared.
+Each uplink is handed to ``UplinkPipeline.submit``, whose caller waits (a BIDIR callback also
+asks for its downlink, handed out in the same transaction). One task takes everything that
+queued up while the previous transaction ran, stores it in one transaction (one fsync), then
+wakes the callers and gives the new messages to the sinks (the publisher, the activity
+monitor). Under light load a batch is one message and nothing waits; under heavy load batches
+grow and the fsync cost is shared.
 """
 
 from __future__ import annotations
@@ -27,19 +28,18 @@ _Pending = tuple[Uplink, DownlinkAsk, "Device | None", "asyncio.Future[Ingested]
 class UplinkPipeline:
     """Stores uplinks durably in batches; ``submit`` returns once the uplink is committed."""
 
-    def __init__(
-        self,
-        store: MessageStore,
-        on_stored: Callable[[Sequence[StoredUplink]], None],
-        *,
-        max_batch: int = 2000,
-    ) -> None:
+    def __init__(self, store: MessageStore, *, max_batch: int = 2000) -> None:
         self._store = store
-        self._on_stored = on_stored
+        self._sinks: list[Callable[[Sequence[StoredUplink]], None]] = []
         self._max_batch = max_batch
         self._pending: list[_Pending] = []
         self._wakeup = asyncio.Event()
         self._closing = False
+
+    def add_sink(self, sink: Callable[[Sequence[StoredUplink]], None]) -> None:
+        """Tell ``sink`` of the new uplinks of every committed transaction, right after it (in
+        the order the sinks were added; a sink must not block)."""
+        self._sinks.append(sink)
 
     async def submit(
         self, uplink: Uplink, *, downlink: DownlinkAsk = False, provision: Device | None = None
@@ -88,7 +88,8 @@ class UplinkPipeline:
                 future.set_result(result)
         new = [r.stored for r in results if r.stored is not None]
         if new:
-            self._on_stored(new)
+            for sink in self._sinks:
+                sink(new)
 
     def close(self) -> None:
         """Refuse new uplinks; ``run`` returns once the queued ones are stored."""
