@@ -1,7 +1,10 @@
 """The exceptions lorafox raises.
 
-Every error the project raises on purpose derives from ``LorafoxError``; the HTTP layer maps the
-tree to status codes in one place (``lorafox.api.errors``)::
+Every error the project raises on purpose derives from ``LorafoxError``. Each protocol maps the
+tree in one module: HTTP status codes and the Sigfox JSON body in ``lorafox.api.errors``, MQTT
+refusals on ``…/rejected`` in ``lorafox.downlink.queue``, the CLI's one-line messages in
+``lorafox.cli``; the DynamoDB API's own errors (``lorafox.tables.errors.DynamoDBError``,
+a ``LorafoxError`` carrying its ``__type`` and status) are answered by ``lorafox.api.dynamodb``::
 
     LorafoxError
     ├── ConfigError            bad settings, a port already in use (CLI: one line, exit 2)

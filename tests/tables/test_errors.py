@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from lorafox.api.errors import status_for
-from lorafox.errors import InvalidInput
+from lorafox.errors import InvalidInput, LorafoxError
 from lorafox.tables import errors
 from lorafox.tables.errors import (
     CancellationReason,
@@ -24,10 +24,11 @@ DDB = "com.amazonaws.dynamodb.v20120810#"
 @pytest.mark.parametrize(
     "name", [n for n in errors.__all__ if n.endswith(("Exception", "Error", "Exceeded"))]
 )
-def test_every_error_is_invalid_input_with_a_type(name: str) -> None:
+def test_every_error_is_a_dynamodb_error_with_a_type(name: str) -> None:
     kind = getattr(errors, name)
     assert issubclass(kind, DynamoDBError)
-    assert issubclass(kind, InvalidInput)
+    assert issubclass(kind, LorafoxError)
+    assert not issubclass(kind, InvalidInput)  # answered by the DynamoDB endpoint only
     exc = kind() if kind is not TransactionCanceledException else kind([])
     assert exc.type_name.endswith("#" + exc.code)
     body = exc.body()
@@ -35,9 +36,10 @@ def test_every_error_is_invalid_input_with_a_type(name: str) -> None:
     assert body[exc.message_key] == exc.message
 
 
-def test_generic_mapping_answers_400() -> None:
+def test_the_http_mapping_takes_the_status_the_class_declares() -> None:
     assert status_for(ValidationException("x")) == 400
     assert status_for(ResourceNotFoundException()) == 400
+    assert status_for(InternalServerError()) == 500
     assert InternalServerError.status == 500
     assert ValidationException.status == 400
 

@@ -7,7 +7,6 @@ from typing import Any
 
 import pytest
 
-from lorafox.errors import InvalidInput
 from lorafox.tables.errors import SerializationException, ValidationException
 from lorafox.tables.values import (
     MAX_ITEM_SIZE,
@@ -192,9 +191,10 @@ def test_item_shapes_are_checked_before_values() -> None:
         validate_item("nope")
 
 
-def test_errors_are_invalid_input() -> None:
-    with pytest.raises(InvalidInput):
+def test_errors_are_dynamodb_validation_errors() -> None:
+    with pytest.raises(ValidationException) as caught:
         validate_value({})
+    assert caught.value.status == 400
 
 
 @pytest.mark.parametrize(

@@ -33,6 +33,11 @@ _STATUS: tuple[tuple[type[LorafoxError], int], ...] = (
 
 
 def status_for(exc: LorafoxError) -> int:
+    """The HTTP status of ``exc``: the one its class declares (``status``, as the DynamoDB
+    errors do), else the one of its nearest kind above."""
+    declared = getattr(type(exc), "status", None)
+    if isinstance(declared, int):
+        return declared
     for kind, status in _STATUS:
         if isinstance(exc, kind):
             return status

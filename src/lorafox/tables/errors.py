@@ -2,12 +2,11 @@
 
 Each exception knows the ``__type`` DynamoDB puts in its JSON error body and the HTTP status it
 answers with, so the endpoint renders ``exc.body()`` with ``exc.status`` and SDKs see the error
-codes (and retry behaviour) they see on AWS. All of them are client errors that DynamoDB answers
-with HTTP 400, which is why the root derives from ``lorafox.errors.InvalidInput``: code that only
-knows the generic tree (``lorafox.api.errors``) still answers 400. ``InternalServerError`` is
-the one 500; the DynamoDB endpoint must use ``status``, the generic mapping is a fallback::
+codes (and retry behaviour) they see on AWS. They are answered only by the DynamoDB endpoint
+(``lorafox.api.dynamodb``), from ``status`` and ``body()``: the one mapping of this protocol.
+All are HTTP 400 but ``InternalServerError`` (500)::
 
-    InvalidInput                                  (lorafox.errors)
+    LorafoxError                                  (lorafox.errors)
     └── DynamoDBError                             __type, status, body()
         ├── ValidationException                   bad parameters, DynamoDB's exact messages
         ├── SerializationException                JSON of the wrong shape (a number for a string)
@@ -40,7 +39,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
-from lorafox.errors import InvalidInput
+from lorafox.errors import LorafoxError
 
 __all__ = [
     "AccessDeniedException",
@@ -71,7 +70,7 @@ _CORAL_SERVICE = "com.amazon.coral.service#"
 _CORAL_VALIDATE = "com.amazon.coral.validate#"
 
 
-class DynamoDBError(InvalidInput):
+class DynamoDBError(LorafoxError):
     """An error answered in DynamoDB's form: ``{"__type": …, "message": …}``."""
 
     type_name: ClassVar[str] = _DYNAMODB + "DynamoDBError"
