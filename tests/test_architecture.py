@@ -93,3 +93,16 @@ def test_use_cases_and_domain_import_no_adapter() -> None:
         if target in ADAPTERS
     }
     assert wrong == {}
+
+
+def test_routes_reach_no_store() -> None:
+    """The HTTP adapter calls use cases, which check the caller; it never holds a store."""
+    from lorafox.api.context import ApiContext
+
+    assert not any("Store" in str(kind) for kind in ApiContext.__annotations__.values())
+    for path in (SOURCE / "api").glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                assert not node.module.startswith("lorafox.store"), path.name
+            if isinstance(node, ast.Attribute) and node.attr == "store":
+                raise AssertionError(f"{path.name}:{node.lineno} reaches a store")

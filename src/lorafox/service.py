@@ -313,7 +313,7 @@ class Service:
             return {"mqtt": "connected" if bus.connected else "disconnected"}
 
         ctx = ApiContext(
-            store=store,
+            ping=store.ping,
             downlinks=downlinks,
             metrics=metrics,
             auth=auth,

@@ -128,7 +128,7 @@ async def list_api_users(
         offset=offset,
     )
     shown = found[:limit]
-    groups = await ctx.store.get_groups({a.group_id for a in shown})
+    groups = await ctx.identity.groups.by_id(caller, {a.group_id for a in shown})
     return ApiUserList(
         data=[_out(a, groups[a.group_id], fields) for a in shown],
         paging=page(request, limit=limit, offset=offset, more=len(found) > limit),

@@ -132,7 +132,7 @@ def _api(ctx: ApiContext, api_rate_limit: float) -> FastAPI:
     )
     async def healthz(ctx: Annotated[ApiContext, Depends(context)]) -> JSONResponse:
         try:
-            await ctx.store.ping()
+            await ctx.ping()
         except LorafoxError:
             return JSONResponse({"status": "unavailable", "database": "error", **ctx.health()}, 503)
         return JSONResponse({"status": "ok", "database": "ok", **ctx.health()})

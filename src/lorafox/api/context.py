@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -18,7 +18,6 @@ from lorafox.domain import Group, Principal
 from lorafox.downlink.queue import DownlinkQueue
 from lorafox.identity import Identity
 from lorafox.metrics import Metrics
-from lorafox.ports.store import Store
 
 __all__ = [
     "ApiContext",
@@ -33,7 +32,10 @@ __all__ = [
 
 @dataclass(slots=True)
 class ApiContext:
-    store: Store
+    """What the routes use: the use cases (each checks the caller itself), never a store."""
+
+    ping: Callable[[], Awaitable[None]]
+    """Raises ``LorafoxError`` when the database does not answer (``/healthz``)."""
     downlinks: DownlinkQueue
     metrics: Metrics
     auth: PrincipalAuthenticator

@@ -247,14 +247,8 @@ async def list_messages(
     since: Since = None,
     before: Before = None,
 ) -> Response:
-    device = await ctx.devices.devices.scope(caller, device_id)
-    found = await ctx.store.list_messages(
-        device,
-        limit=limit,
-        since=since,
-        before=before,
-        registered_at=await ctx.devices.devices.registered_at(caller, device),
-    )
+    record = await ctx.devices.history.device(caller, device_id)
+    found = await record.messages(limit=limit, since=since, before=before)
     return message_page(request, found, limit)
 
 
@@ -265,10 +259,10 @@ async def list_messages(
     "24 hours, 7 days and 30 days long, on the messages' (Sigfox) times.",
 )
 async def message_metric(ctx: Ctx, caller: Caller, device_id: DeviceId) -> MessageMetric:
-    device = await ctx.devices.devices.scope(caller, device_id)
+    record = await ctx.devices.history.device(caller, device_id)
     now = int(time.time() * 1000)
-    day, week, month = await ctx.store.count_messages(
-        device, [now - DAY_MS, now - 7 * DAY_MS, now - 30 * DAY_MS]
+    day, week, month = await record.count_messages(
+        [now - DAY_MS, now - 7 * DAY_MS, now - 30 * DAY_MS]
     )
     return MessageMetric(lastDay=day, lastWeek=week, lastMonth=month)
 
@@ -289,10 +283,8 @@ async def list_type_messages(
     since: Since = None,
     before: Before = None,
 ) -> Response:
-    device_type = await ctx.devices.types.get(caller, device_type_id)
-    found = await ctx.store.list_type_messages(
-        device_type.id, limit=limit, since=since, before=before
-    )
+    record = await ctx.devices.history.device_type(caller, device_type_id)
+    found = await record.messages(limit=limit, since=since, before=before)
     return message_page(request, found, limit)
 
 
@@ -301,9 +293,8 @@ async def list_type_messages(
     summary="The downlinks of a device with their states and times, oldest first",
 )
 async def list_downlinks(ctx: Ctx, caller: Caller, device_id: DeviceId) -> DownlinkList:
-    device = await ctx.devices.devices.scope(caller, device_id)
-    registered_at = await ctx.devices.devices.registered_at(caller, device)
-    found = await ctx.store.list_downlinks(device, registered_at=registered_at)
+    record = await ctx.devices.history.device(caller, device_id)
+    found = await record.downlinks()
     return DownlinkList(data=[_downlink(d) for d in found], paging=Paging())
 
 
@@ -328,6 +319,6 @@ async def create_downlink(
     responses=error_responses(403, 409),
 )
 async def delete_downlink(ctx: Ctx, caller: Caller, device_id: DeviceId, downlink_id: int) -> None:
-    device = await ctx.devices.devices.scope(caller, device_id, rbac.OPERATE)
-    await ctx.store.delete_downlink(device, downlink_id)
+    record = await ctx.devices.history.device(caller, device_id, rbac.OPERATE)
+    await record.delete_downlink(downlink_id)
     ctx.metrics.downlinks.labels("deleted").inc()

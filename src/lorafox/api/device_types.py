@@ -161,7 +161,7 @@ async def list_device_types(
         offset=offset,
     )
     shown = found[:limit]
-    groups = await ctx.store.get_groups({t.group_id for t in shown})
+    groups = await ctx.identity.groups.by_id(caller, {t.group_id for t in shown})
     return DeviceTypeList(
         data=[_out(t, groups[t.group_id]) for t in shown],
         paging=page(request, limit=limit, offset=offset, more=len(found) > limit),
@@ -195,9 +195,10 @@ async def get_device_type(
     ctx: Ctx, caller: Caller, device_type_id: DeviceTypeId, _: DeviceTypeFields
 ) -> DeviceTypeOut:
     found = await ctx.devices.types.get(caller, device_type_id)
-    group = await ctx.store.get_group(found.group_id)
-    if group is None:  # deleted meanwhile
-        raise NotFound("device type not found")
+    try:
+        group = (await ctx.identity.groups.by_id(caller, [found.group_id]))[found.group_id]
+    except NotFound:  # deleted meanwhile
+        raise NotFound("device type not found") from None
     return _out(found, group)
 
 

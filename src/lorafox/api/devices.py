@@ -9,6 +9,7 @@ created by a callback.
 
 from __future__ import annotations
 
+import contextlib
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
@@ -19,7 +20,7 @@ from lorafox.api.fields import Selection, selection
 from lorafox.api.schemas import Created, GroupRef, Offset, Paging, csv_values, error_responses, page
 from lorafox.api.schemas import group_ref as _group_ref
 from lorafox.devices import DeviceChanges, DeviceLine
-from lorafox.domain import Device, Group
+from lorafox.domain import Device, Group, Principal
 from lorafox.errors import NotFound
 
 __all__ = ["router"]
@@ -196,22 +197,23 @@ def _out(d: Device, group: Group, type_names: dict[str, str]) -> DeviceOut:
     )
 
 
-async def _groups(ctx: Ctx, devices: list[Device]) -> dict[str, Group]:
-    found = await ctx.store.get_groups({d.group_id for d in devices})
-    if any(d.group_id not in found for d in devices):
-        raise NotFound("device not found")  # its group went away meanwhile
-    return found
+async def _groups(ctx: Ctx, caller: Principal, devices: list[Device]) -> dict[str, Group]:
+    try:
+        return await ctx.identity.groups.by_id(caller, {d.group_id for d in devices})
+    except NotFound:
+        raise NotFound("device not found") from None  # its group went away meanwhile
 
 
-async def _type_names(ctx: Ctx, devices: list[Device], fields: Selection) -> dict[str, str]:
+async def _type_names(
+    ctx: Ctx, caller: Principal, devices: list[Device], fields: Selection
+) -> dict[str, str]:
     """The names of the devices' types, when ``fields`` asks for ``deviceType(name)``."""
     if "name" not in fields.sub("deviceType"):
         return {}
     names: dict[str, str] = {}
     for type_id in {d.device_type_id for d in devices}:
-        found = await ctx.store.get_device_type(type_id)
-        if found is not None:
-            names[type_id] = found.name
+        with contextlib.suppress(NotFound):  # deleted meanwhile
+            names[type_id] = (await ctx.devices.types.get(caller, type_id)).name
     return names
 
 
@@ -300,8 +302,8 @@ async def list_devices(
         offset=offset,
     )
     shown = found[:limit]
-    groups = await _groups(ctx, shown)
-    names = await _type_names(ctx, shown, fields)
+    groups = await _groups(ctx, caller, shown)
+    names = await _type_names(ctx, caller, shown, fields)
     return DeviceList(
         data=[_out(d, groups[d.group_id], names) for d in shown],
         paging=page(request, limit=limit, offset=offset, more=len(found) > limit),
@@ -346,14 +348,15 @@ async def get_device(
     ctx: Ctx, caller: Caller, device_id: DeviceId, fields: DeviceFields
 ) -> DeviceOut:
     found = await ctx.devices.devices.get(caller, device_id)
-    group = (await _groups(ctx, [found]))[found.group_id]
-    out = _out(found, group, await _type_names(ctx, [found], fields))
-    status = await ctx.store.latest_status(found.id)
+    group = (await _groups(ctx, caller, [found]))[found.group_id]
+    out = _out(found, group, await _type_names(ctx, caller, [found], fields))
+    record = await ctx.devices.history.device(caller, found.id)
+    status = await record.latest_status()
     if status is not None:
         out.status = DeviceStatusOut(
             time=status.time, temperature=status.temperature, battery=status.battery
         )
-    location = await ctx.store.latest_computed_location(found.id)
+    location = await record.latest_computed_location()
     if location is not None:
         time, lat, lng, radius, source = location
         out.lastComputedLocation = ComputedLocationOut(

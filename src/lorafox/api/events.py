@@ -78,15 +78,8 @@ async def device_events(
     before: Before = None,
     before_id: BeforeId = None,
 ) -> EventList:
-    device = await ctx.devices.devices.scope(caller, device_id)
-    found = await ctx.store.list_events(
-        device=device,
-        limit=limit,
-        since=since,
-        before=before,
-        before_id=before_id,
-        registered_at=await ctx.devices.devices.registered_at(caller, device),
-    )
+    record = await ctx.devices.history.device(caller, device_id)
+    found = await record.events(limit=limit, since=since, before=before, before_id=before_id)
     return _page(request, found, limit)
 
 
@@ -105,12 +98,6 @@ async def device_type_events(
     before: Before = None,
     before_id: BeforeId = None,
 ) -> EventList:
-    device_type = await ctx.devices.types.get(caller, device_type_id)
-    found = await ctx.store.list_events(
-        device_type_id=device_type.id,
-        limit=limit,
-        since=since,
-        before=before,
-        before_id=before_id,
-    )
+    record = await ctx.devices.history.device_type(caller, device_type_id)
+    found = await record.events(limit=limit, since=since, before=before, before_id=before_id)
     return _page(request, found, limit)

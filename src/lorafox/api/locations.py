@@ -155,11 +155,10 @@ async def list_locations(
     limit: Limit = 100,
     offset: Offset = 0,
 ) -> LocationList:
-    device = await ctx.devices.devices.scope(caller, device_id)
-    store = ctx.store
+    record = await ctx.devices.history.device(caller, device_id)
     wanted, skip = limit + 1, offset
     found: list[Location] = []
-    registered = await ctx.store.get_device(device)
+    registered = await record.registration()
     if registered is not None and registered.lat is not None and registered.lng is not None:
         if skip:
             skip -= 1
@@ -175,13 +174,10 @@ async def list_locations(
             )
     stations: dict[str, StationPosition] | None = None
     before: tuple[int, int] | None = None
-    registered_at = await ctx.devices.devices.registered_at(caller, device)
     while len(found) < wanted:
-        rows = await store.message_positions(
-            device, limit=_CHUNK, before=before, registered_at=registered_at
-        )
+        rows = await record.message_positions(limit=_CHUNK, before=before)
         if rows and stations is None:
-            stations = await store.station_positions(device)
+            stations = await record.station_positions()
         for row in rows:
             for entry in _entries(row, stations or {}):
                 if skip:

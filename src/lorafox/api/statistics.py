@@ -191,8 +191,8 @@ async def device_statistics(
     before: Before = None,
 ) -> Statistics:
     width, start, end = _range(bucket, since, before)
-    device = await ctx.devices.devices.scope(caller, device_id)
-    found = await ctx.store.device_statistics(device, since=start, before=end, width=width)
+    record = await ctx.devices.history.device(caller, device_id)
+    found = await record.statistics(since=start, before=end, width=width)
     return _answer(bucket, start, end, found)
 
 
@@ -214,8 +214,6 @@ async def device_type_statistics(
     before: Before = None,
 ) -> Statistics:
     width, start, end = _range(bucket, since, before)
-    device_type = await ctx.devices.types.get(caller, device_type_id)
-    found = await ctx.store.device_type_statistics(
-        device_type.id, since=start, before=end, width=width
-    )
+    record = await ctx.devices.history.device_type(caller, device_type_id)
+    found = await record.statistics(since=start, before=end, width=width)
     return _answer(bucket, start, end, found)

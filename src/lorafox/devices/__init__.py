@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from lorafox.devices.bulk import BulkJob, BulkJobs
 from lorafox.devices.device_types import DeviceTypeChanges, DeviceTypes
 from lorafox.devices.devices import DeviceChanges, DeviceLine, Devices, LineError
+from lorafox.devices.history import DeviceHistory
 from lorafox.devices.registry import DeviceRegistry
 from lorafox.devices.unknown import UNREGISTERED, UnknownDevicePolicy, UnknownDevices
 from lorafox.domain import Group
@@ -41,6 +42,7 @@ class DeviceManagement:
     types: DeviceTypes
     devices: Devices
     bulk: BulkJobs
+    history: DeviceHistory
 
     @classmethod
     async def create(cls, store: Store, groups: Groups, root: Group) -> DeviceManagement:
@@ -48,4 +50,6 @@ class DeviceManagement:
         registry = await DeviceRegistry.load(store)
         types = DeviceTypes(store, store, groups, registry)
         devices = Devices(store, store, groups, types, registry, root)
-        return cls(registry, types, devices, BulkJobs(devices))
+        return cls(
+            registry, types, devices, BulkJobs(devices), DeviceHistory(store, devices, types)
+        )

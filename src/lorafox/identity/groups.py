@@ -97,6 +97,11 @@ class Groups:
         )
         return await self._store.list_groups(query)
 
+    async def by_id(self, principal: Principal, group_ids: Collection[str]) -> dict[str, Group]:
+        """The groups of objects ``principal`` was shown, by id (``NotFound`` for one it does
+        not see, or that went away meanwhile)."""
+        return {g.id: g for g in await self.get_many(principal, group_ids)}
+
     async def ancestors(self, principal: Principal, groups: Sequence[Group]) -> dict[str, Group]:
         """The visible ancestors of ``groups``, by id (to render Sigfox's ``path``)."""
         ids = {a for g in groups for a in g.ancestry[:-1]}
