@@ -89,8 +89,8 @@ class Forwarder:
     """A TCP forwarder on loopback, as a local TLS-terminating proxy is: every client it
     relays reaches the broker from 127.0.0.1."""
 
-    def __init__(self, target_port: int) -> None:
-        self.port = free_port()
+    def __init__(self, target_port: int, port: int | None = None) -> None:
+        self.port = port or free_port()
         self._target = target_port
         self._loop = asyncio.new_event_loop()
         self._ready = threading.Event()
@@ -102,11 +102,13 @@ class Forwarder:
         asyncio.set_event_loop(self._loop)
 
         async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-            with contextlib.suppress(OSError):
-                while data := await reader.read(65536):
-                    writer.write(data)
-                    await writer.drain()
-            writer.close()
+            try:
+                with contextlib.suppress(OSError):
+                    while data := await reader.read(65536):
+                        writer.write(data)
+                        await writer.drain()
+            finally:
+                writer.transport.abort()  # closed, even when cancelled: both ends see it
 
         async def relay(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
             up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self._target)

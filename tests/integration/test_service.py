@@ -282,3 +282,37 @@ def test_admin_password_from_the_environment_is_applied_once(
     url = f"{rotated.base_url}/api/v2/groups"
     assert httpx.get(url, auth=("admin", "rotated-in-the-env-2")).status_code == 200
     assert httpx.get(url, auth=("admin", "changed-by-the-API-1")).status_code == 401
+
+
+def test_external_broker_keeps_downlink_requests_while_lorafox_reconnects(
+    lorafox_factory: Callable[..., Running], mosquitto: tuple[str, int]
+) -> None:
+    """lorafox's session on an external broker is persistent: a downlink request published
+    while lorafox is cut off waits on the broker and is queued once it is back."""
+    host, port = mosquitto
+    proxy = Forwarder(port)
+    client_id = f"lorafox-test-{free_port()}"
+    lorafox = lorafox_factory(
+        mqtt_url=f"mqtt://127.0.0.1:{proxy.port}", mqtt_port=0, mqtt={"client_id": client_id}
+    )
+    health = f"{lorafox.base_url}/healthz"
+    try:
+        wait_until(lambda: httpx.get(health).json()["mqtt"] == "connected")
+        proxy.close()  # the link to the broker goes down
+        wait_until(lambda: httpx.get(health).json()["mqtt"] == "disconnected")
+        device = "BEEF42"
+        publisher = mqtt.Client(CallbackAPIVersion.VERSION2)
+        publisher.connect(host, port)
+        publisher.loop_start()
+        try:
+            payload = b'{"downlinkData": "0102030405060708"}'
+            publisher.publish(f"sigfox/downlink/{device}", payload, qos=1).wait_for_publish(10)
+        finally:
+            publisher.loop_stop()
+            publisher.disconnect()
+        proxy = Forwarder(port, proxy.port)  # back, on the same address
+        url = f"{lorafox.base_url}/api/v2/devices/{device}/downlinks"
+        queued = wait_until(lambda: httpx.get(url, auth=ADMIN).json()["data"], timeout=40)
+        assert [d["data"] for d in queued] == ["0102030405060708"]
+    finally:
+        proxy.close()
