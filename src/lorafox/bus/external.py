@@ -158,21 +158,31 @@ class ExternalBus:
         if not task.cancelled() and task.exception() is not None:
             log.error("MQTT message handler failed", exc_info=task.exception())
 
+    def _client_for(self, *, clean_session: bool) -> aiomqtt.Client:
+        return aiomqtt.Client(
+            self._address.host,
+            self._address.port,
+            username=self._address.username,
+            password=self._address.password,
+            identifier=self._client_id,
+            tls_context=self._tls,
+            clean_session=clean_session,
+            timeout=10,
+            max_queued_outgoing_messages=100_000,
+        )
+
     async def _run(self) -> None:
         backoff = 1.0
+        # The session is persistent, so that what is published while lorafox reconnects waits
+        # for it on the broker; but the first connection wipes what a former run left (made
+        # perhaps with other topics) with a clean session, before starting the persistent one.
+        wiped = False
         while True:
             try:
-                async with aiomqtt.Client(
-                    self._address.host,
-                    self._address.port,
-                    username=self._address.username,
-                    password=self._address.password,
-                    identifier=self._client_id,
-                    tls_context=self._tls,
-                    clean_session=False,  # what is published while away waits for it
-                    timeout=10,
-                    max_queued_outgoing_messages=100_000,
-                ) as client:
+                if not wiped:
+                    async with self._client_for(clean_session=True):
+                        wiped = True
+                async with self._client_for(clean_session=False) as client:
                     for topic_filter, _ in self._subscriptions:
                         await client.subscribe(topic_filter, qos=1)
                     self._client = client
