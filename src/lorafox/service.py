@@ -293,12 +293,18 @@ class Service:
             unknown.policy.value,
         )
         uplinks = UplinkService(
-            pipeline, downlinks, metrics, unknown=unknown, registry=management.registry
+            pipeline,
+            downlinks,
+            metrics,
+            unknown=unknown,
+            registry=management.registry,
+            devices=management,
         )
         callbacks = SigfoxCallbacks(
             uplinks=uplinks,
             auth=BasicAuthenticator(verifiers.sigfox),
             metrics=metrics,
+            api_users=auth,
             allowed_networks=[
                 ipaddress.ip_network(n, strict=False) for n in s.sigfox.allowed_networks
             ],

@@ -9,6 +9,7 @@ request.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import logging
 import time
@@ -20,10 +21,25 @@ import orjson
 
 from lorafox.api.asgi import Receive, Scope, Send, read_body, respond
 from lorafox.api.errors import error_body, error_response
+from lorafox.auth import rbac
 from lorafox.auth.basic import BasicAuthenticator
+from lorafox.auth.principals import PrincipalAuthenticator
 from lorafox.devices.unknown import UnknownDevicePolicy
-from lorafox.domain import Acknowledgement, DeviceStatus, ErrorReport
-from lorafox.errors import Forbidden, LorafoxError, NotFound, PayloadTooLarge
+from lorafox.domain import (
+    Acknowledgement,
+    AdvancedData,
+    DeviceStatus,
+    ErrorReport,
+    Principal,
+    PrincipalKind,
+)
+from lorafox.errors import (
+    AuthenticationFailed,
+    Forbidden,
+    LorafoxError,
+    NotFound,
+    PayloadTooLarge,
+)
 from lorafox.events.reports import ServiceReports
 from lorafox.ingest.service import ServiceKind, parse_error, parse_service
 from lorafox.ingest.sigfox import (
@@ -60,6 +76,9 @@ class SigfoxCallbacks:
     uplinks: UplinkService
     auth: BasicAuthenticator
     metrics: Metrics
+    api_users: PrincipalAuthenticator | None = None
+    """Also take an API user's credentials (DEVICE_MANAGER): its callbacks reach only its
+    devices (None: only the instance's callback credentials)."""
     allowed_networks: Sequence[Network] = ()
     trust_forwarded_for: bool = False
     reports: ServiceReports | None = None
@@ -109,7 +128,7 @@ class SigfoxCallbacks:
             raise PayloadTooLarge(f"body larger than {MAX_BODY} bytes")  # refused unread
         self._check_network(scope, headers)
         auth = headers.get(b"authorization")
-        await self.auth.authenticate(auth.decode("latin-1") if auth else None)
+        sender = await self._sender(auth.decode("latin-1") if auth else None)
         if scope["method"] not in ("GET", "POST"):
             return 405, [*_JSON, (b"allow", b"GET, POST")], error_body("use POST or GET")
         body = await read_body(receive, MAX_BODY)
@@ -117,32 +136,58 @@ class SigfoxCallbacks:
             body, headers.get(b"content-type", b"").decode("latin-1"), scope["query_string"]
         )
         if endpoint in ("service", "error"):
-            return await self._report(endpoint, kind, fields)
+            return await self._report(endpoint, kind, fields, sender)
         if endpoint == "bidir" and is_downlink_request_only(fields):
-            return await self._downlink_only(fields)
+            return await self._downlink_only(fields, sender)
         uplink = parse_uplink(fields)
         wants = endpoint == "bidir" and uplink.ack
-        result = await self.uplinks.receive(uplink, wants_downlink=wants)
+        result = await self.uplinks.receive(uplink, wants_downlink=wants, sender=sender)
         if not wants:
             return 204, [], b""
         data = result.downlink.data if result.downlink else None
         return self._bidir_answer(fields, uplink.device, data)
 
+    async def _sender(self, header: str | None) -> Principal | None:
+        """None for the instance's callback credentials; the API user for an API user's (the
+        shared pair is tried first: it is the hot path)."""
+        try:
+            await self.auth.authenticate(header)
+            return None
+        except AuthenticationFailed:
+            if self.api_users is None or header is None:
+                raise
+        # per login only: a wrong password of one customer must not lock the Sigfox
+        # Back-End's addresses out for everyone
+        principal = await self.api_users.authenticate(header)
+        if principal.kind is not PrincipalKind.API_USER:
+            raise AuthenticationFailed("callbacks take the callback credentials or an API user's")
+        if not any(g.profile.rank >= rbac.OPERATE.rank for g in principal.grants):
+            raise Forbidden("DEVICE_MANAGER is needed to send callbacks")
+        return principal
+
     async def _downlink_only(
-        self, fields: dict[str, Any]
+        self, fields: dict[str, Any], sender: Principal | None
     ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
         """A BIDIR body naming only the device: its downlink, without storing a message."""
         device = normalize_device(fields.get("device", fields.get("id")))
-        return self._bidir_answer(fields, device, await self.uplinks.downlink_only(device))
+        data = await self.uplinks.downlink_only(device, sender)
+        return self._bidir_answer(fields, device, data)
 
     async def _report(
-        self, endpoint: str, kind: ServiceKind | None, fields: dict[str, Any]
+        self,
+        endpoint: str,
+        kind: ServiceKind | None,
+        fields: dict[str, Any],
+        sender: Principal | None,
     ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
         """SERVICE and ERROR callbacks: 200 with what was recorded."""
         reports = self.reports
         if reports is None:
             raise NotFound("SERVICE and ERROR callbacks are not handled here")
         report = parse_error(fields) if endpoint == "error" else parse_service(fields, kind)
+        if sender is not None:
+            advanced = isinstance(report, AdvancedData)
+            await self.uplinks.check_reporter(sender, report.device, advanced=advanced)
         unknown = self.uplinks.unknown
         if (
             unknown is not None
@@ -164,7 +209,7 @@ class SigfoxCallbacks:
                 "state": downlink.state if downlink else None,
             }
             return 200, _JSON, orjson.dumps(body)
-        await reports.advanced(report, self.uplinks.receive)
+        await reports.advanced(report, functools.partial(self.uplinks.receive, sender=sender))
         return 200, _JSON, orjson.dumps({"recorded": "data-advanced"})
 
     @staticmethod

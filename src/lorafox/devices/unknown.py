@@ -106,14 +106,20 @@ class UnknownDevices:
         """True when the registry has ``device`` (the fast path: one dict lookup)."""
         return device in self._registry
 
-    async def check(self, device: str, device_type_id: str | None) -> Device | None:
+    async def check(
+        self, device: str, device_type_id: str | None, *, group_id: str | None = None
+    ) -> Device | None:
         """None when the device is registered; the device to create with its uplink when the
-        policy provisions it; ``NotFound`` when it refuses it."""
+        policy provisions it; ``NotFound`` when it refuses it. ``group_id``: the group whose
+        "Unregistered" type takes it when ``device_type_id`` names no type (the root's when
+        None); the caller has checked that the sender may use ``device_type_id``."""
         if device in self._registry:
             return None
         fallback = self._fallback
         if self.policy is UnknownDevicePolicy.PROVISION and fallback is not None:
-            if self._registry.device_type(fallback.id) is None:  # deleted through the API
+            if group_id is not None and group_id != fallback.group_id:
+                fallback = await _fallback(self._store, self._registry, group_id)
+            elif self._registry.device_type(fallback.id) is None:  # deleted through the API
                 fallback = await _fallback(self._store, self._registry, fallback.group_id)
                 self._fallback = fallback
             return self._provisioned(device, device_type_id, fallback)

@@ -7,11 +7,14 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 
+from lorafox.auth import rbac
 from lorafox.decoding import decode_payload
+from lorafox.devices import DeviceManagement
 from lorafox.devices.registry import Codec, DeviceRegistry
 from lorafox.devices.unknown import UnknownDevices
-from lorafox.domain import DownlinkMode, StoredUplink, Uplink
+from lorafox.domain import Device, DownlinkMode, Principal, StoredUplink, Uplink
 from lorafox.downlink.queue import DownlinkQueue
+from lorafox.errors import Forbidden, NotFound
 from lorafox.metrics import Metrics
 from lorafox.ports.store import DownlinkAsk, Ingested
 from lorafox.uplink.pipeline import UplinkPipeline
@@ -42,25 +45,36 @@ class UplinkService:
         *,
         unknown: UnknownDevices | None = None,
         registry: DeviceRegistry | None = None,
+        devices: DeviceManagement | None = None,
     ) -> None:
         self._pipeline = pipeline
         self._downlinks = downlinks
         self._metrics = metrics
         self._unknown = unknown
         self._registry = registry
+        self._devices = devices
 
     @property
     def unknown(self) -> UnknownDevices | None:
         return self._unknown
 
-    async def receive(self, uplink: Uplink, *, wants_downlink: bool = False) -> Ingested:
+    async def receive(
+        self, uplink: Uplink, *, wants_downlink: bool = False, sender: Principal | None = None
+    ) -> Ingested:
         """Store ``uplink`` (once: a retry or another station's copy is a duplicate) and, when
         it waits for one, take the downlink its device type's mode gives: queued (CALLBACK),
         rendered from the template (DIRECT) or none. ``NotFound`` when the unknown-device
-        policy refuses it."""
+        policy refuses it.
+
+        ``sender``: the API user whose credentials the source checked, when they are not the
+        instance's own callback credentials. Its uplinks are those of the devices it may
+        operate (else ``NotFound``/``Forbidden``), and a device it makes known is provisioned
+        only into a device type it may operate (else into its group's "Unregistered" type)."""
         unknown = self._unknown
         provision = None
-        if unknown is not None and not unknown.knows(uplink.device):
+        if sender is not None:
+            provision = await self._provision_for(sender, uplink)
+        elif unknown is not None and not unknown.knows(uplink.device):
             provision = await unknown.check(uplink.device, uplink.device_type_id)
         codec = self.codec(uplink.device, provision.device_type_id if provision else None)
         if codec.decoder is not None:
@@ -82,10 +96,47 @@ class UplinkService:
             self._downlinks.count_answer(result.downlink)
         return result
 
-    async def downlink_only(self, device: str) -> str | None:
+    async def _provision_for(self, sender: Principal, uplink: Uplink) -> Device | None:
+        """The device to provision for ``sender``'s uplink, None when it is registered and
+        ``sender`` may operate it (``NotFound``/``Forbidden`` otherwise)."""
+        devices = self._devices
+        if devices is None:
+            raise Forbidden("these credentials may not send callbacks")
+        unknown = self._unknown
+        device = uplink.device
+        if unknown is None or unknown.knows(device):
+            await devices.devices.scope(sender, device, rbac.OPERATE)
+            return None
+        type_id = uplink.device_type_id
+        if type_id is not None:
+            try:
+                await devices.types.get(sender, type_id, rbac.OPERATE)
+            except (NotFound, Forbidden):
+                type_id = None  # not one of its types: its own group's "Unregistered"
+        home = min(sender.grants, key=lambda g: len(g.path), default=None)
+        if home is None:
+            raise Forbidden("these credentials hold no group")
+        provision = await unknown.check(device, type_id, group_id=home.group_id)
+        if provision is None:  # registered after all (another instance, the CLI)
+            await devices.devices.scope(sender, device, rbac.OPERATE)
+        return provision
+
+    async def check_reporter(self, sender: Principal, device: str, *, advanced: bool) -> None:
+        """A SERVICE or ERROR callback of ``sender`` about ``device``: the device must be one it
+        may operate; a DATA_ADVANCED of a device not registered yet goes on to ``receive``,
+        which provisions it for ``sender`` (``NotFound``/``Forbidden`` otherwise)."""
+        if advanced and self._unknown is not None and not self._unknown.knows(device):
+            return
+        if self._devices is None:
+            raise Forbidden("these credentials may not send callbacks")
+        await self._devices.devices.scope(sender, device, rbac.OPERATE)
+
+    async def downlink_only(self, device: str, sender: Principal | None = None) -> str | None:
         """The downlink data for a device asking without a message (a BIDIR callback that
         names only the device), or None; nothing is stored."""
-        if self._unknown is not None and not self._unknown.knows(device):
+        if sender is not None and self._devices is not None:
+            await self._devices.devices.scope(sender, device, rbac.OPERATE)
+        elif self._unknown is not None and not self._unknown.knows(device):
             await self._unknown.check(device, None)  # refuses, or nothing to provision yet
         codec = self.codec(device, None)
         if codec.mode is DownlinkMode.NONE:
