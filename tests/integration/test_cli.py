@@ -317,6 +317,29 @@ def test_bad_data_dirs_are_one_line(tmp_path: Path, ports: tuple[int, int]) -> N
     assert "cannot read the secret key" in line and "--data-dir" in line
 
 
+def test_bad_config_database_and_broker_are_one_line(
+    tmp_path: Path, ports: tuple[int, int]
+) -> None:
+    missing = tmp_path / "missing.toml"
+    line = _one_error_line(serve(tmp_path / "d1", *ports, "--config", str(missing)))
+    assert f"--config {missing}: no such file" in line
+    broken = tmp_path / "broken.toml"
+    broken.write_text("http_port = [\n")
+    line = _one_error_line(serve(tmp_path / "d2", *ports, "--config", str(broken)))
+    assert f"--config {broken}: not valid TOML" in line
+    wrong_type = tmp_path / "wrong.toml"
+    wrong_type.write_text('api_rate_limit = "fast"\n')
+    line = _one_error_line(serve(tmp_path / "d3", *ports, "--config", str(wrong_type)))
+    assert "invalid settings: api_rate_limit" in line
+    line = _one_error_line(serve(tmp_path / "d4", *ports, "--database-url", "nosuch://x"))
+    assert "cannot use the database URL" in line and "--database-url" in line
+    unreachable = "postgresql://nobody@127.0.0.1:1/x"
+    line = _one_error_line(serve(tmp_path / "d5", *ports, "--database-url", unreachable))
+    assert "cannot open the database" in line and "--database-url" in line
+    line = _one_error_line(serve(tmp_path / "d6", ports[0], 0, "--mqtt-url", "http://broker"))
+    assert "mqtt_url" in line and "mqtt://" in line
+
+
 def test_second_serve_on_one_data_dir_names_the_first(
     tmp_path: Path, ports: tuple[int, int]
 ) -> None:

@@ -5,6 +5,7 @@ downlinks are queued only by those who may operate the device."""
 from __future__ import annotations
 
 import secrets
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ import orjson
 import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.reasoncodes import ReasonCode
 
 from tests.conftest import ADMIN_PASSWORD, SIGFOX_PASSWORD, SIGFOX_USER, Running
 from tests.integration.test_sigfox_flow import body
@@ -175,9 +177,17 @@ def test_downlinks_only_for_devices_one_may_operate(fleet: Fleet) -> None:
 def test_a_client_id_belongs_to_its_login(fleet: Fleet) -> None:
     viewer_a = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="dashboard", clean_session=False)
     viewer_a.username_pw_set(*fleet.keys["A:VIEWER"])
+    accepted = threading.Event()
+
+    def on_connect(_c: object, _u: object, _f: object, reason: ReasonCode, _p: object) -> None:
+        if not reason.is_failure:
+            accepted.set()
+
+    viewer_a.on_connect = on_connect
     assert viewer_a.connect("127.0.0.1", fleet.proxy.port) == 0
     viewer_a.loop_start()
     try:
+        assert accepted.wait(10)  # the session is A's before B tries its client id
         other = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="dashboard", clean_session=False)
         other.username_pw_set(*fleet.keys["B:VIEWER"])
         codes: list[int] = []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import tomllib
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Annotated, Any
@@ -37,7 +38,7 @@ app = typer.Typer(
 )
 
 ConfigOpt = Annotated[
-    Path | None, typer.Option("--config", help="TOML settings file.", exists=True, dir_okay=False)
+    Path | None, typer.Option("--config", help="TOML settings file.")
 ]
 DataDirOpt = Annotated[
     Path | None, typer.Option("--data-dir", help="Data directory [LORAFOX_DATA_DIR].")
@@ -55,8 +56,14 @@ def fail(message: str, code: int = 2) -> typer.Exit:
 
 
 def load_settings(config: Path | None, **flags: Any) -> Settings:
+    if config is not None and not config.is_file():
+        raise fail(f"--config {config}: no such file")
     try:
         return Settings.load(config, **flags)
+    except tomllib.TOMLDecodeError as exc:
+        raise fail(f"--config {config}: not valid TOML: {exc}") from exc
+    except OSError as exc:
+        raise fail(f"--config {config}: cannot read it: {exc.strerror}") from exc
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in e['loc']) or 'settings'}: {e['msg']}" for e in exc.errors()

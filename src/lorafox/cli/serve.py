@@ -22,7 +22,7 @@ from lorafox.cli.common import (
     print_notes,
     run,
 )
-from lorafox.errors import ConfigError, LorafoxError
+from lorafox.errors import LorafoxError
 
 __all__ = ["serve"]
 
@@ -106,9 +106,7 @@ def serve(
 
     try:
         run(main())
-    except ConfigError as exc:
+    except LorafoxError as exc:  # a bad setting, a database that cannot be opened, …
         raise fail(exc.message) from exc
-    except LorafoxError as exc:
-        raise fail(exc.message, 1) from exc
     except KeyboardInterrupt:
         pass

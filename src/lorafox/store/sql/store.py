@@ -24,7 +24,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from lorafox.domain import Device, Downlink, DownlinkState, StoredUplink, Uplink
-from lorafox.errors import Conflict, NotFound, StoreError
+from lorafox.errors import ConfigError, Conflict, NotFound, StoreError
 from lorafox.ports.store import Credential, DownlinkAsk, Ingested
 from lorafox.store.sql import rollup, sqlite_writer
 from lorafox.store.sql.devices import DeviceQueries, device_row
@@ -165,7 +165,10 @@ class SqlStore(
         try:
             engine = create_async_engine(url, **kwargs)
         except (SQLAlchemyError, ImportError, ValueError) as exc:
-            raise StoreError(f"cannot use database URL: {exc}") from exc
+            raise ConfigError(
+                f"cannot use the database URL: {exc} (use --database-url or LORAFOX_DATABASE_URL: "
+                "sqlite:///PATH or postgresql://USER@HOST/DB)"
+            ) from exc
         if engine.dialect.name == "sqlite":
             event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         store = cls(engine)
@@ -174,7 +177,9 @@ class SqlStore(
                 await conn.run_sync(migrate)
         except (SQLAlchemyError, OSError) as exc:
             await engine.dispose()
-            raise StoreError(f"cannot open the database: {exc}") from exc
+            raise StoreError(
+                f"cannot open the database: {exc} (check --database-url or LORAFOX_DATABASE_URL)"
+            ) from exc
         return store
 
     async def ping(self) -> None:
