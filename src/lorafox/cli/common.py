@@ -37,9 +37,7 @@ app = typer.Typer(
     add_completion=False,
 )
 
-ConfigOpt = Annotated[
-    Path | None, typer.Option("--config", help="TOML settings file.")
-]
+ConfigOpt = Annotated[Path | None, typer.Option("--config", help="TOML settings file.")]
 DataDirOpt = Annotated[
     Path | None, typer.Option("--data-dir", help="Data directory [LORAFOX_DATA_DIR].")
 ]
