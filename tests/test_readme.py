@@ -3,7 +3,9 @@
 - the first two commands are the ones CI runs (the second is in ``.ci/run``);
 - every inline ``mosquitto_sub``, ``mosquitto_pub`` and ``curl`` command of the Quick start runs
   as printed, with the ports, host and password of a lorafox started by the test;
-- the Python block of the DynamoDB section runs with boto3 against that lorafox.
+- the Python block of the DynamoDB section runs with boto3 against that lorafox;
+- the callback body template, filled as the Sigfox Back-End fills it, is stored;
+- the TOML example is a valid configuration; the development commands are the ones CI runs.
 """
 
 from __future__ import annotations
@@ -154,3 +156,70 @@ def test_the_dynamodb_example_runs(lorafox_factory: Callable[..., Running]) -> N
         KeyConditionExpression="device = :d", ExpressionAttributeValues={":d": "1A2B3C"}
     )["Items"]
     assert items == [{"device": "1A2B3C", "time": 1700000000, "temperature": 21}]
+
+
+def _block(language: str, after: str) -> str:
+    """The first ``language`` code block after the text ``after``."""
+    start = README.index(f"```{language}\n", README.index(after)) + len(language) + 4
+    return README[start : README.index("```", start)]
+
+
+def test_the_callback_body_template_is_what_lorafox_takes(
+    lorafox_factory: Callable[..., Running],
+) -> None:
+    """The JSON template to enter in the Sigfox Back-End, filled as the Back-End fills it."""
+    template = _block("json", "| Body |")
+    values = {
+        "device": "1A2B3C",
+        "time": "1700000000",
+        "data": "0102",
+        "seqNumber": "7",
+        "ack": "false",
+        "longPolling": "false",
+        "snr": "12.5",
+        "rssi": "-120.00",
+        "avgSnr": "18.2",
+        "station": "0E1F",
+        "lat": "48",
+        "lng": "2",
+        "deviceTypeId": "5f3b0c0d1e2f3a4b5c6d7e8f",
+        "duplicate": "false",
+    }
+    body = re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], template)
+    lorafox = lorafox_factory()
+    with httpx.Client(base_url=lorafox.base_url, timeout=10) as http:
+        sent = http.post(
+            "/sigfox/uplink",
+            content=body,
+            headers={"content-type": "application/json"},
+            auth=(SIGFOX_USER, SIGFOX_PASSWORD),
+        )
+        assert sent.status_code == 204, sent.text
+        [stored] = http.get(
+            "/api/v2/devices/1A2B3C/messages", auth=("admin", ADMIN_PASSWORD)
+        ).json()["data"]
+    assert (stored["seqNumber"], stored["data"]) == (7, "0102")
+
+
+def test_the_toml_example_is_a_valid_configuration(tmp_path: Path) -> None:
+    from lorafox.settings import Settings
+
+    config = tmp_path / "lorafox.toml"
+    config.write_text(_block("toml", "Example `lorafox.toml`"))
+    settings = Settings.load(config)
+    assert settings.http_port == 8080
+    assert settings.mqtt_url is not None and settings.mqtt_url.startswith("mqtts://")
+    assert settings.mqtt.cert_file == Path("lorafox.cert.pem")
+    assert settings.sigfox.allowed_networks == ["185.110.96.0/22"]
+
+
+def test_the_development_commands_are_the_ones_ci_runs() -> None:
+    ci = (ROOT / ".ci" / "run").read_text()
+    for line in _block("sh", "## Development").splitlines():
+        command = line.split("#", 1)[0].strip()
+        if not command or "bench/" in command:
+            continue
+        for part in command.split(" && "):
+            assert part.strip() in ci, part
+    # the benchmark the block names exists and takes the flag the README gives
+    assert "--quick" in (ROOT / "bench" / "uplink.py").read_text()
