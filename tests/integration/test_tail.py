@@ -95,3 +95,48 @@ def test_lines_for_each_kind_of_message() -> None:
     line = format_line("sigfox/uplink/1A", uplink)
     assert line == 'uplink    1A       0102 BIDIR (seqNumber 7) {"t":1}'
     assert format_line("sigfox/uplink/1A", b"not json").startswith("uplink    1A ")
+
+
+def test_tail_by_group(lorafox_factory: Callable[..., Running]) -> None:
+    """``--group``: only the devices of that group (read from the REST API with the same login);
+    an unknown group is one line."""
+    lorafox = lorafox_factory()
+    admin = ("admin", ADMIN_PASSWORD)
+    with httpx.Client(base_url=lorafox.base_url, auth=admin, timeout=10) as http:
+        [root] = [g for g in http.get("/api/v2/groups").json()["data"] if not g["path"]]
+        group = http.post("/api/v2/groups", json={"name": "field team", "parentId": root["id"]})
+        group_id = group.json()["id"]
+        kind = http.post("/api/v2/device-types", json={"name": "meters", "groupId": group_id})
+        made = http.post(
+            "/api/v2/devices",
+            json={
+                "id": "6B1",
+                "name": "meter",
+                "deviceTypeId": kind.json()["id"],
+                "pac": "0011223344556677",
+            },
+        )
+        assert made.status_code == 201, made.text
+    login = ("--username", "admin", "--password", ADMIN_PASSWORD, "--api-url", lorafox.base_url)
+    follower = _tail(lorafox, *login, "--group", group_id, "--count", "1")
+    try:
+        seq = 0
+        deadline = time.monotonic() + 30
+        while follower.poll() is None and time.monotonic() < deadline:
+            seq += 1  # until the follower has subscribed and seen its line
+            for device in ("6B2", "6B1"):
+                posted = httpx.post(
+                    f"{lorafox.base_url}/sigfox/uplink", json=body(device, seq), auth=SIGFOX
+                )
+                assert posted.is_success
+            time.sleep(0.3)
+        out, err = follower.communicate(timeout=30)
+    finally:
+        follower.kill()
+    assert follower.returncode == 0, err
+    assert out.startswith("uplink    6B1 ") and "6B2" not in out, out
+    wrong = _tail(lorafox, *login, "--group", "ffffffffffffffffffffffff")
+    _, err = wrong.communicate(timeout=30)
+    assert wrong.returncode == 2
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("lorafox: error: --group"), err
