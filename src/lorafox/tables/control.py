@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from lorafox.ports.tables import ItemStore, StoredTable, TableNameTaken
-from lorafox.tables import access
+from lorafox.tables import access, definitions
 from lorafox.tables.errors import (
     LimitExceededException,
     ResourceInUseException,
@@ -40,101 +40,6 @@ _ONE_INDEX = (
     "Subscriber limit exceeded: Only 1 online index can be created or deleted simultaneously "
     "per table"
 )
-
-
-def _types(definitions: object, where: str = "attributeDefinitions") -> dict[str, str]:
-    if not isinstance(definitions, list) or not definitions:
-        raise null(where)
-    types: dict[str, str] = {}
-    for position, definition in enumerate(definitions, 1):
-        if not isinstance(definition, Mapping):
-            raise null(f"{where}.{position}.member")
-        kind = definition.get("AttributeType")
-        if kind not in ("S", "N", "B"):
-            raise ValidationException.constraints(
-                [
-                    f"Value '{kind}' at '{where}.{position}.member.attributeType' failed to "
-                    "satisfy constraint: Member must satisfy enum value set: [B, N, S]"
-                ]
-            )
-        name = definition.get("AttributeName")
-        if not isinstance(name, str) or not name:
-            raise null(f"{where}.{position}.member.attributeName")
-        if name in types and types[name] != kind:
-            raise ValidationException(
-                INVALID + f"Cannot change the type of attribute {name} from {types[name]} to {kind}"
-            )
-        types[name] = kind
-    return types
-
-
-def _key_names(indexes: list[dict[str, Any]], table_keys: list[tuple[str, str]]) -> list[str]:
-    names = [n for n, _ in table_keys]
-    for index in indexes:
-        names.extend(e["AttributeName"] for e in index["KeySchema"])
-    return list(dict.fromkeys(names))
-
-
-def _check_definitions(
-    types: Mapping[str, str], table_keys: list[tuple[str, str]], indexes: list[dict[str, Any]]
-) -> None:
-    used = _key_names(indexes, table_keys)
-    missing = [n for n in used if n not in types]
-    if missing:
-        raise ValidationException(
-            INVALID + "Some index key attributes are not defined in AttributeDefinitions. "
-            f"Keys: [{', '.join(used)}], AttributeDefinitions: [{', '.join(types)}]"
-        )
-    if len(types) != len(used):
-        if not indexes:
-            raise ValidationException(
-                INVALID + "Number of attributes in KeySchema does not exactly match number of "
-                "attributes defined in AttributeDefinitions"
-            )
-        raise ValidationException(
-            INVALID + f"Some AttributeDefinitions are not used. AttributeDefinitions: "
-            f"[{', '.join(types)}], keys used: [{', '.join(used)}]"
-        )
-
-
-def _throughput(raw: object) -> dict[str, int]:
-    if not isinstance(raw, Mapping):
-        raise null("provisionedThroughput")
-    values: dict[str, int] = {}
-    for name in ("ReadCapacityUnits", "WriteCapacityUnits"):
-        value = raw.get(name)
-        if not isinstance(value, int) or isinstance(value, bool):
-            raise null(f"provisionedThroughput.{name[0].lower() + name[1:]}")
-        if value < 1:
-            raise ValidationException.constraints(
-                [
-                    f"Value '{value}' at 'provisionedThroughput.{name[0].lower() + name[1:]}' "
-                    "failed to satisfy constraint: Member must have value greater than or "
-                    "equal to 1"
-                ]
-            )
-        values[name] = value
-    return values
-
-
-def _billing(params: Mapping[str, Any], default: str | None) -> str:
-    billing = params.get("BillingMode") or default
-    if billing not in ("PROVISIONED", "PAY_PER_REQUEST"):
-        raise ValidationException.constraints(
-            [
-                f"Value '{billing}' at 'billingMode' failed to satisfy constraint: Member must "
-                "satisfy enum value set: [PROVISIONED, PAY_PER_REQUEST]"
-            ]
-        )
-    return str(billing)
-
-
-def _check_streams(params: Mapping[str, Any]) -> None:
-    spec = params.get("StreamSpecification")
-    if isinstance(spec, Mapping) and spec.get("StreamEnabled"):
-        raise ValidationException(
-            "StreamSpecification: DynamoDB Streams are not supported by lorafox"
-        )
 
 
 class TableControl:
@@ -243,10 +148,10 @@ class TableControl:
 
     async def create_table(self, params: Mapping[str, Any], region: str) -> dict[str, Any]:
         name = table_name(params)
-        _check_streams(params)
+        definitions.check_streams(params)
         table_keys = check_key_schema(params.get("KeySchema"), "keySchema")
-        types = _types(params.get("AttributeDefinitions"))
-        billing = _billing(params, "PROVISIONED")
+        types = definitions.types_of(params.get("AttributeDefinitions"))
+        billing = definitions.billing_mode(params, "PROVISIONED")
         throughput = params.get("ProvisionedThroughput")
         if billing == "PROVISIONED" and not throughput:
             raise ValidationException(
@@ -259,7 +164,7 @@ class TableControl:
                 "when BillingMode is PAY_PER_REQUEST"
             )
         indexes = self._indexes(params, table_keys, billing)
-        _check_definitions(types, table_keys, indexes)
+        definitions.check_definitions(types, table_keys, indexes)
         definition: dict[str, Any] = {
             "KeySchema": [{"AttributeName": n, "KeyType": k} for n, k in table_keys],
             "AttributeDefinitions": [
@@ -270,7 +175,7 @@ class TableControl:
             "NextIndexId": len(indexes) + 1,
         }
         if throughput:
-            definition.update(_throughput(throughput))
+            definition.update(definitions.throughput(throughput))
         caller = access.current()
         home = None if caller is None else caller.home
         if caller is not None:
@@ -316,7 +221,7 @@ class TableControl:
 
     async def update_table(self, params: Mapping[str, Any], region: str) -> dict[str, Any]:
         table = await self.open(params)
-        _check_streams(params)
+        definitions.check_streams(params)
         updates = params.get("GlobalSecondaryIndexUpdates")
         if updates is not None and not isinstance(updates, list):
             raise null("globalSecondaryIndexUpdates")
@@ -345,7 +250,7 @@ class TableControl:
             nonlocal created
             definition = dict(current.definition)
             indexes = [dict(i) for i in definition.get("Indexes", ())]
-            billing = _billing(params, definition.get("BillingMode", "PROVISIONED"))
+            billing = definitions.billing_mode(params, definition.get("BillingMode", "PROVISIONED"))
             if params.get("BillingMode") is not None and billing != definition.get("BillingMode"):
                 definition["BillingModeChangedAt"] = now
             definition["BillingMode"] = billing
@@ -355,7 +260,7 @@ class TableControl:
                         INVALID + "Neither ReadCapacityUnits nor WriteCapacityUnits can be "
                         "specified when BillingMode is PAY_PER_REQUEST"
                     )
-                definition.update(_throughput(params["ProvisionedThroughput"]))
+                definition.update(definitions.throughput(params["ProvisionedThroughput"]))
             elif billing == "PROVISIONED" and "ReadCapacityUnits" not in definition:
                 raise ValidationException(
                     INVALID + "ProvisionedThroughput must be specified when BillingMode is "
@@ -432,7 +337,7 @@ class TableControl:
                 a["AttributeName"]: a["AttributeType"] for a in definition["AttributeDefinitions"]
             }
             if params.get("AttributeDefinitions") is not None:
-                for name_, kind in _types(params["AttributeDefinitions"]).items():
+                for name_, kind in definitions.types_of(params["AttributeDefinitions"]).items():
                     if types.get(name_, kind) != kind:
                         raise ValidationException(
                             INVALID + f"Cannot change the type of attribute {name_} from "
@@ -441,7 +346,7 @@ class TableControl:
                     types.setdefault(name_, kind)
             indexes = [*indexes, index]
             check_projected_total(indexes)
-            used = _key_names(indexes, table_keys)
+            used = definitions.key_names(indexes, table_keys)
             missing = [n for n in used if n not in types]
             if missing:
                 raise ValidationException(
@@ -462,7 +367,7 @@ class TableControl:
             dropped.append(int(existing["IndexId"]))
             remaining = [i for i in indexes if i is not existing]
             table_keys = [(e["AttributeName"], e["KeyType"]) for e in definition["KeySchema"]]
-            used = _key_names(remaining, table_keys)
+            used = definitions.key_names(remaining, table_keys)
             definition["AttributeDefinitions"] = [
                 a for a in definition["AttributeDefinitions"] if a["AttributeName"] in used
             ]
@@ -473,7 +378,9 @@ class TableControl:
                     INVALID + "ProvisionedThroughput should not be specified for index: "
                     f"{name} when BillingMode is PAY_PER_REQUEST"
                 )
-            existing["ProvisionedThroughput"] = _throughput(body.get("ProvisionedThroughput"))
+            existing["ProvisionedThroughput"] = definitions.throughput(
+                body.get("ProvisionedThroughput")
+            )
             return indexes
         raise ValidationException(
             INVALID + "One of GlobalSecondaryIndexUpdate.Create, Update or Delete must be specified"

@@ -29,8 +29,8 @@ from typing import Any
 from lorafox.errors import StoreError
 from lorafox.ports.tables import IndexEntry, ItemStore, StoredTable
 from lorafox.tables.indexes import TTL_INDEX_ID, ttl_entry
+from lorafox.tables.item_writes import TOKEN_WINDOW
 from lorafox.tables.numbers import canonical_number, encode_number
-from lorafox.tables.operations import TOKEN_WINDOW
 from lorafox.tables.table import OpenTable
 
 __all__ = ["TableMaintenance"]

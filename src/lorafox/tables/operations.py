@@ -12,21 +12,17 @@ until it is deleted; ``TableMaintenance`` deletes expired items within its purge
 
 from __future__ import annotations
 
-import hashlib
-import json
 import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from lorafox.ports.tables import (
-    KEEP,
-    ClientToken,
     Indexer,
     ItemRow,
     ItemStore,
 )
-from lorafox.tables import access
+from lorafox.tables import access, item_writes
 from lorafox.tables.access import TableCaller
 from lorafox.tables.control import TableControl
 from lorafox.tables.errors import (
@@ -38,32 +34,24 @@ from lorafox.tables.errors import (
     ValidationException,
 )
 from lorafox.tables.expressions import (
-    ConditionExpression,
-    ParsedExpressions,
     ProjectionExpression,
     UpdateExpression,
-    UpdateResult,
     apply_update,
     attribute_updates_to_update,
     check_expression_parameters,
-    evaluate_condition,
-    expected_to_condition,
     parse_expressions,
     project,
 )
 from lorafox.tables.expressions.update import check_key_not_updated
-from lorafox.tables.params import INVALID
 from lorafox.tables.queries import TableQueries, projection_of
 from lorafox.tables.table import OpenTable, encode_key
-from lorafox.tables.values import MAX_ITEM_SIZE, item_size, validate_item
+from lorafox.tables.values import validate_item
 
-__all__ = ["OPERATIONS", "TOKEN_WINDOW", "TableOperations"]
+__all__ = ["OPERATIONS", "TableOperations"]
 
 MAX_BATCH_WRITE = 25
 MAX_BATCH_GET = 100
 MAX_TRANSACTION = 100
-TOKEN_WINDOW = 10 * 60
-"""Seconds a TransactWriteItems ClientRequestToken is remembered (DynamoDB: 10 minutes)."""
 
 OPERATIONS = (
     "CreateTable",
@@ -87,84 +75,6 @@ OPERATIONS = (
 """The operations lorafox answers; any other ``X-Amz-Target`` is an UnknownOperationException."""
 
 Handler = Callable[[Mapping[str, Any], str], Awaitable[dict[str, Any]]]
-
-
-class _Write:
-    """One planned write of one item: its condition and how to make the new item."""
-
-    def __init__(
-        self,
-        table: OpenTable,
-        pk: bytes,
-        sk: bytes,
-        condition: Any,
-        parsed: ParsedExpressions,
-        return_old_on_failure: bool,
-        make: Callable[[dict[str, Any] | None], tuple[dict[str, Any], int] | None] | None,
-    ) -> None:
-        self.table = table
-        self.pk = pk
-        self.sk = sk
-        self.condition = condition
-        self.parsed = parsed
-        self.return_old_on_failure = return_old_on_failure
-        self.make = make  # None: a condition check, which changes nothing
-        self.new: dict[str, Any] | None = None
-        self.updated: UpdateResult | None = None
-
-    def decide(self, old: dict[str, Any] | None) -> Any:
-        """The new item and size, None (delete) or KEEP; raises when the condition fails."""
-        if self.condition is not None and not evaluate_condition(
-            self.condition, old, self.parsed.names, self.parsed.values
-        ):
-            raise ConditionalCheckFailedException(
-                item=old if self.return_old_on_failure and old is not None else None
-            )
-        return KEEP if self.make is None else self.make(old)
-
-
-def _sized(item: Mapping[str, Any], *, update: bool = False) -> int:
-    """The item's size; DynamoDB's error over 400 KB (``update``: UpdateItem's wording)."""
-    size = item_size(item)
-    if size > MAX_ITEM_SIZE:
-        what = "Item size to update" if update else "Item size"
-        raise ValidationException(f"{what} has exceeded the maximum allowed size")
-    return size
-
-
-def _condition(params: Mapping[str, Any], parsed: ConditionExpression | None) -> Any:
-    if parsed is not None:
-        return parsed
-    return expected_to_condition(params.get("Expected"), params.get("ConditionalOperator"))
-
-
-def _return_values(params: Mapping[str, Any], allowed: tuple[str, ...]) -> str:
-    value = params.get("ReturnValues") or "NONE"
-    if value not in allowed:
-        raise ValidationException(INVALID + "Return values set to invalid value")
-    return str(value)
-
-
-def _client_token(params: Mapping[str, Any], now: float) -> ClientToken | None:
-    token = params.get("ClientRequestToken")
-    if token is None:
-        return None
-    if not isinstance(token, str) or not 1 <= len(token) <= 36:
-        raise ValidationException.constraints(
-            [
-                f"Value '{token}' at 'clientRequestToken' failed to satisfy constraint: Member "
-                "must have length less than or equal to 36"
-            ]
-        )
-    significant = {
-        k: v
-        for k, v in params.items()
-        if k not in ("ClientRequestToken", "ReturnConsumedCapacity", "ReturnItemCollectionMetrics")
-    }
-    digest = hashlib.sha256(
-        json.dumps(significant, sort_keys=True, separators=(",", ":")).encode()
-    ).hexdigest()
-    return ClientToken(token, digest, int(now * 1000), TOKEN_WINDOW * 1000)
 
 
 class TableOperations:
@@ -223,7 +133,7 @@ class TableOperations:
 
     # -- single items ----------------------------------------------------------------------
 
-    async def _plan(self, params: Mapping[str, Any], kind: str) -> _Write:
+    async def _plan(self, params: Mapping[str, Any], kind: str) -> item_writes.PlannedWrite:
         """A single-item write (or condition check) from its parameters, checked."""
         table = await self.control.open(params)
         operation = {"Put": "PutItem", "Delete": "DeleteItem", "Update": "UpdateItem"}.get(
@@ -243,7 +153,7 @@ class TableOperations:
                     "Member must not be null"
                 ]
             )
-        condition = _condition(params, parsed.condition)
+        condition = item_writes.condition(params, parsed.condition)
         on_failure = params.get("ReturnValuesOnConditionCheckFailure") == "ALL_OLD"
         if kind == "Put":
             if params.get("Item") is None:
@@ -252,20 +162,24 @@ class TableOperations:
                 )
             item = validate_item(params["Item"])
             table.check_item(item)
-            size = _sized(item)
+            size = item_writes.sized(item)
             pk, sk = encode_key(table.schema, item)
-            return _Write(table, pk, sk, condition, parsed, on_failure, lambda _: (item, size))
+            return item_writes.PlannedWrite(
+                table, pk, sk, condition, parsed, on_failure, lambda _: (item, size)
+            )
         key, pk, sk = table.key(params.get("Key") or {})
         if kind == "Delete":
-            return _Write(table, pk, sk, condition, parsed, on_failure, lambda _: None)
+            return item_writes.PlannedWrite(
+                table, pk, sk, condition, parsed, on_failure, lambda _: None
+            )
         if kind == "Check":
-            return _Write(table, pk, sk, condition, parsed, on_failure, None)
+            return item_writes.PlannedWrite(table, pk, sk, condition, parsed, on_failure, None)
         update: UpdateExpression | None = parsed.update
         if update is None and params.get("AttributeUpdates"):
             update = attribute_updates_to_update(params["AttributeUpdates"])
         if update is not None:
             check_key_not_updated(update, parsed.names, table.schema.names)
-        plan = _Write(table, pk, sk, condition, parsed, on_failure, None)
+        plan = item_writes.PlannedWrite(table, pk, sk, condition, parsed, on_failure, None)
 
         def make(old: dict[str, Any] | None) -> tuple[dict[str, Any], int]:
             base = dict(old) if old is not None else dict(key)
@@ -276,29 +190,29 @@ class TableOperations:
                 new = {**outcome.item, **key}
                 plan.updated = outcome
             table.check_index_keys(new)
-            size = _sized(new, update=True)
+            size = item_writes.sized(new, update=True)
             plan.new = new
             return new, size
 
         plan.make = make
         return plan
 
-    async def _write(self, plan: _Write) -> dict[str, Any] | None:
+    async def _write(self, plan: item_writes.PlannedWrite) -> dict[str, Any] | None:
         table = plan.table
         return await self._store.write_item(table.id, plan.pk, plan.sk, plan.decide, table.indexer)
 
     async def _put_item(self, params: Mapping[str, Any], region: str) -> dict[str, Any]:
-        returns = _return_values(params, ("NONE", "ALL_OLD"))
+        returns = item_writes.return_values(params, ("NONE", "ALL_OLD"))
         old = await self._write(await self._plan(params, "Put"))
         return {"Attributes": old} if returns == "ALL_OLD" and old else {}
 
     async def _delete_item(self, params: Mapping[str, Any], region: str) -> dict[str, Any]:
-        returns = _return_values(params, ("NONE", "ALL_OLD"))
+        returns = item_writes.return_values(params, ("NONE", "ALL_OLD"))
         old = await self._write(await self._plan(params, "Delete"))
         return {"Attributes": old} if returns == "ALL_OLD" and old else {}
 
     async def _update_item(self, params: Mapping[str, Any], region: str) -> dict[str, Any]:
-        returns = _return_values(
+        returns = item_writes.return_values(
             params, ("NONE", "ALL_OLD", "UPDATED_OLD", "ALL_NEW", "UPDATED_NEW")
         )
         plan = await self._plan(params, "Update")
@@ -346,7 +260,7 @@ class TableOperations:
                     "Member must not be null"
                 ]
             )
-        plans: list[_Write] = []
+        plans: list[item_writes.PlannedWrite] = []
         seen: set[tuple[int, bytes, bytes]] = set()
         for action in actions:
             kinds = [k for k in ("ConditionCheck", "Put", "Delete", "Update") if k in action]
@@ -390,7 +304,7 @@ class TableOperations:
             [(p.table.id, p.pk, p.sk) for p in plans],
             decide_all,
             indexers,
-            _client_token(params, self._clock()),
+            item_writes.client_token(params, self._clock()),
         )
         return {}
 
@@ -469,7 +383,7 @@ class TableOperations:
                     item = validate_item(write["PutRequest"].get("Item"))
                     table.check_item(item)
                     pk, sk = encode_key(table.schema, item)
-                    row: ItemRow | None = ItemRow(pk, sk, item, _sized(item))
+                    row: ItemRow | None = ItemRow(pk, sk, item, item_writes.sized(item))
                 elif "DeleteRequest" in write:
                     _, pk, sk = table.key(write["DeleteRequest"].get("Key") or {})
                     row = None
