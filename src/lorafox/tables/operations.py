@@ -1,7 +1,7 @@
 """The DynamoDB operations: a request's parameters (decoded JSON) in, the response body out.
 
 No HTTP here (``lorafox.api.dynamodb`` does the protocol and the signature); storage goes
-through ``lorafox.store.sql.tables_items.ItemStore``. Errors are ``DynamoDBError``s with
+through ``lorafox.ports.tables.ItemStore``. Errors are ``DynamoDBError``s with
 DynamoDB's types and messages. This module holds the item operations (single items, batches,
 transactions) and the dispatch; ``control`` the table operations, ``queries`` Query and Scan.
 What is supported, parameter by parameter: docs/dynamodb.md.
