@@ -174,7 +174,10 @@ class _BoundedHttpToolsProtocol(HttpToolsProtocol):
                 if room <= 0:
                     self._refuse(431, f"request headers larger than {limit} bytes")
                     return
-            piece, data = data[:room], data[room:]
+            if len(data) <= room:  # the usual case: no copy
+                piece, data = data, b""
+            else:
+                piece, data = data[:room], data[room:]
             if self._in_head:
                 self._head_bytes += len(piece)
             super().data_received(piece)
