@@ -46,6 +46,7 @@ from lorafox.identity import Identity
 from lorafox.ingest.sigfox import uplink_json
 from lorafox.metrics import Metrics
 from lorafox.ports.bus import Bus
+from lorafox.reports import ServiceReports
 from lorafox.settings import Settings
 from lorafox.store.sql.store import SqlStore
 from lorafox.tables.maintenance import TableMaintenance
@@ -309,7 +310,12 @@ class Service:
                 ipaddress.ip_network(n, strict=False) for n in s.sigfox.allowed_networks
             ],
             trust_forwarded_for=s.sigfox.trust_forwarded_for,
-            reports=events.reports,
+            reports=ServiceReports(
+                store,
+                management.registry,
+                events.log,
+                low_battery_volts=s.events.low_battery_volts,
+            ),
         )
 
         def health() -> dict[str, str]:

@@ -40,7 +40,6 @@ from lorafox.errors import (
     NotFound,
     PayloadTooLarge,
 )
-from lorafox.events.reports import ServiceReports
 from lorafox.ingest.service import ServiceKind, parse_error, parse_service
 from lorafox.ingest.sigfox import (
     decode_body,
@@ -49,6 +48,7 @@ from lorafox.ingest.sigfox import (
     parse_uplink,
 )
 from lorafox.metrics import Metrics
+from lorafox.reports import ServiceReports
 from lorafox.uplink import UplinkService
 
 __all__ = ["CALLBACK_PATHS", "SigfoxCallbacks"]

@@ -1,4 +1,4 @@
-"""The events part of the service: the log, the keep-alive monitor and the SERVICE reports."""
+"""The events part of the service: the log and the keep-alive monitor."""
 
 from __future__ import annotations
 
@@ -6,14 +6,27 @@ import asyncio
 
 from lorafox.devices.registry import DeviceRegistry
 from lorafox.devices.unknown import UnknownDevices
+from lorafox.domain import Event, EventType, Severity
 from lorafox.events.keepalive import ActivityMonitor
-from lorafox.events.log import EventLog
-from lorafox.events.reports import ServiceReports, registration_refused
+from lorafox.events.log import EventLog, now_ms
 from lorafox.ports.bus import Bus
 from lorafox.ports.store import EventStore
 from lorafox.settings import Settings
 
-__all__ = ["DeviceEvents"]
+__all__ = ["DeviceEvents", "registration_refused"]
+
+
+def registration_refused(device: str, device_type_id: str | None) -> Event:
+    """The event of a callback refused because its device is not registered."""
+    return Event(
+        type=EventType.REGISTRATION_REFUSED,
+        severity=Severity.WARN,
+        time=now_ms(),
+        message=f"Callback for device {device} refused: it is not registered",
+        device=device,
+        device_type_id=device_type_id,
+        data={"deviceTypeId": device_type_id} if device_type_id else {},
+    )
 
 
 class DeviceEvents:
@@ -33,12 +46,6 @@ class DeviceEvents:
             self.log,
             check_seconds=settings.events.keepalive_check_seconds,
             downlink_expiry_seconds=settings.events.downlink_expiry_seconds,
-        )
-        self.reports = ServiceReports(
-            store,
-            registry,
-            self.log,
-            low_battery_volts=settings.events.low_battery_volts,
         )
 
     async def load(self, unknown: UnknownDevices) -> None:

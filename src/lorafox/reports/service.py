@@ -25,24 +25,11 @@ from lorafox.errors import NotFound
 from lorafox.events.log import EventLog, now_ms
 from lorafox.ports.store import EventStore
 
-__all__ = ["ServiceReports", "registration_refused"]
+__all__ = ["ServiceReports"]
 
 log = logging.getLogger(__name__)
 
 StoreUplink = Callable[[Uplink], Awaitable[object]]
-
-
-def registration_refused(device: str, device_type_id: str | None) -> Event:
-    """The event of a callback refused because its device is not registered."""
-    return Event(
-        type=EventType.REGISTRATION_REFUSED,
-        severity=Severity.WARN,
-        time=now_ms(),
-        message=f"Callback for device {device} refused: it is not registered",
-        device=device,
-        device_type_id=device_type_id,
-        data={"deviceTypeId": device_type_id} if device_type_id else {},
-    )
 
 
 class ServiceReports:
