@@ -298,7 +298,6 @@ class Service:
             downlinks,
             metrics,
             unknown=unknown,
-            registry=management.registry,
             devices=management,
         )
         callbacks = SigfoxCallbacks(

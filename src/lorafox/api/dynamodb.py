@@ -30,6 +30,7 @@ from typing import Any
 import orjson
 
 from lorafox.api.asgi import Receive, Scope, Send, read_body, respond
+from lorafox.auth import rbac
 from lorafox.auth.principals import PrincipalAuthenticator
 from lorafox.auth.sigv4 import SigV4Error, SigV4Request, SigV4Verifier
 from lorafox.domain import Principal, Profile
@@ -94,8 +95,8 @@ _ACCESS = {
 def _caller(principal: Principal, login: str) -> TableCaller:
     """An API user as the tables see it: its grants, and its group for the tables it makes."""
     grants = tuple((g.path, _ACCESS[g.profile]) for g in principal.grants)
-    home = min((g.path for g in principal.grants), key=len, default="")
-    return TableCaller(login, home, grants)
+    home = rbac.home(principal)
+    return TableCaller(login, home.path if home else "", grants)
 
 
 class DynamoDBEndpoint:

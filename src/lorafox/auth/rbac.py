@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from lorafox.domain.identity import Principal, Profile
+from lorafox.domain.identity import Grant, Principal, Profile
 from lorafox.errors import Forbidden, NotFound
 
 __all__ = [
@@ -25,6 +25,7 @@ __all__ = [
     "OPERATE",
     "PERMISSIONS",
     "READ",
+    "home",
     "is_root_admin",
     "is_within",
     "profile_at",
@@ -75,6 +76,12 @@ def profile_at(principal: Principal, path: str) -> Profile | None:
 
 def visible(principal: Principal, path: str) -> bool:
     return profile_at(principal, path) is not None
+
+
+def home(principal: Principal) -> Grant | None:
+    """The grant nearest the root: where what the principal makes belongs (an API user's
+    group); None for a principal without grants."""
+    return min(principal.grants, key=lambda g: len(g.path), default=None)
 
 
 def visible_roots(principal: Principal) -> tuple[str, ...]:

@@ -29,7 +29,16 @@ from enum import IntEnum
 from lorafox.ports.tables import StoredTable
 from lorafox.tables.errors import AccessDeniedException, ResourceNotFoundException
 
-__all__ = ["NEEDED", "Access", "TableCaller", "checked", "current", "release", "requiring"]
+__all__ = [
+    "NEEDED",
+    "Access",
+    "TableCaller",
+    "checked",
+    "current",
+    "home_for_new",
+    "release",
+    "requiring",
+]
 
 
 class Access(IntEnum):
@@ -109,20 +118,38 @@ def checked(stored: StoredTable | None, name: str, *, described: bool = False) -
     """``stored`` when the current caller may do the current operation on it; else
     ``ResourceNotFoundException`` (absent or not visible: ``described`` gives DescribeTable's
     wording) or ``AccessDeniedException``."""
+    if stored is None:
+        raise _not_found(name, described)
+    _require(stored.group_path, name, described)
+    return stored
+
+
+def home_for_new(name: str) -> str | None:
+    """The group path a table the current caller creates goes to, once it may create it there
+    (None: lorafox itself, whose tables belong to no group)."""
     held = _current.get(None)
-    if stored is not None and held is None:
-        return stored
-    access = None
-    if stored is not None and held is not None:
-        access = held[0].access_at(stored.group_path)
-    if stored is None or access is None or held is None:
-        if described:
-            raise ResourceNotFoundException.table(name)
-        raise ResourceNotFoundException()
+    if held is None:
+        return None
+    home = held[0].home
+    _require(home, name, described=False)
+    return home
+
+
+def _not_found(name: str, described: bool) -> ResourceNotFoundException:
+    return ResourceNotFoundException.table(name) if described else ResourceNotFoundException()
+
+
+def _require(path: str | None, name: str, described: bool) -> None:
+    """The current caller sees the group at ``path`` and holds what the operation needs."""
+    held = _current.get(None)
+    if held is None:
+        return
     caller, operation, region = held
+    access = caller.access_at(path)
+    if access is None:
+        raise _not_found(name, described)
     if access < NEEDED.get(operation, Access.MANAGE):
         raise AccessDeniedException(
             f"User: {caller.arn()} is not authorized to perform: dynamodb:{operation} on "
             f"resource: arn:aws:dynamodb:{region}:{caller.account}:table/{name}"
         )
-    return stored

@@ -176,11 +176,7 @@ class TableControl:
         }
         if throughput:
             definition.update(definitions.throughput(throughput))
-        caller = access.current()
-        home = None if caller is None else caller.home
-        if caller is not None:
-            # its own group: a table it can see, at the access the operation needs
-            access.checked(StoredTable(0, name, {}, None, "ACTIVE", 0, home), name)
+        home = access.home_for_new(name)
         try:
             table = await self._store.create_table(name, definition, home)
         except TableNameTaken:

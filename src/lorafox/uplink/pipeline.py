@@ -18,9 +18,12 @@ from lorafox.domain import Device, StoredUplink, Uplink
 from lorafox.errors import StoreError
 from lorafox.ports.store import DownlinkAsk, Ingested, MessageStore
 
-__all__ = ["UplinkPipeline"]
+__all__ = ["StoredSink", "UplinkPipeline"]
 
 log = logging.getLogger(__name__)
+
+StoredSink = Callable[[Sequence[StoredUplink]], None]
+"""Told of the uplinks of each committed transaction (newly stored ones only)."""
 
 _Pending = tuple[Uplink, DownlinkAsk, "Device | None", "asyncio.Future[Ingested]"]
 
@@ -30,13 +33,13 @@ class UplinkPipeline:
 
     def __init__(self, store: MessageStore, *, max_batch: int = 2000) -> None:
         self._store = store
-        self._sinks: list[Callable[[Sequence[StoredUplink]], None]] = []
+        self._sinks: list[StoredSink] = []
         self._max_batch = max_batch
         self._pending: list[_Pending] = []
         self._wakeup = asyncio.Event()
         self._closing = False
 
-    def add_sink(self, sink: Callable[[Sequence[StoredUplink]], None]) -> None:
+    def add_sink(self, sink: StoredSink) -> None:
         """Tell ``sink`` of the new uplinks of every committed transaction, right after it (in
         the order the sinks were added; a sink must not block)."""
         self._sinks.append(sink)

@@ -3,28 +3,21 @@
 from __future__ import annotations
 
 import dataclasses
-import logging
 import time
-from collections.abc import Callable, Sequence
 
 from lorafox.auth import rbac
 from lorafox.decoding import decode_payload
 from lorafox.devices import DeviceManagement
-from lorafox.devices.registry import Codec, DeviceRegistry
+from lorafox.devices.registry import Codec
 from lorafox.devices.unknown import UnknownDevices
-from lorafox.domain import Device, DownlinkMode, Principal, StoredUplink, Uplink
+from lorafox.domain import Device, DownlinkMode, Principal, Uplink
 from lorafox.downlink.queue import DownlinkQueue
 from lorafox.errors import Forbidden, NotFound
 from lorafox.metrics import Metrics
 from lorafox.ports.store import DownlinkAsk, Ingested
 from lorafox.uplink.pipeline import UplinkPipeline
 
-__all__ = ["StoredSink", "UplinkService"]
-
-log = logging.getLogger(__name__)
-
-StoredSink = Callable[[Sequence[StoredUplink]], None]
-"""Told of the uplinks of each committed transaction (newly stored ones only)."""
+__all__ = ["UplinkService"]
 
 _QUEUE = Codec(DownlinkMode.CALLBACK)
 
@@ -33,8 +26,9 @@ class UplinkService:
     """Registration policy, decoding, storage with the downlink its device type gives, sinks.
 
     ``unknown`` decides about devices that are not registered (None: accept them, create
-    nothing); ``registry`` gives each device type's decoder and downlink mode (None: no
-    decoding, downlinks from the queue).
+    nothing); ``devices`` gives each device type's decoder and downlink mode and checks what an
+    API user sending callbacks may reach (None: no decoding, downlinks from the queue, and only
+    the instance's own callback credentials).
     """
 
     def __init__(
@@ -44,14 +38,12 @@ class UplinkService:
         metrics: Metrics,
         *,
         unknown: UnknownDevices | None = None,
-        registry: DeviceRegistry | None = None,
         devices: DeviceManagement | None = None,
     ) -> None:
         self._pipeline = pipeline
         self._downlinks = downlinks
         self._metrics = metrics
         self._unknown = unknown
-        self._registry = registry
         self._devices = devices
 
     @property
@@ -99,9 +91,7 @@ class UplinkService:
     async def _provision_for(self, sender: Principal, uplink: Uplink) -> Device | None:
         """The device to provision for ``sender``'s uplink, None when it is registered and
         ``sender`` may operate it (``NotFound``/``Forbidden`` otherwise)."""
-        devices = self._devices
-        if devices is None:
-            raise Forbidden("these credentials may not send callbacks")
+        devices = self._operated_by(sender)
         unknown = self._unknown
         device = uplink.device
         if unknown is None or unknown.knows(device):
@@ -113,7 +103,7 @@ class UplinkService:
                 await devices.types.get(sender, type_id, rbac.OPERATE)
             except (NotFound, Forbidden):
                 type_id = None  # not one of its types: its own group's "Unregistered"
-        home = min(sender.grants, key=lambda g: len(g.path), default=None)
+        home = rbac.home(sender)
         if home is None:
             raise Forbidden("these credentials hold no group")
         provision = await unknown.check(device, type_id, group_id=home.group_id)
@@ -121,21 +111,25 @@ class UplinkService:
             await devices.devices.scope(sender, device, rbac.OPERATE)
         return provision
 
+    def _operated_by(self, sender: Principal) -> DeviceManagement:
+        """The device use cases that check ``sender``; ``Forbidden`` without them."""
+        if self._devices is None:
+            raise Forbidden("these credentials may not send callbacks")
+        return self._devices
+
     async def check_reporter(self, sender: Principal, device: str, *, advanced: bool) -> None:
         """A SERVICE or ERROR callback of ``sender`` about ``device``: the device must be one it
         may operate; a DATA_ADVANCED of a device not registered yet goes on to ``receive``,
         which provisions it for ``sender`` (``NotFound``/``Forbidden`` otherwise)."""
         if advanced and self._unknown is not None and not self._unknown.knows(device):
             return
-        if self._devices is None:
-            raise Forbidden("these credentials may not send callbacks")
-        await self._devices.devices.scope(sender, device, rbac.OPERATE)
+        await self._operated_by(sender).devices.scope(sender, device, rbac.OPERATE)
 
     async def downlink_only(self, device: str, sender: Principal | None = None) -> str | None:
         """The downlink data for a device asking without a message (a BIDIR callback that
         names only the device), or None; nothing is stored."""
-        if sender is not None and self._devices is not None:
-            await self._devices.devices.scope(sender, device, rbac.OPERATE)
+        if sender is not None:
+            await self._operated_by(sender).devices.scope(sender, device, rbac.OPERATE)
         elif self._unknown is not None and not self._unknown.knows(device):
             await self._unknown.check(device, None)  # refuses, or nothing to provision yet
         codec = self.codec(device, None)
@@ -150,8 +144,9 @@ class UplinkService:
 
     def codec(self, device: str, provisioned_type: str | None = None) -> Codec:
         """The decoder and downlink mode of ``device`` (or of the type it is provisioned in)."""
-        if self._registry is None:
+        if self._devices is None:
             return _QUEUE
+        registry = self._devices.registry
         if provisioned_type is not None:
-            return self._registry.codec_of_type(provisioned_type)
-        return self._registry.codec_of(device)
+            return registry.codec_of_type(provisioned_type)
+        return registry.codec_of(device)
