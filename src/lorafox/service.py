@@ -267,7 +267,7 @@ class Service:
         )
         identity = Identity.create(store, box)
         management = await DeviceManagement.create(store, identity.groups, root)
-        bus = self._make_bus(auth, TopicAccess(s.mqtt, management.registry, store, root))
+        bus = self._make_bus(auth, TopicAccess(s.mqtt, management.devices, root))
 
         async def operable(principal: Principal, device: str) -> str:
             return await management.devices.scope(principal, device, rbac.OPERATE)

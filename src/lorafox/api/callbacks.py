@@ -161,7 +161,7 @@ class SigfoxCallbacks:
         principal = await self.api_users.authenticate(header)
         if principal.kind is not PrincipalKind.API_USER:
             raise AuthenticationFailed("callbacks take the callback credentials or an API user's")
-        if not any(g.profile.rank >= rbac.OPERATE.rank for g in principal.grants):
+        if not rbac.holds_anywhere(principal, rbac.OPERATE):
             raise Forbidden("DEVICE_MANAGER is needed to send callbacks")
         return principal
 

@@ -25,6 +25,7 @@ __all__ = [
     "OPERATE",
     "PERMISSIONS",
     "READ",
+    "holds_anywhere",
     "home",
     "is_root_admin",
     "is_within",
@@ -76,6 +77,11 @@ def profile_at(principal: Principal, path: str) -> Profile | None:
 
 def visible(principal: Principal, path: str) -> bool:
     return profile_at(principal, path) is not None
+
+
+def holds_anywhere(principal: Principal, needed: Profile) -> bool:
+    """True when ``principal`` holds ``needed`` (or stronger) on some group."""
+    return any(g.profile.rank >= needed.rank for g in principal.grants)
 
 
 def home(principal: Principal) -> Grant | None:

@@ -15,10 +15,10 @@ from __future__ import annotations
 from lorafox.auth import rbac
 from lorafox.bus.broker import Identity
 from lorafox.bus.topics import filter_matcher
-from lorafox.devices.registry import DeviceRegistry
+from lorafox.devices.devices import Devices
 from lorafox.domain import Group, Principal
+from lorafox.errors import NotFound
 from lorafox.ports.bus import Audience
-from lorafox.ports.store import IdentityStore
 from lorafox.settings import MqttSettings
 
 __all__ = ["TopicAccess"]
@@ -34,28 +34,14 @@ def _device_pattern(template: str) -> tuple[str, int | None]:
 class TopicAccess:
     """The ``AccessPolicy`` of lorafox's embedded broker (see the module docstring)."""
 
-    def __init__(
-        self,
-        mqtt: MqttSettings,
-        registry: DeviceRegistry,
-        identity_store: IdentityStore,
-        root: Group,
-    ) -> None:
-        self._registry = registry
-        self._identity_store = identity_store
+    def __init__(self, mqtt: MqttSettings, devices: Devices, root: Group) -> None:
+        self._devices = devices
         self._root = root
-        self._paths: dict[str, str] = {root.id: root.path}
-        """Group id → path (a group never moves)."""
         uplink, self._uplink_level = _device_pattern(mqtt.uplink_topic)
         events, self._events_level = _device_pattern(mqtt.events_topic)
         downlink = mqtt.downlink_topic
         self._uplinks = filter_matcher(uplink)
         self._events = filter_matcher(events)
-        self._prefixes = tuple(
-            template.removesuffix("{device}")
-            for template in (mqtt.uplink_topic, mqtt.events_topic)
-            if template.endswith("/{device}") and template.count("{") == 1
-        )
         self._downlinks = filter_matcher(downlink)
         self._owned = [self._uplinks, self._events, filter_matcher("lora/#"), self._rejection]
 
@@ -77,7 +63,7 @@ class TopicAccess:
         if self._downlinks(topic):
             principal = identity.principal
             if isinstance(principal, Principal):
-                return any(g.profile.rank >= rbac.OPERATE.rank for g in principal.grants)
+                return rbac.holds_anywhere(principal, rbac.OPERATE)
         return True
 
     def may_subscribe(self, identity: Identity, topic_filter: str) -> bool:
@@ -90,11 +76,6 @@ class TopicAccess:
 
     def _device_in(self, topic: str) -> str | None:
         """The device id of an uplink or event topic of lorafox's, else None."""
-        for prefix in self._prefixes:  # the usual templates: ``…/{device}`` at the end
-            if topic.startswith(prefix):
-                device = topic[len(prefix) :]
-                if device and "/" not in device:
-                    return device
         for match, level in (
             (self._uplinks, self._uplink_level),
             (self._events, self._events_level),
@@ -109,14 +90,8 @@ class TopicAccess:
         device = self._device_in(topic)
         if device is None:
             return None
-        type_id = self._registry.device_type_of(device)
-        device_type = self._registry.device_type(type_id) if type_id else None
-        if device_type is None:
-            return None  # not registered: it counts as the root group's
-        path = self._paths.get(device_type.group_id)
-        if path is None:
-            group = await self._identity_store.get_group(device_type.group_id)
-            if group is None:
-                return None
-            path = self._paths[group.id] = group.path
-        return (path,)
+        try:
+            path = await self._devices.registered_path(device)
+        except NotFound:  # its group went away meanwhile
+            return None
+        return None if path is None else (path,)  # not registered: the root group's

@@ -113,15 +113,19 @@ class Devices:
         ``needed``: a registered device's group decides; an id that is not registered (heard
         by a callback, or not at all) counts as the root group's."""
         device = check_device_id(device_id)
+        path = await self.registered_path(device)  # the fast path: no device row to read
+        if path is None:
+            found = await self._store.get_device(device)
+            path = await self._path(None if found is None else found.group_id)
+        rbac.require(principal, path, needed, "device")
+        return device
+
+    async def registered_path(self, device: str) -> str | None:
+        """The path of the group of a device the in-memory registry knows, None for another;
+        ``NotFound`` when its group went away."""
         type_id = self._registry.device_type_of(device)
         device_type = self._registry.device_type(type_id) if type_id else None
-        if device_type is not None:  # the fast path: no device row to read
-            group_id: str | None = device_type.group_id
-        else:
-            found = await self._store.get_device(device)
-            group_id = None if found is None else found.group_id
-        rbac.require(principal, await self._path(group_id), needed, "device")
-        return device
+        return None if device_type is None else await self._path(device_type.group_id)
 
     async def registered_at(self, principal: Principal, device: str) -> int | None:
         """Where ``principal``'s view of the device's history starts: the current registration's
