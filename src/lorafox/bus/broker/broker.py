@@ -46,10 +46,6 @@ Authenticator = Callable[[str, bytes | None, str], Awaitable[Identity | None]]
 
 _log = logging.getLogger("lorafox.bus.broker")
 
-_DROP_LOG_EVERY: Final = 10_000
-_MAX_HANDLER_TASKS: Final = 10_000
-"""In-process handler tasks running at once before the broker stops reading from publishers."""
-_HANDLER_TASKS_LOW: Final = 5_000
 _STOP_TIMEOUT: Final = 2.0
 
 
