@@ -191,7 +191,7 @@ async def python_aggregate(store: SqlStore, device: str, since: int, before: int
         messages.c.time, messages.c.data, messages.c.snr, messages.c.rssi, messages.c.advanced
     ).where(messages.c.device == device, messages.c.time >= since, messages.c.time < before)
     buckets: dict[int, list[Any]] = {}
-    async with store._reading() as conn:
+    async with store.database.reading() as conn:
         for t, data, snr, rssi, advanced in await conn.execute(query):
             b = buckets.setdefault(t // HOUR, [0, 0, 0.0, 1e9, -1e9, 0.0, {}, 0])
             b[0] += 1
@@ -207,7 +207,7 @@ async def python_aggregate(store: SqlStore, device: str, since: int, before: int
 async def measure(url: str, queries: int, type_runs: int) -> dict[str, list[float]]:
     store = await SqlStore.open(url)
     began = time.perf_counter()
-    async with store._engine.begin() as conn:
+    async with store.database.engine.begin() as conn:
         await conn.run_sync(backfill)
     print(f"  type_hourly built from every row in {time.perf_counter() - began:.1f} s", flush=True)
     since, before = T0, T0 + DAYS * DAY
@@ -217,23 +217,25 @@ async def measure(url: str, queries: int, type_runs: int) -> dict[str, list[floa
     try:
 
         async def listing(i: int) -> None:
-            assert await store.list_messages(devices[i], limit=100)
+            assert await store.messages.list_messages(devices[i], limit=100)
 
         async def hours(i: int) -> None:
-            found = await store.device_statistics(
+            found = await store.statistics.device_statistics(
                 devices[i], since=since, before=before, width=HOUR
             )
             assert found
 
         async def days(i: int) -> None:
-            found = await store.device_statistics(devices[i], since=since, before=before, width=DAY)
+            found = await store.statistics.device_statistics(
+                devices[i], since=since, before=before, width=DAY
+            )
             assert len(found) == DAYS
 
         async def python(i: int) -> None:
             assert await python_aggregate(store, devices[i], since, before)
 
         async def device_type(_: int) -> None:
-            found = await store.device_type_statistics(
+            found = await store.statistics.device_type_statistics(
                 TYPE_ID, since=since, before=before, width=DAY
             )
             assert len(found) == DAYS
@@ -247,7 +249,7 @@ async def measure(url: str, queries: int, type_runs: int) -> dict[str, list[floa
 
         async def on_the_fly(_: int) -> None:
             params = {"type": TYPE_ID, "since": since, "before": before}
-            async with store._reading() as conn:
+            async with store.database.reading() as conn:
                 assert len((await conn.execute(sa.text(_ON_THE_FLY), params)).all()) == DAYS
 
         results["type, days, from every message"] = await timed(type_runs, 0, on_the_fly)

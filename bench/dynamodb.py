@@ -172,9 +172,9 @@ async def _preload(data_dir: Path, size: int, partition: int) -> None:
     """CreateTable and ``size`` items straight into lorafox's store (5,000 a transaction)."""
     store = await SqlStore.open(Settings.load(None, data_dir=data_dir).sqlalchemy_url)
     try:
-        ops = TableOperations(store)
+        ops = TableOperations(store.items)
         await ops.run("CreateTable", _table_params(), "us-east-1")
-        table = await store.get_table(TABLE)
+        table = await store.items.get_table(TABLE)
         assert table is not None
         batch: list[ItemRow] = []
         for n in range(size):
@@ -182,10 +182,10 @@ async def _preload(data_dir: Path, size: int, partition: int) -> None:
             pk, sk = encode_key_value(item["device"]), encode_key_value(item["time"])
             batch.append(ItemRow(pk, sk, item, item_size(item)))
             if len(batch) == 5000:
-                await store.write_items(table.id, batch, [])
+                await store.items.write_items(table.id, batch, [])
                 batch = []
         if batch:
-            await store.write_items(table.id, batch, [])
+            await store.items.write_items(table.id, batch, [])
     finally:
         await store.close()
 

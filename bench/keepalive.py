@@ -102,8 +102,8 @@ async def main(devices: int) -> None:
     with tempfile.TemporaryDirectory(prefix="lorafox-keepalive-") as tmp:
         settings = Settings.load(None, data_dir=Path(tmp))
         store = await SqlStore.open(settings.sqlalchemy_url)
-        root = await store.root_group()
-        await store.create_device_type(
+        root = await store.identity.root_group()
+        await store.devices.create_device_type(
             DeviceType(
                 "bench",
                 "bench",
@@ -126,8 +126,10 @@ async def main(devices: int) -> None:
         print(f"filled {devices:,} devices, {devices * MESSAGES_PER_DEVICE:,} messages "
               f"in {time.perf_counter() - began:.1f} s")  # fmt: skip
 
-        registry = await DeviceRegistry.load(store)
-        monitor = ActivityMonitor(store, registry, EventLog(store, None, "sigfox/events/{device}"))
+        registry = await DeviceRegistry.load(store.devices)
+        monitor = ActivityMonitor(
+            store.events, registry, EventLog(store.events, None, "sigfox/events/{device}")
+        )
         began = time.perf_counter()
         await monitor.load()
         load_s = time.perf_counter() - began

@@ -119,7 +119,7 @@ async def time_store(url: str, queries: int) -> tuple[float, float]:
         for i in range(queries + 100):
             device = device_of(rng.randrange(DEVICES))
             began = time.perf_counter()
-            found = await store.list_messages(device, limit=100)
+            found = await store.messages.list_messages(device, limit=100)
             elapsed = (time.perf_counter() - began) * 1000
             assert found, device
             if i >= 100:  # the first 100 warm the connection pool and caches

@@ -42,13 +42,13 @@ class CallbackCredentials:
 
 async def _ensure_admin(store: Store, settings: Settings, notes: list[str]) -> None:
     wanted = settings.admin_password.get_secret_value() if settings.admin_password else None
-    current = await store.get_user_by_email(ADMIN)
-    if current is not None and (wanted is None or await _applied_before(store, wanted)):
+    current = await store.identity.get_user_by_email(ADMIN)
+    if current is not None and (wanted is None or await _applied_before(store.credentials, wanted)):
         return  # a password changed since (API, CLI) is kept: the variable is applied once
     password = wanted or generate_secret()
     hashed = await asyncio.to_thread(hash_password, password)
     if current is None:
-        root = await store.root_group()
+        root = await store.identity.root_group()
         admin = User(
             id=new_id(),
             email=ADMIN,
@@ -60,17 +60,17 @@ async def _ensure_admin(store: Store, settings: Settings, notes: list[str]) -> N
             password_hash=hashed,
         )
         try:
-            await store.create_user(admin)
+            await store.identity.create_user(admin)
         except Conflict:  # another instance created it at the same moment
             return
     else:
-        await store.set_password(current.id, hashed)
+        await store.identity.set_password(current.id, hashed)
     if wanted is None:
         notes.append(f"Admin user created: {ADMIN} / {password}")
     else:
         # remember which value was applied (its argon2 hash), so that the next start with the
         # same variable leaves a password changed through the API alone
-        await store.put_credential(Credential(ADMIN_FROM_ENV, ADMIN, hashed))
+        await store.credentials.put_credential(Credential(ADMIN_FROM_ENV, ADMIN, hashed))
         notes.append("Admin password set from LORAFOX_ADMIN_PASSWORD")
 
 
@@ -121,5 +121,5 @@ async def ensure_credentials(
     """Create or update the credentials; returns the callback pair and lines to print once."""
     notes: list[str] = []
     await _ensure_admin(store, settings, notes)
-    callback = await _ensure_sigfox(store, settings, box, notes)
+    callback = await _ensure_sigfox(store.credentials, settings, box, notes)
     return callback, notes

@@ -251,9 +251,9 @@ class Service:
     ) -> None:
         s = self.settings
         metrics = Metrics()
-        root = await store.root_group()
+        root = await store.identity.root_group()
         auth = PrincipalAuthenticator(
-            store,
+            store.identity,
             box,
             throttle=LoginThrottle(
                 ThrottleLimits(
@@ -265,27 +265,30 @@ class Service:
                 on_failure=metrics.auth_failures.inc,
             ),
         )
-        identity = Identity.create(store, box)
+        identity = Identity.create(store.identity, box)
         management = await DeviceManagement.create(store, identity.groups, root)
         bus = self._make_bus(auth, TopicAccess(s.mqtt, management.devices, root))
 
         async def operable(principal: Principal, device: str) -> str:
             return await management.devices.scope(principal, device, rbac.OPERATE)
 
-        downlinks = DownlinkQueue(store, metrics, s.mqtt, bus, operable)
+        downlinks = DownlinkQueue(store.downlinks, metrics, s.mqtt, bus, operable)
         outbox: Outbox | None = None
         if bus is not None:
-            outbox = Outbox(store, bus, self._uplink_renderer(), qos=s.mqtt.qos)
+            outbox = Outbox(store.messages, bus, self._uplink_renderer(), qos=s.mqtt.qos)
             await outbox.start()
             metrics.watch_backlog(lambda: outbox.backlog if outbox else 0)
             bus.subscribe(s.mqtt.downlink_topic, downlinks.on_mqtt)
-        pipeline = UplinkPipeline(store)
+        pipeline = UplinkPipeline(store.messages)
         if outbox is not None:
             pipeline.add_sink(outbox.add)
-        events = DeviceEvents(store, bus, management.registry, s)
+        events = DeviceEvents(store.events, bus, management.registry, s)
         pipeline.add_sink(events.monitor.observe)
         unknown = await UnknownDevices.create(
-            store, management.registry, UnknownDevicePolicy(s.sigfox.unknown_devices), root.id
+            store.devices,
+            management.registry,
+            UnknownDevicePolicy(s.sigfox.unknown_devices),
+            root.id,
         )
         await events.load(unknown)
         log.info(
@@ -310,7 +313,7 @@ class Service:
             ],
             trust_forwarded_for=s.sigfox.trust_forwarded_for,
             reports=ServiceReports(
-                store,
+                store.events,
                 management.registry,
                 events.log,
                 low_battery_volts=s.events.low_battery_volts,
@@ -335,13 +338,13 @@ class Service:
             trust_forwarded_for=s.sigfox.trust_forwarded_for,
         )
         tables = TableMaintenance(
-            store, interval=s.tables.ttl_purge_seconds, batch=s.tables.purge_batch
+            store.items, interval=s.tables.ttl_purge_seconds, batch=s.tables.purge_batch
         )
         server = self._http_server(
             create_app(
                 ctx,
                 callbacks,
-                DynamoDBEndpoint(TableOperations(store, on_change=tables.wake), auth),
+                DynamoDBEndpoint(TableOperations(store.items, on_change=tables.wake), auth),
                 api_rate_limit=s.api_rate_limit,
                 api_max_body_bytes=s.api_max_body_bytes,
             )

@@ -57,7 +57,7 @@ def render(stored: StoredUplink) -> tuple[str, bytes]:
 
 
 async def add(store: SqlStore, outbox: Outbox | None, seqs: range) -> None:
-    results = await store.ingest([(Uplink("AB", 1000 * s, s, ""), False) for s in seqs])
+    results = await store.messages.ingest([(Uplink("AB", 1000 * s, s, ""), False) for s in seqs])
     if outbox is not None:
         outbox.add([r.stored for r in results if r.stored is not None])
 
@@ -71,7 +71,7 @@ async def wait_for(predicate: Callable[[], bool], seconds: float = 5) -> None:
 @pytest.mark.parametrize("in_flight", [1, 4])
 async def test_in_order_and_nothing_lost_across_an_outage(store: SqlStore, in_flight: int) -> None:
     bus = FlakyBus(in_flight)
-    outbox = Outbox(store, bus, render, cursor_interval=0.05)  # type: ignore[arg-type]
+    outbox = Outbox(store.messages, bus, render, cursor_interval=0.05)  # type: ignore[arg-type]
     await outbox.start()
     task = asyncio.create_task(outbox.run())
     await add(store, outbox, range(1, 4))
@@ -86,13 +86,13 @@ async def test_in_order_and_nothing_lost_across_an_outage(store: SqlStore, in_fl
     await wait_for(lambda: outbox.backlog == 0)
     outbox.close()
     await task
-    assert await store.get_cursor(CURSOR) == await store.last_message_id()
+    assert await store.messages.get_cursor(CURSOR) == await store.messages.last_message_id()
 
 
 async def test_overflow_goes_back_to_the_store_and_restart_replays(store: SqlStore) -> None:
     bus = FlakyBus()
     bus.down()
-    outbox = Outbox(store, bus, render, max_memory=5)  # type: ignore[arg-type]
+    outbox = Outbox(store.messages, bus, render, max_memory=5)  # type: ignore[arg-type]
     await outbox.start()
     task = asyncio.create_task(outbox.run())
     await add(store, outbox, range(1, 11))  # 10 > max_memory: read back from the store
@@ -103,7 +103,7 @@ async def test_overflow_goes_back_to_the_store_and_restart_replays(store: SqlSto
 
     # a new process: the cursor says nothing was published; the store has it all
     bus.up()
-    restarted = Outbox(store, bus, render)  # type: ignore[arg-type]
+    restarted = Outbox(store.messages, bus, render)  # type: ignore[arg-type]
     await restarted.start()
     task = asyncio.create_task(restarted.run())
     await add(store, restarted, range(11, 13))
@@ -116,7 +116,7 @@ async def test_overflow_goes_back_to_the_store_and_restart_replays(store: SqlSto
 async def test_first_start_does_not_replay_history(store: SqlStore) -> None:
     await add(store, None, range(1, 4))
     bus = FlakyBus()
-    outbox = Outbox(store, bus, render)  # type: ignore[arg-type]
+    outbox = Outbox(store.messages, bus, render)  # type: ignore[arg-type]
     await outbox.start()
     task = asyncio.create_task(outbox.run())
     await asyncio.sleep(0.05)

@@ -44,13 +44,13 @@ async def store(tmp_path: Path) -> AsyncIterator[SqlStore]:
 
 
 def queue(store: SqlStore, bus: FakeBus, **mqtt: str) -> DownlinkQueue:
-    return DownlinkQueue(store, Metrics(), MqttSettings(**mqtt), bus)  # type: ignore[arg-type]
+    return DownlinkQueue(store.downlinks, Metrics(), MqttSettings(**mqtt), bus)  # type: ignore[arg-type]
 
 
 async def test_device_from_topic_level(store: SqlStore) -> None:
     bus = FakeBus()
     await queue(store, bus).on_mqtt("sigfox/downlink/00ab", b'{"downlinkData":"0102030405060708"}')
-    [downlink] = await store.list_downlinks("AB")
+    [downlink] = await store.downlinks.list_downlinks("AB")
     assert (downlink.data, downlink.source) == ("0102030405060708", "mqtt")
     assert bus.published == []
 
@@ -65,7 +65,7 @@ async def test_device_and_field_configured(store: SqlStore) -> None:
         downlink_device="deviceId",
     )
     await q.on_mqtt("apps/x/down", b'{"deviceId":"CAFE","payload":"A1A2A3A4A5A6A7A8"}')
-    assert [d.data for d in await store.list_downlinks("CAFE")] == ["a1a2a3a4a5a6a7a8"]
+    assert [d.data for d in await store.downlinks.list_downlinks("CAFE")] == ["a1a2a3a4a5a6a7a8"]
     await q.on_mqtt("apps/x/down", b'{"payload":"A1A2A3A4A5A6A7A8"}')
     topic, body = bus.published[0]
     assert topic == "apps/x/down/rejected"
@@ -91,7 +91,7 @@ async def test_refusals_are_published_and_nothing_is_queued(
     assert topic == "sigfox/downlink/AB/rejected"
     assert says in str(body["error"])
     assert body["payload"] == payload.decode()
-    assert await store.list_downlinks("AB") == []
+    assert await store.downlinks.list_downlinks("AB") == []
 
 
 async def test_bad_device_in_topic(store: SqlStore) -> None:

@@ -47,118 +47,126 @@ def device(device_id: str, t: DeviceType, name: str = "") -> Device:
 
 
 async def test_device_types_and_devices(store: SqlStore) -> None:
-    root = await store.root_group()
+    root = await store.identity.root_group()
     a, b = child(root, "A"), child(root, "B")
     for g in (a, b):
-        await store.create_group(g)
+        await store.identity.create_group(g)
     ta, tb = device_type(a, "in A"), device_type(b, "in B")
     for t in (ta, tb):
-        await store.create_device_type(t)
+        await store.devices.create_device_type(t)
     with pytest.raises(Conflict):
-        await store.create_device_type(ta)
-    assert await store.get_device_type(ta.id) == ta
-    assert await store.list_device_types(DeviceTypeQuery(paths=(a.path,))) == [ta]
-    assert len(await store.list_device_types(DeviceTypeQuery(paths=(root.path,)))) == 2
-    assert await store.list_device_types(DeviceTypeQuery(paths=(root.path,), name="IN b")) == [tb]
+        await store.devices.create_device_type(ta)
+    assert await store.devices.get_device_type(ta.id) == ta
+    assert await store.devices.list_device_types(DeviceTypeQuery(paths=(a.path,))) == [ta]
+    assert len(await store.devices.list_device_types(DeviceTypeQuery(paths=(root.path,)))) == 2
+    assert await store.devices.list_device_types(
+        DeviceTypeQuery(paths=(root.path,), name="IN b")
+    ) == [tb]
     changed = dataclasses.replace(ta, name="renamed", keep_alive=3600, edited_at=5)
-    await store.update_device_type(changed)
-    assert await store.get_device_type(ta.id) == changed
+    await store.devices.update_device_type(changed)
+    assert await store.devices.get_device_type(ta.id) == changed
 
-    problems = await store.create_devices(
+    problems = await store.devices.create_devices(
         [device("1A", ta), device("2B", tb), device("1A", tb), device("3C", device_type(a))]
     )
     assert problems[:2] == [None, None]
     assert problems[2] is not None and "already exists" in problems[2]
     assert problems[3] is not None and "not found" in problems[3]
-    assert await store.device_index() == {"1A": ta.id, "2B": tb.id}
-    assert {t.id for t in await store.all_device_types()} == {ta.id, tb.id}
+    assert await store.devices.device_index() == {"1A": ta.id, "2B": tb.id}
+    assert {t.id for t in await store.devices.all_device_types()} == {ta.id, tb.id}
 
     with pytest.raises(Conflict):
-        await store.delete_device_type(ta.id)
+        await store.devices.delete_device_type(ta.id)
     with pytest.raises(Conflict):
-        await store.delete_group(a.id)  # it holds a device type
+        await store.identity.delete_group(a.id)  # it holds a device type
 
-    found = await store.list_devices(DeviceQuery(paths=(a.path,)))
+    found = await store.devices.list_devices(DeviceQuery(paths=(a.path,)))
     assert [(d.id, d.group_id, d.last_com) for d in found] == [("1A", a.id, None)]
     # moving to another type moves to its group
-    await store.update_device(dataclasses.replace(found[0], device_type_id=tb.id, name="moved"))
-    moved = await store.get_device("1A")
+    await store.devices.update_device(
+        dataclasses.replace(found[0], device_type_id=tb.id, name="moved")
+    )
+    moved = await store.devices.get_device("1A")
     assert moved is not None and (moved.group_id, moved.name) == (b.id, "moved")
-    assert await store.list_devices(DeviceQuery(paths=(a.path,))) == []
-    await store.delete_device_type(ta.id)
+    assert await store.devices.list_devices(DeviceQuery(paths=(a.path,))) == []
+    await store.devices.delete_device_type(ta.id)
     with pytest.raises(NotFound):
-        await store.delete_device_type(ta.id)
+        await store.devices.delete_device_type(ta.id)
 
 
 async def test_listing_filters_sorts_and_pages(store: SqlStore) -> None:
-    root = await store.root_group()
+    root = await store.identity.root_group()
     t = device_type(root)
-    await store.create_device_type(t)
+    await store.devices.create_device_type(t)
     ids = ["1", "2", "A", "10", "FF", "100"]
-    await store.create_devices([device(i, t, name=f"n{9 - n}") for n, i in enumerate(ids)])
+    await store.devices.create_devices([device(i, t, name=f"n{9 - n}") for n, i in enumerate(ids)])
     q = DeviceQuery(paths=(root.path,))
-    assert [d.id for d in await store.list_devices(q)] == ["1", "2", "A", "10", "FF", "100"]
-    assert [d.id for d in await store.list_devices(dataclasses.replace(q, sort="-id"))][:2] == [
+    assert [d.id for d in await store.devices.list_devices(q)] == ["1", "2", "A", "10", "FF", "100"]
+    assert [d.id for d in await store.devices.list_devices(dataclasses.replace(q, sort="-id"))][
+        :2
+    ] == [
         "100",
         "FF",
     ]
-    by_name = await store.list_devices(dataclasses.replace(q, sort="name"))
+    by_name = await store.devices.list_devices(dataclasses.replace(q, sort="name"))
     assert by_name[0].id == "100"
-    page = await store.list_devices(dataclasses.replace(q, limit=4, offset=4))
+    page = await store.devices.list_devices(dataclasses.replace(q, limit=4, offset=4))
     assert [d.id for d in page] == ["FF", "100"]
-    assert await store.list_devices(dataclasses.replace(q, offset=6)) == []
-    assert [d.id for d in await store.list_devices(dataclasses.replace(q, ids=("A",)))] == ["A"]
-    assert await store.list_devices(dataclasses.replace(q, device_type_id=new_id())) == []
+    assert await store.devices.list_devices(dataclasses.replace(q, offset=6)) == []
+    assert [d.id for d in await store.devices.list_devices(dataclasses.replace(q, ids=("A",)))] == [
+        "A"
+    ]
+    assert await store.devices.list_devices(dataclasses.replace(q, device_type_id=new_id())) == []
 
 
 async def test_last_com_comes_from_the_messages(store: SqlStore) -> None:
-    root = await store.root_group()
+    root = await store.identity.root_group()
     t = device_type(root)
-    await store.create_device_type(t)
-    await store.create_devices([device("1A", t), device("2B", t)])
+    await store.devices.create_device_type(t)
+    await store.devices.create_devices([device("1A", t), device("2B", t)])
     uplinks = [Uplink("1A", 1000 * s, s, "") for s in (5, 7, 6)]
-    await store.ingest([(u, False) for u in uplinks])
-    got = await store.get_device("1A")
+    await store.messages.ingest([(u, False) for u in uplinks])
+    got = await store.devices.get_device("1A")
     assert got is not None and (got.last_com, got.seq_number) == (7000, 7)
-    listed = await store.list_devices(DeviceQuery(paths=(root.path,)))
+    listed = await store.devices.list_devices(DeviceQuery(paths=(root.path,)))
     assert [(d.id, d.seq_number) for d in listed] == [("1A", 7), ("2B", None)]
-    type_messages = await store.list_type_messages(t.id, limit=2)
+    type_messages = await store.messages.list_type_messages(t.id, limit=2)
     assert [m.uplink.seq_number for m in type_messages] == [7, 6]
-    assert len(await store.list_type_messages(t.id, limit=10, before=6000)) == 1
+    assert len(await store.messages.list_type_messages(t.id, limit=10, before=6000)) == 1
 
 
 async def test_ingest_provisions_devices_in_the_same_transaction(store: SqlStore) -> None:
-    root = await store.root_group()
+    root = await store.identity.root_group()
     t = device_type(root)
-    await store.create_device_type(t)
-    await store.create_devices([device("2B", t, name="mine")])
+    await store.devices.create_device_type(t)
+    await store.devices.create_devices([device("2B", t, name="mine")])
     new = dataclasses.replace(device("1A", t), pac="", provisioned=True)
     again = dataclasses.replace(device("2B", t), name="not mine", provisioned=True)
     batch = [(Uplink("1A", 1000, 1, ""), False), (Uplink("2B", 1000, 1, ""), False)]
-    results = await store.ingest(batch, [new, again])
+    results = await store.messages.ingest(batch, [new, again])
     assert all(r.stored is not None for r in results)
-    made = await store.get_device("1A")
+    made = await store.devices.get_device("1A")
     assert made is not None and made.provisioned and made.seq_number == 1
-    kept = await store.get_device("2B")
+    kept = await store.devices.get_device("2B")
     assert kept is not None and kept.name == "mine" and not kept.provisioned
     # a device type deleted meanwhile: the device is not created, the uplink is stored
     gone = device_type(root, "gone")
     orphan = dataclasses.replace(device("3C", gone), provisioned=True)
-    [result] = await store.ingest([(Uplink("3C", 1000, 1, ""), False)], [orphan])
-    assert result.stored is not None and await store.get_device("3C") is None
+    [result] = await store.messages.ingest([(Uplink("3C", 1000, 1, ""), False)], [orphan])
+    assert result.stored is not None and await store.devices.get_device("3C") is None
 
 
 async def test_delete_keeps_or_purges_the_messages(store: SqlStore) -> None:
-    root = await store.root_group()
+    root = await store.identity.root_group()
     t = device_type(root)
-    await store.create_device_type(t)
-    await store.create_devices([device("1A", t), device("2B", t)])
-    await store.ingest([(Uplink(d, 1000, 1, ""), False) for d in ("1A", "2B")])
-    await store.enqueue_downlink("2B", "0102030405060708", source="api")
-    assert await store.delete_device("1A") == 0
-    assert len(await store.list_messages("1A", limit=10)) == 1
-    assert await store.delete_device("2B", purge=True) == 1
-    assert await store.list_messages("2B", limit=10) == []
-    assert await store.list_downlinks("2B") == []
+    await store.devices.create_device_type(t)
+    await store.devices.create_devices([device("1A", t), device("2B", t)])
+    await store.messages.ingest([(Uplink(d, 1000, 1, ""), False) for d in ("1A", "2B")])
+    await store.downlinks.enqueue_downlink("2B", "0102030405060708", source="api")
+    assert await store.devices.delete_device("1A") == 0
+    assert len(await store.messages.list_messages("1A", limit=10)) == 1
+    assert await store.devices.delete_device("2B", purge=True) == 1
+    assert await store.messages.list_messages("2B", limit=10) == []
+    assert await store.downlinks.list_downlinks("2B") == []
     with pytest.raises(NotFound):
-        await store.delete_device("2B")
+        await store.devices.delete_device("2B")

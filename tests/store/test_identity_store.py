@@ -15,7 +15,7 @@ from lorafox.auth.passwords import hash_password, verify_password
 from lorafox.domain import ApiUser, Group, PrincipalKind, Profile, User, UserRole, new_id
 from lorafox.errors import Conflict, NotFound
 from lorafox.ports.store import GroupQuery, MemberQuery
-from lorafox.store.sql import store as store_module
+from lorafox.store.sql import database as database_module
 from lorafox.store.sql.store import SqlStore
 
 
@@ -60,24 +60,26 @@ class Tree:
 
 @pytest.fixture
 async def tree(store: SqlStore) -> Tree:
-    root = await store.root_group()
+    root = await store.identity.root_group()
     a = child(root, "Alpha", type=8)
     a1 = child(a, "alpha one")
     b = child(root, "Beta")
     for group in (a, a1, b):
-        await store.create_group(group)
+        await store.identity.create_group(group)
     return Tree(root, a, a1, b)
 
 
 async def names(store: SqlStore, query: GroupQuery) -> list[str]:
-    return [g.name for g in await store.list_groups(query)]
+    return [g.name for g in await store.identity.list_groups(query)]
 
 
 async def test_the_root_group_exists_once(store: SqlStore) -> None:
-    root = await store.root_group()
+    root = await store.identity.root_group()
     assert root.parent_id is None and root.level == 0 and root.path == f"/{root.id}/"
     assert len(root.id) == 24
-    listed = await store.list_groups(GroupQuery(tops=(root,), include_tops=True, deep=True))
+    listed = await store.identity.list_groups(
+        GroupQuery(tops=(root,), include_tops=True, deep=True)
+    )
     assert listed == [root]
 
 
@@ -103,54 +105,56 @@ async def test_listing_groups(store: SqlStore, tree: Tree) -> None:
     assert await names(store, page) == ["alpha one"]
     assert await names(store, dataclasses.replace(page, offset=3)) == []
     assert await names(store, GroupQuery(tops=())) == []
-    got = await store.get_groups([t.a.id, t.b.id, "nope"])
+    got = await store.identity.get_groups([t.a.id, t.b.id, "nope"])
     assert set(got) == {t.a.id, t.b.id}
     assert t.a1.ancestry == (t.root.id, t.a.id, t.a1.id) and t.a1.level == 2
 
 
 async def test_update_and_delete_groups(store: SqlStore, tree: Tree) -> None:
     t = tree
-    await store.update_group(dataclasses.replace(t.b, name="Bravo", timezone="Europe/Paris"))
-    assert (await store.get_group(t.b.id)) == dataclasses.replace(
+    await store.identity.update_group(
+        dataclasses.replace(t.b, name="Bravo", timezone="Europe/Paris")
+    )
+    assert (await store.identity.get_group(t.b.id)) == dataclasses.replace(
         t.b, name="Bravo", timezone="Europe/Paris"
     )
     with pytest.raises(NotFound):
-        await store.update_group(child(t.root, "ghost"))
+        await store.identity.update_group(child(t.root, "ghost"))
     with pytest.raises(Conflict, match="subgroups"):
-        await store.delete_group(t.a.id)
+        await store.identity.delete_group(t.a.id)
     with pytest.raises(Conflict, match="root"):
-        await store.delete_group(t.root.id)
+        await store.identity.delete_group(t.root.id)
     member = user("m@example.com", (t.b, Profile.VIEWER))
-    await store.create_user(member)
+    await store.identity.create_user(member)
     with pytest.raises(Conflict, match="users"):
-        await store.delete_group(t.b.id)
-    await store.delete_user(member.id)
+        await store.identity.delete_group(t.b.id)
+    await store.identity.delete_user(member.id)
     machine = api_user(t.b, Profile.VIEWER)
-    await store.create_api_user(machine)
+    await store.identity.create_api_user(machine)
     with pytest.raises(Conflict, match="API users"):
-        await store.delete_group(t.b.id)
-    await store.delete_api_user(machine.id)
-    await store.delete_group(t.b.id)
-    assert await store.get_group(t.b.id) is None
+        await store.identity.delete_group(t.b.id)
+    await store.identity.delete_api_user(machine.id)
+    await store.identity.delete_group(t.b.id)
+    assert await store.identity.get_group(t.b.id) is None
     with pytest.raises(NotFound):
-        await store.delete_group(t.b.id)
+        await store.identity.delete_group(t.b.id)
 
 
 async def test_users(store: SqlStore, tree: Tree) -> None:
     t = tree
     jane = user("jane@example.com", (t.a, Profile.ADMIN), (t.b, Profile.VIEWER))
-    await store.create_user(jane)
+    await store.identity.create_user(jane)
     with pytest.raises(Conflict, match="already exists"):
-        await store.create_user(user("jane@example.com", (t.a, Profile.VIEWER)))
-    found = await store.get_user_by_email("JANE@example.com")
+        await store.identity.create_user(user("jane@example.com", (t.a, Profile.VIEWER)))
+    found = await store.identity.get_user_by_email("JANE@example.com")
     assert found is not None and found.id == jane.id
     assert set(found.roles) == set(jane.roles)
     bob = user("bob@example.com", (t.a1, Profile.DEVICE_MANAGER))
-    await store.create_user(bob)
+    await store.identity.create_user(bob)
 
     async def emails(**kw: object) -> list[str]:
         query = MemberQuery(**{"paths": (t.root.path,), "sort": "email", **kw})  # type: ignore[arg-type]
-        return [u.email for u in await store.list_users(query)]
+        return [u.email for u in await store.identity.list_users(query)]
 
     assert await emails() == ["bob@example.com", "jane@example.com"]
     assert await emails(paths=(t.a1.path,)) == ["bob@example.com"]
@@ -162,20 +166,20 @@ async def test_users(store: SqlStore, tree: Tree) -> None:
     assert await emails(paths=()) == []
     assert await emails(sort="-email", limit=1) == ["jane@example.com"]
 
-    await store.update_user(
+    await store.identity.update_user(
         dataclasses.replace(jane, first_name="Janet", roles=(UserRole(t.b.id, Profile.ADMIN),))
     )
-    changed = await store.get_user(jane.id)
+    changed = await store.identity.get_user(jane.id)
     assert changed is not None and changed.first_name == "Janet"
     assert changed.roles == (UserRole(t.b.id, Profile.ADMIN),)
-    await store.set_password(jane.id, "$argon2id$other")
-    await store.record_login(jane.id, 42)
-    changed = await store.get_user(jane.id)
+    await store.identity.set_password(jane.id, "$argon2id$other")
+    await store.identity.record_login(jane.id, 42)
+    changed = await store.identity.get_user(jane.id)
     assert changed is not None and changed.password_hash == "$argon2id$other"
     assert changed.last_login_at == 42
-    await store.delete_user(jane.id)
-    assert await store.get_user(jane.id) is None
-    for missing in (store.delete_user(jane.id), store.set_password(jane.id, "x")):
+    await store.identity.delete_user(jane.id)
+    assert await store.identity.get_user(jane.id) is None
+    for missing in (store.identity.delete_user(jane.id), store.identity.set_password(jane.id, "x")):
         with pytest.raises(NotFound):
             await missing
 
@@ -184,13 +188,13 @@ async def test_api_users_and_logins(store: SqlStore, tree: Tree) -> None:
     t = tree
     machine = api_user(t.a1, Profile.VIEWER, Profile.DEVICE_MANAGER)
     other = api_user(t.b, Profile.ADMIN)
-    await store.create_api_user(machine)
-    await store.create_api_user(other)
-    assert await store.get_api_user(machine.id) == machine
+    await store.identity.create_api_user(machine)
+    await store.identity.create_api_user(other)
+    assert await store.identity.get_api_user(machine.id) == machine
 
     async def ids(**kw: object) -> set[str]:
         query = MemberQuery(**{"paths": (t.root.path,), **kw})  # type: ignore[arg-type]
-        return {a.id for a in await store.list_api_users(query)}
+        return {a.id for a in await store.identity.list_api_users(query)}
 
     assert await ids() == {machine.id, other.id}
     assert await ids(paths=(t.a.path,)) == {machine.id}
@@ -198,28 +202,30 @@ async def test_api_users_and_logins(store: SqlStore, tree: Tree) -> None:
     assert await ids(profile=Profile.DEVICE_MANAGER) == {machine.id}
     assert await ids(profile=Profile.ADMIN) == {other.id}
 
-    login = await store.find_login(machine.id.upper())
+    login = await store.identity.find_login(machine.id.upper())
     assert login is not None and login.secret == "encrypted"
     assert login.principal.kind is PrincipalKind.API_USER
     assert {(g.path, g.profile) for g in login.principal.grants} == {
         (t.a1.path, Profile.VIEWER),
         (t.a1.path, Profile.DEVICE_MANAGER),
     }
-    await store.update_api_user(dataclasses.replace(machine, profiles=(Profile.ADMIN,), name="m"))
-    await store.set_api_user_secret(machine.id, "renewed")
-    login = await store.find_login(machine.id)
+    await store.identity.update_api_user(
+        dataclasses.replace(machine, profiles=(Profile.ADMIN,), name="m")
+    )
+    await store.identity.set_api_user_secret(machine.id, "renewed")
+    login = await store.identity.find_login(machine.id)
     assert login is not None and login.secret == "renewed"
     assert [g.profile for g in login.principal.grants] == [Profile.ADMIN]
 
     person = user("p@example.com", (t.a, Profile.VIEWER))
-    await store.create_user(person)
-    login = await store.find_login(" P@Example.com ")
+    await store.identity.create_user(person)
+    login = await store.identity.find_login(" P@Example.com ")
     assert login is not None and login.principal.kind is PrincipalKind.USER
     assert login.principal.id == person.id and login.secret == person.password_hash
     assert login.principal.grants[0].path == t.a.path
-    assert await store.find_login("nobody@example.com") is None
-    await store.delete_api_user(machine.id)
-    assert await store.find_login(machine.id) is None
+    assert await store.identity.find_login("nobody@example.com") is None
+    await store.identity.delete_api_user(machine.id)
+    assert await store.identity.find_login(machine.id) is None
 
 
 def test_migration_moves_the_admin_login_to_users(tmp_path: Path) -> None:
@@ -227,7 +233,7 @@ def test_migration_moves_the_admin_login_to_users(tmp_path: Path) -> None:
     path = tmp_path / "old.db"
     engine = sa.create_engine(f"sqlite:///{path}")
     config = Config()
-    config.set_main_option("script_location", str(store_module._MIGRATIONS))
+    config.set_main_option("script_location", str(database_module._MIGRATIONS))
     hashed = hash_password("old-admin-pw")
     with engine.begin() as conn:
         config.attributes["connection"] = conn

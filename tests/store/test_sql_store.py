@@ -24,7 +24,7 @@ def uplink(
 
 
 async def add(store: SqlStore, uplinks: list[Uplink]) -> list[StoredUplink | None]:
-    return [r.stored for r in await store.ingest([(u, False) for u in uplinks])]
+    return [r.stored for r in await store.messages.ingest([(u, False) for u in uplinks])]
 
 
 async def test_migrations_create_the_schema(store: SqlStore) -> None:
@@ -36,7 +36,7 @@ async def test_migrations_create_the_schema(store: SqlStore) -> None:
             t: {c["name"] for c in inspector.get_columns(t)} for t in inspector.get_table_names()
         }
 
-    async with store._engine.connect() as conn:  # the store under test, read directly
+    async with store.database.engine.connect() as conn:  # the store under test, read directly
         found = await conn.run_sync(columns)
         version = await conn.scalar(sa.text("SELECT version_num FROM alembic_version"))
     for table in metadata.sorted_tables:
@@ -53,7 +53,7 @@ async def test_duplicates_are_stored_once(store: SqlStore) -> None:
     again = await add(store, [uplink(seq=2), uplink(seq=3)])
     assert again[0] is None
     assert again[1] is not None and again[1].id > first[1].id
-    listed = await store.list_messages("1A2B", limit=100)
+    listed = await store.messages.list_messages("1A2B", limit=100)
     assert sorted(s.uplink.seq_number for s in listed) == [1, 2, 3]
 
 
@@ -72,7 +72,7 @@ async def test_fields_round_trip(store: SqlStore) -> None:
     )
     [stored] = await add(store, [original])
     assert stored is not None
-    [listed] = await store.list_messages("1A2B", limit=1)
+    [listed] = await store.messages.list_messages("1A2B", limit=1)
     assert listed.uplink == original
     assert listed.id == stored.id
 
@@ -80,65 +80,68 @@ async def test_fields_round_trip(store: SqlStore) -> None:
 async def test_listing_newest_first_with_since_and_before(store: SqlStore) -> None:
     await add(store, [uplink(seq=i, time=1000 * i) for i in range(1, 11)])
     await add(store, [uplink(device="FFFF", seq=1, time=5000)])
-    newest = await store.list_messages("1A2B", limit=3)
+    newest = await store.messages.list_messages("1A2B", limit=3)
     assert [s.uplink.time for s in newest] == [10_000, 9_000, 8_000]
-    window = await store.list_messages("1A2B", limit=100, since=3000, before=6000)
+    window = await store.messages.list_messages("1A2B", limit=100, since=3000, before=6000)
     assert [s.uplink.time for s in window] == [5000, 4000, 3000]
-    assert await store.last_message_id() >= 11
-    after = await store.messages_after(newest[0].id - 1, limit=10)
+    assert await store.messages.last_message_id() >= 11
+    after = await store.messages.messages_after(newest[0].id - 1, limit=10)
     assert [s.id for s in after] == sorted(s.id for s in after)
 
 
 async def test_cursor(store: SqlStore) -> None:
-    assert await store.get_cursor("published") is None
-    await store.set_cursor("published", 5)
-    await store.set_cursor("published", 7)
-    assert await store.get_cursor("published") == 7
+    assert await store.messages.get_cursor("published") is None
+    await store.messages.set_cursor("published", 5)
+    await store.messages.set_cursor("published", 7)
+    assert await store.messages.get_cursor("published") == 7
 
 
 async def test_downlink_queue_fifo_and_idempotent_answer(store: SqlStore) -> None:
-    a = await store.enqueue_downlink("1A2B", "0000000000000001", source="api")
-    b = await store.enqueue_downlink("1A2B", "0000000000000002", source="mqtt")
-    first = await store.take_downlink("1A2B", 10, 1000)
+    a = await store.downlinks.enqueue_downlink("1A2B", "0000000000000001", source="api")
+    b = await store.downlinks.enqueue_downlink("1A2B", "0000000000000002", source="mqtt")
+    first = await store.downlinks.take_downlink("1A2B", 10, 1000)
     assert first is not None and first.id == a.id and first.state is DownlinkState.SENT
-    retried = await store.take_downlink("1A2B", 10, 1000)  # Sigfox retry of the same message
+    retried = await store.downlinks.take_downlink(
+        "1A2B", 10, 1000
+    )  # Sigfox retry of the same message
     assert retried is not None and retried.id == a.id
-    second = await store.take_downlink("1A2B", 11, 2000)
+    second = await store.downlinks.take_downlink("1A2B", 11, 2000)
     assert second is not None and second.id == b.id
-    assert await store.take_downlink("1A2B", 12, 3000) is None
-    assert await store.take_downlink("OTHER", 1, 1) is None
-    states = [d.state for d in await store.list_downlinks("1A2B")]
+    assert await store.downlinks.take_downlink("1A2B", 12, 3000) is None
+    assert await store.downlinks.take_downlink("OTHER", 1, 1) is None
+    states = [d.state for d in await store.downlinks.list_downlinks("1A2B")]
     assert states == [DownlinkState.SENT, DownlinkState.SENT]
 
 
 async def test_concurrent_answers_never_share_an_entry(store: SqlStore) -> None:
     queued = {
-        (await store.enqueue_downlink("CAFE", f"{i:016x}", source="api")).id for i in range(10)
+        (await store.downlinks.enqueue_downlink("CAFE", f"{i:016x}", source="api")).id
+        for i in range(10)
     }
-    taken = await asyncio.gather(*(store.take_downlink("CAFE", i, i) for i in range(20)))
+    taken = await asyncio.gather(*(store.downlinks.take_downlink("CAFE", i, i) for i in range(20)))
     ids = [d.id for d in taken if d is not None]
     assert len(ids) == len(set(ids)) == 10
     assert set(ids) == queued
 
 
 async def test_delete_downlink(store: SqlStore) -> None:
-    a = await store.enqueue_downlink("1A2B", "0000000000000001", source="api")
-    b = await store.enqueue_downlink("1A2B", "0000000000000002", source="api")
-    await store.delete_downlink("1A2B", b.id)
+    a = await store.downlinks.enqueue_downlink("1A2B", "0000000000000001", source="api")
+    b = await store.downlinks.enqueue_downlink("1A2B", "0000000000000002", source="api")
+    await store.downlinks.delete_downlink("1A2B", b.id)
     with pytest.raises(NotFound):
-        await store.delete_downlink("1A2B", b.id)
+        await store.downlinks.delete_downlink("1A2B", b.id)
     with pytest.raises(NotFound):
-        await store.delete_downlink("FFFF", a.id)  # another device's entry
-    await store.take_downlink("1A2B", 1, 1)
+        await store.downlinks.delete_downlink("FFFF", a.id)  # another device's entry
+    await store.downlinks.take_downlink("1A2B", 1, 1)
     with pytest.raises(Conflict):
-        await store.delete_downlink("1A2B", a.id)
+        await store.downlinks.delete_downlink("1A2B", a.id)
 
 
 async def test_credentials(store: SqlStore) -> None:
-    assert await store.get_credential("admin") is None
-    await store.put_credential(Credential("admin", "admin", "h1"))
-    await store.put_credential(Credential("admin", "admin", "h2"))
-    assert await store.get_credential("admin") == Credential("admin", "admin", "h2")
+    assert await store.credentials.get_credential("admin") is None
+    await store.credentials.put_credential(Credential("admin", "admin", "h1"))
+    await store.credentials.put_credential(Credential("admin", "admin", "h2"))
+    assert await store.credentials.get_credential("admin") == Credential("admin", "admin", "h2")
 
 
 async def test_unreachable_database_is_a_store_error() -> None:
@@ -147,8 +150,8 @@ async def test_unreachable_database_is_a_store_error() -> None:
 
 
 async def test_bidir_batch_takes_downlinks_in_the_same_transaction(store: SqlStore) -> None:
-    queued = await store.enqueue_downlink("1A2B", "0000000000000001", source="api")
-    results = await store.ingest(
+    queued = await store.downlinks.enqueue_downlink("1A2B", "0000000000000001", source="api")
+    results = await store.messages.ingest(
         [
             (uplink(seq=1), True),
             (uplink(seq=1), True),

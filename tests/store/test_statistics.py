@@ -22,7 +22,7 @@ MINUTE = 60_000
 
 
 async def ingest(store: SqlStore, *uplinks: Uplink) -> None:
-    await store.ingest([(u, False) for u in uplinks])
+    await store.messages.ingest([(u, False) for u in uplinks])
 
 
 def up(device_id: str, time: int, seq: int, data: str = "0102", **kw: Any) -> Uplink:
@@ -31,7 +31,7 @@ def up(device_id: str, time: int, seq: int, data: str = "0102", **kw: Any) -> Up
 
 async def advanced(store: SqlStore, device_id: str, time: int, seq: int, **details: Any) -> None:
     computed = details.pop("computed", None) or {}
-    await store.attach_advanced(
+    await store.events.attach_advanced(
         AdvancedData(
             device=device_id, time=time, seq_number=seq, data=None, details=details, **computed
         ),
@@ -41,11 +41,13 @@ async def advanced(store: SqlStore, device_id: str, time: int, seq: int, **detai
 
 
 async def status(store: SqlStore, device_id: str, time: int, temp: float, batt: float) -> None:
-    await store.record_status(DeviceStatus(device_id, time, None, temp, batt), lambda _: [], 0)
+    await store.events.record_status(
+        DeviceStatus(device_id, time, None, temp, batt), lambda _: [], 0
+    )
 
 
 async def downlink(store: SqlStore, device_id: str, state: str, sent: int, ended: int) -> None:
-    async with store._engine.begin() as conn:
+    async with store.database.engine.begin() as conn:
         await conn.execute(
             sa.insert(downlinks).values(
                 device=device_id,
@@ -67,11 +69,11 @@ async def downlink(store: SqlStore, device_id: str, state: str, sent: int, ended
 async def fleet(store: SqlStore) -> str:
     """Type T with devices A1 and B2, another type with C3; their messages, reports and
     downlinks on DAY0 and DAY0 + 1 day. Returns T's id."""
-    root = await store.root_group()
+    root = await store.identity.root_group()
     t, other = device_type(root, "t"), device_type(root, "other")
     for each in (t, other):
-        await store.create_device_type(each)
-    await store.create_devices([device("A1", t), device("B2", t), device("C3", other)])
+        await store.devices.create_device_type(each)
+    await store.devices.create_devices([device("A1", t), device("B2", t), device("C3", other)])
     await ingest(
         store,
         up("A1", DAY0 + 10 * MINUTE, 1, snr=10.0, rssi=-100.0),
@@ -100,7 +102,9 @@ async def fleet(store: SqlStore) -> str:
 
 async def test_device_statistics_by_hour(store: SqlStore) -> None:
     await fleet(store)
-    found = await store.device_statistics("A1", since=DAY0, before=DAY0 + 2 * DAY, width=HOUR)
+    found = await store.statistics.device_statistics(
+        "A1", since=DAY0, before=DAY0 + 2 * DAY, width=HOUR
+    )
     assert [b.start for b in found] == [DAY0, DAY0 + HOUR, DAY0 + DAY]
     first, second, third = found
     assert (first.messages, first.bytes) == (2, 6)
@@ -125,20 +129,25 @@ async def test_device_statistics_by_hour(store: SqlStore) -> None:
 
 async def test_device_statistics_by_day_and_range(store: SqlStore) -> None:
     await fleet(store)
-    days = await store.device_statistics("A1", since=DAY0, before=DAY0 + 2 * DAY, width=DAY)
+    days = await store.statistics.device_statistics(
+        "A1", since=DAY0, before=DAY0 + 2 * DAY, width=DAY
+    )
     assert [(b.start, b.messages) for b in days] == [(DAY0, 3), (DAY0 + DAY, 1)]
     assert days[0].snr == Spread(3, 36.0, 6.0, 20.0)
     # since is inclusive, before exclusive; the bucket keeps its aligned start
-    part = await store.device_statistics(
+    part = await store.statistics.device_statistics(
         "A1", since=DAY0 + 20 * MINUTE, before=DAY0 + DAY + MINUTE, width=DAY
     )
     assert [(b.start, b.messages, b.reports) for b in part] == [(DAY0, 2, 1)]
-    assert await store.device_statistics("FFFF", since=DAY0, before=DAY0 + DAY, width=DAY) == []
+    assert (
+        await store.statistics.device_statistics("FFFF", since=DAY0, before=DAY0 + DAY, width=DAY)
+        == []
+    )
 
 
 async def test_device_type_statistics_add_up_its_devices(store: SqlStore) -> None:
     type_id = await fleet(store)
-    found = await store.device_type_statistics(
+    found = await store.statistics.device_type_statistics(
         type_id, since=DAY0, before=DAY0 + 2 * DAY, width=DAY
     )
     assert [(b.start, b.messages) for b in found] == [(DAY0, 4), (DAY0 + DAY, 1)]
@@ -154,32 +163,35 @@ async def test_device_type_statistics_add_up_its_devices(store: SqlStore) -> Non
     total = merge_buckets(DAY0, found)
     assert (total.messages, total.bytes) == (5, 13)
     assert total.downlinks == DownlinkOutcomes(sent=3, acked=1, failed=1, expired=1)
-    assert await store.device_type_statistics("0" * 24, since=0, before=DAY0 * 2, width=DAY) == []
+    assert (
+        await store.statistics.device_type_statistics("0" * 24, since=0, before=DAY0 * 2, width=DAY)
+        == []
+    )
 
 
 async def test_the_hourly_rows_are_rebuilt_from_what_is_stored(store: SqlStore) -> None:
     """The migration that creates ``type_hourly`` counts what was stored before it."""
     type_id = await fleet(store)
     window = {"since": DAY0, "before": DAY0 + 2 * DAY, "width": HOUR}
-    kept = await store.device_type_statistics(type_id, **window)
-    async with store._engine.begin() as conn:
+    kept = await store.statistics.device_type_statistics(type_id, **window)
+    async with store.database.engine.begin() as conn:
         await conn.execute(sa.delete(type_hourly))
         await conn.run_sync(backfill)
-    assert await store.device_type_statistics(type_id, **window) == kept
+    assert await store.statistics.device_type_statistics(type_id, **window) == kept
 
 
 async def test_messages_count_in_the_type_their_device_was_in(store: SqlStore) -> None:
     type_id = await fleet(store)
-    root = await store.root_group()
+    root = await store.identity.root_group()
     later = device_type(root, "later")
-    await store.create_device_type(later)
-    moved = await store.get_device("B2")
+    await store.devices.create_device_type(later)
+    moved = await store.devices.get_device("B2")
     assert moved is not None
-    await store.update_device(replace(moved, device_type_id=later.id))
+    await store.devices.update_device(replace(moved, device_type_id=later.id))
     await ingest(store, up("B2", DAY0 + 40 * MINUTE, 2, snr=1.0))
     window = {"since": DAY0, "before": DAY0 + DAY, "width": DAY}
-    [before_move] = await store.device_type_statistics(type_id, **window)
-    [after_move] = await store.device_type_statistics(later.id, **window)
+    [before_move] = await store.statistics.device_type_statistics(type_id, **window)
+    [after_move] = await store.statistics.device_type_statistics(later.id, **window)
     assert (before_move.messages, after_move.messages) == (4, 1)
     assert after_move.snr == Spread(1, 1.0, 1.0, 1.0)
 
@@ -206,7 +218,7 @@ async def test_message_positions_and_stations(store: SqlStore) -> None:
             "computed_source": 6,
         },
     )
-    found = await store.message_positions("A1", limit=10)
+    found = await store.locations.message_positions("A1", limit=10)
     assert [(p.time, p.seq_number) for p in found] == [
         (DAY0 + 2 * MINUTE, 3),
         (DAY0 + MINUTE, 2),
@@ -217,9 +229,9 @@ async def test_message_positions_and_stations(store: SqlStore) -> None:
     assert (newest.computed_lat, newest.computed_lng, newest.computed_radius) == (43.5, 1.5, 2500)
     assert newest.computed_source == 6
     assert (found[1].lat, found[1].lng, found[1].stations) == (44.0, 2.0, ("1A2B",))
-    older = await store.message_positions("A1", limit=1, before=(DAY0 + MINUTE, 2))
+    older = await store.locations.message_positions("A1", limit=1, before=(DAY0 + MINUTE, 2))
     assert [p.seq_number for p in older] == [1]
-    stations = await store.station_positions("A1")
+    stations = await store.locations.station_positions("A1")
     assert set(stations) == {"1A2B"}  # 3C4D's messages carry no lat/lng; B2's are not A1's
     assert (stations["1A2B"].lat, stations["1A2B"].lng, stations["1A2B"].messages) == (
         43.5,

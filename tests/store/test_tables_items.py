@@ -49,7 +49,7 @@ async def _query(ops: TableOperations, condition: str, **values: Any) -> list[st
 
 
 async def test_numeric_sort_order_and_ranges(store: SqlStore) -> None:
-    ops = TableOperations(store)
+    ops = TableOperations(store.items)
     await _table(ops, "N")
     numbers = ["-1e10", "-3.5", "-0.25", "0", "0.001", "2", "10", "10.5", "1e20"]
     for n in reversed(numbers):
@@ -86,7 +86,7 @@ async def test_numeric_sort_order_and_ranges(store: SqlStore) -> None:
 
 
 async def test_string_prefix_and_conditions(store: SqlStore) -> None:
-    ops = TableOperations(store)
+    ops = TableOperations(store.items)
     await _table(ops, "S")
     for sk in ("2026-01-01", "2026-01-02", "2026-02-01", "2027-01-01", "2026"):
         await ops.run(
@@ -118,7 +118,7 @@ async def test_query_reads_the_primary_key_range(tmp_path: Path) -> None:
     """The SQLite plan of a Query is a search on the primary key, never a table scan."""
     store = await SqlStore.open(Settings.load(None, data_dir=tmp_path).sqlalchemy_url)
     try:
-        async with store._reading() as conn:
+        async with store.database.reading() as conn:
             plan = (
                 await conn.execute(
                     text(
@@ -136,7 +136,7 @@ async def test_query_reads_the_primary_key_range(tmp_path: Path) -> None:
 
 async def test_concurrent_conditional_creates(store: SqlStore) -> None:
     """attribute_not_exists holds under concurrency: one create wins, the others fail."""
-    ops = TableOperations(store)
+    ops = TableOperations(store.items)
     await _table(ops, "N")
 
     async def create(n: int) -> bool:
@@ -163,7 +163,7 @@ async def test_index_query_reads_the_index_range(tmp_path: Path) -> None:
     the items by theirs: never a scan."""
     store = await SqlStore.open(Settings.load(None, data_dir=tmp_path).sqlalchemy_url)
     try:
-        async with store._reading() as conn:
+        async with store.database.reading() as conn:
             plan = (
                 await conn.execute(
                     text(
@@ -215,7 +215,7 @@ async def _indexed_table(ops: TableOperations) -> None:
 
 
 async def test_index_entries_follow_every_write(store: SqlStore) -> None:
-    ops = TableOperations(store)
+    ops = TableOperations(store.items)
     await _indexed_table(ops)
 
     async def sites(site: str) -> list[str]:
@@ -269,15 +269,15 @@ async def test_index_entries_follow_every_write(store: SqlStore) -> None:
     assert await sites("y") == ["a/2"]
     assert await sites("x") == ["c/3"]
     await ops.run("DeleteTable", {"TableName": "history"}, "us-east-1")
-    async with store._reading() as conn:
+    async with store.database.reading() as conn:
         left = (await conn.execute(text("SELECT count(*) FROM ddb_index_items"))).scalar_one()
     assert left == 0
 
 
 async def test_expired_items_are_read_until_purged(store: SqlStore) -> None:
     now = [1_700_000_000.0]
-    ops = TableOperations(store, clock=lambda: now[0])
-    maintenance = TableMaintenance(store, clock=lambda: now[0], grace=0, batch=2)
+    ops = TableOperations(store.items, clock=lambda: now[0])
+    maintenance = TableMaintenance(store.items, clock=lambda: now[0], grace=0, batch=2)
     await _table(ops, "N")
     await ops.run(
         "UpdateTimeToLive",
@@ -315,7 +315,7 @@ async def test_expired_items_are_read_until_purged(store: SqlStore) -> None:
 async def test_time_to_live_enabled_before_its_index_existed(store: SqlStore) -> None:
     """A table whose TTL was enabled by an older lorafox (no TTL index) gets one, then purges."""
     now = [1_700_000_000.0]
-    ops = TableOperations(store, clock=lambda: now[0])
+    ops = TableOperations(store.items, clock=lambda: now[0])
     await _table(ops, "N")
     for sk, ttl in ((1, "1699999900"), (2, "1700000100")):
         await ops.run(
@@ -326,8 +326,10 @@ async def test_time_to_live_enabled_before_its_index_existed(store: SqlStore) ->
             },
             "us-east-1",
         )
-    table = await store.get_table("history")
+    table = await store.items.get_table("history")
     assert table is not None
-    await store.update_table(table.id, lambda t: (t.definition, "ttl"))  # as revision 0004 left it
-    assert await TableMaintenance(store, clock=lambda: now[0], grace=0).step() == 1
+    await store.items.update_table(
+        table.id, lambda t: (t.definition, "ttl")
+    )  # as revision 0004 left it
+    assert await TableMaintenance(store.items, clock=lambda: now[0], grace=0).step() == 1
     assert await _query(ops, "sk > :z", **{":z": {"N": "0"}}) == ["2"]

@@ -38,7 +38,7 @@ class _Harness:
         self.loop = asyncio.new_event_loop()
         url = Settings.load(None, data_dir=path).sqlalchemy_url
         self.store = self.loop.run_until_complete(SqlStore.open(url))
-        self.ops = TableOperations(self.store)
+        self.ops = TableOperations(self.store.items)
 
     def run(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:
         return self.loop.run_until_complete(self.ops.run(operation, params, "us-east-1"))

@@ -56,8 +56,8 @@ def create(
 
     async def work() -> tuple[ApiUser, str]:
         async with opened_store(settings) as (store, box):
-            root = await store.root_group()
-            return await Identity.create(store, box).api_users.create(
+            root = await store.identity.root_group()
+            return await Identity.create(store.identity, box).api_users.create(
                 system_principal(root),
                 group_id=group or root.id,
                 name=name,
@@ -86,12 +86,12 @@ def list_api_users(
 
     async def work() -> tuple[list[ApiUser], dict[str, Group]]:
         async with opened_store(settings) as (store, box):
-            identity = Identity.create(store, box)
-            cli = system_principal(await store.root_group())
+            identity = Identity.create(store.identity, box)
+            cli = system_principal(await store.identity.root_group())
             found: list[ApiUser] = []
             while batch := await identity.api_users.list(cli, limit=100, offset=len(found)):
                 found.extend(batch)
-            return found, await store.get_groups({a.group_id for a in found})
+            return found, await store.identity.get_groups({a.group_id for a in found})
 
     found, groups = call(work())
     rows: list[dict[str, Any]] = [
@@ -126,8 +126,8 @@ def renew(
 
     async def work() -> str:
         async with opened_store(settings) as (store, box):
-            root = await store.root_group()
-            return await Identity.create(store, box).api_users.renew(
+            root = await store.identity.root_group()
+            return await Identity.create(store.identity, box).api_users.renew(
                 system_principal(root), api_user
             )
 

@@ -100,8 +100,8 @@ def import_devices(
 
     async def work() -> list[LineError]:
         async with opened_store(settings) as (store, box):
-            root = await store.root_group()
-            identity = Identity.create(store, box)
+            root = await store.identity.root_group()
+            identity = Identity.create(store.identity, box)
             management = await DeviceManagement.create(store, identity.groups, root)
             with Progress(
                 TextColumn("importing"),

@@ -87,7 +87,7 @@ def _callback_credentials(
 
     async def read() -> tuple[str, str] | None:
         async with opened_store(settings) as (store, box):
-            found = await store.get_credential("sigfox")
+            found = await store.credentials.get_credential("sigfox")
             return None if found is None else (found.username, box.decrypt(found.secret))
 
     try:

@@ -98,8 +98,8 @@ def create(
 
     async def work() -> tuple[User, str | None]:
         async with opened_store(settings) as (store, box):
-            root = await store.root_group()
-            return await Identity.create(store, box).users.create(
+            root = await store.identity.root_group()
+            return await Identity.create(store.identity, box).users.create(
                 system_principal(root),
                 email=email,
                 first_name=first_name,
@@ -131,8 +131,8 @@ def list_users(
 
     async def work() -> tuple[list[User], dict[str, Group]]:
         async with opened_store(settings) as (store, box):
-            identity = Identity.create(store, box)
-            cli = system_principal(await store.root_group())
+            identity = Identity.create(store.identity, box)
+            cli = system_principal(await store.identity.root_group())
             found: list[User] = []
             while batch := await identity.users.list(cli, limit=100, offset=len(found)):
                 found.extend(batch)
@@ -169,11 +169,12 @@ def set_password(
 
     async def work() -> User:
         async with opened_store(settings) as (store, box):
-            found = await store.get_user_by_email(user) or await store.get_user(user)
+            users = store.identity
+            found = await users.get_user_by_email(user) or await users.get_user(user)
             if found is None:
                 raise NotFound(f"no user {user}")
-            root = await store.root_group()
-            await Identity.create(store, box).users.set_password(
+            root = await store.identity.root_group()
+            await Identity.create(store.identity, box).users.set_password(
                 system_principal(root), found.id, password
             )
             return found

@@ -47,9 +47,9 @@ class DeviceManagement:
     @classmethod
     async def create(cls, store: Store, groups: Groups, root: Group) -> DeviceManagement:
         """Load the registry from ``store`` and build the use cases on it."""
-        registry = await DeviceRegistry.load(store)
-        types = DeviceTypes(store, store, groups, registry)
-        devices = Devices(store, store, groups, types, registry, root)
+        registry = await DeviceRegistry.load(store.devices)
+        types = DeviceTypes(store.devices, store.identity, groups, registry)
+        devices = Devices(store.devices, store.identity, groups, types, registry, root)
         return cls(
             registry, types, devices, BulkJobs(devices), DeviceHistory(store, devices, types)
         )

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
 
 from lorafox.auth import rbac
 from lorafox.devices.device_types import DeviceTypes
@@ -25,31 +24,25 @@ from lorafox.domain import (
     Profile,
     StoredUplink,
 )
-from lorafox.ports.locations import LocationStore, MessagePosition, StationPosition
-from lorafox.ports.statistics import StatisticsBucket, StatisticsStore
-from lorafox.ports.store import DeviceStore, DownlinkStore, EventStore, MessageStore
+from lorafox.ports.locations import MessagePosition, StationPosition
+from lorafox.ports.statistics import StatisticsBucket
+from lorafox.ports.store import Store
 
-__all__ = ["DeviceHistory", "DeviceRecord", "DeviceTypeRecord", "HistoryStore"]
-
-
-class HistoryStore(
-    MessageStore, DownlinkStore, EventStore, StatisticsStore, LocationStore, DeviceStore, Protocol
-):
-    """The store ports a history reads."""
+__all__ = ["DeviceHistory", "DeviceRecord", "DeviceTypeRecord"]
 
 
 @dataclass(slots=True, frozen=True)
 class DeviceRecord:
     """One device's history from ``registered_at`` on (None: all of it)."""
 
-    _store: HistoryStore
+    _store: Store
     device: str
     registered_at: int | None
 
     async def messages(
         self, *, limit: int, since: int | None = None, before: int | None = None
     ) -> list[StoredUplink]:
-        return await self._store.list_messages(
+        return await self._store.messages.list_messages(
             self.device,
             limit=limit,
             since=since,
@@ -58,13 +51,15 @@ class DeviceRecord:
         )
 
     async def count_messages(self, since: Sequence[int]) -> list[int]:
-        return await self._store.count_messages(self.device, since)
+        return await self._store.messages.count_messages(self.device, since)
 
     async def downlinks(self) -> list[Downlink]:
-        return await self._store.list_downlinks(self.device, registered_at=self.registered_at)
+        return await self._store.downlinks.list_downlinks(
+            self.device, registered_at=self.registered_at
+        )
 
     async def delete_downlink(self, downlink_id: int) -> None:
-        await self._store.delete_downlink(self.device, downlink_id)
+        await self._store.downlinks.delete_downlink(self.device, downlink_id)
 
     async def events(
         self,
@@ -74,7 +69,7 @@ class DeviceRecord:
         before: int | None = None,
         before_id: int | None = None,
     ) -> list[Event]:
-        return await self._store.list_events(
+        return await self._store.events.list_events(
             device=self.device,
             limit=limit,
             since=since,
@@ -84,28 +79,28 @@ class DeviceRecord:
         )
 
     async def registration(self) -> Device | None:
-        return await self._store.get_device(self.device)
+        return await self._store.devices.get_device(self.device)
 
     async def latest_status(self) -> DeviceStatus | None:
-        return await self._store.latest_status(self.device)
+        return await self._store.events.latest_status(self.device)
 
     async def latest_computed_location(
         self,
     ) -> tuple[int, float, float, int | None, int | None] | None:
-        return await self._store.latest_computed_location(self.device)
+        return await self._store.events.latest_computed_location(self.device)
 
     async def message_positions(
         self, *, limit: int, before: tuple[int, int] | None = None
     ) -> list[MessagePosition]:
-        return await self._store.message_positions(
+        return await self._store.locations.message_positions(
             self.device, limit=limit, before=before, registered_at=self.registered_at
         )
 
     async def station_positions(self) -> dict[str, StationPosition]:
-        return await self._store.station_positions(self.device)
+        return await self._store.locations.station_positions(self.device)
 
     async def statistics(self, *, since: int, before: int, width: int) -> list[StatisticsBucket]:
-        return await self._store.device_statistics(
+        return await self._store.statistics.device_statistics(
             self.device, since=since, before=before, width=width
         )
 
@@ -114,13 +109,13 @@ class DeviceRecord:
 class DeviceTypeRecord:
     """The history of the devices of one device type."""
 
-    _store: HistoryStore
+    _store: Store
     device_type: DeviceType
 
     async def messages(
         self, *, limit: int, since: int | None = None, before: int | None = None
     ) -> list[StoredUplink]:
-        return await self._store.list_type_messages(
+        return await self._store.messages.list_type_messages(
             self.device_type.id, limit=limit, since=since, before=before
         )
 
@@ -132,7 +127,7 @@ class DeviceTypeRecord:
         before: int | None = None,
         before_id: int | None = None,
     ) -> list[Event]:
-        return await self._store.list_events(
+        return await self._store.events.list_events(
             device_type_id=self.device_type.id,
             limit=limit,
             since=since,
@@ -141,7 +136,7 @@ class DeviceTypeRecord:
         )
 
     async def statistics(self, *, since: int, before: int, width: int) -> list[StatisticsBucket]:
-        return await self._store.device_type_statistics(
+        return await self._store.statistics.device_type_statistics(
             self.device_type.id, since=since, before=before, width=width
         )
 
@@ -149,7 +144,7 @@ class DeviceTypeRecord:
 class DeviceHistory:
     """Histories, each handed out once the principal may read (or ``needed``) them."""
 
-    def __init__(self, store: HistoryStore, devices: Devices, types: DeviceTypes) -> None:
+    def __init__(self, store: Store, devices: Devices, types: DeviceTypes) -> None:
         self._store = store
         self._devices = devices
         self._types = types

@@ -28,6 +28,7 @@ from lorafox.domain import (
 )
 from lorafox.ports.locations import LocationStore
 from lorafox.ports.statistics import StatisticsStore
+from lorafox.ports.tables import ItemStore
 
 __all__ = [
     "Credential",
@@ -399,18 +400,35 @@ class DeviceStore(Protocol):
         ...
 
 
-class Store(
-    MessageStore,
-    DownlinkStore,
-    EventStore,
-    StatisticsStore,
-    LocationStore,
-    CredentialStore,
-    IdentityStore,
-    DeviceStore,
-    Protocol,
-):
-    """Everything above, plus its lifecycle."""
+class Store(Protocol):
+    """A repository for each port above, and the lifecycle of the database under them."""
+
+    @property
+    def messages(self) -> MessageStore: ...
+
+    @property
+    def downlinks(self) -> DownlinkStore: ...
+
+    @property
+    def events(self) -> EventStore: ...
+
+    @property
+    def statistics(self) -> StatisticsStore: ...
+
+    @property
+    def locations(self) -> LocationStore: ...
+
+    @property
+    def credentials(self) -> CredentialStore: ...
+
+    @property
+    def identity(self) -> IdentityStore: ...
+
+    @property
+    def devices(self) -> DeviceStore: ...
+
+    @property
+    def items(self) -> ItemStore: ...
 
     async def ping(self) -> None:
         """Return if the database answers, else raise ``StoreError``."""

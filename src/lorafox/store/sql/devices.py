@@ -1,4 +1,4 @@
-"""Device types and devices on SQLAlchemy Core (the ``DeviceStore`` half of ``SqlStore``).
+"""Device types and devices on SQLAlchemy Core (``DeviceRepository``).
 
 A device's ``last_com`` and ``seq_number`` are read from its latest message through the
 (device, time, seq_number) index of ``messages``: ingest never updates the device row.
@@ -6,9 +6,8 @@ A device's ``last_com`` and ``seq_number`` are read from its latest message thro
 
 from __future__ import annotations
 
-import contextlib
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import (
@@ -25,14 +24,14 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from lorafox.domain import Device, DeviceType, DownlinkMode, DownlinkState, PayloadType
 from lorafox.errors import Conflict, NotFound
 from lorafox.ports.store import DeviceQuery, DeviceTypeQuery
+from lorafox.store.sql.database import Repository
 from lorafox.store.sql.tables import device_types, devices, downlinks, groups, messages
 
-__all__ = ["DeviceQueries", "device_row"]
+__all__ = ["DeviceRepository", "device_row"]
 
 _DEVICE_SORT = {
     "id": (func.length(devices.c.id), devices.c.id),
@@ -147,22 +146,14 @@ def _in_paths(paths: Sequence[str]) -> ColumnElement[bool]:
     return or_(*(groups.c.path.startswith(p, autoescape=True) for p in paths))
 
 
-class DeviceQueries:
-    """Mixed into ``SqlStore``, which provides the connections."""
-
-    _insert: Callable[..., Any]  # the dialect's INSERT (with ON CONFLICT), set by SqlStore
-
-    def _reading(self) -> contextlib.AbstractAsyncContextManager[AsyncConnection]:
-        raise NotImplementedError
-
-    def _writing(self) -> contextlib.AbstractAsyncContextManager[AsyncConnection]:
-        raise NotImplementedError
+class DeviceRepository(Repository):
+    """Implements ``lorafox.ports.store.DeviceStore``."""
 
     # -- device types ----------------------------------------------------------------------
 
     async def get_device_type(self, device_type_id: str) -> DeviceType | None:
         query = select(device_types).where(device_types.c.id == device_type_id)
-        async with self._reading() as conn:
+        async with self._db.reading() as conn:
             row = (await conn.execute(query)).first()
         return None if row is None else _device_type(row)
 
@@ -181,15 +172,15 @@ class DeviceQueries:
         if query.payload_type is not None:
             stmt = stmt.where(device_types.c.payload_type == query.payload_type)
         stmt = stmt.order_by(device_types.c.id).limit(query.limit).offset(query.offset)
-        async with self._reading() as conn:
+        async with self._db.reading() as conn:
             return [_device_type(row) for row in await conn.execute(stmt)]
 
     async def all_device_types(self) -> list[DeviceType]:
-        async with self._reading() as conn:
+        async with self._db.reading() as conn:
             return [_device_type(row) for row in await conn.execute(select(device_types))]
 
     async def create_device_type(self, device_type: DeviceType) -> None:
-        async with self._writing() as conn:
+        async with self._db.writing() as conn:
             try:
                 await conn.execute(insert(device_types).values(**_device_type_row(device_type)))
             except IntegrityError as exc:
@@ -199,7 +190,7 @@ class DeviceQueries:
         values = _device_type_row(device_type)
         for fixed in ("id", "group_id", "created_at", "created_by"):
             del values[fixed]
-        async with self._writing() as conn:
+        async with self._db.writing() as conn:
             result = await conn.execute(
                 update(device_types).where(device_types.c.id == device_type.id), values
             )
@@ -207,7 +198,7 @@ class DeviceQueries:
             raise NotFound("device type not found")
 
     async def delete_device_type(self, device_type_id: str) -> None:
-        async with self._writing() as conn:
+        async with self._db.writing() as conn:
             used = await conn.scalar(
                 select(exists().where(devices.c.device_type_id == device_type_id))
             )
@@ -227,7 +218,7 @@ class DeviceQueries:
         )
 
     async def get_device(self, device_id: str) -> Device | None:
-        async with self._reading() as conn:
+        async with self._db.reading() as conn:
             row = (await conn.execute(self._devices().where(devices.c.id == device_id))).first()
         return None if row is None else _device(row)
 
@@ -248,18 +239,18 @@ class DeviceQueries:
                 func.lower(devices.c.name).contains(query.name.lower(), autoescape=True)
             )
         stmt = stmt.order_by(*_DEVICE_SORT[query.sort]).limit(query.limit).offset(query.offset)
-        async with self._reading() as conn:
+        async with self._db.reading() as conn:
             return [_device(row) for row in await conn.execute(stmt)]
 
     async def device_index(self) -> dict[str, str]:
-        async with self._reading() as conn:
+        async with self._db.reading() as conn:
             rows = await conn.execute(select(devices.c.id, devices.c.device_type_id))
             return {row.id: row.device_type_id for row in rows}
 
     async def create_devices(self, new: Sequence[Device]) -> list[str | None]:
         ids = list({d.id for d in new})
         type_ids = list({d.device_type_id for d in new})
-        async with self._writing() as conn:
+        async with self._db.writing() as conn:
             taken: set[str] = set()
             for start in range(0, len(ids), 500):
                 rows = await conn.execute(
@@ -286,7 +277,7 @@ class DeviceQueries:
             if good:
                 # a callback may provision one of them meanwhile: skip it rather than fail all
                 stmt = (
-                    self._insert(devices)
+                    self._db.insert(devices)
                     .on_conflict_do_nothing(index_elements=[devices.c.id])
                     .returning(devices.c.id)
                 )
@@ -301,13 +292,13 @@ class DeviceQueries:
         values = device_row(device)
         for fixed in ("id", "created_at", "created_by", "provisioned"):
             del values[fixed]
-        async with self._writing() as conn:
+        async with self._db.writing() as conn:
             result = await conn.execute(update(devices).where(devices.c.id == device.id), values)
         if not result.rowcount:
             raise NotFound("device not found")
 
     async def delete_device(self, device_id: str, *, purge: bool = False) -> int:
-        async with self._writing() as conn:
+        async with self._db.writing() as conn:
             result = await conn.execute(delete(devices).where(devices.c.id == device_id))
             if not result.rowcount:
                 raise NotFound("device not found")

@@ -1,9 +1,8 @@
 """Events, STATUS reports, ACKNOWLEDGE outcomes and DATA_ADVANCED details on SQLAlchemy Core
-(the ``EventStore`` part of ``SqlStore``)."""
+(``EventRepository``)."""
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
@@ -21,30 +20,14 @@ from lorafox.domain import (
     Severity,
 )
 from lorafox.store.sql import rollup
+from lorafox.store.sql.database import Repository
+from lorafox.store.sql.downlinks import downlink_from_row
 from lorafox.store.sql.tables import device_alerts, device_status, devices, downlinks, events
 from lorafox.store.sql.tables import messages as messages_table
 
-__all__ = ["EventQueries", "downlink_from_row"]
+__all__ = ["EventRepository"]
 
 _ENDED = (DownlinkState.ACKED.value, DownlinkState.FAILED.value, DownlinkState.EXPIRED.value)
-
-
-def downlink_from_row(row: Row[Any]) -> Downlink:
-    m = row._mapping
-    return Downlink(
-        id=m["id"],
-        device=m["device"],
-        data=m["data"],
-        state=DownlinkState(m["state"]),
-        source=m["source"],
-        created_at=m["created_at"],
-        sent_at=m["sent_at"],
-        answered_seq=m["answered_seq"],
-        answered_time=m["answered_time"],
-        info_code=m["info_code"],
-        info_message=m["info_message"],
-        ended_at=m["ended_at"],
-    )
 
 
 def _event(row: Row[Any]) -> Event:
@@ -75,16 +58,8 @@ def _event_row(event: Event, now: int) -> dict[str, Any]:
     }
 
 
-class EventQueries:
-    """Mixed into ``SqlStore``, which provides the connections and the clock."""
-
-    _insert: Callable[..., Any]
-
-    def _reading(self) -> contextlib.AbstractAsyncContextManager[AsyncConnection]:
-        raise NotImplementedError
-
-    def _writing(self) -> contextlib.AbstractAsyncContextManager[AsyncConnection]:
-        raise NotImplementedError
+class EventRepository(Repository):
+    """Implements ``lorafox.ports.store.EventStore``."""
 
     async def _add_events(
         self, conn: AsyncConnection, found: Sequence[Event], now: int
@@ -118,14 +93,14 @@ class EventQueries:
         clear_alerts: Collection[str] = (),
     ) -> list[Event]:
         alerts = raise_alerts or {}
-        async with self._writing() as conn:
+        async with self._db.writing() as conn:
             if clear_alerts:
                 await conn.execute(
                     delete(device_alerts).where(device_alerts.c.device.in_(list(clear_alerts)))
                 )
             if alerts:
                 await conn.execute(
-                    self._insert(device_alerts).on_conflict_do_nothing(
+                    self._db.insert(device_alerts).on_conflict_do_nothing(
                         index_elements=[device_alerts.c.device]
                     ),
                     [
@@ -162,11 +137,11 @@ class EventQueries:
         elif before is not None:
             query = query.where(events.c.time < before)
         query = query.order_by(events.c.time.desc(), events.c.id.desc()).limit(limit)
-        async with self._reading() as conn:
+        async with self._db.reading() as conn:
             return [_event(row) for row in await conn.execute(query)]
 
     async def alerts(self) -> dict[str, int]:
-        async with self._reading() as conn:
+        async with self._db.reading() as conn:
             rows = await conn.execute(select(device_alerts.c.device, device_alerts.c.silent_since))
             return {row.device: row.silent_since for row in rows}
 
@@ -182,7 +157,7 @@ class EventQueries:
             latest.with_only_columns(messages_table.c.time).scalar_subquery().label("time"),
             latest.with_only_columns(messages_table.c.seq_number).scalar_subquery().label("seq"),
         )
-        async with self._reading() as conn:
+        async with self._db.reading() as conn:
             return {
                 row.id: (row.time, row.seq)
                 for row in await conn.execute(query)
@@ -202,7 +177,7 @@ class EventQueries:
             .limit(1)
         )
         stmt = (
-            self._insert(device_status)
+            self._db.insert(device_status)
             .values(
                 device=status.device,
                 time=status.time,
@@ -213,7 +188,7 @@ class EventQueries:
             )
             .on_conflict_do_nothing(index_elements=[device_status.c.device, device_status.c.time])
         )
-        async with self._writing() as conn:
+        async with self._db.writing() as conn:
             if not (await conn.execute(stmt)).rowcount:
                 return False, []
             await rollup.add_status(conn, status)
@@ -234,7 +209,7 @@ class EventQueries:
             .order_by(device_status.c.time.desc())
             .limit(1)
         )
-        async with self._reading() as conn:
+        async with self._db.reading() as conn:
             row = (await conn.execute(query)).first()
         if row is None:
             return None
@@ -250,7 +225,7 @@ class EventQueries:
             .order_by(m.time.desc(), m.seq_number.desc())
             .limit(1)
         )
-        async with self._reading() as conn:
+        async with self._db.reading() as conn:
             row = (await conn.execute(query)).first()
         return None if row is None else (row[0], row[1], row[2], row[3], row[4])
 
@@ -261,7 +236,7 @@ class EventQueries:
         now: int,
     ) -> tuple[Downlink | None, list[Event]]:
         mine = downlinks.c.device == ack.device
-        async with self._writing() as conn:
+        async with self._db.writing() as conn:
             row = (
                 await conn.execute(
                     select(downlinks)
@@ -329,7 +304,7 @@ class EventQueries:
                 stations=stations,
             )
         )
-        async with self._writing() as conn:
+        async with self._db.writing() as conn:
             if not (await conn.execute(stmt.where(m.advanced.is_(None)))).rowcount:
                 known = select(m.id).where(
                     m.device == advanced.device,
@@ -353,7 +328,7 @@ class EventQueries:
             .values(state=DownlinkState.EXPIRED.value, ended_at=now)
             .returning(*downlinks.c)
         )
-        async with self._writing() as conn:
+        async with self._db.writing() as conn:
             expired = [downlink_from_row(row) for row in await conn.execute(stmt)]
             for downlink in expired:
                 await rollup.add_downlink(conn, downlink.device, now, "dl_expired")

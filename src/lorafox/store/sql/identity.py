@@ -1,8 +1,7 @@
-"""Groups, users and API users on SQLAlchemy Core (the ``IdentityStore`` half of ``SqlStore``)."""
+"""Groups, users and API users on SQLAlchemy Core (``IdentityRepository``)."""
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Collection, Sequence
 from typing import Any
 
@@ -36,9 +35,10 @@ from lorafox.domain import (
 )
 from lorafox.errors import Conflict, NotFound, StoreError
 from lorafox.ports.store import GroupQuery, Login, MemberQuery
+from lorafox.store.sql.database import Repository
 from lorafox.store.sql.tables import api_users, device_types, groups, user_roles, users
 
-__all__ = ["IdentityQueries"]
+__all__ = ["IdentityRepository"]
 
 _GROUP_SORT = {
     "id": (groups.c.id,),
@@ -128,33 +128,27 @@ def _within(paths: Sequence[str]) -> ColumnElement[bool]:
     return or_(*(groups.c.path.startswith(p, autoescape=True) for p in paths))
 
 
-class IdentityQueries:
-    """Mixed into ``SqlStore``, which provides the connections."""
-
-    def _reading(self) -> contextlib.AbstractAsyncContextManager[AsyncConnection]:
-        raise NotImplementedError
-
-    def _writing(self) -> contextlib.AbstractAsyncContextManager[AsyncConnection]:
-        raise NotImplementedError
+class IdentityRepository(Repository):
+    """Implements ``lorafox.ports.store.IdentityStore``."""
 
     # -- groups ----------------------------------------------------------------------------
 
     async def root_group(self) -> Group:
-        async with self._reading() as conn:
+        async with self._db.reading() as conn:
             row = (await conn.execute(select(groups).where(groups.c.parent_id.is_(None)))).first()
         if row is None:
             raise StoreError("the root group is missing: the database was not migrated")
         return _group(row)
 
     async def get_group(self, group_id: str) -> Group | None:
-        async with self._reading() as conn:
+        async with self._db.reading() as conn:
             row = (await conn.execute(select(groups).where(groups.c.id == group_id))).first()
         return None if row is None else _group(row)
 
     async def get_groups(self, group_ids: Collection[str]) -> dict[str, Group]:
         if not group_ids:
             return {}
-        async with self._reading() as conn:
+        async with self._db.reading() as conn:
             rows = await conn.execute(select(groups).where(groups.c.id.in_(list(group_ids))))
             return {row.id: _group(row) for row in rows}
 
@@ -178,11 +172,11 @@ class IdentityQueries:
         if query.types:
             stmt = stmt.where(groups.c.type.in_(query.types))
         stmt = stmt.order_by(*_GROUP_SORT[query.sort]).limit(query.limit).offset(query.offset)
-        async with self._reading() as conn:
+        async with self._db.reading() as conn:
             return [_group(row) for row in await conn.execute(stmt)]
 
     async def create_group(self, group: Group) -> None:
-        async with self._writing() as conn:
+        async with self._db.writing() as conn:
             try:
                 await conn.execute(insert(groups).values(**_group_row(group)))
             except IntegrityError as exc:
@@ -195,13 +189,13 @@ class IdentityQueries:
             "type": group.type,
             "timezone": group.timezone,
         }
-        async with self._writing() as conn:
+        async with self._db.writing() as conn:
             result = await conn.execute(update(groups).where(groups.c.id == group.id), values)
         if not result.rowcount:
             raise NotFound("group not found")
 
     async def delete_group(self, group_id: str) -> None:
-        async with self._writing() as conn:
+        async with self._db.writing() as conn:
             row = (
                 await conn.execute(select(groups.c.parent_id).where(groups.c.id == group_id))
             ).first()
@@ -240,7 +234,7 @@ class IdentityQueries:
         return found
 
     async def _one_user(self, where: ColumnElement[bool]) -> User | None:
-        async with self._reading() as conn:
+        async with self._db.reading() as conn:
             row = (await conn.execute(select(users).where(where))).first()
             if row is None:
                 return None
@@ -274,7 +268,7 @@ class IdentityQueries:
                 )
             )
         stmt = stmt.order_by(*_USER_SORT[query.sort]).limit(query.limit).offset(query.offset)
-        async with self._reading() as conn:
+        async with self._db.reading() as conn:
             rows = list(await conn.execute(stmt))
             roles = await self._roles(conn, [row.id for row in rows])
         return [_user(row, roles[row.id]) for row in rows]
@@ -291,7 +285,7 @@ class IdentityQueries:
             )
 
     async def create_user(self, user: User) -> None:
-        async with self._writing() as conn:
+        async with self._db.writing() as conn:
             taken = await conn.scalar(select(exists().where(users.c.email == user.email)))
             if taken:
                 raise Conflict(f"a user with the email {user.email} already exists")
@@ -313,7 +307,7 @@ class IdentityQueries:
                 raise Conflict(f"a user with the email {user.email} already exists") from exc
 
     async def update_user(self, user: User) -> None:
-        async with self._writing() as conn:
+        async with self._db.writing() as conn:
             result = await conn.execute(
                 update(users).where(users.c.id == user.id),
                 {
@@ -330,7 +324,7 @@ class IdentityQueries:
                 raise Conflict("a group of these roles no longer exists") from exc
 
     async def set_password(self, user_id: str, password_hash: str) -> None:
-        async with self._writing() as conn:
+        async with self._db.writing() as conn:
             result = await conn.execute(
                 update(users).where(users.c.id == user_id), {"password_hash": password_hash}
             )
@@ -338,11 +332,11 @@ class IdentityQueries:
             raise NotFound("user not found")
 
     async def record_login(self, user_id: str, when: int) -> None:
-        async with self._writing() as conn:
+        async with self._db.writing() as conn:
             await conn.execute(update(users).where(users.c.id == user_id), {"last_login_at": when})
 
     async def delete_user(self, user_id: str) -> None:
-        async with self._writing() as conn:
+        async with self._db.writing() as conn:
             await conn.execute(delete(user_roles).where(user_roles.c.user_id == user_id))
             result = await conn.execute(delete(users).where(users.c.id == user_id))
         if not result.rowcount:
@@ -351,7 +345,7 @@ class IdentityQueries:
     # -- API users -------------------------------------------------------------------------
 
     async def get_api_user(self, api_user_id: str) -> ApiUser | None:
-        async with self._reading() as conn:
+        async with self._db.reading() as conn:
             row = (
                 await conn.execute(select(api_users).where(api_users.c.id == api_user_id))
             ).first()
@@ -370,11 +364,11 @@ class IdentityQueries:
             stmt = stmt.where(listed.contains(f",{query.profile.value},", autoescape=True))
         order = api_users.c.id.desc() if query.sort == "-id" else api_users.c.id
         stmt = stmt.order_by(order).limit(query.limit).offset(query.offset)
-        async with self._reading() as conn:
+        async with self._db.reading() as conn:
             return [_api_user(row) for row in await conn.execute(stmt)]
 
     async def create_api_user(self, api_user: ApiUser) -> None:
-        async with self._writing() as conn:
+        async with self._db.writing() as conn:
             try:
                 await conn.execute(
                     insert(api_users).values(
@@ -391,7 +385,7 @@ class IdentityQueries:
                 raise Conflict("the API user cannot be created in this group") from exc
 
     async def update_api_user(self, api_user: ApiUser) -> None:
-        async with self._writing() as conn:
+        async with self._db.writing() as conn:
             result = await conn.execute(
                 update(api_users).where(api_users.c.id == api_user.id),
                 {
@@ -404,7 +398,7 @@ class IdentityQueries:
             raise NotFound("API user not found")
 
     async def set_api_user_secret(self, api_user_id: str, secret: str) -> None:
-        async with self._writing() as conn:
+        async with self._db.writing() as conn:
             result = await conn.execute(
                 update(api_users).where(api_users.c.id == api_user_id), {"secret": secret}
             )
@@ -412,7 +406,7 @@ class IdentityQueries:
             raise NotFound("API user not found")
 
     async def delete_api_user(self, api_user_id: str) -> None:
-        async with self._writing() as conn:
+        async with self._db.writing() as conn:
             result = await conn.execute(delete(api_users).where(api_users.c.id == api_user_id))
         if not result.rowcount:
             raise NotFound("API user not found")
@@ -421,7 +415,7 @@ class IdentityQueries:
 
     async def find_login(self, login: str) -> Login | None:
         name = login.strip().lower()
-        async with self._reading() as conn:
+        async with self._db.reading() as conn:
             row = (
                 await conn.execute(
                     select(api_users, groups.c.path)

@@ -1,18 +1,17 @@
-"""Position data of a device's messages on SQLAlchemy Core (the ``LocationStore`` of
-``SqlStore``): both queries are range reads of the ``(device, time, seq_number)`` index."""
+"""Position data of a device's messages on SQLAlchemy Core (``LocationRepository``): both
+queries are range reads of the ``(device, time, seq_number)`` index."""
 
 from __future__ import annotations
 
-import contextlib
 from typing import Any
 
 from sqlalchemy import func, or_, select, tuple_
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from lorafox.ports.locations import MessagePosition, StationPosition
+from lorafox.store.sql.database import Repository
 from lorafox.store.sql.tables import messages
 
-__all__ = ["LocationQueries"]
+__all__ = ["LocationRepository"]
 
 
 def _stations(first: str | None, duplicates: Any) -> tuple[str, ...]:
@@ -26,11 +25,8 @@ def _stations(first: str | None, duplicates: Any) -> tuple[str, ...]:
     return tuple(dict.fromkeys(s.upper() for s in found))
 
 
-class LocationQueries:
-    """Mixed into ``SqlStore``, which provides the connections."""
-
-    def _reading(self) -> contextlib.AbstractAsyncContextManager[AsyncConnection]:
-        raise NotImplementedError
+class LocationRepository(Repository):
+    """Implements ``lorafox.ports.locations.LocationStore``."""
 
     async def message_positions(
         self,
@@ -66,7 +62,7 @@ class LocationQueries:
         if registered_at is not None:
             query = query.where(m.received_at >= registered_at)
         query = query.order_by(m.time.desc(), m.seq_number.desc()).limit(limit)
-        async with self._reading() as conn:
+        async with self._db.reading() as conn:
             rows = (await conn.execute(query)).all()
         return [
             MessagePosition(
@@ -96,7 +92,7 @@ class LocationQueries:
             )
             .group_by(m.station)
         )
-        async with self._reading() as conn:
+        async with self._db.reading() as conn:
             rows = (await conn.execute(query)).all()
         found: dict[str, StationPosition] = {}
         for station, lat, lng, count in rows:

@@ -1,5 +1,4 @@
-"""Statistics of devices and device types on SQLAlchemy Core (the ``StatisticsStore`` of
-``SqlStore``).
+"""Statistics of devices and device types on SQLAlchemy Core (``StatisticsRepository``).
 
 A device: three aggregate queries per request, one per table, each a ``GROUP BY`` bucket over
 the rows of the range: ``messages`` and ``device_status`` through their ``(device, time, …)``
@@ -16,7 +15,6 @@ The statements are built once per dialect, with bound parameters.
 
 from __future__ import annotations
 
-import contextlib
 from typing import Any
 
 from sqlalchemy import (
@@ -40,10 +38,11 @@ from lorafox.ports.statistics import (
     Spread,
     StatisticsBucket,
 )
+from lorafox.store.sql.database import Repository
 from lorafox.store.sql.rollup import HOUR_MS, frequency_sql
 from lorafox.store.sql.tables import device_status, downlinks, messages, type_hourly
 
-__all__ = ["StatisticsQueries"]
+__all__ = ["StatisticsRepository"]
 
 _ENDED = (DownlinkState.ACKED.value, DownlinkState.FAILED.value, DownlinkState.EXPIRED.value)
 
@@ -193,13 +192,8 @@ def _statements(postgres: bool) -> tuple[Any, Any, Any]:
     return found
 
 
-class StatisticsQueries:
-    """Mixed into ``SqlStore``, which provides the connections."""
-
-    _postgres: bool  # set by SqlStore
-
-    def _reading(self) -> contextlib.AbstractAsyncContextManager[AsyncConnection]:
-        raise NotImplementedError
+class StatisticsRepository(Repository):
+    """Implements ``lorafox.ports.statistics.StatisticsStore``."""
 
     async def device_type_statistics(
         self, device_type_id: str, *, since: int, before: int, width: int
@@ -213,7 +207,7 @@ class StatisticsQueries:
             "before": before,
         }
         found: dict[int, StatisticsBucket] = {}
-        async with self._reading() as conn:
+        async with self._db.reading() as conn:
             for index, count, chars, *figures in await conn.execute(_ROLLUP, params):
                 start = int(index) * width
                 found[start] = StatisticsBucket(
@@ -229,10 +223,10 @@ class StatisticsQueries:
     async def device_statistics(
         self, device: str, *, since: int, before: int, width: int
     ) -> list[StatisticsBucket]:
-        message_query, status_query, downlink_query = _statements(self._postgres)
+        message_query, status_query, downlink_query = _statements(self._db.postgres)
         params = {"subject": device, "since": since, "before": before, "width": width}
         found: dict[int, StatisticsBucket] = {}
-        async with self._reading() as conn:
+        async with self._db.reading() as conn:
             for index, count, chars, *figures in await conn.execute(message_query, params):
                 start = int(index) * width
                 found[start] = StatisticsBucket(start, **_message_figures(count, chars, figures))

@@ -1,27 +1,24 @@
 """What the SQL side of the tables shares: row conversions, the group commit of SQLite item
-writes, and ``TableStoreBase`` (the connections ``SqlStore`` provides, declared)."""
+writes, and ``TableStoreBase``."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import sqlite3
-import weakref
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from sqlalchemy import and_, delete, or_, select
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection
 
-from lorafox.errors import StoreError
 from lorafox.ports.tables import (
     Indexer,
     IndexRow,
     ItemRow,
     StoredTable,
 )
-from lorafox.store.sql.sqlite_writer import SqliteWriter
+from lorafox.store.sql.database import Database, Repository
 from lorafox.store.sql.tables import ddb_index_items, ddb_items
 from lorafox.tables.errors import (
     DynamoDBError,
@@ -133,51 +130,14 @@ class _GroupCommit:
                     future.set_exception(error)
 
 
-class TableStoreBase:
-    """The state ``SqlStore`` provides to the table queries mixed into it."""
+class TableStoreBase(Repository):
+    """What the table queries share: the group commit of item writes and the cache of table
+    definitions (``ItemRepository`` is made of them)."""
 
-    """Mixed into ``SqlStore``, which provides the connections (implements ``ItemStore``)."""
-
-    _insert: Callable[..., Any]
-    _postgres: bool
-    _group_commit: _GroupCommit | None = None
-    _table_cache: dict[str, tuple[float, StoredTable]] | None = None
-
-    def _reading(self) -> contextlib.AbstractAsyncContextManager[AsyncConnection]:
-        raise NotImplementedError
-
-    def _writing(self) -> contextlib.AbstractAsyncContextManager[AsyncConnection]:
-        raise NotImplementedError
-
-    _fast_writer: SqliteWriter | None
-    _engine: AsyncEngine
-    _read_connection: sqlite3.Connection | None = None
-
-    def _reader(self) -> sqlite3.Connection | None:
-        """SQLite (a file): a read-only raw connection for the hot reads; else None."""
-        if self._fast_writer is None:
-            return None
-        if self._read_connection is None:
-            path = self._engine.url.database
-            assert path is not None  # noqa: S101 - there is a file writer
-            connection = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-            connection.execute("PRAGMA query_only=ON")
-            weakref.finalize(self, connection.close)
-            self._read_connection = connection
-        return self._read_connection
-
-    def _raw_read(self, read: Callable[[sqlite3.Connection], _T]) -> _T | None:
-        """``read`` on the raw connection (None without one); a failure is a StoreError."""
-        connection = self._reader()
-        if connection is None:
-            return None
-        try:
-            return read(connection)
-        except sqlite3.Error as exc:
-            raise StoreError("the database is unavailable") from exc
-
-    async def _sqlite(self, writer: SqliteWriter, work: Callable[[sqlite3.Cursor], _T]) -> _T:
-        raise NotImplementedError
+    def __init__(self, database: Database) -> None:
+        super().__init__(database)
+        self._group_commit: _GroupCommit | None = None
+        self._table_cache: dict[str, tuple[float, StoredTable]] = {}
 
     async def _write(
         self,
@@ -187,16 +147,11 @@ class TableStoreBase:
         """Run a write in a transaction: ``fast`` in a group commit on SQLite's raw writer
         connection, else ``work`` in a transaction of its own (PostgreSQL commits concurrent
         transactions together by itself)."""
-        writer = self._fast_writer
-        if writer is None:
-            async with self._writing() as conn:
+        if self._db.fast_writer is None:
+            async with self._db.writing() as conn:
                 return await work(conn)
         if self._group_commit is None:
-
-            async def transaction(run: SyncWork) -> Any:
-                return await self._sqlite(writer, run)
-
-            self._group_commit = _GroupCommit(transaction)
+            self._group_commit = _GroupCommit(self._db.fast_write)
         result: _T = await self._group_commit.submit(fast)
         return result
 
@@ -250,13 +205,13 @@ class TableStoreBase:
             for index_id, ipk, isk in after - before
         ]
         if added:
-            await conn.execute(self._insert(ddb_index_items).on_conflict_do_nothing(), added)
+            await conn.execute(self._db.insert(ddb_index_items).on_conflict_do_nothing(), added)
 
     async def _locked_item(
         self, conn: AsyncConnection, table_id: int, pk: bytes, sk: bytes
     ) -> dict[str, Any] | None:
         query = select(ddb_items.c.item).where(self._key(table_id, pk, sk))
-        if self._postgres:
+        if self._db.postgres:
             query = query.with_for_update()
         row = (await conn.execute(query)).first()
         return None if row is None else dict(json.loads(row.item))

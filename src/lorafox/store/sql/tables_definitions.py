@@ -37,7 +37,7 @@ class TableDefinitions(TableStoreBase):
     ) -> StoredTable:
         created = int(time.time() * 1000)
         try:
-            async with self._writing() as conn:
+            async with self._db.writing() as conn:
                 if (
                     await conn.execute(select(ddb_tables.c.id).where(ddb_tables.c.name == name))
                 ).first() is not None:
@@ -59,28 +59,25 @@ class TableDefinitions(TableStoreBase):
         return StoredTable(table_id, name, definition, None, "ACTIVE", created, group_path)
 
     def _forget_tables(self) -> None:
-        if self._table_cache is not None:
-            self._table_cache.clear()
+        self._table_cache.clear()
 
     async def get_table(self, name: str) -> StoredTable | None:
         """The table, as read at most ``TABLE_CACHE_SECONDS`` ago (this process's own table
         changes are seen at once; another instance's within that time)."""
-        if self._table_cache is None:
-            self._table_cache = {}
         now = time.monotonic()
         cached = self._table_cache.get(name)
         if cached is not None and now - cached[0] < TABLE_CACHE_SECONDS:
             return cached[1]
         table: StoredTable | None
-        if self._reader() is not None:
-            raw = self._raw_read(lambda c: fast.get_table(c, name))
+        if self._db.fast_writer is not None:
+            raw = self._db.fast_read(lambda c: fast.get_table(c, name))
             table = (
                 None
                 if raw is None
                 else StoredTable(raw[0], raw[1], load(raw[2]), raw[3], raw[4], raw[5], raw[6])
             )
         else:
-            async with self._reading() as conn:
+            async with self._db.reading() as conn:
                 query = select(ddb_tables).where(ddb_tables.c.name == name)
                 row = (await conn.execute(query)).first()
             table = None if row is None else _table(row)
@@ -93,7 +90,7 @@ class TableDefinitions(TableStoreBase):
         return table
 
     async def list_tables(self) -> list[StoredTable]:
-        async with self._reading() as conn:
+        async with self._db.reading() as conn:
             rows = await conn.execute(select(ddb_tables).order_by(ddb_tables.c.id))
             return [_table(row) for row in rows]
 
@@ -108,11 +105,11 @@ class TableDefinitions(TableStoreBase):
         if within is not None:
             # a group's subtree is a prefix of paths (% and _ cannot occur in a path)
             query = query.where(or_(*(ddb_tables.c.group_path.startswith(p) for p in within)))
-        async with self._reading() as conn:
+        async with self._db.reading() as conn:
             return [row.name for row in await conn.execute(query)]
 
     async def delete_table(self, table_id: int) -> None:
-        async with self._writing() as conn:
+        async with self._db.writing() as conn:
             await conn.execute(
                 delete(ddb_index_items).where(ddb_index_items.c.table_id == table_id)
             )
@@ -127,9 +124,9 @@ class TableDefinitions(TableStoreBase):
     ) -> StoredTable:
         """Read the table (locked), let ``change`` give its new definition and TTL attribute
         (or raise), store them: one transaction, so concurrent changes are not lost."""
-        async with self._writing() as conn:
+        async with self._db.writing() as conn:
             query = select(ddb_tables).where(ddb_tables.c.id == table_id)
-            if self._postgres:
+            if self._db.postgres:
                 query = query.with_for_update()
             row = (await conn.execute(query)).first()
             if row is None:
@@ -151,7 +148,7 @@ class TableDefinitions(TableStoreBase):
         query = select(func.count(), func.coalesce(func.sum(ddb_items.c.size), 0)).where(
             ddb_items.c.table_id == table_id
         )
-        async with self._reading() as conn:
+        async with self._db.reading() as conn:
             count, size = (await conn.execute(query)).one()
         return int(count), int(size)
 
@@ -162,6 +159,6 @@ class TableDefinitions(TableStoreBase):
             .select_from(ddb_index_items.join(ddb_items, self._join()))
             .where(ddb_index_items.c.table_id == table_id, ddb_index_items.c.index_id == index_id)
         )
-        async with self._reading() as conn:
+        async with self._db.reading() as conn:
             count, size = (await conn.execute(query)).one()
         return int(count), int(size)

@@ -51,7 +51,7 @@ class TableIndexes(TableStoreBase):
     ) -> list[IndexRow]:
         """Up to ``limit`` entries of one index partition within the sort key bounds, in
         (index sort key, item key) order, after (forwards) or before ``after``."""
-        raw = self._raw_read(
+        raw = self._db.fast_read(
             lambda c: fast.query_index(
                 c, table_id, index_id, pk, lower, upper, after, forward, limit
             )
@@ -71,7 +71,7 @@ class TableIndexes(TableStoreBase):
             conditions.append(_after(columns, after) if forward else _before(columns, after))
         order = [c.asc() if forward else c.desc() for c in columns]
         query = self._index_select().where(*conditions).order_by(*order).limit(limit)
-        async with self._reading() as conn:
+        async with self._db.reading() as conn:
             return [_index_row(row) for row in await conn.execute(query)]
 
     async def scan_index(
@@ -88,7 +88,7 @@ class TableIndexes(TableStoreBase):
         if after is not None:
             query = query.where(_after(columns, after))
         query = query.order_by(*columns).limit(limit)
-        async with self._reading() as conn:
+        async with self._db.reading() as conn:
             return [_index_row(row) for row in await conn.execute(query)]
 
     async def build_index(
@@ -103,9 +103,9 @@ class TableIndexes(TableStoreBase):
         if after is not None:
             query = query.where(_after((ddb_items.c.pk, ddb_items.c.sk), after))
         query = query.order_by(ddb_items.c.pk, ddb_items.c.sk).limit(limit)
-        if self._postgres:
+        if self._db.postgres:
             query = query.with_for_update()
-        async with self._writing() as conn:
+        async with self._db.writing() as conn:
             rows = (await conn.execute(query)).all()
             entries = [
                 {
@@ -120,13 +120,15 @@ class TableIndexes(TableStoreBase):
                 for index_id, ipk, isk in indexer(json.loads(row.item))
             ]
             if entries:
-                await conn.execute(self._insert(ddb_index_items).on_conflict_do_nothing(), entries)
+                await conn.execute(
+                    self._db.insert(ddb_index_items).on_conflict_do_nothing(), entries
+                )
         if len(rows) < limit:
             return None
         return bytes(rows[-1].pk), bytes(rows[-1].sk)
 
     async def drop_index(self, table_id: int, index_id: int) -> None:
-        async with self._writing() as conn:
+        async with self._db.writing() as conn:
             await conn.execute(
                 delete(ddb_index_items).where(
                     ddb_index_items.c.table_id == table_id,
@@ -146,7 +148,7 @@ class TableIndexes(TableStoreBase):
         if upper is not None:
             conditions.append(i.sk <= upper[0] if upper[1] else i.sk < upper[0])
         query = select(i.item_pk, i.item_sk).where(*conditions).order_by(i.sk).limit(limit)
-        async with self._reading() as conn:
+        async with self._db.reading() as conn:
             return [(bytes(r.item_pk), bytes(r.item_sk)) for r in await conn.execute(query)]
 
     async def purge_items(
@@ -159,7 +161,7 @@ class TableIndexes(TableStoreBase):
         """Delete the items of ``keys`` for which ``still`` (asked on the item as it is now,
         locked) holds, with their index entries; how many were deleted."""
         deleted = 0
-        async with self._writing() as conn:
+        async with self._db.writing() as conn:
             for pk, sk in keys:
                 old = await self._locked_item(conn, table_id, pk, sk)
                 if old is None or not still(old):

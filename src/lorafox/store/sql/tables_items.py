@@ -2,7 +2,7 @@
 
 Items are rows keyed by (table id, ``pk``, ``sk``), where ``pk``/``sk`` are
 ``lorafox.tables.keys.encode_key_value`` bytes: the primary key's B-tree is the sort order DynamoDB
-gives, so :meth:`TableItemQueries.query_items` reads one key range (``encoded_range()`` bounds)
+gives, so :meth:`ItemRepository.query_items` reads one key range (``encoded_range()`` bounds)
 and a Query costs the same at 10 items or 10 million. The item itself is stored as JSON in
 DynamoDB wire form.
 
@@ -10,10 +10,10 @@ Secondary indexes (and the time-to-live attribute, index 0) are rows of ``ddb_in
 keyed by (table, index, index key bytes, item key bytes), written in the transaction of the item
 they point at: a write computes the entries of the old and of the new item with the table's
 ``Indexer`` and deletes or inserts only the difference (a write that changes no index key touches
-no index row). :meth:`TableItemQueries.query_index` reads one range of that key and joins each
+no index row). :meth:`ItemRepository.query_index` reads one range of that key and joins each
 entry to its item.
 
-Conditional writes (:meth:`TableItemQueries.write_item`) read the old item and write the new one
+Conditional writes (:meth:`ItemRepository.write_item`) read the old item and write the new one
 in one transaction: on SQLite writes are serialised by the store's write lock; on PostgreSQL
 the old row is read ``FOR UPDATE``, and a new one is inserted with ``ON CONFLICT DO NOTHING``:
 when a concurrent write created it first, the decision is taken again on that item.
@@ -51,18 +51,19 @@ from lorafox.tables.errors import (
     TransactionConflictException,
 )
 
-__all__ = ["TableItemQueries"]
+__all__ = ["ItemRepository"]
 
 
-class TableItemQueries(TableDefinitions, TableIndexes, TableStoreBase):
-    """Mixed into ``SqlStore``, which provides the connections (implements ``ItemStore``)."""
+class ItemRepository(TableDefinitions, TableIndexes, TableStoreBase):
+    """Implements ``lorafox.ports.tables.ItemStore``: the definitions of the tables
+    (``tables_definitions``), their indexes (``tables_indexes``) and their items (here)."""
 
     # -- items -----------------------------------------------------------------------------
 
     async def get_item(self, table_id: int, pk: bytes, sk: bytes) -> dict[str, Any] | None:
-        if self._reader() is not None:
-            return self._raw_read(lambda c: fast.get_item(c, table_id, pk, sk))
-        async with self._reading() as conn:
+        if self._db.fast_writer is not None:
+            return self._db.fast_read(lambda c: fast.get_item(c, table_id, pk, sk))
+        async with self._db.reading() as conn:
             row = (
                 await conn.execute(select(ddb_items.c.item).where(self._key(table_id, pk, sk)))
             ).first()
@@ -101,7 +102,7 @@ class TableItemQueries(TableDefinitions, TableIndexes, TableStoreBase):
                 # No row to lock: insert only if nobody did meanwhile (PostgreSQL waits for a
                 # concurrent inserter); if one did, decide again on its item, now locked.
                 inserted = await conn.execute(
-                    self._insert(ddb_items)
+                    self._db.insert(ddb_items)
                     .values(table_id=table_id, pk=pk, sk=sk, item=_dump(new), size=size)
                     .on_conflict_do_nothing()
                 )
@@ -131,7 +132,7 @@ class TableItemQueries(TableDefinitions, TableIndexes, TableStoreBase):
                 await conn.execute(delete(ddb_items).where(self._key(table_id, pk, sk)))
                 await self._reindex(conn, table_id, pk, sk, olds.get((pk, sk)), None, indexer)
             for row in puts:
-                statement = self._insert(ddb_items).values(
+                statement = self._db.insert(ddb_items).values(
                     table_id=table_id, pk=row.pk, sk=row.sk, item=_dump(row.item), size=row.size
                 )
                 await conn.execute(
@@ -152,7 +153,7 @@ class TableItemQueries(TableDefinitions, TableIndexes, TableStoreBase):
     async def _check_token(self, conn: AsyncConnection, token: ClientToken) -> bool:
         """True when the token's request already succeeded within the window."""
         query = select(ddb_client_tokens).where(ddb_client_tokens.c.token == token.token)
-        if self._postgres:
+        if self._db.postgres:
             query = query.with_for_update()
         row = (await conn.execute(query)).first()
         if row is None or row.created_at <= token.now - token.window:
@@ -162,7 +163,7 @@ class TableItemQueries(TableDefinitions, TableIndexes, TableStoreBase):
         return True
 
     async def _save_token(self, conn: AsyncConnection, token: ClientToken) -> None:
-        statement = self._insert(ddb_client_tokens).values(
+        statement = self._db.insert(ddb_client_tokens).values(
             token=token.token, digest=token.digest, created_at=token.now
         )
         await conn.execute(
@@ -216,7 +217,7 @@ class TableItemQueries(TableDefinitions, TableIndexes, TableStoreBase):
                     await self._reindex(conn, table_id, pk, sk, old, new, indexer)
                     continue
                 inserted = await conn.execute(
-                    self._insert(ddb_items)
+                    self._db.insert(ddb_items)
                     .values(table_id=table_id, pk=pk, sk=sk, item=_dump(new), size=size)
                     .on_conflict_do_nothing()
                 )
@@ -234,7 +235,7 @@ class TableItemQueries(TableDefinitions, TableIndexes, TableStoreBase):
         )
 
     async def purge_client_tokens(self, before: int) -> None:
-        async with self._writing() as conn:
+        async with self._db.writing() as conn:
             await conn.execute(
                 delete(ddb_client_tokens).where(ddb_client_tokens.c.created_at < before)
             )
@@ -244,7 +245,7 @@ class TableItemQueries(TableDefinitions, TableIndexes, TableStoreBase):
     ) -> list[dict[str, Any] | None]:
         """Several items read in one transaction (TransactGetItems)."""
         found: list[dict[str, Any] | None] = []
-        async with self._reading() as conn:
+        async with self._db.reading() as conn:
             for table_id, pk, sk in keys:
                 row = (
                     await conn.execute(select(ddb_items.c.item).where(self._key(table_id, pk, sk)))
@@ -263,7 +264,7 @@ class TableItemQueries(TableDefinitions, TableIndexes, TableStoreBase):
         limit: int,
     ) -> list[ItemRow]:
         """Up to ``limit`` items of one partition within the sort key bounds, in order."""
-        raw = self._raw_read(
+        raw = self._db.fast_read(
             lambda c: fast.query_items(c, table_id, pk, lower, upper, forward, limit)
         )
         if raw is not None:
@@ -277,7 +278,7 @@ class TableItemQueries(TableDefinitions, TableIndexes, TableStoreBase):
             conditions.append(ddb_items.c.sk <= value if included else ddb_items.c.sk < value)
         order = ddb_items.c.sk.asc() if forward else ddb_items.c.sk.desc()
         query = select(ddb_items).where(*conditions).order_by(order).limit(limit)
-        async with self._reading() as conn:
+        async with self._db.reading() as conn:
             return [_row(row) for row in await conn.execute(query)]
 
     async def scan_items(
@@ -288,5 +289,5 @@ class TableItemQueries(TableDefinitions, TableIndexes, TableStoreBase):
         if after is not None:
             query = query.where(_after((ddb_items.c.pk, ddb_items.c.sk), after))
         query = query.order_by(ddb_items.c.pk, ddb_items.c.sk).limit(limit)
-        async with self._reading() as conn:
+        async with self._db.reading() as conn:
             return [_row(row) for row in await conn.execute(query)]

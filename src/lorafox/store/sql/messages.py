@@ -1,0 +1,227 @@
+"""Messages on SQLAlchemy Core (``MessageRepository``), and the SQLite fast path of ingest
+(``FastMessageRepository``: the batch on the raw writer, see ``sqlite_writer``).
+
+A batch is stored in one transaction: the new devices heard on it, the messages (a message
+already stored, the same ``(device, time, seq_number)``, is skipped: a retried callback), the
+hourly rollup, and the downlink each message asked for.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Row, func, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from lorafox.domain import Device, StoredUplink, Uplink
+from lorafox.ports.store import DownlinkAsk, Ingested
+from lorafox.store.sql import rollup, sqlite_writer
+from lorafox.store.sql.database import Repository
+from lorafox.store.sql.devices import device_row
+from lorafox.store.sql.downlinks import answer, now_ms
+from lorafox.store.sql.tables import cursors, device_types, devices, messages
+
+__all__ = ["FastMessageRepository", "MessageRepository", "stored_uplink"]
+
+_KEY = (messages.c.device, messages.c.time, messages.c.seq_number)
+
+
+def _uplink_row(uplink: Uplink, received_at: int) -> dict[str, Any]:
+    return {
+        "device": uplink.device,
+        "time": uplink.time,
+        "seq_number": uplink.seq_number,
+        "data": uplink.data,
+        "ack": uplink.ack,
+        "long_polling": uplink.long_polling,
+        "snr": uplink.snr,
+        "rssi": uplink.rssi,
+        "avg_snr": uplink.avg_snr,
+        "station": uplink.station,
+        "lat": uplink.lat,
+        "lng": uplink.lng,
+        "device_type_id": uplink.device_type_id,
+        "duplicate": uplink.duplicate,
+        "extra": uplink.extra or None,
+        "received_at": received_at,
+        "decoded": uplink.decoded,
+        "decode_error": uplink.decode_error,
+    }
+
+
+def stored_uplink(row: Row[Any]) -> StoredUplink:
+    m = row._mapping
+    return StoredUplink(
+        id=m["id"],
+        received_at=m["received_at"],
+        uplink=Uplink(
+            device=m["device"],
+            time=m["time"],
+            seq_number=m["seq_number"],
+            data=m["data"],
+            ack=m["ack"],
+            long_polling=m["long_polling"],
+            snr=m["snr"],
+            rssi=m["rssi"],
+            avg_snr=m["avg_snr"],
+            station=m["station"],
+            lat=m["lat"],
+            lng=m["lng"],
+            device_type_id=m["device_type_id"],
+            duplicate=m["duplicate"],
+            extra=m["extra"] or {},
+            decoded=m["decoded"],
+            decode_error=m["decode_error"],
+        ),
+        advanced=m["advanced"],
+        computed_location=None
+        if m["computed_lat"] is None
+        else (m["computed_lat"], m["computed_lng"], m["computed_radius"], m["computed_source"]),
+    )
+
+
+class MessageRepository(Repository):
+    """Implements ``lorafox.ports.store.MessageStore``."""
+
+    async def ingest(
+        self, batch: Sequence[tuple[Uplink, DownlinkAsk]], provision: Sequence[Device] = ()
+    ) -> list[Ingested]:
+        if not batch:
+            return []
+        now = now_ms()
+        stmt = (
+            self._db.insert(messages)
+            .on_conflict_do_nothing(index_elements=list(_KEY))
+            .returning(messages.c.id, *_KEY)
+        )
+        async with self._db.writing() as conn:
+            if provision:
+                await self._provision(conn, provision)
+            result = await conn.execute(stmt, [_uplink_row(u, now) for u, _ in batch])
+            keys = {(r.device, r.time, r.seq_number): r.id for r in result}
+            await rollup.add_messages(conn, list(keys.values()))
+            ingested: list[Ingested] = []
+            for uplink, wants in batch:
+                new_id = keys.pop((uplink.device, uplink.time, uplink.seq_number), None)
+                downlink = (
+                    await answer(conn, self._db.postgres, uplink, now, wants) if wants else None
+                )
+                stored = None if new_id is None else StoredUplink(new_id, now, uplink)
+                ingested.append(Ingested(stored, downlink))
+        return ingested
+
+    async def _provision(self, conn: AsyncConnection, new: Sequence[Device]) -> None:
+        """Insert devices heard on a callback, skipping those that exist or whose device type
+        was deleted meanwhile (their uplinks are stored all the same)."""
+        type_ids = list({d.device_type_id for d in new})
+        found = set(
+            await conn.scalars(select(device_types.c.id).where(device_types.c.id.in_(type_ids)))
+        )
+        rows = [device_row(d) for d in new if d.device_type_id in found]
+        if rows:
+            await conn.execute(
+                self._db.insert(devices).on_conflict_do_nothing(index_elements=[devices.c.id]),
+                rows,
+            )
+
+    async def list_messages(
+        self,
+        device: str,
+        *,
+        limit: int,
+        since: int | None = None,
+        before: int | None = None,
+        registered_at: int | None = None,
+    ) -> list[StoredUplink]:
+        query = select(messages).where(messages.c.device == device)
+        if registered_at is not None:
+            query = query.where(messages.c.received_at >= registered_at)
+        if since is not None:
+            query = query.where(messages.c.time >= since)
+        if before is not None:
+            query = query.where(messages.c.time < before)
+        query = query.order_by(messages.c.time.desc(), messages.c.seq_number.desc()).limit(limit)
+        async with self._db.reading() as conn:
+            return [stored_uplink(row) for row in await conn.execute(query)]
+
+    async def list_type_messages(
+        self,
+        device_type_id: str,
+        *,
+        limit: int,
+        since: int | None = None,
+        before: int | None = None,
+    ) -> list[StoredUplink]:
+        members = select(devices.c.id).where(devices.c.device_type_id == device_type_id)
+        query = select(messages).where(messages.c.device.in_(members))
+        if since is not None:
+            query = query.where(messages.c.time >= since)
+        if before is not None:
+            query = query.where(messages.c.time < before)
+        query = query.order_by(messages.c.time.desc(), messages.c.seq_number.desc()).limit(limit)
+        async with self._db.reading() as conn:
+            return [stored_uplink(row) for row in await conn.execute(query)]
+
+    async def count_messages(self, device: str, since: Sequence[int]) -> list[int]:
+        if not since:
+            return []
+        # One range scan of the unique (device, time, seq_number) index, from the oldest bound;
+        # each count filters that range (COUNT(*) FILTER: SQLite 3.30+, PostgreSQL).
+        counts = [func.count().filter(messages.c.time >= bound) for bound in since]
+        query = select(*counts).where(messages.c.device == device, messages.c.time >= min(since))
+        async with self._db.reading() as conn:
+            row = (await conn.execute(query)).one()
+        return [int(value or 0) for value in row]
+
+    async def messages_after(self, message_id: int, *, limit: int) -> list[StoredUplink]:
+        query = select(messages).where(messages.c.id > message_id).order_by(messages.c.id)
+        async with self._db.reading() as conn:
+            return [stored_uplink(row) for row in await conn.execute(query.limit(limit))]
+
+    async def last_message_id(self) -> int:
+        async with self._db.reading() as conn:
+            value = await conn.scalar(select(func.max(messages.c.id)))
+        return int(value or 0)
+
+    async def get_cursor(self, name: str) -> int | None:
+        async with self._db.reading() as conn:
+            value = await conn.scalar(select(cursors.c.value).where(cursors.c.name == name))
+        return None if value is None else int(value)
+
+    async def set_cursor(self, name: str, value: int) -> None:
+        stmt = self._db.insert(cursors).values(name=name, value=value)
+        stmt = stmt.on_conflict_do_update(index_elements=[cursors.c.name], set_={"value": value})
+        async with self._db.writing() as conn:
+            await conn.execute(stmt)
+
+
+class FastMessageRepository(MessageRepository):
+    """``MessageRepository`` with ingest on SQLite's raw writer."""
+
+    async def ingest(
+        self, batch: Sequence[tuple[Uplink, DownlinkAsk]], provision: Sequence[Device] = ()
+    ) -> list[Ingested]:
+        if not batch:
+            return []
+        now = now_ms()
+
+        def work(cursor: sqlite3.Cursor) -> list[Ingested]:
+            if provision:
+                sqlite_writer.insert_devices(cursor, provision)
+            ids = sqlite_writer.insert_uplinks(cursor, [uplink for uplink, _ in batch], now)
+            rollup.sqlite_add_messages(cursor, [i for i in ids if i is not None])
+            return [
+                Ingested(
+                    None if new_id is None else StoredUplink(new_id, now, uplink),
+                    sqlite_writer.answer(
+                        cursor, uplink.device, uplink.seq_number, uplink.time, now, wants
+                    )
+                    if wants
+                    else None,
+                )
+                for new_id, (uplink, wants) in zip(ids, batch, strict=True)
+            ]
+
+        return await self._db.fast_write(work)
