@@ -116,24 +116,18 @@ class ServiceReports:
                 "downlinkOverusage": ack.overusage,
             }
             if ack.acked:
-                return [
-                    Event(
-                        type=EventType.DOWNLINK_ACKED,
-                        severity=Severity.INFO,
-                        time=ack.time,
-                        message=f"Downlink {downlink.id} acknowledged by the network",
-                        device=ack.device,
-                        device_type_id=type_id,
-                        data=data,
-                    )
-                ]
-            text = f": {ack.info_message}" if ack.info_message else ""
+                kind, severity = EventType.DOWNLINK_ACKED, Severity.INFO
+                message = f"Downlink {downlink.id} acknowledged by the network"
+            else:
+                kind, severity = EventType.DOWNLINK_FAILED, Severity.WARN
+                text = f": {ack.info_message}" if ack.info_message else ""
+                message = f"Downlink {downlink.id} failed ({ack.info_name}){text}"
             return [
                 Event(
-                    type=EventType.DOWNLINK_FAILED,
-                    severity=Severity.WARN,
+                    type=kind,
+                    severity=severity,
                     time=ack.time,
-                    message=f"Downlink {downlink.id} failed ({ack.info_name}){text}",
+                    message=message,
                     device=ack.device,
                     device_type_id=type_id,
                     data=data,

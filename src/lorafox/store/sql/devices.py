@@ -29,6 +29,7 @@ from lorafox.domain import Device, DeviceType, DownlinkMode, DownlinkState, Payl
 from lorafox.errors import Conflict, NotFound
 from lorafox.ports.store import DeviceQuery, DeviceTypeQuery
 from lorafox.store.sql.database import Repository
+from lorafox.store.sql.rows import columns, record
 from lorafox.store.sql.tables import device_types, devices, downlinks, groups, messages
 
 __all__ = ["DeviceRepository", "device_row"]
@@ -62,82 +63,17 @@ _DEVICE_COLUMNS = (
 
 def _device_type(row: Row[Any]) -> DeviceType:
     m = row._mapping
-    return DeviceType(
-        id=m["id"],
-        name=m["name"],
-        description=m["description"],
-        group_id=m["group_id"],
-        keep_alive=m["keep_alive"],
-        alert_email=m["alert_email"],
+    return record(
+        DeviceType,
+        row,
         downlink_mode=DownlinkMode(m["downlink_mode"]),
-        downlink_data=m["downlink_data"],
         payload_type=PayloadType(m["payload_type"]),
-        payload_config=m["payload_config"],
-        automatic_renewal=m["automatic_renewal"],
-        max_uplinks_per_day=m["max_uplinks_per_day"],
-        created_at=m["created_at"],
-        created_by=m["created_by"],
-        edited_at=m["edited_at"],
-        edited_by=m["edited_by"],
-    )
-
-
-def _device_type_row(t: DeviceType) -> dict[str, Any]:
-    return {
-        "id": t.id,
-        "name": t.name,
-        "description": t.description,
-        "group_id": t.group_id,
-        "keep_alive": t.keep_alive,
-        "alert_email": t.alert_email,
-        "downlink_mode": int(t.downlink_mode),
-        "downlink_data": t.downlink_data,
-        "payload_type": int(t.payload_type),
-        "payload_config": t.payload_config,
-        "automatic_renewal": t.automatic_renewal,
-        "max_uplinks_per_day": t.max_uplinks_per_day,
-        "created_at": t.created_at,
-        "created_by": t.created_by,
-        "edited_at": t.edited_at,
-        "edited_by": t.edited_by,
-    }
-
-
-def _device(row: Row[Any]) -> Device:
-    m = row._mapping
-    return Device(
-        id=m["id"],
-        name=m["name"],
-        device_type_id=m["device_type_id"],
-        group_id=m["group_id"],
-        pac=m["pac"],
-        lat=m["lat"],
-        lng=m["lng"],
-        activable=m["activable"],
-        automatic_renewal=m["automatic_renewal"],
-        created_at=m["created_at"],
-        created_by=m["created_by"],
-        provisioned=m["provisioned"],
-        last_com=m["last_com"],
-        seq_number=m["seq_number"],
     )
 
 
 def device_row(d: Device) -> dict[str, Any]:
     """The ``devices`` row of ``d`` (its group, last_com and seq_number are not stored)."""
-    return {
-        "id": d.id,
-        "name": d.name,
-        "device_type_id": d.device_type_id,
-        "pac": d.pac,
-        "lat": d.lat,
-        "lng": d.lng,
-        "activable": d.activable,
-        "automatic_renewal": d.automatic_renewal,
-        "provisioned": d.provisioned,
-        "created_at": d.created_at,
-        "created_by": d.created_by,
-    }
+    return columns(d, devices)
 
 
 def _in_paths(paths: Sequence[str]) -> ColumnElement[bool]:
@@ -182,12 +118,14 @@ class DeviceRepository(Repository):
     async def create_device_type(self, device_type: DeviceType) -> None:
         async with self._db.writing() as conn:
             try:
-                await conn.execute(insert(device_types).values(**_device_type_row(device_type)))
+                await conn.execute(
+                    insert(device_types).values(**columns(device_type, device_types))
+                )
             except IntegrityError as exc:
                 raise Conflict(f"device type {device_type.id} already exists") from exc
 
     async def update_device_type(self, device_type: DeviceType) -> None:
-        values = _device_type_row(device_type)
+        values = columns(device_type, device_types)
         for fixed in ("id", "group_id", "created_at", "created_by"):
             del values[fixed]
         async with self._db.writing() as conn:
@@ -220,7 +158,7 @@ class DeviceRepository(Repository):
     async def get_device(self, device_id: str) -> Device | None:
         async with self._db.reading() as conn:
             row = (await conn.execute(self._devices().where(devices.c.id == device_id))).first()
-        return None if row is None else _device(row)
+        return None if row is None else record(Device, row)
 
     async def list_devices(self, query: DeviceQuery) -> list[Device]:
         stmt = (
@@ -240,7 +178,7 @@ class DeviceRepository(Repository):
             )
         stmt = stmt.order_by(*_DEVICE_SORT[query.sort]).limit(query.limit).offset(query.offset)
         async with self._db.reading() as conn:
-            return [_device(row) for row in await conn.execute(stmt)]
+            return [record(Device, row) for row in await conn.execute(stmt)]
 
     async def device_index(self) -> dict[str, str]:
         async with self._db.reading() as conn:

@@ -20,6 +20,7 @@ from lorafox.errors import Conflict, NotFound
 from lorafox.ports.store import DownlinkAsk
 from lorafox.store.sql import rollup, sqlite_writer
 from lorafox.store.sql.database import Repository
+from lorafox.store.sql.rows import record
 from lorafox.store.sql.tables import downlinks
 
 __all__ = ["DownlinkRepository", "FastDownlinkRepository", "answer", "downlink_from_row"]
@@ -30,21 +31,7 @@ def now_ms() -> int:
 
 
 def downlink_from_row(row: Row[Any]) -> Downlink:
-    m = row._mapping
-    return Downlink(
-        id=m["id"],
-        device=m["device"],
-        data=m["data"],
-        state=DownlinkState(m["state"]),
-        source=m["source"],
-        created_at=m["created_at"],
-        sent_at=m["sent_at"],
-        answered_seq=m["answered_seq"],
-        answered_time=m["answered_time"],
-        info_code=m["info_code"],
-        info_message=m["info_message"],
-        ended_at=m["ended_at"],
-    )
+    return record(Downlink, row, state=DownlinkState(row._mapping["state"]))
 
 
 async def _answered(

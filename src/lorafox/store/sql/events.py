@@ -22,6 +22,7 @@ from lorafox.domain import (
 from lorafox.store.sql import rollup
 from lorafox.store.sql.database import Repository
 from lorafox.store.sql.downlinks import downlink_from_row
+from lorafox.store.sql.rows import columns, record
 from lorafox.store.sql.tables import device_alerts, device_status, devices, downlinks, events
 from lorafox.store.sql.tables import messages as messages_table
 
@@ -32,30 +33,24 @@ _ENDED = (DownlinkState.ACKED.value, DownlinkState.FAILED.value, DownlinkState.E
 
 def _event(row: Row[Any]) -> Event:
     m = row._mapping
-    return Event(
-        id=m["id"],
-        device=m["device"],
-        device_type_id=m["device_type_id"],
+    return record(
+        Event,
+        row,
         type=EventType(m["type"]),
         severity=Severity(m["severity"]),
-        time=m["time"],
-        message=m["message"],
         data=m["data"] or {},
-        created_at=m["created_at"],
     )
 
 
 def _event_row(event: Event, now: int) -> dict[str, Any]:
-    return {
-        "device": event.device,
-        "device_type_id": event.device_type_id,
-        "type": event.type.value,
-        "severity": event.severity.value,
-        "time": event.time,
-        "message": event.message[:500],
-        "data": event.data or None,
-        "created_at": now,
-    }
+    return columns(
+        event,
+        events,
+        skip=("id",),
+        message=event.message[:500],
+        data=event.data or None,
+        created_at=now,
+    )
 
 
 class EventRepository(Repository):

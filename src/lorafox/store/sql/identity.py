@@ -36,6 +36,7 @@ from lorafox.domain import (
 from lorafox.errors import Conflict, NotFound, StoreError
 from lorafox.ports.store import GroupQuery, Login, MemberQuery
 from lorafox.store.sql.database import Repository
+from lorafox.store.sql.rows import columns, record
 from lorafox.store.sql.tables import api_users, device_types, groups, user_roles, users
 
 __all__ = ["IdentityRepository"]
@@ -60,65 +61,12 @@ _USER_SORT = {
 }
 
 
-def _group(row: Row[Any]) -> Group:
-    m = row._mapping
-    return Group(
-        id=m["id"],
-        name=m["name"],
-        description=m["description"],
-        type=m["type"],
-        timezone=m["timezone"],
-        parent_id=m["parent_id"],
-        path=m["path"],
-        created_at=m["created_at"],
-        created_by=m["created_by"],
-    )
-
-
-def _group_row(g: Group) -> dict[str, Any]:
-    return {
-        "id": g.id,
-        "name": g.name,
-        "description": g.description,
-        "type": g.type,
-        "timezone": g.timezone,
-        "parent_id": g.parent_id,
-        "path": g.path,
-        "created_by": g.created_by,
-        "created_at": g.created_at,
-    }
-
-
-def _user(row: Row[Any], roles: Sequence[UserRole]) -> User:
-    m = row._mapping
-    return User(
-        id=m["id"],
-        email=m["email"],
-        first_name=m["first_name"],
-        last_name=m["last_name"],
-        timezone=m["timezone"],
-        roles=tuple(roles),
-        created_at=m["created_at"],
-        last_login_at=m["last_login_at"],
-        password_hash=m["password_hash"],
-    )
-
-
 def _profiles(text: str) -> tuple[Profile, ...]:
     return tuple(Profile(p) for p in text.split(",") if p)
 
 
 def _api_user(row: Row[Any]) -> ApiUser:
-    m = row._mapping
-    return ApiUser(
-        id=m["id"],
-        name=m["name"],
-        timezone=m["timezone"],
-        group_id=m["group_id"],
-        profiles=_profiles(m["profiles"]),
-        created_at=m["created_at"],
-        secret=m["secret"],
-    )
+    return record(ApiUser, row, profiles=_profiles(row._mapping["profiles"]))
 
 
 def _within(paths: Sequence[str]) -> ColumnElement[bool]:
@@ -138,19 +86,19 @@ class IdentityRepository(Repository):
             row = (await conn.execute(select(groups).where(groups.c.parent_id.is_(None)))).first()
         if row is None:
             raise StoreError("the root group is missing: the database was not migrated")
-        return _group(row)
+        return record(Group, row)
 
     async def get_group(self, group_id: str) -> Group | None:
         async with self._db.reading() as conn:
             row = (await conn.execute(select(groups).where(groups.c.id == group_id))).first()
-        return None if row is None else _group(row)
+        return None if row is None else record(Group, row)
 
     async def get_groups(self, group_ids: Collection[str]) -> dict[str, Group]:
         if not group_ids:
             return {}
         async with self._db.reading() as conn:
             rows = await conn.execute(select(groups).where(groups.c.id.in_(list(group_ids))))
-            return {row.id: _group(row) for row in rows}
+            return {row.id: record(Group, row) for row in rows}
 
     async def list_groups(self, query: GroupQuery) -> list[Group]:
         ids = [t.id for t in query.tops]
@@ -173,12 +121,12 @@ class IdentityRepository(Repository):
             stmt = stmt.where(groups.c.type.in_(query.types))
         stmt = stmt.order_by(*_GROUP_SORT[query.sort]).limit(query.limit).offset(query.offset)
         async with self._db.reading() as conn:
-            return [_group(row) for row in await conn.execute(stmt)]
+            return [record(Group, row) for row in await conn.execute(stmt)]
 
     async def create_group(self, group: Group) -> None:
         async with self._db.writing() as conn:
             try:
-                await conn.execute(insert(groups).values(**_group_row(group)))
+                await conn.execute(insert(groups).values(**columns(group, groups)))
             except IntegrityError as exc:
                 raise Conflict(f"group {group.id} cannot be created here") from exc
 
@@ -239,7 +187,7 @@ class IdentityRepository(Repository):
             if row is None:
                 return None
             roles = await self._roles(conn, [row.id])
-        return _user(row, roles[row.id])
+        return record(User, row, roles=tuple(roles[row.id]))
 
     async def get_user(self, user_id: str) -> User | None:
         return await self._one_user(users.c.id == user_id)
@@ -271,7 +219,7 @@ class IdentityRepository(Repository):
         async with self._db.reading() as conn:
             rows = list(await conn.execute(stmt))
             roles = await self._roles(conn, [row.id for row in rows])
-        return [_user(row, roles[row.id]) for row in rows]
+        return [record(User, row, roles=tuple(roles[row.id])) for row in rows]
 
     async def _put_roles(self, conn: AsyncConnection, user: User) -> None:
         await conn.execute(delete(user_roles).where(user_roles.c.user_id == user.id))

@@ -21,6 +21,7 @@ from lorafox.store.sql import rollup, sqlite_writer
 from lorafox.store.sql.database import Repository
 from lorafox.store.sql.devices import device_row
 from lorafox.store.sql.downlinks import answer, now_ms
+from lorafox.store.sql.rows import columns, record
 from lorafox.store.sql.tables import cursors, device_types, devices, messages
 
 __all__ = ["FastMessageRepository", "MessageRepository", "stored_uplink"]
@@ -29,26 +30,7 @@ _KEY = (messages.c.device, messages.c.time, messages.c.seq_number)
 
 
 def _uplink_row(uplink: Uplink, received_at: int) -> dict[str, Any]:
-    return {
-        "device": uplink.device,
-        "time": uplink.time,
-        "seq_number": uplink.seq_number,
-        "data": uplink.data,
-        "ack": uplink.ack,
-        "long_polling": uplink.long_polling,
-        "snr": uplink.snr,
-        "rssi": uplink.rssi,
-        "avg_snr": uplink.avg_snr,
-        "station": uplink.station,
-        "lat": uplink.lat,
-        "lng": uplink.lng,
-        "device_type_id": uplink.device_type_id,
-        "duplicate": uplink.duplicate,
-        "extra": uplink.extra or None,
-        "received_at": received_at,
-        "decoded": uplink.decoded,
-        "decode_error": uplink.decode_error,
-    }
+    return columns(uplink, messages, extra=uplink.extra or None, received_at=received_at)
 
 
 def stored_uplink(row: Row[Any]) -> StoredUplink:
@@ -56,25 +38,7 @@ def stored_uplink(row: Row[Any]) -> StoredUplink:
     return StoredUplink(
         id=m["id"],
         received_at=m["received_at"],
-        uplink=Uplink(
-            device=m["device"],
-            time=m["time"],
-            seq_number=m["seq_number"],
-            data=m["data"],
-            ack=m["ack"],
-            long_polling=m["long_polling"],
-            snr=m["snr"],
-            rssi=m["rssi"],
-            avg_snr=m["avg_snr"],
-            station=m["station"],
-            lat=m["lat"],
-            lng=m["lng"],
-            device_type_id=m["device_type_id"],
-            duplicate=m["duplicate"],
-            extra=m["extra"] or {},
-            decoded=m["decoded"],
-            decode_error=m["decode_error"],
-        ),
+        uplink=record(Uplink, row, extra=m["extra"] or {}),
         advanced=m["advanced"],
         computed_location=None
         if m["computed_lat"] is None
