@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from lorafox.domain import Device, DeviceType, DownlinkMode, Group, PayloadType, Uplink, new_id
+from lorafox.domain import Device, DeviceType, Group, Uplink, new_id
 from lorafox.errors import Conflict, NotFound
 from lorafox.ports.store import DeviceQuery, DeviceTypeQuery
 from lorafox.store.sql.store import SqlStore
@@ -14,21 +14,7 @@ from tests.store.test_identity_store import child
 
 
 def device_type(group: Group, name: str = "sensors") -> DeviceType:
-    return DeviceType(
-        id=new_id(),
-        name=name,
-        description="",
-        group_id=group.id,
-        keep_alive=0,
-        alert_email=None,
-        downlink_mode=DownlinkMode.CALLBACK,
-        downlink_data=None,
-        payload_type=PayloadType.REGULAR,
-        payload_config=None,
-        automatic_renewal=True,
-        max_uplinks_per_day=0,
-        created_at=1,
-    )
+    return DeviceType.blank(new_id(), name, group.id, created_at=1)
 
 
 def device(device_id: str, t: DeviceType, name: str = "") -> Device:

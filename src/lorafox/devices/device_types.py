@@ -15,7 +15,7 @@ from lorafox.devices.validation import (
     check_max_uplinks,
     check_payload,
 )
-from lorafox.domain import DeviceType, DownlinkMode, PayloadType, Principal, Profile, new_id
+from lorafox.domain import DeviceType, Principal, Profile, new_id
 from lorafox.errors import Forbidden, InvalidInput, NotFound
 from lorafox.identity.groups import Groups
 from lorafox.identity.validation import (
@@ -120,21 +120,8 @@ class DeviceTypes:
         group = await self._groups.get(principal, group_id, rbac.OPERATE)
         if changes.name is None:
             raise InvalidInput("name: needed", field="name")
-        blank = DeviceType(
-            id=device_type_id or new_id(),
-            name="",
-            description="",
-            group_id=group.id,
-            keep_alive=0,
-            alert_email=None,
-            downlink_mode=DownlinkMode.CALLBACK,
-            downlink_data=None,
-            payload_type=PayloadType.REGULAR,
-            payload_config=None,
-            automatic_renewal=True,
-            max_uplinks_per_day=0,
-            created_at=int(time.time() * 1000),
-            created_by=principal.id,
+        blank = DeviceType.blank(
+            device_type_id or new_id(), "", group.id, int(time.time() * 1000), principal.id
         )
         device_type = _apply(blank, changes)
         await self._store.create_device_type(device_type)

@@ -17,13 +17,14 @@ device costs one query a minute, not one per uplink.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Callable
 from enum import StrEnum
 
 from lorafox.devices.registry import DeviceRegistry
-from lorafox.domain import Device, DeviceType, DownlinkMode, PayloadType, new_id
+from lorafox.domain import Device, DeviceType, new_id
 from lorafox.errors import NotFound
 from lorafox.ports.store import DeviceStore
 
@@ -47,21 +48,9 @@ async def _fallback(store: DeviceStore, registry: DeviceRegistry, root_group_id:
     found = registry.find_type(UNREGISTERED, root_group_id)
     if found is not None:
         return found
-    made = DeviceType(
-        id=new_id(),
-        name=UNREGISTERED,
+    made = dataclasses.replace(
+        DeviceType.blank(new_id(), UNREGISTERED, root_group_id, int(time.time() * 1000)),
         description="Devices heard on a Sigfox callback before they were registered",
-        group_id=root_group_id,
-        keep_alive=0,
-        alert_email=None,
-        downlink_mode=DownlinkMode.CALLBACK,
-        downlink_data=None,
-        payload_type=PayloadType.REGULAR,
-        payload_config=None,
-        automatic_renewal=True,
-        max_uplinks_per_day=0,
-        created_at=int(time.time() * 1000),
-        created_by=None,
     )
     await store.create_device_type(made)
     registry.put_type(made)

@@ -50,6 +50,29 @@ class DeviceType:
     edited_at: int | None = None
     edited_by: str | None = None
 
+    @classmethod
+    def blank(
+        cls, id: str, name: str, group_id: str, created_at: int, created_by: str | None = None
+    ) -> DeviceType:
+        """A new device type with the Back-End's defaults: no keep-alive, no alert e-mail,
+        downlinks from the CALLBACK mode, regular payloads, automatic renewal, no daily limit."""
+        return cls(
+            id=id,
+            name=name,
+            description="",
+            group_id=group_id,
+            keep_alive=0,
+            alert_email=None,
+            downlink_mode=DownlinkMode.CALLBACK,
+            downlink_data=None,
+            payload_type=PayloadType.REGULAR,
+            payload_config=None,
+            automatic_renewal=True,
+            max_uplinks_per_day=0,
+            created_at=created_at,
+            created_by=created_by,
+        )
+
 
 @dataclass(slots=True, frozen=True)
 class Device:

@@ -173,14 +173,7 @@ class EventRepository(Repository):
         )
         stmt = (
             self._db.insert(device_status)
-            .values(
-                device=status.device,
-                time=status.time,
-                seq_number=status.seq_number,
-                temperature=status.temperature,
-                battery=status.battery,
-                received_at=now,
-            )
+            .values(columns(status, device_status, received_at=now))
             .on_conflict_do_nothing(index_elements=[device_status.c.device, device_status.c.time])
         )
         async with self._db.writing() as conn:
@@ -188,13 +181,7 @@ class EventRepository(Repository):
                 return False, []
             await rollup.add_status(conn, status)
             row = (await conn.execute(previous_query)).first()
-            previous = (
-                None
-                if row is None
-                else DeviceStatus(
-                    row.device, row.time, row.seq_number, row.temperature, row.battery
-                )
-            )
+            previous = None if row is None else record(DeviceStatus, row)
             return True, await self._add_events(conn, found(previous), now)
 
     async def latest_status(self, device: str) -> DeviceStatus | None:
@@ -206,9 +193,7 @@ class EventRepository(Repository):
         )
         async with self._db.reading() as conn:
             row = (await conn.execute(query)).first()
-        if row is None:
-            return None
-        return DeviceStatus(row.device, row.time, row.seq_number, row.temperature, row.battery)
+        return None if row is None else record(DeviceStatus, row)
 
     async def latest_computed_location(
         self, device: str
@@ -290,13 +275,14 @@ class EventRepository(Repository):
                 m.seq_number == advanced.seq_number,
             )
             .values(
-                advanced=advanced.details,
-                computed_lat=advanced.computed_lat,
-                computed_lng=advanced.computed_lng,
-                computed_radius=advanced.computed_radius,
-                computed_source=advanced.computed_source,
-                link_quality=quality,
-                stations=stations,
+                columns(
+                    advanced,
+                    messages_table,
+                    skip=("device", "time", "seq_number", "data"),
+                    advanced=advanced.details,
+                    link_quality=quality,
+                    stations=stations,
+                )
             )
         )
         async with self._db.writing() as conn:

@@ -65,6 +65,10 @@ def _profiles(text: str) -> tuple[Profile, ...]:
     return tuple(Profile(p) for p in text.split(",") if p)
 
 
+def _joined(profiles: Sequence[Profile]) -> str:
+    return ",".join(p.value for p in profiles)
+
+
 def _api_user(row: Row[Any]) -> ApiUser:
     return record(ApiUser, row, profiles=_profiles(row._mapping["profiles"]))
 
@@ -238,18 +242,7 @@ class IdentityRepository(Repository):
             if taken:
                 raise Conflict(f"a user with the email {user.email} already exists")
             try:
-                await conn.execute(
-                    insert(users).values(
-                        id=user.id,
-                        email=user.email,
-                        first_name=user.first_name,
-                        last_name=user.last_name,
-                        timezone=user.timezone,
-                        password_hash=user.password_hash,
-                        created_at=user.created_at,
-                        last_login_at=user.last_login_at,
-                    )
-                )
+                await conn.execute(insert(users).values(columns(user, users)))
                 await self._put_roles(conn, user)
             except IntegrityError as exc:
                 raise Conflict(f"a user with the email {user.email} already exists") from exc
@@ -320,13 +313,7 @@ class IdentityRepository(Repository):
             try:
                 await conn.execute(
                     insert(api_users).values(
-                        id=api_user.id,
-                        name=api_user.name,
-                        timezone=api_user.timezone,
-                        group_id=api_user.group_id,
-                        profiles=",".join(p.value for p in api_user.profiles),
-                        secret=api_user.secret,
-                        created_at=api_user.created_at,
+                        columns(api_user, api_users, profiles=_joined(api_user.profiles))
                     )
                 )
             except IntegrityError as exc:
@@ -339,7 +326,7 @@ class IdentityRepository(Repository):
                 {
                     "name": api_user.name,
                     "timezone": api_user.timezone,
-                    "profiles": ",".join(p.value for p in api_user.profiles),
+                    "profiles": _joined(api_user.profiles),
                 },
             )
         if not result.rowcount:

@@ -12,7 +12,7 @@ import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Row, func, select
+from sqlalchemy import Row, Select, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from lorafox.domain import Device, StoredUplink, Uplink
@@ -102,13 +102,7 @@ class MessageRepository(Repository):
         query = select(messages).where(messages.c.device == device)
         if registered_at is not None:
             query = query.where(messages.c.received_at >= registered_at)
-        if since is not None:
-            query = query.where(messages.c.time >= since)
-        if before is not None:
-            query = query.where(messages.c.time < before)
-        query = query.order_by(messages.c.time.desc(), messages.c.seq_number.desc()).limit(limit)
-        async with self._db.reading() as conn:
-            return [stored_uplink(row) for row in await conn.execute(query)]
+        return await self._newest_first(query, limit, since, before)
 
     async def list_type_messages(
         self,
@@ -120,6 +114,12 @@ class MessageRepository(Repository):
     ) -> list[StoredUplink]:
         members = select(devices.c.id).where(devices.c.device_type_id == device_type_id)
         query = select(messages).where(messages.c.device.in_(members))
+        return await self._newest_first(query, limit, since, before)
+
+    async def _newest_first(
+        self, query: Select[Any], limit: int, since: int | None, before: int | None
+    ) -> list[StoredUplink]:
+        """Up to ``limit`` messages of ``query`` with ``since <= time < before``, newest first."""
         if since is not None:
             query = query.where(messages.c.time >= since)
         if before is not None:
