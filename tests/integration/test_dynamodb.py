@@ -11,65 +11,42 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import boto3  # type: ignore[import-untyped]
 import httpx
 import pytest
 from boto3.dynamodb.conditions import Attr, Key  # type: ignore[import-untyped]
-from botocore.config import Config  # type: ignore[import-untyped]
 from botocore.exceptions import ClientError  # type: ignore[import-untyped]
 
-from tests.conftest import ADMIN_PASSWORD, Running, make_settings, start_lorafox
-
-_CONFIG = Config(retries={"total_max_attempts": 1, "mode": "standard"})
+from tests.conftest import Running, root_api_user
+from tests.integration.helpers import (
+    DEVICE_TIME_KEYS,
+    boto3_client,
+    boto3_resource,
+    error_code,
+    serving,
+)
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
-    running = start_lorafox(
-        make_settings(tmp_path_factory.mktemp("ddb") / "data", tables={"ttl_purge_seconds": 0.2})
-    )
-    yield running
-    running.stop()
+    with serving(
+        tmp_path_factory.mktemp("ddb") / "data", tables={"ttl_purge_seconds": 0.2}
+    ) as lorafox:
+        yield lorafox
 
 
 @pytest.fixture(scope="module")
 def credentials(server: Running) -> tuple[str, str]:
-    with httpx.Client(base_url=server.base_url, auth=("admin", ADMIN_PASSWORD)) as http:
-        groups = http.get("/api/v2/groups").json()["data"]
-        [root] = [g for g in groups if not g["path"]]
-        made = http.post(
-            "/api/v2/api-users",
-            json={"groupId": root["id"], "name": "tables", "profileIds": ["ADMIN"]},
-        ).json()
-    return made["id"], made["accessToken"]
-
-
-def _client(server: Running, key: str, secret: str) -> Any:
-    return boto3.client(
-        "dynamodb",
-        endpoint_url=server.base_url,
-        region_name="eu-west-1",
-        aws_access_key_id=key,
-        aws_secret_access_key=secret,
-        config=_CONFIG,
-    )
+    return root_api_user(server.base_url, "tables")
 
 
 @pytest.fixture(scope="module")
 def client(server: Running, credentials: tuple[str, str]) -> Any:
-    return _client(server, *credentials)
+    return boto3_client(server, *credentials)
 
 
 @pytest.fixture(scope="module")
 def resource(server: Running, credentials: tuple[str, str]) -> Any:
-    return boto3.resource(
-        "dynamodb",
-        endpoint_url=server.base_url,
-        region_name="us-east-1",
-        aws_access_key_id=credentials[0],
-        aws_secret_access_key=credentials[1],
-        config=_CONFIG,
-    )
+    return boto3_resource(server, *credentials, region="us-east-1")
 
 
 def _name() -> str:
@@ -78,23 +55,8 @@ def _name() -> str:
 
 def _messages_table(client: Any) -> str:
     name = _name()
-    client.create_table(
-        TableName=name,
-        KeySchema=[
-            {"AttributeName": "device", "KeyType": "HASH"},
-            {"AttributeName": "time", "KeyType": "RANGE"},
-        ],
-        AttributeDefinitions=[
-            {"AttributeName": "device", "AttributeType": "S"},
-            {"AttributeName": "time", "AttributeType": "N"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    client.create_table(TableName=name, **DEVICE_TIME_KEYS, BillingMode="PAY_PER_REQUEST")
     return name
-
-
-def _code(info: pytest.ExceptionInfo[ClientError]) -> str:
-    return str(info.value.response["Error"]["Code"])
 
 
 # -- tables ----------------------------------------------------------------------------------
@@ -115,11 +77,11 @@ def test_create_describe_list_delete(client: Any) -> None:
             AttributeDefinitions=[{"AttributeName": "k", "AttributeType": "S"}],
             BillingMode="PAY_PER_REQUEST",
         )
-    assert _code(info) == "ResourceInUseException"
+    assert error_code(info) == "ResourceInUseException"
     assert client.delete_table(TableName=name)["TableDescription"]["TableStatus"] == "DELETING"
     with pytest.raises(ClientError) as info:
         client.describe_table(TableName=name)
-    assert _code(info) == "ResourceNotFoundException"
+    assert error_code(info) == "ResourceNotFoundException"
     assert info.value.response["Error"]["Message"] == (
         f"Requested resource not found: Table: {name} not found"
     )
@@ -154,7 +116,7 @@ def test_create_table_validation(client: Any) -> None:
             AttributeDefinitions=[{"AttributeName": "other", "AttributeType": "S"}],
             BillingMode="PAY_PER_REQUEST",
         )
-    assert _code(info) == "ValidationException"
+    assert error_code(info) == "ValidationException"
     assert "Some index key attributes are not defined in AttributeDefinitions" in str(info.value)
     with pytest.raises(ClientError) as info:
         client.create_table(
@@ -199,7 +161,7 @@ def test_put_get_delete_item(client: Any) -> None:
         client.put_item(
             TableName=name, Item=item, ConditionExpression="attribute_not_exists(device)"
         )
-    assert _code(info) == "ConditionalCheckFailedException"
+    assert error_code(info) == "ConditionalCheckFailedException"
     deleted = client.delete_item(
         TableName=name,
         Key={"device": {"S": "1A2B3C"}, "time": {"N": "1700000000"}},
@@ -215,7 +177,7 @@ def test_item_errors(client: Any) -> None:
     name = _messages_table(client)
     with pytest.raises(ClientError) as info:
         client.put_item(TableName="missing-table", Item={"device": {"S": "x"}})
-    assert _code(info) == "ResourceNotFoundException"
+    assert error_code(info) == "ResourceNotFoundException"
     with pytest.raises(ClientError) as info:
         client.put_item(TableName=name, Item={"device": {"S": "x"}})
     assert info.value.response["Error"]["Message"] == (
@@ -233,7 +195,7 @@ def test_item_errors(client: Any) -> None:
             ConditionExpression="attribute_exists(#unused)",
             ExpressionAttributeNames={"#unused": "a", "#other": "b"},
         )
-    assert _code(info) == "ValidationException"
+    assert error_code(info) == "ValidationException"
     assert "unused in expressions: keys: {#other}" in str(info.value)
 
 
@@ -277,7 +239,7 @@ def test_update_item(client: Any) -> None:
             ExpressionAttributeValues={":one": {"N": "1"}},
             ReturnValuesOnConditionCheckFailure="ALL_OLD",
         )
-    assert _code(info) == "ConditionalCheckFailedException"
+    assert error_code(info) == "ConditionalCheckFailedException"
     assert info.value.response["Item"]["count"] == {"N": "2"}
     with pytest.raises(ClientError) as info:
         client.update_item(
@@ -506,18 +468,7 @@ def test_time_to_live(client: Any) -> None:
 
 def test_resource_api(resource: Any) -> None:
     name = _name()
-    table = resource.create_table(
-        TableName=name,
-        KeySchema=[
-            {"AttributeName": "device", "KeyType": "HASH"},
-            {"AttributeName": "time", "KeyType": "RANGE"},
-        ],
-        AttributeDefinitions=[
-            {"AttributeName": "device", "AttributeType": "S"},
-            {"AttributeName": "time", "AttributeType": "N"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    table = resource.create_table(TableName=name, **DEVICE_TIME_KEYS, BillingMode="PAY_PER_REQUEST")
     table.wait_until_exists()
     with table.batch_writer() as batch:
         for t in range(40):
@@ -539,7 +490,7 @@ def test_resource_api(resource: Any) -> None:
         table.put_item(
             Item={"device": "X", "time": 3}, ConditionExpression=Attr("device").not_exists()
         )
-    assert _code(info) == "ConditionalCheckFailedException"
+    assert error_code(info) == "ConditionalCheckFailedException"
     table.delete_item(Key={"device": "X", "time": 3})
     assert table.scan(Select="COUNT")["Count"] == 39
     assert name in [t.name for t in resource.tables.all()]
@@ -551,12 +502,12 @@ def test_resource_api(resource: Any) -> None:
 
 def test_wrong_secret_and_unknown_key(server: Running, credentials: tuple[str, str]) -> None:
     with pytest.raises(ClientError) as info:
-        _client(server, credentials[0], "wrong-secret").list_tables()
-    assert _code(info) == "InvalidSignatureException"
+        boto3_client(server, credentials[0], "wrong-secret").list_tables()
+    assert error_code(info) == "InvalidSignatureException"
     assert info.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
     with pytest.raises(ClientError) as info:
-        _client(server, "AKIDUNKNOWN", "whatever").list_tables()
-    assert _code(info) == "UnrecognizedClientException"
+        boto3_client(server, "AKIDUNKNOWN", "whatever").list_tables()
+    assert error_code(info) == "UnrecognizedClientException"
     assert info.value.response["Error"]["Message"] == (
         "The security token included in the request is invalid."
     )
@@ -580,7 +531,7 @@ def test_unsigned_and_unknown_operation(server: Running, client: Any) -> None:
     assert response.headers["x-amz-crc32"]
     with pytest.raises(ClientError) as info:
         client.describe_backup(BackupArn="arn:aws:dynamodb:us-east-1:0:table/t/backup/b")
-    assert _code(info) == "UnknownOperationException"
+    assert error_code(info) == "UnknownOperationException"
 
 
 def test_microcontroller_sample(server: Running, client: Any, credentials: tuple[str, str]) -> None:
@@ -646,7 +597,7 @@ def test_transactions(client: Any) -> None:
                 },
             ]
         )
-    assert _code(info) == "TransactionCanceledException"
+    assert error_code(info) == "TransactionCanceledException"
     reasons = info.value.response["CancellationReasons"]
     assert [r["Code"] for r in reasons] == ["None", "ConditionalCheckFailed"]
     got = client.transact_get_items(

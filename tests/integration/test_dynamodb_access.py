@@ -20,7 +20,7 @@ import pytest
 from botocore.exceptions import ClientError  # type: ignore[import-untyped]
 
 from tests.conftest import ADMIN_PASSWORD, Running, make_settings, start_lorafox
-from tests.integration.test_dynamodb import _client
+from tests.integration.helpers import boto3_client, serving
 
 KEY = [{"AttributeName": "k", "KeyType": "HASH"}]
 ATTRIBUTES = [{"AttributeName": "k", "AttributeType": "S"}]
@@ -53,7 +53,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
                 "/api/v2/api-users",
                 json={"groupId": groups[group], "name": key, "profileIds": [profile]},
             ).json()
-            clients[key] = _client(server, made["id"], made["accessToken"])
+            clients[key] = boto3_client(server, made["id"], made["accessToken"])
     yield World(server, groups, clients)
     server.stop()
 
@@ -119,7 +119,7 @@ def test_a_viewer_reads_but_does_not_write(world: World) -> None:
             "/api/v2/api-users",
             json={"groupId": world.groups["A"], "name": "A viewer", "profileIds": ["VIEWER"]},
         ).json()
-    reader = _client(world.server, made["id"], made["accessToken"])
+    reader = boto3_client(world.server, made["id"], made["accessToken"])
     assert reader.scan(TableName=table)["Count"] == 1
     assert reader.describe_table(TableName=table)["Table"]["TableName"] == table
     assert table in reader.list_tables()["TableNames"]
@@ -187,8 +187,7 @@ def test_existing_tables_belong_to_the_root_after_the_upgrade(
     """A database whose tables were made before tables had groups: they go to the root group,
     seen by the root's API users only."""
     data = tmp_path / "data"
-    server = start_lorafox(make_settings(data))
-    try:
+    with serving(data) as server:
         with httpx.Client(base_url=server.base_url, auth=("admin", ADMIN_PASSWORD)) as http:
             [root] = [g for g in http.get("/api/v2/groups").json()["data"] if not g["path"]]
             made = {}
@@ -202,21 +201,16 @@ def test_existing_tables_belong_to_the_root_after_the_upgrade(
                 "/api/v2/api-users",
                 json={"groupId": sub.json()["id"], "name": "sub admin", "profileIds": ["ADMIN"]},
             ).json()
-        admin = _client(server, made["root admin"]["id"], made["root admin"]["accessToken"])
+        admin = boto3_client(server, made["root admin"]["id"], made["root admin"]["accessToken"])
         table = _create(admin)
-    finally:
-        server.stop()
     with sqlite3.connect(data / "lorafox.db") as db:  # as version 0007 left it
         db.execute("UPDATE ddb_tables SET group_path = NULL")
         db.execute("UPDATE alembic_version SET version_num = '0007'")
         db.execute("DROP INDEX ix_ddb_tables_group_path")
         db.execute("ALTER TABLE ddb_tables DROP COLUMN group_path")
-    server = start_lorafox(make_settings(data))
-    try:
-        admin = _client(server, made["root admin"]["id"], made["root admin"]["accessToken"])
-        sub_admin = _client(server, made["sub admin"]["id"], made["sub admin"]["accessToken"])
+    with serving(data) as server:
+        admin = boto3_client(server, made["root admin"]["id"], made["root admin"]["accessToken"])
+        sub_admin = boto3_client(server, made["sub admin"]["id"], made["sub admin"]["accessToken"])
         assert table in admin.list_tables()["TableNames"]
         assert table not in sub_admin.list_tables()["TableNames"]
         assert _code(sub_admin.describe_table, TableName=table) == "ResourceNotFoundException"
-    finally:
-        server.stop()

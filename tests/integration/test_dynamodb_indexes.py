@@ -9,73 +9,45 @@ from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
-import boto3  # type: ignore[import-untyped]
-import httpx
 import pytest
 from boto3.dynamodb.conditions import Key  # type: ignore[import-untyped]
-from botocore.config import Config  # type: ignore[import-untyped]
 from botocore.exceptions import ClientError  # type: ignore[import-untyped]
 
-from tests.conftest import ADMIN_PASSWORD, Running, make_settings, start_lorafox
-
-_CONFIG = Config(retries={"total_max_attempts": 1, "mode": "standard"})
+from tests.conftest import Running, root_api_user
+from tests.integration.helpers import (
+    boto3_client,
+    boto3_resource,
+    error_code,
+    error_message,
+    serving,
+)
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
-    running = start_lorafox(
-        make_settings(tmp_path_factory.mktemp("ddbi") / "data", tables={"ttl_purge_seconds": 0.2})
-    )
-    yield running
-    running.stop()
+    with serving(
+        tmp_path_factory.mktemp("ddbi") / "data", tables={"ttl_purge_seconds": 0.2}
+    ) as lorafox:
+        yield lorafox
 
 
 @pytest.fixture(scope="module")
 def credentials(server: Running) -> tuple[str, str]:
-    with httpx.Client(base_url=server.base_url, auth=("admin", ADMIN_PASSWORD)) as http:
-        groups = http.get("/api/v2/groups").json()["data"]
-        [root] = [g for g in groups if not g["path"]]
-        made = http.post(
-            "/api/v2/api-users",
-            json={"groupId": root["id"], "name": "indexes", "profileIds": ["ADMIN"]},
-        ).json()
-    return made["id"], made["accessToken"]
+    return root_api_user(server.base_url, "indexes")
 
 
 @pytest.fixture(scope="module")
 def client(server: Running, credentials: tuple[str, str]) -> Any:
-    return boto3.client(
-        "dynamodb",
-        endpoint_url=server.base_url,
-        region_name="eu-west-1",
-        aws_access_key_id=credentials[0],
-        aws_secret_access_key=credentials[1],
-        config=_CONFIG,
-    )
+    return boto3_client(server, *credentials)
 
 
 @pytest.fixture(scope="module")
 def resource(server: Running, credentials: tuple[str, str]) -> Any:
-    return boto3.resource(
-        "dynamodb",
-        endpoint_url=server.base_url,
-        region_name="eu-west-1",
-        aws_access_key_id=credentials[0],
-        aws_secret_access_key=credentials[1],
-        config=_CONFIG,
-    )
+    return boto3_resource(server, *credentials)
 
 
 def _name() -> str:
     return "i-" + uuid.uuid4().hex[:12]
-
-
-def _code(info: pytest.ExceptionInfo[ClientError]) -> str:
-    return str(info.value.response["Error"]["Code"])
-
-
-def _message(info: pytest.ExceptionInfo[ClientError]) -> str:
-    return str(info.value.response["Error"]["Message"])
 
 
 def _readings_table(client: Any) -> str:
@@ -174,8 +146,10 @@ def test_create_table_index_errors(client: Any) -> None:
             GlobalSecondaryIndexes=[gsi],
             **base,
         )
-    assert _code(info) == "ValidationException"
-    assert "Some index key attributes are not defined in AttributeDefinitions" in _message(info)
+    assert error_code(info) == "ValidationException"
+    assert "Some index key attributes are not defined in AttributeDefinitions" in error_message(
+        info
+    )
     with pytest.raises(ClientError) as info:
         client.create_table(
             TableName=_name(),
@@ -195,7 +169,7 @@ def test_create_table_index_errors(client: Any) -> None:
             ],
             **base,
         )
-    assert _message(info) == (
+    assert error_message(info) == (
         "One or more parameter values were invalid: Table KeySchema does not have a range key, "
         "which is required when specifying a LocalSecondaryIndex"
     )
@@ -209,7 +183,10 @@ def test_create_table_index_errors(client: Any) -> None:
             GlobalSecondaryIndexes=[gsi, gsi],
             **base,
         )
-    assert _message(info) == "One or more parameter values were invalid: Duplicate index name: gsi1"
+    assert (
+        error_message(info)
+        == "One or more parameter values were invalid: Duplicate index name: gsi1"
+    )
     with pytest.raises(ClientError) as info:
         client.create_table(
             TableName=_name(),
@@ -220,7 +197,7 @@ def test_create_table_index_errors(client: Any) -> None:
             GlobalSecondaryIndexes=[{**gsi, "Projection": {"ProjectionType": "INCLUDE"}}],
             **base,
         )
-    assert "ProjectionType is INCLUDE, but NonKeyAttributes is not specified" in _message(info)
+    assert "ProjectionType is INCLUDE, but NonKeyAttributes is not specified" in error_message(info)
     with pytest.raises(ClientError) as info:
         client.create_table(
             TableName=_name(),
@@ -231,8 +208,8 @@ def test_create_table_index_errors(client: Any) -> None:
             StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"},
             **base,
         )
-    assert _code(info) == "ValidationException"
-    assert "not supported" in _message(info)
+    assert error_code(info) == "ValidationException"
+    assert "not supported" in error_message(info)
 
 
 def test_query_global_index(client: Any) -> None:
@@ -270,15 +247,15 @@ def test_query_global_index(client: Any) -> None:
     assert [int(i["time"]["N"]) for i in backwards["Items"]] == [t for _, _, t in expected][::-1]
     with pytest.raises(ClientError) as info:
         client.query(**query, ConsistentRead=True)
-    assert _message(info) == "Consistent reads are not supported on global secondary indexes"
+    assert error_message(info) == "Consistent reads are not supported on global secondary indexes"
     with pytest.raises(ClientError) as info:
         client.query(**query, Select="ALL_ATTRIBUTES")
     assert "Select type ALL_ATTRIBUTES is not supported for global secondary index by_site" in (
-        _message(info)
+        error_message(info)
     )
     with pytest.raises(ClientError) as info:
         client.query(**{**query, "IndexName": "nope"})
-    assert _message(info) == "The table does not have the specified index: nope"
+    assert error_message(info) == "The table does not have the specified index: nope"
     with pytest.raises(ClientError) as info:
         client.query(
             TableName=name,
@@ -286,7 +263,7 @@ def test_query_global_index(client: Any) -> None:
             KeyConditionExpression="device = :d",
             ExpressionAttributeValues={":d": {"S": "D1"}},
         )
-    assert _message(info) == "Query condition missed key schema element: site"
+    assert error_message(info) == "Query condition missed key schema element: site"
     counted = client.query(**query, Select="COUNT")
     assert counted["Count"] == len(expected)
     assert "Items" not in counted
@@ -338,7 +315,7 @@ def test_local_index_and_scans(client: Any) -> None:
     assert [int(i["seq"]["N"]) for i in keys] == [1, *range(91, 99)]
     with pytest.raises(ClientError) as info:
         client.put_item(TableName=name, Item={**_reading("L", 50), "seq": {"S": "not a number"}})
-    assert _message(info) == (
+    assert error_message(info) == (
         "One or more parameter values were invalid: Type mismatch for Index Key seq Expected: N "
         "Actual: S IndexName: by_seq"
     )
@@ -362,13 +339,13 @@ def test_parallel_scan(client: Any, resource: Any) -> None:
     assert sorted(seen) == list(range(200))
     with pytest.raises(ClientError) as info:
         client.scan(TableName=name, Segment=4, TotalSegments=4)
-    assert _message(info) == (
+    assert error_message(info) == (
         "The Segment parameter is zero-based and must be less than parameter TotalSegments: "
         "Segment: 4 is not less than TotalSegments: 4"
     )
     with pytest.raises(ClientError) as info:
         client.scan(TableName=name, Segment=1)
-    assert _code(info) == "ValidationException"
+    assert error_code(info) == "ValidationException"
 
 
 def _wait_active(client: Any, name: str, index: str) -> dict[str, Any]:
@@ -438,7 +415,7 @@ def test_update_table_indexes(client: Any, resource: Any) -> None:
                 }
             ],
         )
-    assert _code(info) == "ValidationException"
+    assert error_code(info) == "ValidationException"
     # Billing mode and throughput are accepted and echoed.
     updated = client.update_table(TableName=name, BillingMode="PAY_PER_REQUEST")
     assert updated["TableDescription"]["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
@@ -447,22 +424,22 @@ def test_update_table_indexes(client: Any, resource: Any) -> None:
             TableName=name,
             StreamSpecification={"StreamEnabled": True, "StreamViewType": "KEYS_ONLY"},
         )
-    assert "not supported" in _message(info)
+    assert "not supported" in error_message(info)
     with pytest.raises(ClientError) as info:
         client.update_table(TableName=name)
-    assert _code(info) == "ValidationException"
+    assert error_code(info) == "ValidationException"
     client.update_table(
         TableName=name, GlobalSecondaryIndexUpdates=[{"Delete": {"IndexName": "by_owner"}}]
     )
     assert "GlobalSecondaryIndexes" not in client.describe_table(TableName=name)["Table"]
     with pytest.raises(ClientError) as info:
         table.query(IndexName="by_owner", KeyConditionExpression=Key("owner").eq("o1"))
-    assert _message(info) == "The table does not have the specified index: by_owner"
+    assert error_message(info) == "The table does not have the specified index: by_owner"
     with pytest.raises(ClientError) as info:
         client.update_table(
             TableName=name, GlobalSecondaryIndexUpdates=[{"Delete": {"IndexName": "by_owner"}}]
         )
-    assert _code(info) == "ResourceNotFoundException"
+    assert error_code(info) == "ResourceNotFoundException"
 
 
 def test_transaction_client_token(client: Any) -> None:
@@ -488,7 +465,7 @@ def test_transaction_client_token(client: Any) -> None:
     request["TransactItems"][0]["Update"]["ExpressionAttributeValues"] = {":one": {"N": "2"}}
     with pytest.raises(ClientError) as info:
         client.transact_write_items(**request)
-    assert _code(info) == "IdempotentParameterMismatchException"
+    assert error_code(info) == "IdempotentParameterMismatchException"
     request["ClientRequestToken"] = uuid.uuid4().hex
     client.transact_write_items(**request)
     item = client.get_item(TableName=name, Key={"device": {"S": "T"}, "time": {"N": "1"}})
@@ -501,21 +478,7 @@ def test_indexes_ttl_and_tokens_on_postgresql(
 ) -> None:
     """The same through boto3 with PostgreSQL as the store (SQLAlchemy, row locks)."""
     running = lorafox_factory(database_url=pg_database, tables={"ttl_purge_seconds": 0.2})
-    with httpx.Client(base_url=running.base_url, auth=("admin", ADMIN_PASSWORD)) as http:
-        groups = http.get("/api/v2/groups").json()["data"]
-        [root] = [g for g in groups if not g["path"]]
-        made = http.post(
-            "/api/v2/api-users",
-            json={"groupId": root["id"], "name": "pg", "profileIds": ["ADMIN"]},
-        ).json()
-    client = boto3.client(
-        "dynamodb",
-        endpoint_url=running.base_url,
-        region_name="eu-west-1",
-        aws_access_key_id=made["id"],
-        aws_secret_access_key=made["accessToken"],
-        config=_CONFIG,
-    )
+    client = boto3_client(running, *root_api_user(running.base_url, "pg"))
     name = _readings_table(client)
     client.update_time_to_live(
         TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires"}
@@ -560,4 +523,4 @@ def test_indexes_ttl_and_tokens_on_postgresql(
     request["TransactItems"][0]["Put"]["Item"]["rssi"] = {"N": "-2"}
     with pytest.raises(ClientError) as info:
         client.transact_write_items(**request)
-    assert _code(info) == "IdempotentParameterMismatchException"
+    assert error_code(info) == "IdempotentParameterMismatchException"
