@@ -9,6 +9,7 @@ is also fed random and grammar-shaped strings: it may only answer with a Validat
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from typing import Any
 
 from hypothesis import HealthCheck, event, given, settings
@@ -57,26 +58,27 @@ def _parse(**kwargs: Any) -> tuple[ParsedExpressions | None, str | None]:
 
 
 def _parse_as_the_reference(
-    renderer: Renderer, valid: bool, **expression: str
-) -> ParsedExpressions | None:
-    """The one ``expression`` rendered by ``renderer`` parsed, or None when refused; lorafox
-    must accept it exactly when the reference finds it ``valid``."""
+    kind: str, render: Callable[[Renderer], str], valid: bool
+) -> tuple[str, ParsedExpressions | None]:
+    """The expression ``render`` writes, given as ``kind``, and its parsing (None when refused);
+    lorafox must accept it exactly when the reference finds it ``valid``."""
+    renderer = Renderer()
+    text = render(renderer)
     parsed, refusal = _parse(
-        **expression, names=renderer.names or None, values=renderer.values or None
+        **{kind: text}, names=renderer.names or None, values=renderer.values or None
     )
-    [text] = expression.values()
     if parsed is None:
         assert not valid, f"{text!r} refused: {refusal}"
         event("refused")
-        return None
-    assert valid, f"{text!r} accepted"
-    return parsed
+    else:
+        assert valid, f"{text!r} accepted"
+    return text, parsed
 
 
 def _check_condition(spec: tuple[Any, ...], item: dict[str, Any]) -> None:
-    renderer = Renderer()
-    text = renderer.condition(spec)
-    parsed = _parse_as_the_reference(renderer, reference.cond_valid(spec), condition=text)
+    text, parsed = _parse_as_the_reference(
+        "condition", lambda r: r.condition(spec), reference.cond_valid(spec)
+    )
     if parsed is None:
         return
     assert parsed.condition is not None
@@ -105,9 +107,9 @@ def test_single_conditions_agree_with_the_reference(data: st.DataObject) -> None
 def test_updates_agree_with_the_reference(data: st.DataObject) -> None:
     item = data.draw(ITEMS, label="item")
     actions = resolve_update(data.draw(UPDATES, label="actions"), item)
-    renderer = Renderer()
-    text = renderer.update(actions)
-    parsed = _parse_as_the_reference(renderer, reference.update_valid(actions), update=text)
+    text, parsed = _parse_as_the_reference(
+        "update", lambda r: r.update(actions), reference.update_valid(actions)
+    )
     if parsed is None:
         return
     assert parsed.update is not None
