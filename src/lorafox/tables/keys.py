@@ -20,7 +20,7 @@ are not comparable with each other and are not meant to be concatenated.
 from __future__ import annotations
 
 import base64
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -64,6 +64,23 @@ class KeySchema:
 
     hash: KeyAttribute
     range: KeyAttribute | None = None
+
+    @classmethod
+    def from_definition(
+        cls, elements: Sequence[Mapping[str, str]], types: Mapping[str, str]
+    ) -> KeySchema:
+        """The schema of a stored ``KeySchema`` list, with the attributes' ``types`` by name."""
+        hash_name = range_name = None
+        for element in elements:
+            if element["KeyType"] == "HASH":
+                hash_name = element["AttributeName"]
+            else:
+                range_name = element["AttributeName"]
+        assert hash_name is not None  # noqa: S101
+        return cls(
+            KeyAttribute(hash_name, types[hash_name]),
+            None if range_name is None else KeyAttribute(range_name, types[range_name]),
+        )
 
     @property
     def attributes(self) -> tuple[KeyAttribute, ...]:
