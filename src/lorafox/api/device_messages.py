@@ -15,11 +15,20 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, Field
 
 from lorafox.api.context import Caller, Ctx
-from lorafox.api.schemas import EPOCH_MS_MAX, Paging, error_responses, next_link
+from lorafox.api.schemas import (
+    Before,
+    DeviceId,
+    DeviceTypeId,
+    Limit,
+    Paging,
+    Since,
+    error_responses,
+    next_link,
+)
 from lorafox.auth import rbac
 from lorafox.devices.history import DeviceRecord, DeviceTypeRecord
 from lorafox.domain import Downlink, InfoCode, StoredUplink, Uplink
@@ -33,12 +42,6 @@ router = APIRouter(prefix="/api/v2/devices", tags=["devices"], responses=error_r
 types_router = APIRouter(
     prefix="/api/v2/device-types", tags=["device-types"], responses=error_responses(400, 404)
 )
-
-DeviceId = Annotated[str, Path(description="Sigfox device id (hex, up to 8 digits)")]
-DeviceTypeId = Annotated[str, Path(description="The device type identifier")]
-Limit = Annotated[int, Query(ge=1, le=100, description="at most 100")]
-Since = Annotated[int | None, Query(ge=0, le=EPOCH_MS_MAX, description="epoch ms, inclusive")]
-Before = Annotated[int | None, Query(ge=0, le=EPOCH_MS_MAX, description="epoch ms, exclusive")]
 
 
 class DeviceRef(BaseModel):

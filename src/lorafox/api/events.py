@@ -7,11 +7,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 
 from lorafox.api.context import Caller, Ctx
-from lorafox.api.schemas import EPOCH_MS_MAX, Paging, error_responses, next_link
+from lorafox.api.schemas import (
+    Before,
+    DeviceId,
+    DeviceTypeId,
+    Limit,
+    Paging,
+    Since,
+    error_responses,
+    next_link,
+)
 from lorafox.devices.history import DeviceRecord, DeviceTypeRecord
 from lorafox.domain import EventType
 from lorafox.events.log import event_json
@@ -23,11 +32,6 @@ types_router = APIRouter(
     prefix="/api/v2/device-types", tags=["events"], responses=error_responses(400, 404)
 )
 
-DeviceId = Annotated[str, Path(description="Sigfox device id (hex, up to 8 digits)")]
-DeviceTypeId = Annotated[str, Path(description="The device type identifier")]
-Limit = Annotated[int, Query(ge=1, le=100, description="at most 100")]
-Since = Annotated[int | None, Query(ge=0, le=EPOCH_MS_MAX, description="epoch ms, inclusive")]
-Before = Annotated[int | None, Query(ge=0, le=EPOCH_MS_MAX, description="epoch ms, exclusive")]
 BeforeId = Annotated[
     int | None,
     Query(

@@ -11,11 +11,11 @@ import time
 from dataclasses import dataclass
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
 from lorafox.api.context import Caller, Ctx
-from lorafox.api.schemas import EPOCH_MS_MAX, error_responses
+from lorafox.api.schemas import EPOCH_MS_MAX, DeviceId, DeviceTypeId, error_responses
 from lorafox.devices.history import DeviceRecord, DeviceTypeRecord
 from lorafox.errors import InvalidInput
 from lorafox.ports.statistics import (
@@ -38,8 +38,6 @@ BUCKETS: dict[str, tuple[int, int, int]] = {
 
 router = APIRouter(responses=error_responses(400, 404))
 
-DeviceId = Annotated[str, Path(description="Sigfox device id (hex, up to 8 digits)")]
-DeviceTypeId = Annotated[str, Path(description="The device type identifier")]
 Bucket = Annotated[
     Literal["hour", "day"],
     Query(description="hour (ranges up to 31 days) or day (up to 366 days), in UTC"),
