@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import boto3  # type: ignore[import-untyped]
+import httpx
 import pytest
 from botocore.config import Config  # type: ignore[import-untyped]
 from botocore.exceptions import ClientError  # type: ignore[import-untyped]
@@ -23,6 +25,7 @@ from tests.conftest import (
 
 ADMIN = ("admin", ADMIN_PASSWORD)
 SIGFOX = (SIGFOX_USER, SIGFOX_PASSWORD)
+PAC = "0011223344556677"
 
 BOTO_CONFIG = Config(retries={"total_max_attempts": 1, "mode": "standard"})
 
@@ -75,3 +78,38 @@ def error_code(info: pytest.ExceptionInfo[ClientError]) -> str:
 
 def error_message(info: pytest.ExceptionInfo[ClientError]) -> str:
     return str(info.value.response["Error"]["Message"])
+
+
+def created(http: httpx.Client, url: str, body: dict[str, Any], **kw: Any) -> dict[str, Any]:
+    """The answer to ``POST url`` with ``body``, which must be 201 Created."""
+    answer = http.post(url, json=body, **kw)
+    assert answer.status_code == 201, answer.text
+    made: dict[str, Any] = answer.json()
+    return made
+
+
+def new_device_id() -> str:
+    return secrets.token_hex(3).upper().lstrip("0") or "1"
+
+
+def group_with_a_device(
+    http: httpx.Client, parent_id: str, group_name: str, name: str, **kw: Any
+) -> tuple[str, str, str]:
+    """A new group under ``parent_id`` with a device type ``type <name>`` and a device
+    ``device <name>`` of it: their ids."""
+    group = created(http, "/api/v2/groups", {"name": group_name, "parentId": parent_id}, **kw)
+    body = {"name": f"type {name}", "groupId": group["id"]}
+    device_type = created(http, "/api/v2/device-types", body, **kw)
+    device = new_device_id()
+    body = {"id": device, "name": f"device {name}", "deviceTypeId": device_type["id"], "pac": PAC}
+    created(http, "/api/v2/devices", body, **kw)
+    return group["id"], device_type["id"], device
+
+
+def new_api_user(
+    http: httpx.Client, group_id: str, name: str, *profiles: str, **kw: Any
+) -> tuple[str, str]:
+    """A new API user of ``group_id`` with ``profiles``: its (login, password)."""
+    body = {"groupId": group_id, "name": name, "profileIds": list(profiles)}
+    made = created(http, "/api/v2/api-users", body, **kw)
+    return made["id"], made["accessToken"]
