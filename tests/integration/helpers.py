@@ -29,16 +29,24 @@ PAC = "0011223344556677"
 
 BOTO_CONFIG = Config(retries={"total_max_attempts": 1, "mode": "standard"})
 
-DEVICE_TIME_KEYS: dict[str, Any] = {
-    "KeySchema": [
-        {"AttributeName": "device", "KeyType": "HASH"},
-        {"AttributeName": "time", "KeyType": "RANGE"},
-    ],
-    "AttributeDefinitions": [
-        {"AttributeName": "device", "AttributeType": "S"},
-        {"AttributeName": "time", "AttributeType": "N"},
-    ],
-}
+
+def table_keys(**attributes: str) -> dict[str, Any]:
+    """The ``KeySchema`` and ``AttributeDefinitions`` of a table keyed by ``attributes`` (their
+    types by name): the first is the hash key, the second (if any) the range key."""
+    key_types = ("HASH", "RANGE")
+    return {
+        "KeySchema": [
+            {"AttributeName": name, "KeyType": key_type}
+            for name, key_type in zip(attributes, key_types, strict=False)
+        ],
+        "AttributeDefinitions": [
+            {"AttributeName": name, "AttributeType": value_type}
+            for name, value_type in attributes.items()
+        ],
+    }
+
+
+DEVICE_TIME_KEYS = table_keys(device="S", time="N")
 """The key of a table of device messages: the device's id (hash) and the time (range)."""
 
 

@@ -20,10 +20,14 @@ import pytest
 from botocore.exceptions import ClientError  # type: ignore[import-untyped]
 
 from tests.conftest import Running, make_settings, start_lorafox
-from tests.integration.helpers import ADMIN, boto3_client, created, new_api_user, serving
-
-KEY = [{"AttributeName": "k", "KeyType": "HASH"}]
-ATTRIBUTES = [{"AttributeName": "k", "AttributeType": "S"}]
+from tests.integration.helpers import (
+    ADMIN,
+    boto3_client,
+    created,
+    new_api_user,
+    serving,
+    table_keys,
+)
 
 
 @dataclass
@@ -60,12 +64,7 @@ def _code(call: Any, **kwargs: Any) -> str:
 
 def _create(client: Any, name: str | None = None) -> str:
     name = name or f"t-{secrets.token_hex(4)}"
-    client.create_table(
-        TableName=name,
-        KeySchema=KEY,
-        AttributeDefinitions=ATTRIBUTES,
-        BillingMode="PAY_PER_REQUEST",
-    )
+    client.create_table(TableName=name, **table_keys(k="S"), BillingMode="PAY_PER_REQUEST")
     return name
 
 
@@ -93,8 +92,7 @@ def test_profiles_decide_what_a_caller_may_do(world: World) -> None:
 def _definition() -> dict[str, Any]:
     return {
         "TableName": f"t-{secrets.token_hex(4)}",
-        "KeySchema": KEY,
-        "AttributeDefinitions": ATTRIBUTES,
+        **table_keys(k="S"),
         "BillingMode": "PAY_PER_REQUEST",
     }
 
