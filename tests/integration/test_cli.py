@@ -73,6 +73,17 @@ def until_sigterm(proc: subprocess.Popen[str], port: int) -> Iterator[None]:
         proc.communicate(timeout=30)
 
 
+def _serve_and_stop(data_dir: Path, http_port: int, mqtt_port: int) -> tuple[str, str]:
+    """What ``lorafox serve`` printed (stdout, stderr) once healthy then stopped by SIGTERM,
+    which must end it cleanly."""
+    proc = serve(data_dir, http_port, mqtt_port)
+    wait_healthy(http_port, proc)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    return out, err
+
+
 @pytest.fixture
 def ports() -> tuple[int, int]:
     return free_port(), free_port()
@@ -82,11 +93,7 @@ def test_first_start_prints_credentials_once_and_sigterm_stops_cleanly(
     tmp_path: Path, ports: tuple[int, int]
 ) -> None:
     http_port, mqtt_port = ports
-    proc = serve(tmp_path, http_port, mqtt_port)
-    wait_healthy(http_port, proc)
-    proc.send_signal(signal.SIGTERM)
-    out, err = proc.communicate(timeout=30)
-    assert proc.returncode == 0, err
+    out, err = _serve_and_stop(tmp_path, http_port, mqtt_port)
     assert "lorafox stopped" in err
     admin_line = next(line for line in out.splitlines() if "Admin user created" in line)
     password = admin_line.rsplit("/ ", 1)[1].strip()
@@ -131,11 +138,7 @@ def test_port_in_use_is_one_line_naming_the_flag(
     assert "Traceback" not in err
     # the start that could not serve made no credentials: the next one prints them
     assert "created" not in out
-    proc = serve(tmp_path, http_port, mqtt_port)
-    wait_healthy(http_port, proc)
-    proc.send_signal(signal.SIGTERM)
-    out, err = proc.communicate(timeout=30)
-    assert proc.returncode == 0, err
+    out, _ = _serve_and_stop(tmp_path, http_port, mqtt_port)
     assert "Admin user created: admin / " in out
     assert "Sigfox callback credentials created: " in out
 
