@@ -31,7 +31,7 @@ from lorafox.bus.mqtt_codec import (
 from lorafox.errors import BusUnavailable, ConfigError, InvalidInput
 from lorafox.ports.bus import Bus
 
-from .conftest import TIMEOUT, PahoFactory, RawClient, wait_until
+from .conftest import TIMEOUT, PahoFactory, RawClient, anonymous_broker, wait_until
 
 
 async def next_message(client: aiomqtt.Client, seconds: float = TIMEOUT) -> aiomqtt.Message:
@@ -174,13 +174,7 @@ async def test_first_packet_must_be_connect(broker: EmbeddedBroker) -> None:
 
 
 async def test_client_silent_before_connect_is_dropped() -> None:
-    async with EmbeddedBroker(
-        "127.0.0.1",
-        0,
-        authenticate=None,
-        allow_anonymous=True,
-        limits=BrokerLimits(connect_timeout=0.1),
-    ) as broker:
+    async with anonymous_broker(BrokerLimits(connect_timeout=0.1)) as broker:
         raw = await RawClient.open(broker.port)
         assert await raw.is_closed_by_peer(1.0)
 
@@ -471,13 +465,7 @@ async def test_unacknowledged_messages_are_resent_with_dup(broker: EmbeddedBroke
 
 
 async def test_offline_queue_is_bounded_oldest_dropped() -> None:
-    async with EmbeddedBroker(
-        "127.0.0.1",
-        0,
-        authenticate=None,
-        allow_anonymous=True,
-        limits=BrokerLimits(max_queued_messages=3),
-    ) as broker:
+    async with anonymous_broker(BrokerLimits(max_queued_messages=3)) as broker:
         device, _ = await RawClient.connected(broker.port, "dev", clean_session=False)
         await device.send(Subscribe(1, (("q/#", 1),)))
         await device.recv()
@@ -578,13 +566,7 @@ async def test_malformed_bytes_close_only_that_connection(
 
 
 async def test_packet_size_limit_closes_the_connection() -> None:
-    async with EmbeddedBroker(
-        "127.0.0.1",
-        0,
-        authenticate=None,
-        allow_anonymous=True,
-        limits=BrokerLimits(max_packet_size=1024),
-    ) as broker:
+    async with anonymous_broker(BrokerLimits(max_packet_size=1024)) as broker:
         raw, _ = await RawClient.connected(broker.port)
         await raw.send(Publish("big", b"x" * 2000))
         assert await raw.is_closed_by_peer()
@@ -614,13 +596,7 @@ async def test_slow_qos0_subscriber_is_dropped_not_buffered(broker: EmbeddedBrok
 
 
 async def test_slow_qos1_subscriber_queue_is_bounded() -> None:
-    async with EmbeddedBroker(
-        "127.0.0.1",
-        0,
-        authenticate=None,
-        allow_anonymous=True,
-        limits=BrokerLimits(max_queued_messages=100),
-    ) as broker:
+    async with anonymous_broker(BrokerLimits(max_queued_messages=100)) as broker:
         slow, _ = await RawClient.connected(broker.port, "slow", receive_buffer=4096)
         await slow.send(Subscribe(1, (("flood", 1),)))
         assert await slow.recv() == SubAck(1, (1,))

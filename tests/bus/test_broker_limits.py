@@ -122,37 +122,35 @@ async def test_a_big_packet_before_the_login_is_refused() -> None:
         assert isinstance(message, Publish) and message.payload == b"y" * 1000
 
 
+async def _closed_while_trickling(
+    client: RawClient, data: bytes, *, every: float, within: float
+) -> bool:
+    """Whether the broker closes ``client`` within ``within`` seconds while the client sends
+    ``data`` one byte ``every`` so many seconds."""
+
+    async def trickle() -> None:
+        for byte in data:
+            await client.send(bytes((byte,)))
+            await asyncio.sleep(every)
+
+    task = asyncio.create_task(trickle())
+    try:
+        return await client.is_closed_by_peer(within)
+    finally:
+        task.cancel()
+
+
 async def test_a_trickle_of_bytes_does_not_hold_the_login_open() -> None:
     async with _broker(connect_timeout=0.5) as broker:
         raw = await RawClient.open(broker.port)
         connect = Connect("slow", username="u", password=b"p").encode()
-
-        async def trickle() -> None:
-            for byte in connect[:-1]:
-                await raw.send(bytes((byte,)))
-                await asyncio.sleep(0.1)
-
-        task = asyncio.create_task(trickle())
-        try:
-            assert await raw.is_closed_by_peer(3.0)
-        finally:
-            task.cancel()
+        assert await _closed_while_trickling(raw, connect[:-1], every=0.1, within=3.0)
 
 
 async def test_a_trickle_of_bytes_is_not_a_keep_alive(broker: EmbeddedBroker) -> None:
     client, _ = await _login(broker.port, "trickler", "u", keep_alive=1)
     packet = Publish("t", b"x" * 100).encode()
-
-    async def trickle() -> None:
-        for byte in packet:
-            await client.send(bytes((byte,)))
-            await asyncio.sleep(0.2)
-
-    task = asyncio.create_task(trickle())
-    try:
-        assert await client.is_closed_by_peer(4.0)
-    finally:
-        task.cancel()
+    assert await _closed_while_trickling(client, packet, every=0.2, within=4.0)
 
 
 # -- sessions -----------------------------------------------------------------------------------
