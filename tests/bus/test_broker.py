@@ -43,6 +43,18 @@ def aio(broker: EmbeddedBroker, identifier: str | None = None, **kwargs: object)
     return aiomqtt.Client("127.0.0.1", broker.port, identifier=identifier, **kwargs)  # type: ignore[arg-type]
 
 
+async def first_message(
+    broker: EmbeddedBroker, identifier: str, *topics: str
+) -> tuple[str, object, bool]:
+    """The topic, payload and retain flag of the first message a new aiomqtt client gets once
+    subscribed to ``topics`` (QoS 1, one after the other)."""
+    async with aio(broker, identifier) as subscriber:
+        for topic in topics:
+            await subscriber.subscribe(topic, 1)
+        message = await next_message(subscriber)
+        return message.topic.value, message.payload, message.retain
+
+
 async def sentinel_is_next(client: RawClient, publisher: RawClient, topic: str) -> bool:
     """Publish a sentinel to ``topic``: True when it is the next thing ``client`` receives."""
     await publisher.send(Publish(topic, b"sentinel"))
@@ -324,15 +336,8 @@ async def test_retained_messages(broker: EmbeddedBroker) -> None:
             await publisher.publish("state/1", b"", 1, retain=True)
             assert (await next_message(subscriber)).payload == b""
         assert broker.retained("state/1") is None
-        async with aio(broker, "s2") as subscriber:
-            await subscriber.subscribe("state/1", 1)
-            await subscriber.subscribe("state/2", 1)
-            message = await next_message(subscriber)
-            assert (message.topic.value, message.payload, message.retain) == (
-                "state/2",
-                b"off",
-                True,
-            )
+        first = await first_message(broker, "s2", "state/1", "state/2")
+        assert first == ("state/2", b"off", True)
 
 
 async def test_will_published_on_abrupt_close_not_on_disconnect(broker: EmbeddedBroker) -> None:
@@ -361,14 +366,7 @@ async def test_will_with_aiomqtt_and_retain(broker: EmbeddedBroker) -> None:
     await wait_until(lambda: broker.retained("status/aio") == b"gone")
     with contextlib.suppress(aiomqtt.MqttError):
         await client.__aexit__(None, None, None)
-    async with aio(broker, "later") as later:
-        await later.subscribe("status/#", 1)
-        message = await next_message(later)
-        assert (message.topic.value, message.payload, message.retain) == (
-            "status/aio",
-            b"gone",
-            True,
-        )
+    assert await first_message(broker, "later", "status/#") == ("status/aio", b"gone", True)
 
 
 async def test_keep_alive(broker: EmbeddedBroker) -> None:
