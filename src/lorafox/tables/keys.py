@@ -149,15 +149,9 @@ class KeySchema:
 
 def key_sort_value(value: Mapping[str, Any]) -> Decimal | bytes:
     """A Python value whose order is DynamoDB's for a key value (S, N or B)."""
-    kind = value_type(value)
-    raw = value[kind]
-    if kind == "N":
-        return Decimal(raw)
-    if kind == "S":
-        return bytes(raw.encode("utf-8"))
-    if kind == "B":
-        return binary_bytes(raw)
-    raise ValueError(f"{kind} is not a key type")
+    if value_type(value) == "N":
+        return Decimal(value["N"])
+    return encode_key_value(value)  # strings and binaries sort as their bytes
 
 
 def compare_key_values(left: Mapping[str, Any], right: Mapping[str, Any]) -> int:
