@@ -121,3 +121,12 @@ def new_api_user(
     body = {"groupId": group_id, "name": name, "profileIds": list(profiles)}
     made = created(http, "/api/v2/api-users", body, **kw)
     return made["id"], made["accessToken"]
+
+
+def basic_auth_operation(spec: dict[str, Any], path: str, method: str) -> dict[str, Any]:
+    """The operation ``method`` of ``path`` in the OpenAPI ``spec``, which must declare HTTP Basic
+    authentication and its 401 answer."""
+    operation: dict[str, Any] = spec["paths"][path][method]
+    assert operation["security"] == [{"HTTPBasic": []}], path
+    assert "401" in operation["responses"], path
+    return operation
