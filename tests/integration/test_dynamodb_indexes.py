@@ -130,86 +130,50 @@ def test_create_and_describe_indexes(client: Any) -> None:
 
 
 def test_create_table_index_errors(client: Any) -> None:
-    base: dict[str, Any] = {
-        "KeySchema": [{"AttributeName": "k", "KeyType": "HASH"}],
-        "BillingMode": "PAY_PER_REQUEST",
-    }
+    k = {"AttributeName": "k", "AttributeType": "S"}
+    k_and_x = [k, {"AttributeName": "x", "AttributeType": "S"}]
     gsi = {
         "IndexName": "gsi1",
         "KeySchema": [{"AttributeName": "x", "KeyType": "HASH"}],
         "Projection": {"ProjectionType": "ALL"},
     }
-    with pytest.raises(ClientError) as info:
-        client.create_table(
-            TableName=_name(),
-            AttributeDefinitions=[{"AttributeName": "k", "AttributeType": "S"}],
-            GlobalSecondaryIndexes=[gsi],
-            **base,
-        )
-    assert error_code(info) == "ValidationException"
-    assert "Some index key attributes are not defined in AttributeDefinitions" in error_message(
-        info
-    )
-    with pytest.raises(ClientError) as info:
-        client.create_table(
-            TableName=_name(),
-            AttributeDefinitions=[
-                {"AttributeName": "k", "AttributeType": "S"},
-                {"AttributeName": "x", "AttributeType": "S"},
-            ],
-            LocalSecondaryIndexes=[
-                {
-                    "IndexName": "lsi1",
-                    "KeySchema": [
-                        {"AttributeName": "k", "KeyType": "HASH"},
-                        {"AttributeName": "x", "KeyType": "RANGE"},
-                    ],
-                    "Projection": {"ProjectionType": "ALL"},
-                }
-            ],
-            **base,
-        )
-    assert error_message(info) == (
+
+    def refused(**params: Any) -> tuple[str, str]:
+        """The error code and message refusing a table keyed by ``k`` with ``params``."""
+        with pytest.raises(ClientError) as info:
+            client.create_table(
+                TableName=_name(),
+                KeySchema=[{"AttributeName": "k", "KeyType": "HASH"}],
+                BillingMode="PAY_PER_REQUEST",
+                **params,
+            )
+        return error_code(info), error_message(info)
+
+    code, message = refused(AttributeDefinitions=[k], GlobalSecondaryIndexes=[gsi])
+    assert code == "ValidationException"
+    assert "Some index key attributes are not defined in AttributeDefinitions" in message
+    lsi = {
+        "IndexName": "lsi1",
+        "KeySchema": [
+            {"AttributeName": "k", "KeyType": "HASH"},
+            {"AttributeName": "x", "KeyType": "RANGE"},
+        ],
+        "Projection": {"ProjectionType": "ALL"},
+    }
+    _, message = refused(AttributeDefinitions=k_and_x, LocalSecondaryIndexes=[lsi])
+    assert message == (
         "One or more parameter values were invalid: Table KeySchema does not have a range key, "
         "which is required when specifying a LocalSecondaryIndex"
     )
-    with pytest.raises(ClientError) as info:
-        client.create_table(
-            TableName=_name(),
-            AttributeDefinitions=[
-                {"AttributeName": "k", "AttributeType": "S"},
-                {"AttributeName": "x", "AttributeType": "S"},
-            ],
-            GlobalSecondaryIndexes=[gsi, gsi],
-            **base,
-        )
-    assert (
-        error_message(info)
-        == "One or more parameter values were invalid: Duplicate index name: gsi1"
-    )
-    with pytest.raises(ClientError) as info:
-        client.create_table(
-            TableName=_name(),
-            AttributeDefinitions=[
-                {"AttributeName": "k", "AttributeType": "S"},
-                {"AttributeName": "x", "AttributeType": "S"},
-            ],
-            GlobalSecondaryIndexes=[{**gsi, "Projection": {"ProjectionType": "INCLUDE"}}],
-            **base,
-        )
-    assert "ProjectionType is INCLUDE, but NonKeyAttributes is not specified" in error_message(info)
-    with pytest.raises(ClientError) as info:
-        client.create_table(
-            TableName=_name(),
-            AttributeDefinitions=[
-                {"AttributeName": "k", "AttributeType": "S"},
-                {"AttributeName": "x", "AttributeType": "S"},
-            ],
-            StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"},
-            **base,
-        )
-    assert error_code(info) == "ValidationException"
-    assert "not supported" in error_message(info)
+    _, message = refused(AttributeDefinitions=k_and_x, GlobalSecondaryIndexes=[gsi, gsi])
+    assert message == "One or more parameter values were invalid: Duplicate index name: gsi1"
+    include = {**gsi, "Projection": {"ProjectionType": "INCLUDE"}}
+    _, message = refused(AttributeDefinitions=k_and_x, GlobalSecondaryIndexes=[include])
+    assert "ProjectionType is INCLUDE, but NonKeyAttributes is not specified" in message
+    stream = {"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"}
+    code, message = refused(AttributeDefinitions=k_and_x, StreamSpecification=stream)
+    assert code == "ValidationException"
+    assert "not supported" in message
 
 
 def test_query_global_index(client: Any) -> None:
