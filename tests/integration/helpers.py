@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -130,3 +131,11 @@ def basic_auth_operation(spec: dict[str, Any], path: str, method: str) -> dict[s
     assert operation["security"] == [{"HTTPBasic": []}], path
     assert "401" in operation["responses"], path
     return operation
+
+
+def wait_for_the_purge(client: Any, table: str, remaining: int) -> None:
+    """Wait (30 s at most) until the time-to-live purge leaves ``remaining`` items in ``table``."""
+    deadline = time.monotonic() + 30
+    while client.scan(TableName=table, Select="COUNT")["Count"] > remaining:
+        assert time.monotonic() < deadline, "expired items were not deleted"
+        time.sleep(0.1)

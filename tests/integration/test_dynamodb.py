@@ -6,7 +6,6 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -16,32 +15,14 @@ import pytest
 from boto3.dynamodb.conditions import Attr, Key  # type: ignore[import-untyped]
 from botocore.exceptions import ClientError  # type: ignore[import-untyped]
 
-from tests.conftest import Running, root_api_user
+from tests.conftest import Running
 from tests.integration.helpers import (
     DEVICE_TIME_KEYS,
     boto3_client,
     boto3_resource,
     error_code,
-    serving,
+    wait_for_the_purge,
 )
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
-    with serving(
-        tmp_path_factory.mktemp("ddb") / "data", tables={"ttl_purge_seconds": 0.2}
-    ) as lorafox:
-        yield lorafox
-
-
-@pytest.fixture(scope="module")
-def credentials(server: Running) -> tuple[str, str]:
-    return root_api_user(server.base_url, "tables")
-
-
-@pytest.fixture(scope="module")
-def client(server: Running, credentials: tuple[str, str]) -> Any:
-    return boto3_client(server, *credentials)
 
 
 @pytest.fixture(scope="module")
@@ -421,10 +402,7 @@ def test_time_to_live(client: Any) -> None:
         ExpressionAttributeValues={":d": {"S": "A"}, ":now": {"N": str(now)}},
     )
     assert [i["time"]["N"] for i in live["Items"]] == ["2"]
-    deadline = time.monotonic() + 30
-    while client.scan(TableName=name, Select="COUNT")["Count"] > 1:
-        assert time.monotonic() < deadline, "expired items were not deleted"
-        time.sleep(0.1)
+    wait_for_the_purge(client, name, 1)
     found = client.query(
         TableName=name,
         KeyConditionExpression="device = :d",
@@ -446,6 +424,7 @@ def test_time_to_live(client: Any) -> None:
         UpdateExpression="SET expires = :later",
         ExpressionAttributeValues={":later": {"N": str(now + 7200)}},
     )
+    deadline = time.monotonic() + 30
     while "Item" in client.get_item(TableName=name, Key={"device": {"S": "B"}, "time": {"N": "1"}}):
         assert time.monotonic() < deadline, "expired item was not deleted"
         time.sleep(0.1)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -19,26 +18,8 @@ from tests.integration.helpers import (
     boto3_resource,
     error_code,
     error_message,
-    serving,
+    wait_for_the_purge,
 )
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
-    with serving(
-        tmp_path_factory.mktemp("ddbi") / "data", tables={"ttl_purge_seconds": 0.2}
-    ) as lorafox:
-        yield lorafox
-
-
-@pytest.fixture(scope="module")
-def credentials(server: Running) -> tuple[str, str]:
-    return root_api_user(server.base_url, "indexes")
-
-
-@pytest.fixture(scope="module")
-def client(server: Running, credentials: tuple[str, str]) -> Any:
-    return boto3_client(server, *credentials)
 
 
 @pytest.fixture(scope="module")
@@ -465,10 +446,7 @@ def test_indexes_ttl_and_tokens_on_postgresql(
         Limit=2,
     )
     assert [int(i["rssi"]["N"]) for i in found["Items"]] == [-90, -91]
-    deadline = time.monotonic() + 30
-    while client.scan(TableName=name, Select="COUNT")["Count"] > 3:
-        assert time.monotonic() < deadline, "expired items were not deleted"
-        time.sleep(0.1)
+    wait_for_the_purge(client, name, 3)
     remaining = client.query(
         TableName=name,
         IndexName="by_site",
