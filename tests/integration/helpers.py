@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -49,6 +50,10 @@ def table_keys(**attributes: str) -> dict[str, Any]:
 
 DEVICE_TIME_KEYS = table_keys(device="S", time="N")
 """The key of a table of device messages: the device's id (hash) and the time (range)."""
+
+
+def new_table_name() -> str:
+    return "t-" + uuid.uuid4().hex[:12]
 
 
 @contextmanager

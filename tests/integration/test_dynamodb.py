@@ -21,6 +21,7 @@ from tests.integration.helpers import (
     boto3_client,
     boto3_resource,
     error_code,
+    new_table_name,
     wait_for_the_purge,
 )
 
@@ -30,12 +31,8 @@ def resource(server: Running, credentials: tuple[str, str]) -> Any:
     return boto3_resource(server, *credentials, region="us-east-1")
 
 
-def _name() -> str:
-    return "t-" + uuid.uuid4().hex[:12]
-
-
 def _messages_table(client: Any) -> str:
-    name = _name()
+    name = new_table_name()
     client.create_table(TableName=name, **DEVICE_TIME_KEYS, BillingMode="PAY_PER_REQUEST")
     return name
 
@@ -92,7 +89,7 @@ def test_list_tables_paged(client: Any) -> None:
 def test_create_table_validation(client: Any) -> None:
     with pytest.raises(ClientError) as info:
         client.create_table(
-            TableName=_name(),
+            TableName=new_table_name(),
             KeySchema=[{"AttributeName": "k", "KeyType": "HASH"}],
             AttributeDefinitions=[{"AttributeName": "other", "AttributeType": "S"}],
             BillingMode="PAY_PER_REQUEST",
@@ -101,7 +98,7 @@ def test_create_table_validation(client: Any) -> None:
     assert "Some index key attributes are not defined in AttributeDefinitions" in str(info.value)
     with pytest.raises(ClientError) as info:
         client.create_table(
-            TableName=_name(),
+            TableName=new_table_name(),
             KeySchema=[{"AttributeName": "k", "KeyType": "HASH"}],
             AttributeDefinitions=[{"AttributeName": "k", "AttributeType": "S"}],
         )
@@ -446,7 +443,7 @@ def test_time_to_live(client: Any) -> None:
 
 
 def test_resource_api(resource: Any) -> None:
-    name = _name()
+    name = new_table_name()
     table = resource.create_table(TableName=name, **DEVICE_TIME_KEYS, BillingMode="PAY_PER_REQUEST")
     table.wait_until_exists()
     with table.batch_writer() as batch:

@@ -18,6 +18,7 @@ from tests.integration.helpers import (
     boto3_resource,
     error_code,
     error_message,
+    new_table_name,
     wait_for_the_purge,
 )
 
@@ -27,14 +28,10 @@ def resource(server: Running, credentials: tuple[str, str]) -> Any:
     return boto3_resource(server, *credentials)
 
 
-def _name() -> str:
-    return "i-" + uuid.uuid4().hex[:12]
-
-
 def _readings_table(client: Any) -> str:
     """device/time table; GSI by_site (site, rssi) KEYS_ONLY+, GSI by_kind (kind) ALL, LSI
     by_seq (device, seq) INCLUDE."""
-    name = _name()
+    name = new_table_name()
     client.create_table(
         TableName=name,
         KeySchema=[
@@ -123,7 +120,7 @@ def test_create_table_index_errors(client: Any) -> None:
         """The error code and message refusing a table keyed by ``k`` with ``params``."""
         with pytest.raises(ClientError) as info:
             client.create_table(
-                TableName=_name(),
+                TableName=new_table_name(),
                 KeySchema=[{"AttributeName": "k", "KeyType": "HASH"}],
                 BillingMode="PAY_PER_REQUEST",
                 **params,
@@ -305,7 +302,7 @@ def _wait_active(client: Any, name: str, index: str) -> dict[str, Any]:
 
 
 def test_update_table_indexes(client: Any, resource: Any) -> None:
-    name = _name()
+    name = new_table_name()
     client.create_table(
         TableName=name,
         KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
