@@ -1,5 +1,6 @@
 """Fixtures of the table API tests (``test_dynamodb*``): per module, a lorafox purging expired
-items every 0.2 s, an ADMIN API user of its root group and a boto3 client signing as it."""
+items every 0.2 s, an ADMIN API user of its root group, and a boto3 client and resource signing
+as it."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import Running, root_api_user
-from tests.integration.helpers import boto3_client, serving
+from tests.integration.helpers import boto3_client, boto3_resource, serving
 
 
 @pytest.fixture(scope="module")
@@ -27,3 +28,8 @@ def credentials(server: Running) -> tuple[str, str]:
 @pytest.fixture(scope="module")
 def client(server: Running, credentials: tuple[str, str]) -> Any:
     return boto3_client(server, *credentials)
+
+
+@pytest.fixture(scope="module")
+def resource(server: Running, credentials: tuple[str, str]) -> Any:
+    return boto3_resource(server, *credentials)

@@ -12,20 +12,14 @@ import pytest
 from boto3.dynamodb.conditions import Key  # type: ignore[import-untyped]
 from botocore.exceptions import ClientError  # type: ignore[import-untyped]
 
-from tests.conftest import Running, root_api_user
+from tests.conftest import root_api_user
 from tests.integration.helpers import (
     boto3_client,
-    boto3_resource,
     error_code,
     error_message,
     new_table_name,
     wait_for_the_purge,
 )
-
-
-@pytest.fixture(scope="module")
-def resource(server: Running, credentials: tuple[str, str]) -> Any:
-    return boto3_resource(server, *credentials)
 
 
 def _readings_table(client: Any) -> str:
