@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import subprocess
 import sys
 import time
@@ -180,9 +181,8 @@ def test_item_errors(client: Any) -> None:
 def test_update_item(client: Any) -> None:
     name = _messages_table(client)
     key = {"device": {"S": "D1"}, "time": {"N": "5"}}
-    new = client.update_item(
-        TableName=name,
-        Key=key,
+    update = functools.partial(client.update_item, TableName=name, Key=key)
+    new = update(
         UpdateExpression=(
             "SET #c = if_not_exists(#c, :zero) + :one, "
             "seen = list_append(if_not_exists(seen, :empty), :s)"
@@ -197,9 +197,7 @@ def test_update_item(client: Any) -> None:
         ReturnValues="ALL_NEW",
     )["Attributes"]
     assert new == {**key, "count": {"N": "1"}, "seen": {"L": [{"S": "a"}]}}
-    updated = client.update_item(
-        TableName=name,
-        Key=key,
+    updated = update(
         UpdateExpression="ADD #c :one REMOVE seen",
         ConditionExpression="#c = :one",
         ExpressionAttributeNames={"#c": "count"},
@@ -208,9 +206,7 @@ def test_update_item(client: Any) -> None:
     )["Attributes"]
     assert updated == {"count": {"N": "2"}}
     with pytest.raises(ClientError) as info:
-        client.update_item(
-            TableName=name,
-            Key=key,
+        update(
             UpdateExpression="SET #c = :one",
             ConditionExpression="#c = :one",
             ExpressionAttributeNames={"#c": "count"},
@@ -220,9 +216,7 @@ def test_update_item(client: Any) -> None:
     assert error_code(info) == "ConditionalCheckFailedException"
     assert info.value.response["Item"]["count"] == {"N": "2"}
     with pytest.raises(ClientError) as info:
-        client.update_item(
-            TableName=name,
-            Key=key,
+        update(
             UpdateExpression="SET device = :one",
             ExpressionAttributeValues={":one": {"S": "x"}},
         )
