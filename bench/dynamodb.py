@@ -295,16 +295,23 @@ def put_rate(target: Target, puts: int, clients: int) -> tuple[float, float]:
     return done / elapsed, cpu / done * 1000
 
 
+def _rounds(count: int, *, warmup: int, least: int, budget: float) -> Iterator[int]:
+    """The numbers of ``warmup`` + ``count`` rounds (one timing each); once ``budget`` seconds
+    have passed, it stops as soon as ``least`` rounds past the warm-up are done."""
+    deadline = time.monotonic() + budget
+    for n in range(warmup + count):
+        if time.monotonic() > deadline and n >= warmup + least:
+            return
+        yield n
+
+
 def get_latency(
     target: Target, size: int, partition: int, count: int, budget: float
 ) -> list[float]:
     client = _client(target)
     rng = random.Random(1)
     timings: list[float] = []
-    deadline = time.monotonic() + budget
-    for _ in range(count + 50):
-        if time.monotonic() > deadline and len(timings) >= 50 + 30:
-            break
+    for _ in _rounds(count, warmup=50, least=30, budget=budget):
         n = rng.randrange(size)
         item = _item(n // partition, n % partition)
         key = {"device": item["device"], "time": item["time"]}
@@ -322,10 +329,7 @@ def query_latency(
     rng = random.Random(2)
     partitions = size // partition
     timings: list[float] = []
-    deadline = time.monotonic() + budget
-    for _ in range(count + 5):
-        if time.monotonic() > deadline and len(timings) >= 5 + 20:
-            break
+    for _ in _rounds(count, warmup=5, least=20, budget=budget):
         device = rng.randrange(partitions)
         start = rng.randrange(max(1, partition - 100))
         started = time.perf_counter()

@@ -14,7 +14,7 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
-from lorafox.bus.broker import EmbeddedBroker
+from lorafox.bus.broker import BrokerLimits, EmbeddedBroker
 from lorafox.bus.mqtt_codec import ConnAck, Connect, Packet, PacketDecoder, Will
 
 TIMEOUT = 3.0
@@ -223,10 +223,15 @@ def _resolve(future: asyncio.Future[Any], value: Any) -> None:
 PahoFactory = Callable[..., PahoClient]
 
 
+def anonymous_broker(limits: BrokerLimits | None = None) -> EmbeddedBroker:
+    """A broker for anonymous clients on a free port of 127.0.0.1, with ``limits``."""
+    return EmbeddedBroker("127.0.0.1", 0, authenticate=None, allow_anonymous=True, limits=limits)
+
+
 @pytest.fixture
 async def broker() -> AsyncIterator[EmbeddedBroker]:
     """An anonymous broker on a free port of 127.0.0.1."""
-    async with EmbeddedBroker("127.0.0.1", 0, authenticate=None, allow_anonymous=True) as b:
+    async with anonymous_broker() as b:
         yield b
 
 

@@ -31,7 +31,7 @@ from lorafox.bus.mqtt_codec import (
 from lorafox.errors import BusUnavailable, ConfigError, InvalidInput
 from lorafox.ports.bus import Bus
 
-from .conftest import TIMEOUT, PahoFactory, RawClient, wait_until
+from .conftest import TIMEOUT, PahoFactory, RawClient, anonymous_broker, wait_until
 
 
 async def next_message(client: aiomqtt.Client, seconds: float = TIMEOUT) -> aiomqtt.Message:
@@ -41,6 +41,18 @@ async def next_message(client: aiomqtt.Client, seconds: float = TIMEOUT) -> aiom
 
 def aio(broker: EmbeddedBroker, identifier: str | None = None, **kwargs: object) -> aiomqtt.Client:
     return aiomqtt.Client("127.0.0.1", broker.port, identifier=identifier, **kwargs)  # type: ignore[arg-type]
+
+
+async def first_message(
+    broker: EmbeddedBroker, identifier: str, *topics: str
+) -> tuple[str, object, bool]:
+    """The topic, payload and retain flag of the first message a new aiomqtt client gets once
+    subscribed to ``topics`` (QoS 1, one after the other)."""
+    async with aio(broker, identifier) as subscriber:
+        for topic in topics:
+            await subscriber.subscribe(topic, 1)
+        message = await next_message(subscriber)
+        return message.topic.value, message.payload, message.retain
 
 
 async def sentinel_is_next(client: RawClient, publisher: RawClient, topic: str) -> bool:
@@ -174,13 +186,7 @@ async def test_first_packet_must_be_connect(broker: EmbeddedBroker) -> None:
 
 
 async def test_client_silent_before_connect_is_dropped() -> None:
-    async with EmbeddedBroker(
-        "127.0.0.1",
-        0,
-        authenticate=None,
-        allow_anonymous=True,
-        limits=BrokerLimits(connect_timeout=0.1),
-    ) as broker:
+    async with anonymous_broker(BrokerLimits(connect_timeout=0.1)) as broker:
         raw = await RawClient.open(broker.port)
         assert await raw.is_closed_by_peer(1.0)
 
@@ -330,15 +336,8 @@ async def test_retained_messages(broker: EmbeddedBroker) -> None:
             await publisher.publish("state/1", b"", 1, retain=True)
             assert (await next_message(subscriber)).payload == b""
         assert broker.retained("state/1") is None
-        async with aio(broker, "s2") as subscriber:
-            await subscriber.subscribe("state/1", 1)
-            await subscriber.subscribe("state/2", 1)
-            message = await next_message(subscriber)
-            assert (message.topic.value, message.payload, message.retain) == (
-                "state/2",
-                b"off",
-                True,
-            )
+        first = await first_message(broker, "s2", "state/1", "state/2")
+        assert first == ("state/2", b"off", True)
 
 
 async def test_will_published_on_abrupt_close_not_on_disconnect(broker: EmbeddedBroker) -> None:
@@ -367,14 +366,7 @@ async def test_will_with_aiomqtt_and_retain(broker: EmbeddedBroker) -> None:
     await wait_until(lambda: broker.retained("status/aio") == b"gone")
     with contextlib.suppress(aiomqtt.MqttError):
         await client.__aexit__(None, None, None)
-    async with aio(broker, "later") as later:
-        await later.subscribe("status/#", 1)
-        message = await next_message(later)
-        assert (message.topic.value, message.payload, message.retain) == (
-            "status/aio",
-            b"gone",
-            True,
-        )
+    assert await first_message(broker, "later", "status/#") == ("status/aio", b"gone", True)
 
 
 async def test_keep_alive(broker: EmbeddedBroker) -> None:
@@ -471,13 +463,7 @@ async def test_unacknowledged_messages_are_resent_with_dup(broker: EmbeddedBroke
 
 
 async def test_offline_queue_is_bounded_oldest_dropped() -> None:
-    async with EmbeddedBroker(
-        "127.0.0.1",
-        0,
-        authenticate=None,
-        allow_anonymous=True,
-        limits=BrokerLimits(max_queued_messages=3),
-    ) as broker:
+    async with anonymous_broker(BrokerLimits(max_queued_messages=3)) as broker:
         device, _ = await RawClient.connected(broker.port, "dev", clean_session=False)
         await device.send(Subscribe(1, (("q/#", 1),)))
         await device.recv()
@@ -578,13 +564,7 @@ async def test_malformed_bytes_close_only_that_connection(
 
 
 async def test_packet_size_limit_closes_the_connection() -> None:
-    async with EmbeddedBroker(
-        "127.0.0.1",
-        0,
-        authenticate=None,
-        allow_anonymous=True,
-        limits=BrokerLimits(max_packet_size=1024),
-    ) as broker:
+    async with anonymous_broker(BrokerLimits(max_packet_size=1024)) as broker:
         raw, _ = await RawClient.connected(broker.port)
         await raw.send(Publish("big", b"x" * 2000))
         assert await raw.is_closed_by_peer()
@@ -614,13 +594,7 @@ async def test_slow_qos0_subscriber_is_dropped_not_buffered(broker: EmbeddedBrok
 
 
 async def test_slow_qos1_subscriber_queue_is_bounded() -> None:
-    async with EmbeddedBroker(
-        "127.0.0.1",
-        0,
-        authenticate=None,
-        allow_anonymous=True,
-        limits=BrokerLimits(max_queued_messages=100),
-    ) as broker:
+    async with anonymous_broker(BrokerLimits(max_queued_messages=100)) as broker:
         slow, _ = await RawClient.connected(broker.port, "slow", receive_buffer=4096)
         await slow.send(Subscribe(1, (("flood", 1),)))
         assert await slow.recv() == SubAck(1, (1,))

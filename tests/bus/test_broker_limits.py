@@ -122,37 +122,35 @@ async def test_a_big_packet_before_the_login_is_refused() -> None:
         assert isinstance(message, Publish) and message.payload == b"y" * 1000
 
 
+async def _closed_while_trickling(
+    client: RawClient, data: bytes, *, every: float, within: float
+) -> bool:
+    """Whether the broker closes ``client`` within ``within`` seconds while the client sends
+    ``data`` one byte ``every`` so many seconds."""
+
+    async def trickle() -> None:
+        for byte in data:
+            await client.send(bytes((byte,)))
+            await asyncio.sleep(every)
+
+    task = asyncio.create_task(trickle())
+    try:
+        return await client.is_closed_by_peer(within)
+    finally:
+        task.cancel()
+
+
 async def test_a_trickle_of_bytes_does_not_hold_the_login_open() -> None:
     async with _broker(connect_timeout=0.5) as broker:
         raw = await RawClient.open(broker.port)
         connect = Connect("slow", username="u", password=b"p").encode()
-
-        async def trickle() -> None:
-            for byte in connect[:-1]:
-                await raw.send(bytes((byte,)))
-                await asyncio.sleep(0.1)
-
-        task = asyncio.create_task(trickle())
-        try:
-            assert await raw.is_closed_by_peer(3.0)
-        finally:
-            task.cancel()
+        assert await _closed_while_trickling(raw, connect[:-1], every=0.1, within=3.0)
 
 
 async def test_a_trickle_of_bytes_is_not_a_keep_alive(broker: EmbeddedBroker) -> None:
     client, _ = await _login(broker.port, "trickler", "u", keep_alive=1)
     packet = Publish("t", b"x" * 100).encode()
-
-    async def trickle() -> None:
-        for byte in packet:
-            await client.send(bytes((byte,)))
-            await asyncio.sleep(0.2)
-
-    task = asyncio.create_task(trickle())
-    try:
-        assert await client.is_closed_by_peer(4.0)
-    finally:
-        task.cancel()
+    assert await _closed_while_trickling(client, packet, every=0.2, within=4.0)
 
 
 # -- sessions -----------------------------------------------------------------------------------
@@ -310,23 +308,20 @@ async def test_the_policy_drops_publishes_and_refuses_subscriptions() -> None:
 # -- protocol -----------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize(
+    ("qos", "wrong_ack"),
+    [(2, PubAck), (1, PubRec)],  # PUBACK for a QoS 2 message, PUBREC for a QoS 1 message
+)
 async def test_acknowledgements_of_the_wrong_kind_close_the_connection(
-    broker: EmbeddedBroker,
+    broker: EmbeddedBroker, qos: int, wrong_ack: type[PubAck | PubRec]
 ) -> None:
-    qos2, _ = await _login(broker.port, "qos2", "u")
-    await _subscribe(qos2, "two", 2)
-    broker.publish_nowait("two", b"x", 2)
-    message = await qos2.recv()
-    assert isinstance(message, Publish) and message.qos == 2 and message.packet_id
-    await qos2.send(PubAck(message.packet_id))  # PUBACK for a QoS 2 message
-    assert await qos2.is_closed_by_peer()
-    qos1, _ = await _login(broker.port, "qos1", "u")
-    await _subscribe(qos1, "one", 1)
-    broker.publish_nowait("one", b"x", 1)
-    message = await qos1.recv()
-    assert isinstance(message, Publish) and message.qos == 1 and message.packet_id
-    await qos1.send(PubRec(message.packet_id))  # PUBREC for a QoS 1 message
-    assert await qos1.is_closed_by_peer()
+    client, _ = await _login(broker.port, f"qos{qos}", "u")
+    await _subscribe(client, "topic", qos)
+    broker.publish_nowait("topic", b"x", qos)
+    message = await client.recv()
+    assert isinstance(message, Publish) and message.qos == qos and message.packet_id
+    await client.send(wrong_ack(message.packet_id))
+    assert await client.is_closed_by_peer()
 
 
 async def test_qos0_publish_with_dup_is_a_protocol_error(broker: EmbeddedBroker) -> None:

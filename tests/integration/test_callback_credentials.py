@@ -4,7 +4,6 @@ into, another group."""
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -12,12 +11,15 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import ADMIN_PASSWORD, SIGFOX_PASSWORD, SIGFOX_USER, Running
+from tests.conftest import Running
+from tests.integration.helpers import (
+    ADMIN,
+    SIGFOX,
+    group_with_a_device,
+    new_api_user,
+    new_device_id,
+)
 from tests.integration.test_sigfox_flow import body
-
-ADMIN = ("admin", ADMIN_PASSWORD)
-SIGFOX = (SIGFOX_USER, SIGFOX_PASSWORD)
-PAC = "0011223344556677"
 
 
 @dataclass
@@ -35,10 +37,6 @@ class Tenants:
         return found
 
 
-def _new_id() -> str:
-    return secrets.token_hex(3).upper().lstrip("0") or "1"
-
-
 @pytest.fixture
 def tenants(lorafox_factory: Callable[..., Running]) -> Iterator[Tenants]:
     lorafox = lorafox_factory()
@@ -46,38 +44,12 @@ def tenants(lorafox_factory: Callable[..., Running]) -> Iterator[Tenants]:
         [root] = [g for g in http.get("/api/v2/groups", auth=ADMIN).json()["data"] if not g["path"]]
         groups, types, devices, keys = {}, {}, {}, {}
         for name in ("A", "B"):
-            made = http.post(
-                "/api/v2/groups",
-                json={"name": f"customer {name}", "parentId": root["id"]},
-                auth=ADMIN,
+            groups[name], types[name], devices[name] = group_with_a_device(
+                http, root["id"], f"customer {name}", name, auth=ADMIN
             )
-            groups[name] = made.json()["id"]
-            made = http.post(
-                "/api/v2/device-types",
-                json={"name": f"type {name}", "groupId": groups[name]},
-                auth=ADMIN,
-            )
-            types[name] = made.json()["id"]
-            devices[name] = _new_id()
-            created = http.post(
-                "/api/v2/devices",
-                json={
-                    "id": devices[name],
-                    "name": f"device {name}",
-                    "deviceTypeId": types[name],
-                    "pac": PAC,
-                },
-                auth=ADMIN,
-            )
-            assert created.status_code == 201, created.text
         for key in ("A:DEVICE_MANAGER", "A:VIEWER"):
             group, profile = key.split(":")
-            made = http.post(
-                "/api/v2/api-users",
-                json={"groupId": groups[group], "name": key, "profileIds": [profile]},
-                auth=ADMIN,
-            ).json()
-            keys[key] = (made["id"], made["accessToken"])
+            keys[key] = new_api_user(http, groups[group], key, profile, auth=ADMIN)
         yield Tenants(http, groups, types, devices, keys)
 
 
@@ -102,7 +74,7 @@ def test_provisioning_stays_in_the_senders_group(tenants: Tenants) -> None:
     http, a_key = tenants.http, tenants.keys["A:DEVICE_MANAGER"]
     # the callback names B's device type: not A's to use, so the device goes to A's own
     # "Unregistered" type, never into B's group
-    squatted = _new_id()
+    squatted = new_device_id()
     sent = http.post(
         "/sigfox/uplink", json=body(squatted, 1, deviceTypeId=tenants.types["B"]), auth=a_key
     )
@@ -111,14 +83,14 @@ def test_provisioning_stays_in_the_senders_group(tenants: Tenants) -> None:
     assert made["group"]["id"] == tenants.groups["A"]
     assert made["deviceType"]["id"] != tenants.types["B"]
     # one of A's own types is used as named
-    mine = _new_id()
+    mine = new_device_id()
     sent = http.post(
         "/sigfox/uplink", json=body(mine, 1, deviceTypeId=tenants.types["A"]), auth=a_key
     )
     assert sent.status_code == 204, sent.text
     assert tenants.device(mine)["deviceType"]["id"] == tenants.types["A"]
     # the instance's own callback credentials still provision into any type named
-    anywhere = _new_id()
+    anywhere = new_device_id()
     sent = http.post(
         "/sigfox/uplink", json=body(anywhere, 1, deviceTypeId=tenants.types["B"]), auth=SIGFOX
     )

@@ -9,6 +9,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -59,6 +61,29 @@ def wait_healthy(port: int, proc: subprocess.Popen[str], timeout: float = 30) ->
     raise AssertionError("lorafox did not become healthy")
 
 
+@contextmanager
+def until_sigterm(proc: subprocess.Popen[str], port: int) -> Iterator[None]:
+    """The block runs once ``proc`` serves on ``port``; then ``proc`` gets SIGTERM and is
+    waited for."""
+    try:
+        wait_healthy(port, proc)
+        yield
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=30)
+
+
+def _serve_and_stop(data_dir: Path, http_port: int, mqtt_port: int) -> tuple[str, str]:
+    """What ``lorafox serve`` printed (stdout, stderr) once healthy then stopped by SIGTERM,
+    which must end it cleanly."""
+    proc = serve(data_dir, http_port, mqtt_port)
+    wait_healthy(http_port, proc)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    return out, err
+
+
 @pytest.fixture
 def ports() -> tuple[int, int]:
     return free_port(), free_port()
@@ -68,11 +93,7 @@ def test_first_start_prints_credentials_once_and_sigterm_stops_cleanly(
     tmp_path: Path, ports: tuple[int, int]
 ) -> None:
     http_port, mqtt_port = ports
-    proc = serve(tmp_path, http_port, mqtt_port)
-    wait_healthy(http_port, proc)
-    proc.send_signal(signal.SIGTERM)
-    out, err = proc.communicate(timeout=30)
-    assert proc.returncode == 0, err
+    out, err = _serve_and_stop(tmp_path, http_port, mqtt_port)
     assert "lorafox stopped" in err
     admin_line = next(line for line in out.splitlines() if "Admin user created" in line)
     password = admin_line.rsplit("/ ", 1)[1].strip()
@@ -117,11 +138,7 @@ def test_port_in_use_is_one_line_naming_the_flag(
     assert "Traceback" not in err
     # the start that could not serve made no credentials: the next one prints them
     assert "created" not in out
-    proc = serve(tmp_path, http_port, mqtt_port)
-    wait_healthy(http_port, proc)
-    proc.send_signal(signal.SIGTERM)
-    out, err = proc.communicate(timeout=30)
-    assert proc.returncode == 0, err
+    out, _ = _serve_and_stop(tmp_path, http_port, mqtt_port)
     assert "Admin user created: admin / " in out
     assert "Sigfox callback credentials created: " in out
 
@@ -146,15 +163,11 @@ def test_settings_from_env_and_toml(tmp_path: Path, ports: tuple[int, int]) -> N
         "LORAFOX_DATA_DIR": str(tmp_path),
     }
     proc = lorafox("serve", "--config", str(config), env=env)
-    try:
-        wait_healthy(http_port, proc)  # env beats the file
+    with until_sigterm(proc, http_port):  # env beats the file
         r = httpx.post(
             f"http://127.0.0.1:{http_port}/sigfox/uplink", json=body("1", 1), auth=("sigfox", "pw")
         )
         assert r.status_code == 403  # the file's allow-list applies
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.communicate(timeout=30)
 
 
 def test_sigfox_setup_prints_working_callbacks(tmp_path: Path, ports: tuple[int, int]) -> None:
@@ -204,8 +217,7 @@ def test_sigfox_setup_prints_working_callbacks(tmp_path: Path, ports: tuple[int,
 
     # the printed header and body template work against the server, once the Back-End fills it in
     proc = serve(tmp_path, http_port, mqtt_port)
-    try:
-        wait_healthy(http_port, proc)
+    with until_sigterm(proc, http_port):
         filled = bidir["body"]
         for name, value in {
             "device": "1A2B",
@@ -270,9 +282,6 @@ def test_sigfox_setup_prints_working_callbacks(tmp_path: Path, ports: tuple[int,
             assert r.json()["recorded"] == recorded
         user, password = base64.b64decode(header.split()[1]).decode().split(":")
         assert user == "sigfox" and password
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.communicate(timeout=30)
 
     human = lorafox(
         "sigfox-setup", "--public-url", "https://iot.example.com", "--data-dir", str(tmp_path)
@@ -346,25 +355,18 @@ def test_second_serve_on_one_data_dir_names_the_first(
     http_port, mqtt_port = ports
     data = tmp_path / "new" / "data"
     first = serve(data, http_port, mqtt_port)
-    try:
-        wait_healthy(http_port, first)
+    with until_sigterm(first, http_port):
         assert data.stat().st_mode & 0o777 == 0o700
         assert (data / "lorafox.lock").stat().st_mode & 0o777 == 0o600
         line = _one_error_line(serve(data, free_port(), free_port()))
         assert f"in use by another lorafox (PID {first.pid})" in line
         assert "--data-dir" in line
-    finally:
-        first.send_signal(signal.SIGTERM)
-        first.communicate(timeout=30)
     assert first.returncode == 0
     # the lock went with the first process: the data dir serves again
     again_port = free_port()
     again = serve(data, again_port, free_port())
-    try:
-        wait_healthy(again_port, again)
-    finally:
-        again.send_signal(signal.SIGTERM)
-        again.communicate(timeout=30)
+    with until_sigterm(again, again_port):
+        pass  # it became healthy
 
 
 def test_permissive_data_dir_is_made_private(tmp_path: Path, ports: tuple[int, int]) -> None:
@@ -377,8 +379,7 @@ def test_permissive_data_dir_is_made_private(tmp_path: Path, ports: tuple[int, i
     stray.write_text("kept")
     stray.chmod(0o644)
     proc = serve(data, http_port, mqtt_port, env={"LORAFOX_ADMIN_PASSWORD": "admin-Password-42"})
-    try:
-        wait_healthy(http_port, proc)
+    with until_sigterm(proc, http_port):
         with httpx.Client(base_url=f"http://127.0.0.1:{http_port}", timeout=10) as http:
             http.get("/api/v2/devices", auth=("admin", "admin-Password-42")).raise_for_status()
         assert data.stat().st_mode & 0o777 == 0o700
@@ -387,9 +388,6 @@ def test_permissive_data_dir_is_made_private(tmp_path: Path, ports: tuple[int, i
         assert "lorafox.db" in made
         for name in made:  # the database and its WAL/SHM, created while serving
             assert (data / name).stat().st_mode & 0o777 == 0o600, name
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.communicate(timeout=30)
 
 
 def test_debug_log_holds_no_secrets(tmp_path: Path, ports: tuple[int, int]) -> None:

@@ -9,20 +9,18 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import ADMIN_PASSWORD, make_settings, start_lorafox
+from tests.integration.helpers import ADMIN, serving
 
-ADMIN = ("admin", ADMIN_PASSWORD)
 TEMPLATE_NAMES = "{time}, {tapId} or {rssi}"
 
 
 @pytest.fixture(scope="module")
 def http(tmp_path_factory: pytest.TempPathFactory) -> Iterator[httpx.Client]:
-    lorafox = start_lorafox(make_settings(tmp_path_factory.mktemp("formats")))
-    try:
-        with httpx.Client(base_url=lorafox.base_url, auth=ADMIN, timeout=30) as client:
-            yield client
-    finally:
-        lorafox.stop()
+    with (
+        serving(tmp_path_factory.mktemp("formats")) as lorafox,
+        httpx.Client(base_url=lorafox.base_url, auth=ADMIN, timeout=30) as client,
+    ):
+        yield client
 
 
 def refused(field: str, message: str) -> dict[str, Any]:

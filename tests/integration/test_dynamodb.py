@@ -2,99 +2,40 @@
 
 from __future__ import annotations
 
+import functools
 import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import boto3  # type: ignore[import-untyped]
 import httpx
 import pytest
 from boto3.dynamodb.conditions import Attr, Key  # type: ignore[import-untyped]
-from botocore.config import Config  # type: ignore[import-untyped]
 from botocore.exceptions import ClientError  # type: ignore[import-untyped]
 
-from tests.conftest import ADMIN_PASSWORD, Running, make_settings, start_lorafox
-
-_CONFIG = Config(retries={"total_max_attempts": 1, "mode": "standard"})
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
-    running = start_lorafox(
-        make_settings(tmp_path_factory.mktemp("ddb") / "data", tables={"ttl_purge_seconds": 0.2})
-    )
-    yield running
-    running.stop()
-
-
-@pytest.fixture(scope="module")
-def credentials(server: Running) -> tuple[str, str]:
-    with httpx.Client(base_url=server.base_url, auth=("admin", ADMIN_PASSWORD)) as http:
-        groups = http.get("/api/v2/groups").json()["data"]
-        [root] = [g for g in groups if not g["path"]]
-        made = http.post(
-            "/api/v2/api-users",
-            json={"groupId": root["id"], "name": "tables", "profileIds": ["ADMIN"]},
-        ).json()
-    return made["id"], made["accessToken"]
-
-
-def _client(server: Running, key: str, secret: str) -> Any:
-    return boto3.client(
-        "dynamodb",
-        endpoint_url=server.base_url,
-        region_name="eu-west-1",
-        aws_access_key_id=key,
-        aws_secret_access_key=secret,
-        config=_CONFIG,
-    )
-
-
-@pytest.fixture(scope="module")
-def client(server: Running, credentials: tuple[str, str]) -> Any:
-    return _client(server, *credentials)
+from tests.conftest import Running
+from tests.integration.helpers import (
+    DEVICE_TIME_KEYS,
+    boto3_client,
+    boto3_resource,
+    error_code,
+    new_table_name,
+    wait_for_the_purge,
+)
 
 
 @pytest.fixture(scope="module")
 def resource(server: Running, credentials: tuple[str, str]) -> Any:
-    return boto3.resource(
-        "dynamodb",
-        endpoint_url=server.base_url,
-        region_name="us-east-1",
-        aws_access_key_id=credentials[0],
-        aws_secret_access_key=credentials[1],
-        config=_CONFIG,
-    )
-
-
-def _name() -> str:
-    return "t-" + uuid.uuid4().hex[:12]
+    return boto3_resource(server, *credentials, region="us-east-1")
 
 
 def _messages_table(client: Any) -> str:
-    name = _name()
-    client.create_table(
-        TableName=name,
-        KeySchema=[
-            {"AttributeName": "device", "KeyType": "HASH"},
-            {"AttributeName": "time", "KeyType": "RANGE"},
-        ],
-        AttributeDefinitions=[
-            {"AttributeName": "device", "AttributeType": "S"},
-            {"AttributeName": "time", "AttributeType": "N"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    name = new_table_name()
+    client.create_table(TableName=name, **DEVICE_TIME_KEYS, BillingMode="PAY_PER_REQUEST")
     return name
-
-
-def _code(info: pytest.ExceptionInfo[ClientError]) -> str:
-    return str(info.value.response["Error"]["Code"])
 
 
 # -- tables ----------------------------------------------------------------------------------
@@ -115,11 +56,11 @@ def test_create_describe_list_delete(client: Any) -> None:
             AttributeDefinitions=[{"AttributeName": "k", "AttributeType": "S"}],
             BillingMode="PAY_PER_REQUEST",
         )
-    assert _code(info) == "ResourceInUseException"
+    assert error_code(info) == "ResourceInUseException"
     assert client.delete_table(TableName=name)["TableDescription"]["TableStatus"] == "DELETING"
     with pytest.raises(ClientError) as info:
         client.describe_table(TableName=name)
-    assert _code(info) == "ResourceNotFoundException"
+    assert error_code(info) == "ResourceNotFoundException"
     assert info.value.response["Error"]["Message"] == (
         f"Requested resource not found: Table: {name} not found"
     )
@@ -149,16 +90,16 @@ def test_list_tables_paged(client: Any) -> None:
 def test_create_table_validation(client: Any) -> None:
     with pytest.raises(ClientError) as info:
         client.create_table(
-            TableName=_name(),
+            TableName=new_table_name(),
             KeySchema=[{"AttributeName": "k", "KeyType": "HASH"}],
             AttributeDefinitions=[{"AttributeName": "other", "AttributeType": "S"}],
             BillingMode="PAY_PER_REQUEST",
         )
-    assert _code(info) == "ValidationException"
+    assert error_code(info) == "ValidationException"
     assert "Some index key attributes are not defined in AttributeDefinitions" in str(info.value)
     with pytest.raises(ClientError) as info:
         client.create_table(
-            TableName=_name(),
+            TableName=new_table_name(),
             KeySchema=[{"AttributeName": "k", "KeyType": "HASH"}],
             AttributeDefinitions=[{"AttributeName": "k", "AttributeType": "S"}],
         )
@@ -199,7 +140,7 @@ def test_put_get_delete_item(client: Any) -> None:
         client.put_item(
             TableName=name, Item=item, ConditionExpression="attribute_not_exists(device)"
         )
-    assert _code(info) == "ConditionalCheckFailedException"
+    assert error_code(info) == "ConditionalCheckFailedException"
     deleted = client.delete_item(
         TableName=name,
         Key={"device": {"S": "1A2B3C"}, "time": {"N": "1700000000"}},
@@ -215,7 +156,7 @@ def test_item_errors(client: Any) -> None:
     name = _messages_table(client)
     with pytest.raises(ClientError) as info:
         client.put_item(TableName="missing-table", Item={"device": {"S": "x"}})
-    assert _code(info) == "ResourceNotFoundException"
+    assert error_code(info) == "ResourceNotFoundException"
     with pytest.raises(ClientError) as info:
         client.put_item(TableName=name, Item={"device": {"S": "x"}})
     assert info.value.response["Error"]["Message"] == (
@@ -233,16 +174,15 @@ def test_item_errors(client: Any) -> None:
             ConditionExpression="attribute_exists(#unused)",
             ExpressionAttributeNames={"#unused": "a", "#other": "b"},
         )
-    assert _code(info) == "ValidationException"
+    assert error_code(info) == "ValidationException"
     assert "unused in expressions: keys: {#other}" in str(info.value)
 
 
 def test_update_item(client: Any) -> None:
     name = _messages_table(client)
     key = {"device": {"S": "D1"}, "time": {"N": "5"}}
-    new = client.update_item(
-        TableName=name,
-        Key=key,
+    update = functools.partial(client.update_item, TableName=name, Key=key)
+    new = update(
         UpdateExpression=(
             "SET #c = if_not_exists(#c, :zero) + :one, "
             "seen = list_append(if_not_exists(seen, :empty), :s)"
@@ -257,9 +197,7 @@ def test_update_item(client: Any) -> None:
         ReturnValues="ALL_NEW",
     )["Attributes"]
     assert new == {**key, "count": {"N": "1"}, "seen": {"L": [{"S": "a"}]}}
-    updated = client.update_item(
-        TableName=name,
-        Key=key,
+    updated = update(
         UpdateExpression="ADD #c :one REMOVE seen",
         ConditionExpression="#c = :one",
         ExpressionAttributeNames={"#c": "count"},
@@ -268,21 +206,17 @@ def test_update_item(client: Any) -> None:
     )["Attributes"]
     assert updated == {"count": {"N": "2"}}
     with pytest.raises(ClientError) as info:
-        client.update_item(
-            TableName=name,
-            Key=key,
+        update(
             UpdateExpression="SET #c = :one",
             ConditionExpression="#c = :one",
             ExpressionAttributeNames={"#c": "count"},
             ExpressionAttributeValues={":one": {"N": "1"}},
             ReturnValuesOnConditionCheckFailure="ALL_OLD",
         )
-    assert _code(info) == "ConditionalCheckFailedException"
+    assert error_code(info) == "ConditionalCheckFailedException"
     assert info.value.response["Item"]["count"] == {"N": "2"}
     with pytest.raises(ClientError) as info:
-        client.update_item(
-            TableName=name,
-            Key=key,
+        update(
             UpdateExpression="SET device = :one",
             ExpressionAttributeValues={":one": {"S": "x"}},
         )
@@ -459,10 +393,7 @@ def test_time_to_live(client: Any) -> None:
         ExpressionAttributeValues={":d": {"S": "A"}, ":now": {"N": str(now)}},
     )
     assert [i["time"]["N"] for i in live["Items"]] == ["2"]
-    deadline = time.monotonic() + 30
-    while client.scan(TableName=name, Select="COUNT")["Count"] > 1:
-        assert time.monotonic() < deadline, "expired items were not deleted"
-        time.sleep(0.1)
+    wait_for_the_purge(client, name, 1)
     found = client.query(
         TableName=name,
         KeyConditionExpression="device = :d",
@@ -484,6 +415,7 @@ def test_time_to_live(client: Any) -> None:
         UpdateExpression="SET expires = :later",
         ExpressionAttributeValues={":later": {"N": str(now + 7200)}},
     )
+    deadline = time.monotonic() + 30
     while "Item" in client.get_item(TableName=name, Key={"device": {"S": "B"}, "time": {"N": "1"}}):
         assert time.monotonic() < deadline, "expired item was not deleted"
         time.sleep(0.1)
@@ -505,19 +437,8 @@ def test_time_to_live(client: Any) -> None:
 
 
 def test_resource_api(resource: Any) -> None:
-    name = _name()
-    table = resource.create_table(
-        TableName=name,
-        KeySchema=[
-            {"AttributeName": "device", "KeyType": "HASH"},
-            {"AttributeName": "time", "KeyType": "RANGE"},
-        ],
-        AttributeDefinitions=[
-            {"AttributeName": "device", "AttributeType": "S"},
-            {"AttributeName": "time", "AttributeType": "N"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    name = new_table_name()
+    table = resource.create_table(TableName=name, **DEVICE_TIME_KEYS, BillingMode="PAY_PER_REQUEST")
     table.wait_until_exists()
     with table.batch_writer() as batch:
         for t in range(40):
@@ -539,7 +460,7 @@ def test_resource_api(resource: Any) -> None:
         table.put_item(
             Item={"device": "X", "time": 3}, ConditionExpression=Attr("device").not_exists()
         )
-    assert _code(info) == "ConditionalCheckFailedException"
+    assert error_code(info) == "ConditionalCheckFailedException"
     table.delete_item(Key={"device": "X", "time": 3})
     assert table.scan(Select="COUNT")["Count"] == 39
     assert name in [t.name for t in resource.tables.all()]
@@ -551,12 +472,12 @@ def test_resource_api(resource: Any) -> None:
 
 def test_wrong_secret_and_unknown_key(server: Running, credentials: tuple[str, str]) -> None:
     with pytest.raises(ClientError) as info:
-        _client(server, credentials[0], "wrong-secret").list_tables()
-    assert _code(info) == "InvalidSignatureException"
+        boto3_client(server, credentials[0], "wrong-secret").list_tables()
+    assert error_code(info) == "InvalidSignatureException"
     assert info.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
     with pytest.raises(ClientError) as info:
-        _client(server, "AKIDUNKNOWN", "whatever").list_tables()
-    assert _code(info) == "UnrecognizedClientException"
+        boto3_client(server, "AKIDUNKNOWN", "whatever").list_tables()
+    assert error_code(info) == "UnrecognizedClientException"
     assert info.value.response["Error"]["Message"] == (
         "The security token included in the request is invalid."
     )
@@ -580,7 +501,7 @@ def test_unsigned_and_unknown_operation(server: Running, client: Any) -> None:
     assert response.headers["x-amz-crc32"]
     with pytest.raises(ClientError) as info:
         client.describe_backup(BackupArn="arn:aws:dynamodb:us-east-1:0:table/t/backup/b")
-    assert _code(info) == "UnknownOperationException"
+    assert error_code(info) == "UnknownOperationException"
 
 
 def test_microcontroller_sample(server: Running, client: Any, credentials: tuple[str, str]) -> None:
@@ -646,7 +567,7 @@ def test_transactions(client: Any) -> None:
                 },
             ]
         )
-    assert _code(info) == "TransactionCanceledException"
+    assert error_code(info) == "TransactionCanceledException"
     reasons = info.value.response["CancellationReasons"]
     assert [r["Code"] for r in reasons] == ["None", "ConditionalCheckFailed"]
     got = client.transact_get_items(

@@ -19,11 +19,15 @@ import httpx
 import pytest
 from botocore.exceptions import ClientError  # type: ignore[import-untyped]
 
-from tests.conftest import ADMIN_PASSWORD, Running, make_settings, start_lorafox
-from tests.integration.test_dynamodb import _client
-
-KEY = [{"AttributeName": "k", "KeyType": "HASH"}]
-ATTRIBUTES = [{"AttributeName": "k", "AttributeType": "S"}]
+from tests.conftest import Running, make_settings, start_lorafox
+from tests.integration.helpers import (
+    ADMIN,
+    boto3_client,
+    created,
+    new_api_user,
+    serving,
+    table_keys,
+)
 
 
 @dataclass
@@ -38,22 +42,15 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     server = start_lorafox(make_settings(tmp_path_factory.mktemp("ddb-access") / "data"))
     groups: dict[str, str] = {}
     clients: dict[str, Any] = {}
-    with httpx.Client(base_url=server.base_url, auth=("admin", ADMIN_PASSWORD)) as http:
+    with httpx.Client(base_url=server.base_url, auth=ADMIN) as http:
         [root] = [g for g in http.get("/api/v2/groups").json()["data"] if not g["path"]]
         groups["root"] = root["id"]
         for name, parent in (("A", "root"), ("B", "root"), ("A1", "A")):
-            made = http.post(
-                "/api/v2/groups", json={"name": f"group {name}", "parentId": groups[parent]}
-            )
-            assert made.status_code == 201, made.text
-            groups[name] = made.json()["id"]
+            body = {"name": f"group {name}", "parentId": groups[parent]}
+            groups[name] = created(http, "/api/v2/groups", body)["id"]
         for key in ("root:ADMIN", "A:ADMIN", "A:DEVICE_MANAGER", "A1:VIEWER", "B:ADMIN"):
             group, profile = key.split(":")
-            made = http.post(
-                "/api/v2/api-users",
-                json={"groupId": groups[group], "name": key, "profileIds": [profile]},
-            ).json()
-            clients[key] = _client(server, made["id"], made["accessToken"])
+            clients[key] = boto3_client(server, *new_api_user(http, groups[group], key, profile))
     yield World(server, groups, clients)
     server.stop()
 
@@ -67,12 +64,7 @@ def _code(call: Any, **kwargs: Any) -> str:
 
 def _create(client: Any, name: str | None = None) -> str:
     name = name or f"t-{secrets.token_hex(4)}"
-    client.create_table(
-        TableName=name,
-        KeySchema=KEY,
-        AttributeDefinitions=ATTRIBUTES,
-        BillingMode="PAY_PER_REQUEST",
-    )
+    client.create_table(TableName=name, **table_keys(k="S"), BillingMode="PAY_PER_REQUEST")
     return name
 
 
@@ -100,8 +92,7 @@ def test_profiles_decide_what_a_caller_may_do(world: World) -> None:
 def _definition() -> dict[str, Any]:
     return {
         "TableName": f"t-{secrets.token_hex(4)}",
-        "KeySchema": KEY,
-        "AttributeDefinitions": ATTRIBUTES,
+        **table_keys(k="S"),
         "BillingMode": "PAY_PER_REQUEST",
     }
 
@@ -114,12 +105,9 @@ def test_a_viewer_reads_but_does_not_write(world: World) -> None:
     viewer = world.clients["A1:VIEWER"]
     # the VIEWER of A1 sits below A: A's tables are out of its sight; a VIEWER of A sees them
     assert _code(viewer.scan, TableName=table) == "ResourceNotFoundException"
-    with httpx.Client(base_url=world.server.base_url, auth=("admin", ADMIN_PASSWORD)) as http:
-        made = http.post(
-            "/api/v2/api-users",
-            json={"groupId": world.groups["A"], "name": "A viewer", "profileIds": ["VIEWER"]},
-        ).json()
-    reader = _client(world.server, made["id"], made["accessToken"])
+    with httpx.Client(base_url=world.server.base_url, auth=ADMIN) as http:
+        a_viewer = new_api_user(http, world.groups["A"], "A viewer", "VIEWER")
+    reader = boto3_client(world.server, *a_viewer)
     assert reader.scan(TableName=table)["Count"] == 1
     assert reader.describe_table(TableName=table)["Table"]["TableName"] == table
     assert table in reader.list_tables()["TableNames"]
@@ -187,36 +175,22 @@ def test_existing_tables_belong_to_the_root_after_the_upgrade(
     """A database whose tables were made before tables had groups: they go to the root group,
     seen by the root's API users only."""
     data = tmp_path / "data"
-    server = start_lorafox(make_settings(data))
-    try:
-        with httpx.Client(base_url=server.base_url, auth=("admin", ADMIN_PASSWORD)) as http:
+    with serving(data) as server:
+        with httpx.Client(base_url=server.base_url, auth=ADMIN) as http:
             [root] = [g for g in http.get("/api/v2/groups").json()["data"] if not g["path"]]
-            made = {}
-            for group, name in ((root["id"], "root admin"),):
-                made[name] = http.post(
-                    "/api/v2/api-users",
-                    json={"groupId": group, "name": name, "profileIds": ["ADMIN"]},
-                ).json()
-            sub = http.post("/api/v2/groups", json={"name": "sub group", "parentId": root["id"]})
-            made["sub admin"] = http.post(
-                "/api/v2/api-users",
-                json={"groupId": sub.json()["id"], "name": "sub admin", "profileIds": ["ADMIN"]},
-            ).json()
-        admin = _client(server, made["root admin"]["id"], made["root admin"]["accessToken"])
+            root_admin = new_api_user(http, root["id"], "root admin", "ADMIN")
+            sub = created(http, "/api/v2/groups", {"name": "sub group", "parentId": root["id"]})
+            sub_admin = new_api_user(http, sub["id"], "sub admin", "ADMIN")
+        admin = boto3_client(server, *root_admin)
         table = _create(admin)
-    finally:
-        server.stop()
     with sqlite3.connect(data / "lorafox.db") as db:  # as version 0007 left it
         db.execute("UPDATE ddb_tables SET group_path = NULL")
         db.execute("UPDATE alembic_version SET version_num = '0007'")
         db.execute("DROP INDEX ix_ddb_tables_group_path")
         db.execute("ALTER TABLE ddb_tables DROP COLUMN group_path")
-    server = start_lorafox(make_settings(data))
-    try:
-        admin = _client(server, made["root admin"]["id"], made["root admin"]["accessToken"])
-        sub_admin = _client(server, made["sub admin"]["id"], made["sub admin"]["accessToken"])
+    with serving(data) as server:
+        admin = boto3_client(server, *root_admin)
+        sub_client = boto3_client(server, *sub_admin)
         assert table in admin.list_tables()["TableNames"]
-        assert table not in sub_admin.list_tables()["TableNames"]
-        assert _code(sub_admin.describe_table, TableName=table) == "ResourceNotFoundException"
-    finally:
-        server.stop()
+        assert table not in sub_client.list_tables()["TableNames"]
+        assert _code(sub_client.describe_table, TableName=table) == "ResourceNotFoundException"

@@ -5,83 +5,27 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
-import boto3  # type: ignore[import-untyped]
-import httpx
 import pytest
 from boto3.dynamodb.conditions import Key  # type: ignore[import-untyped]
-from botocore.config import Config  # type: ignore[import-untyped]
 from botocore.exceptions import ClientError  # type: ignore[import-untyped]
 
-from tests.conftest import ADMIN_PASSWORD, Running, make_settings, start_lorafox
-
-_CONFIG = Config(retries={"total_max_attempts": 1, "mode": "standard"})
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
-    running = start_lorafox(
-        make_settings(tmp_path_factory.mktemp("ddbi") / "data", tables={"ttl_purge_seconds": 0.2})
-    )
-    yield running
-    running.stop()
-
-
-@pytest.fixture(scope="module")
-def credentials(server: Running) -> tuple[str, str]:
-    with httpx.Client(base_url=server.base_url, auth=("admin", ADMIN_PASSWORD)) as http:
-        groups = http.get("/api/v2/groups").json()["data"]
-        [root] = [g for g in groups if not g["path"]]
-        made = http.post(
-            "/api/v2/api-users",
-            json={"groupId": root["id"], "name": "indexes", "profileIds": ["ADMIN"]},
-        ).json()
-    return made["id"], made["accessToken"]
-
-
-@pytest.fixture(scope="module")
-def client(server: Running, credentials: tuple[str, str]) -> Any:
-    return boto3.client(
-        "dynamodb",
-        endpoint_url=server.base_url,
-        region_name="eu-west-1",
-        aws_access_key_id=credentials[0],
-        aws_secret_access_key=credentials[1],
-        config=_CONFIG,
-    )
-
-
-@pytest.fixture(scope="module")
-def resource(server: Running, credentials: tuple[str, str]) -> Any:
-    return boto3.resource(
-        "dynamodb",
-        endpoint_url=server.base_url,
-        region_name="eu-west-1",
-        aws_access_key_id=credentials[0],
-        aws_secret_access_key=credentials[1],
-        config=_CONFIG,
-    )
-
-
-def _name() -> str:
-    return "i-" + uuid.uuid4().hex[:12]
-
-
-def _code(info: pytest.ExceptionInfo[ClientError]) -> str:
-    return str(info.value.response["Error"]["Code"])
-
-
-def _message(info: pytest.ExceptionInfo[ClientError]) -> str:
-    return str(info.value.response["Error"]["Message"])
+from tests.conftest import root_api_user
+from tests.integration.helpers import (
+    boto3_client,
+    error_code,
+    error_message,
+    new_table_name,
+    wait_for_the_purge,
+)
 
 
 def _readings_table(client: Any) -> str:
     """device/time table; GSI by_site (site, rssi) KEYS_ONLY+, GSI by_kind (kind) ALL, LSI
     by_seq (device, seq) INCLUDE."""
-    name = _name()
+    name = new_table_name()
     client.create_table(
         TableName=name,
         KeySchema=[
@@ -158,81 +102,50 @@ def test_create_and_describe_indexes(client: Any) -> None:
 
 
 def test_create_table_index_errors(client: Any) -> None:
-    base: dict[str, Any] = {
-        "KeySchema": [{"AttributeName": "k", "KeyType": "HASH"}],
-        "BillingMode": "PAY_PER_REQUEST",
-    }
+    k = {"AttributeName": "k", "AttributeType": "S"}
+    k_and_x = [k, {"AttributeName": "x", "AttributeType": "S"}]
     gsi = {
         "IndexName": "gsi1",
         "KeySchema": [{"AttributeName": "x", "KeyType": "HASH"}],
         "Projection": {"ProjectionType": "ALL"},
     }
-    with pytest.raises(ClientError) as info:
-        client.create_table(
-            TableName=_name(),
-            AttributeDefinitions=[{"AttributeName": "k", "AttributeType": "S"}],
-            GlobalSecondaryIndexes=[gsi],
-            **base,
-        )
-    assert _code(info) == "ValidationException"
-    assert "Some index key attributes are not defined in AttributeDefinitions" in _message(info)
-    with pytest.raises(ClientError) as info:
-        client.create_table(
-            TableName=_name(),
-            AttributeDefinitions=[
-                {"AttributeName": "k", "AttributeType": "S"},
-                {"AttributeName": "x", "AttributeType": "S"},
-            ],
-            LocalSecondaryIndexes=[
-                {
-                    "IndexName": "lsi1",
-                    "KeySchema": [
-                        {"AttributeName": "k", "KeyType": "HASH"},
-                        {"AttributeName": "x", "KeyType": "RANGE"},
-                    ],
-                    "Projection": {"ProjectionType": "ALL"},
-                }
-            ],
-            **base,
-        )
-    assert _message(info) == (
+
+    def refused(**params: Any) -> tuple[str, str]:
+        """The error code and message refusing a table keyed by ``k`` with ``params``."""
+        with pytest.raises(ClientError) as info:
+            client.create_table(
+                TableName=new_table_name(),
+                KeySchema=[{"AttributeName": "k", "KeyType": "HASH"}],
+                BillingMode="PAY_PER_REQUEST",
+                **params,
+            )
+        return error_code(info), error_message(info)
+
+    code, message = refused(AttributeDefinitions=[k], GlobalSecondaryIndexes=[gsi])
+    assert code == "ValidationException"
+    assert "Some index key attributes are not defined in AttributeDefinitions" in message
+    lsi = {
+        "IndexName": "lsi1",
+        "KeySchema": [
+            {"AttributeName": "k", "KeyType": "HASH"},
+            {"AttributeName": "x", "KeyType": "RANGE"},
+        ],
+        "Projection": {"ProjectionType": "ALL"},
+    }
+    _, message = refused(AttributeDefinitions=k_and_x, LocalSecondaryIndexes=[lsi])
+    assert message == (
         "One or more parameter values were invalid: Table KeySchema does not have a range key, "
         "which is required when specifying a LocalSecondaryIndex"
     )
-    with pytest.raises(ClientError) as info:
-        client.create_table(
-            TableName=_name(),
-            AttributeDefinitions=[
-                {"AttributeName": "k", "AttributeType": "S"},
-                {"AttributeName": "x", "AttributeType": "S"},
-            ],
-            GlobalSecondaryIndexes=[gsi, gsi],
-            **base,
-        )
-    assert _message(info) == "One or more parameter values were invalid: Duplicate index name: gsi1"
-    with pytest.raises(ClientError) as info:
-        client.create_table(
-            TableName=_name(),
-            AttributeDefinitions=[
-                {"AttributeName": "k", "AttributeType": "S"},
-                {"AttributeName": "x", "AttributeType": "S"},
-            ],
-            GlobalSecondaryIndexes=[{**gsi, "Projection": {"ProjectionType": "INCLUDE"}}],
-            **base,
-        )
-    assert "ProjectionType is INCLUDE, but NonKeyAttributes is not specified" in _message(info)
-    with pytest.raises(ClientError) as info:
-        client.create_table(
-            TableName=_name(),
-            AttributeDefinitions=[
-                {"AttributeName": "k", "AttributeType": "S"},
-                {"AttributeName": "x", "AttributeType": "S"},
-            ],
-            StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"},
-            **base,
-        )
-    assert _code(info) == "ValidationException"
-    assert "not supported" in _message(info)
+    _, message = refused(AttributeDefinitions=k_and_x, GlobalSecondaryIndexes=[gsi, gsi])
+    assert message == "One or more parameter values were invalid: Duplicate index name: gsi1"
+    include = {**gsi, "Projection": {"ProjectionType": "INCLUDE"}}
+    _, message = refused(AttributeDefinitions=k_and_x, GlobalSecondaryIndexes=[include])
+    assert "ProjectionType is INCLUDE, but NonKeyAttributes is not specified" in message
+    stream = {"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"}
+    code, message = refused(AttributeDefinitions=k_and_x, StreamSpecification=stream)
+    assert code == "ValidationException"
+    assert "not supported" in message
 
 
 def test_query_global_index(client: Any) -> None:
@@ -270,15 +183,15 @@ def test_query_global_index(client: Any) -> None:
     assert [int(i["time"]["N"]) for i in backwards["Items"]] == [t for _, _, t in expected][::-1]
     with pytest.raises(ClientError) as info:
         client.query(**query, ConsistentRead=True)
-    assert _message(info) == "Consistent reads are not supported on global secondary indexes"
+    assert error_message(info) == "Consistent reads are not supported on global secondary indexes"
     with pytest.raises(ClientError) as info:
         client.query(**query, Select="ALL_ATTRIBUTES")
     assert "Select type ALL_ATTRIBUTES is not supported for global secondary index by_site" in (
-        _message(info)
+        error_message(info)
     )
     with pytest.raises(ClientError) as info:
         client.query(**{**query, "IndexName": "nope"})
-    assert _message(info) == "The table does not have the specified index: nope"
+    assert error_message(info) == "The table does not have the specified index: nope"
     with pytest.raises(ClientError) as info:
         client.query(
             TableName=name,
@@ -286,7 +199,7 @@ def test_query_global_index(client: Any) -> None:
             KeyConditionExpression="device = :d",
             ExpressionAttributeValues={":d": {"S": "D1"}},
         )
-    assert _message(info) == "Query condition missed key schema element: site"
+    assert error_message(info) == "Query condition missed key schema element: site"
     counted = client.query(**query, Select="COUNT")
     assert counted["Count"] == len(expected)
     assert "Items" not in counted
@@ -338,7 +251,7 @@ def test_local_index_and_scans(client: Any) -> None:
     assert [int(i["seq"]["N"]) for i in keys] == [1, *range(91, 99)]
     with pytest.raises(ClientError) as info:
         client.put_item(TableName=name, Item={**_reading("L", 50), "seq": {"S": "not a number"}})
-    assert _message(info) == (
+    assert error_message(info) == (
         "One or more parameter values were invalid: Type mismatch for Index Key seq Expected: N "
         "Actual: S IndexName: by_seq"
     )
@@ -362,13 +275,13 @@ def test_parallel_scan(client: Any, resource: Any) -> None:
     assert sorted(seen) == list(range(200))
     with pytest.raises(ClientError) as info:
         client.scan(TableName=name, Segment=4, TotalSegments=4)
-    assert _message(info) == (
+    assert error_message(info) == (
         "The Segment parameter is zero-based and must be less than parameter TotalSegments: "
         "Segment: 4 is not less than TotalSegments: 4"
     )
     with pytest.raises(ClientError) as info:
         client.scan(TableName=name, Segment=1)
-    assert _code(info) == "ValidationException"
+    assert error_code(info) == "ValidationException"
 
 
 def _wait_active(client: Any, name: str, index: str) -> dict[str, Any]:
@@ -383,7 +296,7 @@ def _wait_active(client: Any, name: str, index: str) -> dict[str, Any]:
 
 
 def test_update_table_indexes(client: Any, resource: Any) -> None:
-    name = _name()
+    name = new_table_name()
     client.create_table(
         TableName=name,
         KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
@@ -438,7 +351,7 @@ def test_update_table_indexes(client: Any, resource: Any) -> None:
                 }
             ],
         )
-    assert _code(info) == "ValidationException"
+    assert error_code(info) == "ValidationException"
     # Billing mode and throughput are accepted and echoed.
     updated = client.update_table(TableName=name, BillingMode="PAY_PER_REQUEST")
     assert updated["TableDescription"]["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
@@ -447,22 +360,22 @@ def test_update_table_indexes(client: Any, resource: Any) -> None:
             TableName=name,
             StreamSpecification={"StreamEnabled": True, "StreamViewType": "KEYS_ONLY"},
         )
-    assert "not supported" in _message(info)
+    assert "not supported" in error_message(info)
     with pytest.raises(ClientError) as info:
         client.update_table(TableName=name)
-    assert _code(info) == "ValidationException"
+    assert error_code(info) == "ValidationException"
     client.update_table(
         TableName=name, GlobalSecondaryIndexUpdates=[{"Delete": {"IndexName": "by_owner"}}]
     )
     assert "GlobalSecondaryIndexes" not in client.describe_table(TableName=name)["Table"]
     with pytest.raises(ClientError) as info:
         table.query(IndexName="by_owner", KeyConditionExpression=Key("owner").eq("o1"))
-    assert _message(info) == "The table does not have the specified index: by_owner"
+    assert error_message(info) == "The table does not have the specified index: by_owner"
     with pytest.raises(ClientError) as info:
         client.update_table(
             TableName=name, GlobalSecondaryIndexUpdates=[{"Delete": {"IndexName": "by_owner"}}]
         )
-    assert _code(info) == "ResourceNotFoundException"
+    assert error_code(info) == "ResourceNotFoundException"
 
 
 def test_transaction_client_token(client: Any) -> None:
@@ -488,7 +401,7 @@ def test_transaction_client_token(client: Any) -> None:
     request["TransactItems"][0]["Update"]["ExpressionAttributeValues"] = {":one": {"N": "2"}}
     with pytest.raises(ClientError) as info:
         client.transact_write_items(**request)
-    assert _code(info) == "IdempotentParameterMismatchException"
+    assert error_code(info) == "IdempotentParameterMismatchException"
     request["ClientRequestToken"] = uuid.uuid4().hex
     client.transact_write_items(**request)
     item = client.get_item(TableName=name, Key={"device": {"S": "T"}, "time": {"N": "1"}})
@@ -501,21 +414,7 @@ def test_indexes_ttl_and_tokens_on_postgresql(
 ) -> None:
     """The same through boto3 with PostgreSQL as the store (SQLAlchemy, row locks)."""
     running = lorafox_factory(database_url=pg_database, tables={"ttl_purge_seconds": 0.2})
-    with httpx.Client(base_url=running.base_url, auth=("admin", ADMIN_PASSWORD)) as http:
-        groups = http.get("/api/v2/groups").json()["data"]
-        [root] = [g for g in groups if not g["path"]]
-        made = http.post(
-            "/api/v2/api-users",
-            json={"groupId": root["id"], "name": "pg", "profileIds": ["ADMIN"]},
-        ).json()
-    client = boto3.client(
-        "dynamodb",
-        endpoint_url=running.base_url,
-        region_name="eu-west-1",
-        aws_access_key_id=made["id"],
-        aws_secret_access_key=made["accessToken"],
-        config=_CONFIG,
-    )
+    client = boto3_client(running, *root_api_user(running.base_url, "pg"))
     name = _readings_table(client)
     client.update_time_to_live(
         TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires"}
@@ -538,10 +437,7 @@ def test_indexes_ttl_and_tokens_on_postgresql(
         Limit=2,
     )
     assert [int(i["rssi"]["N"]) for i in found["Items"]] == [-90, -91]
-    deadline = time.monotonic() + 30
-    while client.scan(TableName=name, Select="COUNT")["Count"] > 3:
-        assert time.monotonic() < deadline, "expired items were not deleted"
-        time.sleep(0.1)
+    wait_for_the_purge(client, name, 3)
     remaining = client.query(
         TableName=name,
         IndexName="by_site",
@@ -560,4 +456,4 @@ def test_indexes_ttl_and_tokens_on_postgresql(
     request["TransactItems"][0]["Put"]["Item"]["rssi"] = {"N": "-2"}
     with pytest.raises(ClientError) as info:
         client.transact_write_items(**request)
-    assert _code(info) == "IdempotentParameterMismatchException"
+    assert error_code(info) == "IdempotentParameterMismatchException"

@@ -15,16 +15,16 @@ from botocore.auth import SigV4Auth, SigV4QueryAuth  # type: ignore[import-untyp
 from botocore.awsrequest import AWSRequest  # type: ignore[import-untyped]
 from botocore.credentials import Credentials  # type: ignore[import-untyped]
 
-from tests.conftest import Running, make_settings, root_api_user, start_lorafox
+from tests.conftest import Running, root_api_user
+from tests.integration.helpers import serving
 
 TARGET = "DynamoDB_20120810."
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
-    running = start_lorafox(make_settings(tmp_path_factory.mktemp("sig") / "data"))
-    yield running
-    running.stop()
+    with serving(tmp_path_factory.mktemp("sig") / "data") as running:
+        yield running
 
 
 @pytest.fixture(scope="module")

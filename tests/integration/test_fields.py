@@ -10,9 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import ADMIN_PASSWORD, Running, make_settings, start_lorafox
-
-ADMIN = ("admin", ADMIN_PASSWORD)
+from tests.integration.helpers import ADMIN, serving
 
 
 @dataclass
@@ -27,44 +25,43 @@ class Seeded:
 
 @pytest.fixture(scope="module")
 def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seeded]:
-    running: Running = start_lorafox(make_settings(tmp_path_factory.mktemp("fields")))
-    try:
-        with httpx.Client(base_url=running.base_url, auth=ADMIN, timeout=10) as http:
+    with (
+        serving(tmp_path_factory.mktemp("fields")) as running,
+        httpx.Client(base_url=running.base_url, auth=ADMIN, timeout=10) as http,
+    ):
 
-            def made(url: str, body: dict[str, Any]) -> str:
-                r = http.post(url, json=body)
-                assert r.status_code == 201, r.text
-                new_id: str = r.json()["id"]
-                return new_id
+        def made(url: str, body: dict[str, Any]) -> str:
+            r = http.post(url, json=body)
+            assert r.status_code == 201, r.text
+            new_id: str = r.json()["id"]
+            return new_id
 
-            [root] = [g for g in http.get("/api/v2/groups").json()["data"] if not g["path"]]
-            group = made("/api/v2/groups", {"name": "Fields", "parentId": root["id"]})
-            device_type = made("/api/v2/device-types", {"name": "Meters", "groupId": group})
-            device = made(
-                "/api/v2/devices",
-                {"id": "F1E1D", "name": "m1", "deviceTypeId": device_type, "pac": "00" * 8},
-            )
-            made(
-                "/api/v2/devices",
-                {"id": "F1E1E", "name": "m2", "deviceTypeId": device_type, "pac": "00" * 8},
-            )
-            user = made(
-                "/api/v2/users",
-                {
-                    "email": "fields@example.com",
-                    "firstName": "F",
-                    "lastName": "S",
-                    "password": "fields-secret-pw",
-                    "userRoles": [{"groupId": group, "profileId": "VIEWER"}],
-                },
-            )
-            api_user = made(
-                "/api/v2/api-users",
-                {"groupId": group, "name": "fields", "profileIds": ["DEVICE_MANAGER"]},
-            )
-            yield Seeded(http, group, device_type, device, user, api_user)
-    finally:
-        running.stop()
+        [root] = [g for g in http.get("/api/v2/groups").json()["data"] if not g["path"]]
+        group = made("/api/v2/groups", {"name": "Fields", "parentId": root["id"]})
+        device_type = made("/api/v2/device-types", {"name": "Meters", "groupId": group})
+        device = made(
+            "/api/v2/devices",
+            {"id": "F1E1D", "name": "m1", "deviceTypeId": device_type, "pac": "00" * 8},
+        )
+        made(
+            "/api/v2/devices",
+            {"id": "F1E1E", "name": "m2", "deviceTypeId": device_type, "pac": "00" * 8},
+        )
+        user = made(
+            "/api/v2/users",
+            {
+                "email": "fields@example.com",
+                "firstName": "F",
+                "lastName": "S",
+                "password": "fields-secret-pw",
+                "userRoles": [{"groupId": group, "profileId": "VIEWER"}],
+            },
+        )
+        api_user = made(
+            "/api/v2/api-users",
+            {"groupId": group, "name": "fields", "profileIds": ["DEVICE_MANAGER"]},
+        )
+        yield Seeded(http, group, device_type, device, user, api_user)
 
 
 def get(s: Seeded, url: str, fields: str | None = None, **params: Any) -> Any:

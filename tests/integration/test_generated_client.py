@@ -27,14 +27,8 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from tests.conftest import (
-    ADMIN_PASSWORD,
-    SIGFOX_PASSWORD,
-    SIGFOX_USER,
-    Running,
-    make_settings,
-    start_lorafox,
-)
+from tests.conftest import ADMIN_PASSWORD, SIGFOX_PASSWORD, SIGFOX_USER, Running
+from tests.integration.helpers import serving
 
 PACKAGE = "lorafox_api_client"
 PAC = "0011223344556677"
@@ -74,8 +68,7 @@ def _generator() -> str:
 
 @pytest.fixture(scope="session")
 def generated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Generated]:
-    running = start_lorafox(make_settings(tmp_path_factory.mktemp("generated-client")))
-    try:
+    with serving(tmp_path_factory.mktemp("generated-client")) as running:
         work = tmp_path_factory.mktemp("client")
         spec = work / "openapi.json"
         spec.write_bytes(httpx.get(f"{running.base_url}/api/openapi.json").content)
@@ -109,8 +102,6 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Generated]:
             sys.path.remove(str(work))
             for name in [m for m in sys.modules if m.startswith(PACKAGE)]:
                 del sys.modules[name]
-    finally:
-        running.stop()
 
 
 def undeclared(value: Any, where: str = "") -> list[str]:

@@ -27,14 +27,8 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from tests.conftest import (
-    ADMIN_PASSWORD,
-    SIGFOX_PASSWORD,
-    SIGFOX_USER,
-    Running,
-    make_settings,
-    start_lorafox,
-)
+from tests.conftest import ADMIN_PASSWORD, SIGFOX_PASSWORD, SIGFOX_USER, Running
+from tests.integration.helpers import serving
 
 sigfox_api_client: Any = importlib.import_module("sigfox_api_client")  # the ``test`` extra
 ApiException: Any = importlib.import_module("sigfox_api_client.rest").ApiException
@@ -52,11 +46,8 @@ def client(running: Running, login: str, password: str) -> Any:
 
 @pytest.fixture(scope="module")
 def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
-    lorafox = start_lorafox(make_settings(tmp_path_factory.mktemp("sigfox-client")))
-    try:
+    with serving(tmp_path_factory.mktemp("sigfox-client")) as lorafox:
         yield lorafox
-    finally:
-        lorafox.stop()
 
 
 @pytest.fixture(scope="module")

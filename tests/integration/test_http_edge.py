@@ -6,7 +6,6 @@ from __future__ import annotations
 import http.client
 import logging
 import selectors
-import signal
 import socket
 import time
 from collections.abc import Callable, Iterator
@@ -18,7 +17,7 @@ import orjson
 import pytest
 
 from tests.conftest import Running, free_port
-from tests.integration.test_cli import serve, wait_healthy
+from tests.integration.test_cli import serve, until_sigterm
 
 PARTIAL_HEAD = b"GET /healthz HTTP/1.1\r\nHost: lorafox\r\nX-Slow: "
 REQUEST = b"GET /healthz HTTP/1.1\r\nHost: lorafox\r\n\r\n"
@@ -248,12 +247,8 @@ def test_half_open_connections_beyond_the_cap_do_not_grow_memory(tmp_path: Path)
         free_port(),
         env={"LORAFOX_HTTP_HEADER_TIMEOUT_SECONDS": "120"},
     )
-    try:
-        wait_healthy(http_port, server)
+    with until_sigterm(server, http_port):
         _hold_half_open_heads(server.pid, http_port)
-    finally:
-        server.send_signal(signal.SIGTERM)
-        server.communicate(timeout=30)
 
 
 def _hold_half_open_heads(pid: int, http_port: int) -> None:

@@ -20,15 +20,23 @@ def _failures(lorafox: Running) -> float:
     return float(line.split()[1])
 
 
+def _behind_a_proxy(
+    lorafox_factory: Callable[..., Running], *, per_address: int, per_login: int
+) -> Running:
+    """lorafox taking client addresses from X-Forwarded-For, locking a login out for 10 minutes
+    after ``per_address`` wrong passwords from one address or ``per_login`` for one login."""
+    return lorafox_factory(
+        sigfox={"trust_forwarded_for": True},
+        login_failures_per_address=per_address,
+        login_failures_per_login=per_login,
+        login_lockout_seconds=600,
+    )
+
+
 def test_guessing_from_one_address_is_locked_out_and_others_still_log_in(
     lorafox_factory: Callable[..., Running], caplog: pytest.LogCaptureFixture
 ) -> None:
-    lorafox = lorafox_factory(
-        sigfox={"trust_forwarded_for": True},
-        login_failures_per_address=5,
-        login_failures_per_login=1000,
-        login_lockout_seconds=600,
-    )
+    lorafox = _behind_a_proxy(lorafox_factory, per_address=5, per_login=1000)
     guesser = {"x-forwarded-for": "203.0.113.7"}
     url = f"{lorafox.base_url}/api/v2/groups"
     answers = [
@@ -47,12 +55,7 @@ def test_guessing_from_one_address_is_locked_out_and_others_still_log_in(
 def test_guessing_one_login_from_many_addresses_is_locked_out(
     lorafox_factory: Callable[..., Running],
 ) -> None:
-    lorafox = lorafox_factory(
-        sigfox={"trust_forwarded_for": True},
-        login_failures_per_address=1000,
-        login_failures_per_login=4,
-        login_lockout_seconds=600,
-    )
+    lorafox = _behind_a_proxy(lorafox_factory, per_address=1000, per_login=4)
     url = f"{lorafox.base_url}/api/v2/groups"
     answers = [
         httpx.get(

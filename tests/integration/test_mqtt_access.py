@@ -4,7 +4,6 @@ downlinks are queued only by those who may operate the device."""
 
 from __future__ import annotations
 
-import secrets
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -17,13 +16,10 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
-from tests.conftest import ADMIN_PASSWORD, SIGFOX_PASSWORD, SIGFOX_USER, Running
+from tests.conftest import Running
+from tests.integration.helpers import ADMIN, SIGFOX, group_with_a_device, new_api_user
 from tests.integration.test_sigfox_flow import body
 from tests.mqtt_helpers import Forwarder, Recorder
-
-ADMIN = ("admin", ADMIN_PASSWORD)
-SIGFOX = (SIGFOX_USER, SIGFOX_PASSWORD)
-PAC = "0011223344556677"
 
 
 @dataclass
@@ -60,39 +56,15 @@ def fleet(lorafox_factory: Callable[..., Running]) -> Iterator[Fleet]:
     proxy = Forwarder(lorafox.mqtt_port)
     with httpx.Client(base_url=lorafox.base_url, auth=ADMIN, timeout=10) as http:
         root = next(g for g in http.get("/api/v2/groups").json()["data"] if not g["path"])
-        groups = {}
+        groups, types, devices = {}, {}, {}
         for name in ("A", "B"):
-            made = http.post(
-                "/api/v2/groups", json={"name": f"group {name}", "parentId": root["id"]}
+            groups[name], types[name], devices[name] = group_with_a_device(
+                http, root["id"], f"group {name}", name
             )
-            assert made.status_code == 201, made.text
-            groups[name] = made.json()["id"]
-        types, devices = {}, {}
-        for name, group_id in groups.items():
-            made = http.post(
-                "/api/v2/device-types", json={"name": f"type {name}", "groupId": group_id}
-            )
-            assert made.status_code == 201, made.text
-            types[name] = made.json()["id"]
-            devices[name] = secrets.token_hex(3).upper().lstrip("0") or "1"
-            created = http.post(
-                "/api/v2/devices",
-                json={
-                    "id": devices[name],
-                    "name": f"device {name}",
-                    "deviceTypeId": types[name],
-                    "pac": PAC,
-                },
-            )
-            assert created.status_code == 201, created.text
         keys = {}
         for key in ("A:VIEWER", "A:DEVICE_MANAGER", "B:VIEWER"):
             group, profile = key.split(":")
-            made = http.post(
-                "/api/v2/api-users",
-                json={"groupId": groups[group], "name": key, "profileIds": [profile]},
-            ).json()
-            keys[key] = (made["id"], made["accessToken"])
+            keys[key] = new_api_user(http, groups[group], key, profile)
         try:
             yield Fleet(lorafox, http, proxy, types, devices, keys)
         finally:

@@ -36,20 +36,12 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
-from tests.conftest import (
-    ADMIN_PASSWORD,
-    SIGFOX_PASSWORD,
-    SIGFOX_USER,
-    Running,
-    make_settings,
-    start_lorafox,
-)
+from tests.conftest import Running
+from tests.integration.helpers import ADMIN, SIGFOX, serving
 
 MAX_EXAMPLES = 12
 
 MODE = GenerationMode.POSITIVE
-ADMIN = ("admin", ADMIN_PASSWORD)
-SIGFOX = (SIGFOX_USER, SIGFOX_PASSWORD)
 CHECKS = [
     not_a_server_error,
     status_code_conformance,
@@ -61,11 +53,8 @@ BODY_SEEDS = {"groupId": "group_id", "deviceTypeId": "device_type_id", "device":
 
 @pytest.fixture(scope="module")
 def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
-    lorafox = start_lorafox(make_settings(tmp_path_factory.mktemp("fuzz")))
-    try:
+    with serving(tmp_path_factory.mktemp("fuzz")) as lorafox:
         yield lorafox
-    finally:
-        lorafox.stop()
 
 
 def _seed(base_url: str) -> dict[str, str]:

@@ -15,18 +15,9 @@ import httpx
 import orjson
 import pytest
 
-from tests.conftest import (
-    ADMIN_PASSWORD,
-    SIGFOX_PASSWORD,
-    SIGFOX_USER,
-    Running,
-    make_settings,
-    start_lorafox,
-)
+from tests.conftest import SIGFOX_USER, Running
+from tests.integration.helpers import ADMIN, SIGFOX, serving
 from tests.mqtt_helpers import Recorder, wait_until
-
-SIGFOX = (SIGFOX_USER, SIGFOX_PASSWORD)
-ADMIN = ("admin", ADMIN_PASSWORD)
 
 
 @dataclass
@@ -352,25 +343,17 @@ def test_rows_dated_in_the_far_future_are_redated_on_upgrade(tmp_path: Path) -> 
     """A message stored before callbacks refused millisecond times (year 55,000) is dated when
     it was received once lorafox upgrades: it no longer sorts first nor freezes ``lastCom``."""
     data = tmp_path / "data"
-    server = start_lorafox(make_settings(data))
-    try:
-        with httpx.Client(base_url=server.base_url, timeout=10) as http:
-            for seq in (1, 2):
-                sent = http.post("/sigfox/uplink", json=body("FA7E", seq), auth=SIGFOX)
-                assert sent.status_code == 204
-    finally:
-        server.stop()
+    with serving(data) as server, httpx.Client(base_url=server.base_url, timeout=10) as http:
+        for seq in (1, 2):
+            sent = http.post("/sigfox/uplink", json=body("FA7E", seq), auth=SIGFOX)
+            assert sent.status_code == 204
     with sqlite3.connect(data / "lorafox.db") as db:  # as an older version stored it
         db.execute("UPDATE messages SET time = time * 1000 WHERE seq_number = 1")
         db.execute("UPDATE alembic_version SET version_num = '0008'")
-    server = start_lorafox(make_settings(data))
-    try:
-        with httpx.Client(base_url=server.base_url, timeout=10) as http:
-            listed = http.get("/api/v2/devices/FA7E/messages", auth=ADMIN).json()["data"]
-            assert len(listed) == 2
-            assert all(m["time"] < 10_000_000_000_000 for m in listed)  # epoch ms, before 2286
-            assert listed[0]["seqNumber"] == 1  # redated to its reception, after message 2
-            device = http.get("/api/v2/devices/FA7E", auth=ADMIN).json()
-            assert device["lastCom"] == listed[0]["time"]
-    finally:
-        server.stop()
+    with serving(data) as server, httpx.Client(base_url=server.base_url, timeout=10) as http:
+        listed = http.get("/api/v2/devices/FA7E/messages", auth=ADMIN).json()["data"]
+        assert len(listed) == 2
+        assert all(m["time"] < 10_000_000_000_000 for m in listed)  # epoch ms, before 2286
+        assert listed[0]["seqNumber"] == 1  # redated to its reception, after message 2
+        device = http.get("/api/v2/devices/FA7E", auth=ADMIN).json()
+        assert device["lastCom"] == listed[0]["time"]

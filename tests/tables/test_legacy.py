@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -38,6 +39,13 @@ def scan(conditions: dict[str, Any], operator: str | None = None) -> bool:
     parsed = filter_to_condition(conditions, operator)
     assert parsed is not None
     return evaluate_condition(parsed, ITEM)
+
+
+def _refusal(convert: Callable[..., object], *args: Any) -> str:
+    """The message of the ValidationException ``convert(*args)`` raises."""
+    with pytest.raises(ValidationException) as caught:
+        convert(*args)
+    return caught.value.message
 
 
 def cond(operator: str, *values: dict[str, Any]) -> dict[str, Any]:
@@ -98,9 +106,7 @@ def test_conditional_operator() -> None:
     assert not scan(both, "AND")
     assert scan(both, "OR")
     assert expected({"n": {"Value": {"N": "1"}}, "id": {"Value": {"S": "a"}}}, "OR")
-    with pytest.raises(ValidationException) as caught:
-        filter_to_condition(both, "XOR")
-    assert caught.value.message == (
+    assert _refusal(filter_to_condition, both, "XOR") == (
         "1 validation error detected: Value 'XOR' at 'conditionalOperator' failed to satisfy "
         "constraint: Member must satisfy enum value set: [OR, AND]"
     )
@@ -169,9 +175,7 @@ def test_conditional_operator() -> None:
     ],
 )
 def test_expected_errors(condition: dict[str, Any], message: str) -> None:
-    with pytest.raises(ValidationException) as caught:
-        expected_to_condition({"a": condition})
-    assert caught.value.message == message
+    assert _refusal(expected_to_condition, {"a": condition}) == message
 
 
 @pytest.mark.parametrize(
@@ -215,9 +219,7 @@ def test_expected_errors(condition: dict[str, Any], message: str) -> None:
     ],
 )
 def test_filter_errors(condition: dict[str, Any], message: str) -> None:
-    with pytest.raises(ValidationException) as caught:
-        validate_conditions({"a": condition}, "scanFilter")
-    assert caught.value.message == message
+    assert _refusal(validate_conditions, {"a": condition}, "scanFilter") == message
 
 
 def test_filter_sets_are_allowed_for_eq() -> None:
@@ -259,9 +261,7 @@ def test_attribute_update_type_mismatch_uses_the_legacy_message() -> None:
         {"id": {"Action": "DELETE", "Value": {"SS": ["a"]}}},
         {"tags": {"Action": "ADD", "Value": {"NS": ["1"]}}},
     ):
-        with pytest.raises(ValidationException) as caught:
-            updated(update)
-        assert caught.value.message == "Type mismatch for attribute to update"
+        assert _refusal(updated, update) == "Type mismatch for attribute to update"
 
 
 @pytest.mark.parametrize(
@@ -295,9 +295,7 @@ def test_attribute_update_type_mismatch_uses_the_legacy_message() -> None:
     ],
 )
 def test_attribute_update_errors(update: dict[str, Any], message: str) -> None:
-    with pytest.raises(ValidationException) as caught:
-        attribute_updates_to_update({"a": update})
-    assert caught.value.message == message
+    assert _refusal(attribute_updates_to_update, {"a": update}) == message
 
 
 def test_attributes_to_get() -> None:
@@ -306,6 +304,7 @@ def test_attributes_to_get() -> None:
         "id": {"S": "a"},
         "name.with.dots": {"S": "kept literally"},
     }
-    with pytest.raises(ValidationException) as caught:
-        attributes_to_get_to_projection(["a", "b", "a"])
-    assert caught.value.message == INVALID + "Duplicate value in attribute name: a"
+    assert (
+        _refusal(attributes_to_get_to_projection, ["a", "b", "a"])
+        == INVALID + "Duplicate value in attribute name: a"
+    )

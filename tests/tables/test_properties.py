@@ -9,6 +9,7 @@ is also fed random and grammar-shaped strings: it may only answer with a Validat
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from typing import Any
 
 from hypothesis import HealthCheck, event, given, settings
@@ -56,18 +57,30 @@ def _parse(**kwargs: Any) -> tuple[ParsedExpressions | None, str | None]:
         return None, exc.message
 
 
-def _check_condition(spec: tuple[Any, ...], item: dict[str, Any]) -> None:
+def _parse_as_the_reference(
+    kind: str, render: Callable[[Renderer], str], valid: bool
+) -> tuple[str, ParsedExpressions | None]:
+    """The expression ``render`` writes, given as ``kind``, and its parsing (None when refused);
+    lorafox must accept it exactly when the reference finds it ``valid``."""
     renderer = Renderer()
-    text = renderer.condition(spec)
-    valid = reference.cond_valid(spec)
+    text = render(renderer)
     parsed, refusal = _parse(
-        condition=text, names=renderer.names or None, values=renderer.values or None
+        **{kind: text}, names=renderer.names or None, values=renderer.values or None
     )
     if parsed is None:
         assert not valid, f"{text!r} refused: {refusal}"
         event("refused")
+    else:
+        assert valid, f"{text!r} accepted"
+    return text, parsed
+
+
+def _check_condition(spec: tuple[Any, ...], item: dict[str, Any]) -> None:
+    text, parsed = _parse_as_the_reference(
+        "condition", lambda r: r.condition(spec), reference.cond_valid(spec)
+    )
+    if parsed is None:
         return
-    assert valid, f"{text!r} accepted"
     assert parsed.condition is not None
     expected = reference.eval_cond(spec, reference.from_wire_item(item))
     actual = evaluate_condition(parsed.condition, item, parsed.names, parsed.values)
@@ -94,17 +107,11 @@ def test_single_conditions_agree_with_the_reference(data: st.DataObject) -> None
 def test_updates_agree_with_the_reference(data: st.DataObject) -> None:
     item = data.draw(ITEMS, label="item")
     actions = resolve_update(data.draw(UPDATES, label="actions"), item)
-    renderer = Renderer()
-    text = renderer.update(actions)
-    valid = reference.update_valid(actions)
-    parsed, refusal = _parse(
-        update=text, names=renderer.names or None, values=renderer.values or None
+    text, parsed = _parse_as_the_reference(
+        "update", lambda r: r.update(actions), reference.update_valid(actions)
     )
     if parsed is None:
-        assert not valid, f"{text!r} refused: {refusal}"
-        event("refused")
         return
-    assert valid, f"{text!r} accepted"
     assert parsed.update is not None
     try:
         expected = reference.update_apply(actions, reference.from_wire_item(item))

@@ -11,18 +11,29 @@ group's.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, Field
 
 from lorafox.api.context import Caller, Ctx
-from lorafox.api.schemas import EPOCH_MS_MAX, Paging, error_responses, next_link
+from lorafox.api.schemas import (
+    Before,
+    DeviceId,
+    DeviceTypeId,
+    Limit,
+    Paging,
+    Since,
+    error_responses,
+    next_link,
+)
 from lorafox.auth import rbac
+from lorafox.devices.history import DeviceRecord, DeviceTypeRecord
 from lorafox.domain import Downlink, InfoCode, StoredUplink, Uplink
 
-__all__ = ["MessageList", "MessageMetric", "message_page", "router", "types_router"]
+__all__ = ["MessageList", "MessageMetric", "router", "types_router"]
 
 DAY_MS = 86_400_000
 """Sigfox's windows for ``/messages/metric``: the last 24 hours, 7 days and 30 days."""
@@ -31,11 +42,6 @@ router = APIRouter(prefix="/api/v2/devices", tags=["devices"], responses=error_r
 types_router = APIRouter(
     prefix="/api/v2/device-types", tags=["device-types"], responses=error_responses(400, 404)
 )
-
-DeviceId = Annotated[str, Path(description="Sigfox device id (hex, up to 8 digits)")]
-Limit = Annotated[int, Query(ge=1, le=100, description="at most 100")]
-Since = Annotated[int | None, Query(ge=0, le=EPOCH_MS_MAX, description="epoch ms, inclusive")]
-Before = Annotated[int | None, Query(ge=0, le=EPOCH_MS_MAX, description="epoch ms, exclusive")]
 
 
 class DeviceRef(BaseModel):
@@ -223,14 +229,29 @@ def _downlink(d: Downlink) -> DownlinkOut:
     )
 
 
-def message_page(request: Request, found: list[StoredUplink], limit: int) -> Response:
-    """A page of messages (a ``MessageList``); ``next`` asks for the older ones (``before`` the
-    last one's time)."""
-    paging: dict[str, str] = {}
-    if len(found) == limit:
-        paging["next"] = next_link(request, limit=limit, before=found[-1].uplink.time)
-    body = {"data": [_message(s) for s in found], "paging": paging}
-    return Response(orjson.dumps(body), media_type="application/json")
+@dataclass(frozen=True)
+class _Page:
+    """The page of messages asked for: newest first, from ``before`` back."""
+
+    limit: int
+    since: int | None
+    before: int | None
+
+    async def of(self, request: Request, record: DeviceRecord | DeviceTypeRecord) -> Response:
+        """A ``MessageList``; ``next`` asks for the older ones (``before`` the last one's time)."""
+        found = await record.messages(limit=self.limit, since=self.since, before=self.before)
+        paging: dict[str, str] = {}
+        if len(found) == self.limit:
+            paging["next"] = next_link(request, limit=self.limit, before=found[-1].uplink.time)
+        body = {"data": [_message(s) for s in found], "paging": paging}
+        return Response(orjson.dumps(body), media_type="application/json")
+
+
+def _page(limit: Limit = 100, since: Since = None, before: Before = None) -> _Page:
+    return _Page(limit, since, before)
+
+
+Page = Annotated[_Page, Depends(_page)]
 
 
 @router.get(
@@ -239,17 +260,9 @@ def message_page(request: Request, found: list[StoredUplink], limit: int) -> Res
     response_model=MessageList,
 )
 async def list_messages(
-    request: Request,
-    ctx: Ctx,
-    caller: Caller,
-    device_id: DeviceId,
-    limit: Limit = 100,
-    since: Since = None,
-    before: Before = None,
+    request: Request, ctx: Ctx, caller: Caller, device_id: DeviceId, page: Page
 ) -> Response:
-    record = await ctx.devices.history.device(caller, device_id)
-    found = await record.messages(limit=limit, since=since, before=before)
-    return message_page(request, found, limit)
+    return await page.of(request, await ctx.devices.history.device(caller, device_id))
 
 
 @router.get(
@@ -275,17 +288,9 @@ async def message_metric(ctx: Ctx, caller: Caller, device_id: DeviceId) -> Messa
     response_model=MessageList,
 )
 async def list_type_messages(
-    request: Request,
-    ctx: Ctx,
-    caller: Caller,
-    device_type_id: Annotated[str, Path(description="The device type identifier")],
-    limit: Limit = 100,
-    since: Since = None,
-    before: Before = None,
+    request: Request, ctx: Ctx, caller: Caller, device_type_id: DeviceTypeId, page: Page
 ) -> Response:
-    record = await ctx.devices.history.device_type(caller, device_type_id)
-    found = await record.messages(limit=limit, since=since, before=before)
-    return message_page(request, found, limit)
+    return await page.of(request, await ctx.devices.history.device_type(caller, device_type_id))
 
 
 @router.get(

@@ -6,12 +6,21 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from lorafox.api.context import Caller, Ctx
 from lorafox.api.fields import Selection, selection
-from lorafox.api.schemas import Created, GroupRef, Offset, Paging, csv_values, error_responses, page
+from lorafox.api.schemas import (
+    Created,
+    DeviceTypeId,
+    GroupRef,
+    Offset,
+    Paging,
+    csv_values,
+    error_responses,
+    page,
+)
 from lorafox.api.schemas import group_ref as _group_ref
 from lorafox.devices import DeviceTypeChanges
 from lorafox.devices.validation import PAYLOAD_CONFIG_MAX
@@ -23,7 +32,6 @@ __all__ = ["router"]
 
 router = APIRouter(prefix="/api/v2/device-types", tags=["device-types"])
 
-DeviceTypeId = Annotated[str, Path(description="The device type identifier")]
 _device_type_fields = selection(
     "group(name,type,level)",
     "contract(name)",

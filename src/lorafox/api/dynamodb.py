@@ -37,6 +37,7 @@ from lorafox.domain import Principal, Profile
 from lorafox.errors import InvalidInput, StoreError
 from lorafox.tables.access import Access, TableCaller
 from lorafox.tables.errors import (
+    CORAL_SERVICE,
     DynamoDBError,
     InternalServerError,
     InvalidSignatureException,
@@ -59,10 +60,8 @@ a deleted API user or a renewed password applies within that time."""
 _CONTENT_TYPE = b"application/x-amz-json-1.0"
 
 
-class IncompleteSignatureException(DynamoDBError):
+class IncompleteSignatureException(DynamoDBError, namespace=CORAL_SERVICE):
     """The signature information is malformed."""
-
-    type_name = "com.amazon.coral.service#IncompleteSignatureException"
 
 
 _AUTH_ERRORS: dict[str, type[DynamoDBError]] = {

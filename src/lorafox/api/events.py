@@ -4,14 +4,25 @@ callbacks, lost messages, refused registrations), newest first, paged like messa
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 
 from lorafox.api.context import Caller, Ctx
-from lorafox.api.schemas import EPOCH_MS_MAX, Paging, error_responses, next_link
-from lorafox.domain import Event, EventType
+from lorafox.api.schemas import (
+    Before,
+    DeviceId,
+    DeviceTypeId,
+    Limit,
+    Paging,
+    Since,
+    error_responses,
+    next_link,
+)
+from lorafox.devices.history import DeviceRecord, DeviceTypeRecord
+from lorafox.domain import EventType
 from lorafox.events.log import event_json
 
 __all__ = ["router", "types_router"]
@@ -21,9 +32,6 @@ types_router = APIRouter(
     prefix="/api/v2/device-types", tags=["events"], responses=error_responses(400, 404)
 )
 
-Limit = Annotated[int, Query(ge=1, le=100, description="at most 100")]
-Since = Annotated[int | None, Query(ge=0, le=EPOCH_MS_MAX, description="epoch ms, inclusive")]
-Before = Annotated[int | None, Query(ge=0, le=EPOCH_MS_MAX, description="epoch ms, exclusive")]
 BeforeId = Annotated[
     int | None,
     Query(
@@ -54,12 +62,34 @@ class EventList(BaseModel):
     paging: Paging
 
 
-def _page(request: Request, found: list[Event], limit: int) -> EventList:
-    paging = Paging()
-    if len(found) == limit:
-        last = found[-1]
-        paging.next = next_link(request, limit=limit, before=last.time, beforeId=last.id)
-    return EventList(data=[EventOut.model_validate(event_json(e)) for e in found], paging=paging)
+@dataclass(frozen=True)
+class _Page:
+    """The page of events asked for: newest first, from ``before`` (and ``before_id``) back."""
+
+    limit: int
+    since: int | None
+    before: int | None
+    before_id: int | None
+
+    async def of(self, request: Request, record: DeviceRecord | DeviceTypeRecord) -> EventList:
+        found = await record.events(
+            limit=self.limit, since=self.since, before=self.before, before_id=self.before_id
+        )
+        paging = Paging()
+        if len(found) == self.limit:
+            last = found[-1]
+            paging.next = next_link(request, limit=self.limit, before=last.time, beforeId=last.id)
+        data = [EventOut.model_validate(event_json(e)) for e in found]
+        return EventList(data=data, paging=paging)
+
+
+def _page(
+    limit: Limit = 100, since: Since = None, before: Before = None, before_id: BeforeId = None
+) -> _Page:
+    return _Page(limit, since, before, before_id)
+
+
+Page = Annotated[_Page, Depends(_page)]
 
 
 @router.get(
@@ -69,18 +99,9 @@ def _page(request: Request, found: list[Event], limit: int) -> EventList:
     "page's last event).",
 )
 async def device_events(
-    request: Request,
-    ctx: Ctx,
-    caller: Caller,
-    device_id: Annotated[str, Path(description="Sigfox device id (hex, up to 8 digits)")],
-    limit: Limit = 100,
-    since: Since = None,
-    before: Before = None,
-    before_id: BeforeId = None,
+    request: Request, ctx: Ctx, caller: Caller, device_id: DeviceId, page: Page
 ) -> EventList:
-    record = await ctx.devices.history.device(caller, device_id)
-    found = await record.events(limit=limit, since=since, before=before, before_id=before_id)
-    return _page(request, found, limit)
+    return await page.of(request, await ctx.devices.history.device(caller, device_id))
 
 
 @types_router.get(
@@ -89,15 +110,6 @@ async def device_events(
     description="Each event belongs to the type its device was in when it happened.",
 )
 async def device_type_events(
-    request: Request,
-    ctx: Ctx,
-    caller: Caller,
-    device_type_id: Annotated[str, Path(description="The device type identifier")],
-    limit: Limit = 100,
-    since: Since = None,
-    before: Before = None,
-    before_id: BeforeId = None,
+    request: Request, ctx: Ctx, caller: Caller, device_type_id: DeviceTypeId, page: Page
 ) -> EventList:
-    record = await ctx.devices.history.device_type(caller, device_type_id)
-    found = await record.events(limit=limit, since=since, before=before, before_id=before_id)
-    return _page(request, found, limit)
+    return await page.of(request, await ctx.devices.history.device_type(caller, device_type_id))

@@ -10,21 +10,19 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from typing import Annotated, Literal
+from typing import Literal
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
 from lorafox.api.context import Caller, Ctx
-from lorafox.api.schemas import Offset, Paging, error_responses, page
+from lorafox.api.schemas import DeviceId, Limit, Offset, Paging, error_responses, page
 from lorafox.ports.locations import MessagePosition, StationPosition
 
 __all__ = ["Location", "LocationList", "router", "stations_position"]
 
 router = APIRouter(prefix="/api/v2/devices", tags=["devices"], responses=error_responses(400, 404))
 
-DeviceId = Annotated[str, Path(description="Sigfox device id (hex, up to 8 digits)")]
-Limit = Annotated[int, Query(ge=1, le=100, description="at most 100")]
 
 EARTH_RADIUS_M = 6_371_000
 METRES_PER_DEGREE = math.pi * EARTH_RADIUS_M / 180

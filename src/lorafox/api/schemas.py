@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Annotated, Any
 
-from fastapi import Query, Request
+from fastapi import Path, Query, Request
 from pydantic import BaseModel, Field
 
 from lorafox.auth.rbac import PERMISSIONS
@@ -15,13 +15,18 @@ from lorafox.errors import InvalidInput
 __all__ = [
     "EPOCH_MS_MAX",
     "OFFSET_MAX",
+    "Before",
     "Created",
+    "DeviceId",
+    "DeviceTypeId",
     "ErrorBody",
     "GroupRef",
+    "Limit",
     "Offset",
     "Paging",
     "ProfileRef",
     "RoleRef",
+    "Since",
     "csv_values",
     "error_responses",
     "group_ref",
@@ -39,6 +44,13 @@ EPOCH_MS_MAX = 2**53 - 1
 """The largest time (epoch ms) accepted in a query: JSON's largest exact integer, year 287396."""
 
 Offset = Annotated[int, Query(ge=0, le=OFFSET_MAX, description="rows to skip")]
+
+DeviceId = Annotated[str, Path(description="Sigfox device id (hex, up to 8 digits)")]
+DeviceTypeId = Annotated[str, Path(description="The device type identifier")]
+Limit = Annotated[int, Query(ge=1, le=100, description="at most 100")]
+"""The size of a page of a device's history (messages, events, locations)."""
+Since = Annotated[int | None, Query(ge=0, le=EPOCH_MS_MAX, description="epoch ms, inclusive")]
+Before = Annotated[int | None, Query(ge=0, le=EPOCH_MS_MAX, description="epoch ms, exclusive")]
 
 
 class Paging(BaseModel):

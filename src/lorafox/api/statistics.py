@@ -8,13 +8,15 @@ group) may read its statistics, and a device type's those of the type; other cal
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
 from lorafox.api.context import Caller, Ctx
-from lorafox.api.schemas import EPOCH_MS_MAX, error_responses
+from lorafox.api.schemas import EPOCH_MS_MAX, DeviceId, DeviceTypeId, error_responses
+from lorafox.devices.history import DeviceRecord, DeviceTypeRecord
 from lorafox.errors import InvalidInput
 from lorafox.ports.statistics import (
     LinkQuality,
@@ -143,7 +145,28 @@ def _figures(b: StatisticsBucket) -> Figures:
     )
 
 
-def _range(bucket: str, since: int | None, before: int | None) -> tuple[int, int, int]:
+@dataclass(frozen=True)
+class _Window:
+    """The buckets asked for: hours or days, their width and the range they cover (epoch ms)."""
+
+    bucket: str
+    width: int
+    since: int
+    before: int
+
+    async def statistics(self, record: DeviceRecord | DeviceTypeRecord) -> Statistics:
+        """The answer for ``record``'s messages and reports in this window."""
+        found = await record.statistics(since=self.since, before=self.before, width=self.width)
+        return Statistics(
+            bucket="hour" if self.bucket == "hour" else "day",
+            since=self.since,
+            before=self.before,
+            total=_figures(merge_buckets(self.since, found)),
+            data=[BucketFigures(start=b.start, **dict(_figures(b))) for b in found],
+        )
+
+
+def _window(bucket: Bucket = "day", since: Since = None, before: Before = None) -> _Window:
     width, longest, default = BUCKETS[bucket]
     end = int(time.time() * 1000) if before is None else before
     start = max(0, end - default) if since is None else since
@@ -154,17 +177,10 @@ def _range(bucket: str, since: int | None, before: int | None) -> tuple[int, int
             f"the range is too long for {bucket} buckets: at most {longest // DAY} days",
             field="since",
         )
-    return width, start, end
+    return _Window(bucket, width, start, end)
 
 
-def _answer(bucket: str, since: int, before: int, found: list[StatisticsBucket]) -> Statistics:
-    return Statistics(
-        bucket="hour" if bucket == "hour" else "day",
-        since=since,
-        before=before,
-        total=_figures(merge_buckets(since, found)),
-        data=[BucketFigures(start=b.start, **dict(_figures(b))) for b in found],
-    )
+Window = Annotated[_Window, Depends(_window)]
 
 
 _DESCRIPTION = (
@@ -183,17 +199,9 @@ _DESCRIPTION = (
     description=_DESCRIPTION,
 )
 async def device_statistics(
-    ctx: Ctx,
-    caller: Caller,
-    device_id: Annotated[str, Path(description="Sigfox device id (hex, up to 8 digits)")],
-    bucket: Bucket = "day",
-    since: Since = None,
-    before: Before = None,
+    ctx: Ctx, caller: Caller, device_id: DeviceId, window: Window
 ) -> Statistics:
-    width, start, end = _range(bucket, since, before)
-    record = await ctx.devices.history.device(caller, device_id)
-    found = await record.statistics(since=start, before=end, width=width)
-    return _answer(bucket, start, end, found)
+    return await window.statistics(await ctx.devices.history.device(caller, device_id))
 
 
 @router.get(
@@ -206,14 +214,6 @@ async def device_statistics(
     " hours.",
 )
 async def device_type_statistics(
-    ctx: Ctx,
-    caller: Caller,
-    device_type_id: Annotated[str, Path(description="The device type identifier")],
-    bucket: Bucket = "day",
-    since: Since = None,
-    before: Before = None,
+    ctx: Ctx, caller: Caller, device_type_id: DeviceTypeId, window: Window
 ) -> Statistics:
-    width, start, end = _range(bucket, since, before)
-    record = await ctx.devices.history.device_type(caller, device_type_id)
-    found = await record.statistics(since=start, before=end, width=width)
-    return _answer(bucket, start, end, found)
+    return await window.statistics(await ctx.devices.history.device_type(caller, device_type_id))

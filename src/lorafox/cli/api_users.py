@@ -11,17 +11,15 @@ from typing import Annotated, Any
 import typer
 
 from lorafox.cli.common import (
-    ConfigOpt,
-    DatabaseOpt,
-    DataDirOpt,
     JsonOpt,
     app,
-    load_settings,
     opened_store,
+    with_settings,
 )
 from lorafox.cli.users import GroupOpt, call
 from lorafox.domain import ApiUser, Group, Profile
 from lorafox.identity import Identity, system_principal
+from lorafox.settings import Settings
 
 __all__ = ["api_users_app"]
 
@@ -39,20 +37,18 @@ def _print_credential(api_user_id: str, password: str) -> None:
 
 
 @api_users_app.command("create")
+@with_settings
 def create(
+    settings: Settings,
     name: Annotated[str, typer.Argument(help="What the API user is for.")],
     profile: Annotated[
         list[Profile], typer.Option("--profile", help="Profile on the group (repeatable).")
     ],
     group: GroupOpt = None,
     timezone: Annotated[str, typer.Option("--timezone")] = "UTC",
-    config: ConfigOpt = None,
-    data_dir: DataDirOpt = None,
-    database_url: DatabaseOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Create an API user; prints its login and password once."""
-    settings = load_settings(config, data_dir=data_dir, database_url=database_url)
 
     async def work() -> tuple[ApiUser, str]:
         async with opened_store(settings) as (store, box):
@@ -75,14 +71,9 @@ def create(
 
 
 @api_users_app.command("list")
-def list_api_users(
-    config: ConfigOpt = None,
-    data_dir: DataDirOpt = None,
-    database_url: DatabaseOpt = None,
-    as_json: JsonOpt = False,
-) -> None:
+@with_settings
+def list_api_users(settings: Settings, as_json: JsonOpt = False) -> None:
     """List every API user (never their passwords)."""
-    settings = load_settings(config, data_dir=data_dir, database_url=database_url)
 
     async def work() -> tuple[list[ApiUser], dict[str, Group]]:
         async with opened_store(settings) as (store, box):
@@ -114,15 +105,13 @@ def list_api_users(
 
 
 @api_users_app.command("renew")
+@with_settings
 def renew(
+    settings: Settings,
     api_user: Annotated[str, typer.Argument(help="The API user's id (its login).")],
-    config: ConfigOpt = None,
-    data_dir: DataDirOpt = None,
-    database_url: DatabaseOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Give an API user a new password (printed once); the old one stops working."""
-    settings = load_settings(config, data_dir=data_dir, database_url=database_url)
 
     async def work() -> str:
         async with opened_store(settings) as (store, box):

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
+import inspect
 import tomllib
-from collections.abc import AsyncIterator, Sequence
+import typing
+from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -28,6 +31,7 @@ __all__ = [
     "opened_store",
     "print_notes",
     "run",
+    "with_settings",
 ]
 
 app = typer.Typer(
@@ -46,6 +50,15 @@ DatabaseOpt = Annotated[
     typer.Option("--database-url", help="sqlite:///path or postgresql://… [LORAFOX_DATABASE_URL]."),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print as JSON.")]
+
+_SETTINGS_OPTIONS = [
+    inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=option)
+    for name, option in (
+        ("config", ConfigOpt),
+        ("data_dir", DataDirOpt),
+        ("database_url", DatabaseOpt),
+    )
+]
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:
@@ -67,6 +80,28 @@ def load_settings(config: Path | None, **flags: Any) -> Settings:
             f"{'.'.join(str(p) for p in e['loc']) or 'settings'}: {e['msg']}" for e in exc.errors()
         )
         raise fail(f"invalid settings: {problems}") from exc
+
+
+def with_settings(command: Callable[..., None]) -> Callable[..., None]:
+    """``command(settings, …)`` as a command that takes the ``--config``, ``--data-dir`` and
+    ``--database-url`` options (before ``--json``) and first loads the settings from them."""
+    hints = typing.get_type_hints(command, include_extras=True)
+    _, *own = (
+        p.replace(kind=inspect.Parameter.KEYWORD_ONLY, annotation=hints[p.name])
+        for p in inspect.signature(command).parameters.values()
+    )
+    json = [p for p in own if p.name == "as_json"]
+    parameters = [*(p for p in own if p.name != "as_json"), *_SETTINGS_OPTIONS, *json]
+
+    @functools.wraps(command)
+    def load_then_run(
+        *, config: Path | None, data_dir: Path | None, database_url: str | None, **options: Any
+    ) -> None:
+        command(load_settings(config, data_dir=data_dir, database_url=database_url), **options)
+
+    load_then_run.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
+    load_then_run.__annotations__ = {p.name: p.annotation for p in parameters}
+    return load_then_run
 
 
 def run(coro: Any) -> Any:

@@ -20,18 +20,16 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from lorafox.cli.common import (
-    ConfigOpt,
-    DatabaseOpt,
-    DataDirOpt,
     JsonOpt,
     app,
     fail,
-    load_settings,
     opened_store,
+    with_settings,
 )
 from lorafox.cli.users import call
 from lorafox.devices import DeviceLine, DeviceManagement, LineError
 from lorafox.identity import Identity, system_principal
+from lorafox.settings import Settings
 
 __all__ = ["devices_app", "read_lines"]
 
@@ -74,7 +72,9 @@ def read_lines(text: str, default_type: str | None) -> tuple[list[DeviceLine], l
 
 
 @devices_app.command("import")
+@with_settings
 def import_devices(
+    settings: Settings,
     file: Annotated[
         Path,
         typer.Argument(help="CSV: id, pac, name, device type id.", exists=True, dir_okay=False),
@@ -83,13 +83,9 @@ def import_devices(
         str | None,
         typer.Option("--device-type", help="Device type id for lines without a fourth column."),
     ] = None,
-    config: ConfigOpt = None,
-    data_dir: DataDirOpt = None,
-    database_url: DatabaseOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Create the devices of a CSV file; prints a report of the lines refused (exit 1 if any)."""
-    settings = load_settings(config, data_dir=data_dir, database_url=database_url)
     try:
         text = file.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:

@@ -8,7 +8,7 @@ import asyncio
 import os
 import time
 from dataclasses import dataclass, field
-from typing import Annotated
+from typing import Annotated, Any
 
 import httpx
 import typer
@@ -32,6 +32,11 @@ from lorafox.simulator import Call, Fleet, Scenario, acknowledge
 __all__ = ["simulate"]
 
 _SHOWN_PROBLEMS = 5
+
+
+def _share(of_what: str) -> Any:
+    """The option of a share (0 to 1) of the messages."""
+    return typer.Option(min=0, max=1, help=f"Share {of_what}.")
 
 
 @dataclass(slots=True)
@@ -116,19 +121,13 @@ def simulate(
         float, typer.Option(min=0, help="Callbacks a second; 0 = as fast as possible.")
     ] = 0,
     concurrency: Annotated[int, typer.Option(min=1, max=1024, help="Requests at once.")] = 16,
-    bidir: Annotated[float, typer.Option(min=0, max=1, help="Share of BIDIR messages.")] = 0.1,
-    duplicates: Annotated[
-        float, typer.Option(min=0, max=1, help="Share heard by more stations.")
-    ] = 0.0,
-    status: Annotated[float, typer.Option(min=0, max=1, help="Share with a STATUS.")] = 0.0,
-    advanced: Annotated[
-        float, typer.Option(min=0, max=1, help="Share with a DATA_ADVANCED.")
-    ] = 0.0,
-    retries: Annotated[float, typer.Option(min=0, max=1, help="Share sent twice.")] = 0.0,
-    out_of_order: Annotated[
-        float, typer.Option(min=0, max=1, help="Share delivered after the next one.")
-    ] = 0.0,
-    gaps: Annotated[float, typer.Option(min=0, max=1, help="Share lost on the radio.")] = 0.0,
+    bidir: Annotated[float, _share("of BIDIR messages")] = 0.1,
+    duplicates: Annotated[float, _share("heard by more stations")] = 0.0,
+    status: Annotated[float, _share("with a STATUS")] = 0.0,
+    advanced: Annotated[float, _share("with a DATA_ADVANCED")] = 0.0,
+    retries: Annotated[float, _share("sent twice")] = 0.0,
+    out_of_order: Annotated[float, _share("delivered after the next one")] = 0.0,
+    gaps: Annotated[float, _share("lost on the radio")] = 0.0,
     device_type_id: Annotated[
         str | None, typer.Option(help="deviceTypeId the callbacks carry.")
     ] = None,

@@ -14,19 +14,17 @@ import typer
 
 from lorafox.auth.passwords import generate_secret
 from lorafox.cli.common import (
-    ConfigOpt,
-    DatabaseOpt,
-    DataDirOpt,
     JsonOpt,
     app,
     fail,
-    load_settings,
     opened_store,
     run,
+    with_settings,
 )
 from lorafox.domain import Group, Profile, User
 from lorafox.errors import ConfigError, LorafoxError, NotFound
 from lorafox.identity import Identity, system_principal
+from lorafox.settings import Settings
 
 __all__ = ["users_app"]
 
@@ -77,7 +75,9 @@ def _user_json(user: User, groups: dict[str, Group]) -> dict[str, Any]:
 
 
 @users_app.command("create")
+@with_settings
 def create(
+    settings: Settings,
     email: Annotated[str, typer.Argument(help="The login.")],
     first_name: Annotated[str, typer.Option("--first-name")] = "",
     last_name: Annotated[str, typer.Option("--last-name")] = "",
@@ -87,13 +87,9 @@ def create(
     group: GroupOpt = None,
     timezone: Annotated[str, typer.Option("--timezone")] = "UTC",
     password_stdin: PasswordStdinOpt = False,
-    config: ConfigOpt = None,
-    data_dir: DataDirOpt = None,
-    database_url: DatabaseOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Create a user with one role; prints a generated password once."""
-    settings = load_settings(config, data_dir=data_dir, database_url=database_url)
     password = read_password(password_stdin)
 
     async def work() -> tuple[User, str | None]:
@@ -120,14 +116,9 @@ def create(
 
 
 @users_app.command("list")
-def list_users(
-    config: ConfigOpt = None,
-    data_dir: DataDirOpt = None,
-    database_url: DatabaseOpt = None,
-    as_json: JsonOpt = False,
-) -> None:
+@with_settings
+def list_users(settings: Settings, as_json: JsonOpt = False) -> None:
     """List every user and its roles."""
-    settings = load_settings(config, data_dir=data_dir, database_url=database_url)
 
     async def work() -> tuple[list[User], dict[str, Group]]:
         async with opened_store(settings) as (store, box):
@@ -153,15 +144,13 @@ def list_users(
 
 
 @users_app.command("set-password")
+@with_settings
 def set_password(
+    settings: Settings,
     user: Annotated[str, typer.Argument(help="The user's email or id.")],
     password_stdin: PasswordStdinOpt = False,
-    config: ConfigOpt = None,
-    data_dir: DataDirOpt = None,
-    database_url: DatabaseOpt = None,
 ) -> None:
     """Set a user's password (a lost admin password, for one); prints a generated one once."""
-    settings = load_settings(config, data_dir=data_dir, database_url=database_url)
     password = read_password(password_stdin)
     generated = None
     if password is None:

@@ -1,53 +1,9 @@
 """Frozen value objects shared by every layer."""
 
-from lorafox.domain.devices import Device, DeviceType, DownlinkMode, PayloadType
-from lorafox.domain.events import (
-    Acknowledgement,
-    AdvancedData,
-    DeviceStatus,
-    ErrorReport,
-    Event,
-    EventType,
-    InfoCode,
-    Severity,
-)
-from lorafox.domain.identity import (
-    ApiUser,
-    Grant,
-    Group,
-    Principal,
-    PrincipalKind,
-    Profile,
-    User,
-    UserRole,
-    new_id,
-)
-from lorafox.domain.messages import Downlink, DownlinkState, StoredUplink, Uplink
+from lorafox.domain import devices, events, identity, messages
+from lorafox.domain.devices import *  # noqa: F403 (each module lists its names once)
+from lorafox.domain.events import *  # noqa: F403
+from lorafox.domain.identity import *  # noqa: F403
+from lorafox.domain.messages import *  # noqa: F403
 
-__all__ = [
-    "Acknowledgement",
-    "AdvancedData",
-    "ApiUser",
-    "Device",
-    "DeviceStatus",
-    "DeviceType",
-    "Downlink",
-    "DownlinkMode",
-    "DownlinkState",
-    "ErrorReport",
-    "Event",
-    "EventType",
-    "Grant",
-    "Group",
-    "InfoCode",
-    "PayloadType",
-    "Principal",
-    "PrincipalKind",
-    "Profile",
-    "Severity",
-    "StoredUplink",
-    "Uplink",
-    "User",
-    "UserRole",
-    "new_id",
-]
+__all__ = devices.__all__ + events.__all__ + identity.__all__ + messages.__all__

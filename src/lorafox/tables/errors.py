@@ -42,6 +42,9 @@ from typing import Any, ClassVar
 from lorafox.errors import LorafoxError
 
 __all__ = [
+    "CORAL_SERVICE",
+    "CORAL_VALIDATE",
+    "DYNAMODB",
     "AccessDeniedException",
     "CancellationReason",
     "ConditionalCheckFailedException",
@@ -65,18 +68,25 @@ __all__ = [
     "ValidationException",
 ]
 
-_DYNAMODB = "com.amazonaws.dynamodb.v20120810#"
-_CORAL_SERVICE = "com.amazon.coral.service#"
-_CORAL_VALIDATE = "com.amazon.coral.validate#"
+# The namespaces of the ``__type`` names (``namespace=`` of a DynamoDBError subclass).
+DYNAMODB = "com.amazonaws.dynamodb.v20120810#"
+CORAL_SERVICE = "com.amazon.coral.service#"
+CORAL_VALIDATE = "com.amazon.coral.validate#"
 
 
 class DynamoDBError(LorafoxError):
     """An error answered in DynamoDB's form: ``{"__type": …, "message": …}``."""
 
-    type_name: ClassVar[str] = _DYNAMODB + "DynamoDBError"
+    type_name: ClassVar[str] = DYNAMODB + "DynamoDBError"
     status: ClassVar[int] = 400
     message_key: ClassVar[str] = "message"
     default_message: ClassVar[str] = ""
+
+    def __init_subclass__(cls, namespace: str = DYNAMODB, **kwargs: Any) -> None:
+        """A subclass's ``__type`` is its name, in ``namespace`` (what DynamoDB puts before
+        ``#``)."""
+        super().__init_subclass__(**kwargs)
+        cls.type_name = namespace + cls.__name__
 
     def __init__(self, message: str | None = None) -> None:
         super().__init__(self.default_message if message is None else message)
@@ -91,10 +101,8 @@ class DynamoDBError(LorafoxError):
         return {"__type": self.type_name, self.message_key: self.message}
 
 
-class ValidationException(DynamoDBError):
+class ValidationException(DynamoDBError, namespace=CORAL_VALIDATE):
     """A parameter is invalid; the message is DynamoDB's own text."""
-
-    type_name = _CORAL_VALIDATE + "ValidationException"
 
     @classmethod
     def constraints(cls, failures: Sequence[str]) -> ValidationException:
@@ -104,17 +112,15 @@ class ValidationException(DynamoDBError):
         return cls(f"{count} validation error{plural} detected: " + "; ".join(failures))
 
 
-class SerializationException(DynamoDBError):
+class SerializationException(DynamoDBError, namespace=CORAL_SERVICE):
     """The request JSON does not have the shape of the API (a number where a string goes)."""
 
-    type_name = _CORAL_SERVICE + "SerializationException"
     message_key = "Message"
 
 
 class ConditionalCheckFailedException(DynamoDBError):
     """The condition of a write was false; ``item`` is the item as it was, when asked for."""
 
-    type_name = _DYNAMODB + "ConditionalCheckFailedException"
     default_message = "The conditional request failed"
 
     def __init__(
@@ -157,7 +163,6 @@ class CancellationReason:
 class TransactionCanceledException(DynamoDBError):
     """A transaction was cancelled; one reason per action, in the order of the request."""
 
-    type_name = _DYNAMODB + "TransactionCanceledException"
     message_key = "Message"
 
     def __init__(self, reasons: Sequence[CancellationReason]) -> None:
@@ -177,28 +182,24 @@ class TransactionCanceledException(DynamoDBError):
 class TransactionConflictException(DynamoDBError):
     """Another transaction is changing the same item."""
 
-    type_name = _DYNAMODB + "TransactionConflictException"
     default_message = "Transaction is ongoing for the item"
 
 
 class TransactionInProgressException(DynamoDBError):
     """A transaction with the same client token is still running."""
 
-    type_name = _DYNAMODB + "TransactionInProgressException"
     default_message = "Transaction is in progress"
 
 
 class IdempotentParameterMismatchException(DynamoDBError):
     """A client token was reused with different parameters."""
 
-    type_name = _DYNAMODB + "IdempotentParameterMismatchException"
     default_message = "Request with the same client token was made with different parameters"
 
 
 class ResourceNotFoundException(DynamoDBError):
     """No such table (or index)."""
 
-    type_name = _DYNAMODB + "ResourceNotFoundException"
     default_message = "Requested resource not found"
 
     @classmethod
@@ -210,7 +211,6 @@ class ResourceNotFoundException(DynamoDBError):
 class ResourceInUseException(DynamoDBError):
     """The table already exists, or its state forbids the operation."""
 
-    type_name = _DYNAMODB + "ResourceInUseException"
     default_message = "Resource in use"
 
     @classmethod
@@ -221,20 +221,16 @@ class ResourceInUseException(DynamoDBError):
 class LimitExceededException(DynamoDBError):
     """Too many tables, indexes or concurrent control-plane operations."""
 
-    type_name = _DYNAMODB + "LimitExceededException"
-
 
 class ItemCollectionSizeLimitExceededException(DynamoDBError):
     """An item collection of a table with local secondary indexes outgrew 10 GB."""
 
-    type_name = _DYNAMODB + "ItemCollectionSizeLimitExceededException"
     default_message = "Item collection size limit exceeded"
 
 
 class ProvisionedThroughputExceededException(DynamoDBError):
     """The request rate is above the provisioned throughput (SDKs retry it)."""
 
-    type_name = _DYNAMODB + "ProvisionedThroughputExceededException"
     default_message = (
         "The level of configured provisioned throughput for the table was exceeded. "
         "Consider increasing your provisioning level with the UpdateTable API"
@@ -244,34 +240,28 @@ class ProvisionedThroughputExceededException(DynamoDBError):
 class RequestLimitExceeded(DynamoDBError):
     """Throughput exceeds the account limit (SDKs retry it)."""
 
-    type_name = _DYNAMODB + "RequestLimitExceeded"
     default_message = "Throughput exceeds the current throughput limit for your account."
 
 
-class UnknownOperationException(DynamoDBError):
+class UnknownOperationException(DynamoDBError, namespace=CORAL_SERVICE):
     """``X-Amz-Target`` names no operation of the API."""
 
-    type_name = _CORAL_SERVICE + "UnknownOperationException"
 
-
-class MissingAuthenticationTokenException(DynamoDBError):
+class MissingAuthenticationTokenException(DynamoDBError, namespace=CORAL_SERVICE):
     """The request is not signed."""
 
-    type_name = _CORAL_SERVICE + "MissingAuthenticationTokenException"
     default_message = "Request is missing Authentication Token"
 
 
-class UnrecognizedClientException(DynamoDBError):
+class UnrecognizedClientException(DynamoDBError, namespace=CORAL_SERVICE):
     """The access key id is unknown."""
 
-    type_name = _CORAL_SERVICE + "UnrecognizedClientException"
     default_message = "The security token included in the request is invalid."
 
 
-class InvalidSignatureException(DynamoDBError):
+class InvalidSignatureException(DynamoDBError, namespace=CORAL_SERVICE):
     """The signature does not match, or the request is too old."""
 
-    type_name = _CORAL_SERVICE + "InvalidSignatureException"
     default_message = (
         "The request signature we calculated does not match the signature you provided. "
         "Check your AWS Secret Access Key and signing method. "
@@ -279,15 +269,12 @@ class InvalidSignatureException(DynamoDBError):
     )
 
 
-class AccessDeniedException(DynamoDBError):
+class AccessDeniedException(DynamoDBError, namespace=CORAL_SERVICE):
     """The caller is known but not allowed to do this."""
-
-    type_name = _CORAL_SERVICE + "AccessDeniedException"
 
 
 class InternalServerError(DynamoDBError):
     """The server failed (HTTP 500; SDKs retry it)."""
 
-    type_name = _DYNAMODB + "InternalServerError"
     status = 500
     default_message = "Internal server error"

@@ -22,7 +22,6 @@ from lorafox.tables.errors import ValidationException
 from lorafox.tables.keys import (
     MAX_HASH_KEY_BYTES,
     MAX_RANGE_KEY_BYTES,
-    KeyAttribute,
     KeySchema,
     encode_key_value,
 )
@@ -104,22 +103,12 @@ class Index:
     def from_definition(
         cls, stored: Mapping[str, Any], table_schema: KeySchema, types: Mapping[str, str]
     ) -> Index:
-        hash_name = range_name = None
-        for element in stored["KeySchema"]:
-            if element["KeyType"] == "HASH":
-                hash_name = element["AttributeName"]
-            else:
-                range_name = element["AttributeName"]
-        assert hash_name is not None  # noqa: S101
         projection = stored["Projection"]
         return cls(
             name=stored["IndexName"],
             kind=stored["Kind"],
             id=int(stored["IndexId"]),
-            schema=KeySchema(
-                KeyAttribute(hash_name, types[hash_name]),
-                None if range_name is None else KeyAttribute(range_name, types[range_name]),
-            ),
+            schema=KeySchema.from_definition(stored["KeySchema"], types),
             table_schema=table_schema,
             projection=projection["ProjectionType"],
             non_key=tuple(projection.get("NonKeyAttributes") or ()),

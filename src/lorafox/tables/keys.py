@@ -20,7 +20,7 @@ are not comparable with each other and are not meant to be concatenated.
 from __future__ import annotations
 
 import base64
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -64,6 +64,23 @@ class KeySchema:
 
     hash: KeyAttribute
     range: KeyAttribute | None = None
+
+    @classmethod
+    def from_definition(
+        cls, elements: Sequence[Mapping[str, str]], types: Mapping[str, str]
+    ) -> KeySchema:
+        """The schema of a stored ``KeySchema`` list, with the attributes' ``types`` by name."""
+        hash_name = range_name = None
+        for element in elements:
+            if element["KeyType"] == "HASH":
+                hash_name = element["AttributeName"]
+            else:
+                range_name = element["AttributeName"]
+        assert hash_name is not None  # noqa: S101
+        return cls(
+            KeyAttribute(hash_name, types[hash_name]),
+            None if range_name is None else KeyAttribute(range_name, types[range_name]),
+        )
 
     @property
     def attributes(self) -> tuple[KeyAttribute, ...]:
@@ -132,15 +149,9 @@ class KeySchema:
 
 def key_sort_value(value: Mapping[str, Any]) -> Decimal | bytes:
     """A Python value whose order is DynamoDB's for a key value (S, N or B)."""
-    kind = value_type(value)
-    raw = value[kind]
-    if kind == "N":
-        return Decimal(raw)
-    if kind == "S":
-        return bytes(raw.encode("utf-8"))
-    if kind == "B":
-        return binary_bytes(raw)
-    raise ValueError(f"{kind} is not a key type")
+    if value_type(value) == "N":
+        return Decimal(value["N"])
+    return encode_key_value(value)  # strings and binaries sort as their bytes
 
 
 def compare_key_values(left: Mapping[str, Any], right: Mapping[str, Any]) -> int:

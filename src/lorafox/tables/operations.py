@@ -351,19 +351,11 @@ class TableOperations:
     # -- batches ---------------------------------------------------------------------------
 
     async def _batch_write_item(self, params: Mapping[str, Any], region: str) -> dict[str, Any]:
-        requests = params.get("RequestItems")
-        if not isinstance(requests, Mapping) or not requests:
-            raise ValidationException.constraints(
-                [
-                    "Value null at 'requestItems' failed to satisfy constraint: "
-                    "Member must not be null"
-                ]
-                if requests is None
-                else [
-                    "Value '{}' at 'requestItems' failed to satisfy constraint: Member must "
-                    "have length greater than or equal to 1"
-                ]
-            )
+        requests = _request_items(
+            params,
+            empty="Value '{}' at 'requestItems' failed to satisfy constraint: Member must "
+            "have length greater than or equal to 1",
+        )
         total = sum(len(r) if isinstance(r, list) else 0 for r in requests.values())
         if total > MAX_BATCH_WRITE:
             raise ValidationException.constraints(
@@ -404,14 +396,7 @@ class TableOperations:
         return {"UnprocessedItems": {}}
 
     async def _batch_get_item(self, params: Mapping[str, Any], region: str) -> dict[str, Any]:
-        requests = params.get("RequestItems")
-        if not isinstance(requests, Mapping) or not requests:
-            raise ValidationException.constraints(
-                [
-                    "Value null at 'requestItems' failed to satisfy constraint: "
-                    "Member must not be null"
-                ]
-            )
+        requests = _request_items(params)
         total = sum(len(r.get("Keys") or ()) for r in requests.values())
         if total > MAX_BATCH_GET:
             raise ValidationException("Too many items requested for the BatchGetItem call")
@@ -438,3 +423,19 @@ class TableOperations:
                     )
             responses[name] = found
         return {"Responses": responses, "UnprocessedKeys": {}}
+
+
+_NULL_REQUEST_ITEMS = (
+    "Value null at 'requestItems' failed to satisfy constraint: Member must not be null"
+)
+
+
+def _request_items(
+    params: Mapping[str, Any], *, empty: str = _NULL_REQUEST_ITEMS
+) -> Mapping[str, Any]:
+    """A batch's ``RequestItems``, refused with DynamoDB's words when missing (or, in the words
+    ``empty``, when not a non-empty map)."""
+    requests = params.get("RequestItems")
+    if not isinstance(requests, Mapping) or not requests:
+        raise ValidationException.constraints([_NULL_REQUEST_ITEMS if requests is None else empty])
+    return requests

@@ -279,13 +279,8 @@ class TableQueries:
     async def query(self, params: Mapping[str, Any], region: str) -> dict[str, Any]:
         table = await self._open(params)
         index = self._index(table, params)
-        check_expression_parameters(params, "Query")
-        parsed = parse_expressions(
-            names=params.get("ExpressionAttributeNames"),
-            values=params.get("ExpressionAttributeValues"),
-            key_condition=params.get("KeyConditionExpression"),
-            filter=params.get("FilterExpression"),
-            projection=params.get("ProjectionExpression"),
+        parsed = _read_expressions(
+            params, "Query", key_condition=params.get("KeyConditionExpression")
         )
         schema: KeySchema = table.schema if index is None else index.schema
         key_condition = _key_condition(params, parsed, schema)
@@ -354,13 +349,7 @@ class TableQueries:
         table = await self._open(params)
         index = self._index(table, params)
         segments = _segments(params)
-        check_expression_parameters(params, "Scan")
-        parsed = parse_expressions(
-            names=params.get("ExpressionAttributeNames"),
-            values=params.get("ExpressionAttributeValues"),
-            filter=params.get("FilterExpression"),
-            projection=params.get("ProjectionExpression"),
-        )
+        parsed = _read_expressions(params, "Scan")
         filter_condition = parsed.filter or filter_to_condition(
             params.get("ScanFilter"), params.get("ConditionalOperator"), "scanFilter"
         )
@@ -408,3 +397,18 @@ class TableQueries:
         last_key = table.schema.key_of if index is None else index.last_key
         kept = [visible(item) for item in kept]
         return self._respond(kept, scanned, last, select, projection, parsed.names, last_key)
+
+
+def _read_expressions(
+    params: Mapping[str, Any], operation: str, key_condition: str | None = None
+) -> ParsedExpressions:
+    """The filter and projection expressions of a Query or Scan (and a Query's key condition),
+    checked for the parameters ``operation`` allows."""
+    check_expression_parameters(params, operation)
+    return parse_expressions(
+        names=params.get("ExpressionAttributeNames"),
+        values=params.get("ExpressionAttributeValues"),
+        key_condition=key_condition,
+        filter=params.get("FilterExpression"),
+        projection=params.get("ProjectionExpression"),
+    )

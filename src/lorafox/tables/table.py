@@ -8,7 +8,7 @@ from typing import Any
 from lorafox.ports.tables import IndexEntry, Indexer, StoredTable
 from lorafox.tables.errors import ValidationException
 from lorafox.tables.indexes import Index, ttl_entry
-from lorafox.tables.keys import KeyAttribute, KeySchema, encode_key_value
+from lorafox.tables.keys import KeySchema, encode_key_value
 from lorafox.tables.values import Item, validate_item
 
 __all__ = ["OpenTable", "encode_key", "schema_of"]
@@ -17,17 +17,7 @@ __all__ = ["OpenTable", "encode_key", "schema_of"]
 def schema_of(definition: Mapping[str, Any]) -> KeySchema:
     """The table's primary key from its stored definition."""
     types = {a["AttributeName"]: a["AttributeType"] for a in definition["AttributeDefinitions"]}
-    hash_name = range_name = None
-    for element in definition["KeySchema"]:
-        if element["KeyType"] == "HASH":
-            hash_name = element["AttributeName"]
-        else:
-            range_name = element["AttributeName"]
-    assert hash_name is not None  # noqa: S101
-    return KeySchema(
-        KeyAttribute(hash_name, types[hash_name]),
-        None if range_name is None else KeyAttribute(range_name, types[range_name]),
-    )
+    return KeySchema.from_definition(definition["KeySchema"], types)
 
 
 def encode_key(schema: KeySchema, item: Mapping[str, Any]) -> tuple[bytes, bytes]:

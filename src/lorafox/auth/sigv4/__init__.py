@@ -54,6 +54,7 @@ Nothing here logs, and neither secrets nor signatures appear in error messages o
 
 from __future__ import annotations
 
+from lorafox.auth.sigv4 import model
 from lorafox.auth.sigv4.canonical import (
     amz_date,
     canonical_query,
@@ -66,23 +67,7 @@ from lorafox.auth.sigv4.canonical import (
 from lorafox.auth.sigv4.claims import (
     parse_authorization,
 )
-from lorafox.auth.sigv4.model import (
-    ALGORITHM,
-    MAX_PRESIGN_EXPIRES,
-    MAX_SKEW,
-    SIGNATURE_MISMATCH,
-    UNSIGNED_PAYLOAD,
-    IncompleteSignature,
-    InvalidSignature,
-    MissingAuthenticationToken,
-    SecretLookup,
-    SignatureExpired,
-    SignatureParams,
-    SigV4Error,
-    SigV4Identity,
-    SigV4Request,
-    UnrecognizedClient,
-)
+from lorafox.auth.sigv4.model import *  # noqa: F403 (the model's names, listed once there)
 from lorafox.auth.sigv4.signing import (
     presign,
     sign,
@@ -92,22 +77,7 @@ from lorafox.auth.sigv4.verifier import (
 )
 
 __all__ = [
-    "ALGORITHM",
-    "MAX_PRESIGN_EXPIRES",
-    "MAX_SKEW",
-    "SIGNATURE_MISMATCH",
-    "UNSIGNED_PAYLOAD",
-    "IncompleteSignature",
-    "InvalidSignature",
-    "MissingAuthenticationToken",
-    "SecretLookup",
-    "SigV4Error",
-    "SigV4Identity",
-    "SigV4Request",
     "SigV4Verifier",
-    "SignatureExpired",
-    "SignatureParams",
-    "UnrecognizedClient",
     "amz_date",
     "canonical_query",
     "canonical_request",
@@ -119,3 +89,4 @@ __all__ = [
     "signing_key",
     "string_to_sign",
 ]
+__all__ += model.__all__

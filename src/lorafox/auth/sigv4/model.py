@@ -10,6 +10,24 @@ from typing import ClassVar, Final
 
 from lorafox.errors import AuthenticationFailed
 
+__all__ = [
+    "ALGORITHM",
+    "MAX_PRESIGN_EXPIRES",
+    "MAX_SKEW",
+    "SIGNATURE_MISMATCH",
+    "UNSIGNED_PAYLOAD",
+    "IncompleteSignature",
+    "InvalidSignature",
+    "MissingAuthenticationToken",
+    "SecretLookup",
+    "SigV4Error",
+    "SigV4Identity",
+    "SigV4Request",
+    "SignatureExpired",
+    "SignatureParams",
+    "UnrecognizedClient",
+]
+
 ALGORITHM: Final = "AWS4-HMAC-SHA256"
 UNSIGNED_PAYLOAD: Final = "UNSIGNED-PAYLOAD"
 MAX_SKEW: Final = timedelta(minutes=15)

@@ -14,64 +14,9 @@ A malformed packet or a violation of the protocol raises ``ProtocolError`` (an `
 the broker logs it and closes that one connection.
 """
 
+from lorafox.bus.mqtt_codec import packets
 from lorafox.bus.mqtt_codec.decoder import PacketDecoder
-from lorafox.bus.mqtt_codec.packets import (
-    MAX_REMAINING_LENGTH,
-    PROTOCOL_LEVEL_5,
-    PROTOCOL_LEVEL_31,
-    PROTOCOL_LEVEL_311,
-    SUBACK_FAILURE,
-    ConnAck,
-    Connect,
-    ConnectReturnCode,
-    Disconnect,
-    Packet,
-    PacketType,
-    PingReq,
-    PingResp,
-    ProtocolError,
-    PubAck,
-    PubComp,
-    Publish,
-    PubRec,
-    PubRel,
-    SubAck,
-    Subscribe,
-    UnsubAck,
-    Unsubscribe,
-    UnsupportedProtocolVersion,
-    Will,
-    encode_publish,
-    encode_remaining_length,
-)
+from lorafox.bus.mqtt_codec.packets import *  # noqa: F403 (the packets' names, listed once there)
 
-__all__ = [
-    "MAX_REMAINING_LENGTH",
-    "PROTOCOL_LEVEL_5",
-    "PROTOCOL_LEVEL_31",
-    "PROTOCOL_LEVEL_311",
-    "SUBACK_FAILURE",
-    "ConnAck",
-    "Connect",
-    "ConnectReturnCode",
-    "Disconnect",
-    "Packet",
-    "PacketDecoder",
-    "PacketType",
-    "PingReq",
-    "PingResp",
-    "ProtocolError",
-    "PubAck",
-    "PubComp",
-    "PubRec",
-    "PubRel",
-    "Publish",
-    "SubAck",
-    "Subscribe",
-    "UnsubAck",
-    "Unsubscribe",
-    "UnsupportedProtocolVersion",
-    "Will",
-    "encode_publish",
-    "encode_remaining_length",
-]
+__all__ = ["PacketDecoder"]
+__all__ += packets.__all__

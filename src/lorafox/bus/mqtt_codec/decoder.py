@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Final
+from typing import Final, TypeVar
 
 from lorafox.bus.mqtt_codec.packets import (
     MAX_REMAINING_LENGTH,
@@ -32,6 +32,7 @@ from lorafox.bus.mqtt_codec.packets import (
 
 __all__ = ["PacketDecoder"]
 
+_Ack = TypeVar("_Ack", PubAck, PubRec, PubRel, PubComp)
 _PINGREQ: Final = PingReq()
 _PINGRESP: Final = PingResp()
 _DISCONNECT: Final = Disconnect()
@@ -173,24 +174,16 @@ def _decode_packet_id(data: bytes, start: int, end: int, name: str) -> int:
     return packet_id
 
 
-def _decode_puback(flags: int, data: bytes, start: int, end: int) -> PubAck:
-    _expect_flags(flags, 0, "PUBACK")
-    return PubAck(_decode_packet_id(data, start, end, "PUBACK"))
+def _packet_id_decoder(
+    kind: type[_Ack], flags_expected: int, name: str
+) -> Callable[[int, bytes, int, int], _Ack]:
+    """The decoder of a packet that is nothing but a packet identifier (PUBACK, PUBREC…)."""
 
+    def decode(flags: int, data: bytes, start: int, end: int) -> _Ack:
+        _expect_flags(flags, flags_expected, name)
+        return kind(_decode_packet_id(data, start, end, name))
 
-def _decode_pubrec(flags: int, data: bytes, start: int, end: int) -> PubRec:
-    _expect_flags(flags, 0, "PUBREC")
-    return PubRec(_decode_packet_id(data, start, end, "PUBREC"))
-
-
-def _decode_pubrel(flags: int, data: bytes, start: int, end: int) -> PubRel:
-    _expect_flags(flags, 2, "PUBREL")
-    return PubRel(_decode_packet_id(data, start, end, "PUBREL"))
-
-
-def _decode_pubcomp(flags: int, data: bytes, start: int, end: int) -> PubComp:
-    _expect_flags(flags, 0, "PUBCOMP")
-    return PubComp(_decode_packet_id(data, start, end, "PUBCOMP"))
+    return decode
 
 
 def _decode_subscribe(flags: int, data: bytes, start: int, end: int) -> Subscribe:
@@ -257,10 +250,10 @@ _DECODERS: Final[dict[int, Callable[[int, bytes, int, int], Packet]]] = {
     PacketType.CONNECT: _decode_connect,
     PacketType.CONNACK: _decode_connack,
     PacketType.PUBLISH: _decode_publish,
-    PacketType.PUBACK: _decode_puback,
-    PacketType.PUBREC: _decode_pubrec,
-    PacketType.PUBREL: _decode_pubrel,
-    PacketType.PUBCOMP: _decode_pubcomp,
+    PacketType.PUBACK: _packet_id_decoder(PubAck, 0, "PUBACK"),
+    PacketType.PUBREC: _packet_id_decoder(PubRec, 0, "PUBREC"),
+    PacketType.PUBREL: _packet_id_decoder(PubRel, 2, "PUBREL"),
+    PacketType.PUBCOMP: _packet_id_decoder(PubComp, 0, "PUBCOMP"),
     PacketType.SUBSCRIBE: _decode_subscribe,
     PacketType.SUBACK: _decode_suback,
     PacketType.UNSUBSCRIBE: _decode_unsubscribe,

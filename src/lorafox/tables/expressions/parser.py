@@ -18,9 +18,10 @@ Every error is a ``ValidationException`` whose message starts with ``Invalid <ki
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import lru_cache
+from typing import TypeVar
 
 from lark import Token, Tree
 
@@ -89,6 +90,7 @@ _CONDITION_ORDER = ("parens", "function", "misused", "reserved", "operands")
 _UPDATE_ORDER = ("reserved", "function", "section", "operands")
 _BROKEN = Path(("",))
 _TOO_DEEP = "The expression has too many levels of nesting;"
+_Operand = TypeVar("_Operand", Operand, UpdateOperand)
 _MISUSED = "The function is not allowed to be used this way in an expression; function: {}"
 
 
@@ -235,15 +237,22 @@ class _Builder:
             )
 
     def operand(self, tree: Tree[Token]) -> Operand:
+        return self.path_value_or(tree, self._operand)
+
+    def path_value_or(
+        self, tree: Tree[Token], compound: Callable[[Tree[Token]], _Operand]
+    ) -> _Operand | Path | Placeholder:
+        """``tree`` as the path or the value placeholder it is, which can stand for any operand,
+        else ``compound(tree)``; one level of nesting deeper."""
         with self.level():
-            return self._operand(tree)
+            if tree.data == "path":
+                return self.path(tree)
+            if tree.data == "value":
+                return self.placeholder(_token(tree.children[0]))
+            return compound(tree)
 
     def _operand(self, tree: Tree[Token]) -> Operand:
         kind, children = tree.data, tree.children
-        if kind == "path":
-            return self.path(tree)
-        if kind == "value":
-            return self.placeholder(_token(children[0]))
         if kind == "parens":
             inner = self.unwrap(tree)
             if inner.data in _CONDITION_NODES:  # a condition in parentheses, then an operator
@@ -268,15 +277,10 @@ class _Builder:
     # --- updates ------------------------------------------------------------------------------
 
     def update_operand(self, tree: Tree[Token]) -> UpdateOperand:
-        with self.level():
-            return self._update_operand(tree)
+        return self.path_value_or(tree, self._update_operand)
 
     def _update_operand(self, tree: Tree[Token]) -> UpdateOperand:
         kind, children = tree.data, tree.children
-        if kind == "path":
-            return self.path(tree)
-        if kind == "value":
-            return self.placeholder(_token(children[0]))
         if kind == "parens":
             inner = self.set_value(_tree(children[0]))
             if isinstance(inner, Arithmetic):

@@ -102,25 +102,24 @@ def check_expression_parameters(params: Mapping[str, Any], operation: str) -> No
         )
 
 
-def _check_names(names: Mapping[str, Any]) -> dict[str, str]:
-    if not names:
-        raise ValidationException("ExpressionAttributeNames must not be empty")
-    for key in names:
-        if _NAME_KEY.fullmatch(key) is None:
+def _check_keys(parameter: str, placeholders: Mapping[str, Any], key_form: re.Pattern[str]) -> None:
+    """DynamoDB's errors for an empty map of placeholders, or a key not of ``key_form``."""
+    if not placeholders:
+        raise ValidationException(f"{parameter} must not be empty")
+    for key in placeholders:
+        if key_form.fullmatch(key) is None:
             raise ValidationException(
-                f'ExpressionAttributeNames contains invalid key: Syntax error; key: "{key}"'
+                f'{parameter} contains invalid key: Syntax error; key: "{key}"'
             )
+
+
+def _check_names(names: Mapping[str, Any]) -> dict[str, str]:
+    _check_keys("ExpressionAttributeNames", names, _NAME_KEY)
     return {key: as_string(value) for key, value in names.items()}
 
 
 def _check_values(values: Mapping[str, Any]) -> dict[str, AttributeValue]:
-    if not values:
-        raise ValidationException("ExpressionAttributeValues must not be empty")
-    for key in values:
-        if _VALUE_KEY.fullmatch(key) is None:
-            raise ValidationException(
-                f'ExpressionAttributeValues contains invalid key: Syntax error; key: "{key}"'
-            )
+    _check_keys("ExpressionAttributeValues", values, _VALUE_KEY)
     checked: dict[str, AttributeValue] = {}
     for key, value in values.items():
         try:
