@@ -18,18 +18,7 @@ def device_type(group: Group, name: str = "sensors") -> DeviceType:
 
 
 def device(device_id: str, t: DeviceType, name: str = "") -> Device:
-    return Device(
-        id=device_id,
-        name=name or f"dev {device_id}",
-        device_type_id=t.id,
-        group_id=t.group_id,
-        pac="0011223344556677",
-        lat=None,
-        lng=None,
-        activable=True,
-        automatic_renewal=True,
-        created_at=2,
-    )
+    return t.device(device_id, name or f"dev {device_id}", 2, pac="0011223344556677")
 
 
 async def test_device_types_and_devices(store: SqlStore) -> None:

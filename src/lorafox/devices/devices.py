@@ -203,17 +203,15 @@ class Devices:
         return sorted(errors, key=lambda e: e.line)
 
     def _checked(self, principal: Principal, line: DeviceLine, device_type: DeviceType) -> Device:
-        return Device(
-            id=check_device_id(line.id),
-            name=check_device_name(str(line.name) if line.name is not None else ""),
-            device_type_id=device_type.id,
-            group_id=device_type.group_id,
+        return device_type.device(
+            check_device_id(line.id),
+            check_device_name(str(line.name) if line.name is not None else ""),
+            int(time.time() * 1000),
             pac=check_pac(str(line.pac) if line.pac is not None else ""),
             lat=check_coordinate(line.lat, "lat", 90),
             lng=check_coordinate(line.lng, "lng", 180),
             activable=line.activable,
             automatic_renewal=line.automatic_renewal,
-            created_at=int(time.time() * 1000),
             created_by=principal.id,
         )
 

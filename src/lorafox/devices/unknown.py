@@ -149,16 +149,4 @@ class UnknownDevices:
     def _provisioned(self, device: str, device_type_id: str | None, fallback: DeviceType) -> Device:
         known = self._registry.device_type(device_type_id) if device_type_id else None
         device_type = known or fallback
-        return Device(
-            id=device,
-            name=device,
-            device_type_id=device_type.id,
-            group_id=device_type.group_id,
-            pac="",
-            lat=None,
-            lng=None,
-            activable=True,
-            automatic_renewal=device_type.automatic_renewal,
-            created_at=int(time.time() * 1000),
-            provisioned=True,
-        )
+        return device_type.device(device, device, int(time.time() * 1000), provisioned=True)

@@ -73,6 +73,38 @@ class DeviceType:
             created_by=created_by,
         )
 
+    def device(
+        self,
+        id: str,
+        name: str,
+        created_at: int,
+        *,
+        pac: str = "",
+        lat: float | None = None,
+        lng: float | None = None,
+        activable: bool = True,
+        automatic_renewal: bool | None = None,
+        created_by: str | None = None,
+        provisioned: bool = False,
+    ) -> Device:
+        """A new device of this type, in its group (renewed as the type is, unless told)."""
+        return Device(
+            id=id,
+            name=name,
+            device_type_id=self.id,
+            group_id=self.group_id,
+            pac=pac,
+            lat=lat,
+            lng=lng,
+            activable=activable,
+            automatic_renewal=(
+                self.automatic_renewal if automatic_renewal is None else automatic_renewal
+            ),
+            created_at=created_at,
+            created_by=created_by,
+            provisioned=provisioned,
+        )
+
 
 @dataclass(slots=True, frozen=True)
 class Device:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from lorafox.ports.tables import (
@@ -33,28 +34,20 @@ TOKEN_WINDOW = 10 * 60
 """Seconds a TransactWriteItems ClientRequestToken is remembered (DynamoDB: 10 minutes)."""
 
 
+@dataclass(slots=True)
 class PlannedWrite:
     """One planned write of one item: its condition and how to make the new item."""
 
-    def __init__(
-        self,
-        table: OpenTable,
-        pk: bytes,
-        sk: bytes,
-        condition: Any,
-        parsed: ParsedExpressions,
-        return_old_on_failure: bool,
-        make: Callable[[dict[str, Any] | None], tuple[dict[str, Any], int] | None] | None,
-    ) -> None:
-        self.table = table
-        self.pk = pk
-        self.sk = sk
-        self.condition = condition
-        self.parsed = parsed
-        self.return_old_on_failure = return_old_on_failure
-        self.make = make  # None: a condition check, which changes nothing
-        self.new: dict[str, Any] | None = None
-        self.updated: UpdateResult | None = None
+    table: OpenTable
+    pk: bytes
+    sk: bytes
+    condition: Any
+    parsed: ParsedExpressions
+    return_old_on_failure: bool
+    make: Callable[[dict[str, Any] | None], tuple[dict[str, Any], int] | None] | None
+    """None: a condition check, which changes nothing."""
+    new: dict[str, Any] | None = field(default=None, init=False)
+    updated: UpdateResult | None = field(default=None, init=False)
 
     def decide(self, old: dict[str, Any] | None) -> Any:
         """The new item and size, None (delete) or KEEP; raises when the condition fails."""

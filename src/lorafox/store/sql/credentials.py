@@ -7,6 +7,7 @@ from sqlalchemy import select
 
 from lorafox.ports.store import Credential
 from lorafox.store.sql.database import Repository
+from lorafox.store.sql.rows import record
 from lorafox.store.sql.tables import credentials
 
 __all__ = ["CredentialRepository"]
@@ -17,9 +18,7 @@ class CredentialRepository(Repository):
 
     async def get_credential(self, name: str) -> Credential | None:
         query = select(credentials).where(credentials.c.name == name)
-        async with self._db.reading() as conn:
-            row = (await conn.execute(query)).first()
-        return None if row is None else Credential(row.name, row.username, row.secret)
+        return await self._first(query, lambda row: record(Credential, row))
 
     async def put_credential(self, credential: Credential) -> None:
         values = {"username": credential.username, "secret": credential.secret}

@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import event, select
+from sqlalchemy import Executable, Row, event, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
@@ -167,3 +167,9 @@ class Repository:
 
     def __init__(self, database: Database) -> None:
         self._db = database
+
+    async def _first(self, query: Executable, convert: Callable[[Row[Any]], _T]) -> _T | None:
+        """``convert`` of the first row ``query`` reads; None when it reads none."""
+        async with self._db.reading() as conn:
+            row = (await conn.execute(query)).first()
+        return None if row is None else convert(row)

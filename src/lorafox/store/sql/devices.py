@@ -25,7 +25,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 
-from lorafox.domain import Device, DeviceType, DownlinkMode, DownlinkState, PayloadType
+from lorafox.domain import Device, DeviceType, DownlinkState
 from lorafox.errors import Conflict, NotFound
 from lorafox.ports.store import DeviceQuery, DeviceTypeQuery
 from lorafox.store.sql.database import Repository
@@ -62,13 +62,7 @@ _DEVICE_COLUMNS = (
 
 
 def _device_type(row: Row[Any]) -> DeviceType:
-    m = row._mapping
-    return record(
-        DeviceType,
-        row,
-        downlink_mode=DownlinkMode(m["downlink_mode"]),
-        payload_type=PayloadType(m["payload_type"]),
-    )
+    return record(DeviceType, row)
 
 
 def device_row(d: Device) -> dict[str, Any]:
@@ -89,9 +83,7 @@ class DeviceRepository(Repository):
 
     async def get_device_type(self, device_type_id: str) -> DeviceType | None:
         query = select(device_types).where(device_types.c.id == device_type_id)
-        async with self._db.reading() as conn:
-            row = (await conn.execute(query)).first()
-        return None if row is None else _device_type(row)
+        return await self._first(query, _device_type)
 
     async def list_device_types(self, query: DeviceTypeQuery) -> list[DeviceType]:
         stmt = (
@@ -156,9 +148,8 @@ class DeviceRepository(Repository):
         )
 
     async def get_device(self, device_id: str) -> Device | None:
-        async with self._db.reading() as conn:
-            row = (await conn.execute(self._devices().where(devices.c.id == device_id))).first()
-        return None if row is None else record(Device, row)
+        query = self._devices().where(devices.c.id == device_id)
+        return await self._first(query, lambda row: record(Device, row))
 
     async def list_devices(self, query: DeviceQuery) -> list[Device]:
         stmt = (

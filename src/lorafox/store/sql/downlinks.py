@@ -31,7 +31,7 @@ def now_ms() -> int:
 
 
 def downlink_from_row(row: Row[Any]) -> Downlink:
-    return record(Downlink, row, state=DownlinkState(row._mapping["state"]))
+    return record(Downlink, row)
 
 
 async def _answered(

@@ -16,8 +16,6 @@ from lorafox.domain import (
     Downlink,
     DownlinkState,
     Event,
-    EventType,
-    Severity,
 )
 from lorafox.store.sql import rollup
 from lorafox.store.sql.database import Repository
@@ -32,14 +30,7 @@ _ENDED = (DownlinkState.ACKED.value, DownlinkState.FAILED.value, DownlinkState.E
 
 
 def _event(row: Row[Any]) -> Event:
-    m = row._mapping
-    return record(
-        Event,
-        row,
-        type=EventType(m["type"]),
-        severity=Severity(m["severity"]),
-        data=m["data"] or {},
-    )
+    return record(Event, row, data=row._mapping["data"] or {})
 
 
 def _event_row(event: Event, now: int) -> dict[str, Any]:
@@ -191,9 +182,7 @@ class EventRepository(Repository):
             .order_by(device_status.c.time.desc())
             .limit(1)
         )
-        async with self._db.reading() as conn:
-            row = (await conn.execute(query)).first()
-        return None if row is None else record(DeviceStatus, row)
+        return await self._first(query, lambda row: record(DeviceStatus, row))
 
     async def latest_computed_location(
         self, device: str
@@ -205,9 +194,17 @@ class EventRepository(Repository):
             .order_by(m.time.desc(), m.seq_number.desc())
             .limit(1)
         )
-        async with self._db.reading() as conn:
-            row = (await conn.execute(query)).first()
-        return None if row is None else (row[0], row[1], row[2], row[3], row[4])
+
+        def located(row: Row[Any]) -> tuple[int, float, float, int | None, int | None]:
+            return (
+                row.time,
+                row.computed_lat,
+                row.computed_lng,
+                row.computed_radius,
+                row.computed_source,
+            )
+
+        return await self._first(query, located)
 
     async def acknowledge(
         self,

@@ -93,9 +93,8 @@ class IdentityRepository(Repository):
         return record(Group, row)
 
     async def get_group(self, group_id: str) -> Group | None:
-        async with self._db.reading() as conn:
-            row = (await conn.execute(select(groups).where(groups.c.id == group_id))).first()
-        return None if row is None else record(Group, row)
+        query = select(groups).where(groups.c.id == group_id)
+        return await self._first(query, lambda row: record(Group, row))
 
     async def get_groups(self, group_ids: Collection[str]) -> dict[str, Group]:
         if not group_ids:
@@ -286,11 +285,8 @@ class IdentityRepository(Repository):
     # -- API users -------------------------------------------------------------------------
 
     async def get_api_user(self, api_user_id: str) -> ApiUser | None:
-        async with self._db.reading() as conn:
-            row = (
-                await conn.execute(select(api_users).where(api_users.c.id == api_user_id))
-            ).first()
-        return None if row is None else _api_user(row)
+        query = select(api_users).where(api_users.c.id == api_user_id)
+        return await self._first(query, _api_user)
 
     async def list_api_users(self, query: MemberQuery) -> list[ApiUser]:
         stmt = (

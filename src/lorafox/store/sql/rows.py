@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import typing
 from collections.abc import Collection
 from typing import Any, TypeVar
 
@@ -15,6 +16,7 @@ _D = TypeVar("_D")
 
 
 _FIELDS: dict[type[Any], tuple[str, ...]] = {}
+_ENUMS: dict[type[Any], dict[str, type[enum.Enum]]] = {}
 
 
 def _fields(cls: type[Any]) -> tuple[str, ...]:
@@ -24,11 +26,26 @@ def _fields(cls: type[Any]) -> tuple[str, ...]:
     return found
 
 
+def _enums(cls: type[Any]) -> dict[str, type[enum.Enum]]:
+    """The fields of ``cls`` whose type is an enum, and that type."""
+    found = _ENUMS.get(cls)
+    if found is None:
+        found = _ENUMS[cls] = {
+            name: kind
+            for name, kind in typing.get_type_hints(cls).items()
+            if isinstance(kind, type) and issubclass(kind, enum.Enum)
+        }
+    return found
+
+
 def record(cls: type[_D], row: Row[Any], **values: Any) -> _D:
     """The dataclass ``cls`` from the columns of ``row`` named as its fields (a field without
-    one keeps its default); ``values`` set fields outright."""
+    one keeps its default; an enum field gets its member); ``values`` set fields outright."""
     m = row._mapping
     found = {name: m[name] for name in _fields(cls) if name not in values and name in m}
+    for name, kind in _enums(cls).items():
+        if name in found:
+            found[name] = kind(found[name])
     return cls(**found, **values)
 
 
