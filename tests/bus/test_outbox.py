@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -110,6 +111,44 @@ async def test_overflow_goes_back_to_the_store_and_restart_replays(store: SqlSto
     await wait_for(lambda: len(bus.accepted) == 12)
     assert bus.accepted == [f"up/{i}" for i in range(1, 13)]
     restarted.close()
+    await task
+
+
+class SlowEmptyReads:
+    """The message store, but the first read of the backlog that finds nothing answers only
+    once ``release`` is set: messages can be stored while it reads."""
+
+    def __init__(self, messages: Any) -> None:
+        self._messages = messages
+        self.found_nothing = asyncio.Event()
+        self.release = asyncio.Event()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._messages, name)
+
+    async def messages_after(self, message_id: int, *, limit: int) -> list[StoredUplink]:
+        found: list[StoredUplink] = await self._messages.messages_after(message_id, limit=limit)
+        if not found and not self.release.is_set():
+            self.found_nothing.set()
+            await self.release.wait()
+        return found
+
+
+async def test_messages_stored_while_the_backlog_reader_catches_up_are_published(
+    store: SqlStore,
+) -> None:
+    bus = FlakyBus()
+    reads = SlowEmptyReads(store.messages)
+    outbox = Outbox(reads, bus, render, max_memory=2)  # type: ignore[arg-type]
+    await outbox.start()
+    task = asyncio.create_task(outbox.run())
+    await add(store, outbox, range(1, 4))  # over max_memory: read back from the store
+    await asyncio.wait_for(reads.found_nothing.wait(), 5)  # 1-3 published, the reader caught up
+    await add(store, outbox, range(4, 6))  # stored after its read, left to it all the same
+    reads.release.set()
+    await wait_for(lambda: len(bus.accepted) == 5)
+    assert bus.accepted == [f"up/{i}" for i in range(1, 6)]
+    outbox.close()
     await task
 
 

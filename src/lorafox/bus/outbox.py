@@ -48,6 +48,7 @@ class Outbox:
         self._cursor_interval = cursor_interval
         self._queue: deque[StoredUplink] = deque()
         self._from_store = False  # the backlog is in the store, not (all) in memory
+        self._left_to_store = 0  # batches ``add`` left to the store reader
         self._published = 0  # highest id handed to the broker
         self._saved = 0  # highest id recorded in the store
         self._wakeup = asyncio.Event()
@@ -73,7 +74,8 @@ class Outbox:
     def add(self, stored: Sequence[StoredUplink]) -> None:
         """Queue newly stored uplinks (called right after their commit)."""
         if self._from_store:
-            return  # the reader will find them in the store
+            self._left_to_store += 1  # the reader will find them in the store
+            return
         if len(self._queue) + len(stored) > self._max_memory:
             log.warning(
                 "broker backlog over %d messages: reading it back from the store", self._max_memory
@@ -143,6 +145,7 @@ class Outbox:
 
     async def _replay_from_store(self) -> None:
         await self._wait_for_bus()
+        left = self._left_to_store
         try:
             batch = await self._store.messages_after(self._published, limit=1000)
         except LorafoxError as exc:
@@ -150,7 +153,9 @@ class Outbox:
             await asyncio.sleep(1)
             return
         if not batch:
-            self._from_store = False
+            # caught up, unless messages stored while it read were left to it: read again
+            if left == self._left_to_store:
+                self._from_store = False
             return
         await self._publish(batch)
 
