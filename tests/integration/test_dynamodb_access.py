@@ -9,7 +9,6 @@ outside its group's subtree (ResourceNotFoundException, as if it did not exist).
 from __future__ import annotations
 
 import secrets
-import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +18,7 @@ import httpx
 import pytest
 from botocore.exceptions import ClientError  # type: ignore[import-untyped]
 
-from tests.conftest import ADMIN_PASSWORD, Running, make_settings, start_lorafox
+from tests.conftest import ADMIN_PASSWORD, Running, execute_sql, make_settings, start_lorafox
 from tests.integration.test_dynamodb import _client
 
 KEY = [{"AttributeName": "k", "KeyType": "HASH"}]
@@ -206,11 +205,13 @@ def test_existing_tables_belong_to_the_root_after_the_upgrade(
         table = _create(admin)
     finally:
         server.stop()
-    with sqlite3.connect(data / "lorafox.db") as db:  # as version 0007 left it
-        db.execute("UPDATE ddb_tables SET group_path = NULL")
-        db.execute("UPDATE alembic_version SET version_num = '0007'")
-        db.execute("DROP INDEX ix_ddb_tables_group_path")
-        db.execute("ALTER TABLE ddb_tables DROP COLUMN group_path")
+    execute_sql(  # as version 0007 left it
+        data,
+        "UPDATE ddb_tables SET group_path = NULL",
+        "UPDATE alembic_version SET version_num = '0007'",
+        "DROP INDEX ix_ddb_tables_group_path",
+        "ALTER TABLE ddb_tables DROP COLUMN group_path",
+    )
     server = start_lorafox(make_settings(data))
     try:
         admin = _client(server, made["root admin"]["id"], made["root admin"]["accessToken"])

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 import secrets
-import sqlite3
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ from tests.conftest import (
     SIGFOX_PASSWORD,
     SIGFOX_USER,
     Running,
+    execute_sql,
     make_settings,
     start_lorafox,
 )
@@ -360,9 +360,11 @@ def test_rows_dated_in_the_far_future_are_redated_on_upgrade(tmp_path: Path) -> 
                 assert sent.status_code == 204
     finally:
         server.stop()
-    with sqlite3.connect(data / "lorafox.db") as db:  # as an older version stored it
-        db.execute("UPDATE messages SET time = time * 1000 WHERE seq_number = 1")
-        db.execute("UPDATE alembic_version SET version_num = '0008'")
+    execute_sql(  # as an older version stored it
+        data,
+        "UPDATE messages SET time = time * 1000 WHERE seq_number = 1",
+        "UPDATE alembic_version SET version_num = '0008'",
+    )
     server = start_lorafox(make_settings(data))
     try:
         with httpx.Client(base_url=server.base_url, timeout=10) as http:
