@@ -251,7 +251,7 @@ def pg_database(postgres_url: str) -> Iterator[str]:
 @dataclass
 class _Database:
     url: str
-    owner: pytest.Item | pytest.Collector
+    owner: object  # the test, or the collector (module, session, …) of a fixture
 
 
 _databases: dict[Path, _Database] = {}
@@ -273,7 +273,7 @@ def database_url_of(data_dir: Path | str) -> str | None:
     key = Path(os.path.abspath(data_dir))
     if key not in _databases:
         require_service("PostgreSQL", POSTGRES)
-        owner: pytest.Item | pytest.Collector
+        owner: object
         if _fixtures_being_set_up:
             owner = _fixtures_being_set_up[-1].node
         else:
@@ -336,43 +336,55 @@ def execute_sql(data_dir: Path, *statements: str) -> None:
     worker.join()
 
 
+def _drop_databases(keep: set[object]) -> None:
+    for key, database in list(_databases.items()):
+        if database.owner not in keep:
+            del _databases[key]
+            _drop_database(database.url)
+
+
+class _DatabaseOwners:
+    """Follows the test and the fixture being set up, and drops the databases whose owner is
+    gone. A plugin rather than hooks of this conftest: those would not see the session-scoped
+    fixtures (set up on the session node, outside tests/)."""
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_protocol(self, item: pytest.Item) -> Iterator[None]:
+        _current_test.append(item)
+        try:
+            return (yield)
+        finally:
+            _current_test.pop()
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_fixture_setup(self, request: pytest.FixtureRequest) -> Iterator[Any]:
+        _fixtures_being_set_up.append(request)
+        try:
+            return (yield)
+        finally:
+            _fixtures_being_set_up.pop()
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_teardown(self, nextitem: pytest.Item | None) -> Iterator[None]:
+        try:
+            return (yield)
+        finally:
+            _drop_databases(set(nextitem.listchain()) if nextitem is not None else set())
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_sessionfinish(self) -> Iterator[None]:
+        try:
+            return (yield)
+        finally:  # a run stopped early (-x) tears down here
+            _drop_databases(set())
+
+
 def pytest_configure(config: pytest.Config) -> None:
     if TEST_DATABASE not in TEST_DATABASES:
         raise pytest.UsageError(
             f"LORAFOX_TEST_DATABASE={TEST_DATABASE!r}: expected one of {', '.join(TEST_DATABASES)}"
         )
-
-
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
-    _current_test.append(item)
-    try:
-        return (yield)
-    finally:
-        _current_test.pop()
-
-
-@pytest.hookimpl(wrapper=True)
-def pytest_fixture_setup(
-    fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest
-) -> Iterator[Any]:
-    _fixtures_being_set_up.append(request)
-    try:
-        return (yield)
-    finally:
-        _fixtures_being_set_up.pop()
-
-
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
-    try:
-        return (yield)
-    finally:
-        still_set_up = set(nextitem.listchain()) if nextitem is not None else set()
-        for key, database in list(_databases.items()):
-            if database.owner not in still_set_up:
-                del _databases[key]
-                _drop_database(database.url)
+    config.pluginmanager.register(_DatabaseOwners(), "lorafox-test-databases")
 
 
 def root_api_user(base_url: str, name: str, profile: str = "ADMIN") -> tuple[str, str]:

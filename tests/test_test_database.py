@@ -32,3 +32,17 @@ def test_lorafox_runs_on_the_chosen_database(
 def test_a_test_about_sqlite_keeps_it(tmp_path: Path) -> None:
     assert make_settings(tmp_path).sqlalchemy_url.startswith("sqlite+aiosqlite:")
     assert database_url_of(tmp_path) is None and command_env(["--data-dir", str(tmp_path)]) == {}
+
+
+@pytest.fixture(scope="session")
+def session_data_dir(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str | None]:
+    data_dir = tmp_path_factory.mktemp("session-wide")
+    return data_dir, make_settings(data_dir).database_url
+
+
+@pytest.mark.parametrize("test", [1, 2])
+def test_a_session_fixture_s_database_outlives_each_test(
+    session_data_dir: tuple[Path, str | None], test: int
+) -> None:
+    data_dir, url = session_data_dir
+    assert database_url_of(data_dir) == url  # not dropped (and made anew) after the first test
