@@ -187,18 +187,24 @@ def lorafox_factory(tmp_path: Path) -> Iterator[Callable[..., Running]]:
 
 @pytest.fixture
 def lorafox(lorafox_factory: Callable[..., Running]) -> Running:
-    """lorafox on SQLite with its embedded broker on a free port."""
+    """lorafox on the test database with its embedded broker on a free port."""
     return lorafox_factory()
 
 
-def postgres_admin(sql: str) -> None:
-    """Run ``sql`` on the ``test`` database, in a thread: callers may be inside an event loop."""
+def _postgres_execute(url: str, *statements: str) -> None:
+    """Run ``statements`` on the PostgreSQL database at ``url``, in one transaction when there are
+    several; in a thread of its own, since callers may be inside an event loop."""
     import asyncpg
 
-    async def admin() -> None:
-        conn = await asyncpg.connect(POSTGRES_URL)
+    async def execute() -> None:
+        conn = await asyncpg.connect(url)
         try:
-            await conn.execute(sql)
+            if len(statements) == 1:  # CREATE and DROP DATABASE refuse a transaction
+                await conn.execute(statements[0])
+            else:
+                async with conn.transaction():
+                    for statement in statements:
+                        await conn.execute(statement)
         finally:
             await conn.close()
 
@@ -206,7 +212,7 @@ def postgres_admin(sql: str) -> None:
 
     def run() -> None:
         try:
-            asyncio.run(admin())
+            asyncio.run(execute())
         except BaseException as exc:
             errors.append(exc)
 
@@ -215,6 +221,11 @@ def postgres_admin(sql: str) -> None:
     worker.join()
     if errors:
         raise errors[0]
+
+
+def postgres_admin(sql: str) -> None:
+    """Run ``sql`` on the ``test`` database (create or drop another one)."""
+    _postgres_execute(POSTGRES_URL, sql)
 
 
 def _new_database_url() -> str:
@@ -320,20 +331,7 @@ def execute_sql(data_dir: Path, *statements: str) -> None:
                 db.execute(statement)
         db.close()
         return
-    import asyncpg
-
-    async def run() -> None:
-        conn = await asyncpg.connect(url)
-        try:
-            async with conn.transaction():
-                for statement in statements:
-                    await conn.execute(statement)
-        finally:
-            await conn.close()
-
-    worker = threading.Thread(target=asyncio.run, args=(run(),))
-    worker.start()
-    worker.join()
+    _postgres_execute(url, *statements)
 
 
 def _drop_databases(keep: set[object]) -> None:
