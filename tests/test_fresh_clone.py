@@ -27,6 +27,7 @@ def _first_command() -> str:
     return next(line for line in block.splitlines()[1:] if line and not line.startswith("#"))
 
 
+@pytest.mark.sqlite  # the README's first command, on the default database
 @pytest.mark.skipif(not (ROOT / ".git").exists(), reason="needs a git checkout to clone")
 def test_readme_first_command_in_a_fresh_clone_then_simulate(tmp_path: Path) -> None:
     require_binary("git")

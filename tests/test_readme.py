@@ -73,6 +73,7 @@ def test_the_first_two_commands_are_the_ones_ci_runs() -> None:
     assert lines[1] in (ROOT / ".ci" / "run").read_text()
 
 
+@pytest.mark.sqlite  # the quick start runs on the default database
 def test_the_quick_start_commands_work(lorafox_factory: Callable[..., Running]) -> None:
     require_binary("mosquitto_sub")
     lorafox = lorafox_factory()

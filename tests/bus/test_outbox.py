@@ -12,8 +12,8 @@ import pytest
 from lorafox.bus.outbox import CURSOR, Outbox
 from lorafox.domain import StoredUplink, Uplink
 from lorafox.errors import BusUnavailable
-from lorafox.settings import Settings
 from lorafox.store.sql.store import SqlStore
+from tests.conftest import store_url
 
 
 class FlakyBus:
@@ -48,7 +48,7 @@ class FlakyBus:
 
 @pytest.fixture
 async def store(tmp_path: Path) -> AsyncIterator[SqlStore]:
-    opened = await SqlStore.open(Settings.load(None, data_dir=tmp_path).sqlalchemy_url)
+    opened = await SqlStore.open(store_url(tmp_path))
     yield opened
     await opened.close()
 

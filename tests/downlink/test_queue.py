@@ -11,8 +11,9 @@ import pytest
 from lorafox.downlink.queue import DownlinkQueue
 from lorafox.errors import BusUnavailable
 from lorafox.metrics import Metrics
-from lorafox.settings import MqttSettings, Settings
+from lorafox.settings import MqttSettings
 from lorafox.store.sql.store import SqlStore
+from tests.conftest import store_url
 
 
 class FakeBus:
@@ -38,7 +39,7 @@ class FakeBus:
 
 @pytest.fixture
 async def store(tmp_path: Path) -> AsyncIterator[SqlStore]:
-    opened = await SqlStore.open(Settings.load(None, data_dir=tmp_path).sqlalchemy_url)
+    opened = await SqlStore.open(store_url(tmp_path))
     yield opened
     await opened.close()
 

@@ -17,7 +17,7 @@ import httpx
 import orjson
 import pytest
 
-from tests.conftest import free_port
+from tests.conftest import command_env, free_port
 from tests.integration.test_sigfox_flow import body
 
 
@@ -28,7 +28,7 @@ def lorafox(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[s
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env={**clean, **(env or {})},
+        env={**clean, **command_env(args, env)},
     )
 
 
@@ -369,6 +369,7 @@ def test_second_serve_on_one_data_dir_names_the_first(
         pass  # it became healthy
 
 
+@pytest.mark.sqlite  # the SQLite file and its WAL/SHM are private too
 def test_permissive_data_dir_is_made_private(tmp_path: Path, ports: tuple[int, int]) -> None:
     """A data dir left 0755 with 0644 files (older version, hand-made) is private after start."""
     http_port, mqtt_port = ports

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.conftest import Running
+from tests.conftest import Running, command_env
 
 
 def run(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
@@ -22,7 +22,7 @@ def run(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
         input=stdin,
         capture_output=True,
         text=True,
-        env=clean,
+        env={**clean, **command_env(args)},
         timeout=60,
         check=False,
     )

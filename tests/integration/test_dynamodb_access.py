@@ -9,7 +9,6 @@ outside its group's subtree (ResourceNotFoundException, as if it did not exist).
 from __future__ import annotations
 
 import secrets
-import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +18,7 @@ import httpx
 import pytest
 from botocore.exceptions import ClientError  # type: ignore[import-untyped]
 
-from tests.conftest import Running, make_settings, start_lorafox
+from tests.conftest import Running, execute_sql, make_settings, start_lorafox
 from tests.integration.helpers import (
     ADMIN,
     boto3_client,
@@ -183,11 +182,13 @@ def test_existing_tables_belong_to_the_root_after_the_upgrade(
             sub_admin = new_api_user(http, sub["id"], "sub admin", "ADMIN")
         admin = boto3_client(server, *root_admin)
         table = _create(admin)
-    with sqlite3.connect(data / "lorafox.db") as db:  # as version 0007 left it
-        db.execute("UPDATE ddb_tables SET group_path = NULL")
-        db.execute("UPDATE alembic_version SET version_num = '0007'")
-        db.execute("DROP INDEX ix_ddb_tables_group_path")
-        db.execute("ALTER TABLE ddb_tables DROP COLUMN group_path")
+    execute_sql(  # as version 0007 left it
+        data,
+        "UPDATE ddb_tables SET group_path = NULL",
+        "UPDATE alembic_version SET version_num = '0007'",
+        "DROP INDEX ix_ddb_tables_group_path",
+        "ALTER TABLE ddb_tables DROP COLUMN group_path",
+    )
     with serving(data) as server:
         admin = boto3_client(server, *root_admin)
         sub_client = boto3_client(server, *sub_admin)

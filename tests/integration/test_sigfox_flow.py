@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 import secrets
-import sqlite3
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -15,7 +14,7 @@ import httpx
 import orjson
 import pytest
 
-from tests.conftest import SIGFOX_USER, Running
+from tests.conftest import SIGFOX_USER, Running, execute_sql
 from tests.integration.helpers import ADMIN, SIGFOX, serving
 from tests.mqtt_helpers import Recorder, wait_until
 
@@ -347,9 +346,11 @@ def test_rows_dated_in_the_far_future_are_redated_on_upgrade(tmp_path: Path) -> 
         for seq in (1, 2):
             sent = http.post("/sigfox/uplink", json=body("FA7E", seq), auth=SIGFOX)
             assert sent.status_code == 204
-    with sqlite3.connect(data / "lorafox.db") as db:  # as an older version stored it
-        db.execute("UPDATE messages SET time = time * 1000 WHERE seq_number = 1")
-        db.execute("UPDATE alembic_version SET version_num = '0008'")
+    execute_sql(  # as an older version stored it
+        data,
+        "UPDATE messages SET time = time * 1000 WHERE seq_number = 1",
+        "UPDATE alembic_version SET version_num = '0008'",
+    )
     with serving(data) as server, httpx.Client(base_url=server.base_url, timeout=10) as http:
         listed = http.get("/api/v2/devices/FA7E/messages", auth=ADMIN).json()["data"]
         assert len(listed) == 2

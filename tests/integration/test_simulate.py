@@ -3,13 +3,14 @@ downlink is handed out and acknowledged, a wrong answer makes the command fail."
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from collections.abc import Callable
 
 import httpx
 
-from tests.conftest import ADMIN_PASSWORD, SIGFOX_PASSWORD, SIGFOX_USER, Running
+from tests.conftest import ADMIN_PASSWORD, SIGFOX_PASSWORD, SIGFOX_USER, Running, command_env
 from tests.mqtt_helpers import Recorder, wait_until
 
 ADMIN = ("admin", ADMIN_PASSWORD)
@@ -22,6 +23,7 @@ def _simulate(*args: str) -> subprocess.CompletedProcess[str]:
         text=True,
         timeout=120,
         check=False,
+        env={**os.environ, **command_env(args)},
     )
 
 

@@ -1,7 +1,8 @@
 """Property tests at the operation level: random items and writes, then random Query and Scan
 requests (on the table, a global and a local index; forwards and backwards, key conditions,
 filters, Limit with ExclusiveStartKey paging, parallel segments) through ``TableOperations``
-over the SQL store (SQLite), checked against ``reference_tables``' in-memory model."""
+over the SQL store (SQLite, or PostgreSQL with ``LORAFOX_TEST_DATABASE=postgresql``), checked
+against ``reference_tables``' in-memory model."""
 
 from __future__ import annotations
 
@@ -15,9 +16,9 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from lorafox.settings import Settings
 from lorafox.store.sql.store import SqlStore
 from lorafox.tables.operations import TableOperations
+from tests.conftest import store_url
 from tests.tables.reference_tables import ModelTable, Query
 
 NUMBERS = ["-10", "-1.5", "0", "0.25", "1", "2", "10", "1000", "123456789012345678901234567890"]
@@ -36,8 +37,7 @@ class _Harness:
 
     def __init__(self, path: Path) -> None:
         self.loop = asyncio.new_event_loop()
-        url = Settings.load(None, data_dir=path).sqlalchemy_url
-        self.store = self.loop.run_until_complete(SqlStore.open(url))
+        self.store = self.loop.run_until_complete(SqlStore.open(store_url(path)))
         self.ops = TableOperations(self.store.items)
 
     def run(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:
