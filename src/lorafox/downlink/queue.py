@@ -11,7 +11,7 @@ import orjson
 from lorafox.auth import rbac
 from lorafox.domain import Downlink, Principal
 from lorafox.errors import InvalidInput, LorafoxError
-from lorafox.ingest.sigfox import normalize_device, normalize_downlink
+from lorafox.ingest.sigfox import json_object, normalize_device, normalize_downlink
 from lorafox.metrics import Metrics
 from lorafox.ports.bus import Audience, Bus, publisher
 from lorafox.ports.store import DownlinkStore
@@ -80,12 +80,7 @@ class DownlinkQueue:
         sender = publisher.get()
         audience = rbac.visible_roots(sender) if isinstance(sender, Principal) else None
         try:
-            try:
-                body = orjson.loads(payload)
-            except orjson.JSONDecodeError as exc:
-                raise InvalidInput(f"payload is not valid JSON: {exc}") from exc
-            if not isinstance(body, dict):
-                raise InvalidInput("payload must be a JSON object")
+            body = json_object(payload, "payload")
             field = self._mqtt.downlink_field
             if field not in body:
                 raise InvalidInput(f"payload has no {field!r} field", field=field)

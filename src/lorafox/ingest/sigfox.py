@@ -24,6 +24,7 @@ __all__ = [
     "MAX_UPLINK_BYTES",
     "SEQ_NUMBER_MAX",
     "decode_body",
+    "json_object",
     "normalize_device",
     "normalize_downlink",
     "parse_boolean",
@@ -83,14 +84,19 @@ def decode_body(body: bytes, content_type: str, query_string: bytes) -> dict[str
         except (UnicodeDecodeError, ValueError) as exc:
             raise InvalidInput(f"body is neither JSON nor form-encoded: {exc}") from exc
         return fields
-    try:
-        decoded = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise InvalidInput(f"body is not valid JSON: {exc}") from exc
-    if not isinstance(decoded, dict):
-        raise InvalidInput("body must be a JSON object")
-    fields.update(decoded)
+    fields.update(json_object(body, "body"))
     return fields
+
+
+def json_object(raw: bytes, what: str) -> dict[str, Any]:
+    """``raw`` read as a JSON object; ``InvalidInput`` naming ``what`` when it is not one."""
+    try:
+        decoded = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidInput(f"{what} is not valid JSON: {exc}") from exc
+    if not isinstance(decoded, dict):
+        raise InvalidInput(f"{what} must be a JSON object")
+    return decoded
 
 
 def _pick(fields: Mapping[str, Any], key: str) -> Any:
