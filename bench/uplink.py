@@ -750,8 +750,16 @@ class WrkLoad:
     connections: int
     duration_s: int
 
-    def run(self, port: int, authorization: str, time0: int, server: Server) -> WrkResult:
-        """Run wrk with bench/uplink.lua against ``POST /sigfox/uplink`` on ``port``."""
+    def run(
+        self,
+        port: int,
+        authorization: str,
+        time0: int,
+        server: Server,
+        devices: int = UPLINK_DEVICES,
+    ) -> WrkResult:
+        """Run wrk with bench/uplink.lua against ``POST /sigfox/uplink`` on ``port``, spreading
+        the uplinks over ``devices`` devices from ``WRK_DEVICE_BASE`` on."""
         argv = [
             self.wrk,
             f"-t{self.threads}",
@@ -770,7 +778,7 @@ class WrkLoad:
             UPLINK_PATH,
             str(time0),
             f"{WRK_DEVICE_BASE:X}",
-            str(UPLINK_DEVICES),
+            str(devices),
         ]
         cpu0, server0 = children_cpu_seconds(), server.cpu_seconds()
         (busy0, steal0), t0 = machine_cpu_seconds(), time.monotonic()

@@ -1,0 +1,240 @@
+"""Scale benchmark: what lorafox costs as the fleet and its history grow.
+
+For each scenario (registered devices, stored messages) it fills a fresh SQLite data dir — the
+schema, root group and device type made by lorafox itself, the devices and messages by raw
+INSERTs — then starts ``lorafox serve`` on it and measures:
+
+- start-up: from exec until ``GET /healthz`` answers 200;
+- the server's resident memory (VmRSS) once started, and after the load;
+- the uplink rate: wrk with bench/uplink.lua posting DATA callbacks of the registered devices
+  (every request a different device, round robin over all of them), stored and published.
+
+It prints each scenario, then each rate as a ratio of the first scenario's (the goal: within
+15 % of each other), RSS against 500 MB with 1,000,000 devices and start-up against 5 s with
+10,000,000 messages.
+
+    .venv/bin/python bench/scale.py             # 1k, 100k, 1M devices; 0 and 10M messages
+    .venv/bin/python bench/scale.py --quick     # 1k and 100k devices; 0 and 1M messages
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import secrets
+import shutil
+import sqlite3
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+BENCH_DIR = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH_DIR))
+sys.path.insert(0, str(BENCH_DIR.parent / "src"))
+
+from lorafox.domain import DeviceType  # noqa: E402
+from lorafox.settings import Settings  # noqa: E402
+from lorafox.store.sql.sqlite_writer import _INSERT  # noqa: E402
+from lorafox.store.sql.store import SqlStore  # noqa: E402
+from uplink import (  # noqa: E402 (the bench directory on the path first)
+    HOST,
+    SIGFOX_USERNAME,
+    WRK_DEVICE_BASE,
+    Server,
+    WrkLoad,
+    basic_auth,
+    default_service_cmd,
+    free_port,
+)
+
+TYPE_ID = "5f0f0f0f0f0f0f0f0f0f0f0f"  # the deviceTypeId bench/uplink.lua sends
+T0 = 1_600_000_000_000  # stored history ends before the load's times (now)
+BATCH = 100_000
+
+
+@dataclass
+class Figures:
+    devices: int
+    messages: int
+    fill_s: float
+    startup_s: float
+    rss_started_mb: float
+    rss_loaded_mb: float
+    rate: float
+    non_2xx: int
+
+
+def log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+async def _schema(url: str) -> None:
+    store = await SqlStore.open(url)
+    try:
+        root = await store.identity.root_group()
+        await store.devices.create_device_type(DeviceType.blank(TYPE_ID, "bench", root.id, T0))
+    finally:
+        await store.close()
+
+
+def fill(data_dir: Path, devices: int, messages: int) -> None:
+    """The schema through lorafox, then ``devices`` devices and ``messages`` messages spread
+    over them (the newest an hour before the load)."""
+    url = Settings.load(None, data_dir=data_dir).sqlalchemy_url
+    asyncio.run(_schema(url))
+    db = sqlite3.connect(data_dir / "lorafox.db")
+    db.execute("PRAGMA synchronous=OFF")  # filling only
+    ids = [f"{WRK_DEVICE_BASE + i:X}" for i in range(devices)]
+    with db:
+        db.executemany(
+            "INSERT INTO devices (id, name, device_type_id, pac, activable, automatic_renewal,"
+            " provisioned, created_at) VALUES (?, ?, ?, '0011223344556677', 1, 0, 0, ?)",
+            ((device, device, TYPE_ID, T0) for device in ids),
+        )
+    for start in range(0, messages, BATCH):
+        with db:
+            db.executemany(
+                _INSERT,
+                (
+                    (
+                        ids[n % devices],
+                        T0 - 3_600_000 - (n // devices) * 600_000,
+                        (n // devices) % 4096,
+                        "0102030405060708090a0b0c",
+                        0,
+                        0,
+                        12.0,
+                        -110.0,
+                        20.0,
+                        "1A2B",
+                        None,
+                        None,
+                        TYPE_ID,
+                        0,
+                        None,
+                        T0,
+                        None,
+                        None,
+                    )
+                    for n in range(start, min(messages, start + BATCH))
+                ),
+            )
+    db.close()
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def measure(
+    workdir: Path, devices: int, messages: int, load: WrkLoad, service_cmd: list[str]
+) -> Figures:
+    data_dir = workdir / f"data-{devices}-{messages}"
+    data_dir.mkdir(mode=0o700)
+    log(f"filling {devices:,} devices and {messages:,} messages")
+    began = time.monotonic()
+    fill(data_dir, devices, messages)
+    fill_s = time.monotonic() - began
+    http_port, mqtt_port = free_port(), free_port()
+    password = secrets.token_urlsafe(12)
+    env = dict(os.environ)
+    env.update(
+        LORAFOX_ADMIN_PASSWORD=secrets.token_urlsafe(12),
+        LORAFOX_SIGFOX_USERNAME=SIGFOX_USERNAME,
+        LORAFOX_SIGFOX_PASSWORD=password,
+    )
+    argv = [
+        *service_cmd,
+        "serve",
+        "--data-dir",
+        str(data_dir),
+        "--host",
+        HOST,
+        "--http-port",
+        str(http_port),
+        "--mqtt-port",
+        str(mqtt_port),
+        "--log-level",
+        "WARNING",
+    ]
+    began = time.monotonic()
+    server = Server("lorafox", argv, env, workdir / f"lorafox-{devices}-{messages}.log")
+    try:
+        server.wait_ready(http_port, "/healthz", 600.0, lambda status: status == 200)
+        startup_s = time.monotonic() - began
+        rss_started = rss_mb(server.proc.pid)
+        log(f"started in {startup_s:.2f} s, {rss_started:.0f} MB; wrk {load.duration_s} s")
+        result = load.run(
+            http_port, basic_auth(SIGFOX_USERNAME, password), int(time.time()), server, devices
+        )
+        rss_loaded = rss_mb(server.proc.pid)
+    finally:
+        server.stop()
+    shutil.rmtree(data_dir, ignore_errors=True)
+    return Figures(
+        devices,
+        messages,
+        fill_s,
+        startup_s,
+        rss_started,
+        rss_loaded,
+        result.ok_per_s,
+        result.non_2xx,
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--quick", action="store_true", help="smaller fleets and history")
+    parser.add_argument("--duration", type=int, default=10, help="wrk seconds per scenario (10)")
+    parser.add_argument("--connections", type=int, default=64, help="wrk connections (64)")
+    args = parser.parse_args()
+    wrk = shutil.which("wrk")
+    if wrk is None:
+        print("error: wrk is not installed (apt-get install wrk)", file=sys.stderr)
+        return 2
+    fleets = (1_000, 100_000) if args.quick else (1_000, 100_000, 1_000_000)
+    history = 1_000_000 if args.quick else 10_000_000
+    scenarios = [(n, 0) for n in fleets] + [(fleets[0], history)]
+    load = WrkLoad(wrk, 1, args.connections, args.duration)
+    found: list[Figures] = []
+    with tempfile.TemporaryDirectory(prefix="lorafox-scale-") as tmp:
+        for devices, messages in scenarios:
+            found.append(measure(Path(tmp), devices, messages, load, default_service_cmd()))
+    first = found[0]
+    print("=" * 100)
+    print(f"lorafox scale benchmark: 2 CPUs, wrk 1 thread x {args.connections} x {args.duration} s")
+    print(
+        f"{'devices':>10} {'messages':>11} {'fill s':>7} {'start-up s':>10} "
+        f"{'RSS MB start/load':>18} {'uplinks/s':>10} {'non-2xx':>8} {'rate / first':>12}"
+    )
+    for f in found:
+        print(
+            f"{f.devices:>10,} {f.messages:>11,} {f.fill_s:>7.1f} {f.startup_s:>10.2f} "
+            f"{f.rss_started_mb:>8.0f} / {f.rss_loaded_mb:<7.0f} {f.rate:>10,.0f} "
+            f"{f.non_2xx:>8,} {f.rate / first.rate:>12.2f}"
+        )
+    rates = [f.rate for f in found]
+    spread = (max(rates) - min(rates)) / max(rates)
+    print(f"rates within {spread:.0%} of each other (goal: 15 %)")
+    largest = max(found, key=lambda f: f.devices)
+    print(
+        f"RSS with {largest.devices:,} devices: {largest.rss_loaded_mb:.0f} MB after the load "
+        "(goal with 1,000,000: 500 MB)"
+    )
+    deepest = max(found, key=lambda f: f.messages)
+    print(
+        f"start-up with {deepest.messages:,} messages: {deepest.startup_s:.2f} s "
+        "(goal with 10,000,000: 5 s)"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
