@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from botocore.auth import SigV4Auth, SigV4QueryAuth  # type: ignore[import-untyp
 from botocore.awsrequest import AWSRequest  # type: ignore[import-untyped]
 from botocore.credentials import Credentials  # type: ignore[import-untyped]
 
+from lorafox.auth.sigv4 import SigV4Request, amz_date, sign
 from tests.conftest import Running, root_api_user
 from tests.integration.helpers import serving
 
@@ -143,3 +145,47 @@ def test_unknown_signers_are_refused_before_the_body_is_read(
         answer = sock.recv(65536).decode("latin-1")
     assert answer.startswith("HTTP/1.1 400"), answer
     assert "UnrecognizedClientException" in answer
+
+
+def _signed_at(
+    server: Running, credentials: Credentials, when: datetime, body: bytes
+) -> dict[str, str]:
+    """The headers of a ListTables signed at ``when``, its Authorization parameters separated
+    by spaces only (``Credential=… SignedHeaders=… Signature=…``), as some hand-written
+    clients send them."""
+    headers = {
+        "Host": f"127.0.0.1:{server.http_port}",
+        "X-Amz-Date": amz_date(when),
+        "X-Amz-Target": TARGET + "ListTables",
+        "Content-Type": "application/x-amz-json-1.0",
+    }
+    request = SigV4Request("POST", "/", "", list(headers.items()), body)
+    authorization = sign(
+        request,
+        access_key_id=credentials.access_key,
+        secret_key=credentials.secret_key,
+        region="us-east-1",
+        service="dynamodb",
+    )
+    assert authorization.count(", ") == 2
+    return {**headers, "Authorization": authorization.replace(", ", " ")}
+
+
+def test_authorization_parameters_separated_by_spaces(
+    server: Running, credentials: Credentials
+) -> None:
+    """Read as DynamoDB reads them: a current signature is accepted, an old one is reported
+    as expired (not as a header missing its SignedHeaders)."""
+    now = datetime.now(UTC)
+    current = httpx.post(
+        server.base_url + "/", content=b"{}", headers=_signed_at(server, credentials, now, b"{}")
+    )
+    assert current.status_code == 200, current.text
+    assert "TableNames" in current.json()
+    old = now - timedelta(minutes=20)
+    expired = httpx.post(
+        server.base_url + "/", content=b"{}", headers=_signed_at(server, credentials, old, b"{}")
+    )
+    assert expired.status_code == 400
+    assert expired.json()["__type"] == "com.amazon.coral.service#InvalidSignatureException"
+    assert expired.json()["message"].startswith("Signature expired: ")
