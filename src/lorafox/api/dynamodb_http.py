@@ -51,6 +51,9 @@ _MAX_AGE = b"86400"
 _TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 _HOST = re.compile(r"[^A-Za-z0-9.\-_\[\]:]")
 _CODINGS = ("gzip", "deflate")
+_LEVEL = 1
+"""zlib's fastest level: answers are compressed on the event loop (a 1 MB Query page in about
+10 ms), for most of the gain of the slower levels."""
 
 
 class RequestEntityTooLargeException(DynamoDBError, namespace=CORAL_SERVICE):
@@ -155,9 +158,9 @@ def compress(body: bytes, coding: str) -> bytes:
     """``body`` compressed with ``coding`` (``gzip`` or ``deflate``, zlib-wrapped as HTTP
     means it)."""
     if coding == "gzip":
-        packer = zlib.compressobj(6, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+        packer = zlib.compressobj(_LEVEL, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
     else:
-        packer = zlib.compressobj(6, zlib.DEFLATED, zlib.MAX_WBITS)
+        packer = zlib.compressobj(_LEVEL, zlib.DEFLATED, zlib.MAX_WBITS)
     return packer.compress(body) + packer.flush()
 
 
