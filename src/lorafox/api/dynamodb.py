@@ -212,7 +212,7 @@ class DynamoDBEndpoint:
             )
         length = declared_length(scope)
         if length is not None and length > MAX_REQUEST_BYTES:
-            raise RequestEntityTooLargeException(unread=True)  # before anything else is done
+            raise RequestEntityTooLargeException(unread=True)  # before the signature is looked at
         try:
             await self._verifier.precheck(headers, query)  # before reading any body
             body = await read_body(receive, MAX_REQUEST_BYTES)
