@@ -162,10 +162,20 @@ def test_a_chunked_body_is_counted_as_it_arrives(
     sent = 0
     with socket.create_connection(("127.0.0.1", server.http_port), timeout=20) as sock:
         sock.sendall(("\r\n".join(head) + "\r\n\r\n").encode())
-        while not select.select([sock], [], [], 0)[0]:
-            assert sent <= 2 * LIMIT, "no answer after twice the limit"
-            sock.sendall(chunk)
-            sent += 65536
+        pending = memoryview(b"")
+        while True:  # send only while no answer is there to read
+            readable, writable, _ = select.select([sock], [sock], [], 20)
+            if readable:
+                break
+            assert writable and sent <= 2 * LIMIT, "no answer after twice the limit"
+            if not pending:
+                pending = memoryview(chunk)
+            try:
+                done = sock.send(pending)
+            except (BrokenPipeError, ConnectionResetError):
+                break  # closed by the server after its answer
+            pending = pending[done:]
+            sent += done
         status, headers, body = _raw_answer(sock)
     assert status == 413, body
     assert headers["connection"] == "close"
