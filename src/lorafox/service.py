@@ -227,7 +227,8 @@ class Service:
                 ),
                 timeout_keep_alive=5,  # idle keep-alive; a new request head then has its deadline
                 timeout_graceful_shutdown=10,
-                server_header=False,
+                server_header=False,  # uvicorn's would name it; ours names no version
+                headers=[("server", "lorafox")],
                 proxy_headers=False,  # X-Forwarded-For only if sigfox.trust_forwarded_for says so
             )
         )

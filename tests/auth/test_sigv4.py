@@ -466,8 +466,6 @@ MALFORMED = {
     "unknown parameter": (
         f"AWS4-HMAC-SHA256 Credential={SCOPE}, SignedHeaders=host, Signature={GOOD_SIG}, X=1"
     ),
-    "space separated": f"AWS4-HMAC-SHA256 Credential={SCOPE} SignedHeaders=host "
-    f"Signature={GOOD_SIG}",
     "short credential": (
         f"AWS4-HMAC-SHA256 Credential={AKID}/20240517/{REGION}/dynamodb, "
         f"SignedHeaders=host, Signature={GOOD_SIG}"
@@ -532,6 +530,8 @@ AUTHORIZATION_VARIANTS: dict[str, Callable[[str], str]] = {
         "AWS4-HMAC-SHA256 " + ", ".join(reversed(a.split(" ", 1)[1].split(", ")))
     ),
     "trailing comma": lambda a: a + ",",
+    "separated by spaces only": lambda a: a.replace(", ", " "),
+    "separated by tabs and newlines": lambda a: a.replace(", ", "\t").replace(" ", "\n", 1),
     "upper-case signature": lambda a: a[:-64] + a[-64:].upper(),
     "upper-case signed header names": lambda a: a.replace(
         "SignedHeaders=", "SignedHeaders="

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from botocore.auth import SigV4Auth, SigV4QueryAuth  # type: ignore[import-untyp
 from botocore.awsrequest import AWSRequest  # type: ignore[import-untyped]
 from botocore.credentials import Credentials  # type: ignore[import-untyped]
 
+from lorafox.auth.sigv4 import SigV4Request, amz_date, sign
 from tests.conftest import Running, root_api_user
 from tests.integration.helpers import serving
 
@@ -126,8 +128,8 @@ def test_presigned_requests_are_refused(server: Running, credentials: Credential
 def test_unknown_signers_are_refused_before_the_body_is_read(
     server: Running, tmp_path: Path
 ) -> None:
-    """Headers announcing 100 MB from an unknown access key: the answer comes without the
-    server waiting for (or buffering) any of the body."""
+    """Headers announcing 10 MB (under the 16 MB limit) from an unknown access key: the answer
+    comes without the server waiting for (or buffering) any of the body."""
     request = AWSRequest(
         method="POST",
         url=server.base_url + "/",
@@ -137,9 +139,53 @@ def test_unknown_signers_are_refused_before_the_body_is_read(
     SigV4Auth(Credentials("NOSUCHKEY", "secret"), "dynamodb", "us-east-1").add_auth(request)
     head = ["POST / HTTP/1.1", f"Host: 127.0.0.1:{server.http_port}"]
     head += [f"{k}: {v}" for k, v in request.headers.items() if k.lower() != "content-length"]
-    head += ["Content-Length: 100000000", "", ""]
+    head += ["Content-Length: 10000000", "", ""]
     with socket.create_connection(("127.0.0.1", server.http_port), timeout=20) as sock:
         sock.sendall("\r\n".join(head).encode())
         answer = sock.recv(65536).decode("latin-1")
     assert answer.startswith("HTTP/1.1 400"), answer
     assert "UnrecognizedClientException" in answer
+
+
+def _signed_at(
+    server: Running, credentials: Credentials, when: datetime, body: bytes
+) -> dict[str, str]:
+    """The headers of a ListTables signed at ``when``, its Authorization parameters separated
+    by spaces only (``Credential=… SignedHeaders=… Signature=…``), as some hand-written
+    clients send them."""
+    headers = {
+        "Host": f"127.0.0.1:{server.http_port}",
+        "X-Amz-Date": amz_date(when),
+        "X-Amz-Target": TARGET + "ListTables",
+        "Content-Type": "application/x-amz-json-1.0",
+    }
+    request = SigV4Request("POST", "/", "", list(headers.items()), body)
+    authorization = sign(
+        request,
+        access_key_id=credentials.access_key,
+        secret_key=credentials.secret_key,
+        region="us-east-1",
+        service="dynamodb",
+    )
+    assert authorization.count(", ") == 2
+    return {**headers, "Authorization": authorization.replace(", ", " ")}
+
+
+def test_authorization_parameters_separated_by_spaces(
+    server: Running, credentials: Credentials
+) -> None:
+    """Read as DynamoDB reads them: a current signature is accepted, an old one is reported
+    as expired (not as a header missing its SignedHeaders)."""
+    now = datetime.now(UTC)
+    current = httpx.post(
+        server.base_url + "/", content=b"{}", headers=_signed_at(server, credentials, now, b"{}")
+    )
+    assert current.status_code == 200, current.text
+    assert "TableNames" in current.json()
+    old = now - timedelta(minutes=20)
+    expired = httpx.post(
+        server.base_url + "/", content=b"{}", headers=_signed_at(server, credentials, old, b"{}")
+    )
+    assert expired.status_code == 400
+    assert expired.json()["__type"] == "com.amazon.coral.service#InvalidSignatureException"
+    assert expired.json()["message"].startswith("Signature expired: ")

@@ -300,9 +300,10 @@ def test_rest_errors_say_what_is_wrong(lorafox_factory: Callable[..., Running]) 
         missing = http.post(url, json={"nodata": 1}, auth=ADMIN)
         assert missing.json()["errors"][0]["field"] == "data"
         assert missing.json()["message"].startswith("data: ")
-        home = http.get("/", follow_redirects=False)
+        browser = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
+        home = http.get("/", headers=browser, follow_redirects=False)
         assert home.status_code == 307 and home.headers["location"] == "/api/docs"
-        assert http.get("/", follow_redirects=True).status_code == 200
+        assert http.get("/", headers=browser, follow_redirects=True).status_code == 200
 
 
 def test_a_json_body_sent_as_a_form_is_read_as_json(

@@ -5,7 +5,8 @@ A request is ``POST /`` with ``X-Amz-Target: DynamoDB_20120810.<Operation>``, a 
 an API user's login and whose secret key is its password. The answer is the operation's JSON,
 or DynamoDB's error form ``{"__type": "…#ValidationException", "message": "…"}`` with its
 status, always with ``x-amzn-RequestId`` and ``x-amz-crc32`` (the CRC32 of the body, which
-botocore checks).
+botocore checks). ``GET /`` (health) and ``OPTIONS /`` (CORS preflight) are answered here too;
+the HTTP level (body limits, compression, CORS, health) is ``lorafox.api.dynamodb_http``.
 
 Authentication errors are DynamoDB's (all HTTP 400, as DynamoDB answers them):
 ``MissingAuthenticationTokenException`` (no signature), ``IncompleteSignatureException``
@@ -29,12 +30,22 @@ from typing import Any
 
 import orjson
 
-from lorafox.api.asgi import Receive, Scope, Send, read_body, respond
+from lorafox.api.asgi import Receive, Scope, Send, declared_length, read_body, respond
+from lorafox.api.dynamodb_http import (
+    COMPRESS_ABOVE,
+    MAX_REQUEST_BYTES,
+    RequestEntityTooLargeException,
+    compress,
+    cors_headers,
+    decoded_body,
+    health_host,
+    response_coding,
+)
 from lorafox.auth import rbac
 from lorafox.auth.principals import PrincipalAuthenticator
 from lorafox.auth.sigv4 import SigV4Error, SigV4Request, SigV4Verifier
 from lorafox.domain import Principal, Profile
-from lorafox.errors import InvalidInput, StoreError
+from lorafox.errors import InvalidInput, PayloadTooLarge, StoreError
 from lorafox.tables.access import Access, TableCaller
 from lorafox.tables.errors import (
     CORAL_SERVICE,
@@ -53,7 +64,7 @@ __all__ = ["TARGET_PREFIX", "DynamoDBEndpoint", "IncompleteSignatureException", 
 log = logging.getLogger(__name__)
 
 TARGET_PREFIX = "DynamoDB_20120810."
-MAX_REQUEST_BYTES = 16 * 1024 * 1024
+DOCS_PATH = "/api/docs"
 SECRET_SECONDS = 1.0
 """How long an access key's secret (or its absence) looked up for one request serves the next:
 a deleted API user or a renewed password applies within that time."""
@@ -72,9 +83,20 @@ _AUTH_ERRORS: dict[str, type[DynamoDBError]] = {
 }
 
 
+_METHODS = frozenset({"POST", "GET", "OPTIONS"})
+
+
 def is_dynamodb(scope: Scope) -> bool:
-    """Whether an ASGI request is for this endpoint (``POST /``)."""
-    return bool(scope["type"] == "http" and scope["path"] == "/" and scope["method"] == "POST")
+    """Whether an ASGI request is for this endpoint: ``POST /``, and ``GET /`` (health) and
+    ``OPTIONS /`` (CORS preflight) as DynamoDB's endpoint answers them."""
+    return bool(scope["type"] == "http" and scope["path"] == "/" and scope["method"] in _METHODS)
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope["headers"]:
+        if key == name:
+            return str(value.decode("latin-1"))
+    return None
 
 
 def _auth_error(exc: SigV4Error) -> DynamoDBError:
@@ -125,11 +147,24 @@ class DynamoDBEndpoint:
         self._verifier = SigV4Verifier(lookup, service="dynamodb")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        origin = _header(scope, b"origin") is not None
+        if scope["method"] == "OPTIONS":
+            requested = _header(scope, b"access-control-request-headers")
+            headers = [(b"content-length", b"0"), (b"allow", b"GET, POST, OPTIONS")]
+            await respond(send, 200, headers + cors_headers(origin, True, requested), b"")
+            return
+        cors = cors_headers(origin, False, None)
+        if scope["method"] == "GET":
+            await self._health(scope, send, cors)
+            return
         request_id = uuid.uuid4().hex.upper()
+        extra: list[tuple[bytes, bytes]] = []
         try:
             status, payload = 200, await self._handle(scope, receive)
         except DynamoDBError as exc:
             status, payload = exc.status, exc.body()
+            if isinstance(exc, RequestEntityTooLargeException) and exc.unread:
+                extra.append((b"connection", b"close"))  # the rest of the body is not read
         except StoreError as exc:
             log.error("DynamoDB request failed: %s", exc)
             status, payload = 500, InternalServerError().body()
@@ -137,13 +172,35 @@ class DynamoDBEndpoint:
             log.exception("DynamoDB request failed")
             status, payload = 500, InternalServerError().body()
         body = orjson.dumps(payload)
+        if len(body) > COMPRESS_ABOVE:
+            coding = response_coding(_header(scope, b"accept-encoding") or "")
+            if coding is not None:
+                body = compress(body, coding)
+                extra += [(b"content-encoding", coding.encode()), (b"vary", b"accept-encoding")]
         headers = [
             (b"content-type", _CONTENT_TYPE),
             (b"content-length", str(len(body)).encode()),
             (b"x-amzn-requestid", request_id.encode()),
-            (b"x-amz-crc32", str(zlib.crc32(body)).encode()),
+            (b"x-amz-crc32", str(zlib.crc32(body)).encode()),  # of the body as sent
+            *extra,
+            *cors,
         ]
         await respond(send, status, headers, body)
+
+    async def _health(self, scope: Scope, send: Send, cors: list[tuple[bytes, bytes]]) -> None:
+        """``healthy: <host>`` as DynamoDB's endpoint answers ``GET /``; a browser is sent to
+        the API docs instead."""
+        if "text/html" in (_header(scope, b"accept") or ""):
+            headers = [(b"location", DOCS_PATH.encode()), (b"content-length", b"0")]
+            await respond(send, 307, headers + cors, b"")
+            return
+        body = f"healthy: {health_host(_header(scope, b'host') or '')}".encode()
+        headers = [
+            (b"content-type", b"text/plain; charset=utf-8"),
+            (b"content-length", str(len(body)).encode()),
+            (b"x-content-type-options", b"nosniff"),
+        ]
+        await respond(send, 200, headers + cors, body)
 
     async def _handle(self, scope: Scope, receive: Receive) -> dict[str, Any]:
         headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
@@ -153,11 +210,16 @@ class DynamoDBEndpoint:
             raise IncompleteSignatureException(
                 "Presigned requests are not accepted here: sign the Authorization header."
             )
+        length = declared_length(scope)
+        if length is not None and length > MAX_REQUEST_BYTES:
+            raise RequestEntityTooLargeException(unread=True)  # before the signature is looked at
         try:
             await self._verifier.precheck(headers, query)  # before reading any body
             body = await read_body(receive, MAX_REQUEST_BYTES)
         except SigV4Error as exc:
             raise _auth_error(exc) from None
+        except PayloadTooLarge:  # a chunked body, counted as it arrived
+            raise RequestEntityTooLargeException(unread=True) from None
         except InvalidInput as exc:
             raise SerializationException(str(exc)) from None
         raw_path = scope.get("raw_path") or scope["path"].encode()
@@ -175,6 +237,7 @@ class DynamoDBEndpoint:
         target = next((v for k, v in headers if k.lower() == "x-amz-target"), "")
         if not target.startswith(TARGET_PREFIX):
             raise UnknownOperationException()
+        body = decoded_body(body, _header(scope, b"content-encoding") or "")  # once signed
         try:
             params = orjson.loads(body) if body else {}
         except orjson.JSONDecodeError:

@@ -8,8 +8,9 @@ How :meth:`SigV4Verifier.verify` decides, cheapest checks first:
 
 1. **Find the credentials**: the ``Authorization`` header (``AWS4-HMAC-SHA256
    Credential=AKID/20150830/us-east-1/service/aws4_request, SignedHeaders=host;x-amz-date,
-   Signature=…``) or presigned query parameters (``X-Amz-Algorithm``, ``X-Amz-Credential``,
-   ``X-Amz-Date``, ``X-Amz-Expires``, ``X-Amz-SignedHeaders``, ``X-Amz-Signature``). Neither:
+   Signature=…``; commas, spaces or both between the parameters) or presigned query parameters
+   (``X-Amz-Algorithm``, ``X-Amz-Credential``, ``X-Amz-Date``, ``X-Amz-Expires``,
+   ``X-Amz-SignedHeaders``, ``X-Amz-Signature``). Neither:
    :class:`MissingAuthenticationToken`; both, or anything malformed: :class:`IncompleteSignature`.
 2. **Check what needs no secret**: the request time (``X-Amz-Date``, else ``Date``; presigned:
    the ``X-Amz-Date`` parameter) is within ``max_skew`` (15 minutes) of the injected clock, and a

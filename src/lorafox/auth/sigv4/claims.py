@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from datetime import datetime
 from urllib.parse import unquote
@@ -55,12 +56,18 @@ def _check_signature(value: str) -> str:
     return value.lower()
 
 
+_AROUND_EQUALS = re.compile(r"\s*=\s*")
+_SEPARATORS = re.compile(r"[\s,]+")
+
+
 def parse_authorization(value: str) -> SignatureParams:
     """Parse ``AWS4-HMAC-SHA256 Credential=…, SignedHeaders=…, Signature=…``.
 
-    Whitespace around the separators may vary and the parameters may come in any order;
-    anything else (another algorithm, a missing, repeated or unknown parameter, a malformed
-    credential) raises :class:`IncompleteSignature`.
+    The parameters are separated by commas, by whitespace or by both (as DynamoDB reads them:
+    ``Credential=… SignedHeaders=… Signature=…`` is the same header), whitespace around ``=``
+    may vary and the parameters may come in any order; anything else (another algorithm, a
+    missing, repeated or unknown parameter, a malformed credential) raises
+    :class:`IncompleteSignature`.
     """
     scheme_and_rest = value.strip().split(None, 1)
     if not scheme_and_rest:
@@ -69,11 +76,10 @@ def parse_authorization(value: str) -> SignatureParams:
         raise IncompleteSignature(f"Unsupported Authorization type: only {ALGORITHM} is accepted.")
     fields: dict[str, str] = {}
     rest = scheme_and_rest[1] if len(scheme_and_rest) == 2 else ""
-    for item in rest.split(","):
-        if not item.strip():
+    for item in _SEPARATORS.split(_AROUND_EQUALS.sub("=", rest)):
+        if not item:
             continue
         key, eq, val = item.partition("=")
-        key = key.strip()
         if not eq:
             raise IncompleteSignature(
                 "Invalid key=value pair (missing equal-sign) in Authorization header."
@@ -82,7 +88,7 @@ def parse_authorization(value: str) -> SignatureParams:
             raise IncompleteSignature(f"Unknown parameter {key[:_ECHO]!r} in Authorization header.")
         if key in fields:
             raise IncompleteSignature(f"Parameter {key!r} is repeated in Authorization header.")
-        fields[key] = val.strip()
+        fields[key] = val
     missing = [
         name for name in ("Credential", "SignedHeaders", "Signature") if not fields.get(name)
     ]
