@@ -16,8 +16,8 @@ Any region is accepted in the credential scope and echoed in ARNs; the service m
 ``dynamodb``. The secret of an access key is looked up once a second at most
 (``SECRET_SECONDS``), not at every request.
 
-Authorization: every API user may use every table (any profile, any group). Per-group table
-ownership is a later step (docs/dynamodb.md).
+Authorization: a table belongs to a group; an API user sees the tables of its group's subtree
+and reads or writes them as its profiles allow (``lorafox.tables.access``, docs/dynamodb.md).
 """
 
 from __future__ import annotations
