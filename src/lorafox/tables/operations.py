@@ -44,6 +44,7 @@ from lorafox.tables.expressions import (
 )
 from lorafox.tables.expressions.update import check_key_not_updated
 from lorafox.tables.queries import TableQueries, projection_of
+from lorafox.tables.shapes import check_shapes
 from lorafox.tables.table import OpenTable, encode_key
 from lorafox.tables.values import validate_item
 
@@ -125,6 +126,7 @@ class TableOperations:
             raise UnknownOperationException()
         if not isinstance(params, Mapping):
             raise SerializationException("Start of structure or map found where not expected.")
+        check_shapes(operation, params)
         token = access.requiring(caller, operation, region)
         try:
             return await handler(params, region)
@@ -263,7 +265,11 @@ class TableOperations:
         plans: list[item_writes.PlannedWrite] = []
         seen: set[tuple[int, bytes, bytes]] = set()
         for action in actions:
-            kinds = [k for k in ("ConditionCheck", "Put", "Delete", "Update") if k in action]
+            kinds = [
+                k
+                for k in ("ConditionCheck", "Put", "Delete", "Update")
+                if isinstance(action, Mapping) and action.get(k) is not None
+            ]
             if len(kinds) != 1:
                 raise ValidationException(
                     "TransactItems can only contain one of Check, Put, Update or Delete"
@@ -370,13 +376,21 @@ class TableOperations:
             table = await self.control.open({"TableName": name})
             puts: dict[tuple[bytes, bytes], ItemRow] = {}
             deletes: dict[tuple[bytes, bytes], None] = {}
+            if not writes:
+                raise ValidationException.constraints(
+                    [
+                        f"Value '{{{name}=[]}}' at 'requestItems' failed to satisfy constraint: "
+                        "Map value must satisfy constraint: [Member must have length less than "
+                        "or equal to 25, Member must have length greater than or equal to 1]"
+                    ]
+                )
             for write in writes:
-                if "PutRequest" in write:
+                if write.get("PutRequest") is not None:
                     item = validate_item(write["PutRequest"].get("Item"))
                     table.check_item(item)
                     pk, sk = encode_key(table.schema, item)
                     row: ItemRow | None = ItemRow(pk, sk, item, item_writes.sized(item))
-                elif "DeleteRequest" in write:
+                elif write.get("DeleteRequest") is not None:
                     _, pk, sk = table.key(write["DeleteRequest"].get("Key") or {})
                     row = None
                 else:
@@ -402,6 +416,16 @@ class TableOperations:
             raise ValidationException("Too many items requested for the BatchGetItem call")
         responses: dict[str, list[dict[str, Any]]] = {}
         for name, request in requests.items():
+            if not request.get("Keys"):
+                raise ValidationException.constraints(
+                    [
+                        f"Value null at 'requestItems.{name}.member.keys' failed to satisfy "
+                        "constraint: Member must not be null"
+                        if request.get("Keys") is None
+                        else f"Value '[]' at 'requestItems.{name}.member.keys' failed to "
+                        "satisfy constraint: Member must have length greater than or equal to 1"
+                    ]
+                )
             table = await self.control.open({"TableName": name})
             check_expression_parameters(request, "GetItem")
             parsed = parse_expressions(
