@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import secrets
 import shutil
 import sqlite3
@@ -40,14 +39,14 @@ from lorafox.settings import Settings  # noqa: E402
 from lorafox.store.sql.sqlite_writer import _INSERT  # noqa: E402
 from lorafox.store.sql.store import SqlStore  # noqa: E402
 from uplink import (  # noqa: E402 (the bench directory on the path first)
-    HOST,
     SIGFOX_USERNAME,
     WRK_DEVICE_BASE,
     Server,
     WrkLoad,
     basic_auth,
     default_service_cmd,
-    free_port,
+    serve_command,
+    two_ports,
 )
 
 TYPE_ID = "5f0f0f0f0f0f0f0f0f0f0f0f"  # the deviceTypeId bench/uplink.lua sends
@@ -141,28 +140,18 @@ def measure(
     began = time.monotonic()
     fill(data_dir, devices, messages)
     fill_s = time.monotonic() - began
-    http_port, mqtt_port = free_port(), free_port()
+    http_port, mqtt_port = two_ports()
     password = secrets.token_urlsafe(12)
-    env = dict(os.environ)
-    env.update(
-        LORAFOX_ADMIN_PASSWORD=secrets.token_urlsafe(12),
-        LORAFOX_SIGFOX_USERNAME=SIGFOX_USERNAME,
-        LORAFOX_SIGFOX_PASSWORD=password,
-    )
-    argv = [
-        *service_cmd,
-        "serve",
-        "--data-dir",
-        str(data_dir),
-        "--host",
-        HOST,
-        "--http-port",
-        str(http_port),
-        "--mqtt-port",
-        str(mqtt_port),
+    argv, env = serve_command(
+        service_cmd,
+        data_dir,
+        http_port,
+        mqtt_port,
+        secrets.token_urlsafe(12),
+        password,
         "--log-level",
         "WARNING",
-    ]
+    )
     began = time.monotonic()
     server = Server("lorafox", argv, env, workdir / f"lorafox-{devices}-{messages}.log")
     try:

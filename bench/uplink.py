@@ -1065,17 +1065,24 @@ def run_bare(settings: Settings, load: WrkLoad, workdir: Path, results: Results)
     results.bare = {"wrk": asdict(wrk), "ok_per_s": wrk.ok_per_s}
 
 
-def run_service(
-    settings: Settings, load: WrkLoad, workdir: Path, results: Results, stack: contextlib.ExitStack
-) -> None:
-    """(a) and (b) against one lorafox instance."""
-    data_dir = workdir / "data"
-    data_dir.mkdir()
+def two_ports() -> tuple[int, int]:
+    """Two different free ports (HTTP, MQTT)."""
     http_port, mqtt_port = free_port(), free_port()
     while mqtt_port == http_port:
         mqtt_port = free_port()
-    admin_password = secrets.token_urlsafe(12)
-    sigfox_password = secrets.token_urlsafe(12)
+    return http_port, mqtt_port
+
+
+def serve_command(
+    service_cmd: list[str],
+    data_dir: Path,
+    http_port: int,
+    mqtt_port: int,
+    admin_password: str,
+    sigfox_password: str,
+    *options: str,
+) -> tuple[list[str], dict[str, str]]:
+    """The argv and environment of ``lorafox serve`` on ``data_dir`` and the two ports."""
     env = dict(os.environ)
     env.update(
         LORAFOX_ADMIN_PASSWORD=admin_password,
@@ -1083,7 +1090,7 @@ def run_service(
         LORAFOX_SIGFOX_PASSWORD=sigfox_password,
     )
     argv = [
-        *settings.service_cmd,
+        *service_cmd,
         "serve",
         "--data-dir",
         str(data_dir),
@@ -1093,7 +1100,23 @@ def run_service(
         str(http_port),
         "--mqtt-port",
         str(mqtt_port),
+        *options,
     ]
+    return argv, env
+
+
+def run_service(
+    settings: Settings, load: WrkLoad, workdir: Path, results: Results, stack: contextlib.ExitStack
+) -> None:
+    """(a) and (b) against one lorafox instance."""
+    data_dir = workdir / "data"
+    data_dir.mkdir()
+    http_port, mqtt_port = two_ports()
+    admin_password = secrets.token_urlsafe(12)
+    sigfox_password = secrets.token_urlsafe(12)
+    argv, env = serve_command(
+        settings.service_cmd, data_dir, http_port, mqtt_port, admin_password, sigfox_password
+    )
     log(f"lorafox: {shlex.join(argv)}")
     server = Server("lorafox", argv, env, workdir / "lorafox.log")
     stack.callback(server.stop)
