@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager, suppress
 from pathlib import Path
+from typing import BinaryIO
 
 import httpx
 import orjson
@@ -54,22 +55,20 @@ def _parse(raw: bytes) -> tuple[int, dict[str, str], dict[str, object]]:
     return int(status_line.split()[1]), headers, orjson.loads(body)
 
 
-def _read_response(sock: socket.socket) -> bytes:
-    """One keep-alive response to a ``GET /healthz`` (head and its Content-Length body)."""
-    raw = b""
-    while b"\r\n\r\n" not in raw:
-        chunk = sock.recv(65536)
-        assert chunk, f"closed after {raw!r}"
-        raw += chunk
-    head, _, body = raw.partition(b"\r\n\r\n")
+def _read_response(reader: BinaryIO) -> bytes:
+    """One keep-alive response to a ``GET /healthz`` (head and its Content-Length body), read
+    from a buffered reader so that pipelined responses arriving in one segment stay apart."""
+    head = b""
+    while not head.endswith(b"\r\n\r\n"):
+        line = reader.readline()
+        assert line, f"closed after {head!r}"
+        head += line
     length = next(
         int(line.split(b":")[1])
         for line in head.split(b"\r\n")
         if line.lower().startswith(b"content-length")
     )
-    while len(body) < length:
-        body += sock.recv(65536)
-    return raw
+    return head + reader.read(length)
 
 
 def _healthy(lorafox: Running) -> bool:
@@ -180,8 +179,9 @@ def test_pipelined_requests_are_all_answered(lorafox_factory: Callable[..., Runn
     lorafox = lorafox_factory(http_max_header_bytes=1024)
     with closing(_connect(lorafox)) as sock:
         sock.sendall(REQUEST * 3)
+        reader = sock.makefile("rb")
         for _ in range(3):
-            status, _, body = _parse(_read_response(sock))
+            status, _, body = _parse(_read_response(reader))
             assert status == 200, body
 
 
@@ -194,7 +194,7 @@ def _held(lorafox: Running, count: int) -> Iterator[list[socket.socket]]:
             sock = _connect(lorafox)
             socks.append(sock)
             sock.sendall(REQUEST)
-            assert _parse(_read_response(sock))[0] == 200
+            assert _parse(_read_response(sock.makefile("rb")))[0] == 200
         yield socks
     finally:
         for sock in socks:
