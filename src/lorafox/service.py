@@ -36,11 +36,20 @@ from lorafox.bus.access import TopicAccess
 from lorafox.bus.broker import BrokerLimits, EmbeddedBroker, EmbeddedBus
 from lorafox.bus.external import BrokerAddress, ExternalBus, tls_context
 from lorafox.bus.outbox import Outbox
+from lorafox.callbacks import (
+    CallbackDispatcher,
+    CallbackSender,
+    Delivering,
+    DestinationGuard,
+    DeviceTypeCallbacks,
+    NotDelivered,
+)
 from lorafox.data_dir import lock_data_dir, private_umask
 from lorafox.devices import DeviceManagement, UnknownDevicePolicy, UnknownDevices
 from lorafox.domain import Principal, StoredUplink
 from lorafox.downlink.queue import DownlinkQueue
 from lorafox.errors import AuthenticationFailed, ConfigError
+from lorafox.events.log import now_ms
 from lorafox.events.service import DeviceEvents
 from lorafox.identity import Identity
 from lorafox.ingest.sigfox import uplink_json
@@ -92,6 +101,8 @@ class _Parts:
     pipeline: UplinkPipeline
     events: DeviceEvents
     outbox: Outbox | None
+    dispatcher: CallbackDispatcher
+    sender: CallbackSender
     stop_jobs: Callable[[], Awaitable[None]]
 
 
@@ -285,6 +296,30 @@ class Service:
             pipeline.add_sink(outbox.add)
         events = DeviceEvents(store.events, bus, management.registry, s)
         pipeline.add_sink(events.monitor.observe)
+        c = s.callbacks
+        guard = DestinationGuard(
+            [ipaddress.ip_network(n, strict=False) for n in c.allowed_networks]
+        )
+        sender = CallbackSender(
+            store.callbacks,
+            guard,
+            Delivering(
+                timeout=c.timeout_seconds,
+                retry_for=c.retry_for_seconds,
+                backoff=c.backoff_seconds,
+                max_backoff=c.max_backoff_seconds,
+                per_destination=c.per_destination,
+                max_in_flight=c.max_in_flight,
+            ),
+            now_ms,
+            events.log.record_later,
+        )
+        dispatcher = CallbackDispatcher(
+            store.callbacks, store.messages, management.registry.device_type_of, now_ms, sender.wake
+        )
+        await dispatcher.start()
+        await sender.start()
+        pipeline.add_sink(dispatcher.add)
         unknown = await UnknownDevices.create(
             store.devices,
             management.registry,
@@ -336,6 +371,10 @@ class Service:
             devices=management,
             root=root,
             health=health,
+            callbacks=DeviceTypeCallbacks(
+                store.callbacks, management.types, guard, dispatcher.refresh
+            ),
+            not_delivered=NotDelivered(store.callbacks, management, now_ms, sender.wake),
             trust_forwarded_for=s.sigfox.trust_forwarded_for,
         )
         tables = TableMaintenance(
@@ -354,7 +393,17 @@ class Service:
         tables_task = asyncio.create_task(tables.run(self._stop))
         try:
             await self._run(
-                _Parts(server, bus, pipeline, events, outbox, management.bulk.stop), sock
+                _Parts(
+                    server,
+                    bus,
+                    pipeline,
+                    events,
+                    outbox,
+                    dispatcher,
+                    sender,
+                    management.bulk.stop,
+                ),
+                sock,
             )
         finally:
             tables_task.cancel()
@@ -373,6 +422,8 @@ class Service:
                 pipeline_task = tasks.create_task(parts.pipeline.run())
                 events_task = tasks.create_task(parts.events.run())
                 outbox_task = tasks.create_task(parts.outbox.run()) if parts.outbox else None
+                dispatcher_task = tasks.create_task(parts.dispatcher.run())
+                sender_task = tasks.create_task(parts.sender.run())
                 server_task = tasks.create_task(parts.server.serve(sockets=[sock]))
                 # uvicorn offers no start event; its flag flips within a few ms
                 while not parts.server.started and not server_task.done():  # noqa: ASYNC110
@@ -394,6 +445,10 @@ class Service:
                 await parts.stop_jobs()
                 parts.pipeline.close()
                 await pipeline_task
+                parts.dispatcher.close()
+                await dispatcher_task
+                parts.sender.close()
+                await sender_task
                 await parts.events.close()
                 await events_task
                 if parts.outbox is not None and outbox_task is not None:

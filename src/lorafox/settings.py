@@ -44,23 +44,10 @@ def default_data_dir() -> Path:
     return Path(base) / "lorafox"
 
 
-class SigfoxSettings(BaseModel):
-    """The Sigfox callbacks (``/sigfox/*``)."""
+class _AllowedNetworks(BaseModel):
+    """``allowed_networks``: a list of networks, also given as one comma-separated string."""
 
-    allowed_networks: Annotated[list[str], NoDecode] = Field(
-        default_factory=list,
-        description=f"Networks allowed to call /sigfox/*; empty = any. Sigfox: {SIGFOX_NETWORK}",
-    )
-    trust_forwarded_for: bool = Field(
-        default=False,
-        description="Take the caller's address from X-Forwarded-For (behind a reverse proxy).",
-    )
-    unknown_devices: Literal["provision", "refuse"] = Field(
-        default="provision",
-        description="Uplinks of devices not registered: create the device (in the callback's "
-        'deviceTypeId type if it exists, else the root group\'s "Unregistered" type) or refuse '
-        "them with 404, as Sigfox does.",
-    )
+    allowed_networks: list[str]
 
     @field_validator("allowed_networks", mode="before")
     @classmethod
@@ -80,6 +67,25 @@ class SigfoxSettings(BaseModel):
             except ValueError as exc:
                 raise ValueError(f"not a network: {network!r}") from exc
         return value
+
+
+class SigfoxSettings(_AllowedNetworks):
+    """The Sigfox callbacks (``/sigfox/*``)."""
+
+    allowed_networks: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description=f"Networks allowed to call /sigfox/*; empty = any. Sigfox: {SIGFOX_NETWORK}",
+    )
+    trust_forwarded_for: bool = Field(
+        default=False,
+        description="Take the caller's address from X-Forwarded-For (behind a reverse proxy).",
+    )
+    unknown_devices: Literal["provision", "refuse"] = Field(
+        default="provision",
+        description="Uplinks of devices not registered: create the device (in the callback's "
+        'deviceTypeId type if it exists, else the root group\'s "Unregistered" type) or refuse '
+        "them with 404, as Sigfox does.",
+    )
 
 
 class MqttSettings(BaseModel):
@@ -215,6 +221,29 @@ class TablesSettings(BaseModel):
     )
 
 
+class CallbacksSettings(_AllowedNetworks):
+    """The callbacks lorafox makes to other applications."""
+
+    allowed_networks: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Private, loopback or reserved networks callbacks may reach (by default "
+        "only public addresses), e.g. 10.0.0.0/8 for a receiver on your own network.",
+    )
+    timeout_seconds: float = Field(default=10, gt=0, le=300, description="One request's time.")
+    retry_for_seconds: float = Field(
+        default=6 * 3600,
+        ge=0,
+        description="How long a failing delivery is retried (exponential back-off) before it "
+        "is given up, listed as not delivered, and its callback marked dead.",
+    )
+    backoff_seconds: float = Field(default=1, gt=0, description="The first retry's delay.")
+    max_backoff_seconds: float = Field(default=600, gt=0, description="The longest delay.")
+    per_destination: int = Field(
+        default=4, ge=1, le=1000, description="Requests in flight to one host and port."
+    )
+    max_in_flight: int = Field(default=64, ge=1, le=10000, description="Requests in flight.")
+
+
 class Settings(BaseSettings):
     """Everything ``lorafox serve`` can be told."""
 
@@ -297,6 +326,7 @@ class Settings(BaseSettings):
     mqtt: MqttSettings = Field(default_factory=MqttSettings)
     events: EventSettings = Field(default_factory=EventSettings)
     tables: TablesSettings = Field(default_factory=TablesSettings)
+    callbacks: CallbacksSettings = Field(default_factory=CallbacksSettings)
 
     @field_validator("mqtt_url")
     @classmethod

@@ -22,6 +22,7 @@ from lorafox.api import (
     devices,
     events,
     groups,
+    outgoing_callbacks,
     profiles,
     users,
 )
@@ -155,6 +156,7 @@ def _api(ctx: ApiContext, api_rate_limit: float) -> FastAPI:
     api.include_router(statistics_router, dependencies=limited)
     api.include_router(events.router, dependencies=limited)
     api.include_router(events.types_router, dependencies=limited)
+    api.include_router(outgoing_callbacks.router, dependencies=limited)
 
     def openapi() -> dict[str, Any]:
         if api.openapi_schema is None:

@@ -13,6 +13,7 @@ from starlette.requests import HTTPConnection
 
 from lorafox.auth import rbac
 from lorafox.auth.principals import PrincipalAuthenticator
+from lorafox.callbacks import DeviceTypeCallbacks, NotDelivered
 from lorafox.devices import DeviceManagement
 from lorafox.domain import Group, Principal
 from lorafox.downlink.queue import DownlinkQueue
@@ -43,6 +44,8 @@ class ApiContext:
     devices: DeviceManagement
     root: Group
     health: Callable[[], dict[str, str]]
+    callbacks: DeviceTypeCallbacks
+    not_delivered: NotDelivered
     trust_forwarded_for: bool = False
     """Take the caller's address from ``X-Forwarded-For``'s last entry (behind one proxy)."""
 

@@ -32,6 +32,8 @@ class EventType(StrEnum):
     ERROR = "error"
     MESSAGES_LOST = "messages_lost"
     REGISTRATION_REFUSED = "registration_refused"
+    CALLBACK_FAILING = "callback_failing"
+    CALLBACK_RESTORED = "callback_restored"
 
 
 class Severity(StrEnum):

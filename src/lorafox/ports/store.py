@@ -26,6 +26,7 @@ from lorafox.domain import (
     Uplink,
     User,
 )
+from lorafox.ports.callbacks import CallbackStore
 from lorafox.ports.locations import LocationStore
 from lorafox.ports.statistics import StatisticsStore
 from lorafox.ports.tables import ItemStore
@@ -429,6 +430,9 @@ class Store(Protocol):
 
     @property
     def items(self) -> ItemStore: ...
+
+    @property
+    def callbacks(self) -> CallbackStore: ...
 
     async def ping(self) -> None:
         """Return if the database answers, else raise ``StoreError``."""

@@ -1,0 +1,226 @@
+"""A device type's callbacks as a principal sees them: list, create, change, enable, delete.
+Reading needs VIEWER on the device type's group, changing it DEVICE_MANAGER."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import re
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from lorafox.auth import rbac
+from lorafox.callbacks.destinations import DestinationGuard
+from lorafox.callbacks.templates import SUBTYPES, check_pattern
+from lorafox.devices.device_types import DeviceTypes
+from lorafox.domain import (
+    Callback,
+    CallbackChannel,
+    CallbackSubtype,
+    CallbackType,
+    DeviceType,
+    Principal,
+    new_id,
+)
+from lorafox.errors import Conflict, InvalidInput, NotFound
+from lorafox.identity.validation import is_id
+from lorafox.ports.callbacks import CallbackStore
+
+__all__ = ["CallbackChanges", "DeviceTypeCallbacks"]
+
+log = logging.getLogger(__name__)
+
+MAX_CALLBACKS = 100
+"""Callbacks per device type."""
+MAX_HEADERS = 20
+MAX_HEADER_BYTES = 1024
+MAX_BODY_TEMPLATE = 16 * 1024
+_HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,64}$")
+_RESERVED_HEADERS = frozenset({"host", "content-length", "transfer-encoding", "connection"})
+METHODS = ("GET", "POST", "PUT")
+
+
+@dataclasses.dataclass(slots=True, frozen=True)
+class CallbackChanges:
+    """What a create or an update sets; None leaves a field as it is (or at its default)."""
+
+    channel: str | None = None
+    callback_type: int | None = None
+    callback_subtype: int | None = None
+    url: str | None = None
+    http_method: str | None = None
+    enabled: bool | None = None
+    send_duplicate: bool | None = None
+    send_sni: bool | None = None
+    headers: dict[str, str] | None = None
+    content_type: str | None = None
+    body_template: str | None = None
+
+
+_E = TypeVar("_E", CallbackChannel, CallbackType, CallbackSubtype)
+
+
+def _enum(kind: type[_E], value: Any, field: str) -> _E:
+    try:
+        return kind(value)
+    except ValueError:
+        allowed = ", ".join(f"{m.value} {m.name}" if m.name != m.value else m.name for m in kind)
+        raise InvalidInput(f"{field}: one of {allowed}", field=field) from None
+
+
+def _check_headers(headers: dict[str, str], callback: Callback) -> None:
+    if len(headers) > MAX_HEADERS:
+        raise InvalidInput(f"headers: at most {MAX_HEADERS}", field="headers")
+    for name, value in headers.items():
+        if not _HEADER_NAME.match(name) or name.lower() in _RESERVED_HEADERS:
+            raise InvalidInput(
+                f"headers: {name!r} is not a header a callback may set", field="headers"
+            )
+        if "\r" in value or "\n" in value or len(value.encode()) > MAX_HEADER_BYTES:
+            raise InvalidInput(
+                f"headers: {name}'s value must be one line of at most {MAX_HEADER_BYTES} bytes",
+                field="headers",
+            )
+        check_pattern(value, callback.callback_type, callback.callback_subtype, "headers")
+
+
+def _checked(callback: Callback, guard: DestinationGuard) -> Callback:
+    """``callback`` once it is one lorafox makes, with patterns using only its variables."""
+    kind, subtype = callback.callback_type, callback.callback_subtype
+    if callback.channel is not CallbackChannel.URL:
+        raise InvalidInput(
+            f"channel: lorafox makes URL callbacks; {callback.channel.value} is not supported",
+            field="channel",
+        )
+    if kind is not CallbackType.DATA:
+        raise InvalidInput(
+            f"callbackType: lorafox makes DATA (0) callbacks; {kind.value} ({kind.name}) "
+            "is not supported",
+            field="callbackType",
+        )
+    if subtype not in SUBTYPES[kind]:
+        names = ", ".join(f"{s.value} {s.name}" for s in SUBTYPES[kind])
+        raise InvalidInput(
+            f"callbackSubtype: for {kind.name} one of {names}", field="callbackSubtype"
+        )
+    if callback.http_method not in METHODS:
+        raise InvalidInput(f"httpMethod: one of {', '.join(METHODS)}", field="httpMethod")
+    if len(callback.url) > 2048:
+        raise InvalidInput("url: at most 2048 characters", field="url")
+    guard.check_url(callback.url)
+    check_pattern(callback.url, kind, subtype, "url")
+    _check_headers(callback.headers, callback)
+    if callback.body_template is not None:
+        if len(callback.body_template) > MAX_BODY_TEMPLATE:
+            raise InvalidInput(
+                f"bodyTemplate: at most {MAX_BODY_TEMPLATE} characters", field="bodyTemplate"
+            )
+        if callback.http_method == "GET":
+            raise InvalidInput("bodyTemplate: a GET callback sends no body", field="bodyTemplate")
+        check_pattern(callback.body_template, kind, subtype, "bodyTemplate")
+    if callback.content_type is not None and (
+        len(callback.content_type) > 256 or "\n" in callback.content_type
+    ):
+        raise InvalidInput("contentType: one line of at most 256 characters", field="contentType")
+    return callback
+
+
+def _apply(current: Callback, c: CallbackChanges) -> Callback:
+    changed: dict[str, Any] = {
+        "channel": None if c.channel is None else _enum(CallbackChannel, c.channel, "channel"),
+        "callback_type": None
+        if c.callback_type is None
+        else _enum(CallbackType, c.callback_type, "callbackType"),
+        "callback_subtype": None
+        if c.callback_subtype is None
+        else _enum(CallbackSubtype, c.callback_subtype, "callbackSubtype"),
+        "url": c.url,
+        "http_method": None if c.http_method is None else c.http_method.upper(),
+        "enabled": c.enabled,
+        "send_duplicate": c.send_duplicate,
+        "send_sni": c.send_sni,
+        "headers": c.headers,
+        "content_type": c.content_type,
+        "body_template": c.body_template,
+    }
+    return dataclasses.replace(current, **{k: v for k, v in changed.items() if v is not None})
+
+
+class DeviceTypeCallbacks:
+    """Callback use cases; every method checks what ``principal`` may see and do, and tells
+    ``on_change`` which device type's callbacks changed."""
+
+    def __init__(
+        self,
+        store: CallbackStore,
+        types: DeviceTypes,
+        guard: DestinationGuard,
+        on_change: Callable[[str], Awaitable[None]],
+    ) -> None:
+        self._store = store
+        self._types = types
+        self._guard = guard
+        self._on_change = on_change
+
+    async def list(self, principal: Principal, device_type_id: str) -> list[Callback]:
+        found = await self._types.get(principal, device_type_id)
+        return await self._store.list_callbacks(found.id)
+
+    async def _own(
+        self, principal: Principal, device_type_id: str, callback_id: str
+    ) -> tuple[DeviceType, Callback]:
+        device_type = await self._types.get(principal, device_type_id, rbac.OPERATE)
+        found = await self._store.get_callback(callback_id) if is_id(callback_id) else None
+        if found is None or found.device_type_id != device_type.id:
+            raise NotFound("callback not found")
+        return device_type, found
+
+    async def create(
+        self, principal: Principal, device_type_id: str, changes: CallbackChanges
+    ) -> Callback:
+        device_type = await self._types.get(principal, device_type_id, rbac.OPERATE)
+        if changes.url is None or changes.channel is None or changes.callback_type is None:
+            raise InvalidInput("channel, callbackType and url are needed", field="url")
+        if changes.callback_subtype is None and changes.callback_type != CallbackType.ERROR:
+            raise InvalidInput("callbackSubtype: needed", field="callbackSubtype")
+        if len(await self._store.list_callbacks(device_type.id)) >= MAX_CALLBACKS:
+            raise Conflict(f"a device type has at most {MAX_CALLBACKS} callbacks")
+        blank = Callback(
+            id=new_id(),
+            device_type_id=device_type.id,
+            channel=CallbackChannel.URL,
+            callback_type=CallbackType.DATA,
+            callback_subtype=CallbackSubtype.UPLINK,
+            url="",
+            created_at=int(time.time() * 1000),
+        )
+        callback = _checked(_apply(blank, changes), self._guard)
+        await self._store.create_callback(callback)
+        await self._on_change(device_type.id)
+        log.info(
+            "callback %s of device type %s created by %s", callback.id, device_type.id, principal.id
+        )
+        return callback
+
+    async def update(
+        self, principal: Principal, device_type_id: str, callback_id: str, changes: CallbackChanges
+    ) -> Callback:
+        device_type, current = await self._own(principal, device_type_id, callback_id)
+        updated = _checked(_apply(current, changes), self._guard)
+        await self._store.update_callback(updated)
+        await self._on_change(device_type.id)
+        return updated
+
+    async def enable(
+        self, principal: Principal, device_type_id: str, callback_id: str, enabled: bool
+    ) -> None:
+        await self.update(principal, device_type_id, callback_id, CallbackChanges(enabled=enabled))
+
+    async def delete(self, principal: Principal, device_type_id: str, callback_id: str) -> None:
+        device_type, found = await self._own(principal, device_type_id, callback_id)
+        await self._store.delete_callback(found.id)
+        await self._on_change(device_type.id)
+        log.info(
+            "callback %s of device type %s deleted by %s", found.id, device_type.id, principal.id
+        )

@@ -1,0 +1,65 @@
+"""Callbacks not delivered, as a principal may see them: of a device, a device type or a
+group's device types; and a manual retry of those given up."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+
+from lorafox.auth import rbac
+from lorafox.devices import DeviceManagement
+from lorafox.domain import Delivery, Principal
+from lorafox.ports.callbacks import CallbackStore, DeliveryQuery
+
+__all__ = ["NotDelivered"]
+
+MAX_TYPES = 1000
+"""Device types of a group looked at by the group's listing."""
+
+
+class NotDelivered:
+    """Listing and retrying deliveries; ``on_retry`` wakes the sender."""
+
+    def __init__(
+        self,
+        store: CallbackStore,
+        devices: DeviceManagement,
+        clock: Callable[[], int],
+        on_retry: Callable[[], None],
+    ) -> None:
+        self._store = store
+        self._devices = devices
+        self._clock = clock
+        self._on_retry = on_retry
+
+    async def of_device(
+        self, principal: Principal, device: str, query: DeliveryQuery
+    ) -> list[Delivery]:
+        found = await self._devices.devices.scope(principal, device)
+        return await self._store.not_delivered(dataclasses.replace(query, device=found))
+
+    async def of_device_type(
+        self, principal: Principal, device_type_id: str, query: DeliveryQuery
+    ) -> list[Delivery]:
+        found = await self._devices.types.get(principal, device_type_id)
+        return await self._store.not_delivered(
+            dataclasses.replace(query, device_type_ids=(found.id,))
+        )
+
+    async def of_group(
+        self, principal: Principal, group_id: str, query: DeliveryQuery
+    ) -> list[Delivery]:
+        types = await self._devices.types.list(principal, group_ids=[group_id], limit=MAX_TYPES)
+        if not types:
+            return []
+        return await self._store.not_delivered(
+            dataclasses.replace(query, device_type_ids=tuple(t.id for t in types))
+        )
+
+    async def retry(self, principal: Principal, device_type_id: str) -> int:
+        """Make the given-up deliveries of a device type pending again (DEVICE_MANAGER)."""
+        found = await self._devices.types.get(principal, device_type_id, rbac.OPERATE)
+        count = await self._store.retry(DeliveryQuery(device_type_ids=(found.id,)), self._clock())
+        if count:
+            self._on_retry()
+        return count

@@ -1,0 +1,102 @@
+"""Outgoing callbacks: where a device type's messages are forwarded, as the Sigfox Back-End's
+Callbacks page configures it, and each request made (or still to make) for one message."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import IntEnum, StrEnum
+
+__all__ = [
+    "Callback",
+    "CallbackChannel",
+    "CallbackSubtype",
+    "CallbackType",
+    "Delivery",
+    "DeliveryState",
+]
+
+
+class CallbackChannel(StrEnum):
+    URL = "URL"
+    BATCH_URL = "BATCH_URL"
+    EMAIL = "EMAIL"
+
+
+class CallbackType(IntEnum):
+    """Sigfox's ``callbackType``."""
+
+    DATA = 0
+    SERVICE = 1
+    ERROR = 2
+
+
+class CallbackSubtype(IntEnum):
+    """Sigfox's ``callbackSubtype`` codes."""
+
+    STATUS = 0
+    GEOLOC = 1
+    UPLINK = 2
+    BIDIR = 3
+    ACKNOWLEDGE = 4
+    REPEATER = 5
+    DATA_ADVANCED = 6
+
+
+@dataclass(slots=True, frozen=True)
+class Callback:
+    """One callback of a device type. ``url``, ``headers`` and ``body_template`` are patterns
+    with Sigfox's ``{variables}``; ``dead`` is set while its destination keeps failing."""
+
+    id: str
+    device_type_id: str
+    channel: CallbackChannel
+    callback_type: CallbackType
+    callback_subtype: CallbackSubtype
+    url: str
+    http_method: str = "POST"
+    enabled: bool = True
+    send_duplicate: bool = False
+    send_sni: bool = True
+    headers: dict[str, str] = field(default_factory=dict)
+    content_type: str | None = None
+    body_template: str | None = None
+    line_pattern: str | None = None
+    downlink_hook: bool = False
+    dead: bool = False
+    created_at: int = 0
+
+
+class DeliveryState(StrEnum):
+    PENDING = "pending"
+    """Not delivered yet: waiting for its first attempt or its next retry."""
+    DELIVERED = "delivered"
+    FAILED = "failed"
+    """Retried for as long as allowed: given up (a manual retry makes it pending again)."""
+
+
+@dataclass(slots=True, frozen=True)
+class Delivery:
+    """One request a callback makes for one message: rendered when the message arrived, so a
+    later change of the callback or the device does not change what is sent."""
+
+    id: int
+    callback_id: str
+    device_type_id: str
+    device: str
+    message_id: int
+    message_time: int
+    data: str
+    method: str
+    url: str
+    headers: dict[str, str]
+    body: str | None
+    state: DeliveryState
+    attempts: int
+    next_attempt_at: int
+    created_at: int
+    snr: float | None = None
+    rssi: float | None = None
+    last_status: int | None = None
+    """The HTTP status of the last attempt (None when no answer came)."""
+    last_error: str | None = None
+    ended_at: int | None = None

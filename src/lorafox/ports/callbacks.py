@@ -1,0 +1,71 @@
+"""What outgoing callbacks need from a database: the callbacks of device types, and the
+outbox of requests they make (one row per callback and message, kept until delivered or given
+up, so a restart neither loses nor repeats a confirmed one)."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from lorafox.domain import Callback, Delivery, DeliveryState
+
+__all__ = ["AttemptOutcome", "CallbackStore", "DeliveryQuery"]
+
+
+@dataclass(slots=True, frozen=True)
+class AttemptOutcome:
+    """What one attempt left: the delivery's new state and when to try again."""
+
+    state: DeliveryState
+    attempts: int
+    next_attempt_at: int
+    last_status: int | None
+    last_error: str | None
+    ended_at: int | None
+
+
+@dataclass(slots=True, frozen=True)
+class DeliveryQuery:
+    """Deliveries not (yet) delivered after at least one attempt, newest first: of one device,
+    or of some device types; ``since``/``before`` bound the message time (epoch ms)."""
+
+    device: str | None = None
+    device_type_ids: Collection[str] = ()
+    since: int | None = None
+    before: int | None = None
+    limit: int = 100
+    offset: int = 0
+
+
+class CallbackStore(Protocol):
+    async def list_callbacks(self, device_type_id: str) -> list[Callback]: ...
+
+    async def all_callbacks(self) -> list[Callback]: ...
+
+    async def get_callback(self, callback_id: str) -> Callback | None: ...
+
+    async def create_callback(self, callback: Callback) -> None: ...
+
+    async def update_callback(self, callback: Callback) -> None: ...
+
+    async def delete_callback(self, callback_id: str) -> None: ...
+
+    async def get_cursor(self) -> int | None:
+        """The id of the last message whose deliveries were made (None before the first)."""
+
+    async def enqueue(self, deliveries: Sequence[Delivery], cursor: int) -> None:
+        """Store ``deliveries`` (their ``id`` is chosen by the store) and move the cursor to
+        ``cursor``, in one transaction."""
+
+    async def due(self, now: int, limit: int, skip: Collection[int] = ()) -> list[Delivery]:
+        """Pending deliveries whose next attempt is due, oldest first, but those in ``skip``."""
+
+    async def record_attempt(self, delivery_id: int, outcome: AttemptOutcome) -> None: ...
+
+    async def not_delivered(self, query: DeliveryQuery) -> list[Delivery]: ...
+
+    async def retry(self, query: DeliveryQuery, now: int) -> int:
+        """Make the failed deliveries matching ``query`` pending again, due now; how many."""
+
+    async def set_dead(self, callback_id: str, dead: bool) -> None: ...
