@@ -1,0 +1,124 @@
+"""The callback store: callbacks of device types, and the outbox of deliveries with its cursor,
+on every spelling of the store."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from lorafox.domain import (
+    Callback,
+    CallbackChannel,
+    CallbackSubtype,
+    CallbackType,
+    Delivery,
+    DeliveryState,
+    DeviceType,
+    new_id,
+)
+from lorafox.ports.callbacks import AttemptOutcome, DeliveryQuery
+from lorafox.store.sql.store import SqlStore
+
+
+async def _callback(store: SqlStore) -> Callback:
+    root = await store.identity.root_group()
+    device_type = DeviceType.blank(new_id(), "t", root.id, created_at=1)
+    await store.devices.create_device_type(device_type)
+    callback = Callback(
+        id=new_id(),
+        device_type_id=device_type.id,
+        channel=CallbackChannel.URL,
+        callback_type=CallbackType.DATA,
+        callback_subtype=CallbackSubtype.UPLINK,
+        url="https://example.com/{device}",
+        headers={"X-A": "{data}"},
+        body_template="{time}",
+        created_at=5,
+    )
+    await store.callbacks.create_callback(callback)
+    return callback
+
+
+def _delivery(callback: Callback, message_id: int, device: str = "1A") -> Delivery:
+    return Delivery(
+        id=0,
+        callback_id=callback.id,
+        device_type_id=callback.device_type_id,
+        device=device,
+        message_id=message_id,
+        message_time=message_id * 1000,
+        data="00",
+        method="POST",
+        url="https://example.com/1A",
+        headers={"X-A": "00"},
+        body="1",
+        state=DeliveryState.PENDING,
+        attempts=0,
+        next_attempt_at=100,
+        created_at=100,
+    )
+
+
+async def test_callbacks_are_stored_changed_and_deleted(store: SqlStore) -> None:
+    callback = await _callback(store)
+    assert await store.callbacks.get_callback(callback.id) == callback
+    assert await store.callbacks.list_callbacks(callback.device_type_id) == [callback]
+    changed = dataclasses.replace(callback, enabled=False, headers={}, url="https://x.org/")
+    await store.callbacks.update_callback(changed)
+    assert await store.callbacks.all_callbacks() == [changed]
+    await store.callbacks.set_dead(callback.id, True)
+    assert (await store.callbacks.get_callback(callback.id)).dead is True  # type: ignore[union-attr]
+    await store.callbacks.delete_callback(callback.id)
+    assert await store.callbacks.get_callback(callback.id) is None
+
+
+async def test_deliveries_move_with_the_cursor_and_through_their_states(store: SqlStore) -> None:
+    callback = await _callback(store)
+    assert await store.callbacks.get_cursor() is None
+    await store.callbacks.enqueue([_delivery(callback, 1), _delivery(callback, 2)], cursor=2)
+    assert await store.callbacks.get_cursor() == 2
+    await store.callbacks.enqueue([], cursor=9)
+    assert await store.callbacks.get_cursor() == 9
+
+    assert await store.callbacks.due(now=99, limit=10) == []
+    first, second = await store.callbacks.due(now=100, limit=10)
+    assert (first.message_id, second.message_id) == (1, 2)
+    assert first.headers == {"X-A": "00"} and first.state is DeliveryState.PENDING
+    assert [d.id for d in await store.callbacks.due(100, 10, skip=[first.id])] == [second.id]
+
+    retry = AttemptOutcome(DeliveryState.PENDING, 1, 500, 503, "HTTP 503", None)
+    await store.callbacks.record_attempt(first.id, retry)
+    given_up = AttemptOutcome(DeliveryState.FAILED, 3, 200, None, "refused", 200)
+    await store.callbacks.record_attempt(second.id, given_up)
+    assert await store.callbacks.due(now=499, limit=10) == []
+    listed = await store.callbacks.not_delivered(DeliveryQuery(device="1A"))
+    assert [(d.id, d.state, d.last_status) for d in listed] == [
+        (second.id, DeliveryState.FAILED, None),
+        (first.id, DeliveryState.PENDING, 503),
+    ]
+    by_type = DeliveryQuery(device_type_ids=[callback.device_type_id], since=2000)
+    assert [d.id for d in await store.callbacks.not_delivered(by_type)] == [second.id]
+    assert await store.callbacks.not_delivered(DeliveryQuery(device="FF")) == []
+
+    assert await store.callbacks.retry(DeliveryQuery(device_type_ids=["other"]), now=600) == 0
+    assert (
+        await store.callbacks.retry(
+            DeliveryQuery(device_type_ids=[callback.device_type_id]), now=600
+        )
+        == 1
+    )
+    [again] = [d for d in await store.callbacks.due(now=600, limit=10) if d.id == second.id]
+    assert again.state is DeliveryState.PENDING and again.ended_at is None
+
+    done = AttemptOutcome(DeliveryState.DELIVERED, 2, 700, 204, None, 700)
+    await store.callbacks.record_attempt(first.id, done)
+    assert first.id not in [d.id for d in await store.callbacks.not_delivered(DeliveryQuery())]
+
+
+async def test_deleting_a_device_type_deletes_its_callbacks_and_deliveries(
+    store: SqlStore,
+) -> None:
+    callback = await _callback(store)
+    await store.callbacks.enqueue([_delivery(callback, 1)], cursor=1)
+    await store.devices.delete_device_type(callback.device_type_id)
+    assert await store.callbacks.all_callbacks() == []
+    assert await store.callbacks.due(now=10**12, limit=10) == []
