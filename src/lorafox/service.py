@@ -36,14 +36,7 @@ from lorafox.bus.access import TopicAccess
 from lorafox.bus.broker import BrokerLimits, EmbeddedBroker, EmbeddedBus
 from lorafox.bus.external import BrokerAddress, ExternalBus, tls_context
 from lorafox.bus.outbox import Outbox
-from lorafox.callbacks import (
-    CallbackDispatcher,
-    CallbackSender,
-    Delivering,
-    DestinationGuard,
-    DeviceTypeCallbacks,
-    NotDelivered,
-)
+from lorafox.callbacks.service import OutgoingCallbacks
 from lorafox.data_dir import lock_data_dir, private_umask
 from lorafox.devices import DeviceManagement, UnknownDevicePolicy, UnknownDevices
 from lorafox.domain import Principal, StoredUplink
@@ -101,8 +94,7 @@ class _Parts:
     pipeline: UplinkPipeline
     events: DeviceEvents
     outbox: Outbox | None
-    dispatcher: CallbackDispatcher
-    sender: CallbackSender
+    outgoing: OutgoingCallbacks
     stop_jobs: Callable[[], Awaitable[None]]
 
 
@@ -296,30 +288,15 @@ class Service:
             pipeline.add_sink(outbox.add)
         events = DeviceEvents(store.events, bus, management.registry, s)
         pipeline.add_sink(events.monitor.observe)
-        c = s.callbacks
-        guard = DestinationGuard(
-            [ipaddress.ip_network(n, strict=False) for n in c.allowed_networks]
-        )
-        sender = CallbackSender(
+        outgoing = await OutgoingCallbacks.create(
             store.callbacks,
-            guard,
-            Delivering(
-                timeout=c.timeout_seconds,
-                retry_for=c.retry_for_seconds,
-                backoff=c.backoff_seconds,
-                max_backoff=c.max_backoff_seconds,
-                per_destination=c.per_destination,
-                max_in_flight=c.max_in_flight,
-            ),
+            store.messages,
+            management,
+            s.callbacks,
             now_ms,
             events.log.record_later,
         )
-        dispatcher = CallbackDispatcher(
-            store.callbacks, store.messages, management.registry.device_type_of, now_ms, sender.wake
-        )
-        await dispatcher.start()
-        await sender.start()
-        pipeline.add_sink(dispatcher.add)
+        pipeline.add_sink(outgoing.dispatcher.add)
         unknown = await UnknownDevices.create(
             store.devices,
             management.registry,
@@ -338,6 +315,7 @@ class Service:
             metrics,
             unknown=unknown,
             devices=management,
+            hook=outgoing.hooks,
         )
         callbacks = SigfoxCallbacks(
             uplinks=uplinks,
@@ -371,10 +349,8 @@ class Service:
             devices=management,
             root=root,
             health=health,
-            callbacks=DeviceTypeCallbacks(
-                store.callbacks, management.types, guard, dispatcher.refresh
-            ),
-            not_delivered=NotDelivered(store.callbacks, management, now_ms, sender.wake),
+            callbacks=outgoing.config,
+            not_delivered=outgoing.not_delivered,
             trust_forwarded_for=s.sigfox.trust_forwarded_for,
         )
         tables = TableMaintenance(
@@ -393,16 +369,7 @@ class Service:
         tables_task = asyncio.create_task(tables.run(self._stop))
         try:
             await self._run(
-                _Parts(
-                    server,
-                    bus,
-                    pipeline,
-                    events,
-                    outbox,
-                    dispatcher,
-                    sender,
-                    management.bulk.stop,
-                ),
+                _Parts(server, bus, pipeline, events, outbox, outgoing, management.bulk.stop),
                 sock,
             )
         finally:
@@ -422,8 +389,7 @@ class Service:
                 pipeline_task = tasks.create_task(parts.pipeline.run())
                 events_task = tasks.create_task(parts.events.run())
                 outbox_task = tasks.create_task(parts.outbox.run()) if parts.outbox else None
-                dispatcher_task = tasks.create_task(parts.dispatcher.run())
-                sender_task = tasks.create_task(parts.sender.run())
+                callbacks_task = tasks.create_task(parts.outgoing.run())
                 server_task = tasks.create_task(parts.server.serve(sockets=[sock]))
                 # uvicorn offers no start event; its flag flips within a few ms
                 while not parts.server.started and not server_task.done():  # noqa: ASYNC110
@@ -445,10 +411,7 @@ class Service:
                 await parts.stop_jobs()
                 parts.pipeline.close()
                 await pipeline_task
-                parts.dispatcher.close()
-                await dispatcher_task
-                parts.sender.close()
-                await sender_task
+                await parts.outgoing.close(callbacks_task)
                 await parts.events.close()
                 await events_task
                 if parts.outbox is not None and outbox_task is not None:

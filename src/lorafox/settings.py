@@ -230,6 +230,13 @@ class CallbacksSettings(_AllowedNetworks):
         "only public addresses), e.g. 10.0.0.0/8 for a receiver on your own network.",
     )
     timeout_seconds: float = Field(default=10, gt=0, le=300, description="One request's time.")
+    downlink_timeout_seconds: float = Field(
+        default=3,
+        gt=0,
+        le=20,
+        description="How long a device type's downlink callback may take to answer a device "
+        "waiting for a downlink; later, the queue answers.",
+    )
     retry_for_seconds: float = Field(
         default=6 * 3600,
         ge=0,

@@ -37,6 +37,7 @@ class Receiver:
     after ``gate`` is set; it records every request it answered 2xx or not."""
 
     statuses: list[int] = field(default_factory=lambda: [204])
+    answer_body: bytes = b""
     requests: list[Received] = field(default_factory=list)
     gate: threading.Event = field(default_factory=threading.Event)
     server: ThreadingHTTPServer | None = None
@@ -72,8 +73,10 @@ def receiver() -> Iterator[Receiver]:
         def _any(self) -> None:
             status = found.answer(self)
             self.send_response(status)
-            self.send_header("content-length", "0")
+            content = found.answer_body if status != 204 else b""
+            self.send_header("content-length", str(len(content)))
             self.end_headers()
+            self.wfile.write(content)
 
         do_GET = do_POST = do_PUT = _any  # noqa: N815
 
@@ -368,3 +371,88 @@ def test_a_restart_in_the_middle_of_retries_loses_and_repeats_nothing(
         fleet.http.close()
     paths = sorted(r.path for r in receiver.delivered())
     assert paths == [f"/in?seq={seq}" for seq in (1, 2, 3, 4)]  # each once
+
+
+def _bidir(fleet: Fleet, seq: int) -> httpx.Response:
+    return fleet.http.post("/sigfox/bidir", json=body(fleet.device, seq, ack=True), auth=SIGFOX)
+
+
+def _queue(fleet: Fleet, data: str) -> None:
+    r = fleet.http.post(f"/api/v2/devices/{fleet.device}/downlinks", json={"data": data})
+    assert r.status_code in (200, 201), r.text
+
+
+def _downlink_callback(fleet: Fleet, url: str) -> str:
+    made = fleet.callback(url=url, callbackSubtype=3, bodyTemplate='{"seq":{seqNumber}}')
+    path = f"/api/v2/device-types/{fleet.device_type}/callbacks/{made}/downlink"
+    r = fleet.http.put(path)
+    assert r.status_code == 204, r.text
+    return made
+
+
+def test_the_downlink_callback_answers_a_device_waiting_for_a_downlink(
+    fleet: Fleet, receiver: Receiver
+) -> None:
+    receiver.statuses = [200]
+    receiver.answer_body = json.dumps({fleet.device: {"downlinkData": "0A0B0C0D0E0F1011"}}).encode()
+    made = _downlink_callback(fleet, receiver.url + "/dl/{device}")
+    [shown] = fleet.http.get(f"/api/v2/device-types/{fleet.device_type}/callbacks").json()["data"]
+    assert shown["id"] == made and shown["downlinkHook"] is True
+    _queue(fleet, "1111111111111111")
+
+    r = _bidir(fleet, 1)
+    assert r.status_code == 200 and r.json() == {fleet.device: {"downlinkData": "0a0b0c0d0e0f1011"}}
+    [asked] = receiver.requests
+    assert asked.path == f"/dl/{fleet.device}" and json.loads(asked.body) == {"seq": 1}
+    # Sigfox's retry of the same call gets the same downlink; the queue is left as it was
+    assert _bidir(fleet, 1).json() == r.json()
+    queued = fleet.http.get(f"/api/v2/devices/{fleet.device}/downlinks").json()["data"]
+    assert [d["state"] for d in queued if d["data"] == "1111111111111111"] == ["queued"]
+    fleet.uplink(2)  # no downlink asked: the downlink callback is not called, nor queued
+    assert len(receiver.requests) == 2
+
+
+@pytest.mark.parametrize(
+    "answer", [(204, b""), (200, b'{"%s": {"noData": true}}')], ids=["204", "noData"]
+)
+def test_a_downlink_callback_answering_no_data_gives_no_downlink(
+    fleet: Fleet, receiver: Receiver, answer: tuple[int, bytes]
+) -> None:
+    receiver.statuses = [answer[0]]
+    receiver.answer_body = answer[1].replace(b"%s", fleet.device.encode())
+    _downlink_callback(fleet, receiver.url + "/dl")
+    _queue(fleet, "2222222222222222")
+    assert _bidir(fleet, 1).status_code == 204
+    wait_until(lambda: receiver.requests)
+
+
+@pytest.mark.parametrize(
+    "failure", ["500", "not json", "bad data", "late"], ids=lambda f: f.replace(" ", "-")
+)
+def test_the_queue_answers_when_the_downlink_callback_fails_or_is_late(
+    lorafox_factory: Callable[..., Running], receiver: Receiver, failure: str
+) -> None:
+    fleet = _fleet(lorafox_factory(callbacks={**LOOPBACK, "downlink_timeout_seconds": 0.5}))
+    receiver.statuses = [500] if failure == "500" else [200]
+    receiver.answer_body = {
+        "500": b"",
+        "not json": b"<html>",
+        "bad data": json.dumps({fleet.device: {"downlinkData": "12"}}).encode(),
+        "late": json.dumps({fleet.device: {"downlinkData": "0A0B0C0D0E0F1011"}}).encode(),
+    }[failure]
+    if failure == "late":
+        receiver.gate.clear()
+    _downlink_callback(fleet, receiver.url + "/dl")
+    _queue(fleet, "3333333333333333")
+    r = _bidir(fleet, 1)
+    assert r.status_code == 200 and r.json() == {fleet.device: {"downlinkData": "3333333333333333"}}
+    receiver.gate.set()
+
+
+def test_only_a_bidir_callback_can_be_the_downlink_callback(fleet: Fleet) -> None:
+    made = fleet.callback(url="http://example.com/")
+    path = f"/api/v2/device-types/{fleet.device_type}/callbacks/{made}/downlink"
+    r = fleet.http.put(path)
+    assert r.status_code == 400 and "BIDIR" in r.json()["message"]
+    other = f"/api/v2/device-types/{fleet.device_type}/callbacks/{'0' * 24}/downlink"
+    assert fleet.http.put(other).status_code == 404

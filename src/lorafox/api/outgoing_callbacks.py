@@ -167,6 +167,22 @@ async def enable_callback(
     await ctx.callbacks.enable(caller, device_type_id, callback_id, enabled)
 
 
+@router.put(
+    _ONE + "/downlink",
+    status_code=204,
+    response_class=Response,
+    summary="Make this BIDIR callback the device type's downlink callback (DEVICE_MANAGER)",
+    description="A device of the type waiting for a downlink (downlinkMode 1, CALLBACK) gets "
+    'this callback\'s answer, `{"<device>": {"downlinkData": "<16 hex digits>"}}`, or none for '
+    '204 or `{"<device>": {"noData": true}}`; when it fails or is late, the queue answers.',
+    responses=error_responses(400, 403, 404),
+)
+async def select_downlink_callback(
+    ctx: Ctx, caller: Caller, device_type_id: DeviceTypeId, callback_id: str
+) -> None:
+    await ctx.callbacks.select_downlink(caller, device_type_id, callback_id)
+
+
 @router.delete(
     _ONE,
     status_code=204,

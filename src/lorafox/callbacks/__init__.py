@@ -1,23 +1,29 @@
 """Outgoing callbacks: a sink of the uplink flow that forwards each message to the URLs its
 device type's callbacks name, as the Sigfox Back-End does.
 
-``config`` (the callbacks of a device type), ``templates`` (Sigfox's variables), ``dispatch``
-(stored uplinks → stored deliveries), ``sender`` (deliveries → HTTP requests, retried),
-``destinations`` (which addresses requests may reach), ``failures`` (what was not delivered).
+``config`` (the callbacks of a device type), ``directory`` (the enabled ones, in memory),
+``templates`` (Sigfox's variables), ``dispatch`` (stored uplinks → stored deliveries),
+``sender`` (deliveries → HTTP requests, retried), ``downlink_hook`` (the BIDIR callback that
+answers a device waiting for a downlink), ``destinations`` (which addresses requests may
+reach), ``failures`` (what was not delivered).
 """
 
 from lorafox.callbacks.config import CallbackChanges, DeviceTypeCallbacks
 from lorafox.callbacks.destinations import DestinationGuard
+from lorafox.callbacks.directory import CallbackDirectory
 from lorafox.callbacks.dispatch import CallbackDispatcher
+from lorafox.callbacks.downlink_hook import DownlinkHooks
 from lorafox.callbacks.failures import NotDelivered
 from lorafox.callbacks.sender import CallbackSender, Delivering
 
 __all__ = [
     "CallbackChanges",
+    "CallbackDirectory",
     "CallbackDispatcher",
     "CallbackSender",
     "Delivering",
     "DestinationGuard",
     "DeviceTypeCallbacks",
+    "DownlinkHooks",
     "NotDelivered",
 ]

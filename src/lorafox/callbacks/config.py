@@ -1,5 +1,6 @@
-"""A device type's callbacks as a principal sees them: list, create, change, enable, delete.
-Reading needs VIEWER on the device type's group, changing it DEVICE_MANAGER."""
+"""A device type's callbacks as a principal sees them: list, create, change, enable, delete,
+choose the downlink callback. Reading needs VIEWER on the device type's group, changing it
+DEVICE_MANAGER."""
 
 from __future__ import annotations
 
@@ -123,6 +124,8 @@ def _checked(callback: Callback, guard: DestinationGuard) -> Callback:
         len(callback.content_type) > 256 or "\n" in callback.content_type
     ):
         raise InvalidInput("contentType: one line of at most 256 characters", field="contentType")
+    if callback.downlink_hook and subtype is not CallbackSubtype.BIDIR:
+        return dataclasses.replace(callback, downlink_hook=False)  # no longer BIDIR
     return callback
 
 
@@ -216,6 +219,16 @@ class DeviceTypeCallbacks:
         self, principal: Principal, device_type_id: str, callback_id: str, enabled: bool
     ) -> None:
         await self.update(principal, device_type_id, callback_id, CallbackChanges(enabled=enabled))
+
+    async def select_downlink(
+        self, principal: Principal, device_type_id: str, callback_id: str
+    ) -> None:
+        """Make this BIDIR callback the device type's downlink callback (the only one)."""
+        device_type, current = await self._own(principal, device_type_id, callback_id)
+        if current.callback_subtype is not CallbackSubtype.BIDIR:
+            raise InvalidInput("only a DATA BIDIR callback can be the downlink callback")
+        await self._store.update_callback(dataclasses.replace(current, downlink_hook=True))
+        await self._on_change(device_type.id)
 
     async def delete(self, principal: Principal, device_type_id: str, callback_id: str) -> None:
         device_type, found = await self._own(principal, device_type_id, callback_id)

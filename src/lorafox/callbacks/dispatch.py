@@ -15,6 +15,7 @@ import logging
 from collections import deque
 from collections.abc import Callable, Sequence
 
+from lorafox.callbacks.directory import CallbackDirectory
 from lorafox.callbacks.templates import render, uplink_values, url_value
 from lorafox.domain import (
     Callback,
@@ -36,7 +37,11 @@ _BATCH = 500
 
 
 def _fires(callback: Callback, stored: StoredUplink) -> bool:
-    if not callback.enabled or callback.callback_type is not CallbackType.DATA:
+    """Whether ``callback`` is delivered for ``stored`` (the downlink callback is not: it is
+    called while the device waits, by ``DownlinkHooks``)."""
+    if not callback.enabled or callback.downlink_hook:
+        return False
+    if callback.callback_type is not CallbackType.DATA:
         return False
     if callback.callback_subtype is CallbackSubtype.BIDIR:
         return stored.uplink.ack
@@ -79,6 +84,7 @@ class CallbackDispatcher:
     def __init__(
         self,
         store: CallbackStore,
+        directory: CallbackDirectory,
         messages: MessageStore,
         type_of: Callable[[str], str | None],
         clock: Callable[[], int],
@@ -88,13 +94,13 @@ class CallbackDispatcher:
         cursor_interval: float = 1.0,
     ) -> None:
         self._store = store
+        self._directory = directory
         self._messages = messages
         self._type_of = type_of
         self._clock = clock
         self._on_enqueued = on_enqueued
         self._max_memory = max_memory
         self._cursor_interval = cursor_interval
-        self._by_type: dict[str, list[Callback]] = {}
         self._queue: deque[StoredUplink] = deque()
         self._from_store = False
         self._left_to_store = 0  # batches ``add`` left to the store reader
@@ -104,23 +110,12 @@ class CallbackDispatcher:
         self._closing = False
 
     async def start(self) -> None:
-        """Load the callbacks and the cursor; messages stored after it are handled first."""
-        for callback in await self._store.all_callbacks():
-            if callback.enabled:
-                self._by_type.setdefault(callback.device_type_id, []).append(callback)
+        """Read the cursor; messages stored after it are handled first."""
         cursor = await self._store.get_cursor()
         if cursor is None:  # first run: from the newest message on
             cursor = await self._messages.last_message_id()
         self._cursor = self._saved = cursor
         self._from_store = cursor < await self._messages.last_message_id()
-
-    async def refresh(self, device_type_id: str) -> None:
-        """Read ``device_type_id``'s callbacks again (after a change)."""
-        enabled = [c for c in await self._store.list_callbacks(device_type_id) if c.enabled]
-        if enabled:
-            self._by_type[device_type_id] = enabled
-        else:
-            self._by_type.pop(device_type_id, None)
 
     def add(self, stored: Sequence[StoredUplink]) -> None:
         """A pipeline sink: newly committed uplinks (queued; nothing is awaited here)."""
@@ -129,7 +124,7 @@ class CallbackDispatcher:
             return
         if not stored:
             return
-        if not self._by_type:
+        if not self._directory:
             self._cursor = max(self._cursor, stored[-1].id)  # nothing to send: just move on
             return
         if len(self._queue) + len(stored) > self._max_memory:
@@ -183,7 +178,7 @@ class CallbackDispatcher:
         deliveries = [
             delivery_for(callback, stored, now)
             for stored in batch
-            for callback in self._by_type.get(self._type_of(stored.uplink.device) or "", ())
+            for callback in self._directory.of_type(self._type_of(stored.uplink.device))
             if _fires(callback, stored)
         ]
         await self._store.enqueue(deliveries, batch[-1].id)

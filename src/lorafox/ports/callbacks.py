@@ -8,9 +8,18 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from lorafox.domain import Callback, Delivery, DeliveryState
+from lorafox.domain import Callback, Delivery, DeliveryState, Uplink
 
-__all__ = ["AttemptOutcome", "CallbackStore", "DeliveryQuery"]
+__all__ = ["AttemptOutcome", "CallbackStore", "DeliveryQuery", "DownlinkHook", "HookAnswer"]
+
+HookAnswer = str | bool | None
+"""A downlink callback's answer: the downlink's data (16 hex digits), False for no downlink,
+None when there is no downlink callback or it did not answer (the queue answers then)."""
+
+
+class DownlinkHook(Protocol):
+    async def answer(self, uplink: Uplink, device_type_id: str | None) -> HookAnswer:
+        """Ask the device type's downlink callback for ``uplink``'s downlink."""
 
 
 @dataclass(slots=True, frozen=True)

@@ -14,6 +14,7 @@ from lorafox.domain import Device, DownlinkMode, Principal, Uplink
 from lorafox.downlink.queue import DownlinkQueue
 from lorafox.errors import Forbidden, NotFound
 from lorafox.metrics import Metrics
+from lorafox.ports.callbacks import DownlinkHook
 from lorafox.ports.store import DownlinkAsk, Ingested
 from lorafox.uplink.pipeline import UplinkPipeline
 
@@ -28,7 +29,8 @@ class UplinkService:
     ``unknown`` decides about devices that are not registered (None: accept them, create
     nothing); ``devices`` gives each device type's decoder and downlink mode and checks what an
     API user sending callbacks may reach (None: no decoding, downlinks from the queue, and only
-    the instance's own callback credentials).
+    the instance's own callback credentials); ``hook`` asks a device type's downlink callback
+    before the queue.
     """
 
     def __init__(
@@ -39,8 +41,10 @@ class UplinkService:
         *,
         unknown: UnknownDevices | None = None,
         devices: DeviceManagement | None = None,
+        hook: DownlinkHook | None = None,
     ) -> None:
         self._pipeline = pipeline
+        self._hook = hook
         self._downlinks = downlinks
         self._metrics = metrics
         self._unknown = unknown
@@ -74,7 +78,7 @@ class UplinkService:
             uplink = dataclasses.replace(uplink, decoded=decoded, decode_error=error)
         ask: DownlinkAsk = False
         if wants_downlink and codec.mode is DownlinkMode.CALLBACK:
-            ask = True
+            ask = await self._ask_hook(uplink, provision)
         elif wants_downlink and codec.mode is DownlinkMode.DIRECT and codec.template is not None:
             ask = codec.template.render(uplink.time // 1000, uplink.station, uplink.rssi)
         result = await self._pipeline.submit(uplink, downlink=ask, provision=provision)
@@ -87,6 +91,18 @@ class UplinkService:
         if wants_downlink:
             self._downlinks.count_answer(result.downlink)
         return result
+
+    async def _ask_hook(self, uplink: Uplink, provision: Device | None) -> DownlinkAsk:
+        """The downlink callback's answer, or the queue's (True) when there is none."""
+        if self._hook is None or self._devices is None:
+            return True
+        type_id = (
+            provision.device_type_id
+            if provision is not None
+            else self._devices.registry.device_type_of(uplink.device)
+        )
+        answered = await self._hook.answer(uplink, type_id)
+        return True if answered is None else answered
 
     async def _provision_for(self, sender: Principal, uplink: Uplink) -> Device | None:
         """The device to provision for ``sender``'s uplink, None when it is registered and

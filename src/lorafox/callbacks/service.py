@@ -1,0 +1,84 @@
+"""``OutgoingCallbacks``: the callback parts built once, started, run and stopped together."""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from lorafox.callbacks.config import DeviceTypeCallbacks
+from lorafox.callbacks.destinations import DestinationGuard
+from lorafox.callbacks.directory import CallbackDirectory
+from lorafox.callbacks.dispatch import CallbackDispatcher
+from lorafox.callbacks.downlink_hook import DownlinkHooks
+from lorafox.callbacks.failures import NotDelivered
+from lorafox.callbacks.sender import CallbackSender, Delivering
+from lorafox.devices import DeviceManagement
+from lorafox.domain import Event
+from lorafox.ports.callbacks import CallbackStore
+from lorafox.ports.store import MessageStore
+from lorafox.settings import CallbacksSettings
+
+__all__ = ["OutgoingCallbacks"]
+
+
+@dataclass(slots=True)
+class OutgoingCallbacks:
+    config: DeviceTypeCallbacks
+    not_delivered: NotDelivered
+    hooks: DownlinkHooks
+    dispatcher: CallbackDispatcher
+    sender: CallbackSender
+
+    @classmethod
+    async def create(
+        cls,
+        store: CallbackStore,
+        messages: MessageStore,
+        devices: DeviceManagement,
+        settings: CallbacksSettings,
+        clock: Callable[[], int],
+        report: Callable[[Event], None],
+    ) -> OutgoingCallbacks:
+        """Build the parts and read what they start from (the callbacks, the cursor)."""
+        s = settings
+        guard = DestinationGuard(
+            [ipaddress.ip_network(n, strict=False) for n in s.allowed_networks]
+        )
+        delivering = Delivering(
+            timeout=s.timeout_seconds,
+            retry_for=s.retry_for_seconds,
+            backoff=s.backoff_seconds,
+            max_backoff=s.max_backoff_seconds,
+            per_destination=s.per_destination,
+            max_in_flight=s.max_in_flight,
+        )
+        sender = CallbackSender(store, guard, delivering, clock, report)
+        directory = CallbackDirectory(store)
+        await directory.load()
+        dispatcher = CallbackDispatcher(
+            store, directory, messages, devices.registry.device_type_of, clock, sender.wake
+        )
+        await dispatcher.start()
+        await sender.start()
+        return cls(
+            config=DeviceTypeCallbacks(store, devices.types, guard, directory.refresh),
+            not_delivered=NotDelivered(store, devices, clock, sender.wake),
+            hooks=DownlinkHooks(directory, guard, clock, timeout=s.downlink_timeout_seconds),
+            dispatcher=dispatcher,
+            sender=sender,
+        )
+
+    async def run(self) -> None:
+        """Dispatch and deliver until ``close``."""
+        async with asyncio.TaskGroup() as tasks:
+            tasks.create_task(self.dispatcher.run())
+            tasks.create_task(self.sender.run())
+
+    async def close(self, run: asyncio.Task[None]) -> None:
+        """Handle the messages already stored, then stop delivering (``run`` is its task)."""
+        self.dispatcher.close()
+        self.sender.close()
+        await run
+        await self.hooks.close()
