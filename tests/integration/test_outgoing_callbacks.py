@@ -304,6 +304,7 @@ def test_a_dead_receiver_is_given_up_listed_marked_and_retried_by_hand(
     [failed] = wait_until(given_up)
     assert failed["attempts"] >= 1 and failed["status"] == "" and failed["message"]
     assert failed["callback"]["id"] == callback and failed["nextAttempt"] is None
+    assert failed["callback"]["url"] == dead and failed["data"] == body(fleet.device, 1)["data"]
     assert fleet.not_delivered("devices") == [failed]
     groups = fleet.http.get("/api/v2/groups").json()["data"]
     [root] = [g for g in groups if not g["path"]]
@@ -325,11 +326,10 @@ def test_a_dead_receiver_is_given_up_listed_marked_and_retried_by_hand(
     assert r.status_code == 204
     r = fleet.http.post(f"/api/v2/device-types/{fleet.device_type}/callbacks-not-delivered/retry")
     assert r.status_code == 200 and r.json() == {"retried": 1}
-    # the delivery keeps the request rendered when the message arrived (the dead address):
-    # retried, it fails again, and stays listed
-    wait_until(lambda: given_up() and given_up()[0]["attempts"] > failed["attempts"])
-    fleet.uplink(2)  # the new address gets the new message, and the callback is alive again
-    wait_until(lambda: receiver.requests)
+    # the request is made from the callback as it is now: the message reaches the new address
+    [retried] = wait_until(lambda: receiver.requests)
+    assert retried.path == "/back"
+    wait_until(lambda: fleet.not_delivered() == [])
     wait_until(lambda: fleet.http.get(path).json()["data"][0]["dead"] is False)
     wait_until(lambda: "callback_restored" in event_types())
 

@@ -13,6 +13,7 @@ from lorafox.domain import (
     Delivery,
     DeliveryState,
     DeviceType,
+    Uplink,
     new_id,
 )
 from lorafox.ports.callbacks import AttemptOutcome, DeliveryQuery
@@ -46,16 +47,24 @@ def _delivery(callback: Callback, message_id: int, device: str = "1A") -> Delive
         device=device,
         message_id=message_id,
         message_time=message_id * 1000,
-        data="00",
-        method="POST",
-        url="https://example.com/1A",
-        headers={"X-A": "00"},
-        body="1",
         state=DeliveryState.PENDING,
         attempts=0,
         next_attempt_at=100,
         created_at=100,
     )
+
+
+async def _messages(store: SqlStore, count: int) -> list[int]:
+    uplinks = [(Uplink("1A", seq * 1000, seq, "00"), False) for seq in range(1, count + 1)]
+    return [i.stored.id for i in await store.messages.ingest(uplinks) if i.stored]
+
+
+async def _due(store: SqlStore, now: int, skip: list[int] | None = None) -> list[Delivery]:
+    return [d for d, _ in await store.callbacks.due(now, 10, skip=skip or [])]
+
+
+async def _not_delivered(store: SqlStore, query: DeliveryQuery) -> list[Delivery]:
+    return [d for d, _ in await store.callbacks.not_delivered(query)]
 
 
 async def test_callbacks_are_stored_changed_and_deleted(store: SqlStore) -> None:
@@ -73,31 +82,34 @@ async def test_callbacks_are_stored_changed_and_deleted(store: SqlStore) -> None
 
 async def test_deliveries_move_with_the_cursor_and_through_their_states(store: SqlStore) -> None:
     callback = await _callback(store)
+    one, two = await _messages(store, 2)
     assert await store.callbacks.get_cursor() is None
-    await store.callbacks.enqueue([_delivery(callback, 1), _delivery(callback, 2)], cursor=2)
-    assert await store.callbacks.get_cursor() == 2
+    await store.callbacks.enqueue([_delivery(callback, one), _delivery(callback, two)], two)
+    await store.callbacks.enqueue([_delivery(callback, one)], two)  # once per message
+    assert await store.callbacks.get_cursor() == two
     await store.callbacks.enqueue([], cursor=9)
     assert await store.callbacks.get_cursor() == 9
 
-    assert await store.callbacks.due(now=99, limit=10) == []
-    first, second = await store.callbacks.due(now=100, limit=10)
-    assert (first.message_id, second.message_id) == (1, 2)
-    assert first.headers == {"X-A": "00"} and first.state is DeliveryState.PENDING
-    assert [d.id for d in await store.callbacks.due(100, 10, skip=[first.id])] == [second.id]
+    assert await _due(store, now=99) == []
+    [(first, message), (second, _)] = await store.callbacks.due(now=100, limit=10)
+    assert (first.message_id, second.message_id) == (one, two)
+    assert message is not None and message.id == one and message.uplink.seq_number == 1
+    assert first.state is DeliveryState.PENDING
+    assert [d.id for d in await _due(store, 100, skip=[first.id])] == [second.id]
 
     retry = AttemptOutcome(DeliveryState.PENDING, 1, 500, 503, "HTTP 503", None)
-    await store.callbacks.record_attempt(first.id, retry)
+    await store.callbacks.record_attempts([(first.id, retry)])
     given_up = AttemptOutcome(DeliveryState.FAILED, 3, 200, None, "refused", 200)
-    await store.callbacks.record_attempt(second.id, given_up)
-    assert await store.callbacks.due(now=499, limit=10) == []
-    listed = await store.callbacks.not_delivered(DeliveryQuery(device="1A"))
+    await store.callbacks.record_attempts([(second.id, given_up)])
+    assert await _due(store, now=499) == []
+    listed = await _not_delivered(store, DeliveryQuery(device="1A"))
     assert [(d.id, d.state, d.last_status) for d in listed] == [
         (second.id, DeliveryState.FAILED, None),
         (first.id, DeliveryState.PENDING, 503),
     ]
     by_type = DeliveryQuery(device_type_ids=[callback.device_type_id], since=2000)
-    assert [d.id for d in await store.callbacks.not_delivered(by_type)] == [second.id]
-    assert await store.callbacks.not_delivered(DeliveryQuery(device="FF")) == []
+    assert [d.id for d in await _not_delivered(store, by_type)] == [second.id]
+    assert await _not_delivered(store, DeliveryQuery(device="FF")) == []
 
     assert await store.callbacks.retry(DeliveryQuery(device_type_ids=["other"]), now=600) == 0
     assert (
@@ -106,19 +118,20 @@ async def test_deliveries_move_with_the_cursor_and_through_their_states(store: S
         )
         == 1
     )
-    [again] = [d for d in await store.callbacks.due(now=600, limit=10) if d.id == second.id]
+    [again] = [d for d in await _due(store, now=600) if d.id == second.id]
     assert again.state is DeliveryState.PENDING and again.ended_at is None
 
     done = AttemptOutcome(DeliveryState.DELIVERED, 2, 700, 204, None, 700)
-    await store.callbacks.record_attempt(first.id, done)
-    assert first.id not in [d.id for d in await store.callbacks.not_delivered(DeliveryQuery())]
+    await store.callbacks.record_attempts([(first.id, done)])
+    assert first.id not in [d.id for d in await _not_delivered(store, DeliveryQuery())]
 
 
 async def test_deleting_a_device_type_deletes_its_callbacks_and_deliveries(
     store: SqlStore,
 ) -> None:
     callback = await _callback(store)
-    await store.callbacks.enqueue([_delivery(callback, 1)], cursor=1)
+    [one] = await _messages(store, 1)
+    await store.callbacks.enqueue([_delivery(callback, one)], cursor=one)
     await store.devices.delete_device_type(callback.device_type_id)
     assert await store.callbacks.all_callbacks() == []
-    assert await store.callbacks.due(now=10**12, limit=10) == []
+    assert await _due(store, now=10**12) == []

@@ -22,7 +22,8 @@ from lorafox.api.schemas import (
     page,
 )
 from lorafox.callbacks import CallbackChanges
-from lorafox.domain import Callback, Delivery
+from lorafox.callbacks.failures import Undelivered
+from lorafox.domain import Callback
 from lorafox.ports.callbacks import DeliveryQuery
 
 __all__ = ["router"]
@@ -197,7 +198,7 @@ async def delete_callback(
 
 
 class Attempted(BaseModel):
-    """The request as it was made."""
+    """The request the callback makes for the message (empty once the message is deleted)."""
 
     id: str = Field(description="the callback's identifier")
     url: str
@@ -230,27 +231,32 @@ class Retried(BaseModel):
     retried: int = Field(description="deliveries made pending again")
 
 
-def _failure(d: Delivery) -> NotDeliveredOut:
+def _failure(found: Undelivered) -> NotDeliveredOut:
+    d, message, request = found.delivery, found.message, found.request
     pending = d.state.value == "pending"
     return NotDeliveredOut(
         device=d.device,
         deviceType=d.device_type_id,
         time=d.message_time,
-        data=d.data,
-        snr=d.snr,
-        rssi=d.rssi,
+        data=message.uplink.data if message else "",
+        snr=message.uplink.snr if message else None,
+        rssi=message.uplink.rssi if message else None,
         status="" if d.last_status is None else str(d.last_status),
         message=d.last_error or "",
         state=d.state.value,
         attempts=d.attempts,
         nextAttempt=d.next_attempt_at if pending else None,
         callback=Attempted(
-            id=d.callback_id, url=d.url, method=d.method, headers=d.headers, body=d.body
+            id=d.callback_id,
+            url=request.url if request else "",
+            method=request.method if request else "",
+            headers=request.headers if request else {},
+            body=request.body if request else None,
         ),
     )
 
 
-def _listing(request: Request, found: list[Delivery], query: DeliveryQuery) -> NotDeliveredList:
+def _listing(request: Request, found: list[Undelivered], query: DeliveryQuery) -> NotDeliveredList:
     shown = found[: query.limit - 1]
     return NotDeliveredList(
         data=[_failure(d) for d in shown],

@@ -36,6 +36,12 @@ class CallbackDirectory:
         """The enabled callbacks of a device type."""
         return self._by_type.get(device_type_id or "", [])
 
+    def by_id(self, callback_id: str) -> Callback | None:
+        """An enabled callback."""
+        return next(
+            (c for found in self._by_type.values() for c in found if c.id == callback_id), None
+        )
+
     def downlink_hook(self, device_type_id: str | None) -> Callback | None:
         """The device type's enabled downlink callback, if it has one."""
         return next((c for c in self.of_type(device_type_id) if c.downlink_hook), None)

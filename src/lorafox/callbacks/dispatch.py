@@ -1,7 +1,7 @@
-"""From stored uplinks to the requests their device types' callbacks make.
+"""From stored uplinks to the deliveries their device types' callbacks owe them.
 
 The uplink pipeline tells the dispatcher of each committed batch (it only queues them: the
-ingest path does not wait for callbacks). The dispatcher renders one delivery per enabled
+ingest path does not wait for callbacks). The dispatcher makes one delivery per enabled
 callback and message, and stores them together with a cursor (the id of the last message
 handled) in one transaction; at start it reads the messages stored after the cursor, so a crash
 between an uplink's commit and its deliveries' loses none.
@@ -19,6 +19,7 @@ from lorafox.callbacks.directory import CallbackDirectory
 from lorafox.callbacks.templates import render, uplink_values, url_value
 from lorafox.domain import (
     Callback,
+    CallbackRequest,
     CallbackSubtype,
     CallbackType,
     Delivery,
@@ -29,7 +30,7 @@ from lorafox.errors import LorafoxError
 from lorafox.ports.callbacks import CallbackStore
 from lorafox.ports.store import MessageStore
 
-__all__ = ["CallbackDispatcher", "delivery_for"]
+__all__ = ["CallbackDispatcher", "delivery_for", "request_for"]
 
 log = logging.getLogger(__name__)
 
@@ -48,29 +49,28 @@ def _fires(callback: Callback, stored: StoredUplink) -> bool:
     return callback.callback_subtype is CallbackSubtype.UPLINK
 
 
-def delivery_for(callback: Callback, stored: StoredUplink, now: int) -> Delivery:
-    """The request ``callback`` makes for ``stored``, rendered now."""
+def request_for(callback: Callback, stored: StoredUplink) -> CallbackRequest:
+    """The request ``callback`` makes for ``stored``."""
     values = uplink_values(stored, callback.device_type_id)
     headers = {name: render(value, values) for name, value in callback.headers.items()}
     body = None
     if callback.body_template is not None and callback.http_method != "GET":
         body = render(callback.body_template, values)
         headers["Content-Type"] = callback.content_type or "application/json"
-    u = stored.uplink
+    return CallbackRequest(
+        callback.http_method, render(callback.url, values, url_value), headers, body
+    )
+
+
+def delivery_for(callback: Callback, stored: StoredUplink, now: int) -> Delivery:
+    """What ``callback`` owes ``stored``: a pending delivery, due now."""
     return Delivery(
         id=0,
         callback_id=callback.id,
         device_type_id=callback.device_type_id,
-        device=u.device,
+        device=stored.uplink.device,
         message_id=stored.id,
-        message_time=u.time,
-        data=u.data,
-        snr=u.snr,
-        rssi=u.rssi,
-        method=callback.http_method,
-        url=render(callback.url, values, url_value),
-        headers=headers,
-        body=body,
+        message_time=stored.uplink.time,
         state=DeliveryState.PENDING,
         attempts=0,
         next_attempt_at=now,

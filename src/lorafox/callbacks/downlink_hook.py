@@ -18,7 +18,7 @@ import orjson
 
 from lorafox.callbacks.destinations import DestinationGuard
 from lorafox.callbacks.directory import CallbackDirectory
-from lorafox.callbacks.dispatch import delivery_for
+from lorafox.callbacks.dispatch import request_for
 from lorafox.domain import StoredUplink, Uplink
 from lorafox.errors import InvalidInput
 from lorafox.ports.callbacks import HookAnswer
@@ -86,8 +86,7 @@ class DownlinkHooks:
         hook = self._directory.downlink_hook(device_type_id)
         if hook is None:
             return None
-        now = self._clock()
-        request = delivery_for(hook, StoredUplink(id=0, received_at=now, uplink=uplink), now)
+        request = request_for(hook, StoredUplink(id=0, received_at=self._clock(), uplink=uplink))
         try:
             await self._guard.check(request.url)
             async with self._client.stream(

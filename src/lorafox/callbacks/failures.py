@@ -5,13 +5,26 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from lorafox.auth import rbac
+from lorafox.callbacks.dispatch import request_for
 from lorafox.devices import DeviceManagement
-from lorafox.domain import Delivery, Principal
-from lorafox.ports.callbacks import CallbackStore, DeliveryQuery
+from lorafox.domain import CallbackRequest, Delivery, Principal, StoredUplink
+from lorafox.ports.callbacks import CallbackStore, DeliveryQuery, WithMessage
 
-__all__ = ["NotDelivered"]
+__all__ = ["NotDelivered", "Undelivered"]
+
+
+@dataclass(slots=True, frozen=True)
+class Undelivered:
+    """A delivery not made yet, its message, and the request its callback makes for it now
+    (None when the message is deleted)."""
+
+    delivery: Delivery
+    message: StoredUplink | None
+    request: CallbackRequest | None
+
 
 MAX_TYPES = 1000
 """Device types of a group looked at by the group's listing."""
@@ -34,27 +47,38 @@ class NotDelivered:
 
     async def of_device(
         self, principal: Principal, device: str, query: DeliveryQuery
-    ) -> list[Delivery]:
+    ) -> list[Undelivered]:
         found = await self._devices.devices.scope(principal, device)
-        return await self._store.not_delivered(dataclasses.replace(query, device=found))
+        return await self._described(dataclasses.replace(query, device=found))
 
     async def of_device_type(
         self, principal: Principal, device_type_id: str, query: DeliveryQuery
-    ) -> list[Delivery]:
+    ) -> list[Undelivered]:
         found = await self._devices.types.get(principal, device_type_id)
-        return await self._store.not_delivered(
-            dataclasses.replace(query, device_type_ids=(found.id,))
-        )
+        return await self._described(dataclasses.replace(query, device_type_ids=(found.id,)))
 
     async def of_group(
         self, principal: Principal, group_id: str, query: DeliveryQuery
-    ) -> list[Delivery]:
+    ) -> list[Undelivered]:
         types = await self._devices.types.list(principal, group_ids=[group_id], limit=MAX_TYPES)
         if not types:
             return []
-        return await self._store.not_delivered(
-            dataclasses.replace(query, device_type_ids=tuple(t.id for t in types))
-        )
+        ids = tuple(t.id for t in types)
+        return await self._described(dataclasses.replace(query, device_type_ids=ids))
+
+    async def _described(self, query: DeliveryQuery) -> list[Undelivered]:
+        found: list[WithMessage] = await self._store.not_delivered(query)
+        callbacks = {}
+        for callback_id in {d.callback_id for d, _ in found}:
+            callbacks[callback_id] = await self._store.get_callback(callback_id)
+        described = []
+        for delivery, message in found:
+            callback = callbacks.get(delivery.callback_id)
+            request = None
+            if callback is not None and message is not None:
+                request = request_for(callback, message)
+            described.append(Undelivered(delivery, message, request))
+        return described
 
     async def retry(self, principal: Principal, device_type_id: str) -> int:
         """Make the given-up deliveries of a device type pending again (DEVICE_MANAGER)."""

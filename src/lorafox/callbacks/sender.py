@@ -19,13 +19,18 @@ from urllib.parse import urlsplit
 import httpx
 
 from lorafox.callbacks.destinations import DestinationGuard, DestinationRefused
-from lorafox.domain import Delivery, DeliveryState, Event, EventType, Severity
+from lorafox.callbacks.directory import CallbackDirectory
+from lorafox.callbacks.dispatch import request_for
+from lorafox.domain import CallbackRequest, Delivery, DeliveryState, Event, EventType, Severity
 from lorafox.errors import LorafoxError
 from lorafox.ports.callbacks import AttemptOutcome, CallbackStore
 
 __all__ = ["CallbackSender", "Delivering", "next_attempt"]
 
 log = logging.getLogger(__name__)
+
+_COALESCE_S = 0.02
+"""How long outcomes are gathered before they are recorded together."""
 
 
 @dataclass(slots=True, frozen=True)
@@ -61,6 +66,7 @@ class CallbackSender:
     def __init__(
         self,
         store: CallbackStore,
+        directory: CallbackDirectory,
         guard: DestinationGuard,
         settings: Delivering,
         clock: Callable[[], int],
@@ -69,6 +75,7 @@ class CallbackSender:
         poll_interval: float = 0.5,
     ) -> None:
         self._store = store
+        self._directory = directory
         self._guard = guard
         self._settings = settings
         self._clock = clock
@@ -84,6 +91,8 @@ class CallbackSender:
         self._per_destination: dict[str, int] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._dead: set[str] = set()
+        self._outcomes: list[tuple[Delivery, AttemptOutcome]] = []
+        self._outcome_ready = asyncio.Event()
         self._wakeup = asyncio.Event()
         self._closing = False
 
@@ -94,6 +103,7 @@ class CallbackSender:
         self._wakeup.set()
 
     async def run(self) -> None:
+        recorder = asyncio.create_task(self._record_outcomes())
         try:
             while not self._closing:
                 try:
@@ -108,7 +118,7 @@ class CallbackSender:
                     async with asyncio.timeout(self._poll_interval):
                         await self._wakeup.wait()
         finally:
-            await self._stop()
+            await self._stop(recorder)
 
     async def _start_due(self) -> int:
         """Start the due deliveries whose destination has room; how many started."""
@@ -117,13 +127,17 @@ class CallbackSender:
             return 0
         due = await self._store.due(self._clock(), free * 4, skip=self._in_flight.keys())
         started = 0
-        for delivery in due:
-            destination = _destination(delivery.url)
+        for delivery, message in due:
+            callback = self._directory.by_id(delivery.callback_id)
+            request = None
+            if callback is not None and message is not None:
+                request = request_for(callback, message)
+            destination = "" if request is None else _destination(request.url)
             if self._per_destination.get(destination, 0) >= self._settings.per_destination:
                 continue
             self._in_flight[delivery.id] = destination
             self._per_destination[destination] = self._per_destination.get(destination, 0) + 1
-            task = asyncio.create_task(self._attempt(delivery))
+            task = asyncio.create_task(self._attempt(delivery, request, message is None))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
             started += 1
@@ -131,62 +145,90 @@ class CallbackSender:
                 break
         return started
 
-    async def _attempt(self, delivery: Delivery) -> None:
-        status: int | None = None
-        error: str | None = None
-        give_up = False
+    async def _attempt(
+        self, delivery: Delivery, request: CallbackRequest | None, deleted: bool
+    ) -> None:
+        """Make the request; its outcome is recorded with others' (``_record_outcomes``).
+        Without a request (its callback disabled, its message deleted) it is given up."""
+        status: int | None
+        error: str | None
+        if request is None:
+            why = "the message was deleted" if deleted else "the callback is disabled"
+            status, error, give_up = None, why, True
+        else:
+            status, error, give_up = await self._send(request)
+        self._outcomes.append((delivery, self._outcome(delivery, status, error, give_up)))
+        self._outcome_ready.set()
+
+    async def _send(self, request: CallbackRequest) -> tuple[int | None, str | None, bool]:
+        """The answer's status, what went wrong, and whether retrying is pointless."""
         try:
-            await self._guard.check(delivery.url)
+            await self._guard.check(request.url)
             async with self._client.stream(
-                delivery.method,
-                delivery.url,
-                headers=delivery.headers,
-                content=None if delivery.body is None else delivery.body.encode(),
+                request.method,
+                request.url,
+                headers=request.headers,
+                content=None if request.body is None else request.body.encode(),
             ) as response:
                 status = response.status_code
-            if not 200 <= status < 300:
-                error = f"HTTP {status}"
         except DestinationRefused as exc:
-            error, give_up = str(exc), True
+            return None, str(exc), True
         except httpx.TimeoutException:
-            error = f"no answer within {self._settings.timeout:g} s"
+            return None, f"no answer within {self._settings.timeout:g} s", False
         except httpx.HTTPError as exc:
-            error = f"{type(exc).__name__}: {exc}"[:500]
+            return None, f"{type(exc).__name__}: {exc}"[:500], False
+        return status, None if 200 <= status < 300 else f"HTTP {status}", False
+
+    def _outcome(
+        self, delivery: Delivery, status: int | None, error: str | None, give_up: bool
+    ) -> AttemptOutcome:
+        now = self._clock()
+        attempts = delivery.attempts + 1
+        if error is None:
+            return AttemptOutcome(DeliveryState.DELIVERED, attempts, now, status, None, now)
+        if give_up or now - delivery.created_at >= self._settings.retry_for * 1000:
+            return AttemptOutcome(DeliveryState.FAILED, attempts, now, status, error, now)
+        retry = next_attempt(self._settings, attempts, now)
+        return AttemptOutcome(DeliveryState.PENDING, attempts, retry, status, error, None)
+
+    async def _record_outcomes(self) -> None:
+        """Record the attempts' outcomes, those finished together in one transaction; a
+        delivery is taken again (or not) only once its outcome is recorded."""
+        while True:
+            await self._outcome_ready.wait()
+            await asyncio.sleep(_COALESCE_S)
+            self._outcome_ready.clear()
+            await self._flush_outcomes()
+
+    async def _flush_outcomes(self) -> None:
+        batch, self._outcomes = self._outcomes, []
+        if not batch:
+            return
         try:
-            await self._record(delivery, status, error, give_up)
-        except LorafoxError as exc:  # stays pending: made again later
-            log.error("callbacks: cannot record delivery %d: %s", delivery.id, exc)
-        finally:
+            await self._store.record_attempts([(d.id, outcome) for d, outcome in batch])
+        except LorafoxError as exc:  # they stay pending and in flight: recorded later
+            log.error("callbacks: cannot record %d deliveries: %s", len(batch), exc)
+            self._outcomes[:0] = batch
+            await asyncio.sleep(1)
+            self._outcome_ready.set()
+            return
+        for delivery, outcome in batch:
             destination = self._in_flight.pop(delivery.id)
             self._per_destination[destination] -= 1
             if not self._per_destination[destination]:
                 del self._per_destination[destination]
-            self._wakeup.set()
-
-    async def _record(
-        self, delivery: Delivery, status: int | None, error: str | None, give_up: bool
-    ) -> None:
-        now = self._clock()
-        attempts = delivery.attempts + 1
-        if error is None:
-            outcome = AttemptOutcome(DeliveryState.DELIVERED, attempts, now, status, None, now)
-        elif give_up or now - delivery.created_at >= self._settings.retry_for * 1000:
-            outcome = AttemptOutcome(DeliveryState.FAILED, attempts, now, status, error, now)
-        else:
-            retry = next_attempt(self._settings, attempts, now)
-            outcome = AttemptOutcome(DeliveryState.PENDING, attempts, retry, status, error, None)
-        await self._store.record_attempt(delivery.id, outcome)
-        if outcome.state is DeliveryState.FAILED and delivery.callback_id not in self._dead:
-            await self._mark(delivery, dead=True, why=error or "")
-        elif outcome.state is DeliveryState.DELIVERED and delivery.callback_id in self._dead:
-            await self._mark(delivery, dead=False, why="")
+            if outcome.state is DeliveryState.FAILED and delivery.callback_id not in self._dead:
+                await self._mark(delivery, dead=True, why=outcome.last_error or "")
+            elif outcome.state is DeliveryState.DELIVERED and delivery.callback_id in self._dead:
+                await self._mark(delivery, dead=False, why="")
+        self._wakeup.set()
 
     async def _mark(self, delivery: Delivery, *, dead: bool, why: str) -> None:
         await self._store.set_dead(delivery.callback_id, dead)
         if dead:
             self._dead.add(delivery.callback_id)
             message = f"callback {delivery.callback_id} is failing: {why}"
-            log.warning("%s (to %s)", message, _destination(delivery.url))
+            log.warning(message)
         else:
             self._dead.discard(delivery.callback_id)
             message = f"callback {delivery.callback_id} delivers again"
@@ -207,10 +249,15 @@ class CallbackSender:
         self._closing = True
         self._wakeup.set()
 
-    async def _stop(self, grace: float = 2.0) -> None:
+    async def _stop(self, recorder: asyncio.Task[None], grace: float = 2.0) -> None:
         if self._tasks:
             await asyncio.wait(self._tasks, timeout=grace)
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        recorder.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await recorder
+        with contextlib.suppress(LorafoxError):
+            await self._flush_outcomes()
         await self._client.aclose()

@@ -54,9 +54,9 @@ class OutgoingCallbacks:
             per_destination=s.per_destination,
             max_in_flight=s.max_in_flight,
         )
-        sender = CallbackSender(store, guard, delivering, clock, report)
         directory = CallbackDirectory(store)
         await directory.load()
+        sender = CallbackSender(store, directory, guard, delivering, clock, report)
         dispatcher = CallbackDispatcher(
             store, directory, messages, devices.registry.device_type_of, clock, sender.wake
         )

@@ -9,6 +9,7 @@ from enum import IntEnum, StrEnum
 __all__ = [
     "Callback",
     "CallbackChannel",
+    "CallbackRequest",
     "CallbackSubtype",
     "CallbackType",
     "Delivery",
@@ -76,8 +77,8 @@ class DeliveryState(StrEnum):
 
 @dataclass(slots=True, frozen=True)
 class Delivery:
-    """One request a callback makes for one message: rendered when the message arrived, so a
-    later change of the callback or the device does not change what is sent."""
+    """What a callback owes one message: its request is rendered from the callback and the
+    message when it is made (so a callback corrected after a failure is retried corrected)."""
 
     id: int
     callback_id: str
@@ -85,18 +86,21 @@ class Delivery:
     device: str
     message_id: int
     message_time: int
-    data: str
-    method: str
-    url: str
-    headers: dict[str, str]
-    body: str | None
     state: DeliveryState
     attempts: int
     next_attempt_at: int
     created_at: int
-    snr: float | None = None
-    rssi: float | None = None
     last_status: int | None = None
     """The HTTP status of the last attempt (None when no answer came)."""
     last_error: str | None = None
     ended_at: int | None = None
+
+
+@dataclass(slots=True, frozen=True)
+class CallbackRequest:
+    """The HTTP request a callback makes for one message."""
+
+    method: str
+    url: str
+    headers: dict[str, str]
+    body: str | None

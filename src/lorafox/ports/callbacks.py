@@ -8,9 +8,19 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from lorafox.domain import Callback, Delivery, DeliveryState, Uplink
+from lorafox.domain import Callback, Delivery, DeliveryState, StoredUplink, Uplink
 
-__all__ = ["AttemptOutcome", "CallbackStore", "DeliveryQuery", "DownlinkHook", "HookAnswer"]
+__all__ = [
+    "AttemptOutcome",
+    "CallbackStore",
+    "DeliveryQuery",
+    "DownlinkHook",
+    "HookAnswer",
+    "WithMessage",
+]
+
+WithMessage = tuple[Delivery, StoredUplink | None]
+"""A delivery and its message (None once the message is deleted)."""
 
 HookAnswer = str | bool | None
 """A downlink callback's answer: the downlink's data (16 hex digits), False for no downlink,
@@ -67,12 +77,13 @@ class CallbackStore(Protocol):
         """Store ``deliveries`` (their ``id`` is chosen by the store) and move the cursor to
         ``cursor``, in one transaction."""
 
-    async def due(self, now: int, limit: int, skip: Collection[int] = ()) -> list[Delivery]:
+    async def due(self, now: int, limit: int, skip: Collection[int] = ()) -> list[WithMessage]:
         """Pending deliveries whose next attempt is due, oldest first, but those in ``skip``."""
 
-    async def record_attempt(self, delivery_id: int, outcome: AttemptOutcome) -> None: ...
+    async def record_attempts(self, outcomes: Sequence[tuple[int, AttemptOutcome]]) -> None:
+        """Record the outcome of an attempt of each delivery (by id), in one transaction."""
 
-    async def not_delivered(self, query: DeliveryQuery) -> list[Delivery]: ...
+    async def not_delivered(self, query: DeliveryQuery) -> list[WithMessage]: ...
 
     async def retry(self, query: DeliveryQuery, now: int) -> int:
         """Make the failed deliveries matching ``query`` pending again, due now; how many."""

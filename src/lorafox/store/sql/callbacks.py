@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Collection, Sequence
 from typing import Any
 
-from sqlalchemy import Row, Select, delete, insert, select, update
+from sqlalchemy import Row, Select, bindparam, delete, insert, select, update
 
 from lorafox.domain import Callback, Delivery, DeliveryState
-from lorafox.ports.callbacks import AttemptOutcome, DeliveryQuery
+from lorafox.ports.callbacks import AttemptOutcome, DeliveryQuery, WithMessage
 from lorafox.store.sql.database import Repository
+from lorafox.store.sql.messages import stored_uplink
 from lorafox.store.sql.rows import columns, record
-from lorafox.store.sql.tables import callback_deliveries, callbacks, cursors
+from lorafox.store.sql.tables import callback_deliveries, callbacks, cursors, messages
 
-__all__ = ["CallbackRepository"]
+__all__ = ["CallbackRepository", "FastCallbackRepository"]
 
 CURSOR = "callbacks"
+_OUTCOME = ("state", "attempts", "next_attempt_at", "last_status", "last_error", "ended_at")
 
 
 def _callback(row: Row[Any]) -> Callback:
@@ -23,7 +26,7 @@ def _callback(row: Row[Any]) -> Callback:
 
 
 def _delivery(row: Row[Any]) -> Delivery:
-    return record(Delivery, row, headers=dict(row._mapping["headers"] or {}))
+    return record(Delivery, row)
 
 
 def _not_delivered(query: DeliveryQuery) -> Select[Any]:
@@ -96,10 +99,23 @@ class CallbackRepository(Repository):
         stmt = stmt.on_conflict_do_update(index_elements=[cursors.c.name], set_={"value": cursor})
         async with self._db.writing() as conn:
             if rows:
-                await conn.execute(insert(callback_deliveries), rows)
+                await conn.execute(
+                    self._db.insert(callback_deliveries).on_conflict_do_nothing(
+                        index_elements=["callback_id", "message_id"]
+                    ),
+                    rows,
+                )
             await conn.execute(stmt)
 
-    async def due(self, now: int, limit: int, skip: Collection[int] = ()) -> list[Delivery]:
+    async def _with_messages(self, found: list[Delivery]) -> list[WithMessage]:
+        if not found:
+            return []
+        query = select(messages).where(messages.c.id.in_({d.message_id for d in found}))
+        async with self._db.reading() as conn:
+            by_id = {row.id: stored_uplink(row) for row in await conn.execute(query)}
+        return [(d, by_id.get(d.message_id)) for d in found]
+
+    async def due(self, now: int, limit: int, skip: Collection[int] = ()) -> list[WithMessage]:
         d = callback_deliveries.c
         query = (
             select(callback_deliveries)
@@ -110,22 +126,30 @@ class CallbackRepository(Repository):
         if skip:
             query = query.where(d.id.not_in(list(skip)))
         async with self._db.reading() as conn:
-            return [_delivery(row) for row in await conn.execute(query)]
+            found = [_delivery(row) for row in await conn.execute(query)]
+        return await self._with_messages(found)
 
-    async def record_attempt(self, delivery_id: int, outcome: AttemptOutcome) -> None:
-        values = columns(outcome, callback_deliveries)
+    async def record_attempts(self, outcomes: Sequence[tuple[int, AttemptOutcome]]) -> None:
+        if not outcomes:
+            return
+        d = callback_deliveries.c
+        stmt = (
+            update(callback_deliveries)
+            .where(d.id == bindparam("delivery_id"))
+            .values({name: bindparam(name) for name in _OUTCOME})
+        )
+        rows = [
+            {"delivery_id": i, **columns(outcome, callback_deliveries)} for i, outcome in outcomes
+        ]
         async with self._db.writing() as conn:
-            await conn.execute(
-                update(callback_deliveries)
-                .where(callback_deliveries.c.id == delivery_id)
-                .values(values)
-            )
+            await conn.execute(stmt, rows)
 
-    async def not_delivered(self, query: DeliveryQuery) -> list[Delivery]:
+    async def not_delivered(self, query: DeliveryQuery) -> list[WithMessage]:
         d = callback_deliveries.c
         stmt = _not_delivered(query).order_by(d.id.desc()).limit(query.limit).offset(query.offset)
         async with self._db.reading() as conn:
-            return [_delivery(row) for row in await conn.execute(stmt)]
+            found = [_delivery(row) for row in await conn.execute(stmt)]
+        return await self._with_messages(found)
 
     async def retry(self, query: DeliveryQuery, now: int) -> int:
         d = callback_deliveries.c
@@ -147,3 +171,42 @@ class CallbackRepository(Repository):
             await conn.execute(
                 update(callbacks).where(callbacks.c.id == callback_id).values(dead=dead)
             )
+
+
+_INSERT = (
+    "INSERT OR IGNORE INTO callback_deliveries (callback_id, device_type_id, device,"
+    " message_id, message_time, state, attempts, next_attempt_at, created_at)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_CURSOR = (
+    "INSERT INTO cursors (name, value) VALUES (?, ?)"
+    " ON CONFLICT (name) DO UPDATE SET value = excluded.value"
+)
+
+
+class FastCallbackRepository(CallbackRepository):
+    """``CallbackRepository`` with the outbox filled on SQLite's raw writer (a row per message
+    and callback, at the ingest rate)."""
+
+    async def enqueue(self, deliveries: Sequence[Delivery], cursor: int) -> None:
+        rows = [
+            (
+                d.callback_id,
+                d.device_type_id,
+                d.device,
+                d.message_id,
+                d.message_time,
+                d.state.value,
+                d.attempts,
+                d.next_attempt_at,
+                d.created_at,
+            )
+            for d in deliveries
+        ]
+
+        def work(sql: sqlite3.Cursor) -> None:
+            if rows:
+                sql.executemany(_INSERT, rows)
+            sql.execute(_CURSOR, (CURSOR, cursor))
+
+        await self._db.fast_write(work)

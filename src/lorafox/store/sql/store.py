@@ -8,7 +8,7 @@ table items have a fast path on raw sqlite3 connections (``sqlite_writer``); els
 
 from __future__ import annotations
 
-from lorafox.store.sql.callbacks import CallbackRepository
+from lorafox.store.sql.callbacks import CallbackRepository, FastCallbackRepository
 from lorafox.store.sql.credentials import CredentialRepository
 from lorafox.store.sql.database import Database
 from lorafox.store.sql.devices import DeviceRepository
@@ -38,7 +38,7 @@ class SqlStore:
         self.identity = IdentityRepository(database)
         self.devices = DeviceRepository(database)
         self.items = ItemRepository(database)
-        self.callbacks = CallbackRepository(database)
+        self.callbacks = (FastCallbackRepository if fast else CallbackRepository)(database)
 
     @classmethod
     async def open(cls, url: str, *, fast: bool = True) -> SqlStore:

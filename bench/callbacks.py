@@ -1,0 +1,175 @@
+"""Callbacks benchmark: the uplink rate with outgoing callbacks to a slow receiver, against the
+rate without callbacks, in one run.
+
+Two runs of the same wrk load (bench/uplink.lua posting DATA callbacks, as bench/uplink.py's
+(a)), each on a fresh ``lorafox serve``: first with no callback, then with three URL callbacks
+on the device type the load's devices are provisioned into, all three to an HTTP receiver that
+answers every request after 1 s. It prints both rates, their ratio (the goal: ≥ 0.8), and how
+many deliveries the receiver got and how many were still waiting when the load ended.
+
+    .venv/bin/python bench/callbacks.py [--duration 10] [--connections 64]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import multiprocessing
+import secrets
+import shutil
+import sqlite3
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+BENCH_DIR = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH_DIR))
+sys.path.insert(0, str(BENCH_DIR.parent / "src"))
+
+from uplink import (  # noqa: E402 (the bench directory on the path first)
+    ADMIN_USERNAME,
+    SIGFOX_USERNAME,
+    Server,
+    WrkLoad,
+    basic_auth,
+    default_service_cmd,
+    free_port,
+    serve_command,
+    two_ports,
+)
+
+TYPE_ID = "5f0f0f0f0f0f0f0f0f0f0f0f"  # the deviceTypeId bench/uplink.lua sends
+CALLBACKS = 3
+ANSWER_AFTER_S = 1.0
+
+
+def log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def _receiver(port: int, received: Any) -> None:
+    """An HTTP server answering 204 to every request after ``ANSWER_AFTER_S``."""
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = next(
+                    (
+                        int(line.split(b":", 1)[1])
+                        for line in head.split(b"\r\n")
+                        if line.lower().startswith(b"content-length:")
+                    ),
+                    0,
+                )
+                await reader.readexactly(length)
+                await asyncio.sleep(ANSWER_AFTER_S)
+                with received.get_lock():
+                    received.value += 1
+                writer.write(b"HTTP/1.1 204 No Content\r\ncontent-length: 0\r\n\r\n")
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            writer.close()
+
+    async def main() -> None:
+        server = await asyncio.start_server(handle, "127.0.0.1", port, backlog=1024)
+        async with server:
+            await server.serve_forever()
+
+    asyncio.run(main())
+
+
+def _configure(http_port: int, admin_password: str, receiver_port: int, callbacks: int) -> None:
+    with httpx.Client(
+        base_url=f"http://127.0.0.1:{http_port}", auth=(ADMIN_USERNAME, admin_password)
+    ) as http:
+        r = http.post("/api/v2/device-types", json={"id": TYPE_ID, "name": "bench"})
+        r.raise_for_status()
+        for n in range(callbacks):
+            spec = {
+                "channel": "URL",
+                "callbackType": 0,
+                "callbackSubtype": 2,
+                "url": f"http://127.0.0.1:{receiver_port}/{n}/{{device}}",
+                "bodyTemplate": '{"device":"{device}","data":"{data}","seq":{seqNumber}}',
+            }
+            http.post(f"/api/v2/device-types/{TYPE_ID}/callbacks", json=spec).raise_for_status()
+
+
+def _waiting(data_dir: Path) -> int:
+    db = sqlite3.connect(data_dir / "lorafox.db")
+    try:
+        return int(
+            db.execute(
+                "SELECT count(*) FROM callback_deliveries WHERE state = 'pending'"
+            ).fetchone()[0]
+        )
+    finally:
+        db.close()
+
+
+def run(workdir: Path, load: WrkLoad, callbacks: int, receiver_port: int) -> tuple[float, int]:
+    """The uplink rate with ``callbacks`` callbacks, and the deliveries left waiting."""
+    data_dir = workdir / f"data-{callbacks}"
+    data_dir.mkdir(mode=0o700)
+    http_port, mqtt_port = two_ports()
+    admin, password = secrets.token_urlsafe(12), secrets.token_urlsafe(12)
+    argv, env = serve_command(
+        default_service_cmd(), data_dir, http_port, mqtt_port, admin, password,
+        "--log-level", "WARNING",
+    )  # fmt: skip
+    env["LORAFOX_CALLBACKS__ALLOWED_NETWORKS"] = "127.0.0.0/8"
+    env["LORAFOX_CALLBACKS__PER_DESTINATION"] = "64"
+    server = Server("lorafox", argv, env, workdir / f"lorafox-{callbacks}.log")
+    try:
+        server.wait_ready(http_port, "/healthz", 60.0, lambda status: status == 200)
+        _configure(http_port, admin, receiver_port, callbacks)
+        log(f"{callbacks} callbacks; wrk {load.duration_s} s")
+        result = load.run(
+            http_port, basic_auth(SIGFOX_USERNAME, password), int(time.time()), server
+        )
+        waiting = _waiting(data_dir) if callbacks else 0
+    finally:
+        server.stop()
+    return result.ok_per_s, waiting
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--duration", type=int, default=10, help="wrk seconds per run (10)")
+    parser.add_argument("--connections", type=int, default=64, help="wrk connections (64)")
+    args = parser.parse_args()
+    wrk = shutil.which("wrk")
+    if wrk is None:
+        print("error: wrk is not installed (apt-get install wrk)", file=sys.stderr)
+        return 2
+    load = WrkLoad(wrk, 1, args.connections, args.duration)
+    received = multiprocessing.Value("q", 0)
+    receiver_port = free_port()
+    receiver = multiprocessing.Process(target=_receiver, args=(receiver_port, received))
+    receiver.start()
+    try:
+        with tempfile.TemporaryDirectory(prefix="lorafox-callbacks-") as tmp:
+            base, _ = run(Path(tmp), load, 0, receiver_port)
+            with_callbacks, waiting = run(Path(tmp), load, CALLBACKS, receiver_port)
+    finally:
+        receiver.terminate()
+        receiver.join()
+    print("=" * 80)
+    print(f"lorafox callbacks benchmark: wrk 1 thread x {args.connections} x {args.duration} s")
+    print(f"uplinks/s without callbacks:                  {base:>10,.0f}")
+    print(
+        f"uplinks/s with {CALLBACKS} callbacks (receiver answers in {ANSWER_AFTER_S:g} s): "
+        f"{with_callbacks:>10,.0f}"
+    )
+    print(f"ratio: {with_callbacks / base:.2f} (goal: 0.8)")
+    print(f"deliveries received: {received.value:,}; waiting when the load ended: {waiting:,}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
