@@ -34,7 +34,10 @@ __all__ = ["CallbackDispatcher", "delivery_for", "request_for"]
 
 log = logging.getLogger(__name__)
 
-_BATCH = 500
+_BATCH = 2000
+_GATHER_S = 0.05
+"""How long uplinks are gathered before their deliveries are stored together (one commit for
+the uplinks of several ingest transactions)."""
 
 
 def _fires(callback: Callback, stored: StoredUplink) -> bool:
@@ -144,6 +147,8 @@ class CallbackDispatcher:
                 if self._from_store:
                     await self._from_the_store()
                 elif self._queue:
+                    if len(self._queue) < _BATCH:
+                        await asyncio.sleep(_GATHER_S)
                     batch = [self._queue.popleft() for _ in range(min(len(self._queue), _BATCH))]
                     await self._handle(batch)
                 else:
