@@ -178,7 +178,19 @@ def test_a_callback_is_configured_listed_changed_disabled_and_deleted(
         ({"url": "ftp://example.com/"}, "url", "http:// or https://"),
         ({"url": "http://10.1.2.3/in"}, "url", "private, loopback or reserved"),
         ({"url": "http://169.254.169.254/latest"}, "url", "private, loopback or reserved"),
-        ({"url": "http://example.com/", "channel": "EMAIL"}, "channel", "URL callbacks"),
+        ({"url": "http://example.com/", "channel": "EMAIL"}, "channel", "EMAIL is not"),
+        ({"url": "http://example.com/", "channel": "BATCH_URL"}, "linePattern", "needed"),
+        (
+            {"url": "http://example.com/{device}", "channel": "BATCH_URL", "linePattern": "{data}"},
+            "url",
+            "take no variables",
+        ),
+        (
+            {"url": "http://example.com/", "channel": "BATCH_URL", "linePattern": "{ack}"},
+            "linePattern",
+            "{ack} is not a variable",
+        ),
+        ({"url": "http://example.com/", "linePattern": "{data}"}, "linePattern", "BATCH_URL"),
         ({"url": "http://example.com/", "callbackSubtype": 4}, "callbackSubtype", "2 UPLINK"),
         ({"url": "http://example.com/", "httpMethod": "DELETE"}, "httpMethod", "GET, POST"),
         ({"url": "http://example.com/", "headers": {"Host": "x"}}, "headers", "'Host'"),
@@ -456,3 +468,22 @@ def test_only_a_bidir_callback_can_be_the_downlink_callback(fleet: Fleet) -> Non
     assert r.status_code == 400 and "BIDIR" in r.json()["message"]
     other = f"/api/v2/device-types/{fleet.device_type}/callbacks/{'0' * 24}/downlink"
     assert fleet.http.put(other).status_code == 404
+
+
+def test_a_batch_callback_sends_the_lines_of_many_messages_together(
+    fleet: Fleet, receiver: Receiver
+) -> None:
+    fleet.callback(
+        channel="BATCH_URL", url=receiver.url + "/batch", linePattern="{device};{seqNumber};{data}"
+    )
+    for seq in range(1, 31):
+        fleet.uplink(seq)
+    wait_until(lambda: sum(r.body.count("\n") + 1 for r in receiver.requests) == 30)
+    assert len(receiver.requests) < 30  # gathered: fewer requests than messages
+    lines = [line for r in receiver.requests for line in r.body.split("\n")]
+    assert sorted(lines, key=lambda line: int(line.split(";")[1])) == [
+        f"{fleet.device};{seq};{body(fleet.device, seq)['data']}" for seq in range(1, 31)
+    ]
+    assert {r.method for r in receiver.requests} == {"POST"}
+    assert {r.headers["Content-Type"] for r in receiver.requests} == {"text/plain"}
+    wait_until(lambda: fleet.not_delivered() == [])

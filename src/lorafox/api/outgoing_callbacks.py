@@ -41,7 +41,7 @@ _VARIABLES = (
 
 class CallbackOut(BaseModel):
     id: str
-    channel: str = Field(description="URL")
+    channel: str = Field(description="URL or BATCH_URL")
     callbackType: int = Field(description="0 DATA")  # noqa: N815
     callbackSubtype: int = Field(description="2 UPLINK, 3 BIDIR")  # noqa: N815
     payloadConfig: str = ""  # noqa: N815
@@ -55,6 +55,7 @@ class CallbackOut(BaseModel):
     sendSni: bool  # noqa: N815
     bodyTemplate: str | None = None  # noqa: N815
     contentType: str | None = None  # noqa: N815
+    linePattern: str | None = None  # noqa: N815
 
 
 class CallbackList(BaseModel):
@@ -70,6 +71,12 @@ class _Fields(BaseModel):
     headers: dict[str, str] | None = Field(default=None, description=f"values {_VARIABLES}")
     contentType: str | None = Field(default=None, max_length=256)  # noqa: N815
     bodyTemplate: str | None = Field(default=None, description=f"the body, {_VARIABLES}")  # noqa: N815
+    linePattern: str | None = Field(  # noqa: N815
+        default=None,
+        max_length=2048,
+        description=f"BATCH_URL: each message's line, {_VARIABLES}; lines are sent together "
+        "about every second",
+    )
 
     def changes(
         self, channel: str | None = None, kind: int | None = None, subtype: int | None = None
@@ -86,11 +93,12 @@ class _Fields(BaseModel):
             headers=self.headers,
             content_type=self.contentType,
             body_template=self.bodyTemplate,
+            line_pattern=self.linePattern,
         )
 
 
 class CallbackCreate(_Fields):
-    channel: str = Field(description="URL (BATCH_URL and EMAIL are not made)")
+    channel: str = Field(description="URL or BATCH_URL (EMAIL is not made)")
     callbackType: int = Field(description="0 DATA")  # noqa: N815
     callbackSubtype: int | None = Field(default=None, description="2 UPLINK, 3 BIDIR")  # noqa: N815
     url: str = Field(max_length=2048, description=f"the URL, {_VARIABLES}")
@@ -112,6 +120,7 @@ def _out(c: Callback) -> CallbackOut:
         sendSni=c.send_sni,
         bodyTemplate=c.body_template,
         contentType=c.content_type,
+        linePattern=c.line_pattern,
     )
 
 

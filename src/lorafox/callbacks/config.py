@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 from lorafox.auth import rbac
 from lorafox.callbacks.destinations import DestinationGuard
-from lorafox.callbacks.templates import SUBTYPES, check_pattern
+from lorafox.callbacks.templates import SUBTYPES, check_pattern, has_variables
 from lorafox.devices.device_types import DeviceTypes
 from lorafox.domain import (
     Callback,
@@ -57,6 +57,7 @@ class CallbackChanges:
     headers: dict[str, str] | None = None
     content_type: str | None = None
     body_template: str | None = None
+    line_pattern: str | None = None
 
 
 _E = TypeVar("_E", CallbackChannel, CallbackType, CallbackSubtype)
@@ -89,9 +90,9 @@ def _check_headers(headers: dict[str, str], callback: Callback) -> None:
 def _checked(callback: Callback, guard: DestinationGuard) -> Callback:
     """``callback`` once it is one lorafox makes, with patterns using only its variables."""
     kind, subtype = callback.callback_type, callback.callback_subtype
-    if callback.channel is not CallbackChannel.URL:
+    if callback.channel is CallbackChannel.EMAIL:
         raise InvalidInput(
-            f"channel: lorafox makes URL callbacks; {callback.channel.value} is not supported",
+            "channel: lorafox makes URL and BATCH_URL callbacks; EMAIL is not supported",
             field="channel",
         )
     if kind is not CallbackType.DATA:
@@ -124,9 +125,42 @@ def _checked(callback: Callback, guard: DestinationGuard) -> Callback:
         len(callback.content_type) > 256 or "\n" in callback.content_type
     ):
         raise InvalidInput("contentType: one line of at most 256 characters", field="contentType")
+    if callback.channel is CallbackChannel.BATCH_URL:
+        _check_batch(callback)
+    elif callback.line_pattern is not None:
+        raise InvalidInput("linePattern: only for BATCH_URL callbacks", field="linePattern")
     if callback.downlink_hook and subtype is not CallbackSubtype.BIDIR:
         return dataclasses.replace(callback, downlink_hook=False)  # no longer BIDIR
     return callback
+
+
+def _check_batch(callback: Callback) -> None:
+    """A BATCH_URL callback: one request for many messages, a line each."""
+    if callback.callback_subtype is not CallbackSubtype.UPLINK:
+        raise InvalidInput(
+            "callbackSubtype: a BATCH_URL callback is DATA UPLINK (2)", field="callbackSubtype"
+        )
+    if callback.http_method == "GET":
+        raise InvalidInput(
+            "httpMethod: a BATCH_URL callback sends its lines: POST or PUT", field="httpMethod"
+        )
+    if has_variables(callback.url) or any(has_variables(v) for v in callback.headers.values()):
+        raise InvalidInput(
+            "url: a BATCH_URL callback's URL and headers take no variables (its lines do)",
+            field="url",
+        )
+    if callback.body_template is not None:
+        raise InvalidInput(
+            "bodyTemplate: a BATCH_URL callback's body is its lines (linePattern)",
+            field="bodyTemplate",
+        )
+    if not callback.line_pattern or len(callback.line_pattern) > 2048:
+        raise InvalidInput("linePattern: needed, at most 2048 characters", field="linePattern")
+    if "\n" in callback.line_pattern:
+        raise InvalidInput("linePattern: one line", field="linePattern")
+    check_pattern(
+        callback.line_pattern, callback.callback_type, callback.callback_subtype, "linePattern"
+    )
 
 
 def _apply(current: Callback, c: CallbackChanges) -> Callback:
@@ -146,6 +180,7 @@ def _apply(current: Callback, c: CallbackChanges) -> Callback:
         "headers": c.headers,
         "content_type": c.content_type,
         "body_template": c.body_template,
+        "line_pattern": c.line_pattern,
     }
     return dataclasses.replace(current, **{k: v for k, v in changed.items() if v is not None})
 

@@ -19,6 +19,7 @@ from lorafox.callbacks.directory import CallbackDirectory
 from lorafox.callbacks.templates import render, uplink_values, url_value
 from lorafox.domain import (
     Callback,
+    CallbackChannel,
     CallbackRequest,
     CallbackSubtype,
     CallbackType,
@@ -30,10 +31,18 @@ from lorafox.errors import LorafoxError
 from lorafox.ports.callbacks import CallbackStore
 from lorafox.ports.store import MessageStore
 
-__all__ = ["CallbackDispatcher", "delivery_for", "request_for"]
+__all__ = [
+    "BATCH_EVERY_MS",
+    "CallbackDispatcher",
+    "batch_request_for",
+    "delivery_for",
+    "request_for",
+]
 
 log = logging.getLogger(__name__)
 
+BATCH_EVERY_MS = 1000
+"""How long the messages of a BATCH_URL callback are gathered into one request."""
 _BATCH = 2000
 _GATHER_S = 0.05
 """How long uplinks are gathered before their deliveries are stored together (one commit for
@@ -53,7 +62,9 @@ def _fires(callback: Callback, stored: StoredUplink) -> bool:
 
 
 def request_for(callback: Callback, stored: StoredUplink) -> CallbackRequest:
-    """The request ``callback`` makes for ``stored``."""
+    """The request ``callback`` makes for ``stored`` (alone)."""
+    if callback.channel is CallbackChannel.BATCH_URL:
+        return batch_request_for(callback, [stored])
     values = uplink_values(stored, callback.device_type_id)
     headers = {name: render(value, values) for name, value in callback.headers.items()}
     body = None
@@ -65,8 +76,19 @@ def request_for(callback: Callback, stored: StoredUplink) -> CallbackRequest:
     )
 
 
+def batch_request_for(callback: Callback, found: Sequence[StoredUplink]) -> CallbackRequest:
+    """The request a BATCH_URL callback makes for ``found``: a line each."""
+    lines = [
+        render(callback.line_pattern or "", uplink_values(stored, callback.device_type_id))
+        for stored in found
+    ]
+    headers = {**callback.headers, "Content-Type": callback.content_type or "text/plain"}
+    return CallbackRequest(callback.http_method, callback.url, headers, "\n".join(lines))
+
+
 def delivery_for(callback: Callback, stored: StoredUplink, now: int) -> Delivery:
-    """What ``callback`` owes ``stored``: a pending delivery, due now."""
+    """What ``callback`` owes ``stored``: a pending delivery, due now (a BATCH_URL callback's
+    after ``BATCH_EVERY_MS``, gathered with the others of that time)."""
     return Delivery(
         id=0,
         callback_id=callback.id,
@@ -76,7 +98,9 @@ def delivery_for(callback: Callback, stored: StoredUplink, now: int) -> Delivery
         message_time=stored.uplink.time,
         state=DeliveryState.PENDING,
         attempts=0,
-        next_attempt_at=now,
+        next_attempt_at=now + BATCH_EVERY_MS
+        if callback.channel is CallbackChannel.BATCH_URL
+        else now,
         created_at=now,
     )
 

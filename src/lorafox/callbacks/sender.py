@@ -20,8 +20,17 @@ import httpx
 
 from lorafox.callbacks.destinations import DestinationGuard, DestinationRefused
 from lorafox.callbacks.directory import CallbackDirectory
-from lorafox.callbacks.dispatch import request_for
-from lorafox.domain import CallbackRequest, Delivery, DeliveryState, Event, EventType, Severity
+from lorafox.callbacks.dispatch import batch_request_for, request_for
+from lorafox.domain import (
+    CallbackChannel,
+    CallbackRequest,
+    Delivery,
+    DeliveryState,
+    Event,
+    EventType,
+    Severity,
+    StoredUplink,
+)
 from lorafox.errors import LorafoxError
 from lorafox.ports.callbacks import AttemptOutcome, CallbackStore
 
@@ -29,6 +38,8 @@ __all__ = ["CallbackSender", "Delivering", "next_attempt"]
 
 log = logging.getLogger(__name__)
 
+MAX_LINES = 500
+"""Messages in one request of a BATCH_URL callback."""
 _COALESCE_S = 0.02
 """How long outcomes are gathered before they are recorded together."""
 
@@ -87,8 +98,8 @@ class CallbackSender:
             limits=httpx.Limits(max_connections=settings.max_in_flight),
             headers={"User-Agent": "lorafox callbacks"},
         )
-        self._in_flight: dict[int, str] = {}  # delivery id → destination
-        self._per_destination: dict[str, int] = {}
+        self._in_flight: set[int] = set()  # deliveries until their outcome is recorded
+        self._per_destination: dict[str, int] = {}  # requests in flight
         self._tasks: set[asyncio.Task[None]] = set()
         self._dead: set[str] = set()
         self._outcomes: list[tuple[Delivery, AttemptOutcome]] = []
@@ -121,43 +132,71 @@ class CallbackSender:
             await self._stop(recorder)
 
     async def _start_due(self) -> int:
-        """Start the due deliveries whose destination has room; how many started."""
+        """Start the due deliveries whose destination has room (those of a BATCH_URL callback
+        together, in one request); how many started."""
         free = self._settings.max_in_flight - len(self._in_flight)
         if free <= 0:
             return 0
-        due = await self._store.due(self._clock(), free * 4, skip=self._in_flight.keys())
+        due = await self._store.due(self._clock(), free * 4, skip=self._in_flight)
         started = 0
+        batches: dict[str, list[tuple[Delivery, StoredUplink]]] = {}
         for delivery, message in due:
-            callback = self._directory.by_id(delivery.callback_id)
-            request = None
-            if callback is not None and message is not None:
-                request = request_for(callback, message)
-            destination = "" if request is None else _destination(request.url)
-            if self._per_destination.get(destination, 0) >= self._settings.per_destination:
-                continue
-            self._in_flight[delivery.id] = destination
-            self._per_destination[destination] = self._per_destination.get(destination, 0) + 1
-            task = asyncio.create_task(self._attempt(delivery, request, message is None))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
-            started += 1
             if started >= free:
                 break
+            callback = self._directory.by_id(delivery.callback_id)
+            if callback is None or message is None:
+                started += self._start([delivery], None, deleted=message is None)
+            elif callback.channel is CallbackChannel.BATCH_URL:
+                batch = batches.setdefault(callback.id, [])
+                if len(batch) < MAX_LINES:
+                    batch.append((delivery, message))
+            else:
+                started += self._start([delivery], request_for(callback, message))
+        for callback_id, items in batches.items():
+            callback = self._directory.by_id(callback_id)
+            assert callback is not None  # noqa: S101 - read just above, on the same loop turn
+            request = batch_request_for(callback, [message for _, message in items])
+            started += self._start([delivery for delivery, _ in items], request)
         return started
 
+    def _start(
+        self, deliveries: list[Delivery], request: CallbackRequest | None, *, deleted: bool = False
+    ) -> int:
+        """Start one request for ``deliveries`` unless its destination is full; how many."""
+        destination = "" if request is None else _destination(request.url)
+        if self._per_destination.get(destination, 0) >= self._settings.per_destination:
+            return 0
+        self._per_destination[destination] = self._per_destination.get(destination, 0) + 1
+        for delivery in deliveries:
+            self._in_flight.add(delivery.id)
+        task = asyncio.create_task(self._attempt(deliveries, request, destination, deleted))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return len(deliveries)
+
     async def _attempt(
-        self, delivery: Delivery, request: CallbackRequest | None, deleted: bool
+        self,
+        deliveries: list[Delivery],
+        request: CallbackRequest | None,
+        destination: str,
+        deleted: bool,
     ) -> None:
         """Make the request; its outcome is recorded with others' (``_record_outcomes``).
         Without a request (its callback disabled, its message deleted) it is given up."""
         status: int | None
         error: str | None
-        if request is None:
-            why = "the message was deleted" if deleted else "the callback is disabled"
-            status, error, give_up = None, why, True
-        else:
-            status, error, give_up = await self._send(request)
-        self._outcomes.append((delivery, self._outcome(delivery, status, error, give_up)))
+        try:
+            if request is None:
+                why = "the message was deleted" if deleted else "the callback is disabled"
+                status, error, give_up = None, why, True
+            else:
+                status, error, give_up = await self._send(request)
+        finally:
+            self._per_destination[destination] -= 1
+            if not self._per_destination[destination]:
+                del self._per_destination[destination]
+        for delivery in deliveries:
+            self._outcomes.append((delivery, self._outcome(delivery, status, error, give_up)))
         self._outcome_ready.set()
 
     async def _send(self, request: CallbackRequest) -> tuple[int | None, str | None, bool]:
@@ -213,10 +252,7 @@ class CallbackSender:
             self._outcome_ready.set()
             return
         for delivery, outcome in batch:
-            destination = self._in_flight.pop(delivery.id)
-            self._per_destination[destination] -= 1
-            if not self._per_destination[destination]:
-                del self._per_destination[destination]
+            self._in_flight.discard(delivery.id)
             if outcome.state is DeliveryState.FAILED and delivery.callback_id not in self._dead:
                 await self._mark(delivery, dead=True, why=outcome.last_error or "")
             elif outcome.state is DeliveryState.DELIVERED and delivery.callback_id in self._dead:

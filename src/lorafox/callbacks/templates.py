@@ -19,6 +19,7 @@ from lorafox.errors import InvalidInput
 __all__ = [
     "SUBTYPES",
     "check_pattern",
+    "has_variables",
     "render",
     "uplink_values",
     "url_value",
@@ -130,6 +131,10 @@ def check_pattern(
             f"{field}: {match.group(0)} is not a variable of {what} callbacks (they have {names})",
             field=field,
         )
+
+
+def has_variables(pattern: str) -> bool:
+    return _TOKEN.search(pattern) is not None
 
 
 def _text(value: Any) -> str:
