@@ -331,6 +331,7 @@ class Service:
                 management.registry,
                 events.log,
                 low_battery_volts=s.events.low_battery_volts,
+                forward=outgoing.reports.forward,
             ),
         )
 

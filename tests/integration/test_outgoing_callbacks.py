@@ -487,3 +487,64 @@ def test_a_batch_callback_sends_the_lines_of_many_messages_together(
     assert {r.method for r in receiver.requests} == {"POST"}
     assert {r.headers["Content-Type"] for r in receiver.requests} == {"text/plain"}
     wait_until(lambda: fleet.not_delivered() == [])
+
+
+def test_service_and_error_reports_are_forwarded_once_with_their_variables(
+    fleet: Fleet, receiver: Receiver
+) -> None:
+    kinds = {
+        "status": (1, 0, '{"t":{temp},"b":{batt},"at":{time}}'),
+        "ack": (1, 4, '{"code":{infoCode},"ack":{downlinkAck},"msg":"{infoMessage}"}'),
+        "advanced": (1, 6, '{"seq":{seqNumber},"lqi":"{lqi}","op":"{operatorName}"}'),
+        "error": (2, None, '{"info":"{info}","severity":"{severity}","type":"{deviceTypeId}"}'),
+    }
+    for name, (kind, subtype, template) in kinds.items():
+        spec: dict[str, Any] = {"callbackType": kind, "bodyTemplate": template}
+        if subtype is not None:
+            spec["callbackSubtype"] = subtype
+        fleet.callback(url=receiver.url + f"/{name}/{{device}}", **spec)
+    listed = fleet.http.get(f"/api/v2/device-types/{fleet.device_type}/callbacks").json()["data"]
+    assert sorted((c["callbackType"], c["callbackSubtype"]) for c in listed) == [
+        (1, 0),
+        (1, 4),
+        (1, 6),
+        (2, None),
+    ]
+    dev, at = fleet.device, 1_700_000_000
+    fleet.uplink(1)
+    reports = [
+        ("/sigfox/service/status", {"device": dev, "time": at, "temp": "21.5", "batt": "3.1"}),
+        ("/sigfox/service/acknowledge", {"device": dev, "time": at, "infoCode": 1,
+                                         "infoMessage": "No answer", "downlinkAck": False}),
+        ("/sigfox/service/data-advanced", {"device": dev, "time": at + 60, "seqNumber": 1,
+                                           "data": body(dev, 1)["data"], "lqi": "Good",
+                                           "operatorName": "SIGFOX_France", "linkQuality": 2}),
+        ("/sigfox/error", {"device": dev, "time": at, "severity": "ERROR", "info": "Lost"}),
+    ]  # fmt: skip
+    for path, fields in reports * 2:  # the Back-End retries: forwarded once all the same
+        r = fleet.http.post(path, json=fields, auth=SIGFOX)
+        assert r.status_code in (200, 204), (path, r.text)
+    wait_until(lambda: len(receiver.requests) >= 4)
+    got = {r.path.split("/")[1]: json.loads(r.body) for r in receiver.requests}
+    assert got == {
+        "status": {"t": 21.5, "b": 3.1, "at": at},
+        "ack": {"code": 1, "ack": False, "msg": "No answer"},
+        "advanced": {"seq": 1, "lqi": "Good", "op": "SIGFOX_France"},
+        "error": {"info": "Lost", "severity": "ERROR", "type": fleet.device_type},
+    }
+    wait_until(lambda: fleet.not_delivered() == [])
+    assert len(receiver.requests) == 4
+
+
+def test_service_variables_are_refused_in_data_callbacks_and_the_other_way_round(
+    fleet: Fleet,
+) -> None:
+    path = f"/api/v2/device-types/{fleet.device_type}/callbacks"
+    status = {"channel": "URL", "callbackType": 1, "callbackSubtype": 0}
+    r = fleet.http.post(path, json={**status, "url": "http://example.com/?d={data}"})
+    assert r.status_code == 400 and "{data} is not a variable of SERVICE STATUS" in r.text
+    r = fleet.http.post(path, json={**status, "callbackSubtype": 1, "url": "http://example.com/"})
+    assert r.status_code == 400 and "0 STATUS, 4 ACKNOWLEDGE, 6 DATA_ADVANCED" in r.text
+    error = {"channel": "URL", "callbackType": 2, "url": "http://example.com/?s={seqNumber}"}
+    r = fleet.http.post(path, json=error)
+    assert r.status_code == 400 and "{seqNumber} is not a variable of ERROR callbacks" in r.text

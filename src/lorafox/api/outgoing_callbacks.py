@@ -23,7 +23,7 @@ from lorafox.api.schemas import (
 )
 from lorafox.callbacks import CallbackChanges
 from lorafox.callbacks.failures import Undelivered
-from lorafox.domain import Callback
+from lorafox.domain import Callback, CallbackType
 from lorafox.ports.callbacks import DeliveryQuery
 
 __all__ = ["router"]
@@ -32,18 +32,21 @@ router = APIRouter(tags=["callbacks"])
 
 _TYPES = "/api/v2/device-types/{device_type_id}/callbacks"
 _ONE = _TYPES + "/{callback_id}"
+_TYPE = "0 DATA, 1 SERVICE, 2 ERROR"
+_SUBTYPE = "DATA: 2 UPLINK, 3 BIDIR; SERVICE: 0 STATUS, 4 ACKNOWLEDGE, 6 DATA_ADVANCED; ERROR: none"
 _VARIABLES = (
     "with Sigfox's variables of the callback's type: {device}, {time}, {data}, {seqNumber}, "
     "{snr}, {rssi}, {avgSnr}, {station}, {lat}, {lng}, {duplicate}, {deviceTypeId}, "
-    "{customData#name}; BIDIR also {ack}, {longPolling}"
+    "{customData#name}; BIDIR also {ack}, {longPolling}; SERVICE and ERROR callbacks theirs "
+    "(docs/callbacks.md)"
 )
 
 
 class CallbackOut(BaseModel):
     id: str
     channel: str = Field(description="URL or BATCH_URL")
-    callbackType: int = Field(description="0 DATA")  # noqa: N815
-    callbackSubtype: int = Field(description="2 UPLINK, 3 BIDIR")  # noqa: N815
+    callbackType: int = Field(description=_TYPE)  # noqa: N815
+    callbackSubtype: int | None = Field(description=_SUBTYPE)  # noqa: N815
     payloadConfig: str = ""  # noqa: N815
     enabled: bool
     sendDuplicate: bool  # noqa: N815
@@ -99,8 +102,8 @@ class _Fields(BaseModel):
 
 class CallbackCreate(_Fields):
     channel: str = Field(description="URL or BATCH_URL (EMAIL is not made)")
-    callbackType: int = Field(description="0 DATA")  # noqa: N815
-    callbackSubtype: int | None = Field(default=None, description="2 UPLINK, 3 BIDIR")  # noqa: N815
+    callbackType: int = Field(description=_TYPE)  # noqa: N815
+    callbackSubtype: int | None = Field(default=None, description=_SUBTYPE)  # noqa: N815
     url: str = Field(max_length=2048, description=f"the URL, {_VARIABLES}")
 
 
@@ -109,7 +112,7 @@ def _out(c: Callback) -> CallbackOut:
         id=c.id,
         channel=c.channel.value,
         callbackType=int(c.callback_type),
-        callbackSubtype=int(c.callback_subtype),
+        callbackSubtype=None if c.callback_type is CallbackType.ERROR else int(c.callback_subtype),
         enabled=c.enabled,
         sendDuplicate=c.send_duplicate,
         dead=c.dead,

@@ -89,19 +89,16 @@ def _check_headers(headers: dict[str, str], callback: Callback) -> None:
 
 def _checked(callback: Callback, guard: DestinationGuard) -> Callback:
     """``callback`` once it is one lorafox makes, with patterns using only its variables."""
-    kind, subtype = callback.callback_type, callback.callback_subtype
+    kind = callback.callback_type
+    subtype: CallbackSubtype | None = callback.callback_subtype
     if callback.channel is CallbackChannel.EMAIL:
         raise InvalidInput(
             "channel: lorafox makes URL and BATCH_URL callbacks; EMAIL is not supported",
             field="channel",
         )
-    if kind is not CallbackType.DATA:
-        raise InvalidInput(
-            f"callbackType: lorafox makes DATA (0) callbacks; {kind.value} ({kind.name}) "
-            "is not supported",
-            field="callbackType",
-        )
-    if subtype not in SUBTYPES[kind]:
+    if kind is CallbackType.ERROR:
+        subtype = None
+    elif subtype not in SUBTYPES[kind]:
         names = ", ".join(f"{s.value} {s.name}" for s in SUBTYPES[kind])
         raise InvalidInput(
             f"callbackSubtype: for {kind.name} one of {names}", field="callbackSubtype"
@@ -111,6 +108,8 @@ def _checked(callback: Callback, guard: DestinationGuard) -> Callback:
     if len(callback.url) > 2048:
         raise InvalidInput("url: at most 2048 characters", field="url")
     guard.check_url(callback.url)
+    if kind is not CallbackType.DATA and callback.channel is not CallbackChannel.URL:
+        raise InvalidInput(f"channel: {kind.name} callbacks are URL callbacks", field="channel")
     check_pattern(callback.url, kind, subtype, "url")
     _check_headers(callback.headers, callback)
     if callback.body_template is not None:

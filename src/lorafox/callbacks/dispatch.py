@@ -13,7 +13,8 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 from lorafox.callbacks.directory import CallbackDirectory
 from lorafox.callbacks.templates import render, uplink_values, url_value
@@ -65,7 +66,11 @@ def request_for(callback: Callback, stored: StoredUplink) -> CallbackRequest:
     """The request ``callback`` makes for ``stored`` (alone)."""
     if callback.channel is CallbackChannel.BATCH_URL:
         return batch_request_for(callback, [stored])
-    values = uplink_values(stored, callback.device_type_id)
+    return values_request(callback, uplink_values(stored, callback.device_type_id))
+
+
+def values_request(callback: Callback, values: Mapping[str, Any]) -> CallbackRequest:
+    """The request ``callback`` makes with these variables."""
     headers = {name: render(value, values) for name, value in callback.headers.items()}
     body = None
     if callback.body_template is not None and callback.http_method != "GET":

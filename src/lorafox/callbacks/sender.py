@@ -20,7 +20,7 @@ import httpx
 
 from lorafox.callbacks.destinations import DestinationGuard, DestinationRefused
 from lorafox.callbacks.directory import CallbackDirectory
-from lorafox.callbacks.dispatch import batch_request_for, request_for
+from lorafox.callbacks.dispatch import batch_request_for, request_for, values_request
 from lorafox.domain import (
     CallbackChannel,
     CallbackRequest,
@@ -144,7 +144,9 @@ class CallbackSender:
             if started >= free:
                 break
             callback = self._directory.by_id(delivery.callback_id)
-            if callback is None or message is None:
+            if callback is not None and delivery.variables is not None:
+                started += self._start([delivery], values_request(callback, delivery.variables))
+            elif callback is None or message is None:
                 started += self._start([delivery], None, deleted=message is None)
             elif callback.channel is CallbackChannel.BATCH_URL:
                 batch = batches.setdefault(callback.id, [])

@@ -13,6 +13,7 @@ from lorafox.callbacks.directory import CallbackDirectory
 from lorafox.callbacks.dispatch import CallbackDispatcher
 from lorafox.callbacks.downlink_hook import DownlinkHooks
 from lorafox.callbacks.failures import NotDelivered
+from lorafox.callbacks.reports import ReportForwarder
 from lorafox.callbacks.sender import CallbackSender, Delivering
 from lorafox.devices import DeviceManagement
 from lorafox.domain import Event
@@ -28,6 +29,7 @@ class OutgoingCallbacks:
     config: DeviceTypeCallbacks
     not_delivered: NotDelivered
     hooks: DownlinkHooks
+    reports: ReportForwarder
     dispatcher: CallbackDispatcher
     sender: CallbackSender
 
@@ -66,6 +68,9 @@ class OutgoingCallbacks:
             config=DeviceTypeCallbacks(store, devices.types, guard, directory.refresh),
             not_delivered=NotDelivered(store, devices, clock, sender.wake),
             hooks=DownlinkHooks(directory, guard, clock, timeout=s.downlink_timeout_seconds),
+            reports=ReportForwarder(
+                store, directory, devices.registry.device_type_of, clock, sender.wake
+            ),
             dispatcher=dispatcher,
             sender=sender,
         )

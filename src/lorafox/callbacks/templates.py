@@ -88,14 +88,13 @@ SUBTYPES: dict[CallbackType, tuple[CallbackSubtype, ...]] = {
     CallbackType.DATA: (CallbackSubtype.UPLINK, CallbackSubtype.BIDIR),
     CallbackType.SERVICE: (
         CallbackSubtype.STATUS,
-        CallbackSubtype.GEOLOC,
         CallbackSubtype.ACKNOWLEDGE,
-        CallbackSubtype.REPEATER,
         CallbackSubtype.DATA_ADVANCED,
     ),
     CallbackType.ERROR: (),
 }
-"""The subtypes each type has (ERROR callbacks have none)."""
+"""The subtypes of each type lorafox makes (ERROR callbacks have none; GEOLOC and REPEATER
+report what lorafox is never told)."""
 
 _CUSTOM_DATA = frozenset(
     {
@@ -123,7 +122,8 @@ def check_pattern(
             continue
         if custom_name is None and name in known:
             continue
-        what = f"{kind.name}" + (f" {subtype.name}" if subtype is not None else "")
+        shown = subtype is not None and kind is not CallbackType.ERROR
+        what = kind.name + (f" {subtype.name}" if shown and subtype is not None else "")
         names = ", ".join("{" + v + "}" for v in known)
         if custom:
             names += ", {customData#name}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import IntEnum, StrEnum
+from typing import Any
 
 __all__ = [
     "Callback",
@@ -84,7 +85,8 @@ class Delivery:
     callback_id: str
     device_type_id: str
     device: str
-    message_id: int
+    message_id: int | None
+    """The stored uplink of a DATA callback."""
     message_time: int
     state: DeliveryState
     attempts: int
@@ -94,6 +96,10 @@ class Delivery:
     """The HTTP status of the last attempt (None when no answer came)."""
     last_error: str | None = None
     ended_at: int | None = None
+    report_key: str | None = None
+    """What a SERVICE or ERROR callback forwards, once (``status:<device>:<time>`` …)."""
+    variables: dict[str, Any] | None = None
+    """A SERVICE or ERROR callback's variables, by their Sigfox names."""
 
 
 @dataclass(slots=True, frozen=True)

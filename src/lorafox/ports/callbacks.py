@@ -73,9 +73,10 @@ class CallbackStore(Protocol):
     async def get_cursor(self) -> int | None:
         """The id of the last message whose deliveries were made (None before the first)."""
 
-    async def enqueue(self, deliveries: Sequence[Delivery], cursor: int) -> None:
-        """Store ``deliveries`` (their ``id`` is chosen by the store) and move the cursor to
-        ``cursor``, in one transaction."""
+    async def enqueue(self, deliveries: Sequence[Delivery], cursor: int | None) -> None:
+        """Store ``deliveries`` (their ``id`` is chosen by the store; one already owed for the
+        same message or report is left out) and move the cursor to ``cursor`` (unless None),
+        in one transaction."""
 
     async def due(self, now: int, limit: int, skip: Collection[int] = ()) -> list[WithMessage]:
         """Pending deliveries whose next attempt is due, oldest first, but those in ``skip``."""

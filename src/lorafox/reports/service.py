@@ -1,7 +1,9 @@
 """What the SERVICE and ERROR callbacks change, and the events they raise.
 
 Each report updates what it concerns in one transaction with its events (the downlink's state,
-the device's status, the message's link quality and location), then the events are published.
+the device's status, the message's link quality and location), then ``forward`` owes it to the
+callbacks that forward it (stored before the Back-End's callback is answered; one sent again
+owes nothing more), then the events are published.
 """
 
 from __future__ import annotations
@@ -30,6 +32,12 @@ __all__ = ["ServiceReports"]
 log = logging.getLogger(__name__)
 
 StoreUplink = Callable[[Uplink], Awaitable[object]]
+Forward = Callable[[DeviceStatus | Acknowledgement | AdvancedData | ErrorReport], Awaitable[None]]
+"""Told of each report once it is stored (the callbacks that forward it)."""
+
+
+async def _nowhere(_: DeviceStatus | Acknowledgement | AdvancedData | ErrorReport) -> None:
+    return None
 
 
 class ServiceReports:
@@ -42,8 +50,10 @@ class ServiceReports:
         events: EventLog,
         *,
         low_battery_volts: float,
+        forward: Forward = _nowhere,
     ) -> None:
         self._store = store
+        self._forward = forward
         self._registry = registry
         self._events = events
         self._low_battery = low_battery_volts
@@ -95,6 +105,7 @@ class ServiceReports:
         new, stored = await self._store.record_status(status, found, now_ms())
         if not new:
             log.info("STATUS of %s at %d was already stored", status.device, status.time)
+        await self._forward(status)
         await self._events.publish(stored)
         return stored
 
@@ -142,6 +153,7 @@ class ServiceReports:
                 ack.device,
                 ack.time // 1000,
             )
+        await self._forward(ack)
         await self._events.publish(stored)
         return downlink
 
@@ -188,6 +200,7 @@ class ServiceReports:
             stored = await self._store.attach_advanced(advanced, raised, now)
             if stored is None:
                 raise NotFound(f"message {advanced.seq_number} of {advanced.device} vanished")
+        await self._forward(advanced)
         await self._events.publish(stored)
 
     async def error(self, report: ErrorReport) -> Event:
@@ -198,6 +211,7 @@ class ServiceReports:
             device=report.device, since=report.time, before=report.time + 1, limit=100
         ):
             if known.type is EventType.ERROR and known.message == message:
+                await self._forward(report)  # owed once: a retry after a failure owes it still
                 return known
         (stored,) = await self._events.record(
             [
@@ -212,4 +226,5 @@ class ServiceReports:
                 )
             ]
         )
+        await self._forward(report)
         return stored

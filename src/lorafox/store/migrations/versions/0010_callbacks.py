@@ -58,7 +58,9 @@ def upgrade() -> None:
         ),
         sa.Column("device_type_id", sa.String(24), nullable=False),
         sa.Column("device", sa.String(8), nullable=False),
-        sa.Column("message_id", sa.BigInteger, nullable=False),
+        sa.Column("message_id", sa.BigInteger),
+        sa.Column("report_key", sa.String(64)),
+        sa.Column("variables", sa.JSON),
         sa.Column("message_time", sa.BigInteger, nullable=False),
         sa.Column("state", sa.String(16), nullable=False),
         sa.Column("attempts", sa.Integer, nullable=False),
@@ -68,6 +70,7 @@ def upgrade() -> None:
         sa.Column("last_error", sa.String(500)),
         sa.Column("ended_at", sa.BigInteger),
         sa.UniqueConstraint("callback_id", "message_id", name="uq_callback_deliveries_message"),
+        sa.UniqueConstraint("callback_id", "report_key", name="uq_callback_deliveries_report"),
     )
     op.create_index(
         "ix_callback_deliveries_due", "callback_deliveries", ["state", "next_attempt_at"]
