@@ -44,7 +44,8 @@ def test_every_variable_of_a_type_is_accepted_and_one_of_another_is_refused(
 
 def test_custom_data_belongs_to_data_callbacks_only() -> None:
     check_pattern("{customData#temp}", DATA, S.UPLINK, "bodyTemplate")
-    check_pattern("{customData#temp}", SERVICE, S.DATA_ADVANCED, "bodyTemplate")
+    with pytest.raises(InvalidInput, match="customData#temp"):
+        check_pattern("{customData#temp}", SERVICE, S.DATA_ADVANCED, "bodyTemplate")
     with pytest.raises(InvalidInput, match="customData#temp"):
         check_pattern("{customData#temp}", SERVICE, S.STATUS, "bodyTemplate")
     with pytest.raises(InvalidInput, match="customData"):

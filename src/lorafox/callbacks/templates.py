@@ -100,7 +100,6 @@ _CUSTOM_DATA = frozenset(
     {
         (CallbackType.DATA, CallbackSubtype.UPLINK),
         (CallbackType.DATA, CallbackSubtype.BIDIR),
-        (CallbackType.SERVICE, CallbackSubtype.DATA_ADVANCED),
     }
 )
 
