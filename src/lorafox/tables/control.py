@@ -33,6 +33,7 @@ from lorafox.tables.indexes import (
 )
 from lorafox.tables.params import INVALID, limit, null, string, table_name
 from lorafox.tables.table import OpenTable
+from lorafox.tables.values import MAX_KEY_NAME
 
 __all__ = ["TableControl"]
 
@@ -391,14 +392,27 @@ class TableControl:
             raise null("timeToLiveSpecification")
         enabled = bool(spec["Enabled"])
         attribute = str(spec["AttributeName"])
+        if len(attribute) > MAX_KEY_NAME:
+            raise ValidationException.constraints(
+                [
+                    f"Value '{attribute}' at 'timeToLiveSpecification.attributeName' failed to "
+                    f"satisfy constraint: Member must have length less than or equal to "
+                    f"{MAX_KEY_NAME}"
+                ]
+            )
         now = int(self._clock() * 1000)
 
         def change(current: StoredTable) -> tuple[dict[str, Any], str | None]:
             existing = current.ttl_attribute
-            if enabled and existing is not None:
-                raise ValidationException("TimeToLive is already enabled")
             if not enabled and existing is None:
                 raise ValidationException("TimeToLive is already disabled")
+            if existing is not None and existing != attribute:
+                raise ValidationException(
+                    "TimeToLive is active on a different AttributeName: current AttributeName "
+                    f"is {existing}"
+                )
+            if enabled and existing is not None:
+                raise ValidationException("TimeToLive is already enabled")
             definition = dict(current.definition)
             if enabled:
                 definition["TimeToLiveIndex"] = {"IndexStatus": "CREATING", "CreatedAt": now}

@@ -9,6 +9,7 @@ from typing import Any
 from lorafox.tables.errors import (
     ValidationException,
 )
+from lorafox.tables.indexes import check_key_name
 from lorafox.tables.params import INVALID, null
 
 __all__ = [
@@ -39,6 +40,7 @@ def types_of(definitions: object, where: str = "attributeDefinitions") -> dict[s
         name = definition.get("AttributeName")
         if not isinstance(name, str) or not name:
             raise null(f"{where}.{position}.member.attributeName")
+        check_key_name(name, f"{where}.{position}.member.attributeName")
         if name in types and types[name] != kind:
             raise ValidationException(
                 INVALID + f"Cannot change the type of attribute {name} from {types[name]} to {kind}"

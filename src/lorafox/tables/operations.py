@@ -156,7 +156,7 @@ class TableOperations:
                 ]
             )
         condition = item_writes.condition(params, parsed.condition)
-        on_failure = params.get("ReturnValuesOnConditionCheckFailure") == "ALL_OLD"
+        on_failure = item_writes.return_old_on_failure(params)
         if kind == "Put":
             if params.get("Item") is None:
                 raise ValidationException.constraints(

@@ -23,11 +23,13 @@ from lorafox.tables.expressions import (
     attributes_to_get_to_projection,
     build_key_condition,
     check_expression_parameters,
+    condition_paths,
     evaluate_condition,
     filter_to_condition,
     key_conditions_from_expression,
     parse_expressions,
     project,
+    resolve_path,
     validate_conditions,
 )
 from lorafox.tables.indexes import GLOBAL, Index
@@ -287,6 +289,7 @@ class TableQueries:
         filter_condition = parsed.filter or filter_to_condition(
             params.get("QueryFilter"), params.get("ConditionalOperator"), "queryFilter"
         )
+        _check_filter_keys(params, parsed, schema)
         projection = projection_of(params, parsed.projection)
         select = _select(params, projection, index)
         most = limit(params)
@@ -397,6 +400,23 @@ class TableQueries:
         last_key = table.schema.key_of if index is None else index.last_key
         kept = [visible(item) for item in kept]
         return self._respond(kept, scanned, last, select, projection, parsed.names, last_key)
+
+
+def _check_filter_keys(
+    params: Mapping[str, Any], parsed: ParsedExpressions, schema: KeySchema
+) -> None:
+    """A Query's filter may not read the key attributes of what it queries."""
+    if parsed.filter is not None:
+        what = "Filter Expression"
+        names = [resolve_path(path, parsed.names)[0] for path in condition_paths(parsed.filter)]
+    else:
+        what = "QueryFilter"
+        names = list(params.get("QueryFilter") or ())
+    for name in names:
+        if name in schema.names:
+            raise ValidationException(
+                f"{what} can only contain non-primary key attributes: Primary key attribute: {name}"
+            )
 
 
 def _read_expressions(
