@@ -43,6 +43,22 @@ _ONE_INDEX = (
 )
 
 
+_DELETE_TABLE_FIELDS = frozenset(
+    {
+        "TableName",
+        "TableStatus",
+        "TableArn",
+        "TableId",
+        "ProvisionedThroughput",
+        "TableSizeBytes",
+        "ItemCount",
+        "BillingModeSummary",
+        "DeletionProtectionEnabled",
+    }
+)
+"""What DeleteTable's TableDescription holds (no key schema, definitions, indexes or time)."""
+
+
 class TableControl:
     """The control-plane operations; ``on_change`` is told when indexes need building."""
 
@@ -210,7 +226,8 @@ class TableControl:
     async def delete_table(self, params: Mapping[str, Any], region: str) -> dict[str, Any]:
         name = table_name(params)
         stored = access.checked(await self._store.get_table(name), name, described=True)
-        description = await self.describe(stored, region, "DELETING")
+        described = await self.describe(stored, region, "DELETING")
+        description = {k: v for k, v in described.items() if k in _DELETE_TABLE_FIELDS}
         await self._store.delete_table(stored.id)
         return {"TableDescription": description}
 

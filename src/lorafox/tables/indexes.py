@@ -167,6 +167,15 @@ class Index:
                     f"{limit} bytes for index {self.name}"
                 )
 
+    def fits(self, item: Mapping[str, Mapping[str, Any]]) -> bool:
+        """Whether an item already stored may enter this index: an index added by UpdateTable
+        leaves out the items whose key attributes have another type, are empty or too long."""
+        try:
+            self.check_item(item)
+        except ValidationException:
+            return False
+        return True
+
     def entry(self, item: Mapping[str, Any]) -> tuple[int, bytes, bytes] | None:
         """This index's entry for a (checked) item, or None when the item is not in it."""
         hash_value = item.get(self.schema.hash.name)

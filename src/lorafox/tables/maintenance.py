@@ -127,7 +127,7 @@ class TableMaintenance:
                 index = table.indexes[raw["IndexName"]]
 
                 def entries(item: Mapping[str, Any], index: Any = index) -> list[IndexEntry]:
-                    entry = index.entry(item)
+                    entry = index.entry(item) if index.fits(item) else None
                     return [] if entry is None else [entry]
 
                 pending.append((raw["IndexName"], int(raw.get("CreatedAt", 0)), entries))

@@ -183,13 +183,17 @@ class TableOperations:
             check_key_not_updated(update, parsed.names, table.schema.names)
         plan = item_writes.PlannedWrite(table, pk, sk, condition, parsed, on_failure, None)
 
-        def make(old: dict[str, Any] | None) -> tuple[dict[str, Any], int]:
+        def make(old: dict[str, Any] | None) -> tuple[dict[str, Any], int] | None:
             base = dict(old) if old is not None else dict(key)
             if update is None:
                 new = base
             else:
                 outcome = apply_update(update, base, parsed.names, parsed.values)
                 new = {**outcome.item, **key}
+                if old is None and len(new) == len(key):
+                    # removing (or deleting from) what an absent item does not have: as on
+                    # DynamoDB, no item is created (None: "delete" the absent item)
+                    return None
                 plan.updated = outcome
             table.check_index_keys(new)
             size = item_writes.sized(new, update=True)
