@@ -22,7 +22,7 @@ from lorafox.ports.tables import (
     ItemRow,
     ItemStore,
 )
-from lorafox.tables import access, item_writes
+from lorafox.tables import access, capacity, item_writes
 from lorafox.tables.access import TableCaller
 from lorafox.tables.control import TableControl
 from lorafox.tables.errors import (
@@ -46,7 +46,7 @@ from lorafox.tables.expressions.update import check_key_not_updated
 from lorafox.tables.queries import TableQueries, projection_of
 from lorafox.tables.shapes import check_shapes
 from lorafox.tables.table import OpenTable, encode_key
-from lorafox.tables.values import validate_item
+from lorafox.tables.values import item_size, validate_item
 
 __all__ = ["OPERATIONS", "TableOperations"]
 
@@ -166,9 +166,11 @@ class TableOperations:
             table.check_item(item)
             size = item_writes.sized(item)
             pk, sk = encode_key(table.schema, item)
-            return item_writes.PlannedWrite(
+            put = item_writes.PlannedWrite(
                 table, pk, sk, condition, parsed, on_failure, lambda _: (item, size)
             )
+            put.new = item
+            return put
         key, pk, sk = table.key(params.get("Key") or {})
         if kind == "Delete":
             return item_writes.PlannedWrite(
@@ -207,20 +209,43 @@ class TableOperations:
         table = plan.table
         return await self._store.write_item(table.id, plan.pk, plan.sk, plan.decide, table.indexer)
 
+    @staticmethod
+    def _write_capacity(
+        answer: dict[str, Any],
+        mode: str,
+        table: OpenTable,
+        old: dict[str, Any] | None,
+        new: dict[str, Any] | None,
+    ) -> dict[str, Any]:
+        """``answer`` with the capacity of replacing ``old`` by ``new`` when asked for."""
+        if mode != "NONE":
+            consumed = capacity.Consumed(table.stored.name)
+            consumed.write(capacity.write_units(max(_size(old), _size(new))))
+            consumed.index_writes(table.indexes, old, new)
+            answer["ConsumedCapacity"] = consumed.describe(mode)
+        return answer
+
     async def _put_item(self, params: Mapping[str, Any], region: str) -> dict[str, Any]:
         returns = item_writes.return_values(params, ("NONE", "ALL_OLD"))
-        old = await self._write(await self._plan(params, "Put"))
-        return {"Attributes": old} if returns == "ALL_OLD" and old else {}
+        mode = capacity.requested(params)
+        plan = await self._plan(params, "Put")
+        old = await self._write(plan)
+        answer = {"Attributes": old} if returns == "ALL_OLD" and old else {}
+        return self._write_capacity(answer, mode, plan.table, old, plan.new)
 
     async def _delete_item(self, params: Mapping[str, Any], region: str) -> dict[str, Any]:
         returns = item_writes.return_values(params, ("NONE", "ALL_OLD"))
-        old = await self._write(await self._plan(params, "Delete"))
-        return {"Attributes": old} if returns == "ALL_OLD" and old else {}
+        mode = capacity.requested(params)
+        plan = await self._plan(params, "Delete")
+        old = await self._write(plan)
+        answer = {"Attributes": old} if returns == "ALL_OLD" and old else {}
+        return self._write_capacity(answer, mode, plan.table, old, None)
 
     async def _update_item(self, params: Mapping[str, Any], region: str) -> dict[str, Any]:
         returns = item_writes.return_values(
             params, ("NONE", "ALL_OLD", "UPDATED_OLD", "ALL_NEW", "UPDATED_NEW")
         )
+        mode = capacity.requested(params)
         plan = await self._plan(params, "Update")
         old = await self._write(plan)
         attributes: dict[str, Any] | None = None
@@ -232,9 +257,11 @@ class TableOperations:
             attributes = plan.updated.updated_new()
         elif returns == "UPDATED_OLD" and plan.updated is not None and old is not None:
             attributes = plan.updated.updated_old(old)
-        return {"Attributes": attributes} if attributes else {}
+        answer = {"Attributes": attributes} if attributes else {}
+        return self._write_capacity(answer, mode, plan.table, old, plan.new)
 
     async def _get_item(self, params: Mapping[str, Any], region: str) -> dict[str, Any]:
+        mode = capacity.requested(params)
         table = await self.control.open(params)
         check_expression_parameters(params, "GetItem")
         if params.get("Key") is None:
@@ -247,10 +274,16 @@ class TableOperations:
         )
         _, pk, sk = table.key(params["Key"])
         item = await self._store.get_item(table.id, pk, sk)
-        if item is None:
-            return {}
-        projection = projection_of(params, parsed.projection)
-        return {"Item": item if projection is None else project(projection, item, parsed.names)}
+        answer: dict[str, Any] = {}
+        if item is not None:
+            projection = projection_of(params, parsed.projection)
+            answer["Item"] = item if projection is None else project(projection, item, parsed.names)
+        if mode != "NONE":
+            consumed = capacity.Consumed(table.stored.name)
+            consistent = params.get("ConsistentRead") is True
+            consumed.read(capacity.read_units(_size(item), consistent=consistent))
+            answer["ConsumedCapacity"] = consumed.describe(mode)
+        return answer
 
     # -- transactions ----------------------------------------------------------------------
 
@@ -266,6 +299,7 @@ class TableOperations:
                     "Member must not be null"
                 ]
             )
+        mode = capacity.requested(params)
         plans: list[item_writes.PlannedWrite] = []
         seen: set[tuple[int, bytes, bytes]] = set()
         for action in actions:
@@ -288,7 +322,10 @@ class TableOperations:
             seen.add(target)
             plans.append(plan)
 
+        read: list[dict[str, Any] | None] = [None] * len(plans)
+
         def decide_all(olds: list[dict[str, Any] | None]) -> list[Any]:
+            read[:] = olds
             reasons: list[CancellationReason] = []
             decisions: list[Any] = []
             for plan, old in zip(plans, olds, strict=True):
@@ -316,7 +353,19 @@ class TableOperations:
             indexers,
             item_writes.client_token(params, self._clock()),
         )
-        return {}
+        if mode == "NONE":
+            return {}
+        consumed: dict[str, capacity.Consumed] = {}
+        for plan, old in zip(plans, read, strict=True):
+            table = plan.table
+            used = consumed.setdefault(table.stored.name, capacity.Consumed(table.stored.name))
+            if plan.make is None:
+                used.read(capacity.read_units(_size(old), transactional=True))
+                continue
+            size = max(_size(old), _size(plan.new))
+            used.write(capacity.write_units(size, transactional=True))
+            used.index_writes(table.indexes, old, plan.new, transactional=True)
+        return {"ConsumedCapacity": [c.describe(mode, split=True) for c in consumed.values()]}
 
     async def _transact_get_items(self, params: Mapping[str, Any], region: str) -> dict[str, Any]:
         actions = params.get("TransactItems")
@@ -330,6 +379,7 @@ class TableOperations:
                     f"Member must have length less than or equal to {MAX_TRANSACTION}"
                 ]
             )
+        mode = capacity.requested(params)
         reads: list[tuple[OpenTable, bytes, bytes, ProjectionExpression | None, Any]] = []
         for action in actions:
             get = action.get("Get") if isinstance(action, Mapping) else None
@@ -349,18 +399,25 @@ class TableOperations:
             reads.append((table, pk, sk, parsed.projection, parsed.names))
         items = await self._store.get_items([(t.stored.id, pk, sk) for t, pk, sk, _, _ in reads])
         responses: list[dict[str, Any]] = []
-        for (_, _, _, projection, names), item in zip(reads, items, strict=True):
+        consumed: dict[str, capacity.Consumed] = {}
+        for (table, _, _, projection, names), item in zip(reads, items, strict=True):
+            used = consumed.setdefault(table.stored.name, capacity.Consumed(table.stored.name))
+            used.read(capacity.read_units(_size(item), transactional=True))
             if item is None:
                 responses.append({})
             else:
                 responses.append(
                     {"Item": item if projection is None else project(projection, item, names)}
                 )
-        return {"Responses": responses}
+        answer: dict[str, Any] = {"Responses": responses}
+        if mode != "NONE":
+            answer["ConsumedCapacity"] = [c.describe(mode, split=True) for c in consumed.values()]
+        return answer
 
     # -- batches ---------------------------------------------------------------------------
 
     async def _batch_write_item(self, params: Mapping[str, Any], region: str) -> dict[str, Any]:
+        mode = capacity.requested(params)
         requests = _request_items(
             params,
             empty="Value '{}' at 'requestItems' failed to satisfy constraint: Member must "
@@ -409,16 +466,30 @@ class TableOperations:
                 else:
                     puts[(pk, sk)] = row
             plans.append((table, list(puts.values()), list(deletes)))
+        answer: dict[str, Any] = {"UnprocessedItems": {}}
+        described: list[dict[str, Any]] = []
         for table, puts_list, deletes_list in plans:
             await self._store.write_items(table.id, puts_list, deletes_list, table.indexer)
-        return {"UnprocessedItems": {}}
+            if mode != "NONE":
+                used = capacity.Consumed(table.stored.name)
+                for row in puts_list:
+                    used.write(capacity.write_units(row.size))
+                    used.index_writes(table.indexes, None, row.item)
+                for _ in deletes_list:
+                    used.write(capacity.write_units(0))
+                described.append(used.describe(mode))
+        if mode != "NONE":
+            answer["ConsumedCapacity"] = described
+        return answer
 
     async def _batch_get_item(self, params: Mapping[str, Any], region: str) -> dict[str, Any]:
+        mode = capacity.requested(params)
         requests = _request_items(params)
         total = sum(len(r.get("Keys") or ()) for r in requests.values())
         if total > MAX_BATCH_GET:
             raise ValidationException("Too many items requested for the BatchGetItem call")
         responses: dict[str, list[dict[str, Any]]] = {}
+        described: list[dict[str, Any]] = []
         for name, request in requests.items():
             if not request.get("Keys"):
                 raise ValidationException.constraints(
@@ -439,18 +510,29 @@ class TableOperations:
             projection = projection_of(request, parsed.projection)
             seen: set[tuple[bytes, bytes]] = set()
             found: list[dict[str, Any]] = []
+            used = capacity.Consumed(table.stored.name)
+            consistent = request.get("ConsistentRead") is True
             for raw in request.get("Keys") or ():
                 _, pk, sk = table.key(raw)
                 if (pk, sk) in seen:
                     raise ValidationException("Provided list of item keys contains duplicates")
                 seen.add((pk, sk))
                 item = await self._store.get_item(table.id, pk, sk)
+                used.read(capacity.read_units(_size(item), consistent=consistent))
                 if item is not None:
                     found.append(
                         item if projection is None else project(projection, item, parsed.names)
                     )
             responses[name] = found
-        return {"Responses": responses, "UnprocessedKeys": {}}
+            described.append(used.describe(mode))
+        answer: dict[str, Any] = {"Responses": responses, "UnprocessedKeys": {}}
+        if mode != "NONE":
+            answer["ConsumedCapacity"] = described
+        return answer
+
+
+def _size(item: Mapping[str, Any] | None) -> int:
+    return 0 if item is None else item_size(item)
 
 
 _NULL_REQUEST_ITEMS = (

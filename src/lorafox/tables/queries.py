@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from lorafox.ports.tables import Bound, ItemStore
+from lorafox.tables import capacity
 from lorafox.tables.errors import ValidationException
 from lorafox.tables.expressions import (
     KeyCondition,
@@ -36,7 +37,7 @@ from lorafox.tables.indexes import GLOBAL, Index
 from lorafox.tables.keys import KeySchema, encode_key_value
 from lorafox.tables.params import INVALID, limit
 from lorafox.tables.table import OpenTable, encode_key
-from lorafox.tables.values import validate_item
+from lorafox.tables.values import item_size, validate_item
 
 __all__ = ["MAX_PAGE_BYTES", "TableQueries", "projection_of"]
 
@@ -180,9 +181,9 @@ async def _pages(
     most: int | None,
     keep: Callable[[dict[str, Any]], bool],
     segments: tuple[int, int] | None = None,
-) -> tuple[list[dict[str, Any]], int, dict[str, Any] | None]:
-    """(kept items, scanned count, last item read when the page is cut): ``Limit`` items or
-    1 MB, as DynamoDB."""
+) -> tuple[list[dict[str, Any]], int, dict[str, Any] | None, int]:
+    """(kept items, scanned count, last item read when the page is cut, bytes read):
+    ``Limit`` items or 1 MB, as DynamoDB."""
     kept: list[dict[str, Any]] = []
     scanned = 0
     size = 0
@@ -204,9 +205,9 @@ async def _pages(
             if size >= MAX_PAGE_BYTES:
                 break
         if not more and size < MAX_PAGE_BYTES:
-            return kept, scanned, None
+            return kept, scanned, None, size
         if last is not None and (size >= MAX_PAGE_BYTES or (most is not None and scanned >= most)):
-            return kept, scanned, last
+            return kept, scanned, last, size
 
 
 class TableQueries:
@@ -260,6 +261,22 @@ class TableQueries:
         return lambda item: item
 
     @staticmethod
+    def _capacity(
+        response: dict[str, Any],
+        params: Mapping[str, Any],
+        table: OpenTable,
+        index: Index | None,
+        size: int,
+    ) -> dict[str, Any]:
+        mode = capacity.requested(params)
+        if mode != "NONE":
+            consumed = capacity.Consumed(table.stored.name)
+            consistent = params.get("ConsistentRead") is True
+            consumed.read(capacity.read_units(size, consistent=consistent), index)
+            response["ConsumedCapacity"] = consumed.describe(mode)
+        return response
+
+    @staticmethod
     def _respond(
         kept: list[dict[str, Any]],
         scanned: int,
@@ -279,6 +296,7 @@ class TableQueries:
         return response
 
     async def query(self, params: Mapping[str, Any], region: str) -> dict[str, Any]:
+        capacity.requested(params)
         table = await self._open(params)
         index = self._index(table, params)
         parsed = _read_expressions(
@@ -334,21 +352,26 @@ class TableQueries:
             rows = await store.query_index(
                 table.id, index.id, pk, lower, upper, after=after, forward=forward, limit=count
             )
-            return [_Row((r.sk, r.item_pk, r.item_sk), r.item_pk, r.item, r.size) for r in rows]
+            return [
+                _Row((r.sk, r.item_pk, r.item_sk), r.item_pk, r.item, _entry_size(index, r))
+                for r in rows
+            ]
 
         def keep(item: dict[str, Any]) -> bool:
             return filter_condition is None or evaluate_condition(
                 filter_condition, filtered(item), parsed.names, parsed.values
             )
 
-        kept, scanned, last = await _pages(
+        kept, scanned, last, size = await _pages(
             fetch_table if index is None else fetch_index, start, most, keep
         )
         last_key = table.schema.key_of if index is None else index.last_key
         kept = [visible(item) for item in kept]
-        return self._respond(kept, scanned, last, select, projection, parsed.names, last_key)
+        response = self._respond(kept, scanned, last, select, projection, parsed.names, last_key)
+        return self._capacity(response, params, table, index, size)
 
     async def scan(self, params: Mapping[str, Any], region: str) -> dict[str, Any]:
+        capacity.requested(params)
         table = await self._open(params)
         index = self._index(table, params)
         segments = _segments(params)
@@ -386,7 +409,8 @@ class TableQueries:
             after = None if cursor is None else (cursor[0], cursor[1], cursor[2], cursor[3])
             rows = await store.scan_index(table.id, index.id, after, count)
             return [
-                _Row((r.pk, r.sk, r.item_pk, r.item_sk), r.item_pk, r.item, r.size) for r in rows
+                _Row((r.pk, r.sk, r.item_pk, r.item_sk), r.item_pk, r.item, _entry_size(index, r))
+                for r in rows
             ]
 
         def keep(item: dict[str, Any]) -> bool:
@@ -394,12 +418,19 @@ class TableQueries:
                 filter_condition, filtered(item), parsed.names, parsed.values
             )
 
-        kept, scanned, last = await _pages(
+        kept, scanned, last, size = await _pages(
             fetch_table if index is None else fetch_index, start, most, keep, segments
         )
         last_key = table.schema.key_of if index is None else index.last_key
         kept = [visible(item) for item in kept]
-        return self._respond(kept, scanned, last, select, projection, parsed.names, last_key)
+        response = self._respond(kept, scanned, last, select, projection, parsed.names, last_key)
+        return self._capacity(response, params, table, index, size)
+
+
+def _entry_size(index: Index, row: Any) -> int:
+    """The bytes an index entry holds: its projection of the item."""
+    size: int = row.size if index.projection == "ALL" else item_size(index.project(row.item))
+    return size
 
 
 def _check_filter_keys(
