@@ -58,6 +58,7 @@ from lorafox.tables.errors import (
     UnrecognizedClientException,
 )
 from lorafox.tables.operations import TableOperations
+from lorafox.tables.tagging import describe_endpoints
 
 __all__ = ["TARGET_PREFIX", "DynamoDBEndpoint", "IncompleteSignatureException", "is_dynamodb"]
 
@@ -248,6 +249,7 @@ class DynamoDBEndpoint:
         if found is None:  # pragma: no cover - deleted between the signature check and now
             raise UnrecognizedClientException()
         caller = _caller(found[0], identity.access_key_id)
-        return await self._operations.run(
-            target[len(TARGET_PREFIX) :], params, identity.region, caller
-        )
+        operation = target[len(TARGET_PREFIX) :]
+        if operation == "DescribeEndpoints":  # the endpoint is where the client came
+            return describe_endpoints(_header(scope, b"host") or "localhost")
+        return await self._operations.run(operation, params, identity.region, caller)

@@ -33,6 +33,7 @@ from lorafox.tables.indexes import (
 )
 from lorafox.tables.params import INVALID, limit, null, string, table_name
 from lorafox.tables.table import OpenTable
+from lorafox.tables.tagging import check_tag_count, check_tags
 from lorafox.tables.values import MAX_KEY_NAME
 
 __all__ = ["TableControl"]
@@ -182,6 +183,7 @@ class TableControl:
             )
         indexes = self._indexes(params, table_keys, billing)
         definitions.check_definitions(types, table_keys, indexes)
+        tags = None if params.get("Tags") is None else check_tags(params["Tags"])
         definition: dict[str, Any] = {
             "KeySchema": [{"AttributeName": n, "KeyType": k} for n, k in table_keys],
             "AttributeDefinitions": [
@@ -193,6 +195,9 @@ class TableControl:
         }
         if throughput:
             definition.update(definitions.throughput(throughput))
+        if tags:
+            check_tag_count(tags)
+            definition["Tags"] = tags
         home = access.home_for_new(name)
         try:
             table = await self._store.create_table(name, definition, home)

@@ -16,6 +16,7 @@ All are HTTP 400 but ``InternalServerError`` (500)::
         ├── TransactionInProgressException
         ├── IdempotentParameterMismatchException
         ├── ResourceNotFoundException             no such table or index
+        ├── TableNotFoundException                no such table (the backup operations)
         ├── ResourceInUseException                the table exists, or is being created/deleted
         ├── LimitExceededException
         ├── ItemCollectionSizeLimitExceededException
@@ -60,6 +61,7 @@ __all__ = [
     "ResourceInUseException",
     "ResourceNotFoundException",
     "SerializationException",
+    "TableNotFoundException",
     "TransactionCanceledException",
     "TransactionConflictException",
     "TransactionInProgressException",
@@ -206,6 +208,14 @@ class ResourceNotFoundException(DynamoDBError):
     def table(cls, name: str) -> ResourceNotFoundException:
         """The form DescribeTable/DeleteTable use: ``…: Table: <name> not found``."""
         return cls(f"Requested resource not found: Table: {name} not found")
+
+
+class TableNotFoundException(DynamoDBError):
+    """No such table, in the words of the backup operations (DescribeContinuousBackups)."""
+
+    @classmethod
+    def table(cls, name: str) -> TableNotFoundException:
+        return cls(f"Table not found: {name}")
 
 
 class ResourceInUseException(DynamoDBError):

@@ -46,6 +46,7 @@ from lorafox.tables.expressions.update import check_key_not_updated
 from lorafox.tables.queries import TableQueries, projection_of
 from lorafox.tables.shapes import check_shapes
 from lorafox.tables.table import OpenTable, encode_key
+from lorafox.tables.tagging import TableTagging
 from lorafox.tables.values import item_size, validate_item
 
 __all__ = ["OPERATIONS", "TableOperations"]
@@ -72,6 +73,10 @@ OPERATIONS = (
     "DescribeTimeToLive",
     "TransactWriteItems",
     "TransactGetItems",
+    "TagResource",
+    "UntagResource",
+    "ListTagsOfResource",
+    "DescribeContinuousBackups",
 )
 """The operations lorafox answers; any other ``X-Amz-Target`` is an UnknownOperationException."""
 
@@ -96,6 +101,7 @@ class TableOperations:
         self._clock = clock
         self.control = TableControl(store, account=account, on_change=on_change, clock=clock)
         self.queries = TableQueries(store, self.control.open)
+        self.tagging = TableTagging(store, self.control.open)
         handlers: dict[str, Handler] = {
             "CreateTable": self.control.create_table,
             "DescribeTable": self.control.describe_table,
@@ -106,6 +112,10 @@ class TableOperations:
             "DescribeTimeToLive": self.control.describe_time_to_live,
             "Query": self.queries.query,
             "Scan": self.queries.scan,
+            "TagResource": self.tagging.tag_resource,
+            "UntagResource": self.tagging.untag_resource,
+            "ListTagsOfResource": self.tagging.list_tags_of_resource,
+            "DescribeContinuousBackups": self.tagging.describe_continuous_backups,
         }
         for name in OPERATIONS:
             if name not in handlers:
