@@ -412,3 +412,73 @@ def test_time_to_live_errors(client: Any) -> None:
     )
     ttl(False, "e")
     assert _refused(ttl, enabled=False, attribute="e") == "TimeToLive is already disabled"
+
+
+# -- transactions ------------------------------------------------------------------------------
+
+
+def test_a_5_mb_item_inside_a_transaction(client: Any, table: str) -> None:
+    big = {**KEY, "big": {"S": "x" * 5_000_000}}
+    message = _refused(
+        client.transact_write_items, TransactItems=[{"Put": {"TableName": table, "Item": big}}]
+    )
+    assert message == "Item size has exceeded the maximum allowed size"
+
+
+def test_validation_error_found_on_the_stored_item_cancels_the_transaction(
+    client: Any, table: str
+) -> None:
+    with pytest.raises(ClientError) as info:
+        client.transact_write_items(
+            TransactItems=[
+                {
+                    "Update": {
+                        "TableName": table,
+                        "Key": KEY,
+                        "UpdateExpression": "ADD l :n",
+                        "ExpressionAttributeValues": {":n": {"N": "1"}},
+                    }
+                },
+                {"Put": {"TableName": table, "Item": {"h": {"S": "other"}, "r": {"N": "1"}}}},
+            ]
+        )
+    assert error_code(info) == "TransactionCanceledException"
+    reasons = info.value.response["CancellationReasons"]
+    assert [reason["Code"] for reason in reasons] == ["ValidationError", "None"]
+    assert reasons[0]["Message"].startswith("An operand in the update expression has an incorrect")
+
+
+# -- ExclusiveStartKey -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("index", "start"),
+    [
+        (None, {"h": {"S": "a"}}),
+        (None, {"h": {"S": "a"}, "r": {"S": "1"}}),
+        (None, {**KEY, "x": {"S": "1"}}),
+        (None, {"h": {"S": "b"}, "r": {"N": "1"}}),
+        ("local", KEY),
+        ("local", {"h": {"S": "a"}, "l": {"S": "x"}}),
+    ],
+)
+def test_exclusive_start_key_not_the_key_of_the_query(
+    client: Any, table: str, index: str | None, start: dict[str, Any]
+) -> None:
+    params: dict[str, Any] = {} if index is None else {"IndexName": index}
+    message = _refused(
+        client.query,
+        TableName=table,
+        KeyConditionExpression="h = :h",
+        ExpressionAttributeValues={":h": {"S": "a"}},
+        ExclusiveStartKey=start,
+        **params,
+    )
+    assert message == "The provided starting key is invalid"
+
+
+def test_exclusive_start_key_of_a_global_index_needs_the_table_key(client: Any, table: str) -> None:
+    message = _refused(
+        client.scan, TableName=table, IndexName="global", ExclusiveStartKey={"g": {"S": "y"}}
+    )
+    assert message == "The provided starting key is invalid"
