@@ -188,6 +188,7 @@ def test_existing_tables_belong_to_the_root_after_the_upgrade(
         "UPDATE alembic_version SET version_num = '0007'",
         "DROP INDEX ix_ddb_tables_group_path",
         "ALTER TABLE ddb_tables DROP COLUMN group_path",
+        "DROP TABLE ddb_stream_records",
     )
     with serving(data) as server:
         admin = boto3_client(server, *root_admin)

@@ -6,7 +6,9 @@ its strongest grant above the table's group:
 
     READ    (VIEWER)          DescribeTable, ListTables, GetItem, BatchGetItem, TransactGetItems,
                               Query, Scan, DescribeTimeToLive, ListTagsOfResource,
-                              DescribeContinuousBackups (DescribeEndpoints: any signed caller)
+                              DescribeContinuousBackups, and the streams API (ListStreams,
+                              DescribeStream, GetShardIterator, GetRecords); DescribeEndpoints:
+                              any signed caller
     WRITE   (DEVICE_MANAGER)  + PutItem, UpdateItem, DeleteItem, BatchWriteItem,
                               TransactWriteItems
     MANAGE  (ADMIN)           + CreateTable (in its own group), UpdateTable, DeleteTable,
@@ -59,6 +61,10 @@ NEEDED: dict[str, Access] = {
     "DescribeTimeToLive": Access.READ,
     "ListTagsOfResource": Access.READ,
     "DescribeContinuousBackups": Access.READ,
+    "ListStreams": Access.READ,
+    "DescribeStream": Access.READ,
+    "GetShardIterator": Access.READ,
+    "GetRecords": Access.READ,
     "PutItem": Access.WRITE,
     "UpdateItem": Access.WRITE,
     "DeleteItem": Access.WRITE,

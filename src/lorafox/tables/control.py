@@ -32,6 +32,7 @@ from lorafox.tables.indexes import (
     parse_index,
 )
 from lorafox.tables.params import INVALID, limit, null, string, table_name
+from lorafox.tables.streams import stream_arn, stream_change
 from lorafox.tables.table import OpenTable
 from lorafox.tables.tagging import check_tag_count, check_tags
 from lorafox.tables.values import MAX_KEY_NAME
@@ -106,6 +107,17 @@ class TableControl:
             "TableId": f"00000000-0000-0000-0000-{stored.id:012d}",
             "DeletionProtectionEnabled": False,
         }
+        stream = definition.get("Stream")
+        if stream:
+            if stream.get("Enabled"):
+                description["StreamSpecification"] = {
+                    "StreamEnabled": True,
+                    "StreamViewType": stream["ViewType"],
+                }
+            description["LatestStreamLabel"] = stream["Label"]
+            description["LatestStreamArn"] = stream_arn(
+                region, self._account, stored.name, stream["Label"]
+            )
         if definition.get("BillingMode") == "PAY_PER_REQUEST":
             description["BillingModeSummary"] = {
                 "BillingMode": "PAY_PER_REQUEST",
@@ -166,7 +178,8 @@ class TableControl:
 
     async def create_table(self, params: Mapping[str, Any], region: str) -> dict[str, Any]:
         name = table_name(params)
-        definitions.check_streams(params)
+        now = int(self._clock() * 1000)
+        stream = stream_change(params, None, name, now)
         table_keys = check_key_schema(params.get("KeySchema"), "keySchema")
         types = definitions.types_of(params.get("AttributeDefinitions"))
         billing = definitions.billing_mode(params, "PROVISIONED")
@@ -198,6 +211,9 @@ class TableControl:
         if tags:
             check_tag_count(tags)
             definition["Tags"] = tags
+        if stream is not None:
+            start = await self._store.last_stream_sequence() + 1
+            definition["Stream"] = {**stream, "Region": region, "Start": start}
         home = access.home_for_new(name)
         try:
             table = await self._store.create_table(name, definition, home)
@@ -240,7 +256,6 @@ class TableControl:
 
     async def update_table(self, params: Mapping[str, Any], region: str) -> dict[str, Any]:
         table = await self.open(params)
-        definitions.check_streams(params)
         updates = params.get("GlobalSecondaryIndexUpdates")
         if updates is not None and not isinstance(updates, list):
             raise null("globalSecondaryIndexUpdates")
@@ -264,6 +279,7 @@ class TableControl:
         dropped: list[int] = []
         created = False
         now = int(self._clock() * 1000)
+        start = await self._store.last_stream_sequence() + 1
 
         def change(current: StoredTable) -> tuple[dict[str, Any], str | None]:
             nonlocal created
@@ -296,6 +312,11 @@ class TableControl:
                 )
                 created = created or "Create" in update
             definition["Indexes"] = indexes
+            stream = stream_change(params, definition.get("Stream"), current.name, now)
+            if stream is not None:
+                if stream.get("Enabled"):
+                    stream = {**stream, "Region": region, "Start": start}
+                definition["Stream"] = stream
             return definition, current.ttl_attribute
 
         try:

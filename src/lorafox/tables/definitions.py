@@ -15,7 +15,6 @@ from lorafox.tables.params import INVALID, null
 __all__ = [
     "billing_mode",
     "check_definitions",
-    "check_streams",
     "key_names",
     "throughput",
     "types_of",
@@ -108,11 +107,3 @@ def billing_mode(params: Mapping[str, Any], default: str | None) -> str:
             ]
         )
     return str(billing)
-
-
-def check_streams(params: Mapping[str, Any]) -> None:
-    spec = params.get("StreamSpecification")
-    if isinstance(spec, Mapping) and spec.get("StreamEnabled"):
-        raise ValidationException(
-            "StreamSpecification: DynamoDB Streams are not supported by lorafox"
-        )

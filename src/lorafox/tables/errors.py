@@ -17,6 +17,7 @@ All are HTTP 400 but ``InternalServerError`` (500)::
         ├── IdempotentParameterMismatchException
         ├── ResourceNotFoundException             no such table or index
         ├── TableNotFoundException                no such table (the backup operations)
+        ├── ExpiredIteratorException              a stream's shard iterator is too old
         ├── ResourceInUseException                the table exists, or is being created/deleted
         ├── LimitExceededException
         ├── ItemCollectionSizeLimitExceededException
@@ -50,6 +51,7 @@ __all__ = [
     "CancellationReason",
     "ConditionalCheckFailedException",
     "DynamoDBError",
+    "ExpiredIteratorException",
     "IdempotentParameterMismatchException",
     "InternalServerError",
     "InvalidSignatureException",
@@ -216,6 +218,10 @@ class TableNotFoundException(DynamoDBError):
     @classmethod
     def table(cls, name: str) -> TableNotFoundException:
         return cls(f"Table not found: {name}")
+
+
+class ExpiredIteratorException(DynamoDBError):
+    """A shard iterator of DynamoDB Streams older than 15 minutes."""
 
 
 class ResourceInUseException(DynamoDBError):

@@ -45,6 +45,12 @@ from lorafox.tables.expressions import (
 from lorafox.tables.expressions.update import check_key_not_updated
 from lorafox.tables.queries import TableQueries, projection_of
 from lorafox.tables.shapes import check_shapes
+from lorafox.tables.streams import (
+    STREAM_OPERATIONS,
+    TableStreams,
+    enabled_view,
+    record_changes,
+)
 from lorafox.tables.table import OpenTable, encode_key
 from lorafox.tables.tagging import TableTagging
 from lorafox.tables.values import item_size, validate_item
@@ -77,6 +83,7 @@ OPERATIONS = (
     "UntagResource",
     "ListTagsOfResource",
     "DescribeContinuousBackups",
+    *STREAM_OPERATIONS,
 )
 """The operations lorafox answers; any other ``X-Amz-Target`` is an UnknownOperationException."""
 
@@ -102,6 +109,7 @@ class TableOperations:
         self.control = TableControl(store, account=account, on_change=on_change, clock=clock)
         self.queries = TableQueries(store, self.control.open)
         self.tagging = TableTagging(store, self.control.open)
+        self.streams = TableStreams(store, self.control.open, account=account, clock=clock)
         handlers: dict[str, Handler] = {
             "CreateTable": self.control.create_table,
             "DescribeTable": self.control.describe_table,
@@ -116,6 +124,10 @@ class TableOperations:
             "UntagResource": self.tagging.untag_resource,
             "ListTagsOfResource": self.tagging.list_tags_of_resource,
             "DescribeContinuousBackups": self.tagging.describe_continuous_backups,
+            "ListStreams": self.streams.list_streams,
+            "DescribeStream": self.streams.describe_stream,
+            "GetShardIterator": self.streams.get_shard_iterator,
+            "GetRecords": self.streams.get_records,
         }
         for name in OPERATIONS:
             if name not in handlers:
@@ -216,8 +228,18 @@ class TableOperations:
         return plan
 
     async def _write(self, plan: item_writes.PlannedWrite) -> dict[str, Any] | None:
+        """Write one planned item (and its stream record); the old item."""
         table = plan.table
-        return await self._store.write_item(table.id, plan.pk, plan.sk, plan.decide, table.indexer)
+        old = await self._store.write_item(table.id, plan.pk, plan.sk, plan.decide, table.indexer)
+        await self._record(table, [(old, plan.new)])
+        return old
+
+    async def _record(
+        self,
+        table: OpenTable,
+        changes: list[tuple[dict[str, Any] | None, dict[str, Any] | None]],
+    ) -> None:
+        await record_changes(self._store, table, changes, now=self._clock())
 
     @staticmethod
     def _write_capacity(
@@ -333,9 +355,11 @@ class TableOperations:
             plans.append(plan)
 
         read: list[dict[str, Any] | None] = [None] * len(plans)
+        ran: list[bool] = []  # empty when a client token's replay wrote nothing
 
         def decide_all(olds: list[dict[str, Any] | None]) -> list[Any]:
             read[:] = olds
+            ran[:] = [True]
             reasons: list[CancellationReason] = []
             decisions: list[Any] = []
             for plan, old in zip(plans, olds, strict=True):
@@ -363,6 +387,13 @@ class TableOperations:
             indexers,
             item_writes.client_token(params, self._clock()),
         )
+        if ran:
+            changed: dict[int, tuple[OpenTable, list[Any]]] = {}
+            for plan, old in zip(plans, read, strict=True):
+                if plan.make is not None:
+                    changed.setdefault(plan.table.id, (plan.table, []))[1].append((old, plan.new))
+            for table, changes in changed.values():
+                await self._record(table, changes)
         if mode == "NONE":
             return {}
         consumed: dict[str, capacity.Consumed] = {}
@@ -426,6 +457,24 @@ class TableOperations:
 
     # -- batches ---------------------------------------------------------------------------
 
+    async def _write_recorded(
+        self, table: OpenTable, puts: list[ItemRow], deletes: list[tuple[bytes, bytes]]
+    ) -> None:
+        """A table's batch of writes in one transaction that reads the old items, then their
+        stream records."""
+        keys = [(table.id, r.pk, r.sk) for r in puts] + [(table.id, pk, sk) for pk, sk in deletes]
+        news: list[dict[str, Any] | None] = [r.item for r in puts] + [None] * len(deletes)
+        decisions: list[Any] = [(r.item, r.size) for r in puts] + [None] * len(deletes)
+        olds: list[dict[str, Any] | None] = []
+
+        def decide_all(found: list[dict[str, Any] | None]) -> list[Any]:
+            olds[:] = found
+            return decisions
+
+        indexers = {} if table.indexer is None else {table.id: table.indexer}
+        await self._store.transact_write(keys, decide_all, indexers, None)
+        await self._record(table, list(zip(olds, news, strict=True)))
+
     async def _batch_write_item(self, params: Mapping[str, Any], region: str) -> dict[str, Any]:
         mode = capacity.requested(params)
         requests = _request_items(
@@ -479,7 +528,10 @@ class TableOperations:
         answer: dict[str, Any] = {"UnprocessedItems": {}}
         described: list[dict[str, Any]] = []
         for table, puts_list, deletes_list in plans:
-            await self._store.write_items(table.id, puts_list, deletes_list, table.indexer)
+            if enabled_view(table) is None:
+                await self._store.write_items(table.id, puts_list, deletes_list, table.indexer)
+            else:  # the old items are needed for the stream: written as one transaction
+                await self._write_recorded(table, puts_list, deletes_list)
             if mode != "NONE":
                 used = capacity.Consumed(table.stored.name)
                 for row in puts_list:
