@@ -75,6 +75,26 @@ def _shard_id(label: str) -> str:
     return f"shardId-{digits:0>20}-00000001"
 
 
+def _limit(params: Mapping[str, Any], most: int) -> int:
+    """A ``Limit`` of 1 to ``most`` (``most`` when absent), or DynamoDB's constraint error."""
+    value = params.get("Limit")
+    if value is None:
+        return most
+    if not isinstance(value, int) or not 1 <= value <= most:
+        bound = (
+            f"less than or equal to {most}"
+            if isinstance(value, int) and value > most
+            else "greater than or equal to 1"
+        )
+        raise ValidationException.constraints(
+            [
+                f"Value '{value}' at 'limit' failed to satisfy constraint: Member must have "
+                f"value {bound}"
+            ]
+        )
+    return value
+
+
 def stream_change(
     params: Mapping[str, Any], current: Mapping[str, Any] | None, table: str, now_ms: int
 ) -> dict[str, Any] | None:
@@ -215,14 +235,7 @@ class TableStreams:
         return table, stream, str(arn.split(":")[3])
 
     async def list_streams(self, params: Mapping[str, Any], region: str) -> dict[str, Any]:
-        most = params.get("Limit") or 100
-        if not isinstance(most, int) or not 1 <= most <= 100:
-            raise ValidationException.constraints(
-                [
-                    f"Value '{most}' at 'limit' failed to satisfy constraint: Member must have "
-                    "value less than or equal to 100"
-                ]
-            )
+        most = _limit(params, 100)
         if params.get("TableName") is not None:
             tables = [await self._open({"TableName": params["TableName"]})]
         else:
@@ -336,14 +349,7 @@ class TableStreams:
 
     async def get_records(self, params: Mapping[str, Any], region: str) -> dict[str, Any]:
         arn, after = self._read_iterator(params.get("ShardIterator"))
-        most = params.get("Limit") or MAX_RECORDS
-        if not isinstance(most, int) or not 1 <= most <= MAX_RECORDS:
-            raise ValidationException.constraints(
-                [
-                    f"Value '{most}' at 'limit' failed to satisfy constraint: Member must have "
-                    f"value less than or equal to {MAX_RECORDS}"
-                ]
-            )
+        most = _limit(params, MAX_RECORDS)
         table, stream, _ = await self._stream(arn)
         rows = await self._store.stream_records(table.id, str(stream["Label"]), after, most)
         records = []
