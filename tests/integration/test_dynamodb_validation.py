@@ -457,7 +457,6 @@ def test_validation_error_found_on_the_stored_item_cancels_the_transaction(
         (None, {"h": {"S": "a"}}),
         (None, {"h": {"S": "a"}, "r": {"S": "1"}}),
         (None, {**KEY, "x": {"S": "1"}}),
-        (None, {"h": {"S": "b"}, "r": {"N": "1"}}),
         ("local", KEY),
         ("local", {"h": {"S": "a"}, "l": {"S": "x"}}),
     ],
@@ -475,6 +474,58 @@ def test_exclusive_start_key_not_the_key_of_the_query(
         **params,
     )
     assert message == "The provided starting key is invalid"
+
+
+def _query_from(client: Any, table: str, start: dict[str, Any], **more: Any) -> str:
+    condition = more.pop("condition", "h = :h")
+    values = {":h": {"S": "a"}, **more.pop("values", {})}
+    return _refused(
+        client.query,
+        TableName=table,
+        KeyConditionExpression=condition,
+        ExpressionAttributeValues=values,
+        ExclusiveStartKey=start,
+        **more,
+    )
+
+
+def test_exclusive_start_key_of_another_partition(client: Any, table: str) -> None:
+    message = _query_from(client, table, {"h": {"S": "b"}, "r": {"N": "1"}})
+    assert message == (
+        "The provided starting key is outside query boundaries based on provided conditions"
+    )
+
+
+@pytest.mark.parametrize(
+    ("condition", "bound"),
+    [("r > :r", "1"), ("r < :r", "1"), ("r BETWEEN :r AND :s", "2"), ("r = :r", "3")],
+)
+def test_exclusive_start_key_outside_the_sort_key_condition(
+    client: Any, table: str, condition: str, bound: str
+) -> None:
+    values = {":r": {"N": bound}}
+    if ":s" in condition:
+        values[":s"] = {"N": "5"}
+    message = _query_from(client, table, KEY, condition="h = :h AND " + condition, values=values)
+    assert message == "The provided starting key does not match the range key predicate"
+
+
+def test_exclusive_start_key_within_the_sort_key_condition(client: Any, table: str) -> None:
+    answer = client.query(
+        TableName=table,
+        KeyConditionExpression="h = :h AND r >= :r",
+        ExpressionAttributeValues={":h": {"S": "a"}, ":r": {"N": "1"}},
+        ExclusiveStartKey=KEY,
+    )
+    assert answer["Count"] == 0
+
+
+def test_exclusive_start_key_with_an_invalid_value(client: Any, table: str) -> None:
+    message = _query_from(client, table, {"h": {"S": "a"}, "r": {"N": "x"}})
+    assert message == (
+        "The provided starting key is invalid: The parameter cannot be converted to a numeric "
+        "value: x"
+    )
 
 
 def test_exclusive_start_key_of_a_global_index_needs_the_table_key(client: Any, table: str) -> None:

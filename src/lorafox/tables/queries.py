@@ -226,7 +226,10 @@ class TableQueries:
         raw = params.get("ExclusiveStartKey")
         if raw is None:
             return None
-        key = validate_item(raw)
+        try:
+            key = validate_item(raw)
+        except ValidationException as exc:
+            raise ValidationException(f"{_BAD_START}: {exc.message}") from None
         try:
             table.schema.check_key({n: key[n] for n in table.schema.names if n in key})
             if index is not None:
@@ -237,6 +240,32 @@ class TableQueries:
         if set(key) != wanted:
             raise ValidationException(_BAD_START)
         return key
+
+    def _query_start(
+        self,
+        table: OpenTable,
+        index: Index | None,
+        params: Mapping[str, Any],
+        pk: bytes,
+        bounds: tuple[Bound, Bound],
+    ) -> tuple[bytes, ...] | None:
+        """A Query's ExclusiveStartKey as a cursor: in the queried partition and within the
+        sort key condition, else DynamoDB's errors."""
+        start_key = self._start(table, index, params)
+        if start_key is None:
+            return None
+        schema = table.schema if index is None else index.schema
+        if encode_key_value(start_key[schema.hash.name]) != pk:
+            raise ValidationException(
+                "The provided starting key is outside query boundaries based on provided conditions"
+            )
+        index_sk = b"" if schema.range is None else encode_key_value(start_key[schema.range.name])
+        if schema.range is not None and not _within(index_sk, *bounds):
+            raise ValidationException(
+                "The provided starting key does not match the range key predicate"
+            )
+        item_pk, item_sk = encode_key(table.schema, start_key)
+        return (item_sk,) if index is None else (index_sk, item_pk, item_sk)
 
     def _index(self, table: OpenTable, params: Mapping[str, Any]) -> Index | None:
         name = params.get("IndexName")
@@ -317,19 +346,7 @@ class TableQueries:
         upper: Bound = None
         if key_condition.sort is not None:
             lower, upper = key_condition.sort.encoded_range()
-        start_key = self._start(table, index, params)
-        start: tuple[bytes, ...] | None = None
-        if start_key is not None:
-            if encode_key_value(start_key[schema.hash.name]) != pk:
-                raise ValidationException(_BAD_START)
-            item_pk, item_sk = encode_key(table.schema, start_key)
-            if index is None:
-                start = (item_sk,)
-            else:
-                index_sk = (
-                    b"" if schema.range is None else encode_key_value(start_key[schema.range.name])
-                )
-                start = (index_sk, item_pk, item_sk)
+        start = self._query_start(table, index, params, pk, (lower, upper))
         visible = self._visible(index, select)
         filtered = self._visible(index, "ALL_ATTRIBUTES")
         store = self._store
@@ -425,6 +442,13 @@ class TableQueries:
         kept = [visible(item) for item in kept]
         response = self._respond(kept, scanned, last, select, projection, parsed.names, last_key)
         return self._capacity(response, params, table, index, size)
+
+
+def _within(value: bytes, lower: Bound, upper: Bound) -> bool:
+    """Whether an encoded sort key lies between a key condition's bounds."""
+    if lower is not None and (value < lower[0] or (value == lower[0] and not lower[1])):
+        return False
+    return upper is None or value < upper[0] or (value == upper[0] and upper[1])
 
 
 def _entry_size(index: Index, row: Any) -> int:
