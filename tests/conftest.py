@@ -321,6 +321,14 @@ def command_env(args: Sequence[str], env: dict[str, str] | None = None) -> dict[
     return env
 
 
+TABLES_AFTER_0009 = (
+    "DROP TABLE callback_deliveries",
+    "DROP TABLE callbacks",
+    "DROP TABLE ddb_stream_records",
+)
+"""Statements that drop the tables of the revisions after 0009 (to test an upgrade from it)."""
+
+
 def execute_sql(data_dir: Path, *statements: str) -> None:
     """Run ``statements`` on ``data_dir``'s database, SQLite or PostgreSQL (as an older version
     of lorafox or an operator would have left it)."""

@@ -18,7 +18,7 @@ import httpx
 import pytest
 from botocore.exceptions import ClientError  # type: ignore[import-untyped]
 
-from tests.conftest import Running, execute_sql, make_settings, start_lorafox
+from tests.conftest import TABLES_AFTER_0009, Running, execute_sql, make_settings, start_lorafox
 from tests.integration.helpers import (
     ADMIN,
     boto3_client,
@@ -225,7 +225,7 @@ def test_existing_tables_belong_to_the_root_after_the_upgrade(
         "UPDATE alembic_version SET version_num = '0007'",
         "DROP INDEX ix_ddb_tables_group_path",
         "ALTER TABLE ddb_tables DROP COLUMN group_path",
-        "DROP TABLE ddb_stream_records",
+        *TABLES_AFTER_0009,
     )
     with serving(data) as server:
         admin = boto3_client(server, *root_admin)

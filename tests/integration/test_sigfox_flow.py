@@ -14,7 +14,7 @@ import httpx
 import orjson
 import pytest
 
-from tests.conftest import SIGFOX_USER, Running, execute_sql
+from tests.conftest import SIGFOX_USER, TABLES_AFTER_0009, Running, execute_sql
 from tests.integration.helpers import ADMIN, SIGFOX, serving
 from tests.mqtt_helpers import Recorder, wait_until
 
@@ -351,7 +351,7 @@ def test_rows_dated_in_the_far_future_are_redated_on_upgrade(tmp_path: Path) -> 
         data,
         "UPDATE messages SET time = time * 1000 WHERE seq_number = 1",
         "UPDATE alembic_version SET version_num = '0008'",
-        "DROP TABLE ddb_stream_records",  # made by a later revision
+        *TABLES_AFTER_0009,
     )
     with serving(data) as server, httpx.Client(base_url=server.base_url, timeout=10) as http:
         listed = http.get("/api/v2/devices/FA7E/messages", auth=ADMIN).json()["data"]

@@ -1,7 +1,7 @@
-"""Outgoing callbacks of device types, and the requests each message makes (their outbox).
+"""Outgoing callbacks of device types, and the deliveries each message or report owes.
 
-Revision ID: 0010
-Revises: 0009
+Revision ID: 0011
+Revises: 0010_streams
 Create Date: 2026-12-04
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0010"
-down_revision = "0009"
+revision = "0011"
+down_revision = "0010_streams"
 branch_labels = None
 depends_on = None
 
