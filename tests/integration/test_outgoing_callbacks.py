@@ -352,9 +352,17 @@ def test_a_private_destination_behind_a_host_name_is_refused_when_sending(
     fleet = _fleet(lorafox_factory())  # no network allowed beyond the public ones
     fleet.callback(url=f"http://localhost:{free_port()}/internal")
     fleet.uplink(1)
-    [refused] = wait_until(fleet.not_delivered)
-    assert refused["state"] == "failed" and refused["attempts"] == 1
-    assert "private, loopback or reserved" in refused["message"]
+    fleet.uplink(2)
+    refused = wait_until(lambda: len(fleet.not_delivered()) == 2 and fleet.not_delivered())
+    assert {d["state"] for d in refused} == {"failed"} and {d["attempts"] for d in refused} == {1}
+    assert "private, loopback or reserved" in refused[0]["message"]
+    # newest first, a page at a time
+    path = f"/api/v2/device-types/{fleet.device_type}/callbacks-not-delivered"
+    first = fleet.http.get(path, params={"limit": 1}).json()
+    assert first["data"] == refused[:1] and first["paging"]["next"]
+    second = fleet.http.get(first["paging"]["next"]).json()
+    assert second["data"] == refused[1:] and second["paging"].get("next") is None
+    assert fleet.http.get(path, params={"limit": 101}).status_code == 400
 
 
 def test_a_restart_in_the_middle_of_retries_loses_and_repeats_nothing(

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from lorafox.api.context import Caller, Ctx
@@ -278,12 +278,18 @@ def _listing(request: Request, found: list[Undelivered], query: DeliveryQuery) -
     )
 
 
-def _query(since: int | None, before: int | None, limit: int, offset: int) -> DeliveryQuery:
+_Limit = Annotated[int, Query(ge=1, le=100)]
+_NOT_DELIVERED = "Callbacks not delivered (retrying or given up), newest first"
+
+
+def _query(
+    since: Since = None, before: Before = None, limit: _Limit = 100, offset: Offset = 0
+) -> DeliveryQuery:
+    """The listing's parameters (one row more than shown, to know whether more remain)."""
     return DeliveryQuery(since=since, before=before, limit=limit + 1, offset=offset)
 
 
-_Limit = Annotated[int, Query(ge=1, le=100)]
-_NOT_DELIVERED = "Callbacks not delivered (retrying or given up), newest first"
+ListingQuery = Annotated[DeliveryQuery, Depends(_query)]
 
 
 @router.get(
@@ -292,16 +298,8 @@ _NOT_DELIVERED = "Callbacks not delivered (retrying or given up), newest first"
     responses=error_responses(400, 404),
 )
 async def device_not_delivered(
-    request: Request,
-    ctx: Ctx,
-    caller: Caller,
-    device_id: DeviceId,
-    since: Since = None,
-    before: Before = None,
-    limit: _Limit = 100,
-    offset: Offset = 0,
+    request: Request, ctx: Ctx, caller: Caller, device_id: DeviceId, query: ListingQuery
 ) -> NotDeliveredList:
-    query = _query(since, before, limit, offset)
     return _listing(request, await ctx.not_delivered.of_device(caller, device_id, query), query)
 
 
@@ -311,16 +309,8 @@ async def device_not_delivered(
     responses=error_responses(400, 404),
 )
 async def type_not_delivered(
-    request: Request,
-    ctx: Ctx,
-    caller: Caller,
-    device_type_id: DeviceTypeId,
-    since: Since = None,
-    before: Before = None,
-    limit: _Limit = 100,
-    offset: Offset = 0,
+    request: Request, ctx: Ctx, caller: Caller, device_type_id: DeviceTypeId, query: ListingQuery
 ) -> NotDeliveredList:
-    query = _query(since, before, limit, offset)
     found = await ctx.not_delivered.of_device_type(caller, device_type_id, query)
     return _listing(request, found, query)
 
@@ -331,16 +321,8 @@ async def type_not_delivered(
     responses=error_responses(400, 404),
 )
 async def group_not_delivered(
-    request: Request,
-    ctx: Ctx,
-    caller: Caller,
-    group_id: str,
-    since: Since = None,
-    before: Before = None,
-    limit: _Limit = 100,
-    offset: Offset = 0,
+    request: Request, ctx: Ctx, caller: Caller, group_id: str, query: ListingQuery
 ) -> NotDeliveredList:
-    query = _query(since, before, limit, offset)
     return _listing(request, await ctx.not_delivered.of_group(caller, group_id, query), query)
 
 
