@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from lorafox.errors import InvalidInput
+from lorafox.errors import InvalidInput, LorafoxError
 
-__all__ = ["RuleInvalid", "SqlParseError"]
+__all__ = ["ActionFailed", "RuleInvalid", "SqlParseError"]
 
 
 class SqlParseError(InvalidInput):
@@ -19,3 +19,7 @@ class SqlParseError(InvalidInput):
 
 class RuleInvalid(InvalidInput):
     """A rule's other parameters are wrong (its name, an action)."""
+
+
+class ActionFailed(LorafoxError):
+    """An action could not be made for one message (its ``errorMessage``)."""

@@ -469,7 +469,10 @@ class Statement:
     def evaluate(self, message: MessageContext) -> Value:
         """The SELECT's result for ``message`` (bytes for a binary ``SELECT *``), ``NO_MATCH``
         when WHERE is not exactly true."""
-        env = self.env(message)
+        return self.run(self.env(message))
+
+    def run(self, env: Env) -> Value:
+        """``evaluate`` on an ``env`` made by ``Statement.env`` (templates then reuse it)."""
         if self._where is not None and not truthy(self._where(env)):
             return NO_MATCH
         return self._select.run(env)

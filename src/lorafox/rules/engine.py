@@ -1,0 +1,341 @@
+"""The rules engine: every message crossing the bus, through the rules whose filter it matches.
+
+``offer`` is what the bus adapters call, on their hot path: it only looks the topic up among
+the rules' filters and, when some rule may want it, puts the message in a bounded queue (a full
+queue drops the message, counted and logged once a minute). ``run`` takes messages off the
+queue, evaluates each matching rule (compiled once) and runs the actions of the rules that
+fire as tasks, at most ``concurrency`` at once; when one of a rule's actions fails, its
+``errorAction`` gets AWS's error document. A rule sees only the messages its group may read.
+
+Per-rule counters (matched, passed WHERE, action successes and failures, the last errors with
+their message ids) are in ``stats``, and in Prometheus through ``collect``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+import time
+import uuid
+from collections import deque
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+
+from lorafox.domain.rules import TopicRule
+from lorafox.errors import LorafoxError
+from lorafox.rules.actions import ActionRunner, CompiledAction, Prepared
+from lorafox.rules.compiled import CompiledRule, compile_rule
+from lorafox.rules.errors import ActionFailed
+from lorafox.rules.sql import NO_MATCH, Env, MessageContext
+from lorafox.rules.topics import filter_matches
+
+__all__ = ["BusMessage", "RuleStats", "RulesEngine"]
+
+log = logging.getLogger(__name__)
+
+LAST_ERRORS = 10
+
+
+@dataclass(slots=True, frozen=True)
+class BusMessage:
+    """One message crossing the bus, and who may read it.
+
+    ``audience``: the group paths whose subtrees may read it; None: only those who read
+    everything (the root group's rules)."""
+
+    topic: str
+    payload: bytes
+    audience: tuple[str, ...] | None = None
+    client_id: str | None = None
+    principal: str | None = None
+    source_ip: str | None = None
+    received_at: int = 0
+    """Milliseconds since the epoch (0: when it is offered)."""
+    properties: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class RuleStats:
+    matched: int = 0
+    passed: int = 0
+    failed: int = 0
+    """Messages whose evaluation raised (a lorafox bug, logged)."""
+    action_successes: int = 0
+    action_failures: int = 0
+    last_errors: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=LAST_ERRORS))
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "matched": self.matched,
+            "passed": self.passed,
+            "failed": self.failed,
+            "actionSuccesses": self.action_successes,
+            "actionFailures": self.action_failures,
+            "lastErrors": list(self.last_errors),
+        }
+
+
+def sees(rule: TopicRule, audience: tuple[str, ...] | None, root_path: str) -> bool:
+    """Whether a rule of its group may read a message with ``audience``."""
+    if rule.group_path == root_path:
+        return True
+    if audience is None:
+        return False
+    return any(path.startswith(rule.group_path) for path in audience)
+
+
+def error_document(
+    rule: str, message: MessageContext, failures: list[dict[str, str]]
+) -> dict[str, Any]:
+    """What an ``errorAction`` receives, in AWS's shape."""
+    return {
+        "ruleName": rule,
+        "topic": message.topic,
+        "cloudwatchTraceId": message.trace_id or str(uuid.uuid4()),
+        "clientId": message.client_id or "n/a",
+        "base64OriginalPayload": base64.b64encode(message.payload).decode(),
+        "failures": failures,
+    }
+
+
+class RulesEngine:
+    """Runs the enabled rules on the messages it is offered (see the module docstring)."""
+
+    def __init__(
+        self,
+        runner: ActionRunner,
+        *,
+        root_path: str,
+        queue_size: int = 10_000,
+        concurrency: int = 64,
+        account: str = "000000000000",
+    ) -> None:
+        self._runner = runner
+        self._root = root_path
+        self._account = account
+        self._rules: dict[str, CompiledRule] = {}
+        self._by_filter: dict[str, list[CompiledRule]] = {}
+        self._queue: asyncio.Queue[BusMessage | None] = asyncio.Queue(queue_size)
+        self._slots = asyncio.Semaphore(concurrency)
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.stats: dict[str, RuleStats] = {}
+        self.dropped = 0
+        self._dropped_logged = 0.0
+        self._closer: asyncio.Task[None] | None = None
+
+    # -- the rule set ---------------------------------------------------------------------
+
+    def load(self, rules: Iterable[TopicRule]) -> None:
+        """Replace the rule set (a stored rule that no longer compiles is logged, skipped)."""
+        self._rules = {}
+        for rule in rules:
+            try:
+                self._rules[rule.name] = compile_rule(rule)
+            except LorafoxError as exc:
+                log.error("rule %s does not compile and is skipped: %s", rule.name, exc)
+        self._index()
+
+    def put(self, rule: TopicRule) -> None:
+        """Add or replace one rule (already checked)."""
+        self._rules[rule.name] = compile_rule(rule)
+        self._index()
+
+    def remove(self, name: str) -> None:
+        self._rules.pop(name, None)
+        self.stats.pop(name, None)
+        self._index()
+
+    def _index(self) -> None:
+        by_filter: dict[str, list[CompiledRule]] = {}
+        for compiled in self._rules.values():
+            if not compiled.rule.disabled:
+                by_filter.setdefault(compiled.statement.topic_filter, []).append(compiled)
+        self._by_filter = by_filter
+
+    def stats_of(self, name: str) -> RuleStats:
+        found = self.stats.get(name)
+        if found is None:
+            found = self.stats[name] = RuleStats()
+        return found
+
+    def _matching(self, topic: str) -> list[CompiledRule]:
+        out: list[CompiledRule] = []
+        for topic_filter, rules in self._by_filter.items():
+            if filter_matches(topic_filter, topic):
+                out.extend(rules)
+        return out
+
+    # -- intake ---------------------------------------------------------------------------
+
+    def offer(self, message: BusMessage) -> bool:
+        """Queue ``message`` if an enabled rule's filter matches it; False when it is dropped
+        because the queue is full (never blocks)."""
+        if not self._by_filter or not self._matching(message.topic):
+            return True
+        try:
+            self._queue.put_nowait(message)
+        except asyncio.QueueFull:
+            self.dropped += 1
+            now = time.monotonic()
+            if now - self._dropped_logged > 60:
+                self._dropped_logged = now
+                log.warning("the rules engine is behind: %d messages dropped so far", self.dropped)
+            return False
+        return True
+
+    @property
+    def backlog(self) -> int:
+        return self._queue.qsize()
+
+    async def run(self) -> None:
+        """Take messages off the queue until ``close``; then finish the actions under way."""
+        while True:
+            message = await self._queue.get()
+            if message is None:
+                break
+            await self.handle(message)
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=10)
+
+    def close(self) -> None:
+        """Let ``run`` return once what is queued is handled."""
+        try:
+            self._queue.put_nowait(None)
+        except asyncio.QueueFull:  # behind: the end mark waits for room
+            self._closer = asyncio.get_running_loop().create_task(self._queue.put(None))
+
+    async def handle(self, message: BusMessage) -> None:
+        """Evaluate every matching rule on ``message`` and start the actions of those that
+        fire (waits only for a free action slot)."""
+        context = MessageContext(
+            topic=message.topic,
+            payload=message.payload,
+            timestamp=message.received_at or int(time.time() * 1000),
+            client_id=message.client_id,
+            principal=message.principal,
+            source_ip=message.source_ip,
+            trace_id=str(uuid.uuid4()),
+            account=self._account,
+            properties=message.properties,
+        )
+        for compiled in self._matching(message.topic):
+            rule = compiled.rule
+            if not sees(rule, message.audience, self._root):
+                continue
+            stats = self.stats_of(rule.name)
+            stats.matched += 1
+            try:
+                env = compiled.statement.env(context)
+                result = compiled.statement.run(env)
+            except Exception:
+                stats.failed += 1
+                log.exception("rule %s failed on a message on %s", rule.name, message.topic)
+                continue
+            if result is NO_MATCH:
+                continue
+            stats.passed += 1
+            if not compiled.actions:
+                continue
+            await self._slots.acquire()
+            task = asyncio.create_task(self._act(compiled, env, result, stats))
+            self._tasks.add(task)
+            task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        self._slots.release()
+        if not task.cancelled() and task.exception() is not None:
+            log.error("rule actions failed", exc_info=task.exception())
+
+    async def _one(
+        self, compiled: CompiledRule, action: CompiledAction, env: Env, result: Any
+    ) -> dict[str, str] | None:
+        resource = ""
+        try:
+            prepared: Prepared = action.prepare(result, env)
+            resource = prepared.resource
+            await self._runner.run(prepared, compiled.rule.group_path, compiled.name)
+        except ActionFailed as exc:
+            return {
+                "failedAction": action.failed_action,
+                "failedResource": resource,
+                "errorMessage": exc.message,
+            }
+        except Exception as exc:
+            log.exception("action %s of rule %s failed", action.kind, compiled.name)
+            return {
+                "failedAction": action.failed_action,
+                "failedResource": resource,
+                "errorMessage": f"internal error: {type(exc).__name__}",
+            }
+        return None
+
+    async def _act(self, compiled: CompiledRule, env: Env, result: Any, stats: RuleStats) -> None:
+        outcomes = await asyncio.gather(
+            *(self._one(compiled, action, env, result) for action in compiled.actions)
+        )
+        failures = [f for f in outcomes if f is not None]
+        stats.action_successes += len(outcomes) - len(failures)
+        stats.action_failures += len(failures)
+        if not failures:
+            return
+        message = env.message
+        for failure in failures:
+            stats.last_errors.append(
+                {
+                    "time": int(time.time() * 1000),
+                    "traceId": message.trace_id,
+                    "topic": message.topic,
+                    **failure,
+                }
+            )
+            log.warning(
+                "rule %s: %s on %s failed: %s",
+                compiled.name,
+                failure["failedAction"],
+                failure["failedResource"] or "?",
+                failure["errorMessage"],
+            )
+        if compiled.error_action is None:
+            return
+        document = error_document(compiled.name, message, failures)
+        problem = await self._one(compiled, compiled.error_action, env, document)
+        if problem is not None:
+            log.error(
+                "rule %s: its errorAction failed too: %s", compiled.name, problem["errorMessage"]
+            )
+
+    # -- metrics ----------------------------------------------------------------------------
+
+    def collect(self) -> Iterator[Metric]:
+        """Prometheus families: per-rule counters, the queue, dropped messages."""
+        families = {
+            "matched": CounterMetricFamily(
+                "lorafox_rule_matched", "Messages whose topic a rule matched", labels=["rule"]
+            ),
+            "passed": CounterMetricFamily(
+                "lorafox_rule_passed", "Messages that passed a rule's WHERE", labels=["rule"]
+            ),
+            "action_successes": CounterMetricFamily(
+                "lorafox_rule_action_successes", "Rule actions made", labels=["rule"]
+            ),
+            "action_failures": CounterMetricFamily(
+                "lorafox_rule_action_failures", "Rule actions that failed", labels=["rule"]
+            ),
+        }
+        for name, stats in sorted(self.stats.items()):
+            for attribute, family in families.items():
+                family.add_metric([name], getattr(stats, attribute))
+        yield from families.values()
+        dropped = CounterMetricFamily(
+            "lorafox_rules_dropped", "Messages dropped because the rules engine was behind"
+        )
+        dropped.add_metric([], self.dropped)
+        yield dropped
+        backlog = GaugeMetricFamily("lorafox_rules_backlog", "Messages waiting for the rules")
+        backlog.add_metric([], self.backlog)
+        yield backlog
