@@ -37,6 +37,7 @@ __all__ = [
     "groups",
     "messages",
     "metadata",
+    "topic_rules",
     "type_hourly",
     "user_roles",
     "users",
@@ -381,4 +382,16 @@ type_hourly = Table(
     Column("batt_min", Float),
     Column("batt_max", Float),
     PrimaryKeyConstraint("device_type_id", "hour", name="pk_type_hourly"),
+)
+
+topic_rules = Table(
+    "topic_rules",
+    metadata,
+    Column("name", String(128), primary_key=True),  # unique across groups, as in an AWS account
+    Column("group_path", String(1024), nullable=False),  # the owning group: its subtree
+    Column("definition", Text, nullable=False),  # JSON: the TopicRulePayload as given
+    Column("disabled", Boolean, nullable=False),
+    Column("created_at", Float, nullable=False),  # seconds since the epoch, as AWS gives it
+    Column("owner", String(255), nullable=False),
+    Index("ix_topic_rules_group_path", "group_path", "name"),
 )

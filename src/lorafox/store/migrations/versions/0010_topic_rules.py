@@ -1,0 +1,34 @@
+"""Topic rules: AWS IoT rules, each with its TopicRulePayload and the group it belongs to.
+
+Revision ID: 0010_topic_rules
+Revises: 0009
+Create Date: 2026-12-04
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0010_topic_rules"
+down_revision = "0009"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "topic_rules",
+        sa.Column("name", sa.String(128), primary_key=True),
+        sa.Column("group_path", sa.String(1024), nullable=False),
+        sa.Column("definition", sa.Text, nullable=False),
+        sa.Column("disabled", sa.Boolean, nullable=False),
+        sa.Column("created_at", sa.Float, nullable=False),
+        sa.Column("owner", sa.String(255), nullable=False),
+    )
+    op.create_index("ix_topic_rules_group_path", "topic_rules", ["group_path", "name"])
+
+
+def downgrade() -> None:
+    op.drop_index("ix_topic_rules_group_path", "topic_rules")
+    op.drop_table("topic_rules")
