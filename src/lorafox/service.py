@@ -14,9 +14,10 @@ import errno
 import ipaddress
 import logging
 import socket
-from collections.abc import Awaitable, Callable, Generator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Sequence
 from dataclasses import dataclass
 
+import httpx
 import uvicorn
 
 from lorafox.api.app import create_app
@@ -25,6 +26,7 @@ from lorafox.api.callbacks import SigfoxCallbacks
 from lorafox.api.context import ApiContext
 from lorafox.api.dynamodb import DynamoDBEndpoint
 from lorafox.api.http_protocol import EdgeLimits, bounded_http_protocol
+from lorafox.api.iot import IotEndpoint
 from lorafox.auth import rbac
 from lorafox.auth.basic import BasicAuthenticator
 from lorafox.auth.principals import PrincipalAuthenticator
@@ -36,17 +38,23 @@ from lorafox.bus.access import TopicAccess
 from lorafox.bus.broker import BrokerLimits, EmbeddedBroker, EmbeddedBus
 from lorafox.bus.external import BrokerAddress, ExternalBus, tls_context
 from lorafox.bus.outbox import Outbox
+from lorafox.bus.rules_feed import RulesFeed
 from lorafox.data_dir import lock_data_dir, private_umask
 from lorafox.devices import DeviceManagement, UnknownDevicePolicy, UnknownDevices
+from lorafox.devices.devices import Devices
 from lorafox.domain import Principal, StoredUplink
 from lorafox.downlink.queue import DownlinkQueue
-from lorafox.errors import AuthenticationFailed, ConfigError
+from lorafox.errors import AuthenticationFailed, ConfigError, NotFound
 from lorafox.events.service import DeviceEvents
 from lorafox.identity import Identity
 from lorafox.ingest.sigfox import uplink_json
 from lorafox.metrics import Metrics
 from lorafox.ports.bus import Bus
 from lorafox.reports import ServiceReports
+from lorafox.rules.actions import ActionRunner
+from lorafox.rules.engine import RulesEngine
+from lorafox.rules.service import TopicRules
+from lorafox.rules.tables import TablesForRules
 from lorafox.settings import Settings
 from lorafox.store.sql.store import SqlStore
 from lorafox.tables.maintenance import TableMaintenance
@@ -83,6 +91,33 @@ class _Server(uvicorn.Server):
     @contextlib.contextmanager
     def capture_signals(self) -> Generator[None, None, None]:
         yield
+
+
+class _RuleDownlinks:
+    """``RuleDownlinks``: a rule queues downlinks for the devices of its group only."""
+
+    def __init__(self, devices: Devices, queue: DownlinkQueue) -> None:
+        self._devices = devices
+        self._queue = queue
+
+    async def queue(self, group_path: str, device: str, data: str, *, source: str) -> None:
+        path = await self._devices.registered_path(device)
+        if path is None or not path.startswith(group_path):
+            raise NotFound(f"device {device} not found")
+        await self._queue.queue(device, data, source=source, field="downlinkData")
+
+
+@contextlib.asynccontextmanager
+async def _running(engine: RulesEngine) -> AsyncIterator[None]:
+    """The rules engine's task while the service runs; what is queued is handled at the end."""
+    task = asyncio.create_task(engine.run())
+    try:
+        yield
+    finally:
+        engine.close()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(task, 10)
+        await engine.runner.aclose()
 
 
 @dataclass(slots=True)
@@ -268,12 +303,17 @@ class Service:
         )
         identity = Identity.create(store.identity, box)
         management = await DeviceManagement.create(store, identity.groups, root)
-        bus = self._make_bus(auth, TopicAccess(s.mqtt, management.devices, root))
+        access = TopicAccess(s.mqtt, management.devices, root)
+        bus = raw_bus = self._make_bus(auth, access)
+        rules, feed = await self._rules(store, management, root.path, bus, access, metrics)
+        if feed is not None:
+            bus = feed.bus
 
         async def operable(principal: Principal, device: str) -> str:
             return await management.devices.scope(principal, device, rbac.OPERATE)
 
         downlinks = DownlinkQueue(store.downlinks, metrics, s.mqtt, bus, operable)
+        rules.engine.runner.downlinks = _RuleDownlinks(management.devices, downlinks)
         outbox: Outbox | None = None
         if bus is not None:
             outbox = Outbox(store.messages, bus, self._uplink_renderer(), qos=s.mqtt.qos)
@@ -341,11 +381,14 @@ class Service:
         tables = TableMaintenance(
             store.items, interval=s.tables.ttl_purge_seconds, batch=s.tables.purge_batch
         )
+        operations = TableOperations(store.items, on_change=tables.wake)
+        rules.engine.runner.tables = TablesForRules(operations)
         server = self._http_server(
             create_app(
                 ctx,
                 callbacks,
-                DynamoDBEndpoint(TableOperations(store.items, on_change=tables.wake), auth),
+                DynamoDBEndpoint(operations, auth),
+                iot=IotEndpoint(rules, auth, feed.publish_as if feed is not None else None),
                 api_rate_limit=s.api_rate_limit,
                 api_max_body_bytes=s.api_max_body_bytes,
             )
@@ -353,14 +396,35 @@ class Service:
         self.http_port = sock.getsockname()[1]
         tables_task = asyncio.create_task(tables.run(self._stop))
         try:
-            await self._run(
-                _Parts(server, bus, pipeline, events, outbox, management.bulk.stop), sock
-            )
+            async with _running(rules.engine):
+                await self._run(
+                    _Parts(server, raw_bus, pipeline, events, outbox, management.bulk.stop), sock
+                )
         finally:
             tables_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await tables_task
         log.info("lorafox stopped")
+
+    async def _rules(
+        self,
+        store: SqlStore,
+        management: DeviceManagement,
+        root_path: str,
+        bus: Bus | None,
+        access: TopicAccess,
+        metrics: Metrics,
+    ) -> tuple[TopicRules, RulesFeed | None]:
+        """The topic rules, loaded, and what feeds them every message of the bus."""
+        engine = RulesEngine(ActionRunner(http=httpx.AsyncClient(timeout=10)), root_path=root_path)
+        metrics.registry.register(engine)
+        rules = TopicRules(store.rules, engine)
+        log.info("%d topic rules", await rules.load())
+        if bus is None:
+            return rules, None
+        feed = RulesFeed(bus, engine, access)
+        engine.runner.publisher = feed.bus
+        return rules, feed
 
     async def _run(self, parts: _Parts, sock: socket.socket) -> None:
         """Start the broker and the tasks, serve until told to stop, then drain in order:

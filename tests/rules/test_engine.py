@@ -44,7 +44,13 @@ class Publisher:
         self.published: list[tuple[str, bytes, int]] = []
 
     async def publish(
-        self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False
+        self,
+        topic: str,
+        payload: bytes,
+        *,
+        qos: int = 1,
+        retain: bool = False,
+        audience: tuple[str, ...] | None = None,
     ) -> None:
         self.published.append((topic, payload, qos))
 

@@ -38,10 +38,17 @@ class RuleTables(Protocol):
 
 
 class RulePublisher(Protocol):
-    """Publishes a message on lorafox's bus (``Bus.publish``)."""
+    """Publishes a message on lorafox's bus (``Bus.publish``); ``audience``: the group paths
+    whose subtrees may read it."""
 
     async def publish(
-        self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False
+        self,
+        topic: str,
+        payload: bytes,
+        *,
+        qos: int = 1,
+        retain: bool = False,
+        audience: tuple[str, ...] | None = None,
     ) -> None: ...
 
 

@@ -381,6 +381,10 @@ class ActionRunner:
     http_attempts: int = 3
     http_backoff: float = 1.0
 
+    async def aclose(self) -> None:
+        if self.http is not None:
+            await self.http.aclose()
+
     async def run(self, prepared: Prepared, group_path: str, rule: str) -> None:
         try:
             await self._run(prepared, group_path, rule)
@@ -399,7 +403,9 @@ class ActionRunner:
         elif prepared.kind == "republish":
             if self.publisher is None:
                 raise ActionFailed("no MQTT bus")
-            await self.publisher.publish(params["topic"], params["payload"], qos=params["qos"])
+            await self.publisher.publish(
+                params["topic"], params["payload"], qos=params["qos"], audience=(group_path,)
+            )
         elif prepared.kind == "http":
             await self._post(params)
         elif prepared.kind == "downlink":

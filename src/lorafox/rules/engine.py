@@ -114,7 +114,7 @@ class RulesEngine:
         concurrency: int = 64,
         account: str = "000000000000",
     ) -> None:
-        self._runner = runner
+        self.runner = runner
         self._root = root_path
         self._account = account
         self._rules: dict[str, CompiledRule] = {}
@@ -258,7 +258,7 @@ class RulesEngine:
         try:
             prepared: Prepared = action.prepare(result, env)
             resource = prepared.resource
-            await self._runner.run(prepared, compiled.rule.group_path, compiled.name)
+            await self.runner.run(prepared, compiled.rule.group_path, compiled.name)
         except ActionFailed as exc:
             return {
                 "failedAction": action.failed_action,

@@ -1,0 +1,115 @@
+"""Every message crossing the bus, handed to the rules engine (``RulesEngine.offer``).
+
+* On the embedded broker, ``bus`` is the broker's ``Bus`` with its ``publish`` tapped (what
+  lorafox publishes: uplinks, events, rejections, republished messages) and an in-process
+  subscription to ``#`` (what clients publish, with the publishing principal and its groups as
+  the message's audience).
+* On an external broker, the subscription to ``#`` alone: the broker hands back what lorafox
+  publishes too, and what other clients publish (no audience is known: the group of a device
+  topic's device is used, else only the root group's rules see it).
+
+``publish_as`` is the HTTPS publish (iot-data): checked against the caller's MQTT permissions
+on the embedded broker, then published and offered with the caller as its principal.
+"""
+
+from __future__ import annotations
+
+import time
+
+from lorafox.bus.access import TopicAccess
+from lorafox.bus.broker import EmbeddedBus
+from lorafox.domain import Principal
+from lorafox.errors import Forbidden
+from lorafox.ports.bus import Audience, Bus, MessageHandler, publisher
+from lorafox.rules.engine import BusMessage, RulesEngine
+
+__all__ = ["RulesFeed"]
+
+
+def _now() -> int:
+    return int(time.time() * 1000)
+
+
+class _TappedBus:
+    """A ``Bus`` whose ``publish`` also offers each message to the rules."""
+
+    def __init__(self, inner: Bus, feed: RulesFeed) -> None:
+        self._inner = inner
+        self._feed = feed
+
+    @property
+    def connected(self) -> bool:
+        return self._inner.connected
+
+    @property
+    def max_in_flight(self) -> int:
+        return self._inner.max_in_flight
+
+    def subscribe(self, topic_filter: str, handler: MessageHandler) -> None:
+        self._inner.subscribe(topic_filter, handler)
+
+    async def publish(
+        self,
+        topic: str,
+        payload: bytes,
+        *,
+        qos: int = 1,
+        retain: bool = False,
+        audience: Audience = None,
+    ) -> None:
+        await self._inner.publish(topic, payload, qos=qos, retain=retain, audience=audience)
+        await self._feed.offer_own(topic, payload, audience)
+
+    async def wait_connected(self) -> None:
+        await self._inner.wait_connected()
+
+    async def __aenter__(self) -> Bus:
+        await self._inner.__aenter__()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self._inner.__aexit__(*exc_info)
+
+
+class RulesFeed:
+    """Feeds ``engine`` from ``bus`` (see the module docstring); use ``bus`` in its place."""
+
+    def __init__(self, bus: Bus, engine: RulesEngine, access: TopicAccess) -> None:
+        self._engine = engine
+        self._access = access
+        self._embedded = isinstance(bus, EmbeddedBus)
+        self._raw = bus
+        self.bus: Bus = _TappedBus(bus, self) if self._embedded else bus
+        bus.subscribe("#", self._on_client_message)
+
+    async def offer_own(self, topic: str, payload: bytes, audience: Audience) -> None:
+        """A message lorafox published on the embedded broker."""
+        if audience is None:
+            audience = await self._access.audience_of(topic)
+        self._engine.offer(BusMessage(topic, payload, audience, received_at=_now()))
+
+    async def _on_client_message(self, topic: str, payload: bytes) -> None:
+        principal = publisher.get()
+        if isinstance(principal, Principal):
+            audience = self._access.identity(principal).reads
+            name: str | None = principal.name
+        elif self._embedded:
+            audience, name = None, None  # an anonymous client: whoever reads everything
+        else:
+            audience, name = await self._access.audience_of(topic), None
+        self._engine.offer(BusMessage(topic, payload, audience, principal=name, received_at=_now()))
+
+    async def publish_as(
+        self, caller: Principal, topic: str, payload: bytes, qos: int, retain: bool
+    ) -> None:
+        """Publish for ``caller`` (HTTPS publish); ``Forbidden`` where its MQTT login could not."""
+        identity = self._access.identity(caller)
+        if not self._access.may_publish(identity, topic):
+            raise Forbidden(f"{caller.name} may not publish to {topic}")
+        await self._raw.publish(topic, payload, qos=qos, retain=retain, audience=identity.reads)
+        if self._embedded:
+            self._engine.offer(
+                BusMessage(
+                    topic, payload, identity.reads, principal=caller.name, received_at=_now()
+                )
+            )

@@ -1,0 +1,315 @@
+"""Topic rules over real sockets: boto3's ``iot`` client manages them, ``iot-data`` publishes,
+paho publishes, and the two AWS write-ups' rules, exactly as they are written, fill tables that
+boto3's DynamoDB client reads back."""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3  # type: ignore[import-untyped]
+import orjson
+import pytest
+from botocore.exceptions import ClientError  # type: ignore[import-untyped]
+
+from tests.conftest import Running, root_api_user
+from tests.integration.helpers import (
+    BOTO_CONFIG,
+    boto3_client,
+    error_code,
+    error_message,
+    serving,
+    table_keys,
+)
+from tests.mqtt_helpers import Recorder, wait_until
+
+SIGFOX_SQL = (
+    "SELECT downlinkData as downlinkData, topic(3) as id, timestamp() as timestamp, "
+    "principal() as sender FROM 'sigfox/downlink/+'\n"
+)
+"""The AWS Sigfox template's rule, with its newline and no SQL version."""
+
+LORA_ACTION = {
+    "dynamoDB": {
+        "tableName": "LoraMessages",
+        "roleArn": "arn:aws:iam::123456789012:role/lora",
+        "hashKeyField": "DeviceID",
+        "hashKeyValue": "${topic(2)}/${topic(3)}",
+        "rangeKeyField": "Timestamp",
+        "rangeKeyValue": "${timestamp()}",
+        "rangeKeyType": "STRING",
+    }
+}
+"""The AWS LoRa write-up's action: the payload goes in the default ``payload`` column."""
+
+
+def aws_client(server: Running, service: str, login: str, password: str) -> Any:
+    return boto3.client(
+        service,
+        endpoint_url=server.base_url,
+        region_name="eu-west-1",
+        aws_access_key_id=login,
+        aws_secret_access_key=password,
+        config=BOTO_CONFIG,
+    )
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
+    with serving(tmp_path_factory.mktemp("rules") / "data") as lorafox:
+        yield lorafox
+
+
+@pytest.fixture(scope="module")
+def login(server: Running) -> tuple[str, str]:
+    return root_api_user(server.base_url, "rules")
+
+
+@pytest.fixture(scope="module")
+def iot(server: Running, login: tuple[str, str]) -> Any:
+    return aws_client(server, "iot", *login)
+
+
+def new_name() -> str:
+    return "r_" + uuid.uuid4().hex[:10]
+
+
+def test_boto3_manages_rules(iot: Any) -> None:
+    name = new_name()
+    payload = {"sql": SIGFOX_SQL, "actions": [], "description": "d"}
+    iot.create_topic_rule(ruleName=name, topicRulePayload=payload)
+    got = iot.get_topic_rule(ruleName=name)
+    assert got["ruleArn"] == f"arn:aws:iot:eu-west-1:000000000000:rule/{name}"
+    rule = got["rule"]
+    assert rule["ruleName"] == name and rule["sql"] == SIGFOX_SQL
+    assert rule["ruleDisabled"] is False and rule["description"] == "d"
+    assert "awsIotSqlVersion" not in rule  # none was given: it runs 2015-10-08
+    assert rule["createdAt"].year >= 2024
+
+    with pytest.raises(ClientError) as caught:
+        iot.create_topic_rule(ruleName=name, topicRulePayload=payload)
+    assert error_code(caught) == "ResourceAlreadyExistsException"
+
+    listed = iot.list_topic_rules(topic="sigfox/downlink/+")["rules"]
+    assert [r["ruleName"] for r in listed if r["ruleName"] == name] == [name]
+    assert listed[0]["topicPattern"] == "sigfox/downlink/+"
+
+    iot.replace_topic_rule(
+        ruleName=name,
+        topicRulePayload={
+            "sql": "SELECT * FROM 'a/b'",
+            "awsIotSqlVersion": "2016-03-23",
+            "actions": [],
+        },
+    )
+    rule = iot.get_topic_rule(ruleName=name)["rule"]
+    assert rule["sql"] == "SELECT * FROM 'a/b'" and rule["awsIotSqlVersion"] == "2016-03-23"
+
+    iot.disable_topic_rule(ruleName=name)
+    assert iot.get_topic_rule(ruleName=name)["rule"]["ruleDisabled"] is True
+    assert name in [r["ruleName"] for r in iot.list_topic_rules(ruleDisabled=True)["rules"]]
+    assert name not in [r["ruleName"] for r in iot.list_topic_rules(ruleDisabled=False)["rules"]]
+    iot.enable_topic_rule(ruleName=name)
+    assert iot.get_topic_rule(ruleName=name)["rule"]["ruleDisabled"] is False
+
+    iot.delete_topic_rule(ruleName=name)
+    with pytest.raises(ClientError) as caught:
+        iot.get_topic_rule(ruleName=name)
+    assert error_code(caught) == "UnauthorizedException"  # what AWS answers for a missing rule
+    assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 401
+
+
+def test_list_pages(iot: Any) -> None:
+    names = sorted(new_name() for _ in range(3))
+    for name in names:
+        iot.create_topic_rule(
+            ruleName=name, topicRulePayload={"sql": "SELECT * FROM 'paging/x'", "actions": []}
+        )
+    seen: list[str] = []
+    token: str | None = None
+    while True:
+        page = iot.list_topic_rules(
+            topic="paging/x", maxResults=2, **({"nextToken": token} if token else {})
+        )
+        seen += [r["ruleName"] for r in page["rules"]]
+        token = page.get("nextToken")
+        if not token:
+            break
+    assert seen == names
+
+
+@pytest.mark.parametrize(
+    ("name", "payload", "code", "fragment"),
+    [
+        ("t-r", {"sql": "SELECT * FROM 'a'", "actions": []}, "InvalidRequestException", "ruleName"),
+        ("x" * 129, {"sql": "SELECT * FROM 'a'", "actions": []}, "InvalidRequestException", "128"),
+        (
+            "bad_sql",
+            {"sql": "SELECT * FROM", "actions": []},
+            "SqlParseException",
+            "line 1, column 14",
+        ),
+        (
+            "lambda_rule",
+            {"sql": "SELECT aws_lambda('arn', *) FROM 'a'", "actions": []},
+            "SqlParseException",
+            "AWS Lambda",
+        ),
+        (
+            "v2016_only",
+            {"sql": "SELECT isUndefined(a) FROM 'a'", "actions": []},
+            "SqlParseException",
+            "2016-03-23",
+        ),
+        (
+            "sqs_rule",
+            {"sql": "SELECT * FROM 'a'", "actions": [{"sqs": {"roleArn": "r", "queueUrl": "q"}}]},
+            "InvalidRequestException",
+            "AWS service",
+        ),
+    ],
+)
+def test_refusals_in_aws_terms(
+    iot: Any, name: str, payload: dict[str, Any], code: str, fragment: str
+) -> None:
+    with pytest.raises(ClientError) as caught:
+        iot.create_topic_rule(ruleName=name, topicRulePayload=payload)
+    assert error_code(caught) == code
+    assert fragment in error_message(caught)
+    assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+
+
+def test_a_wrong_secret_is_refused(server: Running, login: tuple[str, str]) -> None:
+    client = aws_client(server, "iot", login[0], "wrong")
+    with pytest.raises(ClientError) as caught:
+        client.list_topic_rules()
+    assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+
+
+def test_the_aws_sigfox_rule_fills_its_dynamodbv2_table_from_a_paho_publish(
+    server: Running, login: tuple[str, str], iot: Any
+) -> None:
+    table = "SigfoxDownlinks_" + uuid.uuid4().hex[:8]
+    dynamodb = boto3_client(server, *login)
+    dynamodb.create_table(TableName=table, BillingMode="PAY_PER_REQUEST", **table_keys(id="S"))
+    iot.create_topic_rule(
+        ruleName=new_name(),
+        topicRulePayload={
+            "sql": SIGFOX_SQL,
+            "actions": [
+                {
+                    "dynamoDBv2": {
+                        "roleArn": "arn:aws:iam::1:role/r",
+                        "putItem": {"tableName": table},
+                    }
+                }
+            ],
+        },
+    )
+    device = uuid.uuid4().hex[:6].upper()
+    assert server.mqtt_port is not None
+    client = Recorder("127.0.0.1", server.mqtt_port, "none/#", username=login[0], password=login[1])
+    try:
+        client.publish(f"sigfox/downlink/{device}", b'{"downlinkData": "0102030405060708"}')
+
+        def stored() -> dict[str, Any] | None:
+            item: dict[str, Any] | None = dynamodb.get_item(
+                TableName=table, Key={"id": {"S": device}}
+            ).get("Item")
+            return item
+
+        item = wait_until(stored)
+    finally:
+        client.close()
+    assert item["downlinkData"] == {"S": "0102030405060708"}
+    assert item["sender"] == {"S": "rules"}
+    assert int(item["timestamp"]["N"]) > 1_700_000_000_000
+
+
+def test_iot_data_publish_republish_and_the_error_action(
+    server: Running, login: tuple[str, str], iot: Any
+) -> None:
+    base = "plant/" + uuid.uuid4().hex[:6]
+    iot.create_topic_rule(
+        ruleName=new_name(),
+        topicRulePayload={
+            "sql": f"SELECT temp, topic(3) AS room FROM '{base}/+' WHERE temp > 30",  # noqa: S608
+            "awsIotSqlVersion": "2016-03-23",
+            "actions": [
+                {"republish": {"roleArn": "r", "topic": f"{base}/alerts/${{topic(3)}}", "qos": 1}},
+                {"dynamoDBv2": {"roleArn": "r", "putItem": {"tableName": "NoSuchTable"}}},
+            ],
+            "errorAction": {"republish": {"roleArn": "r", "topic": f"{base}/errors"}},
+        },
+    )
+    assert server.mqtt_port is not None
+    recorder = Recorder("127.0.0.1", server.mqtt_port, f"{base}/alerts/#", f"{base}/errors")
+    data = aws_client(server, "iot-data", *login)
+    try:
+        data.publish(topic=f"{base}/kitchen", qos=1, payload=b'{"temp": 31}')
+        data.publish(topic=f"{base}/hall", qos=0, payload=b'{"temp": 20}')
+        [alert] = recorder.wait_for(f"{base}/alerts/kitchen")
+        [error] = recorder.wait_for(f"{base}/errors")
+    finally:
+        recorder.close()
+    assert alert == {"temp": 31, "room": "kitchen"}
+    assert error["topic"] == f"{base}/kitchen" and error["clientId"] == "n/a"
+    assert orjson.loads(base64.b64decode(error["base64OriginalPayload"])) == {"temp": 31}
+    assert error["failures"] == [
+        {
+            "failedAction": "DynamoDBv2Action",
+            "failedResource": "NoSuchTable",
+            "errorMessage": error["failures"][0]["errorMessage"],
+        }
+    ]
+    assert "not found" in error["failures"][0]["errorMessage"].lower()
+    assert error["ruleName"].startswith("r_")
+
+
+def test_iot_data_refuses_what_the_caller_may_not_publish(
+    server: Running, login: tuple[str, str]
+) -> None:
+    data = aws_client(server, "iot-data", *login)
+    with pytest.raises(ClientError) as caught:
+        data.publish(topic="sigfox/uplink/1234", payload=b"{}")  # only lorafox publishes there
+    assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+
+
+@pytest.mark.mosquitto
+def test_the_aws_lora_rule_fills_its_dynamodb_table_through_an_external_broker(
+    tmp_path: Path, mosquitto: tuple[str, int]
+) -> None:
+    with serving(tmp_path / "data", mqtt_url=f"mqtt://{mosquitto[0]}:{mosquitto[1]}") as server:
+        login = root_api_user(server.base_url, "lora")
+        dynamodb = boto3_client(server, *login)
+        dynamodb.create_table(
+            TableName="LoraMessages",
+            BillingMode="PAY_PER_REQUEST",
+            **table_keys(DeviceID="S", Timestamp="S"),
+        )
+        aws_client(server, "iot", *login).create_topic_rule(
+            ruleName="LoraHistory",
+            topicRulePayload={"sql": "SELECT * FROM 'lora/#'", "actions": [LORA_ACTION]},
+        )
+        app, dev = uuid.uuid4().hex[:16].upper(), uuid.uuid4().hex[:16].upper()
+        client = Recorder(*mosquitto, "none/#")
+        try:
+
+            def history() -> list[dict[str, Any]]:
+                client.publish(f"lora/{app}/{dev}", b'{"port2_bytes": [1, 2, 3]}')
+                items: list[dict[str, Any]] = dynamodb.query(
+                    TableName="LoraMessages",
+                    KeyConditionExpression="DeviceID = :d",
+                    ExpressionAttributeValues={":d": {"S": f"{app}/{dev}"}},
+                )["Items"]
+                return items
+
+            items = wait_until(history, interval=0.3)  # until lorafox's subscription is made
+        finally:
+            client.close()
+    item = items[0]
+    assert item["payload"] == {"M": {"port2_bytes": {"L": [{"N": "1"}, {"N": "2"}, {"N": "3"}]}}}
+    assert item["Timestamp"]["S"].isdigit()
