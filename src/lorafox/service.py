@@ -377,6 +377,7 @@ class Service:
             root=root,
             health=health,
             trust_forwarded_for=s.sigfox.trust_forwarded_for,
+            rules=rules,
         )
         tables = TableMaintenance(
             store.items, interval=s.tables.ttl_purge_seconds, batch=s.tables.purge_batch

@@ -11,12 +11,14 @@ from pathlib import Path
 from typing import Any
 
 import boto3  # type: ignore[import-untyped]
+import httpx
 import orjson
 import pytest
 from botocore.exceptions import ClientError  # type: ignore[import-untyped]
 
 from tests.conftest import Running, root_api_user
 from tests.integration.helpers import (
+    ADMIN,
     BOTO_CONFIG,
     boto3_client,
     error_code,
@@ -313,3 +315,82 @@ def test_the_aws_lora_rule_fills_its_dynamodb_table_through_an_external_broker(
     item = items[0]
     assert item["payload"] == {"M": {"port2_bytes": {"L": [{"N": "1"}, {"N": "2"}, {"N": "3"}]}}}
     assert item["Timestamp"]["S"].isdigit()
+
+
+def test_the_rest_api_counters_and_the_dry_run(server: Running, login: tuple[str, str]) -> None:
+    name = new_name()
+    base = "rest/" + uuid.uuid4().hex[:6]
+    with httpx.Client(base_url=server.base_url, auth=login, timeout=10) as http:
+        made = http.post(
+            "/api/v2/rules",
+            json={
+                "name": name,
+                "sql": f"SELECT VALUE temp * 2 FROM '{base}/+' WHERE temp > 0",  # noqa: S608
+                "awsIotSqlVersion": "2016-03-23",
+                "actions": [
+                    {"republish": {"roleArn": "r", "topic": f"{base}/double/${{topic(2)}}"}}
+                ],
+            },
+        )
+        assert made.status_code == 201, made.text
+        assert made.json()["name"] == name
+        assert (
+            http.post("/api/v2/rules", json={"name": name, "sql": "SELECT * FROM 'a'"}).status_code
+            == 409
+        )
+        bad = http.post("/api/v2/rules", json={"name": "x", "sql": "SELECT FROM 'a'"})
+        assert bad.status_code == 400 and "line 1, column 13" in bad.text
+
+        dry = http.post(
+            "/api/v2/rules/test",
+            json={
+                "rule": name,
+                "messages": [
+                    {"topic": f"{base}/a", "payload": {"temp": 21}},
+                    {"topic": f"{base}/b", "payload": {"temp": -1}},
+                    {"topic": "elsewhere", "payload": {}},
+                ],
+            },
+        )
+        assert dry.status_code == 200, dry.text
+        first, second, third = dry.json()["data"]
+        assert first["passed"] and first["output"] == 42
+        assert first["actions"] == [
+            {
+                "action": "republish",
+                "resource": f"{base}/double/{base.split('/')[1]}",
+                "request": {
+                    "topic": f"{base}/double/{base.split('/')[1]}",
+                    "qos": 0,
+                    "payload": {"base64": base64.b64encode(b"42").decode()},
+                },
+            }
+        ]
+        assert second == {"topic": f"{base}/b", "matched": True, "passed": False}
+        assert third == {"topic": "elsewhere", "matched": False}
+        inline = http.post(
+            "/api/v2/rules/test",
+            json={
+                "rule": {
+                    "sql": "SELECT encode(*, 'base64') AS e FROM '#'",
+                    "awsIotSqlVersion": "2016-03-23",
+                },
+                "messages": [{"topic": "t", "payloadBase64": "AAE="}],
+            },
+        )
+        assert inline.json()["data"][0]["output"] == {"e": "AAE="}
+
+        data = aws_client(server, "iot-data", *login)
+        data.publish(topic=f"{base}/x", payload=b'{"temp": 5}')
+
+        def counted() -> dict[str, Any] | None:
+            metrics: dict[str, Any] = http.get(f"/api/v2/rules/{name}").json()["metrics"]
+            return metrics if metrics["actionSuccesses"] else None
+
+        metrics = wait_until(counted)
+        assert metrics["matched"] == 1 and metrics["passed"] == 1
+        prometheus = http.get("/metrics", auth=ADMIN).text
+        assert f'lorafox_rule_matched_total{{rule="{name}"}} 1.0' in prometheus
+        assert name in [r["name"] for r in http.get("/api/v2/rules").json()["data"]]
+        assert http.delete(f"/api/v2/rules/{name}").status_code == 204
+        assert http.get(f"/api/v2/rules/{name}").status_code == 404

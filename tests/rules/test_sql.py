@@ -398,3 +398,11 @@ def test_missing_from_and_unknown_version() -> None:
         compile_statement("SELECT a")
     with pytest.raises(SqlParseError, match="awsIotSqlVersion"):
         compile_statement("SELECT a FROM 'x'", "2020-01-01")
+
+
+def test_ints_beyond_64_bits() -> None:
+    from lorafox.rules.sql import to_json
+
+    big = 2**70
+    assert value_of(f"{big} + 1") == big + 1
+    assert to_json({"a": big}) == b'{"a":1180591620717411303424}'

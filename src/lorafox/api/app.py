@@ -34,6 +34,7 @@ from lorafox.api.errors import error_response
 from lorafox.api.iot import is_iot
 from lorafox.api.locations import router as locations_router
 from lorafox.api.rate_limit import RateLimiter, rate_limited
+from lorafox.api.rules import router as rules_router
 from lorafox.api.statistics import router as statistics_router
 from lorafox.errors import LorafoxError, PayloadTooLarge
 
@@ -156,6 +157,7 @@ def _api(ctx: ApiContext, api_rate_limit: float) -> FastAPI:
     api.include_router(statistics_router, dependencies=limited)
     api.include_router(events.router, dependencies=limited)
     api.include_router(events.types_router, dependencies=limited)
+    api.include_router(rules_router, dependencies=limited)
 
     def openapi() -> dict[str, Any]:
         if api.openapi_schema is None:

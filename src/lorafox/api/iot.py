@@ -89,13 +89,8 @@ def _rule_arn(region: str, name: str) -> str:
 
 
 def _topic_rule(rule: TopicRule) -> dict[str, Any]:
-    out = rule.payload()
-    out["ruleName"] = rule.name
-    out["createdAt"] = rule.created_at
-    out.setdefault("awsIotSqlVersion", None)
-    if out["awsIotSqlVersion"] is None:
-        del out["awsIotSqlVersion"]
-    return out
+    """A rule as GetTopicRule gives it: its payload, its name, when it was made."""
+    return {**rule.payload(), "ruleName": rule.name, "createdAt": rule.created_at}
 
 
 def _header(scope: Scope, name: bytes) -> str | None:

@@ -46,6 +46,7 @@ __all__ = [
     "attribute_value",
     "compile_action",
     "payload_bytes",
+    "showable",
 ]
 
 log = logging.getLogger(__name__)
@@ -96,16 +97,17 @@ class Prepared:
 
     def shown(self) -> dict[str, Any]:
         """For the dry run: binary payloads as base64."""
-        return {"action": self.kind, "resource": self.resource, "request": _showable(self.params)}
+        return {"action": self.kind, "resource": self.resource, "request": showable(self.params)}
 
 
-def _showable(value: Any) -> Any:
+def showable(value: Any) -> Any:
+    """``value`` as JSON can show it: bytes as ``{"base64": …}``."""
     if isinstance(value, bytes):
         return {"base64": base64.b64encode(value).decode()}
     if isinstance(value, dict):
-        return {k: _showable(v) for k, v in value.items()}
+        return {k: showable(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_showable(v) for v in value]
+        return [showable(v) for v in value]
     return value
 
 

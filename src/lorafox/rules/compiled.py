@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
+
+import orjson
 
 from lorafox.domain.rules import TopicRule
 from lorafox.rules.actions import MAX_ACTIONS, CompiledAction, compile_action
@@ -92,14 +94,9 @@ def rule_from_payload(
         created_at=created_at,
         owner=owner,
     )
+    try:
+        orjson.dumps(rule.payload())
+    except orjson.JSONEncodeError as exc:
+        raise RuleInvalid(f"the rule cannot be stored: {exc}") from None
     compile_rule(rule)
     return rule
-
-
-def with_payload_of(rule: TopicRule, new: TopicRule) -> TopicRule:
-    """``new``'s definition under ``rule``'s name, group, creation time and owner."""
-    return replace(new, group_path=rule.group_path, created_at=rule.created_at, owner=rule.owner)
-
-
-def payload_of(rule: TopicRule) -> dict[str, Any]:
-    return rule.payload()

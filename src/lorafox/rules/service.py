@@ -18,7 +18,7 @@ from lorafox.domain import Principal
 from lorafox.domain.rules import TopicRule
 from lorafox.errors import Conflict, Forbidden, NotFound
 from lorafox.ports.rules import RuleStore
-from lorafox.rules.actions import Prepared
+from lorafox.rules.actions import showable
 from lorafox.rules.compiled import check_name, compile_rule, rule_from_payload
 from lorafox.rules.engine import RulesEngine, RuleStats
 from lorafox.rules.errors import ActionFailed
@@ -167,7 +167,7 @@ class TopicRules:
             entry["passed"] = result is not NO_MATCH
             if result is NO_MATCH:
                 continue
-            entry["output"] = Prepared("", "", "", {"o": result}).shown()["request"]["o"]
+            entry["output"] = showable(result)
             actions = []
             for action in compiled.actions:
                 try:

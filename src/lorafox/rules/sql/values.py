@@ -12,6 +12,8 @@ none); ``cast`` is the explicit one.
 
 from __future__ import annotations
 
+import base64
+import json
 import math
 import re
 from typing import Any, Final
@@ -247,8 +249,6 @@ def from_json(payload: bytes, *, whole_decimals: bool) -> Value:
 
 def _default(value: Any) -> Any:
     if isinstance(value, bytes):
-        import base64
-
         return base64.b64encode(value).decode()
     if value is UNDEFINED:
         return None
@@ -256,4 +256,8 @@ def _default(value: Any) -> Any:
 
 
 def to_json(value: Value) -> bytes:
-    return orjson.dumps(value, default=_default)
+    """``value`` as compact JSON (Ints beyond 64 bits too)."""
+    try:
+        return orjson.dumps(value, default=_default)
+    except orjson.JSONEncodeError:
+        return json.dumps(value, default=_default, separators=(",", ":")).encode()
