@@ -38,6 +38,8 @@ __all__ = ["BusMessage", "RuleStats", "RulesEngine"]
 log = logging.getLogger(__name__)
 
 LAST_ERRORS = 10
+MATCH_CACHE = 50_000
+"""Topics whose matching rules are remembered (forgotten all at once past it)."""
 
 
 @dataclass(slots=True, frozen=True)
@@ -119,6 +121,7 @@ class RulesEngine:
         self._account = account
         self._rules: dict[str, CompiledRule] = {}
         self._by_filter: dict[str, list[CompiledRule]] = {}
+        self._matched: dict[str, list[CompiledRule]] = {}
         self._queue: asyncio.Queue[BusMessage | None] = asyncio.Queue(queue_size)
         self._slots = asyncio.Semaphore(concurrency)
         self._tasks: set[asyncio.Task[None]] = set()
@@ -155,6 +158,7 @@ class RulesEngine:
             if not compiled.rule.disabled:
                 by_filter.setdefault(compiled.statement.topic_filter, []).append(compiled)
         self._by_filter = by_filter
+        self._matched = {}
 
     def stats_of(self, name: str) -> RuleStats:
         found = self.stats.get(name)
@@ -163,10 +167,17 @@ class RulesEngine:
         return found
 
     def _matching(self, topic: str) -> list[CompiledRule]:
+        """The enabled rules whose filter matches ``topic`` (remembered per topic)."""
+        found = self._matched.get(topic)
+        if found is not None:
+            return found
         out: list[CompiledRule] = []
         for topic_filter, rules in self._by_filter.items():
             if filter_matches(topic_filter, topic):
                 out.extend(rules)
+        if len(self._matched) >= MATCH_CACHE:
+            self._matched.clear()
+        self._matched[topic] = out
         return out
 
     # -- intake ---------------------------------------------------------------------------
@@ -222,15 +233,22 @@ class RulesEngine:
             account=self._account,
             properties=message.properties,
         )
+        envs: dict[str, Env] = {}
+        """One evaluation state per SQL version, shared by the rules without SET."""
         for compiled in self._matching(message.topic):
             rule = compiled.rule
             if not sees(rule, message.audience, self._root):
                 continue
-            stats = self.stats_of(rule.name)
+            stats = self.stats.get(rule.name) or self.stats_of(rule.name)
             stats.matched += 1
+            statement = compiled.statement
             try:
-                env = compiled.statement.env(context)
-                result = compiled.statement.run(env)
+                env = envs.get(statement.version)
+                if env is None:
+                    env = envs[statement.version] = statement.env(context)
+                if statement.has_variables:
+                    env = statement.env(context, env.doc)
+                result = statement.run(env)
             except Exception:
                 stats.failed += 1
                 log.exception("rule %s failed on a message on %s", rule.name, message.topic)
@@ -275,9 +293,13 @@ class RulesEngine:
         return None
 
     async def _act(self, compiled: CompiledRule, env: Env, result: Any, stats: RuleStats) -> None:
-        outcomes = await asyncio.gather(
-            *(self._one(compiled, action, env, result) for action in compiled.actions)
-        )
+        actions = compiled.actions
+        if len(actions) == 1:
+            outcomes = [await self._one(compiled, actions[0], env, result)]
+        else:
+            outcomes = await asyncio.gather(
+                *(self._one(compiled, action, env, result) for action in actions)
+            )
         failures = [f for f in outcomes if f is not None]
         stats.action_successes += len(outcomes) - len(failures)
         stats.action_failures += len(failures)

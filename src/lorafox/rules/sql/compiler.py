@@ -50,6 +50,9 @@ class _NoMatch:
 
 
 NO_MATCH: Any = _NoMatch()
+
+_NO_ENV: Any = None
+"""What a constant's closure is called with at compile time."""
 """What ``Statement.evaluate`` returns when the WHERE clause is not exactly true."""
 
 
@@ -231,9 +234,7 @@ class _Compiler:
             fn = operators.ARITHMETIC[str(children[1])]
             return lambda env: fn(left(env), right(env))
         if kind == "compare":
-            left, right = self.expr(children[0]), self.expr(children[2])
-            test = operators.COMPARISONS[str(children[1])]
-            return lambda env: test(left(env), right(env))
+            return self._compare(node)
         if kind == "in_":
             left, right = self.expr(children[0]), self.expr(children[1])
             return lambda env: operators.contained(left(env), right(env))
@@ -258,6 +259,24 @@ class _Compiler:
             return self._nested(node)
         line, column = _position(node)  # pragma: no cover - every rule is handled above
         raise SqlParseError(f"unsupported expression {kind}", line=line, column=column)
+
+    def _compare(self, node: Tree[Token]) -> Compiled:
+        left_node, operator, right_node = node.children
+        left, right = self.expr(left_node), self.expr(right_node)
+        test = operators.COMPARISONS[str(operator)]
+        if (
+            str(operator) == "=" and isinstance(right_node, Tree) and right_node.data == "string"
+        ):  # the common ``field = 'text'``: no conversion table needed
+            text = right(_NO_ENV)
+
+            def equals_text(env: Env) -> Value:
+                value = left(env)
+                if value is UNDEFINED:
+                    return UNDEFINED
+                return type(value) is str and value == text
+
+            return equals_text
+        return lambda env: test(left(env), right(env))
 
     def _number(self, text: str) -> Compiled:
         if any(c in text for c in ".eE"):
@@ -458,9 +477,21 @@ class Statement:
     _select: _Select
     _where: Compiled | None
 
-    def env(self, message: MessageContext) -> Env:
-        """The evaluation state of ``message``: its document and the SET variables."""
-        doc = from_json(message.payload, whole_decimals=self.version != DEFAULT_VERSION)
+    @property
+    def has_variables(self) -> bool:
+        """Whether it SETs variables (its evaluation state is then its own)."""
+        return bool(self._sets)
+
+    @property
+    def whole_decimals(self) -> bool:
+        """Whether payloads are read with whole-number decimals as Ints (2016-03-23)."""
+        return self.version != DEFAULT_VERSION
+
+    def env(self, message: MessageContext, doc: Value = None) -> Env:
+        """The evaluation state of ``message``: its document (``doc``: already parsed by
+        ``values.from_json`` with ``whole_decimals``, shared by rules) and the SET variables."""
+        if doc is None:
+            doc = from_json(message.payload, whole_decimals=self.whole_decimals)
         env = Env(message, doc, self.version, {})
         for name, compiled in self._sets:
             env.variables[name] = compiled(env)

@@ -61,6 +61,7 @@ UNDEFINED: Final = Undefined()
 Value = Any
 """int | float | bool | str | list | dict | None | bytes | Undefined."""
 
+_SIMPLE = frozenset({str, int, float, bool})
 _DECIMAL_TEXT = re.compile(r"^\s*-?\d+(\.\d+)?([eE][+-]?\d+)?\s*$")
 
 
@@ -161,12 +162,15 @@ def to_string(value: Value) -> Value:
 def truthy(value: Value) -> bool:
     """Whether a WHERE clause fires: on exactly true (or the string "true", AWS's Boolean
     conversion)."""
-    return to_bool(value) is True
+    return value is True or (value is not False and to_bool(value) is True)
 
 
 def equal(left: Value, right: Value) -> Value:
     """``=``: Undefined with an Undefined side; false across types (an Int and a Decimal
     compare as numbers)."""
+    kind_of = type(left)
+    if kind_of is type(right) and kind_of in _SIMPLE:
+        return bool(left == right)
     if left is UNDEFINED or right is UNDEFINED:
         return UNDEFINED
     if is_number(left) and is_number(right):
