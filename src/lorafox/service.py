@@ -417,7 +417,11 @@ class Service:
         metrics: Metrics,
     ) -> tuple[TopicRules, RulesFeed | None]:
         """The topic rules, loaded, and what feeds them every message of the bus."""
-        engine = RulesEngine(ActionRunner(http=httpx.AsyncClient(timeout=10)), root_path=root_path)
+        runner = ActionRunner(
+            http=httpx.AsyncClient(timeout=10, follow_redirects=False),
+            http_allowed=tuple(self.settings.rules.http_allowed_urls),
+        )
+        engine = RulesEngine(runner, root_path=root_path, queue_size=self.settings.rules.queue_size)
         metrics.registry.register(engine)
         rules = TopicRules(store.rules, engine)
         log.info("%d topic rules", await rules.load())

@@ -357,3 +357,46 @@ def test_attribute_values_and_dry_run_shapes() -> None:
             "body": {"base64": "eyJhIjoidiJ9"},
         },
     }
+
+
+async def test_http_action_posts_retries_and_keeps_to_its_allow_list() -> None:
+    import httpx
+
+    calls: list[httpx.Request] = []
+    answers = iter([500, 503, 200, 400])
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        calls.append(request)
+        return httpx.Response(next(answers))
+
+    http = httpx.AsyncClient(transport=httpx.MockTransport(answer))
+    engine = RulesEngine(
+        ActionRunner(http=http, http_allowed=("https://hooks.example/",), http_backoff=0),
+        root_path=ROOT,
+    )
+    spec = {
+        "url": "https://hooks.example/${topic(2)}",
+        "headers": [{"key": "x-k", "value": "${k}"}],
+    }
+    engine.load(
+        [
+            rule("Hook", {"sql": "SELECT k FROM 'h/+'", "actions": [{"http": spec}]}),
+            rule(
+                "Elsewhere",
+                {"sql": "SELECT k FROM 'h/+'", "actions": [{"http": {"url": "http://10.0.0.1/"}}]},
+            ),
+        ]
+    )
+    await settle(engine, BusMessage("h/one", b'{"k": "v"}'))
+    await asyncio.sleep(0.05)
+    assert [str(c.url) for c in calls] == ["https://hooks.example/one"] * 3
+    assert calls[0].headers["x-k"] == "v" and calls[0].content == b'{"k":"v"}'
+    assert engine.stats_of("Hook").action_successes == 1
+    elsewhere = engine.stats_of("Elsewhere")
+    assert elsewhere.action_failures == 1
+    assert "http_allowed_urls" in elsewhere.last_errors[0]["errorMessage"]
+    await settle(engine, BusMessage("h/two", b'{"k": "v"}'))
+    await asyncio.sleep(0.05)
+    assert len(calls) == 4  # a 400 is not retried
+    assert engine.stats_of("Hook").action_failures == 1
+    await http.aclose()

@@ -380,6 +380,8 @@ class ActionRunner:
     publisher: RulePublisher | None = None
     downlinks: RuleDownlinks | None = None
     http: httpx.AsyncClient | None = None
+    http_allowed: tuple[str, ...] = ()
+    """URL prefixes the http action may post to."""
     http_attempts: int = 3
     http_backoff: float = 1.0
 
@@ -420,6 +422,9 @@ class ActionRunner:
     async def _post(self, params: dict[str, Any]) -> None:
         if self.http is None:
             raise ActionFailed("no HTTP client")
+        url = params["url"]
+        if not any(url.startswith(prefix) for prefix in self.http_allowed):
+            raise ActionFailed(f"{url} is not under rules.http_allowed_urls")
         delay = self.http_backoff
         failure = ""
         for attempt in range(self.http_attempts):
