@@ -65,6 +65,9 @@ __all__ = ["Service", "bind_socket"]
 
 log = logging.getLogger(__name__)
 
+RULES_RELOAD_SECONDS = 10.0
+"""How often the topic rules are compared with the database's (several instances)."""
+
 
 def bind_socket(host: str, port: int, flag: str) -> socket.socket:
     """A listening TCP socket; a port in use is a ``ConfigError`` that names ``flag``."""
@@ -108,12 +111,16 @@ class _RuleDownlinks:
 
 
 @contextlib.asynccontextmanager
-async def _running(engine: RulesEngine) -> AsyncIterator[None]:
-    """The rules engine's task while the service runs; what is queued is handled at the end."""
+async def _running(rules: TopicRules) -> AsyncIterator[None]:
+    """The rules engine's task while the service runs (and the reload of rules changed by
+    another instance); what is queued is handled at the end."""
+    engine = rules.engine
     task = asyncio.create_task(engine.run())
+    follow = asyncio.create_task(rules.follow(RULES_RELOAD_SECONDS))
     try:
         yield
     finally:
+        follow.cancel()
         engine.close()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(task, 10)
@@ -397,7 +404,7 @@ class Service:
         self.http_port = sock.getsockname()[1]
         tables_task = asyncio.create_task(tables.run(self._stop))
         try:
-            async with _running(rules.engine):
+            async with _running(rules):
                 await self._run(
                     _Parts(server, raw_bus, pipeline, events, outbox, management.bulk.stop), sock
                 )

@@ -8,6 +8,8 @@ both with AWS's ``UnauthorizedException``).
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
@@ -16,7 +18,7 @@ from typing import Any
 from lorafox.auth import rbac
 from lorafox.domain import Principal
 from lorafox.domain.rules import TopicRule
-from lorafox.errors import Conflict, Forbidden, NotFound
+from lorafox.errors import Conflict, Forbidden, LorafoxError, NotFound
 from lorafox.ports.rules import RuleStore
 from lorafox.rules.actions import showable
 from lorafox.rules.compiled import check_name, compile_rule, rule_from_payload
@@ -26,6 +28,8 @@ from lorafox.rules.sql import NO_MATCH, MessageContext
 from lorafox.rules.topics import filter_matches
 
 __all__ = ["RuleExists", "RuleNotFound", "TopicRules"]
+
+log = logging.getLogger(__name__)
 
 
 class RuleNotFound(NotFound):
@@ -55,12 +59,29 @@ class TopicRules:
         self._store = store
         self.engine = engine
         self._clock = clock
+        self._loaded: list[TopicRule] = []
 
     async def load(self) -> int:
         """Give the engine every stored rule; how many there are."""
-        rules = await self._store.list_rules()
+        rules = list(await self._store.list_rules())
         self.engine.load(rules)
+        self._loaded = rules
         return len(rules)
+
+    async def follow(self, interval: float) -> None:
+        """Reload the rules every ``interval`` seconds when the store's differ from what the
+        engine runs (changes made by another instance sharing the database); until cancelled."""
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                rules = list(await self._store.list_rules())
+            except LorafoxError as exc:
+                log.warning("cannot reload the topic rules: %s", exc)
+                continue
+            if rules != self._loaded:
+                self.engine.load(rules)
+                self._loaded = rules
+                log.info("topic rules reloaded: %d", len(rules))
 
     @staticmethod
     def _home(caller: Principal) -> str:
