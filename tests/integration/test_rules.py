@@ -394,3 +394,81 @@ def test_the_rest_api_counters_and_the_dry_run(server: Running, login: tuple[str
         assert name in [r["name"] for r in http.get("/api/v2/rules").json()["data"]]
         assert http.delete(f"/api/v2/rules/{name}").status_code == 204
         assert http.get(f"/api/v2/rules/{name}").status_code == 404
+
+
+def test_basic_auth_publish_sourceip_and_principal(
+    server: Running, login: tuple[str, str], iot: Any
+) -> None:
+    base = "basic/" + uuid.uuid4().hex[:6]
+    iot.create_topic_rule(
+        ruleName=new_name(),
+        topicRulePayload={
+            "sql": "SELECT sourceip() AS ip, principal() AS who, clientid() AS c, n "  # noqa: S608
+            f"FROM '{base}/in'",
+            "actions": [{"republish": {"roleArn": "r", "topic": f"{base}/out"}}],
+        },
+    )
+    assert server.mqtt_port is not None
+    recorder = Recorder("127.0.0.1", server.mqtt_port, f"{base}/out")
+    try:
+        answer = httpx.post(
+            f"{server.base_url}/topics/{base.replace('/', '%2F')}%2Fin?qos=1",
+            content=b'{"n": 1}',
+            auth=login,
+            timeout=10,
+        )
+        assert answer.status_code == 200, answer.text
+        [out] = recorder.wait_for(f"{base}/out")
+    finally:
+        recorder.close()
+    assert out == {"ip": "127.0.0.1", "who": "rules", "c": "n/a", "n": 1}
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "status", "code"),
+    [
+        ("POST", "/rules/not_json", b"{nope", 400, "InvalidRequestException"),
+        ("POST", "/rules/list_of", b"[1, 2]", 400, "InvalidRequestException"),
+        ("PUT", "/rules/x", b"{}", 405, "MethodNotAllowedException"),
+        ("POST", "/rules", b"{}", 405, "MethodNotAllowedException"),
+        ("GET", "/rules/x/enable", b"", 404, "ResourceNotFoundException"),
+        ("GET", "/rules?maxResults=0", b"", 400, "InvalidRequestException"),
+        ("GET", "/rules?maxResults=x", b"", 400, "InvalidRequestException"),
+        ("POST", "/topics/a%2F%23", b"{}", 400, "InvalidRequestException"),
+        ("POST", "/topics/a?qos=2", b"{}", 400, "InvalidRequestException"),
+        ("GET", "/topics/a", b"", 405, "MethodNotAllowedException"),
+    ],
+)
+def test_malformed_requests_get_aws_errors(
+    server: Running,
+    login: tuple[str, str],
+    method: str,
+    path: str,
+    body: bytes,
+    status: int,
+    code: str,
+) -> None:
+    from botocore.auth import SigV4Auth  # type: ignore[import-untyped]
+    from botocore.awsrequest import AWSRequest  # type: ignore[import-untyped]
+    from botocore.credentials import Credentials  # type: ignore[import-untyped]
+
+    service = "iotdata" if path.startswith("/topics/") else "iot"
+    request = AWSRequest(method=method, url=server.base_url + path, data=body)
+    SigV4Auth(Credentials(*login), service, "eu-west-1").add_auth(request)
+    answer = httpx.request(
+        method, request.url, content=body, headers=dict(request.headers.items()), timeout=10
+    )
+    assert answer.status_code == status, answer.text
+    assert answer.headers["x-amzn-errortype"] == code
+    assert answer.json()["message"]
+
+
+def test_a_request_signed_for_another_service_is_refused(
+    server: Running, login: tuple[str, str]
+) -> None:
+    client = aws_client(server, "iot", *login)
+    client._request_signer._signing_name = "iotdata"  # signed for the data plane
+    with pytest.raises(ClientError) as caught:
+        client.list_topic_rules()
+    assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+    assert "iot" in error_message(caught)

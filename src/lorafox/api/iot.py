@@ -59,9 +59,9 @@ MAX_MESSAGE_BYTES = 128 * 1024
 SECRET_SECONDS = 1.0
 ACCOUNT = "000000000000"
 
-Publish = Callable[[Principal, str, bytes, int, bool], Awaitable[None]]
-"""Publish (caller, topic, payload, qos, retain) on the bus; ``Forbidden`` when the caller may
-not publish there, ``BusUnavailable`` when there is no bus."""
+Publish = Callable[[Principal, str, bytes, int, bool, str | None], Awaitable[None]]
+"""Publish (caller, topic, payload, qos, retain, the caller's address) on the bus;
+``Forbidden`` when the caller may not publish there, ``BusUnavailable`` when there is no bus."""
 
 
 def is_iot(scope: Scope) -> bool:
@@ -231,7 +231,8 @@ class IotEndpoint:
         if self._publish is None:
             raise BusUnavailable("lorafox runs without MQTT")
         try:
-            await self._publish(caller, topic, body, int(qos_text), retain)
+            address = (scope.get("client") or (None, 0))[0]
+            await self._publish(caller, topic, body, int(qos_text), retain, address)
         except Forbidden as exc:
             raise _AwsError(403, "ForbiddenException", exc.message) from None
 

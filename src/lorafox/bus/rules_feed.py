@@ -100,7 +100,13 @@ class RulesFeed:
         self._engine.offer(BusMessage(topic, payload, audience, principal=name, received_at=_now()))
 
     async def publish_as(
-        self, caller: Principal, topic: str, payload: bytes, qos: int, retain: bool
+        self,
+        caller: Principal,
+        topic: str,
+        payload: bytes,
+        qos: int,
+        retain: bool,
+        source_ip: str | None = None,
     ) -> None:
         """Publish for ``caller`` (HTTPS publish); ``Forbidden`` where its MQTT login could not."""
         identity = self._access.identity(caller)
@@ -110,6 +116,11 @@ class RulesFeed:
         if self._embedded:
             self._engine.offer(
                 BusMessage(
-                    topic, payload, identity.reads, principal=caller.name, received_at=_now()
+                    topic,
+                    payload,
+                    identity.reads,
+                    principal=caller.name,
+                    source_ip=source_ip,
+                    received_at=_now(),
                 )
             )
