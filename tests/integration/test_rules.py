@@ -472,3 +472,31 @@ def test_a_request_signed_for_another_service_is_refused(
         client.list_topic_rules()
     assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
     assert "iot" in error_message(caught)
+
+
+def test_get_dynamodb_reads_a_lorafox_table(
+    server: Running, login: tuple[str, str], iot: Any
+) -> None:
+    table = "Limits_" + uuid.uuid4().hex[:8]
+    base = "limits/" + uuid.uuid4().hex[:6]
+    dynamodb = boto3_client(server, *login)
+    dynamodb.create_table(TableName=table, BillingMode="PAY_PER_REQUEST", **table_keys(room="S"))
+    dynamodb.put_item(TableName=table, Item={"room": {"S": "kitchen"}, "max": {"N": "25"}})
+    iot.create_topic_rule(
+        ruleName=new_name(),
+        topicRulePayload={
+            "sql": f"SET @limit = get_dynamodb('{table}', 'room', topic(3), 'arn:r') "  # noqa: S608
+            f"SELECT temp, @limit.max AS max FROM '{base}/+' WHERE temp > @limit.max",
+            "awsIotSqlVersion": "2016-03-23",
+            "actions": [{"republish": {"roleArn": "r", "topic": f"{base}/over/${{topic(3)}}"}}],
+        },
+    )
+    assert server.mqtt_port is not None
+    recorder = Recorder("127.0.0.1", server.mqtt_port, f"{base}/over/#")
+    data = aws_client(server, "iot-data", *login)
+    try:
+        data.publish(topic=f"{base}/kitchen", payload=b'{"temp": 20}')
+        data.publish(topic=f"{base}/kitchen", payload=b'{"temp": 26}')
+        assert recorder.wait_for(f"{base}/over/kitchen") == [{"temp": 26, "max": 25}]
+    finally:
+        recorder.close()

@@ -38,6 +38,15 @@ class Tables:
             raise ResourceNotFoundException()
         self.writes.append((group_path, operation, dict(params)))
 
+    async def read(
+        self, group_path: str, table: str, key: Mapping[str, Any]
+    ) -> dict[str, Any] | None:
+        if table in self.missing:
+            raise ResourceNotFoundException()
+        if key == {"device": {"S": "1A"}}:
+            return {"device": {"S": "1A"}, "limit": {"N": "30"}, "owner": {"M": {"n": {"S": "x"}}}}
+        return None
+
 
 class Publisher:
     def __init__(self) -> None:
@@ -400,3 +409,37 @@ async def test_http_action_posts_retries_and_keeps_to_its_allow_list() -> None:
     assert len(calls) == 4  # a 400 is not retried
     assert engine.stats_of("Hook").action_failures == 1
     await http.aclose()
+
+
+async def test_get_dynamodb_reads_lorafox_tables(
+    engine: RulesEngine, ports: tuple[Tables, Publisher, Downlinks]
+) -> None:
+    sql = (
+        "SET @item = get_dynamodb('Limits', 'device', topic(2), 'arn:r') "
+        "SELECT t, @item.owner.n AS owner FROM 't/+' WHERE t > @item.limit"
+    )
+    republish = [{"republish": {"roleArn": "r", "topic": "over/${topic(2)}"}}]
+    engine.load(
+        [
+            rule("Limits", {"sql": sql, "awsIotSqlVersion": "2016-03-23", "actions": republish}),
+            rule(
+                "Broken",
+                {
+                    "sql": "SELECT get_dynamodb('Missing', 'k', 'v', 'r') AS m FROM 't/+'",
+                    "awsIotSqlVersion": "2016-03-23",
+                    "actions": republish,
+                },
+            ),
+        ]
+    )
+    await settle(
+        engine,
+        BusMessage("t/1A", b'{"t": 31}'),
+        BusMessage("t/1A", b'{"t": 29}'),
+        BusMessage("t/2B", b'{"t": 99}'),  # no item: the limit is Undefined, WHERE is not true
+    )
+    await asyncio.sleep(0.01)
+    assert ports[1].published == [("over/1A", b'{"t":31,"owner":"x"}', 0)]
+    assert engine.stats_of("Limits").passed == 1
+    broken = engine.stats_of("Broken")
+    assert broken.failed == 3 and broken.last_errors[0]["failedAction"] == "get_dynamodb"

@@ -354,6 +354,7 @@ def test_2015_10_08_is_the_default_and_lacks_the_2016_features() -> None:
         "(SELECT VALUE v FROM items)",
         "cast(a AS Decimal)",
         "length(s)",
+        "get_dynamodb('t', 'k', a, 'r')",
     ):
         with pytest.raises(SqlParseError, match="2016-03-23"):
             compile_statement("SELECT " + needs_2016 + " AS r FROM '#'")  # noqa: S608
@@ -379,7 +380,14 @@ def test_keywords_and_functions_in_any_case_trailing_comma_and_unquoted_topic() 
         ("SELECT a FROM 'x' WHERE a ~ 1", "'~'", 1, 27),
         ("SELECT nope(a) FROM 'x'", "unknown function nope()", 1, 8),
         ("SELECT aws_lambda('arn', *) FROM 'x'", "AWS Lambda", 1, 8),
-        ("SELECT get_dynamodb('t', 'r', 'k', 'v') FROM 'x'", "DynamoDB", 1, 8),
+        ("SELECT get_secret('s', 'r') FROM 'x'", "Secrets Manager", 1, 8),
+        (
+            "SELECT get_dynamodb('t', 'k', a, 'r') AS x, get_dynamodb('t', 'k', b, 'r') AS y "
+            "FROM 'x'",
+            "once per statement",
+            1,
+            45,
+        ),
         ("SELECT topic(1, 2) FROM 'x'", "0 to 1 arguments", 1, 8),
         ("SELECT @v FROM 'x'", "not SET", 1, 8),
         ("SELECT cast(a AS Float) FROM 'x'", "cannot cast", 1, 18),

@@ -30,11 +30,18 @@ class RuleStore(Protocol):
 
 
 class RuleTables(Protocol):
-    """Runs one DynamoDB operation (``PutItem``, ``UpdateItem``, ``DeleteItem``) with write
-    access on the tables of the group at ``group_path``; raises ``LorafoxError`` (DynamoDB's
-    error types) when it fails."""
+    """Runs one DynamoDB operation (``PutItem``, ``UpdateItem``, ``DeleteItem``, ``GetItem``)
+    with write access on the tables of the group at ``group_path``; raises ``LorafoxError``
+    (DynamoDB's error types) when it fails."""
 
     async def write(self, group_path: str, operation: str, params: Mapping[str, Any]) -> None: ...
+
+    async def read(
+        self, group_path: str, table: str, key: Mapping[str, Any]
+    ) -> dict[str, Any] | None:
+        """GetItem of ``key`` (attribute values in wire form): the item in wire form, None when
+        there is none."""
+        ...
 
 
 class RulePublisher(Protocol):

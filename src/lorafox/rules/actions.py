@@ -46,6 +46,7 @@ __all__ = [
     "attribute_value",
     "compile_action",
     "payload_bytes",
+    "plain_value",
     "showable",
 ]
 
@@ -141,6 +142,26 @@ def attribute_value(value: Any) -> dict[str, Any]:
     if isinstance(value, dict):
         return {"M": {k: attribute_value(v) for k, v in value.items() if v is not UNDEFINED}}
     raise ActionFailed(f"cannot store a value of type {type(value).__name__}")
+
+
+def plain_value(attribute: Mapping[str, Any]) -> Any:
+    """A DynamoDB attribute value in wire form as a SQL value (what ``get_dynamodb`` gives)."""
+    ((kind, value),) = attribute.items()
+    if kind == "N":
+        if any(c in value for c in ".eE"):
+            return float(value)
+        return int(value)
+    if kind in ("S", "BOOL"):
+        return value
+    if kind == "NULL":
+        return None
+    if kind == "M":
+        return {k: plain_value(v) for k, v in value.items()}
+    if kind == "L":
+        return [plain_value(v) for v in value]
+    if kind == "NS":
+        return [plain_value({"N": v}) for v in value]
+    return value  # B and BS stay base64 text, SS a list of strings
 
 
 # -- compiling ------------------------------------------------------------------------------
@@ -384,6 +405,17 @@ class ActionRunner:
     """URL prefixes the http action may post to."""
     http_attempts: int = 3
     http_backoff: float = 1.0
+
+    async def read(
+        self, group_path: str, table: str, key: tuple[tuple[str, Any], ...]
+    ) -> dict[str, Any] | None:
+        """``get_dynamodb``'s read: the item as SQL values, None when there is none."""
+        if self.tables is None:
+            raise ActionFailed("no table store")
+        item = await self.tables.read(
+            group_path, table, {name: attribute_value(value) for name, value in key}
+        )
+        return None if item is None else {k: plain_value(v) for k, v in item.items()}
 
     async def aclose(self) -> None:
         if self.http is not None:

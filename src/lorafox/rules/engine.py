@@ -19,7 +19,7 @@ import logging
 import time
 import uuid
 from collections import deque
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Coroutine, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,7 +30,7 @@ from lorafox.errors import LorafoxError
 from lorafox.rules.actions import ActionRunner, CompiledAction, Prepared
 from lorafox.rules.compiled import CompiledRule, compile_rule
 from lorafox.rules.errors import ActionFailed
-from lorafox.rules.sql import NO_MATCH, Env, MessageContext
+from lorafox.rules.sql import NO_MATCH, UNDEFINED, Env, MessageContext
 from lorafox.rules.topics import filter_matches
 
 __all__ = ["BusMessage", "RuleStats", "RulesEngine"]
@@ -242,6 +242,9 @@ class RulesEngine:
             stats = self.stats.get(rule.name) or self.stats_of(rule.name)
             stats.matched += 1
             statement = compiled.statement
+            if statement.reads_tables:  # evaluated in a task of its own: it waits for a read
+                await self._start(self._read_then_act(compiled, context, stats))
+                continue
             try:
                 env = envs.get(statement.version)
                 if env is None:
@@ -258,10 +261,50 @@ class RulesEngine:
             stats.passed += 1
             if not compiled.actions:
                 continue
-            await self._slots.acquire()
-            task = asyncio.create_task(self._act(compiled, env, result, stats))
-            self._tasks.add(task)
-            task.add_done_callback(self._done)
+            await self._start(self._act(compiled, env, result, stats))
+
+    async def _start(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run ``work`` as a task once an action slot is free."""
+        await self._slots.acquire()
+        task = asyncio.create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
+
+    async def _read_then_act(
+        self, compiled: CompiledRule, context: MessageContext, stats: RuleStats
+    ) -> None:
+        """Evaluate a statement calling ``get_dynamodb``: once to learn the item it reads, then
+        with the item; then its actions."""
+        statement = compiled.statement
+        env = statement.env(context, lookups={})
+        result = statement.run(env)
+        if env.pending:
+            lookups: dict[Any, Any] = {}
+            for table, key in env.pending:
+                try:
+                    item = await self.runner.read(compiled.rule.group_path, table, key)
+                except LorafoxError as exc:
+                    stats.failed += 1
+                    stats.last_errors.append(
+                        {
+                            "time": int(time.time() * 1000),
+                            "traceId": context.trace_id,
+                            "topic": context.topic,
+                            "failedAction": "get_dynamodb",
+                            "failedResource": table,
+                            "errorMessage": exc.message,
+                        }
+                    )
+                    log.warning("rule %s: get_dynamodb on %s failed: %s", compiled.name, table, exc)
+                    return
+                lookups[(table, key)] = UNDEFINED if item is None else item
+            env = statement.env(context, lookups=lookups)
+            result = statement.run(env)
+        if result is NO_MATCH:
+            return
+        stats.passed += 1
+        if compiled.actions:
+            await self._act(compiled, env, result, stats)
 
     def _done(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)

@@ -21,5 +21,16 @@ class TablesForRules:
         self._region = region
 
     async def write(self, group_path: str, operation: str, params: Mapping[str, Any]) -> None:
-        caller = TableCaller("topic-rule", group_path, ((group_path, Access.WRITE),))
-        await self._operations.run(operation, params, self._region, caller)
+        await self._operations.run(operation, params, self._region, _caller(group_path))
+
+    async def read(
+        self, group_path: str, table: str, key: Mapping[str, Any]
+    ) -> dict[str, Any] | None:
+        params = {"TableName": table, "Key": dict(key), "ConsistentRead": True}
+        answer = await self._operations.run("GetItem", params, self._region, _caller(group_path))
+        item: dict[str, Any] | None = answer.get("Item")
+        return item
+
+
+def _caller(group_path: str) -> TableCaller:
+    return TableCaller("topic-rule", group_path, ((group_path, Access.WRITE),))

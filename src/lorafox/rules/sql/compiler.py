@@ -343,6 +343,10 @@ class _Compiler:
                 line=line,
                 column=column,
             )
+        if name == "get_dynamodb" and name in self.functions:
+            raise SqlParseError(
+                "get_dynamodb() may be called once per statement", line=line, column=column
+            )
         self.functions.add(name)
         call = function.call
         if function.context:
@@ -478,21 +482,30 @@ class Statement:
     _where: Compiled | None
 
     @property
+    def reads_tables(self) -> bool:
+        """Whether it calls ``get_dynamodb`` (its evaluation runs twice: to learn the read,
+        then with the item)."""
+        return "get_dynamodb" in self.functions
+
+    @property
     def has_variables(self) -> bool:
-        """Whether it SETs variables (its evaluation state is then its own)."""
-        return bool(self._sets)
+        """Whether it SETs variables or reads tables (its evaluation state is then its own)."""
+        return bool(self._sets) or self.reads_tables
 
     @property
     def whole_decimals(self) -> bool:
         """Whether payloads are read with whole-number decimals as Ints (2016-03-23)."""
         return self.version != DEFAULT_VERSION
 
-    def env(self, message: MessageContext, doc: Value = None) -> Env:
+    def env(
+        self, message: MessageContext, doc: Value = None, lookups: dict[Any, Any] | None = None
+    ) -> Env:
         """The evaluation state of ``message``: its document (``doc``: already parsed by
-        ``values.from_json`` with ``whole_decimals``, shared by rules) and the SET variables."""
+        ``values.from_json`` with ``whole_decimals``, shared by rules), the items read for
+        ``get_dynamodb`` and the SET variables."""
         if doc is None:
             doc = from_json(message.payload, whole_decimals=self.whole_decimals)
-        env = Env(message, doc, self.version, {})
+        env = Env(message, doc, self.version, {}, lookups)
         for name, compiled in self._sets:
             env.variables[name] = compiled(env)
         return env

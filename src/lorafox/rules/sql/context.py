@@ -38,3 +38,7 @@ class Env:
     doc: Any
     version: str
     variables: dict[str, Any]
+    lookups: dict[Any, Any] | None = None
+    """``get_dynamodb``'s items, read before the evaluation (None: no reads, Undefined)."""
+    pending: list[Any] = field(default_factory=list)
+    """The ``get_dynamodb`` reads this evaluation asked for."""

@@ -49,7 +49,6 @@ class Function:
 
 REFUSED = {
     "aws_lambda": "calls AWS Lambda",
-    "get_dynamodb": "reads an AWS DynamoDB table (not yet available on lorafox's tables)",
     "get_thing_shadow": "reads an AWS IoT device shadow",
     "get_secret": "reads AWS Secrets Manager",
     "get_registry_data": "reads the AWS IoT thing registry",
@@ -512,6 +511,30 @@ def _traceid(env: Env) -> Value:
     return env.message.trace_id if env.message.trace_id is not None else UNDEFINED
 
 
+def _get_dynamodb(env: Env, table: Value, *rest: Value) -> Value:
+    """``get_dynamodb(table, hashName, hashValue[, rangeName, rangeValue], roleArn)`` on
+    lorafox's own tables: the item read before evaluation (``Env.lookups``); the first time,
+    the read is asked for (``Env.pending``) and the value is Undefined."""
+    if len(rest) not in (3, 5):
+        return UNDEFINED
+    names_values = rest[:-1]  # the roleArn is ignored: a rule reads as its group
+    key: list[tuple[str, Any]] = []
+    for i in range(0, len(names_values), 2):
+        name, value = names_values[i], names_values[i + 1]
+        if not isinstance(name, str) or not (isinstance(value, str) or is_number(value)):
+            return UNDEFINED
+        key.append((name, value))
+    if not isinstance(table, str):
+        return UNDEFINED
+    wanted = (table, tuple(key))
+    if env.lookups is None:
+        return UNDEFINED
+    if wanted in env.lookups:
+        return env.lookups[wanted]
+    env.pending.append(wanted)
+    return UNDEFINED
+
+
 def _mqtt_property(env: Env, name: Value) -> Value:
     if not isinstance(name, str):
         return UNDEFINED
@@ -606,6 +629,7 @@ FUNCTIONS: dict[str, Function] = {
     "sql_version": Function(lambda env: env.version, 0, 0, context=True),
     "topic": Function(_topic, 0, 1, context=True),
     "traceid": Function(_traceid, 0, 0, context=True),
+    "get_dynamodb": Function(_get_dynamodb, 4, 6, needs_2016=True, context=True),
     "get_mqtt_property": Function(_mqtt_property, 1, 1, context=True),
     "get_user_properties": Function(_user_properties, 0, 1, context=True, takes_undefined=True),
 }
