@@ -430,7 +430,7 @@ class Service:
         )
         engine = RulesEngine(runner, root_path=root_path, queue_size=self.settings.rules.queue_size)
         metrics.registry.register(engine)
-        rules = TopicRules(store.rules, engine)
+        rules = TopicRules(store.rules, engine, uplink_message=self._uplink_renderer())
         log.info("%d topic rules", await rules.load())
         if bus is None:
             return rules, None

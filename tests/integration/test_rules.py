@@ -20,6 +20,7 @@ from tests.conftest import Running, root_api_user
 from tests.integration.helpers import (
     ADMIN,
     BOTO_CONFIG,
+    SIGFOX,
     boto3_client,
     error_code,
     error_message,
@@ -500,3 +501,53 @@ def test_get_dynamodb_reads_a_lorafox_table(
         assert recorder.wait_for(f"{base}/over/kitchen") == [{"temp": 26, "max": 25}]
     finally:
         recorder.close()
+
+
+def test_rules_see_the_uplinks_lorafox_publishes_and_the_dry_run_replays_them(
+    server: Running, login: tuple[str, str], iot: Any
+) -> None:
+    device = uuid.uuid4().hex[:7].upper()
+    sql = "SELECT device, data, seqNumber FROM 'sigfox/uplink/+' WHERE seqNumber > 1"
+    name = new_name()
+    iot.create_topic_rule(
+        ruleName=name,
+        topicRulePayload={
+            "sql": sql,
+            "actions": [{"republish": {"roleArn": "r", "topic": "copies/${device}"}}],
+        },
+    )
+    assert server.mqtt_port is not None
+    recorder = Recorder("127.0.0.1", server.mqtt_port, f"copies/{device}")
+    try:
+        for seq in (1, 2):
+            answer = httpx.post(
+                f"{server.base_url}/sigfox/uplink",
+                json={
+                    "device": device,
+                    "time": 1_700_000_000 + seq,
+                    "data": "0a0b",
+                    "seqNumber": seq,
+                },
+                auth=SIGFOX,
+                timeout=10,
+            )
+            assert answer.status_code in (200, 204), answer.text
+        assert recorder.wait_for(f"copies/{device}") == [
+            {"device": device, "data": "0a0b", "seqNumber": 2}
+        ]
+    finally:
+        recorder.close()
+    dry = httpx.post(
+        f"{server.base_url}/api/v2/rules/test",
+        json={"rule": name, "device": device, "last": 5},
+        auth=login,
+        timeout=10,
+    )
+    assert dry.status_code == 200, dry.text
+    first, second = dry.json()["data"]
+    assert first["topic"] == f"sigfox/uplink/{device}" and first["passed"] is False
+    assert second["output"] == {"device": device, "data": "0a0b", "seqNumber": 2}
+    none = httpx.post(
+        f"{server.base_url}/api/v2/rules/test", json={"rule": name}, auth=login, timeout=10
+    )
+    assert none.status_code == 400

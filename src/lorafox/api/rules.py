@@ -3,8 +3,9 @@
 The same rules as the AWS IoT API (``/rules``, ``lorafox.api.iot``), in AWS's
 ``TopicRulePayload`` shape plus ``name``. ``GET /api/v2/rules/{name}`` adds the rule's
 counters (matched, passed WHERE, action successes and failures, the last errors with their
-trace ids); ``POST /api/v2/rules/test`` runs a rule (a name, or a payload) on given messages
-and answers what it would do, executing nothing.
+trace ids); ``POST /api/v2/rules/test`` runs a rule (a name, or a payload) on given messages, or
+on a device's last messages as lorafox published them, and answers what it would do,
+executing nothing.
 """
 
 from __future__ import annotations
@@ -57,7 +58,13 @@ class TestMessage(BaseModel):
 
 class DryRun(BaseModel):
     rule: str | dict[str, Any] = Field(description="a rule's name, or a TopicRulePayload")
-    messages: list[TestMessage] = Field(min_length=1, max_length=100)
+    messages: list[TestMessage] = Field(default_factory=list, max_length=100)
+    device: str | None = Field(
+        default=None,
+        max_length=64,
+        description="run on this device's last messages too, as lorafox published them",
+    )
+    last: int = Field(default=10, ge=1, le=100, description="how many of the device's messages")
 
 
 def _payload_of(message: TestMessage) -> bytes:
@@ -103,7 +110,17 @@ async def dry_run(ctx: Ctx, caller: Caller, body: DryRun) -> dict[str, Any]:
         )
         for m in body.messages
     ]
-    return {"data": await _rules(ctx).dry_run(caller, body.rule, messages)}
+    rules = _rules(ctx)
+    if body.device is not None and rules.uplink_message is not None:
+        record = await ctx.devices.history.device(caller, body.device)
+        for stored in reversed(await record.messages(limit=body.last)):
+            topic, payload = rules.uplink_message(stored)
+            messages.append(
+                MessageContext(topic=topic, payload=payload, timestamp=stored.received_at)
+            )
+    if not messages:
+        raise InvalidInput("give messages, or a device that has some", field="messages")
+    return {"data": await rules.dry_run(caller, body.rule, messages)}
 
 
 @router.get("/{name}", summary="A topic rule and its counters")

@@ -16,7 +16,7 @@ from dataclasses import replace
 from typing import Any
 
 from lorafox.auth import rbac
-from lorafox.domain import Principal
+from lorafox.domain import Principal, StoredUplink
 from lorafox.domain.rules import TopicRule
 from lorafox.errors import Conflict, Forbidden, LorafoxError, NotFound
 from lorafox.ports.rules import RuleStore
@@ -55,10 +55,14 @@ class TopicRules:
         engine: RulesEngine,
         *,
         clock: Callable[[], float] = time.time,
+        uplink_message: Callable[[StoredUplink], tuple[str, bytes]] | None = None,
     ) -> None:
         self._store = store
         self.engine = engine
         self._clock = clock
+        self.uplink_message = uplink_message
+        """A stored uplink as the (topic, payload) lorafox publishes it (the dry run on a
+        device's messages)."""
         self._loaded: list[TopicRule] = []
 
     async def load(self) -> int:
