@@ -551,3 +551,35 @@ def test_rules_see_the_uplinks_lorafox_publishes_and_the_dry_run_replays_them(
         f"{server.base_url}/api/v2/rules/test", json={"rule": name}, auth=login, timeout=10
     )
     assert none.status_code == 400
+
+
+def test_overlapping_filters_see_a_client_message_once_each(
+    server: Running, login: tuple[str, str], iot: Any
+) -> None:
+    base = "ov" + uuid.uuid4().hex[:6]
+    names = [new_name(), new_name()]
+    for name, topic_filter in zip(names, (f"{base}/+", f"{base}/#"), strict=True):
+        iot.create_topic_rule(
+            ruleName=name,
+            topicRulePayload={"sql": f"SELECT * FROM '{topic_filter}'", "actions": []},  # noqa: S608
+        )
+    assert server.mqtt_port is not None
+    client = Recorder("127.0.0.1", server.mqtt_port, "none/#", username=login[0], password=login[1])
+    try:
+        client.publish(f"{base}/x", b"{}")
+        client.publish(base, b"{}")  # AWS's '#' does not match the parent level
+
+        def counts() -> list[int] | None:
+            with httpx.Client(base_url=server.base_url, auth=login, timeout=10) as http:
+                found = [http.get(f"/api/v2/rules/{n}").json()["metrics"]["matched"] for n in names]
+            return found if all(found) else None
+
+        assert wait_until(counts) == [1, 1]
+        iot.delete_topic_rule(ruleName=names[0])
+        client.publish(f"{base}/y", b"{}")
+        with httpx.Client(base_url=server.base_url, auth=login, timeout=10) as http:
+            wait_until(
+                lambda: http.get(f"/api/v2/rules/{names[1]}").json()["metrics"]["matched"] == 2
+            )
+    finally:
+        client.close()

@@ -1,9 +1,9 @@
 """Every message crossing the bus, handed to the rules engine (``RulesEngine.offer``).
 
 * On the embedded broker, ``bus`` is the broker's ``Bus`` with its ``publish`` tapped (what
-  lorafox publishes: uplinks, events, rejections, republished messages) and an in-process
-  subscription to ``#`` (what clients publish, with the publishing principal and its groups as
-  the message's audience).
+  lorafox publishes: uplinks, events, rejections, republished messages) and in-process
+  subscriptions to the enabled rules' filters, following them (what clients publish, with the
+  publishing principal and its groups as the message's audience).
 * On an external broker, the subscription to ``#`` alone: the broker hands back what lorafox
   publishes too, and what other clients publish (no audience is known: the group of a device
   topic's device is used, else only the root group's rules see it).
@@ -14,16 +14,21 @@ on the embedded broker, then published and offered with the caller as its princi
 
 from __future__ import annotations
 
+import logging
 import time
+from collections.abc import Callable
 
 from lorafox.bus.access import TopicAccess
 from lorafox.bus.broker import EmbeddedBus
+from lorafox.bus.topics import filter_matcher
 from lorafox.domain import Principal
-from lorafox.errors import Forbidden
+from lorafox.errors import Forbidden, InvalidInput
 from lorafox.ports.bus import Audience, Bus, MessageHandler, publisher
 from lorafox.rules.engine import BusMessage, RulesEngine
 
 __all__ = ["RulesFeed"]
+
+log = logging.getLogger(__name__)
 
 
 def _now() -> int:
@@ -80,15 +85,52 @@ class RulesFeed:
         self._embedded = isinstance(bus, EmbeddedBus)
         self._raw = bus
         self.bus: Bus = _TappedBus(bus, self) if self._embedded else bus
-        bus.subscribe("#", self._on_client_message)
+        self._subscribed: dict[str, tuple[MessageHandler, Callable[[str], bool]]] = {}
+        if isinstance(bus, EmbeddedBus):
+            self._broker = bus.broker
+            engine.listeners.append(self._follow_filters)
+            self._follow_filters()
+        else:
+            bus.subscribe("#", self._on_client_message)
+
+    def _follow_filters(self) -> None:
+        """Subscribe in-process to the enabled rules' filters only (nothing when there are no
+        rules: the broker's path stays as it is)."""
+        wanted = self._engine.filters()
+        for topic_filter in [f for f in self._subscribed if f not in wanted]:
+            handler, _ = self._subscribed.pop(topic_filter)
+            self._broker.unsubscribe(topic_filter, handler)
+        for topic_filter in sorted(wanted - self._subscribed.keys()):
+            handler = self._handler_for(topic_filter)
+            try:
+                self._broker.subscribe(topic_filter, handler)
+            except InvalidInput as exc:  # a filter the broker takes no subscription to
+                log.warning("rules on %s see no client message: %s", topic_filter, exc)
+                continue
+            self._subscribed[topic_filter] = (handler, filter_matcher(topic_filter))
+
+    def _handler_for(self, topic_filter: str) -> MessageHandler:
+        async def handle(topic: str, payload: bytes) -> None:
+            # overlapping filters each get the message: the first that matches offers it
+            for subscribed, (_, match) in self._subscribed.items():
+                if match(topic):
+                    if subscribed == topic_filter:
+                        await self._on_client_message(topic, payload)
+                    return
+
+        return handle
 
     async def offer_own(self, topic: str, payload: bytes, audience: Audience) -> None:
         """A message lorafox published on the embedded broker."""
+        if not self._engine.wants(topic):
+            return
         if audience is None:
             audience = await self._access.audience_of(topic)
         self._engine.offer(BusMessage(topic, payload, audience, received_at=_now()))
 
     async def _on_client_message(self, topic: str, payload: bytes) -> None:
+        if not self._engine.wants(topic):
+            return
         principal = publisher.get()
         if isinstance(principal, Principal):
             audience = self._access.identity(principal).reads

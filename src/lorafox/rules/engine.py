@@ -19,7 +19,7 @@ import logging
 import time
 import uuid
 from collections import deque
-from collections.abc import Coroutine, Iterable, Iterator, Mapping
+from collections.abc import Callable, Coroutine, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -122,6 +122,8 @@ class RulesEngine:
         self._rules: dict[str, CompiledRule] = {}
         self._by_filter: dict[str, list[CompiledRule]] = {}
         self._matched: dict[str, list[CompiledRule]] = {}
+        self.listeners: list[Callable[[], None]] = []
+        """Called when the set of enabled rules changes (the bus follows their filters)."""
         self._queue: asyncio.Queue[BusMessage | None] = asyncio.Queue(queue_size)
         self._slots = asyncio.Semaphore(concurrency)
         self._tasks: set[asyncio.Task[None]] = set()
@@ -159,6 +161,12 @@ class RulesEngine:
                 by_filter.setdefault(compiled.statement.topic_filter, []).append(compiled)
         self._by_filter = by_filter
         self._matched = {}
+        for listener in self.listeners:
+            listener()
+
+    def filters(self) -> set[str]:
+        """The topic filters of the enabled rules."""
+        return set(self._by_filter)
 
     def stats_of(self, name: str) -> RuleStats:
         found = self.stats.get(name)
@@ -182,10 +190,14 @@ class RulesEngine:
 
     # -- intake ---------------------------------------------------------------------------
 
+    def wants(self, topic: str) -> bool:
+        """Whether an enabled rule's filter matches ``topic`` (a dict lookup once seen)."""
+        return bool(self._by_filter) and bool(self._matching(topic))
+
     def offer(self, message: BusMessage) -> bool:
         """Queue ``message`` if an enabled rule's filter matches it; False when it is dropped
         because the queue is full (never blocks)."""
-        if not self._by_filter or not self._matching(message.topic):
+        if not self.wants(message.topic):
             return True
         try:
             self._queue.put_nowait(message)
