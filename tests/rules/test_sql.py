@@ -145,7 +145,7 @@ def _sha(name: str, text: str) -> str:
     return hashlib.new(name, text.encode()).hexdigest()
 
 
-FUNCTIONS = [
+FUNCTIONS_CASES = [
     ("abs(-5)", 5),
     ("abs(-5.5)", 5.5),
     ("abs('-2')", 2.0),
@@ -259,7 +259,7 @@ FUNCTIONS = [
 ]
 
 
-@pytest.mark.parametrize(("expression", "expected"), FUNCTIONS)
+@pytest.mark.parametrize(("expression", "expected"), FUNCTIONS_CASES)
 def test_functions(expression: str, expected: Any) -> None:
     got = value_of(expression)
     if isinstance(expected, float):
@@ -414,3 +414,27 @@ def test_ints_beyond_64_bits() -> None:
     big = 2**70
     assert value_of(f"{big} + 1") == big + 1
     assert to_json({"a": big}) == b'{"a":1180591620717411303424}'
+
+
+def test_every_function_has_a_case() -> None:
+    import re
+
+    from lorafox.rules.sql.functions import FUNCTIONS
+
+    text = (
+        " ".join(e for e, _ in FUNCTIONS_CASES) + " " + " ".join(e for e, _ in PATHS_AND_LITERALS)
+    )
+    called = {m.lower() for m in re.findall(r"([A-Za-z_][A-Za-z0-9_]*)\(", text)}
+    covered_elsewhere = {"newuuid", "rand", "get_user_properties", "get_dynamodb", "sourceip"}
+    assert set(FUNCTIONS) - called - covered_elsewhere == set()
+
+
+def test_user_properties_and_nanvl_on_nan() -> None:
+    statement = compile_statement(
+        "SELECT get_user_properties('k') AS k, get_user_properties() AS all, "
+        "nanvl(power(-1, 0.5), 7) AS n FROM '#'",
+        V16,
+    )
+    out = statement.evaluate(message(properties={"user_properties": [("k", "1"), ("j", "2")]}))
+    assert out["k"] == ["1"] and out["all"] == [{"k": "1"}, {"j": "2"}]
+    assert out.get("n", UNDEFINED) is UNDEFINED  # power(-1, 0.5) is no number: Undefined
