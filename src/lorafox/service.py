@@ -115,12 +115,17 @@ async def _running(rules: TopicRules) -> AsyncIterator[None]:
     """The rules engine's task while the service runs (and the reload of rules changed by
     another instance); what is queued is handled at the end."""
     engine = rules.engine
+    kept = await engine.runner.leftovers()  # before the engine keeps new ones
+    if kept:
+        log.info("resending %d http requests of topic rules left by the last run", len(kept))
+    leftovers = asyncio.create_task(engine.runner.resend(kept))
     task = asyncio.create_task(engine.run())
     follow = asyncio.create_task(rules.follow(RULES_RELOAD_SECONDS))
     try:
         yield
     finally:
         follow.cancel()
+        leftovers.cancel()
         engine.close()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(task, 10)
@@ -426,6 +431,7 @@ class Service:
         """The topic rules, loaded, and what feeds them every message of the bus."""
         runner = ActionRunner(
             http=httpx.AsyncClient(timeout=10, follow_redirects=False),
+            outbox=store.rule_http,
             http_allowed=tuple(self.settings.rules.http_allowed_urls),
         )
         engine = RulesEngine(runner, root_path=root_path, queue_size=self.settings.rules.queue_size)

@@ -4,6 +4,7 @@ boto3's DynamoDB client reads back."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import uuid
 from collections.abc import Iterator
@@ -16,7 +17,9 @@ import orjson
 import pytest
 from botocore.exceptions import ClientError  # type: ignore[import-untyped]
 
-from tests.conftest import Running, root_api_user
+from lorafox.ports.rules import HttpRequest
+from lorafox.store.sql.store import SqlStore
+from tests.conftest import Running, root_api_user, store_url
 from tests.integration.helpers import (
     ADMIN,
     BOTO_CONFIG,
@@ -224,7 +227,7 @@ def test_the_aws_sigfox_rule_fills_its_dynamodbv2_table_from_a_paho_publish(
             ).get("Item")
             return item
 
-        item = wait_until(stored)
+        item = wait_until(stored, timeout=30)
     finally:
         client.close()
     assert item["downlinkData"] == {"S": "0102030405060708"}
@@ -254,8 +257,8 @@ def test_iot_data_publish_republish_and_the_error_action(
     try:
         data.publish(topic=f"{base}/kitchen", qos=1, payload=b'{"temp": 31}')
         data.publish(topic=f"{base}/hall", qos=0, payload=b'{"temp": 20}')
-        [alert] = recorder.wait_for(f"{base}/alerts/kitchen")
-        [error] = recorder.wait_for(f"{base}/errors")
+        [alert] = recorder.wait_for(f"{base}/alerts/kitchen", timeout=30)
+        [error] = recorder.wait_for(f"{base}/errors", timeout=30)
     finally:
         recorder.close()
     assert alert == {"temp": 31, "room": "kitchen"}
@@ -310,7 +313,9 @@ def test_the_aws_lora_rule_fills_its_dynamodb_table_through_an_external_broker(
                 )["Items"]
                 return items
 
-            items = wait_until(history, interval=0.3)  # until lorafox's subscription is made
+            items = wait_until(
+                history, timeout=30, interval=0.3
+            )  # until lorafox's subscription is made
         finally:
             client.close()
     item = items[0]
@@ -388,7 +393,7 @@ def test_the_rest_api_counters_and_the_dry_run(server: Running, login: tuple[str
             metrics: dict[str, Any] = http.get(f"/api/v2/rules/{name}").json()["metrics"]
             return metrics if metrics["actionSuccesses"] else None
 
-        metrics = wait_until(counted)
+        metrics = wait_until(counted, timeout=30)
         assert metrics["matched"] == 1 and metrics["passed"] == 1
         prometheus = http.get("/metrics", auth=ADMIN).text
         assert f'lorafox_rule_matched_total{{rule="{name}"}} 1.0' in prometheus
@@ -419,7 +424,7 @@ def test_basic_auth_publish_sourceip_and_principal(
             timeout=10,
         )
         assert answer.status_code == 200, answer.text
-        [out] = recorder.wait_for(f"{base}/out")
+        [out] = recorder.wait_for(f"{base}/out", timeout=30)
     finally:
         recorder.close()
     assert out == {"ip": "127.0.0.1", "who": "rules", "c": "n/a", "n": 1}
@@ -498,7 +503,7 @@ def test_get_dynamodb_reads_a_lorafox_table(
     try:
         data.publish(topic=f"{base}/kitchen", payload=b'{"temp": 20}')
         data.publish(topic=f"{base}/kitchen", payload=b'{"temp": 26}')
-        assert recorder.wait_for(f"{base}/over/kitchen") == [{"temp": 26, "max": 25}]
+        assert recorder.wait_for(f"{base}/over/kitchen", timeout=30) == [{"temp": 26, "max": 25}]
     finally:
         recorder.close()
 
@@ -532,7 +537,7 @@ def test_rules_see_the_uplinks_lorafox_publishes_and_the_dry_run_replays_them(
                 timeout=10,
             )
             assert answer.status_code in (200, 204), answer.text
-        assert recorder.wait_for(f"copies/{device}") == [
+        assert recorder.wait_for(f"copies/{device}", timeout=30) == [
             {"device": device, "data": "0a0b", "seqNumber": 2}
         ]
     finally:
@@ -574,12 +579,70 @@ def test_overlapping_filters_see_a_client_message_once_each(
                 found = [http.get(f"/api/v2/rules/{n}").json()["metrics"]["matched"] for n in names]
             return found if all(found) else None
 
-        assert wait_until(counts) == [1, 1]
+        assert wait_until(counts, timeout=30) == [1, 1]
         iot.delete_topic_rule(ruleName=names[0])
         client.publish(f"{base}/y", b"{}")
         with httpx.Client(base_url=server.base_url, auth=login, timeout=10) as http:
             wait_until(
-                lambda: http.get(f"/api/v2/rules/{names[1]}").json()["metrics"]["matched"] == 2
+                lambda: http.get(f"/api/v2/rules/{names[1]}").json()["metrics"]["matched"] == 2,
+                timeout=30,
             )
     finally:
         client.close()
+
+
+def test_http_actions_post_and_a_restart_resends_what_was_kept(tmp_path: Path) -> None:
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    received: list[tuple[str, bytes, str | None]] = []
+
+    class Hook(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers["content-length"]))
+            received.append((self.path, body, self.headers.get("x-rule")))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    hook = ThreadingHTTPServer(("127.0.0.1", 0), Hook)
+    threading.Thread(target=hook.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{hook.server_address[1]}/hooks/"
+    data_dir = tmp_path / "data"
+    try:
+        with serving(data_dir, rules={"http_allowed_urls": [url]}) as server:
+            login = root_api_user(server.base_url, "hooks")
+            aws_client(server, "iot", *login).create_topic_rule(
+                ruleName="Hook",
+                topicRulePayload={
+                    "sql": "SELECT n FROM 'hook/+'",
+                    "actions": [
+                        {
+                            "http": {
+                                "url": url + "${topic(2)}",
+                                "headers": [{"key": "x-rule", "value": "Hook"}],
+                            }
+                        }
+                    ],
+                },
+            )
+            aws_client(server, "iot-data", *login).publish(topic="hook/a", payload=b'{"n": 1}')
+            wait_until(lambda: received, timeout=30)
+        assert received == [("/hooks/a", b'{"n":1}', "Hook")]
+        asyncio.run(_keep(data_dir, HttpRequest("Hook", url + "left", {}, b"{}")))
+        with serving(data_dir, rules={"http_allowed_urls": [url]}):
+            wait_until(lambda: len(received) == 2, timeout=30)
+        assert received[1][:2] == ("/hooks/left", b"{}")
+    finally:
+        hook.shutdown()
+
+
+async def _keep(data_dir: Path, request: HttpRequest) -> None:
+    """What a run stopped in the middle of a POST leaves in the outbox."""
+    store = await SqlStore.open(store_url(data_dir))
+    try:
+        await store.rule_http.keep(request)
+    finally:
+        await store.close()

@@ -30,3 +30,17 @@ async def test_rules_round_trip(store: SqlStore) -> None:
     assert await store.rules.delete_rule("Sigfox_1")
     assert not await store.rules.delete_rule("Sigfox_1")
     assert await store.rules.get_rule("Sigfox_1") is None
+
+
+async def test_http_outbox(store: SqlStore) -> None:
+    from lorafox.ports.rules import HttpRequest
+
+    first = await store.rule_http.keep(HttpRequest("R", "https://h/1", {"k": "v"}, b"\x00{}"))
+    second = await store.rule_http.keep(HttpRequest("S", "https://h/2", {}, b""))
+    kept = await store.rule_http.kept(10)
+    assert [(k.id, k.rule, k.url, k.headers, k.body) for k in kept] == [
+        (first, "R", "https://h/1", {"k": "v"}, b"\x00{}"),
+        (second, "S", "https://h/2", {}, b""),
+    ]
+    await store.rule_http.forget(first)
+    assert [k.id for k in await store.rule_http.kept(10)] == [second]

@@ -4,11 +4,19 @@ DynamoDB actions write to, and the bus their republish actions publish on."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from lorafox.domain.rules import TopicRule
 
-__all__ = ["RuleDownlinks", "RulePublisher", "RuleStore", "RuleTables"]
+__all__ = [
+    "HttpRequest",
+    "RuleDownlinks",
+    "RuleHttpOutbox",
+    "RulePublisher",
+    "RuleStore",
+    "RuleTables",
+]
 
 
 class RuleStore(Protocol):
@@ -64,3 +72,28 @@ class RuleDownlinks(Protocol):
     outside it, ``InvalidInput`` for bad data)."""
 
     async def queue(self, group_path: str, device: str, data: str, *, source: str) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class HttpRequest:
+    """A POST an http action makes (``id``: its row in the outbox, 0 before it is kept)."""
+
+    rule: str
+    url: str
+    headers: dict[str, str]
+    body: bytes
+    id: int = 0
+
+
+class RuleHttpOutbox(Protocol):
+    """The http actions' requests until they are answered, so that a restart loses none."""
+
+    async def keep(self, request: HttpRequest) -> int:
+        """Store ``request``; its id."""
+        ...
+
+    async def forget(self, request_id: int) -> None: ...
+
+    async def kept(self, limit: int) -> Sequence[HttpRequest]:
+        """The oldest requests still kept."""
+        ...

@@ -13,7 +13,7 @@ dynamoDB       v1: ``tableName``, ``hashKeyField``/``hashKeyValue``/``hashKeyTyp
 dynamoDBv2     ``putItem.tableName``: each top-level key of the result is a column
 republish      ``topic`` (template), ``qos`` 0 or 1
 http           ``url`` (template), ``headers`` [{key, value (template)}]: POST of the result,
-               retried with back-off
+               retried with back-off, kept in an outbox until answered (a restart resends)
 downlink       lorafox's own: ``deviceId`` and ``downlinkData`` (templates): queue a downlink
 =============  ==============================================================================
 
@@ -33,7 +33,13 @@ from typing import Any
 import httpx
 
 from lorafox.errors import LorafoxError
-from lorafox.ports.rules import RuleDownlinks, RulePublisher, RuleTables
+from lorafox.ports.rules import (
+    HttpRequest,
+    RuleDownlinks,
+    RuleHttpOutbox,
+    RulePublisher,
+    RuleTables,
+)
 from lorafox.rules.errors import ActionFailed, RuleInvalid
 from lorafox.rules.sql import UNDEFINED, Env, to_json
 from lorafox.rules.templates import Template, compile_template
@@ -53,6 +59,8 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 MAX_ACTIONS = 10
+LEFTOVERS = 10_000
+"""The http requests left over by a former run that a start resends, at most."""
 
 KINDS = {
     "dynamoDB": "DynamoAction",
@@ -401,6 +409,7 @@ class ActionRunner:
     publisher: RulePublisher | None = None
     downlinks: RuleDownlinks | None = None
     http: httpx.AsyncClient | None = None
+    outbox: RuleHttpOutbox | None = None
     http_allowed: tuple[str, ...] = ()
     """URL prefixes the http action may post to."""
     http_attempts: int = 3
@@ -443,7 +452,7 @@ class ActionRunner:
                 params["topic"], params["payload"], qos=params["qos"], audience=(group_path,)
             )
         elif prepared.kind == "http":
-            await self._post(params)
+            await self._post(params, rule)
         elif prepared.kind == "downlink":
             if self.downlinks is None:
                 raise ActionFailed("no downlink queue")
@@ -451,12 +460,39 @@ class ActionRunner:
                 group_path, params["deviceId"], params["downlinkData"], source=f"rule:{rule}"
             )
 
-    async def _post(self, params: dict[str, Any]) -> None:
+    async def _post(self, params: dict[str, Any], rule: str) -> None:
+        """POST with retries; kept in the outbox meanwhile, so that a restart resends it."""
         if self.http is None:
             raise ActionFailed("no HTTP client")
-        url = params["url"]
-        if not any(url.startswith(prefix) for prefix in self.http_allowed):
-            raise ActionFailed(f"{url} is not under rules.http_allowed_urls")
+        request = HttpRequest(rule, params["url"], params["headers"], params["body"])
+        if not any(request.url.startswith(prefix) for prefix in self.http_allowed):
+            raise ActionFailed(f"{request.url} is not under rules.http_allowed_urls")
+        kept = await self.outbox.keep(request) if self.outbox is not None else 0
+        try:
+            await self._send(self.http, request)
+        finally:
+            if self.outbox is not None:
+                await self.outbox.forget(kept)
+
+    async def leftovers(self) -> list[HttpRequest]:
+        """The requests a former run kept and did not finish: read before the engine runs
+        (whatever is kept then is left over), sent by ``resend``."""
+        if self.outbox is None or self.http is None:
+            return []
+        return list(await self.outbox.kept(LEFTOVERS))
+
+    async def resend(self, requests: list[HttpRequest]) -> None:
+        """Send ``leftovers`` (one try each, with the retries), then forget them."""
+        for request in requests:
+            if self.http is None or self.outbox is None:
+                return
+            try:
+                await self._send(self.http, request)
+            except ActionFailed as exc:
+                log.warning("rule %s: a kept http request failed: %s", request.rule, exc)
+            await self.outbox.forget(request.id)
+
+    async def _send(self, http: httpx.AsyncClient, request: HttpRequest) -> None:
         delay = self.http_backoff
         failure = ""
         for attempt in range(self.http_attempts):
@@ -464,15 +500,15 @@ class ActionRunner:
                 await asyncio.sleep(delay)
                 delay *= 2
             try:
-                response = await self.http.post(
-                    params["url"], content=params["body"], headers=params["headers"]
+                response = await http.post(
+                    request.url, content=request.body, headers=request.headers
                 )
             except httpx.HTTPError as exc:
-                failure = f"POST {params['url']} failed: {exc}"
+                failure = f"POST {request.url} failed: {exc}"
                 continue
             if response.status_code < 300:
                 return
-            failure = f"POST {params['url']} answered {response.status_code}"
+            failure = f"POST {request.url} answered {response.status_code}"
             if response.status_code < 500 and response.status_code != 429:
                 break  # the request itself is refused: retrying would not help
         raise ActionFailed(failure)

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from typing import Any
 
 import orjson
-from sqlalchemy import Row, delete, select, update
+from sqlalchemy import Row, delete, insert, select, update
 
 from lorafox.domain.rules import TopicRule
+from lorafox.ports.rules import HttpRequest
 from lorafox.store.sql.database import Repository
-from lorafox.store.sql.tables import topic_rules
+from lorafox.store.sql.tables import rule_http_outbox, topic_rules
 
-__all__ = ["RuleRepository"]
+__all__ = ["RuleHttpOutboxRepository", "RuleRepository"]
 
 
 def _rule(row: Row[Any]) -> TopicRule:
@@ -67,3 +69,32 @@ class RuleRepository(Repository):
         async with self._db.writing() as conn:
             result = await conn.execute(delete(topic_rules).where(topic_rules.c.name == name))
             return result.rowcount == 1
+
+
+class RuleHttpOutboxRepository(Repository):
+    """Implements ``lorafox.ports.rules.RuleHttpOutbox`` (``rule_http_outbox``)."""
+
+    async def keep(self, request: HttpRequest) -> int:
+        stmt = insert(rule_http_outbox).values(
+            rule=request.rule,
+            url=request.url,
+            headers=orjson.dumps(request.headers).decode(),
+            body=request.body,
+            created_at=int(time.time() * 1000),
+        )
+        async with self._db.writing() as conn:
+            result = await conn.execute(stmt.returning(rule_http_outbox.c.id))
+            return int(result.scalar_one())
+
+    async def forget(self, request_id: int) -> None:
+        async with self._db.writing() as conn:
+            await conn.execute(delete(rule_http_outbox).where(rule_http_outbox.c.id == request_id))
+
+    async def kept(self, limit: int) -> Sequence[HttpRequest]:
+        query = select(rule_http_outbox).order_by(rule_http_outbox.c.id).limit(limit)
+        async with self._db.reading() as conn:
+            rows = (await conn.execute(query)).all()
+        return [
+            HttpRequest(row.rule, row.url, orjson.loads(row.headers), bytes(row.body), row.id)
+            for row in rows
+        ]

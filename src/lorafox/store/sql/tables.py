@@ -37,6 +37,7 @@ __all__ = [
     "groups",
     "messages",
     "metadata",
+    "rule_http_outbox",
     "topic_rules",
     "type_hourly",
     "user_roles",
@@ -394,4 +395,15 @@ topic_rules = Table(
     Column("created_at", Float, nullable=False),  # seconds since the epoch, as AWS gives it
     Column("owner", String(255), nullable=False),
     Index("ix_topic_rules_group_path", "group_path", "name"),
+)
+
+rule_http_outbox = Table(
+    "rule_http_outbox",
+    metadata,
+    Column("id", _Id, primary_key=True, autoincrement=True),
+    Column("rule", String(128), nullable=False),
+    Column("url", Text, nullable=False),
+    Column("headers", Text, nullable=False),  # JSON object
+    Column("body", LargeBinary, nullable=False),
+    Column("created_at", BigInteger, nullable=False),  # ms since the epoch
 )

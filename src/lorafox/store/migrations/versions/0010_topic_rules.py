@@ -1,4 +1,5 @@
-"""Topic rules: AWS IoT rules, each with its TopicRulePayload and the group it belongs to.
+"""Topic rules: AWS IoT rules, each with its TopicRulePayload and the group it belongs to;
+the requests of their http actions until they are answered (kept across restarts).
 
 Revision ID: 0010_topic_rules
 Revises: 0009
@@ -27,8 +28,23 @@ def upgrade() -> None:
         sa.Column("owner", sa.String(255), nullable=False),
     )
     op.create_index("ix_topic_rules_group_path", "topic_rules", ["group_path", "name"])
+    op.create_table(
+        "rule_http_outbox",
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            primary_key=True,
+            autoincrement=True,
+        ),
+        sa.Column("rule", sa.String(128), nullable=False),
+        sa.Column("url", sa.Text, nullable=False),
+        sa.Column("headers", sa.Text, nullable=False),
+        sa.Column("body", sa.LargeBinary, nullable=False),
+        sa.Column("created_at", sa.BigInteger, nullable=False),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("rule_http_outbox")
     op.drop_index("ix_topic_rules_group_path", "topic_rules")
     op.drop_table("topic_rules")
