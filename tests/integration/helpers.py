@@ -71,6 +71,11 @@ def boto3_client(server: Running, login: str, password: str) -> Any:
     return boto3.client("dynamodb", **_boto3_arguments(server, login, password, "eu-west-1"))
 
 
+def boto3_streams_client(server: Running, login: str, password: str) -> Any:
+    """A boto3 ``dynamodbstreams`` client of ``server`` signing as the API user ``login``."""
+    return boto3.client("dynamodbstreams", **_boto3_arguments(server, login, password, "eu-west-1"))
+
+
 def boto3_resource(server: Running, login: str, password: str, region: str = "eu-west-1") -> Any:
     """A boto3 DynamoDB resource of ``server`` signing as the API user ``login``."""
     return boto3.resource("dynamodb", **_boto3_arguments(server, login, password, region))

@@ -22,6 +22,7 @@ from tests.conftest import Running, execute_sql, make_settings, start_lorafox
 from tests.integration.helpers import (
     ADMIN,
     boto3_client,
+    boto3_streams_client,
     created,
     new_api_user,
     serving,
@@ -168,6 +169,42 @@ def test_groups_do_not_see_each_others_tables(world: World) -> None:
     assert root.scan(TableName=table_a)["Count"] == 1
 
 
+def test_tags_and_streams_follow_the_profiles_and_groups(world: World) -> None:
+    """Tags are managed by an ADMIN and read by anyone who sees the table; a stream is read by
+    whoever reads its table and is out of other groups' sight."""
+    admin_a, admin_b = world.clients["A:ADMIN"], world.clients["B:ADMIN"]
+    manager = world.clients["A:DEVICE_MANAGER"]
+    name = f"t-{secrets.token_hex(4)}"
+    made = admin_a.create_table(
+        TableName=name,
+        **table_keys(k="S"),
+        BillingMode="PAY_PER_REQUEST",
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "KEYS_ONLY"},
+    )["TableDescription"]
+    arn, stream = made["TableArn"], made["LatestStreamArn"]
+    admin_a.tag_resource(ResourceArn=arn, Tags=[{"Key": "site", "Value": "north"}])
+    assert manager.list_tags_of_resource(ResourceArn=arn)["Tags"] == [
+        {"Key": "site", "Value": "north"}
+    ]
+    tags = [{"Key": "k", "Value": "v"}]
+    assert _code(manager.tag_resource, ResourceArn=arn, Tags=tags) == "AccessDeniedException"
+    assert _code(manager.untag_resource, ResourceArn=arn, TagKeys=["site"]) == (
+        "AccessDeniedException"
+    )
+    assert _code(admin_b.list_tags_of_resource, ResourceArn=arn) == "ResourceNotFoundException"
+    assert _code(admin_b.describe_continuous_backups, TableName=name) == "TableNotFoundException"
+    server = world.server
+    with httpx.Client(base_url=server.base_url, auth=ADMIN) as http:
+        b_login = new_api_user(http, world.groups["B"], "B streams", "ADMIN")
+        a_login = new_api_user(http, world.groups["A"], "A streams", "VIEWER")
+    b_streams = boto3_streams_client(server, *b_login)
+    a_streams = boto3_streams_client(server, *a_login)
+    assert stream in [s["StreamArn"] for s in a_streams.list_streams()["Streams"]]
+    assert stream not in [s["StreamArn"] for s in b_streams.list_streams()["Streams"]]
+    assert _code(b_streams.describe_stream, StreamArn=stream) == "ResourceNotFoundException"
+    assert a_streams.describe_stream(StreamArn=stream)["StreamDescription"]["TableName"] == name
+
+
 def test_existing_tables_belong_to_the_root_after_the_upgrade(
     tmp_path: Path,
 ) -> None:
@@ -188,6 +225,9 @@ def test_existing_tables_belong_to_the_root_after_the_upgrade(
         "UPDATE alembic_version SET version_num = '0007'",
         "DROP INDEX ix_ddb_tables_group_path",
         "ALTER TABLE ddb_tables DROP COLUMN group_path",
+        "DROP TABLE ddb_stream_records",
+        "DROP TABLE topic_rules",
+        "DROP TABLE rule_http_outbox",
     )
     with serving(data) as server:
         admin = boto3_client(server, *root_admin)

@@ -18,6 +18,7 @@ from tests.integration.helpers import boto3_client, new_table_name, table_keys
 
 T = "malformed-" + new_table_name()
 KEY = {"k": {"S": "a"}}
+ARN = f"arn:aws:dynamodb:eu-west-1:000000000000:table/{T}"
 
 MALFORMED: list[tuple[str, dict[str, Any]]] = [
     ("BatchWriteItem", {"RequestItems": {T: None}}),
@@ -186,6 +187,30 @@ MALFORMED: list[tuple[str, dict[str, Any]]] = [
     ("CreateTable", {"TableName": "x" + T, "KeySchema": [None], "AttributeDefinitions": [None]}),
     ("UpdateTimeToLive", {"TableName": T, "TimeToLiveSpecification": None}),
     ("UpdateTimeToLive", {"TableName": T, "TimeToLiveSpecification": "x"}),
+    ("GetItem", {"TableName": T, "Key": KEY, "ReturnConsumedCapacity": "x"}),
+    ("GetItem", {"TableName": T, "Key": KEY, "ReturnConsumedCapacity": 1}),
+    ("TagResource", {"ResourceArn": None, "Tags": []}),
+    ("TagResource", {"ResourceArn": ARN, "Tags": "x"}),
+    ("TagResource", {"ResourceArn": ARN, "Tags": [None]}),
+    ("TagResource", {"ResourceArn": ARN, "Tags": [{"Key": None, "Value": "v"}]}),
+    ("TagResource", {"ResourceArn": ARN, "Tags": [{"Key": "k"}]}),
+    ("TagResource", {"ResourceArn": ARN, "Tags": None}),
+    ("UntagResource", {"ResourceArn": ARN, "TagKeys": None}),
+    ("UntagResource", {"ResourceArn": ARN, "TagKeys": [3]}),
+    ("ListTagsOfResource", {"ResourceArn": 3}),
+    ("ListTagsOfResource", {}),
+    ("CreateTable", {"TableName": "x" + T, "StreamSpecification": "x"}),
+    ("CreateTable", {"TableName": "x" + T, "StreamSpecification": {"StreamEnabled": "yes"}}),
+    ("CreateTable", {"TableName": "x" + T, "StreamSpecification": {}}),
+    ("Streams.ListStreams", {"ExclusiveStartStreamArn": 3}),
+    ("Streams.ListStreams", {"Limit": 0}),
+    ("Streams.DescribeStream", {"StreamArn": None}),
+    ("Streams.DescribeStream", {"StreamArn": "x"}),
+    ("Streams.GetShardIterator", {"StreamArn": "bad", "ShardIteratorType": "LATEST"}),
+    ("Streams.GetRecords", {"ShardIterator": None}),
+    ("Streams.GetRecords", {"ShardIterator": "!!!"}),
+    ("Streams.GetRecords", {"ShardIterator": "WzFd"}),  # a JSON list, not an iterator
+    ("Streams.GetRecords", {"ShardIterator": 3}),
 ]
 
 
@@ -203,7 +228,11 @@ def _post(server: Running, signer: SigV4Auth, operation: str, body: object) -> h
         url=server.base_url + "/",
         data=orjson.dumps(body),
         headers={
-            "X-Amz-Target": "DynamoDB_20120810." + operation,
+            "X-Amz-Target": (
+                "DynamoDBStreams_20120810." + operation.removeprefix("Streams.")
+                if operation.startswith("Streams.")
+                else "DynamoDB_20120810." + operation
+            ),
             "Content-Type": "application/x-amz-json-1.0",
         },
     )

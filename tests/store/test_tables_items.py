@@ -333,3 +333,29 @@ async def test_time_to_live_enabled_before_its_index_existed(store: SqlStore) ->
     )  # as revision 0004 left it
     assert await TableMaintenance(store.items, clock=lambda: now[0], grace=0).step() == 1
     assert await _query(ops, "sk > :z", **{":z": {"N": "0"}}) == ["2"]
+
+
+async def test_stream_records_in_order_bounds_and_retention(store: SqlStore) -> None:
+    ops = TableOperations(store.items)
+    await _table(ops, "N")
+    table = await store.items.get_table("history")
+    assert table is not None
+    items = store.items
+    assert await items.stream_bounds(table.id, "label") is None
+    await items.append_stream_records(
+        table.id, "label", [(1000, {"n": 1}), (2000, {"n": 2}), (3000, {"n": 3})]
+    )
+    await items.append_stream_records(table.id, "other", [(4000, {"n": 4})])
+    rows = await items.stream_records(table.id, "label", 0, 10)
+    assert [record for _, _, record in rows] == [{"n": 1}, {"n": 2}, {"n": 3}]
+    numbers = [number for number, _, _ in rows]
+    assert numbers == sorted(numbers)
+    assert [at for _, at, _ in rows] == [1000, 2000, 3000]
+    assert await items.stream_bounds(table.id, "label") == (numbers[0], numbers[-1])
+    assert await items.last_stream_sequence() > numbers[-1]
+    after = await items.stream_records(table.id, "label", numbers[0], 1)
+    assert [record for _, _, record in after] == [{"n": 2}]
+    assert await items.trim_stream_records(2500) == 2
+    assert [r for _, _, r in await items.stream_records(table.id, "label", 0, 10)] == [{"n": 3}]
+    await ops.run("DeleteTable", {"TableName": "history"}, "us-east-1")
+    assert await items.stream_records(table.id, "other", 0, 10) == []

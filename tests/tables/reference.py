@@ -175,6 +175,9 @@ def cond_valid(spec: Spec) -> bool:
     for part in operands:
         if part[0] == "size" and _literal_type(part[1]) in ("N", "BOOL", "NULL"):
             return False
+    ordering = (kind == "cmp" and spec[1] in ("<", "<=", ">", ">=")) or kind == "between"
+    if ordering and any(_literal_type(part) not in (None, *ORDERED) for part in operands):
+        return False  # a value of a type without an order: refused, not just false
     two = operands if kind == "cmp" or (kind == "fn" and len(operands) == 2) else []
     if two and two[0][0] == "path" and two[0] == two[1]:
         return False

@@ -58,12 +58,16 @@ from lorafox.tables.errors import (
     UnrecognizedClientException,
 )
 from lorafox.tables.operations import TableOperations
+from lorafox.tables.streams import STREAM_OPERATIONS
+from lorafox.tables.tagging import describe_endpoints
 
 __all__ = ["TARGET_PREFIX", "DynamoDBEndpoint", "IncompleteSignatureException", "is_dynamodb"]
 
 log = logging.getLogger(__name__)
 
 TARGET_PREFIX = "DynamoDB_20120810."
+STREAMS_TARGET_PREFIX = "DynamoDBStreams_20120810."
+"""The ``dynamodbstreams`` API's operations (ListStreams, GetRecords, …), on the same endpoint."""
 DOCS_PATH = "/api/docs"
 SECRET_SECONDS = 1.0
 """How long an access key's secret (or its absence) looked up for one request serves the next:
@@ -235,7 +239,15 @@ class DynamoDBEndpoint:
         except SigV4Error as exc:
             raise _auth_error(exc) from None
         target = next((v for k, v in headers if k.lower() == "x-amz-target"), "")
-        if not target.startswith(TARGET_PREFIX):
+        if target.startswith(STREAMS_TARGET_PREFIX):
+            operation = target[len(STREAMS_TARGET_PREFIX) :]
+            if operation not in STREAM_OPERATIONS:
+                raise UnknownOperationException()
+        elif target.startswith(TARGET_PREFIX):
+            operation = target[len(TARGET_PREFIX) :]
+            if operation in STREAM_OPERATIONS:
+                raise UnknownOperationException()
+        else:
             raise UnknownOperationException()
         body = decoded_body(body, _header(scope, b"content-encoding") or "")  # once signed
         try:
@@ -248,6 +260,6 @@ class DynamoDBEndpoint:
         if found is None:  # pragma: no cover - deleted between the signature check and now
             raise UnrecognizedClientException()
         caller = _caller(found[0], identity.access_key_id)
-        return await self._operations.run(
-            target[len(TARGET_PREFIX) :], params, identity.region, caller
-        )
+        if operation == "DescribeEndpoints":  # the endpoint is where the client came
+            return describe_endpoints(_header(scope, b"host") or "localhost")
+        return await self._operations.run(operation, params, identity.region, caller)

@@ -137,6 +137,21 @@ class ItemStore(Protocol):
     async def get_items(
         self, keys: Sequence[tuple[int, bytes, bytes]]
     ) -> list[dict[str, Any] | None]: ...
+    async def append_stream_records(
+        self, table_id: int, label: str, records: Sequence[tuple[int, dict[str, Any]]]
+    ) -> None:
+        """Add records ((created at in ms, record)) to a table's stream, in order."""
+        ...
+
+    async def stream_records(
+        self, table_id: int, label: str, after: int, limit: int
+    ) -> list[tuple[int, int, dict[str, Any]]]:
+        """(sequence number, created at in ms, record) of a stream after ``after``."""
+        ...
+
+    async def stream_bounds(self, table_id: int, label: str) -> tuple[int, int] | None: ...
+    async def last_stream_sequence(self) -> int: ...
+    async def trim_stream_records(self, before: int) -> int: ...
     async def query_items(
         self,
         table_id: int,

@@ -5,11 +5,14 @@ within that group's subtree, as devices are. What a caller may do on a visible t
 its strongest grant above the table's group:
 
     READ    (VIEWER)          DescribeTable, ListTables, GetItem, BatchGetItem, TransactGetItems,
-                              Query, Scan, DescribeTimeToLive
+                              Query, Scan, DescribeTimeToLive, ListTagsOfResource,
+                              DescribeContinuousBackups, and the streams API (ListStreams,
+                              DescribeStream, GetShardIterator, GetRecords); DescribeEndpoints:
+                              any signed caller
     WRITE   (DEVICE_MANAGER)  + PutItem, UpdateItem, DeleteItem, BatchWriteItem,
                               TransactWriteItems
     MANAGE  (ADMIN)           + CreateTable (in its own group), UpdateTable, DeleteTable,
-                              UpdateTimeToLive
+                              UpdateTimeToLive, TagResource, UntagResource
 
 A table the caller does not see is ``ResourceNotFoundException``, exactly as a table that does
 not exist (its name is not confirmed); one it sees but may not change is
@@ -56,6 +59,12 @@ NEEDED: dict[str, Access] = {
     "Query": Access.READ,
     "Scan": Access.READ,
     "DescribeTimeToLive": Access.READ,
+    "ListTagsOfResource": Access.READ,
+    "DescribeContinuousBackups": Access.READ,
+    "ListStreams": Access.READ,
+    "DescribeStream": Access.READ,
+    "GetShardIterator": Access.READ,
+    "GetRecords": Access.READ,
     "PutItem": Access.WRITE,
     "UpdateItem": Access.WRITE,
     "DeleteItem": Access.WRITE,
@@ -65,6 +74,8 @@ NEEDED: dict[str, Access] = {
     "UpdateTable": Access.MANAGE,
     "DeleteTable": Access.MANAGE,
     "UpdateTimeToLive": Access.MANAGE,
+    "TagResource": Access.MANAGE,
+    "UntagResource": Access.MANAGE,
 }
 """What each operation needs on the tables it names."""
 

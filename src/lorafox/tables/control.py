@@ -32,7 +32,10 @@ from lorafox.tables.indexes import (
     parse_index,
 )
 from lorafox.tables.params import INVALID, limit, null, string, table_name
+from lorafox.tables.streams import stream_arn, stream_change
 from lorafox.tables.table import OpenTable
+from lorafox.tables.tagging import check_tag_count, check_tags
+from lorafox.tables.values import MAX_KEY_NAME
 
 __all__ = ["TableControl"]
 
@@ -40,6 +43,22 @@ _ONE_INDEX = (
     "Subscriber limit exceeded: Only 1 online index can be created or deleted simultaneously "
     "per table"
 )
+
+
+_DELETE_TABLE_FIELDS = frozenset(
+    {
+        "TableName",
+        "TableStatus",
+        "TableArn",
+        "TableId",
+        "ProvisionedThroughput",
+        "TableSizeBytes",
+        "ItemCount",
+        "BillingModeSummary",
+        "DeletionProtectionEnabled",
+    }
+)
+"""What DeleteTable's TableDescription holds (no key schema, definitions, indexes or time)."""
 
 
 class TableControl:
@@ -88,6 +107,17 @@ class TableControl:
             "TableId": f"00000000-0000-0000-0000-{stored.id:012d}",
             "DeletionProtectionEnabled": False,
         }
+        stream = definition.get("Stream")
+        if stream:
+            if stream.get("Enabled"):
+                description["StreamSpecification"] = {
+                    "StreamEnabled": True,
+                    "StreamViewType": stream["ViewType"],
+                }
+            description["LatestStreamLabel"] = stream["Label"]
+            description["LatestStreamArn"] = stream_arn(
+                region, self._account, stored.name, stream["Label"]
+            )
         if definition.get("BillingMode") == "PAY_PER_REQUEST":
             description["BillingModeSummary"] = {
                 "BillingMode": "PAY_PER_REQUEST",
@@ -148,7 +178,8 @@ class TableControl:
 
     async def create_table(self, params: Mapping[str, Any], region: str) -> dict[str, Any]:
         name = table_name(params)
-        definitions.check_streams(params)
+        now = int(self._clock() * 1000)
+        stream = stream_change(params, None, name, now)
         table_keys = check_key_schema(params.get("KeySchema"), "keySchema")
         types = definitions.types_of(params.get("AttributeDefinitions"))
         billing = definitions.billing_mode(params, "PROVISIONED")
@@ -165,6 +196,7 @@ class TableControl:
             )
         indexes = self._indexes(params, table_keys, billing)
         definitions.check_definitions(types, table_keys, indexes)
+        tags = None if params.get("Tags") is None else check_tags(params["Tags"])
         definition: dict[str, Any] = {
             "KeySchema": [{"AttributeName": n, "KeyType": k} for n, k in table_keys],
             "AttributeDefinitions": [
@@ -176,6 +208,12 @@ class TableControl:
         }
         if throughput:
             definition.update(definitions.throughput(throughput))
+        if tags:
+            check_tag_count(tags)
+            definition["Tags"] = tags
+        if stream is not None:
+            start = await self._store.last_stream_sequence() + 1
+            definition["Stream"] = {**stream, "Region": region, "Start": start}
         home = access.home_for_new(name)
         try:
             table = await self._store.create_table(name, definition, home)
@@ -209,7 +247,8 @@ class TableControl:
     async def delete_table(self, params: Mapping[str, Any], region: str) -> dict[str, Any]:
         name = table_name(params)
         stored = access.checked(await self._store.get_table(name), name, described=True)
-        description = await self.describe(stored, region, "DELETING")
+        described = await self.describe(stored, region, "DELETING")
+        description = {k: v for k, v in described.items() if k in _DELETE_TABLE_FIELDS}
         await self._store.delete_table(stored.id)
         return {"TableDescription": description}
 
@@ -217,7 +256,6 @@ class TableControl:
 
     async def update_table(self, params: Mapping[str, Any], region: str) -> dict[str, Any]:
         table = await self.open(params)
-        definitions.check_streams(params)
         updates = params.get("GlobalSecondaryIndexUpdates")
         if updates is not None and not isinstance(updates, list):
             raise null("globalSecondaryIndexUpdates")
@@ -241,6 +279,7 @@ class TableControl:
         dropped: list[int] = []
         created = False
         now = int(self._clock() * 1000)
+        start = await self._store.last_stream_sequence() + 1
 
         def change(current: StoredTable) -> tuple[dict[str, Any], str | None]:
             nonlocal created
@@ -273,6 +312,11 @@ class TableControl:
                 )
                 created = created or "Create" in update
             definition["Indexes"] = indexes
+            stream = stream_change(params, definition.get("Stream"), current.name, now)
+            if stream is not None:
+                if stream.get("Enabled"):
+                    stream = {**stream, "Region": region, "Start": start}
+                definition["Stream"] = stream
             return definition, current.ttl_attribute
 
         try:
@@ -391,14 +435,27 @@ class TableControl:
             raise null("timeToLiveSpecification")
         enabled = bool(spec["Enabled"])
         attribute = str(spec["AttributeName"])
+        if len(attribute) > MAX_KEY_NAME:
+            raise ValidationException.constraints(
+                [
+                    f"Value '{attribute}' at 'timeToLiveSpecification.attributeName' failed to "
+                    f"satisfy constraint: Member must have length less than or equal to "
+                    f"{MAX_KEY_NAME}"
+                ]
+            )
         now = int(self._clock() * 1000)
 
         def change(current: StoredTable) -> tuple[dict[str, Any], str | None]:
             existing = current.ttl_attribute
-            if enabled and existing is not None:
-                raise ValidationException("TimeToLive is already enabled")
             if not enabled and existing is None:
                 raise ValidationException("TimeToLive is already disabled")
+            if existing is not None and existing != attribute:
+                raise ValidationException(
+                    "TimeToLive is active on a different AttributeName: current AttributeName "
+                    f"is {existing}"
+                )
+            if enabled and existing is not None:
+                raise ValidationException("TimeToLive is already enabled")
             definition = dict(current.definition)
             if enabled:
                 definition["TimeToLiveIndex"] = {"IndexStatus": "CREATING", "CreatedAt": now}

@@ -9,12 +9,12 @@ from typing import Any
 from lorafox.tables.errors import (
     ValidationException,
 )
+from lorafox.tables.indexes import check_key_name
 from lorafox.tables.params import INVALID, null
 
 __all__ = [
     "billing_mode",
     "check_definitions",
-    "check_streams",
     "key_names",
     "throughput",
     "types_of",
@@ -39,6 +39,7 @@ def types_of(definitions: object, where: str = "attributeDefinitions") -> dict[s
         name = definition.get("AttributeName")
         if not isinstance(name, str) or not name:
             raise null(f"{where}.{position}.member.attributeName")
+        check_key_name(name, f"{where}.{position}.member.attributeName")
         if name in types and types[name] != kind:
             raise ValidationException(
                 INVALID + f"Cannot change the type of attribute {name} from {types[name]} to {kind}"
@@ -106,11 +107,3 @@ def billing_mode(params: Mapping[str, Any], default: str | None) -> str:
             ]
         )
     return str(billing)
-
-
-def check_streams(params: Mapping[str, Any]) -> None:
-    spec = params.get("StreamSpecification")
-    if isinstance(spec, Mapping) and spec.get("StreamEnabled"):
-        raise ValidationException(
-            "StreamSpecification: DynamoDB Streams are not supported by lorafox"
-        )

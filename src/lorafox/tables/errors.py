@@ -16,6 +16,8 @@ All are HTTP 400 but ``InternalServerError`` (500)::
         ├── TransactionInProgressException
         ├── IdempotentParameterMismatchException
         ├── ResourceNotFoundException             no such table or index
+        ├── TableNotFoundException                no such table (the backup operations)
+        ├── ExpiredIteratorException              a stream's shard iterator is too old
         ├── ResourceInUseException                the table exists, or is being created/deleted
         ├── LimitExceededException
         ├── ItemCollectionSizeLimitExceededException
@@ -49,6 +51,7 @@ __all__ = [
     "CancellationReason",
     "ConditionalCheckFailedException",
     "DynamoDBError",
+    "ExpiredIteratorException",
     "IdempotentParameterMismatchException",
     "InternalServerError",
     "InvalidSignatureException",
@@ -60,6 +63,7 @@ __all__ = [
     "ResourceInUseException",
     "ResourceNotFoundException",
     "SerializationException",
+    "TableNotFoundException",
     "TransactionCanceledException",
     "TransactionConflictException",
     "TransactionInProgressException",
@@ -206,6 +210,18 @@ class ResourceNotFoundException(DynamoDBError):
     def table(cls, name: str) -> ResourceNotFoundException:
         """The form DescribeTable/DeleteTable use: ``…: Table: <name> not found``."""
         return cls(f"Requested resource not found: Table: {name} not found")
+
+
+class TableNotFoundException(DynamoDBError):
+    """No such table, in the words of the backup operations (DescribeContinuousBackups)."""
+
+    @classmethod
+    def table(cls, name: str) -> TableNotFoundException:
+        return cls(f"Table not found: {name}")
+
+
+class ExpiredIteratorException(DynamoDBError):
+    """A shard iterator of DynamoDB Streams older than 15 minutes."""
 
 
 class ResourceInUseException(DynamoDBError):

@@ -26,7 +26,7 @@ from lorafox.tables.keys import (
     encode_key_value,
 )
 from lorafox.tables.numbers import encode_number
-from lorafox.tables.values import binary_bytes, value_type
+from lorafox.tables.values import MAX_KEY_NAME, binary_bytes, value_type
 
 __all__ = [
     "GLOBAL",
@@ -35,6 +35,7 @@ __all__ = [
     "MAX_LOCAL_INDEXES",
     "TTL_INDEX_ID",
     "Index",
+    "check_key_name",
     "check_key_schema",
     "parse_index",
     "ttl_entry",
@@ -56,6 +57,17 @@ def _null(where: str) -> ValidationException:
     return ValidationException.constraints(
         [f"Value null at '{where}' failed to satisfy constraint: Member must not be null"]
     )
+
+
+def check_key_name(name: str, where: str) -> None:
+    """DynamoDB's error for a key (or projected) attribute name over ``MAX_KEY_NAME``."""
+    if len(name) > MAX_KEY_NAME:
+        raise ValidationException.constraints(
+            [
+                f"Value '{name}' at '{where}' failed to satisfy constraint: Member must have "
+                f"length less than or equal to {MAX_KEY_NAME}"
+            ]
+        )
 
 
 def check_key_schema(key_schema: object, where: str) -> list[tuple[str, str]]:
@@ -80,6 +92,8 @@ def check_key_schema(key_schema: object, where: str) -> list[tuple[str, str]]:
     names = [element.get("AttributeName") for element in elements]
     if not all(isinstance(name, str) and name for name in names):
         raise _null(f"{where}.1.member.attributeName")
+    for position, name in enumerate(names, 1):
+        check_key_name(str(name), f"{where}.{position}.member.attributeName")
     if len(set(names)) != len(names):
         raise ValidationException("Invalid KeySchema: Some index key attribute have no definition")
     return [(str(n), str(k)) for n, k in zip(names, kinds, strict=True)]
@@ -152,6 +166,15 @@ class Index:
                     _INVALID + f"Size of index key {attribute.name} exceeds the limit of "
                     f"{limit} bytes for index {self.name}"
                 )
+
+    def fits(self, item: Mapping[str, Mapping[str, Any]]) -> bool:
+        """Whether an item already stored may enter this index: an index added by UpdateTable
+        leaves out the items whose key attributes have another type, are empty or too long."""
+        try:
+            self.check_item(item)
+        except ValidationException:
+            return False
+        return True
 
     def entry(self, item: Mapping[str, Any]) -> tuple[int, bytes, bytes] | None:
         """This index's entry for a (checked) item, or None when the item is not in it."""
@@ -235,6 +258,8 @@ def _projection(raw: object, where: str) -> dict[str, Any]:
             )
         if not isinstance(non_key, list) or not all(isinstance(n, str) and n for n in non_key):
             raise _null(f"{where}.projection.nonKeyAttributes")
+        for name in non_key:
+            check_key_name(name, f"{where}.projection.nonKeyAttributes")
         if len(set(non_key)) != len(non_key):
             raise ValidationException(
                 _INVALID + "Duplicate attributes in NonKeyAttributes of the Projection"

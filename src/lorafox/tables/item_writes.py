@@ -28,7 +28,15 @@ from lorafox.tables.params import INVALID
 from lorafox.tables.table import OpenTable
 from lorafox.tables.values import MAX_ITEM_SIZE, item_size
 
-__all__ = ["TOKEN_WINDOW", "PlannedWrite", "client_token", "condition", "return_values", "sized"]
+__all__ = [
+    "TOKEN_WINDOW",
+    "PlannedWrite",
+    "client_token",
+    "condition",
+    "return_old_on_failure",
+    "return_values",
+    "sized",
+]
 
 TOKEN_WINDOW = 10 * 60
 """Seconds a TransactWriteItems ClientRequestToken is remembered (DynamoDB: 10 minutes)."""
@@ -80,6 +88,20 @@ def return_values(params: Mapping[str, Any], allowed: tuple[str, ...]) -> str:
     if value not in allowed:
         raise ValidationException(INVALID + "Return values set to invalid value")
     return str(value)
+
+
+def return_old_on_failure(params: Mapping[str, Any]) -> bool:
+    """Whether ``ReturnValuesOnConditionCheckFailure`` asks for the old item; DynamoDB's error
+    for a value it does not know."""
+    value = params.get("ReturnValuesOnConditionCheckFailure")
+    if value not in (None, "ALL_OLD", "NONE"):
+        raise ValidationException.constraints(
+            [
+                f"Value '{value}' at 'returnValuesOnConditionCheckFailure' failed to satisfy "
+                "constraint: Member must satisfy enum value set: [ALL_OLD, NONE]"
+            ]
+        )
+    return value == "ALL_OLD"
 
 
 def client_token(params: Mapping[str, Any], now: float) -> ClientToken | None:

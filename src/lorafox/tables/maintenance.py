@@ -31,6 +31,7 @@ from lorafox.ports.tables import IndexEntry, ItemStore, StoredTable
 from lorafox.tables.indexes import TTL_INDEX_ID, ttl_entry
 from lorafox.tables.item_writes import TOKEN_WINDOW
 from lorafox.tables.numbers import canonical_number, encode_number
+from lorafox.tables.streams import RETENTION_MS, record_changes
 from lorafox.tables.table import OpenTable
 
 __all__ = ["TableMaintenance"]
@@ -116,6 +117,7 @@ class TableMaintenance:
             await self._backfill(stored)
             deleted += await self.purge(stored)
         await self._store.purge_client_tokens(int((self._clock() - TOKEN_WINDOW) * 1000))
+        await self._store.trim_stream_records(int(self._clock() * 1000) - RETENTION_MS)
         return deleted
 
     async def _backfill(self, stored: StoredTable) -> None:
@@ -127,7 +129,7 @@ class TableMaintenance:
                 index = table.indexes[raw["IndexName"]]
 
                 def entries(item: Mapping[str, Any], index: Any = index) -> list[IndexEntry]:
-                    entry = index.entry(item)
+                    entry = index.entry(item) if index.fits(item) else None
                     return [] if entry is None else [entry]
 
                 pending.append((raw["IndexName"], int(raw.get("CreatedAt", 0)), entries))
@@ -185,13 +187,25 @@ class TableMaintenance:
         assert table.indexer is not None  # noqa: S101
         lower = (encode_number(canonical_number(repr(now - FIVE_YEARS))), True)
         upper = (encode_number(canonical_number(repr(now))), True)
-        expired = _expired(attribute, now)
+        is_expired = _expired(attribute, now)
+        gone: list[dict[str, Any]] = []
+
+        def expired(item: dict[str, Any]) -> bool:
+            if is_expired(item):
+                gone.append(item)  # deleted: recorded in the stream once committed
+                return True
+            return False
+
         deleted = 0
         while not self._stopped():
             keys = await self._store.index_keys(stored.id, TTL_INDEX_ID, lower, upper, self._batch)
             if not keys:
                 break
+            gone.clear()
             done = await self._store.purge_items(stored.id, keys, table.indexer, expired)
+            await record_changes(
+                self._store, table, [(item, None) for item in gone], now=now, service=True
+            )
             deleted += done
             if done == 0 or len(keys) < self._batch:
                 break

@@ -22,7 +22,7 @@ from lorafox.ports.tables import (
     ItemRow,
     ItemStore,
 )
-from lorafox.tables import access, item_writes
+from lorafox.tables import access, capacity, item_writes
 from lorafox.tables.access import TableCaller
 from lorafox.tables.control import TableControl
 from lorafox.tables.errors import (
@@ -45,8 +45,15 @@ from lorafox.tables.expressions import (
 from lorafox.tables.expressions.update import check_key_not_updated
 from lorafox.tables.queries import TableQueries, projection_of
 from lorafox.tables.shapes import check_shapes
+from lorafox.tables.streams import (
+    STREAM_OPERATIONS,
+    TableStreams,
+    enabled_view,
+    record_changes,
+)
 from lorafox.tables.table import OpenTable, encode_key
-from lorafox.tables.values import validate_item
+from lorafox.tables.tagging import TableTagging
+from lorafox.tables.values import item_size, validate_item
 
 __all__ = ["OPERATIONS", "TableOperations"]
 
@@ -72,6 +79,11 @@ OPERATIONS = (
     "DescribeTimeToLive",
     "TransactWriteItems",
     "TransactGetItems",
+    "TagResource",
+    "UntagResource",
+    "ListTagsOfResource",
+    "DescribeContinuousBackups",
+    *STREAM_OPERATIONS,
 )
 """The operations lorafox answers; any other ``X-Amz-Target`` is an UnknownOperationException."""
 
@@ -96,6 +108,8 @@ class TableOperations:
         self._clock = clock
         self.control = TableControl(store, account=account, on_change=on_change, clock=clock)
         self.queries = TableQueries(store, self.control.open)
+        self.tagging = TableTagging(store, self.control.open)
+        self.streams = TableStreams(store, self.control.open, account=account, clock=clock)
         handlers: dict[str, Handler] = {
             "CreateTable": self.control.create_table,
             "DescribeTable": self.control.describe_table,
@@ -106,6 +120,14 @@ class TableOperations:
             "DescribeTimeToLive": self.control.describe_time_to_live,
             "Query": self.queries.query,
             "Scan": self.queries.scan,
+            "TagResource": self.tagging.tag_resource,
+            "UntagResource": self.tagging.untag_resource,
+            "ListTagsOfResource": self.tagging.list_tags_of_resource,
+            "DescribeContinuousBackups": self.tagging.describe_continuous_backups,
+            "ListStreams": self.streams.list_streams,
+            "DescribeStream": self.streams.describe_stream,
+            "GetShardIterator": self.streams.get_shard_iterator,
+            "GetRecords": self.streams.get_records,
         }
         for name in OPERATIONS:
             if name not in handlers:
@@ -156,7 +178,7 @@ class TableOperations:
                 ]
             )
         condition = item_writes.condition(params, parsed.condition)
-        on_failure = params.get("ReturnValuesOnConditionCheckFailure") == "ALL_OLD"
+        on_failure = item_writes.return_old_on_failure(params)
         if kind == "Put":
             if params.get("Item") is None:
                 raise ValidationException.constraints(
@@ -166,9 +188,11 @@ class TableOperations:
             table.check_item(item)
             size = item_writes.sized(item)
             pk, sk = encode_key(table.schema, item)
-            return item_writes.PlannedWrite(
+            put = item_writes.PlannedWrite(
                 table, pk, sk, condition, parsed, on_failure, lambda _: (item, size)
             )
+            put.new = item
+            return put
         key, pk, sk = table.key(params.get("Key") or {})
         if kind == "Delete":
             return item_writes.PlannedWrite(
@@ -183,13 +207,17 @@ class TableOperations:
             check_key_not_updated(update, parsed.names, table.schema.names)
         plan = item_writes.PlannedWrite(table, pk, sk, condition, parsed, on_failure, None)
 
-        def make(old: dict[str, Any] | None) -> tuple[dict[str, Any], int]:
+        def make(old: dict[str, Any] | None) -> tuple[dict[str, Any], int] | None:
             base = dict(old) if old is not None else dict(key)
             if update is None:
                 new = base
             else:
                 outcome = apply_update(update, base, parsed.names, parsed.values)
                 new = {**outcome.item, **key}
+                if old is None and len(new) == len(key):
+                    # removing (or deleting from) what an absent item does not have: as on
+                    # DynamoDB, no item is created (None: "delete" the absent item)
+                    return None
                 plan.updated = outcome
             table.check_index_keys(new)
             size = item_writes.sized(new, update=True)
@@ -200,23 +228,56 @@ class TableOperations:
         return plan
 
     async def _write(self, plan: item_writes.PlannedWrite) -> dict[str, Any] | None:
+        """Write one planned item (and its stream record); the old item."""
         table = plan.table
-        return await self._store.write_item(table.id, plan.pk, plan.sk, plan.decide, table.indexer)
+        old = await self._store.write_item(table.id, plan.pk, plan.sk, plan.decide, table.indexer)
+        await self._record(table, [(old, plan.new)])
+        return old
+
+    async def _record(
+        self,
+        table: OpenTable,
+        changes: list[tuple[dict[str, Any] | None, dict[str, Any] | None]],
+    ) -> None:
+        await record_changes(self._store, table, changes, now=self._clock())
+
+    @staticmethod
+    def _write_capacity(
+        answer: dict[str, Any],
+        mode: str,
+        table: OpenTable,
+        old: dict[str, Any] | None,
+        new: dict[str, Any] | None,
+    ) -> dict[str, Any]:
+        """``answer`` with the capacity of replacing ``old`` by ``new`` when asked for."""
+        if mode != "NONE":
+            consumed = capacity.Consumed(table.stored.name)
+            consumed.write(capacity.write_units(max(_size(old), _size(new))))
+            consumed.index_writes(table.indexes, old, new)
+            answer["ConsumedCapacity"] = consumed.describe(mode)
+        return answer
 
     async def _put_item(self, params: Mapping[str, Any], region: str) -> dict[str, Any]:
         returns = item_writes.return_values(params, ("NONE", "ALL_OLD"))
-        old = await self._write(await self._plan(params, "Put"))
-        return {"Attributes": old} if returns == "ALL_OLD" and old else {}
+        mode = capacity.requested(params)
+        plan = await self._plan(params, "Put")
+        old = await self._write(plan)
+        answer = {"Attributes": old} if returns == "ALL_OLD" and old else {}
+        return self._write_capacity(answer, mode, plan.table, old, plan.new)
 
     async def _delete_item(self, params: Mapping[str, Any], region: str) -> dict[str, Any]:
         returns = item_writes.return_values(params, ("NONE", "ALL_OLD"))
-        old = await self._write(await self._plan(params, "Delete"))
-        return {"Attributes": old} if returns == "ALL_OLD" and old else {}
+        mode = capacity.requested(params)
+        plan = await self._plan(params, "Delete")
+        old = await self._write(plan)
+        answer = {"Attributes": old} if returns == "ALL_OLD" and old else {}
+        return self._write_capacity(answer, mode, plan.table, old, None)
 
     async def _update_item(self, params: Mapping[str, Any], region: str) -> dict[str, Any]:
         returns = item_writes.return_values(
             params, ("NONE", "ALL_OLD", "UPDATED_OLD", "ALL_NEW", "UPDATED_NEW")
         )
+        mode = capacity.requested(params)
         plan = await self._plan(params, "Update")
         old = await self._write(plan)
         attributes: dict[str, Any] | None = None
@@ -228,9 +289,11 @@ class TableOperations:
             attributes = plan.updated.updated_new()
         elif returns == "UPDATED_OLD" and plan.updated is not None and old is not None:
             attributes = plan.updated.updated_old(old)
-        return {"Attributes": attributes} if attributes else {}
+        answer = {"Attributes": attributes} if attributes else {}
+        return self._write_capacity(answer, mode, plan.table, old, plan.new)
 
     async def _get_item(self, params: Mapping[str, Any], region: str) -> dict[str, Any]:
+        mode = capacity.requested(params)
         table = await self.control.open(params)
         check_expression_parameters(params, "GetItem")
         if params.get("Key") is None:
@@ -243,10 +306,16 @@ class TableOperations:
         )
         _, pk, sk = table.key(params["Key"])
         item = await self._store.get_item(table.id, pk, sk)
-        if item is None:
-            return {}
-        projection = projection_of(params, parsed.projection)
-        return {"Item": item if projection is None else project(projection, item, parsed.names)}
+        answer: dict[str, Any] = {}
+        if item is not None:
+            projection = projection_of(params, parsed.projection)
+            answer["Item"] = item if projection is None else project(projection, item, parsed.names)
+        if mode != "NONE":
+            consumed = capacity.Consumed(table.stored.name)
+            consistent = params.get("ConsistentRead") is True
+            consumed.read(capacity.read_units(_size(item), consistent=consistent))
+            answer["ConsumedCapacity"] = consumed.describe(mode)
+        return answer
 
     # -- transactions ----------------------------------------------------------------------
 
@@ -262,6 +331,7 @@ class TableOperations:
                     "Member must not be null"
                 ]
             )
+        mode = capacity.requested(params)
         plans: list[item_writes.PlannedWrite] = []
         seen: set[tuple[int, bytes, bytes]] = set()
         for action in actions:
@@ -284,7 +354,12 @@ class TableOperations:
             seen.add(target)
             plans.append(plan)
 
+        read: list[dict[str, Any] | None] = [None] * len(plans)
+        ran: list[bool] = []  # empty when a client token's replay wrote nothing
+
         def decide_all(olds: list[dict[str, Any] | None]) -> list[Any]:
+            read[:] = olds
+            ran[:] = [True]
             reasons: list[CancellationReason] = []
             decisions: list[Any] = []
             for plan, old in zip(plans, olds, strict=True):
@@ -312,7 +387,26 @@ class TableOperations:
             indexers,
             item_writes.client_token(params, self._clock()),
         )
-        return {}
+        if ran:
+            changed: dict[int, tuple[OpenTable, list[Any]]] = {}
+            for plan, old in zip(plans, read, strict=True):
+                if plan.make is not None:
+                    changed.setdefault(plan.table.id, (plan.table, []))[1].append((old, plan.new))
+            for table, changes in changed.values():
+                await self._record(table, changes)
+        if mode == "NONE":
+            return {}
+        consumed: dict[str, capacity.Consumed] = {}
+        for plan, old in zip(plans, read, strict=True):
+            table = plan.table
+            used = consumed.setdefault(table.stored.name, capacity.Consumed(table.stored.name))
+            if plan.make is None:
+                used.read(capacity.read_units(_size(old), transactional=True))
+                continue
+            size = max(_size(old), _size(plan.new))
+            used.write(capacity.write_units(size, transactional=True))
+            used.index_writes(table.indexes, old, plan.new, transactional=True)
+        return {"ConsumedCapacity": [c.describe(mode, split=True) for c in consumed.values()]}
 
     async def _transact_get_items(self, params: Mapping[str, Any], region: str) -> dict[str, Any]:
         actions = params.get("TransactItems")
@@ -326,6 +420,7 @@ class TableOperations:
                     f"Member must have length less than or equal to {MAX_TRANSACTION}"
                 ]
             )
+        mode = capacity.requested(params)
         reads: list[tuple[OpenTable, bytes, bytes, ProjectionExpression | None, Any]] = []
         for action in actions:
             get = action.get("Get") if isinstance(action, Mapping) else None
@@ -345,18 +440,43 @@ class TableOperations:
             reads.append((table, pk, sk, parsed.projection, parsed.names))
         items = await self._store.get_items([(t.stored.id, pk, sk) for t, pk, sk, _, _ in reads])
         responses: list[dict[str, Any]] = []
-        for (_, _, _, projection, names), item in zip(reads, items, strict=True):
+        consumed: dict[str, capacity.Consumed] = {}
+        for (table, _, _, projection, names), item in zip(reads, items, strict=True):
+            used = consumed.setdefault(table.stored.name, capacity.Consumed(table.stored.name))
+            used.read(capacity.read_units(_size(item), transactional=True))
             if item is None:
                 responses.append({})
             else:
                 responses.append(
                     {"Item": item if projection is None else project(projection, item, names)}
                 )
-        return {"Responses": responses}
+        answer: dict[str, Any] = {"Responses": responses}
+        if mode != "NONE":
+            answer["ConsumedCapacity"] = [c.describe(mode, split=True) for c in consumed.values()]
+        return answer
 
     # -- batches ---------------------------------------------------------------------------
 
+    async def _write_recorded(
+        self, table: OpenTable, puts: list[ItemRow], deletes: list[tuple[bytes, bytes]]
+    ) -> None:
+        """A table's batch of writes in one transaction that reads the old items, then their
+        stream records."""
+        keys = [(table.id, r.pk, r.sk) for r in puts] + [(table.id, pk, sk) for pk, sk in deletes]
+        news: list[dict[str, Any] | None] = [r.item for r in puts] + [None] * len(deletes)
+        decisions: list[Any] = [(r.item, r.size) for r in puts] + [None] * len(deletes)
+        olds: list[dict[str, Any] | None] = []
+
+        def decide_all(found: list[dict[str, Any] | None]) -> list[Any]:
+            olds[:] = found
+            return decisions
+
+        indexers = {} if table.indexer is None else {table.id: table.indexer}
+        await self._store.transact_write(keys, decide_all, indexers, None)
+        await self._record(table, list(zip(olds, news, strict=True)))
+
     async def _batch_write_item(self, params: Mapping[str, Any], region: str) -> dict[str, Any]:
+        mode = capacity.requested(params)
         requests = _request_items(
             params,
             empty="Value '{}' at 'requestItems' failed to satisfy constraint: Member must "
@@ -405,16 +525,33 @@ class TableOperations:
                 else:
                     puts[(pk, sk)] = row
             plans.append((table, list(puts.values()), list(deletes)))
+        answer: dict[str, Any] = {"UnprocessedItems": {}}
+        described: list[dict[str, Any]] = []
         for table, puts_list, deletes_list in plans:
-            await self._store.write_items(table.id, puts_list, deletes_list, table.indexer)
-        return {"UnprocessedItems": {}}
+            if enabled_view(table) is None:
+                await self._store.write_items(table.id, puts_list, deletes_list, table.indexer)
+            else:  # the old items are needed for the stream: written as one transaction
+                await self._write_recorded(table, puts_list, deletes_list)
+            if mode != "NONE":
+                used = capacity.Consumed(table.stored.name)
+                for row in puts_list:
+                    used.write(capacity.write_units(row.size))
+                    used.index_writes(table.indexes, None, row.item)
+                for _ in deletes_list:
+                    used.write(capacity.write_units(0))
+                described.append(used.describe(mode))
+        if mode != "NONE":
+            answer["ConsumedCapacity"] = described
+        return answer
 
     async def _batch_get_item(self, params: Mapping[str, Any], region: str) -> dict[str, Any]:
+        mode = capacity.requested(params)
         requests = _request_items(params)
         total = sum(len(r.get("Keys") or ()) for r in requests.values())
         if total > MAX_BATCH_GET:
             raise ValidationException("Too many items requested for the BatchGetItem call")
         responses: dict[str, list[dict[str, Any]]] = {}
+        described: list[dict[str, Any]] = []
         for name, request in requests.items():
             if not request.get("Keys"):
                 raise ValidationException.constraints(
@@ -435,18 +572,29 @@ class TableOperations:
             projection = projection_of(request, parsed.projection)
             seen: set[tuple[bytes, bytes]] = set()
             found: list[dict[str, Any]] = []
+            used = capacity.Consumed(table.stored.name)
+            consistent = request.get("ConsistentRead") is True
             for raw in request.get("Keys") or ():
                 _, pk, sk = table.key(raw)
                 if (pk, sk) in seen:
                     raise ValidationException("Provided list of item keys contains duplicates")
                 seen.add((pk, sk))
                 item = await self._store.get_item(table.id, pk, sk)
+                used.read(capacity.read_units(_size(item), consistent=consistent))
                 if item is not None:
                     found.append(
                         item if projection is None else project(projection, item, parsed.names)
                     )
             responses[name] = found
-        return {"Responses": responses, "UnprocessedKeys": {}}
+            described.append(used.describe(mode))
+        answer: dict[str, Any] = {"Responses": responses, "UnprocessedKeys": {}}
+        if mode != "NONE":
+            answer["ConsumedCapacity"] = described
+        return answer
+
+
+def _size(item: Mapping[str, Any] | None) -> int:
+    return 0 if item is None else item_size(item)
 
 
 _NULL_REQUEST_ITEMS = (

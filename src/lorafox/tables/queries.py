@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from lorafox.ports.tables import Bound, ItemStore
+from lorafox.tables import capacity
 from lorafox.tables.errors import ValidationException
 from lorafox.tables.expressions import (
     KeyCondition,
@@ -23,18 +24,20 @@ from lorafox.tables.expressions import (
     attributes_to_get_to_projection,
     build_key_condition,
     check_expression_parameters,
+    condition_paths,
     evaluate_condition,
     filter_to_condition,
     key_conditions_from_expression,
     parse_expressions,
     project,
+    resolve_path,
     validate_conditions,
 )
 from lorafox.tables.indexes import GLOBAL, Index
 from lorafox.tables.keys import KeySchema, encode_key_value
 from lorafox.tables.params import INVALID, limit
 from lorafox.tables.table import OpenTable, encode_key
-from lorafox.tables.values import validate_item
+from lorafox.tables.values import item_size, validate_item
 
 __all__ = ["MAX_PAGE_BYTES", "TableQueries", "projection_of"]
 
@@ -178,9 +181,9 @@ async def _pages(
     most: int | None,
     keep: Callable[[dict[str, Any]], bool],
     segments: tuple[int, int] | None = None,
-) -> tuple[list[dict[str, Any]], int, dict[str, Any] | None]:
-    """(kept items, scanned count, last item read when the page is cut): ``Limit`` items or
-    1 MB, as DynamoDB."""
+) -> tuple[list[dict[str, Any]], int, dict[str, Any] | None, int]:
+    """(kept items, scanned count, last item read when the page is cut, bytes read):
+    ``Limit`` items or 1 MB, as DynamoDB."""
     kept: list[dict[str, Any]] = []
     scanned = 0
     size = 0
@@ -202,9 +205,9 @@ async def _pages(
             if size >= MAX_PAGE_BYTES:
                 break
         if not more and size < MAX_PAGE_BYTES:
-            return kept, scanned, None
+            return kept, scanned, None, size
         if last is not None and (size >= MAX_PAGE_BYTES or (most is not None and scanned >= most)):
-            return kept, scanned, last
+            return kept, scanned, last, size
 
 
 class TableQueries:
@@ -223,7 +226,10 @@ class TableQueries:
         raw = params.get("ExclusiveStartKey")
         if raw is None:
             return None
-        key = validate_item(raw)
+        try:
+            key = validate_item(raw)
+        except ValidationException as exc:
+            raise ValidationException(f"{_BAD_START}: {exc.message}") from None
         try:
             table.schema.check_key({n: key[n] for n in table.schema.names if n in key})
             if index is not None:
@@ -234,6 +240,32 @@ class TableQueries:
         if set(key) != wanted:
             raise ValidationException(_BAD_START)
         return key
+
+    def _query_start(
+        self,
+        table: OpenTable,
+        index: Index | None,
+        params: Mapping[str, Any],
+        pk: bytes,
+        bounds: tuple[Bound, Bound],
+    ) -> tuple[bytes, ...] | None:
+        """A Query's ExclusiveStartKey as a cursor: in the queried partition and within the
+        sort key condition, else DynamoDB's errors."""
+        start_key = self._start(table, index, params)
+        if start_key is None:
+            return None
+        schema = table.schema if index is None else index.schema
+        if encode_key_value(start_key[schema.hash.name]) != pk:
+            raise ValidationException(
+                "The provided starting key is outside query boundaries based on provided conditions"
+            )
+        index_sk = b"" if schema.range is None else encode_key_value(start_key[schema.range.name])
+        if schema.range is not None and not _within(index_sk, *bounds):
+            raise ValidationException(
+                "The provided starting key does not match the range key predicate"
+            )
+        item_pk, item_sk = encode_key(table.schema, start_key)
+        return (item_sk,) if index is None else (index_sk, item_pk, item_sk)
 
     def _index(self, table: OpenTable, params: Mapping[str, Any]) -> Index | None:
         name = params.get("IndexName")
@@ -258,6 +290,22 @@ class TableQueries:
         return lambda item: item
 
     @staticmethod
+    def _capacity(
+        response: dict[str, Any],
+        params: Mapping[str, Any],
+        table: OpenTable,
+        index: Index | None,
+        size: int,
+    ) -> dict[str, Any]:
+        mode = capacity.requested(params)
+        if mode != "NONE":
+            consumed = capacity.Consumed(table.stored.name)
+            consistent = params.get("ConsistentRead") is True
+            consumed.read(capacity.read_units(size, consistent=consistent), index)
+            response["ConsumedCapacity"] = consumed.describe(mode)
+        return response
+
+    @staticmethod
     def _respond(
         kept: list[dict[str, Any]],
         scanned: int,
@@ -277,6 +325,7 @@ class TableQueries:
         return response
 
     async def query(self, params: Mapping[str, Any], region: str) -> dict[str, Any]:
+        capacity.requested(params)
         table = await self._open(params)
         index = self._index(table, params)
         parsed = _read_expressions(
@@ -287,6 +336,7 @@ class TableQueries:
         filter_condition = parsed.filter or filter_to_condition(
             params.get("QueryFilter"), params.get("ConditionalOperator"), "queryFilter"
         )
+        _check_filter_keys(params, parsed, schema)
         projection = projection_of(params, parsed.projection)
         select = _select(params, projection, index)
         most = limit(params)
@@ -296,19 +346,7 @@ class TableQueries:
         upper: Bound = None
         if key_condition.sort is not None:
             lower, upper = key_condition.sort.encoded_range()
-        start_key = self._start(table, index, params)
-        start: tuple[bytes, ...] | None = None
-        if start_key is not None:
-            if encode_key_value(start_key[schema.hash.name]) != pk:
-                raise ValidationException(_BAD_START)
-            item_pk, item_sk = encode_key(table.schema, start_key)
-            if index is None:
-                start = (item_sk,)
-            else:
-                index_sk = (
-                    b"" if schema.range is None else encode_key_value(start_key[schema.range.name])
-                )
-                start = (index_sk, item_pk, item_sk)
+        start = self._query_start(table, index, params, pk, (lower, upper))
         visible = self._visible(index, select)
         filtered = self._visible(index, "ALL_ATTRIBUTES")
         store = self._store
@@ -331,21 +369,26 @@ class TableQueries:
             rows = await store.query_index(
                 table.id, index.id, pk, lower, upper, after=after, forward=forward, limit=count
             )
-            return [_Row((r.sk, r.item_pk, r.item_sk), r.item_pk, r.item, r.size) for r in rows]
+            return [
+                _Row((r.sk, r.item_pk, r.item_sk), r.item_pk, r.item, _entry_size(index, r))
+                for r in rows
+            ]
 
         def keep(item: dict[str, Any]) -> bool:
             return filter_condition is None or evaluate_condition(
                 filter_condition, filtered(item), parsed.names, parsed.values
             )
 
-        kept, scanned, last = await _pages(
+        kept, scanned, last, size = await _pages(
             fetch_table if index is None else fetch_index, start, most, keep
         )
         last_key = table.schema.key_of if index is None else index.last_key
         kept = [visible(item) for item in kept]
-        return self._respond(kept, scanned, last, select, projection, parsed.names, last_key)
+        response = self._respond(kept, scanned, last, select, projection, parsed.names, last_key)
+        return self._capacity(response, params, table, index, size)
 
     async def scan(self, params: Mapping[str, Any], region: str) -> dict[str, Any]:
+        capacity.requested(params)
         table = await self._open(params)
         index = self._index(table, params)
         segments = _segments(params)
@@ -383,7 +426,8 @@ class TableQueries:
             after = None if cursor is None else (cursor[0], cursor[1], cursor[2], cursor[3])
             rows = await store.scan_index(table.id, index.id, after, count)
             return [
-                _Row((r.pk, r.sk, r.item_pk, r.item_sk), r.item_pk, r.item, r.size) for r in rows
+                _Row((r.pk, r.sk, r.item_pk, r.item_sk), r.item_pk, r.item, _entry_size(index, r))
+                for r in rows
             ]
 
         def keep(item: dict[str, Any]) -> bool:
@@ -391,12 +435,43 @@ class TableQueries:
                 filter_condition, filtered(item), parsed.names, parsed.values
             )
 
-        kept, scanned, last = await _pages(
+        kept, scanned, last, size = await _pages(
             fetch_table if index is None else fetch_index, start, most, keep, segments
         )
         last_key = table.schema.key_of if index is None else index.last_key
         kept = [visible(item) for item in kept]
-        return self._respond(kept, scanned, last, select, projection, parsed.names, last_key)
+        response = self._respond(kept, scanned, last, select, projection, parsed.names, last_key)
+        return self._capacity(response, params, table, index, size)
+
+
+def _within(value: bytes, lower: Bound, upper: Bound) -> bool:
+    """Whether an encoded sort key lies between a key condition's bounds."""
+    if lower is not None and (value < lower[0] or (value == lower[0] and not lower[1])):
+        return False
+    return upper is None or value < upper[0] or (value == upper[0] and upper[1])
+
+
+def _entry_size(index: Index, row: Any) -> int:
+    """The bytes an index entry holds: its projection of the item."""
+    size: int = row.size if index.projection == "ALL" else item_size(index.project(row.item))
+    return size
+
+
+def _check_filter_keys(
+    params: Mapping[str, Any], parsed: ParsedExpressions, schema: KeySchema
+) -> None:
+    """A Query's filter may not read the key attributes of what it queries."""
+    if parsed.filter is not None:
+        what = "Filter Expression"
+        names = [resolve_path(path, parsed.names)[0] for path in condition_paths(parsed.filter)]
+    else:
+        what = "QueryFilter"
+        names = list(params.get("QueryFilter") or ())
+    for name in names:
+        if name in schema.names:
+            raise ValidationException(
+                f"{what} can only contain non-primary key attributes: Primary key attribute: {name}"
+            )
 
 
 def _read_expressions(

@@ -67,6 +67,14 @@ _COMMON: dict[str, Shape] = {
     "TimeToLiveSpecification": {"Enabled": "bool", "AttributeName": "str"},
     "BillingMode": "str",
     "ExclusiveStartTableName": "str",
+    "StreamSpecification": {"StreamEnabled": "bool", "StreamViewType": "str"},
+    "StreamArn": "str",
+    "ExclusiveStartStreamArn": "str",
+    "ExclusiveStartShardId": "str",
+    "ShardId": "str",
+    "ShardIteratorType": "str",
+    "SequenceNumber": "str",
+    "ShardIterator": "str",
 }
 _WRITE_ACTION = dict(_COMMON)
 _BATCH_WRITE = ("list", {"PutRequest": {"Item": _ITEM}, "DeleteRequest": {"Key": _ITEM}})

@@ -32,6 +32,8 @@ from lorafox.tables.numbers import canonical_number, number_size
 
 __all__ = [
     "MAX_ITEM_SIZE",
+    "MAX_KEY_NAME",
+    "MAX_NAME",
     "MAX_NESTING",
     "SCALAR_TYPES",
     "SET_TYPES",
@@ -40,6 +42,7 @@ __all__ = [
     "Item",
     "as_string",
     "binary_bytes",
+    "check_attribute_name",
     "check_item_size",
     "check_nesting",
     "item_size",
@@ -62,6 +65,10 @@ MAX_ITEM_SIZE = 400 * 1024
 """DynamoDB's item size limit, in bytes as ``item_size`` counts them."""
 MAX_NESTING = 31
 """Lists and maps that may enclose one another in an attribute value (its leaves at level 32)."""
+MAX_NAME = 65535
+"""The longest attribute name, in UTF-8 bytes."""
+MAX_KEY_NAME = 255
+"""The longest name of a key attribute (table, index, time to live) or projected attribute."""
 
 _INVALID = "One or more parameter values were invalid: "
 _EMPTY = "Supplied AttributeValue is empty, must contain exactly one of the supported datatypes"
@@ -247,9 +254,22 @@ def validate_value(raw: object) -> AttributeValue:
     return _semantics(_shape(raw))
 
 
+def check_attribute_name(name: str) -> None:
+    """DynamoDB's error for an empty attribute name or one over ``MAX_NAME`` bytes."""
+    if not name:
+        raise ValidationException(_INVALID + "Empty attribute name")
+    if len(name) * 4 > MAX_NAME and len(name.encode()) > MAX_NAME:
+        raise ValidationException(
+            _INVALID + f"Attribute name is too large, must be less than {MAX_NAME + 1} bytes"
+        )
+
+
 def validate_item(raw: object) -> Item:
-    """A client's item (or key): every value checked (shapes first, as DynamoDB does)."""
+    """A client's item (or key): every value checked (shapes first, as DynamoDB does), and
+    every top-level name."""
     shaped = _map_shape(raw)
+    for name in shaped:
+        check_attribute_name(name)
     return {name: _semantics(value) for name, value in shaped.items()}
 
 

@@ -27,6 +27,7 @@ __all__ = [
     "ddb_client_tokens",
     "ddb_index_items",
     "ddb_items",
+    "ddb_stream_records",
     "ddb_tables",
     "device_alerts",
     "device_status",
@@ -332,6 +333,26 @@ ddb_client_tokens = Table(
     Column("token", String(36), primary_key=True),  # TransactWriteItems' ClientRequestToken
     Column("digest", String(64), nullable=False),  # SHA-256 of the request's other parameters
     Column("created_at", BigInteger, nullable=False),  # ms since the epoch
+)
+
+# Stream records of DynamoDB-compatible tables (migration 0010_streams): one row per change of
+# an item of a table with a stream, in the order of its id (the record's sequence number);
+# kept 24 hours.
+ddb_stream_records = Table(
+    "ddb_stream_records",
+    metadata,
+    Column("id", _Id, primary_key=True, autoincrement=True),
+    Column(
+        "table_id",
+        _Id,
+        ForeignKey("ddb_tables.id", name="fk_ddb_stream_records_table", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("label", String(32), nullable=False),  # the stream's label (its creation time)
+    Column("created_at", BigInteger, nullable=False),  # ms since the epoch
+    Column("record", Text, nullable=False),  # JSON: the record without its sequence number
+    Index("ix_ddb_stream_records_stream", "table_id", "label", "id"),
+    Index("ix_ddb_stream_records_created_at", "created_at"),
 )
 
 # Statistics of device types (migration 0007): one row per device type and hour, added to in

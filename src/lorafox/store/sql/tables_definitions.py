@@ -16,7 +16,7 @@ from lorafox.ports.tables import (
     TableNameTaken,
 )
 from lorafox.store.sql import tables_sqlite as fast
-from lorafox.store.sql.tables import ddb_index_items, ddb_items, ddb_tables
+from lorafox.store.sql.tables import ddb_index_items, ddb_items, ddb_stream_records, ddb_tables
 from lorafox.store.sql.tables_base import (
     TABLE_CACHE_SECONDS,
     TableStoreBase,
@@ -114,6 +114,9 @@ class TableDefinitions(TableStoreBase):
                 delete(ddb_index_items).where(ddb_index_items.c.table_id == table_id)
             )
             await conn.execute(delete(ddb_items).where(ddb_items.c.table_id == table_id))
+            await conn.execute(
+                delete(ddb_stream_records).where(ddb_stream_records.c.table_id == table_id)
+            )
             await conn.execute(delete(ddb_tables).where(ddb_tables.c.id == table_id))
         self._forget_tables()
 

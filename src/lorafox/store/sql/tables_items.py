@@ -46,6 +46,7 @@ from lorafox.store.sql.tables_base import (
 )
 from lorafox.store.sql.tables_definitions import TableDefinitions
 from lorafox.store.sql.tables_indexes import TableIndexes
+from lorafox.store.sql.tables_streams import TableStreams
 from lorafox.tables.errors import (
     IdempotentParameterMismatchException,
     TransactionConflictException,
@@ -54,7 +55,7 @@ from lorafox.tables.errors import (
 __all__ = ["ItemRepository"]
 
 
-class ItemRepository(TableDefinitions, TableIndexes, TableStoreBase):
+class ItemRepository(TableDefinitions, TableIndexes, TableStreams, TableStoreBase):
     """Implements ``lorafox.ports.tables.ItemStore``: the definitions of the tables
     (``tables_definitions``), their indexes (``tables_indexes``) and their items (here)."""
 

@@ -23,7 +23,12 @@ together), ``reserved`` (the reserved words).
 
 from __future__ import annotations
 
-from lorafox.tables.expressions.checks import check_condition, check_projection, check_update
+from lorafox.tables.expressions.checks import (
+    check_condition,
+    check_projection,
+    check_update,
+    condition_paths,
+)
 from lorafox.tables.expressions.evaluate import compare_values, evaluate_condition
 from lorafox.tables.expressions.keycondition import (
     KeyCondition,
@@ -44,7 +49,7 @@ from lorafox.tables.expressions.nodes import (
     UpdateExpression,
 )
 from lorafox.tables.expressions.parser import parse_condition, parse_projection, parse_update
-from lorafox.tables.expressions.paths import get_value, project, project_paths
+from lorafox.tables.expressions.paths import get_value, project, project_paths, resolve_path
 from lorafox.tables.expressions.request import (
     EXPRESSION_PARAMETERS,
     ParsedExpressions,
@@ -74,6 +79,7 @@ __all__ = [
     "check_projection",
     "check_update",
     "compare_values",
+    "condition_paths",
     "evaluate_condition",
     "expected_to_condition",
     "filter_to_condition",
@@ -86,5 +92,6 @@ __all__ = [
     "parse_update",
     "project",
     "project_paths",
+    "resolve_path",
     "validate_conditions",
 ]

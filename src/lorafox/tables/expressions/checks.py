@@ -47,7 +47,13 @@ from lorafox.tables.expressions.paths import (
 from lorafox.tables.keys import compare_key_values
 from lorafox.tables.values import TYPES, value_type
 
-__all__ = ["check_condition", "check_projection", "check_update", "undefined_value"]
+__all__ = [
+    "check_condition",
+    "check_projection",
+    "check_update",
+    "condition_paths",
+    "undefined_value",
+]
 
 _TYPE_WORDS = {
     "S": "STRING",
@@ -202,6 +208,31 @@ def _function_types(node: Condition, values: Values) -> str | None:
     return None
 
 
+def condition_paths(expression: ConditionExpression) -> Iterator[Path]:
+    """Every document path a condition reads, left to right."""
+    for node in _conditions(expression.root):
+        for operand in _operands(node):
+            for part in _flat(operand):
+                if isinstance(part, Path):
+                    yield part
+
+
+def _order_types(node: Condition, values: Values) -> str | None:
+    """An ordering comparison (or BETWEEN) with a value of a type that has no order."""
+    if isinstance(node, Compare) and node.op in ("<", "<=", ">", ">="):
+        operands: tuple[Operand, ...] = (node.left, node.right)
+        op = node.op
+    elif isinstance(node, Between):
+        operands, op = (node.operand, node.low, node.high), "BETWEEN"
+    else:
+        return None
+    for operand in operands:
+        kind = _operand_type(operand, values)
+        if kind is not None and kind not in ("S", "N", "B"):
+            return _BAD_OPERAND.format(op, kind)
+    return None
+
+
 def _first_undefined(node: Condition, names: Names, values: Values) -> str | None:
     for operand in _operands(node):
         for part in _flat(operand):
@@ -227,7 +258,7 @@ def check_condition(
     for messages in (
         (_first_undefined(node, names, values) for node in nodes),
         (_same_operands(node, names) for node in nodes),
-        (_function_types(node, values) for node in nodes),
+        (_function_types(node, values) or _order_types(node, values) for node in nodes),
     ):
         message = next((m for m in messages if m), None)
         if message:

@@ -40,7 +40,12 @@ from lorafox.tables.expressions.nodes import (
     UpdateExpression,
 )
 from lorafox.tables.keys import compare_key_values
-from lorafox.tables.values import AttributeValue, validate_value, value_type
+from lorafox.tables.values import (
+    AttributeValue,
+    check_attribute_name,
+    validate_value,
+    value_type,
+)
 
 __all__ = [
     "COMPARISON_OPERATORS",
@@ -68,8 +73,9 @@ _COUNTS: dict[str, tuple[int, int | None]] = {
     "BEGINS_WITH": (1, 1), "IN": (1, None), "BETWEEN": (2, 2),
 }  # fmt: skip
 _SCALARS = ("S", "N", "B")
+_EVERY_TYPE = (*_SCALARS, "SS", "NS", "BS", "L", "M", "BOOL", "NULL")
 _TYPES: dict[str, tuple[str, ...]] = {
-    "EQ": (*_SCALARS, "SS", "NS", "BS"), "NE": (*_SCALARS, "SS", "NS", "BS"),
+    "EQ": _EVERY_TYPE, "NE": _EVERY_TYPE,
     "LE": _SCALARS, "LT": _SCALARS, "GE": _SCALARS, "GT": _SCALARS, "CONTAINS": _SCALARS,
     "NOT_CONTAINS": _SCALARS, "BEGINS_WITH": ("S", "B"), "IN": _SCALARS, "BETWEEN": _SCALARS,
 }  # fmt: skip
@@ -107,6 +113,15 @@ def _same_type(values: Sequence[AttributeValue]) -> None:
         )
 
 
+def _check_types(operator: str, values: Sequence[AttributeValue]) -> None:
+    for value in values:
+        if value_type(value) not in _TYPES.get(operator, ()):
+            raise ValidationException(
+                _INVALID + f"ComparisonOperator {operator} is not valid for "
+                f"{value_type(value)} AttributeValue type"
+            )
+
+
 def validate_conditions(conditions: Mapping[str, Any] | None, parameter: str) -> LegacyConditions:
     """Check ``QueryFilter``, ``ScanFilter`` or ``KeyConditions`` (``parameter``, camelCase)."""
     checked: LegacyConditions = {}
@@ -121,12 +136,7 @@ def validate_conditions(conditions: Mapping[str, Any] | None, parameter: str) ->
                 _INVALID + f"Invalid number of argument(s) for the {operator} ComparisonOperator"
             )
         _same_type(values)
-        for value in values:
-            if value_type(value) not in _TYPES.get(operator, ()):
-                raise ValidationException(
-                    _INVALID + f"ComparisonOperator {operator} is not valid for "
-                    f"{value_type(value)} AttributeValue type"
-                )
+        _check_types(operator, values)
         if operator == "BETWEEN":
             _check_between(values)
         checked[name] = (operator, values)
@@ -165,6 +175,7 @@ def _expected_one(
                 _INVALID + f"Invalid number of argument(s) for the {operator} ComparisonOperator"
             )
         _same_type(values)
+        _check_types(operator, values)
         if operator == "BETWEEN":
             _check_between(values)
         return operator, values
@@ -251,6 +262,7 @@ def attribute_updates_to_update(updates: Mapping[str, Any]) -> UpdateExpression:
     adds: list[AddAction] = []
     deletes: list[DeleteAction] = []
     for name, update in updates.items():
+        check_attribute_name(name)
         action = update.get("Action") or "PUT"
         if action not in ("ADD", "PUT", "DELETE"):
             raise _enum_error("attributeUpdates", name, "action", action, ("ADD", "PUT", "DELETE"))
@@ -286,8 +298,16 @@ def attribute_updates_to_update(updates: Mapping[str, Any]) -> UpdateExpression:
 
 def attributes_to_get_to_projection(names: Sequence[str]) -> ProjectionExpression:
     """``AttributesToGet`` as a projection; DynamoDB's error for a name given twice."""
+    if not names:
+        raise ValidationException.constraints(
+            [
+                "Value '[]' at 'attributesToGet' failed to satisfy constraint: Member must have "
+                "length greater than or equal to 1"
+            ]
+        )
     seen: set[str] = set()
     for name in names:
+        check_attribute_name(name)
         if name in seen:
             raise ValidationException(_INVALID + f"Duplicate value in attribute name: {name}")
         seen.add(name)

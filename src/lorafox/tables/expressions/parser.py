@@ -90,6 +90,8 @@ _CONDITION_ORDER = ("parens", "function", "misused", "reserved", "operands")
 _UPDATE_ORDER = ("reserved", "function", "section", "operands")
 _BROKEN = Path(("",))
 _TOO_DEEP = "The expression has too many levels of nesting;"
+MAX_PATH_DEPTH = 32
+"""The most steps (names and list indexes) in one document path."""
 _Operand = TypeVar("_Operand", Operand, UpdateOperand)
 _MISUSED = "The function is not allowed to be used this way in an expression; function: {}"
 
@@ -136,6 +138,11 @@ class _Builder:
                     elements.append(str(token))
             else:
                 elements.append(int(child))
+        if len(elements) > MAX_PATH_DEPTH:
+            raise ValidationException(
+                f"Invalid {self.kind}: The document path has too many nesting levels; "
+                f"nesting levels: {len(elements)}"
+            )
         return Path(tuple(elements))
 
     def placeholder(self, token: Token) -> Placeholder:

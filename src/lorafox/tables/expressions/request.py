@@ -26,7 +26,12 @@ from lorafox.tables.expressions.nodes import (
     UpdateExpression,
 )
 from lorafox.tables.expressions.parser import parse_condition, parse_projection, parse_update
-from lorafox.tables.values import AttributeValue, as_string, validate_value
+from lorafox.tables.values import (
+    AttributeValue,
+    as_string,
+    check_attribute_name,
+    validate_value,
+)
 
 __all__ = [
     "EXPRESSION_PARAMETERS",
@@ -115,7 +120,15 @@ def _check_keys(parameter: str, placeholders: Mapping[str, Any], key_form: re.Pa
 
 def _check_names(names: Mapping[str, Any]) -> dict[str, str]:
     _check_keys("ExpressionAttributeNames", names, _NAME_KEY)
-    return {key: as_string(value) for key, value in names.items()}
+    checked = {key: as_string(value) for key, value in names.items()}
+    for key, name in checked.items():
+        try:
+            check_attribute_name(name)
+        except ValidationException as exc:
+            raise ValidationException(
+                f"ExpressionAttributeNames contains invalid value: {exc.message} for key {key}"
+            ) from None
+    return checked
 
 
 def _check_values(values: Mapping[str, Any]) -> dict[str, AttributeValue]:

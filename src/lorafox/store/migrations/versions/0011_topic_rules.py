@@ -1,8 +1,8 @@
 """Topic rules: AWS IoT rules, each with its TopicRulePayload and the group it belongs to;
 the requests of their http actions until they are answered (kept across restarts).
 
-Revision ID: 0010_topic_rules
-Revises: 0009
+Revision ID: 0011_topic_rules
+Revises: 0010_streams
 Create Date: 2026-12-04
 """
 
@@ -11,8 +11,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0010_topic_rules"
-down_revision = "0009"
+revision = "0011_topic_rules"
+down_revision = "0010_streams"
 branch_labels = None
 depends_on = None
 
