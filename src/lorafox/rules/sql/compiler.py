@@ -420,7 +420,7 @@ class _Compiler:
             pair = _tree(child)
             key_token, value = pair.children
             key = str(key_token)
-            if key_token.type == "STRING" if isinstance(key_token, Token) else False:
+            if isinstance(key_token, Token) and key_token.type == "STRING":
                 key = _unquote(key)
             pairs.append((key, self.expr(value)))
 
