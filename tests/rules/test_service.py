@@ -123,3 +123,15 @@ async def test_rules_changed_elsewhere_are_picked_up(rules: TopicRules) -> None:
         assert rules.engine._matching("e") == []
     finally:
         follower.cancel()
+
+
+async def test_at_most_max_rules(rules: TopicRules, monkeypatch: pytest.MonkeyPatch) -> None:
+    from lorafox.rules import service
+    from lorafox.rules.errors import RuleInvalid
+
+    monkeypatch.setattr(service, "MAX_RULES", 2)
+    admin = caller(ROOT, Profile.ADMIN)
+    await rules.create(admin, "A", SQL)
+    await rules.create(admin, "B", SQL)
+    with pytest.raises(RuleInvalid, match="at most 2"):
+        await rules.create(admin, "C", SQL)

@@ -23,13 +23,16 @@ from lorafox.ports.rules import RuleStore
 from lorafox.rules.actions import showable
 from lorafox.rules.compiled import check_name, compile_rule, rule_from_payload
 from lorafox.rules.engine import RulesEngine, RuleStats
-from lorafox.rules.errors import ActionFailed
+from lorafox.rules.errors import ActionFailed, RuleInvalid
 from lorafox.rules.sql import NO_MATCH, MessageContext
 from lorafox.rules.topics import filter_matches
 
 __all__ = ["RuleExists", "RuleNotFound", "TopicRules"]
 
 log = logging.getLogger(__name__)
+
+MAX_RULES = 1000
+"""Topic rules at most (AWS's default quota per account and region)."""
 
 
 class RuleNotFound(NotFound):
@@ -108,6 +111,8 @@ class TopicRules:
 
     async def create(self, caller: Principal, name: str, payload: Any) -> TopicRule:
         check_name(name)
+        if len(await self._store.list_rules()) >= MAX_RULES:
+            raise RuleInvalid(f"lorafox runs at most {MAX_RULES} topic rules: delete one first")
         rule = rule_from_payload(
             name,
             payload,
