@@ -17,7 +17,7 @@ from lorafox.rules.actions import ActionRunner, attribute_value, compile_action
 from lorafox.rules.compiled import rule_from_payload
 from lorafox.rules.engine import BusMessage, RulesEngine
 from lorafox.rules.errors import RuleInvalid, SqlParseError
-from lorafox.rules.sql import MessageContext, compile_statement
+from lorafox.rules.sql import NO_MATCH, MessageContext, compile_statement
 from lorafox.rules.templates import compile_template
 from lorafox.tables.errors import ResourceNotFoundException
 
@@ -499,3 +499,32 @@ async def test_http_requests_are_kept_until_answered_and_leftovers_are_resent() 
     assert sent == ["https://h/new", "https://h/left-over"]
     assert outbox.rows == {}
     await http.aclose()
+
+
+@pytest.mark.parametrize(
+    ("where", "payload", "fires"),
+    [
+        ("device = 'A'", b'{"device": "A"}', True),
+        ("device = 'A'", b'{"device": "B"}', False),
+        ("'A' = device AND n > 1", b'{"device": "A", "n": 2}', True),
+        ("device = 'A' AND n > 1", b'{"device": "A", "n": 1}', False),
+        ("meta.device = 'A'", b'{"meta": {"device": "A"}}', True),
+        ("meta.device = 'A'", b'{"meta": "A"}', False),
+        ("device = '1'", b'{"device": 1}', False),  # different types are not equal
+        ("device = 'A' OR n > 1", b'{"device": "B", "n": 2}', True),  # OR: no guard
+        ("device = 'A'", b"not json", False),
+    ],
+)
+async def test_rules_skipped_by_their_where_text_fire_exactly_as_evaluated(
+    ports: tuple[Tables, Publisher, Downlinks], where: str, payload: bytes, fires: bool
+) -> None:
+    sql = "SELECT * FROM 'g/+' WHERE " + where  # noqa: S608 - AWS IoT SQL
+    statement = compile_statement(sql, "2016-03-23")
+    evaluated = statement.evaluate(MessageContext("g/1", payload, 0))
+    assert (evaluated is not NO_MATCH) == fires
+    engine = RulesEngine(ActionRunner(publisher=ports[1]), root_path=ROOT)
+    republish = [{"republish": {"roleArn": "r", "topic": "out"}}]
+    engine.load([rule("G", {"sql": sql, "awsIotSqlVersion": "2016-03-23", "actions": republish})])
+    await settle(engine, BusMessage("g/1", payload))
+    assert bool(ports[1].published) == fires
+    assert engine.stats_of("G").matched == 1

@@ -81,6 +81,18 @@ class RuleStats:
         }
 
 
+_UNSEEN: Any = object()
+
+
+def _at(doc: Any, path: tuple[str, ...]) -> Any:
+    """The text at ``path`` of ``doc`` (None when there is no text there)."""
+    for key in path:
+        if not isinstance(doc, dict):
+            return None
+        doc = doc.get(key)
+    return doc if isinstance(doc, str) else None
+
+
 def sees(rule: TopicRule, audience: tuple[str, ...] | None, root_path: str) -> bool:
     """Whether a rule of its group may read a message with ``audience``."""
     if rule.group_path == root_path:
@@ -247,6 +259,8 @@ class RulesEngine:
         )
         envs: dict[str, Env] = {}
         """One evaluation state per SQL version, shared by the rules without SET."""
+        texts: dict[tuple[str, ...], Any] = {}
+        """The payload's value at each path a rule's WHERE compares with a text."""
         for compiled in self._matching(message.topic):
             rule = compiled.rule
             if not sees(rule, message.audience, self._root):
@@ -261,6 +275,14 @@ class RulesEngine:
                 env = envs.get(statement.version)
                 if env is None:
                     env = envs[statement.version] = statement.env(context)
+                guard = statement.guard
+                if guard is not None:
+                    path, text = guard
+                    found = texts.get(path, _UNSEEN)
+                    if found is _UNSEEN:
+                        found = texts[path] = _at(env.doc, path)
+                    if found != text:
+                        continue  # its WHERE cannot be true
                 if statement.has_variables:
                     env = statement.env(context, env.doc)
                 result = statement.run(env)

@@ -459,6 +459,32 @@ class _Compiler:
         return run
 
 
+def _path_of(node: Tree[Token] | Token) -> tuple[str, ...] | None:
+    """The keys of a plain path (``a.b.c``), None for anything else."""
+    if isinstance(node, Tree):
+        if node.data == "field":
+            return (str(node.children[0]),)
+        if node.data == "attr":
+            base = _path_of(node.children[0])
+            return None if base is None else (*base, str(node.children[1]))
+    return None
+
+
+def _guard(node: Tree[Token] | Token | None) -> tuple[tuple[str, ...], str] | None:
+    """A ``path = 'text'`` the WHERE clause needs to be true (alone, or ANDed with more):
+    when the payload has no such text there, the rule cannot fire."""
+    if not isinstance(node, Tree):
+        return None
+    if node.data == "and_":
+        return _guard(node.children[0]) or _guard(node.children[1])
+    if node.data == "compare" and str(node.children[1]) == "=":
+        for path_node, text_node in (node.children[0::2], node.children[2::-2]):
+            path = _path_of(path_node)
+            if path is not None and isinstance(text_node, Tree) and text_node.data == "string":
+                return path, _unquote(str(text_node.children[0]))
+    return None
+
+
 def _default_name(expression: Tree[Token] | Token, position: int) -> str:
     """An unaliased path is named by its last key, anything else ``_<position>``."""
     if isinstance(expression, Tree):
@@ -477,6 +503,8 @@ class Statement:
     version: str
     topic_filter: str
     functions: frozenset[str]
+    guard: tuple[tuple[str, ...], str] | None
+    """A ``path = 'text'`` its WHERE needs (the engine skips payloads without it)."""
     _sets: tuple[tuple[str, Compiled], ...]
     _select: _Select
     _where: Compiled | None
@@ -559,6 +587,7 @@ def compile_statement(sql: str, version: str | None = None) -> Statement:
         version=version,
         topic_filter=topic_filter,
         functions=frozenset(compiler.functions),
+        guard=_guard(where),
         _sets=tuple(sets),
         _select=select,
         _where=compiler.expr(where) if where is not None else None,
