@@ -45,7 +45,6 @@ from lorafox.errors import (
     NotFound,
     StoreError,
 )
-from lorafox.rules.compiled import compile_rule
 from lorafox.rules.errors import SqlParseError
 from lorafox.rules.service import RuleExists, TopicRules
 
@@ -294,7 +293,7 @@ class IotEndpoint:
                 {
                     "ruleArn": _rule_arn(region, r.name),
                     "ruleName": r.name,
-                    "topicPattern": compile_rule(r).statement.topic_filter,
+                    "topicPattern": self._rules.topic_filter(r),
                     "createdAt": r.created_at,
                     "ruleDisabled": r.disabled,
                 }

@@ -176,6 +176,11 @@ class RulesEngine:
         for listener in self.listeners:
             listener()
 
+    def compiled(self, rule: TopicRule) -> CompiledRule:
+        """``rule`` compiled: the engine's copy when it runs this very rule."""
+        found = self._rules.get(rule.name)
+        return found if found is not None and found.rule == rule else compile_rule(rule)
+
     def filters(self) -> set[str]:
         """The topic filters of the enabled rules."""
         return set(self._by_filter)

@@ -138,10 +138,14 @@ class TopicRules:
                 continue
             if disabled is not None and rule.disabled != disabled:
                 continue
-            if topic is not None and compile_rule(rule).statement.topic_filter != topic:
+            if topic is not None and self.topic_filter(rule) != topic:
                 continue
             out.append(rule)
         return out
+
+    def topic_filter(self, rule: TopicRule) -> str:
+        """The filter of ``rule``'s FROM (AWS's ``topicPattern``)."""
+        return self.engine.compiled(rule).statement.topic_filter
 
     async def replace(self, caller: Principal, name: str, payload: Any) -> TopicRule:
         old = await self._changeable(caller, name)
