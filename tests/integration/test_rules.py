@@ -14,8 +14,10 @@ from typing import Any
 import boto3  # type: ignore[import-untyped]
 import httpx
 import orjson
+import paho.mqtt.client as mqtt
 import pytest
 from botocore.exceptions import ClientError  # type: ignore[import-untyped]
+from paho.mqtt.enums import CallbackAPIVersion
 
 from lorafox.ports.rules import HttpRequest
 from lorafox.store.sql.store import SqlStore
@@ -646,3 +648,32 @@ async def _keep(data_dir: Path, request: HttpRequest) -> None:
         await store.rule_http.keep(request)
     finally:
         await store.close()
+
+
+def test_clientid_and_sourceip_of_an_mqtt_client(
+    server: Running, login: tuple[str, str], iot: Any
+) -> None:
+    base = "cid" + uuid.uuid4().hex[:6]
+    iot.create_topic_rule(
+        ruleName=new_name(),
+        topicRulePayload={
+            "sql": f"SELECT clientid() AS c, sourceip() AS ip, principal() AS p FROM '{base}/in'",  # noqa: S608
+            "actions": [{"republish": {"roleArn": "r", "topic": f"{base}/out"}}],
+        },
+    )
+    assert server.mqtt_port is not None
+    recorder = Recorder(
+        "127.0.0.1", server.mqtt_port, f"{base}/out", username=login[0], password=login[1]
+    )
+    device = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="meter-42")
+    device.username_pw_set(*login)
+    device.connect("127.0.0.1", server.mqtt_port)
+    device.loop_start()
+    try:
+        device.publish(f"{base}/in", b"{}", qos=1).wait_for_publish(10)
+        [out] = recorder.wait_for(f"{base}/out", timeout=30)
+    finally:
+        device.loop_stop()
+        device.disconnect()
+        recorder.close()
+    assert out == {"c": "meter-42", "ip": "127.0.0.1", "p": "rules"}

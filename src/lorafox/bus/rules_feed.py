@@ -23,7 +23,7 @@ from lorafox.bus.broker import EmbeddedBus
 from lorafox.bus.topics import filter_matcher
 from lorafox.domain import Principal
 from lorafox.errors import Forbidden, InvalidInput
-from lorafox.ports.bus import Audience, Bus, MessageHandler, publisher
+from lorafox.ports.bus import Audience, Bus, MessageHandler, publisher, publisher_client
 from lorafox.rules.engine import BusMessage, RulesEngine
 
 __all__ = ["RulesFeed"]
@@ -139,7 +139,18 @@ class RulesFeed:
             audience, name = None, None  # an anonymous client: whoever reads everything
         else:
             audience, name = await self._access.audience_of(topic), None
-        self._engine.offer(BusMessage(topic, payload, audience, principal=name, received_at=_now()))
+        client = publisher_client.get()
+        self._engine.offer(
+            BusMessage(
+                topic,
+                payload,
+                audience,
+                client_id=client[0] if client else None,
+                principal=name,
+                source_ip=client[1].rsplit(":", 1)[0] if client else None,
+                received_at=_now(),
+            )
+        )
 
     async def publish_as(
         self,
