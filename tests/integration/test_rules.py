@@ -100,6 +100,7 @@ def test_boto3_manages_rules(iot: Any) -> None:
     with pytest.raises(ClientError) as caught:
         iot.create_topic_rule(ruleName=name, topicRulePayload=payload)
     assert error_code(caught) == "ResourceAlreadyExistsException"
+    assert caught.value.response["resourceArn"].startswith("arn:aws:iot:eu-west-1:")
 
     listed = iot.list_topic_rules(topic="sigfox/downlink/+")["rules"]
     assert [r["ruleName"] for r in listed if r["ruleName"] == name] == [name]

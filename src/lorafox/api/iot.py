@@ -147,6 +147,7 @@ class IotEndpoint:
     async def _handle(self, scope: Scope, receive: Receive) -> dict[str, Any] | None:
         path: str = scope["path"]
         publishing = path.startswith("/topics/")
+        region = "us-east-1"
         try:
             body = await read_body(receive, MAX_MESSAGE_BYTES if publishing else MAX_RULE_BYTES)
             caller, region = await self._caller(scope, body, "iotdata" if publishing else "iot")
@@ -164,7 +165,7 @@ class IotEndpoint:
                 "ResourceAlreadyExistsException",
                 f"Rule {exc.name} already exists",
                 resourceId=exc.name,
-                resourceArn=_rule_arn("us-east-1", exc.name),
+                resourceArn=_rule_arn(region, exc.name),
             ) from None
         except SigV4Error as exc:
             raise _AwsError(403, exc.code, exc.message) from None
