@@ -438,3 +438,19 @@ def test_user_properties_and_nanvl_on_nan() -> None:
     out = statement.evaluate(message(properties={"user_properties": [("k", "1"), ("j", "2")]}))
     assert out["k"] == ["1"] and out["all"] == [{"k": "1"}, {"j": "2"}]
     assert out.get("n", UNDEFINED) is UNDEFINED  # power(-1, 0.5) is no number: Undefined
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "+".join(["a"] * 3000),
+        "-" * 3000 + "1",
+        "abs(" * 3000 + "1" + ")" * 3000,
+        "NOT " * 3000 + "t",
+    ],
+)
+def test_deep_nesting_is_refused(expression: str) -> None:
+    with pytest.raises(SqlParseError, match="nests more than"):
+        compile_statement("SELECT " + expression + " AS x FROM 't'")  # noqa: S608
+    assert value_of("+".join(["1"] * 150)) == 150
+    assert value_of("(" * 3000 + "1" + ")" * 3000) == 1  # parentheses leave no level

@@ -550,6 +550,27 @@ class Statement:
         return self._select.run(env)
 
 
+MAX_DEPTH = 200
+"""How deeply expressions may nest (deeper statements are refused, not run into Python's
+recursion limit)."""
+
+
+def _depth(tree: Tree[Token]) -> int:
+    deepest = 0
+    stack: list[tuple[Tree[Token], int]] = [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        stack.extend((child, depth + 1) for child in node.children if isinstance(child, Tree))
+    return deepest
+
+
+def _shallow(tree: Tree[Token]) -> Tree[Token]:
+    if _depth(tree) > MAX_DEPTH:
+        raise SqlParseError(f"the statement nests more than {MAX_DEPTH} levels deep")
+    return tree
+
+
 def compile_statement(sql: str, version: str | None = None) -> Statement:
     """Parse and compile ``sql`` under ``version`` (None: 2015-10-08, as AWS)."""
     version = version or DEFAULT_VERSION
@@ -557,7 +578,7 @@ def compile_statement(sql: str, version: str | None = None) -> Statement:
         raise SqlParseError(
             f"unknown awsIotSqlVersion {version!r}: use {V2016} or {DEFAULT_VERSION}"
         )
-    tree = _parse(sql)
+    tree = _shallow(_parse(sql))
     compiler = _Compiler(version)
     set_clause, value, items, topic, where = tree.children
     sets: list[tuple[str, Compiled]] = []
@@ -596,7 +617,7 @@ def compile_statement(sql: str, version: str | None = None) -> Statement:
 
 def compile_expression(text: str, version: str | None = None) -> Callable[[Env], Value]:
     """One expression (a substitution template's ``${…}``), compiled."""
-    tree = _parse(text, start="expression")
+    tree = _shallow(_parse(text, start="expression"))
     items = tree.children[2]
     items = _tree(items)
     entries = [c for c in items.children if c is not None]
