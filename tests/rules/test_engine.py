@@ -528,3 +528,26 @@ async def test_rules_skipped_by_their_where_text_fire_exactly_as_evaluated(
     await settle(engine, BusMessage("g/1", payload))
     assert bool(ports[1].published) == fires
     assert engine.stats_of("G").matched == 1
+
+
+async def test_templates_see_the_set_variables(
+    engine: RulesEngine, ports: tuple[Tables, Publisher, Downlinks]
+) -> None:
+    engine.load(
+        [
+            rule(
+                "Vars",
+                {
+                    "sql": "SET @room = upper(topic(2)) SELECT t FROM 'v/+'",
+                    "awsIotSqlVersion": "2016-03-23",
+                    "actions": [{"republish": {"roleArn": "r", "topic": "rooms/${@room}"}}],
+                },
+            )
+        ]
+    )
+    await settle(engine, BusMessage("v/kitchen", b'{"t": 1}'))
+    assert ports[1].published == [("rooms/KITCHEN", b'{"t":1}', 0)]
+    with pytest.raises(RuleInvalid, match="not SET"):
+        rule(
+            "NoVar", {"sql": "SELECT t FROM 'v/+'", "actions": [{"republish": {"topic": "${@x}"}}]}
+        )

@@ -187,10 +187,18 @@ def _string(params: Mapping[str, Any], name: str, kind: str, *, required: bool) 
 
 
 def _template(
-    params: Mapping[str, Any], name: str, kind: str, version: str | None, *, required: bool
+    params: Mapping[str, Any],
+    name: str,
+    kind: str,
+    version: str | None,
+    *,
+    required: bool,
+    variables: frozenset[str] = frozenset(),
 ) -> Template | None:
     text = _string(params, name, kind, required=required)
-    return None if text is None else compile_template(text, version, f"{kind}.{name}")
+    if text is None:
+        return None
+    return compile_template(text, version, f"{kind}.{name}", variables)
 
 
 def _key_type(params: Mapping[str, Any], name: str) -> str:
@@ -223,7 +231,10 @@ class CompiledAction:
 
 
 def _http_headers(
-    params: Mapping[str, Any], version: str | None, templates: dict[str, Template]
+    params: Mapping[str, Any],
+    version: str | None,
+    templates: dict[str, Template],
+    variables: frozenset[str],
 ) -> list[str]:
     """The names of an http action's headers; their value templates go in ``templates``."""
     headers = params.get("headers", [])
@@ -236,13 +247,20 @@ def _http_headers(
         value = header.get("value")
         if not isinstance(value, str):
             raise RuleInvalid("each http header needs a key and a value", field="http")
-        templates[f"header:{i}"] = compile_template(value, version, "http.headers")
+        templates[f"header:{i}"] = compile_template(value, version, "http.headers", variables)
         names.append(str(header["key"]))
     return names
 
 
-def compile_action(spec: Any, version: str | None, *, where: str = "actions") -> CompiledAction:
-    """Check one ``{"<kind>": {...}}`` entry and compile its templates."""
+def compile_action(
+    spec: Any,
+    version: str | None,
+    *,
+    where: str = "actions",
+    variables: frozenset[str] = frozenset(),
+) -> CompiledAction:
+    """Check one ``{"<kind>": {...}}`` entry and compile its templates (``variables``: the
+    statement's SET variables, which templates may use)."""
     if not isinstance(spec, Mapping) or len(spec) != 1:
         raise RuleInvalid(f"each of {where} must name exactly one action", field=where)
     ((kind, params),) = spec.items()
@@ -259,7 +277,7 @@ def compile_action(spec: Any, version: str | None, *, where: str = "actions") ->
     options: dict[str, Any] = {}
 
     def add(name: str, *, required: bool) -> None:
-        template = _template(params, name, kind, version, required=required)
+        template = _template(params, name, kind, version, required=required, variables=variables)
         if template is not None:
             templates[name] = template
 
@@ -278,7 +296,9 @@ def compile_action(spec: Any, version: str | None, *, where: str = "actions") ->
         put = params.get("putItem")
         if not isinstance(put, Mapping):
             raise RuleInvalid("dynamoDBv2.putItem.tableName is required", field="dynamoDBv2")
-        template = _template(put, "tableName", "dynamoDBv2.putItem", version, required=True)
+        template = _template(
+            put, "tableName", "dynamoDBv2.putItem", version, required=True, variables=variables
+        )
         if template is not None:
             templates["tableName"] = template
     elif kind == "republish":
@@ -289,7 +309,7 @@ def compile_action(spec: Any, version: str | None, *, where: str = "actions") ->
         options["qos"] = qos
     elif kind == "http":
         add("url", required=True)
-        options["headers"] = _http_headers(params, version, templates)
+        options["headers"] = _http_headers(params, version, templates, variables)
     else:  # downlink
         add("deviceId", required=True)
         add("downlinkData", required=True)

@@ -52,9 +52,12 @@ def compile_rule(rule: TopicRule) -> CompiledRule:
     if len(rule.actions) > MAX_ACTIONS:
         raise RuleInvalid(f"a rule takes at most {MAX_ACTIONS} actions", field="actions")
     statement = compile_statement(rule.sql, rule.sql_version)
-    actions = tuple(compile_action(a, rule.sql_version) for a in rule.actions)
+    variables = statement.variables
+    actions = tuple(compile_action(a, rule.sql_version, variables=variables) for a in rule.actions)
     error = (
-        compile_action(rule.error_action, rule.sql_version, where="errorAction")
+        compile_action(
+            rule.error_action, rule.sql_version, where="errorAction", variables=variables
+        )
         if rule.error_action is not None
         else None
     )

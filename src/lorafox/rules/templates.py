@@ -60,8 +60,11 @@ def _closing(text: str, start: int) -> int:
     return -1
 
 
-def compile_template(text: str, version: str | None, where: str) -> Template:
-    """Compile ``text``; ``where`` names the parameter in error messages."""
+def compile_template(
+    text: str, version: str | None, where: str, variables: frozenset[str] = frozenset()
+) -> Template:
+    """Compile ``text``; ``where`` names the parameter in error messages, ``variables`` are
+    the statement's SET variables."""
     parts: list[str | Callable[[Env], object]] = []
     literal: list[str] = []
     i = 0
@@ -74,7 +77,7 @@ def compile_template(text: str, version: str | None, where: str) -> Template:
             if end < 0:
                 raise RuleInvalid(f"{where}: '${{' at {i} is never closed by '}}'", field=where)
             try:
-                compiled = compile_expression(text[i + 2 : end], version)
+                compiled = compile_expression(text[i + 2 : end], version, variables)
             except SqlParseError as exc:
                 raise RuleInvalid(f"{where}: {exc.message}", field=where) from None
             if literal:

@@ -503,6 +503,8 @@ class Statement:
     version: str
     topic_filter: str
     functions: frozenset[str]
+    variables: frozenset[str]
+    """The names its SET clause gives (templates may use them)."""
     guard: tuple[tuple[str, ...], str] | None
     """A ``path = 'text'`` its WHERE needs (the engine skips payloads without it)."""
     _sets: tuple[tuple[str, Compiled], ...]
@@ -608,6 +610,7 @@ def compile_statement(sql: str, version: str | None = None) -> Statement:
         version=version,
         topic_filter=topic_filter,
         functions=frozenset(compiler.functions),
+        variables=frozenset(compiler.variables),
         guard=_guard(where),
         _sets=tuple(sets),
         _select=select,
@@ -615,12 +618,17 @@ def compile_statement(sql: str, version: str | None = None) -> Statement:
     )
 
 
-def compile_expression(text: str, version: str | None = None) -> Callable[[Env], Value]:
-    """One expression (a substitution template's ``${…}``), compiled."""
+def compile_expression(
+    text: str, version: str | None = None, variables: frozenset[str] = frozenset()
+) -> Callable[[Env], Value]:
+    """One expression (a substitution template's ``${…}``), compiled; ``variables``: the
+    statement's SET variables it may use."""
     tree = _shallow(_parse(text, start="expression"))
     items = tree.children[2]
     items = _tree(items)
     entries = [c for c in items.children if c is not None]
     if len(entries) != 1 or not isinstance(entries[0], Tree) or entries[0].data != "item":
         raise SqlParseError(f"not one expression: {text!r}")
-    return _Compiler(version or DEFAULT_VERSION).expr(entries[0].children[0])
+    compiler = _Compiler(version or DEFAULT_VERSION)
+    compiler.variables.update(variables)
+    return compiler.expr(entries[0].children[0])
