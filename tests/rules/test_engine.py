@@ -220,6 +220,7 @@ async def test_a_missing_table_sends_aws_error_document_to_the_error_action(
     stats = engine.stats_of("Broken")
     assert (stats.action_successes, stats.action_failures) == (1, 1)
     assert stats.last_errors[0]["failedResource"] == "Missing"
+    assert stats.last_errors[0]["messageId"] is None  # not an uplink of lorafox's store
 
 
 async def test_where_disabled_rules_and_group_visibility(

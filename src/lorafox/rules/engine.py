@@ -388,11 +388,13 @@ class RulesEngine:
         if not failures:
             return
         message = env.message
+        stored = env.doc.get("messageId") if isinstance(env.doc, dict) else None
         for failure in failures:
             stats.last_errors.append(
                 {
                     "time": int(time.time() * 1000),
                     "traceId": message.trace_id,
+                    "messageId": stored,  # an uplink's id in lorafox's store, when it is one
                     "topic": message.topic,
                     **failure,
                 }
