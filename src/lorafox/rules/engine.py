@@ -31,6 +31,7 @@ from lorafox.rules.actions import ActionRunner, CompiledAction, Prepared
 from lorafox.rules.compiled import CompiledRule, compile_rule
 from lorafox.rules.errors import ActionFailed
 from lorafox.rules.sql import NO_MATCH, UNDEFINED, Env, MessageContext
+from lorafox.rules.sql.values import from_json
 from lorafox.rules.topics import filter_matches
 
 __all__ = ["BusMessage", "RuleStats", "RulesEngine"]
@@ -81,7 +82,20 @@ class RuleStats:
         }
 
 
-_UNSEEN: Any = object()
+@dataclass(slots=True)
+class _Plan:
+    """What to do with the messages of one topic."""
+
+    rules: list[CompiledRule]
+    """Every enabled rule whose filter matches (their ``matched`` counters)."""
+    free: list[CompiledRule]
+    """Those evaluated on every message."""
+    guarded: dict[tuple[str, ...], dict[str, list[CompiledRule]]]
+    """Those whose WHERE needs ``path = 'text'``, by path and text."""
+    everyone: list[RuleStats]
+    """The counters of those that see every message (the root group's)."""
+    grouped: list[tuple[str, RuleStats]]
+    """The counters of the others, with their group's path (see ``sees``)."""
 
 
 def _at(doc: Any, path: tuple[str, ...]) -> Any:
@@ -134,6 +148,7 @@ class RulesEngine:
         self._rules: dict[str, CompiledRule] = {}
         self._by_filter: dict[str, list[CompiledRule]] = {}
         self._matched: dict[str, list[CompiledRule]] = {}
+        self._plans: dict[str, _Plan] = {}
         self.listeners: list[Callable[[], None]] = []
         """Called when the set of enabled rules changes (the bus follows their filters)."""
         self._queue: asyncio.Queue[BusMessage | None] = asyncio.Queue(queue_size)
@@ -173,6 +188,7 @@ class RulesEngine:
                 by_filter.setdefault(compiled.statement.topic_filter, []).append(compiled)
         self._by_filter = by_filter
         self._matched = {}
+        self._plans = {}
         for listener in self.listeners:
             listener()
 
@@ -204,6 +220,30 @@ class RulesEngine:
             self._matched.clear()
         self._matched[topic] = out
         return out
+
+    def _plan(self, topic: str) -> _Plan:
+        """The matching rules of ``topic``, those a WHERE text guards indexed by it
+        (remembered per topic)."""
+        plan = self._plans.get(topic)
+        if plan is not None:
+            return plan
+        plan = _Plan(self._matching(topic), [], {}, [], [])
+        for compiled in plan.rules:
+            stats = self.stats_of(compiled.name)
+            if compiled.rule.group_path == self._root:
+                plan.everyone.append(stats)
+            else:
+                plan.grouped.append((compiled.rule.group_path, stats))
+            guard = compiled.statement.guard
+            if guard is None or compiled.statement.reads_tables:
+                plan.free.append(compiled)
+            else:
+                path, text = guard
+                plan.guarded.setdefault(path, {}).setdefault(text, []).append(compiled)
+        if len(self._plans) >= MATCH_CACHE:
+            self._plans.clear()
+        self._plans[topic] = plan
+        return plan
 
     # -- intake ---------------------------------------------------------------------------
 
@@ -262,16 +302,31 @@ class RulesEngine:
             account=self._account,
             properties=message.properties,
         )
+        audience = message.audience
+        plan = self._plan(message.topic)
+        for stats in plan.everyone:
+            stats.matched += 1
+        if audience is not None:
+            for group_path, stats in plan.grouped:
+                if any(path.startswith(group_path) for path in audience):
+                    stats.matched += 1
         envs: dict[str, Env] = {}
         """One evaluation state per SQL version, shared by the rules without SET."""
-        texts: dict[tuple[str, ...], Any] = {}
-        """The payload's value at each path a rule's WHERE compares with a text."""
-        for compiled in self._matching(message.topic):
+        chosen = plan.free
+        doc: Any = None
+        if plan.guarded:
+            # the rules whose WHERE needs a text at a path: only those the payload has
+            doc = from_json(message.payload, whole_decimals=True)
+            chosen = list(chosen)
+            for path, by_text in plan.guarded.items():
+                found = by_text.get(_at(doc, path))
+                if found:
+                    chosen.extend(found)
+        for compiled in chosen:
             rule = compiled.rule
-            if not sees(rule, message.audience, self._root):
+            if not sees(rule, audience, self._root):
                 continue
             stats = self.stats.get(rule.name) or self.stats_of(rule.name)
-            stats.matched += 1
             statement = compiled.statement
             if statement.reads_tables:  # evaluated in a task of its own: it waits for a read
                 await self._start(self._read_then_act(compiled, context, stats))
@@ -279,15 +334,8 @@ class RulesEngine:
             try:
                 env = envs.get(statement.version)
                 if env is None:
-                    env = envs[statement.version] = statement.env(context)
-                guard = statement.guard
-                if guard is not None:
-                    path, text = guard
-                    found = texts.get(path, _UNSEEN)
-                    if found is _UNSEEN:
-                        found = texts[path] = _at(env.doc, path)
-                    if found != text:
-                        continue  # its WHERE cannot be true
+                    shared = doc if statement.whole_decimals else None  # parsed alike
+                    env = envs[statement.version] = statement.env(context, shared)
                 if statement.has_variables:
                     env = statement.env(context, env.doc)
                 result = statement.run(env)
