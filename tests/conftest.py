@@ -325,6 +325,8 @@ TABLES_AFTER_0009 = (
     "DROP TABLE callback_deliveries",
     "DROP TABLE callbacks",
     "DROP TABLE ddb_stream_records",
+    "DROP TABLE topic_rules",
+    "DROP TABLE rule_http_outbox",
 )
 """Statements that drop the tables of the revisions after 0009 (to test an upgrade from it)."""
 

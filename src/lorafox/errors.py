@@ -4,20 +4,25 @@ Every error the project raises on purpose derives from ``LorafoxError``. Each pr
 tree in one module: HTTP status codes and the Sigfox JSON body in ``lorafox.api.errors``, MQTT
 refusals on ``…/rejected`` in ``lorafox.downlink.queue``, the CLI's one-line messages in
 ``lorafox.cli``; the DynamoDB API's own errors (``lorafox.tables.errors.DynamoDBError``,
-a ``LorafoxError`` carrying its ``__type`` and status) are answered by ``lorafox.api.dynamodb``::
+a ``LorafoxError`` carrying its ``__type`` and status) are answered by ``lorafox.api.dynamodb``,
+and the AWS IoT API answers the rules' errors in AWS's terms (``lorafox.api.iot``)::
 
     LorafoxError
     ├── ConfigError            bad settings, a port already in use (CLI: one line, exit 2)
     ├── InvalidInput           malformed request or message                        → 400
     │   ├── PayloadFormatError a device type's payload format does not compile
+    │   ├── SqlParseError      a topic rule's statement does not parse (lorafox.rules.errors)
+    │   ├── RuleInvalid        a topic rule's name or action is wrong (lorafox.rules.errors)
     │   └── PayloadTooLarge    a request body over its limit                       → 413
     ├── AuthenticationFailed   missing or wrong credentials                        → 401
     │   └── LoginThrottled     too many wrong passwords: retry later               → 429
     ├── Forbidden              authenticated but not allowed, or outside the allow-list → 403
-    ├── NotFound               no such object                                      → 404
+    ├── NotFound               no such object (RuleNotFound: lorafox.rules.service) → 404
     ├── Conflict               the object exists, or its state forbids the change  → 409
+    │                          (RuleExists: lorafox.rules.service)
     ├── StoreError             the database failed                                 → 503
     ├── PayloadDecodeError     a payload does not fit its format (the message is kept)
+    ├── ActionFailed           a topic rule's action failed for one message (lorafox.rules.errors)
     └── BusError               the MQTT broker failed
         └── BusUnavailable     not connected to the broker right now
 """

@@ -14,9 +14,10 @@ import errno
 import ipaddress
 import logging
 import socket
-from collections.abc import Awaitable, Callable, Generator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Sequence
 from dataclasses import dataclass
 
+import httpx
 import uvicorn
 
 from lorafox.api.app import create_app
@@ -25,6 +26,7 @@ from lorafox.api.callbacks import SigfoxCallbacks
 from lorafox.api.context import ApiContext
 from lorafox.api.dynamodb import DynamoDBEndpoint
 from lorafox.api.http_protocol import EdgeLimits, bounded_http_protocol
+from lorafox.api.iot import IotEndpoint
 from lorafox.auth import rbac
 from lorafox.auth.basic import BasicAuthenticator
 from lorafox.auth.principals import PrincipalAuthenticator
@@ -36,12 +38,14 @@ from lorafox.bus.access import TopicAccess
 from lorafox.bus.broker import BrokerLimits, EmbeddedBroker, EmbeddedBus
 from lorafox.bus.external import BrokerAddress, ExternalBus, tls_context
 from lorafox.bus.outbox import Outbox
+from lorafox.bus.rules_feed import RulesFeed
 from lorafox.callbacks.service import OutgoingCallbacks
 from lorafox.data_dir import lock_data_dir, private_umask
 from lorafox.devices import DeviceManagement, UnknownDevicePolicy, UnknownDevices
+from lorafox.devices.devices import Devices
 from lorafox.domain import Principal, StoredUplink
 from lorafox.downlink.queue import DownlinkQueue
-from lorafox.errors import AuthenticationFailed, ConfigError
+from lorafox.errors import AuthenticationFailed, ConfigError, NotFound
 from lorafox.events.log import now_ms
 from lorafox.events.service import DeviceEvents
 from lorafox.identity import Identity
@@ -49,6 +53,10 @@ from lorafox.ingest.sigfox import uplink_json
 from lorafox.metrics import Metrics
 from lorafox.ports.bus import Bus
 from lorafox.reports import ServiceReports
+from lorafox.rules.actions import ActionRunner
+from lorafox.rules.engine import RulesEngine
+from lorafox.rules.service import TopicRules
+from lorafox.rules.tables import TablesForRules
 from lorafox.settings import Settings
 from lorafox.store.sql.store import SqlStore
 from lorafox.tables.maintenance import TableMaintenance
@@ -58,6 +66,9 @@ from lorafox.uplink import UplinkPipeline, UplinkService
 __all__ = ["Service", "bind_socket"]
 
 log = logging.getLogger(__name__)
+
+RULES_RELOAD_SECONDS = 10.0
+"""How often the topic rules are compared with the database's (several instances)."""
 
 
 def bind_socket(host: str, port: int, flag: str) -> socket.socket:
@@ -85,6 +96,42 @@ class _Server(uvicorn.Server):
     @contextlib.contextmanager
     def capture_signals(self) -> Generator[None, None, None]:
         yield
+
+
+class _RuleDownlinks:
+    """``RuleDownlinks``: a rule queues downlinks for the devices of its group only."""
+
+    def __init__(self, devices: Devices, queue: DownlinkQueue) -> None:
+        self._devices = devices
+        self._queue = queue
+
+    async def queue(self, group_path: str, device: str, data: str, *, source: str) -> None:
+        path = await self._devices.registered_path(device)
+        if path is None or not path.startswith(group_path):
+            raise NotFound(f"device {device} not found")
+        await self._queue.queue(device, data, source=source, field="downlinkData")
+
+
+@contextlib.asynccontextmanager
+async def _running(rules: TopicRules) -> AsyncIterator[None]:
+    """The rules engine's task while the service runs (and the reload of rules changed by
+    another instance); what is queued is handled at the end."""
+    engine = rules.engine
+    kept = await engine.runner.leftovers()  # before the engine keeps new ones
+    if kept:
+        log.info("resending %d http requests of topic rules left by the last run", len(kept))
+    leftovers = asyncio.create_task(engine.runner.resend(kept))
+    task = asyncio.create_task(engine.run())
+    follow = asyncio.create_task(rules.follow(RULES_RELOAD_SECONDS))
+    try:
+        yield
+    finally:
+        follow.cancel()
+        leftovers.cancel()
+        engine.close()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(task, 10)
+        await engine.runner.aclose()
 
 
 @dataclass(slots=True)
@@ -250,6 +297,20 @@ class Service:
         if isinstance(bus, EmbeddedBus):
             self.mqtt_port = bus.broker.port
 
+    async def _outbox(
+        self, store: SqlStore, bus: Bus | None, metrics: Metrics, downlinks: DownlinkQueue
+    ) -> Outbox | None:
+        """The publisher of stored uplinks on ``bus`` (None without one), which also takes
+        downlink requests."""
+        if bus is None:
+            return None
+        s = self.settings
+        outbox = Outbox(store.messages, bus, self._uplink_renderer(), qos=s.mqtt.qos)
+        await outbox.start()
+        metrics.watch_backlog(lambda: outbox.backlog)
+        bus.subscribe(s.mqtt.downlink_topic, downlinks.on_mqtt)
+        return outbox
+
     async def _serve(
         self, store: SqlStore, box: SecretBox, verifiers: Verifiers, sock: socket.socket
     ) -> None:
@@ -271,18 +332,18 @@ class Service:
         )
         identity = Identity.create(store.identity, box)
         management = await DeviceManagement.create(store, identity.groups, root)
-        bus = self._make_bus(auth, TopicAccess(s.mqtt, management.devices, root))
+        access = TopicAccess(s.mqtt, management.devices, root)
+        bus = raw_bus = self._make_bus(auth, access)
+        rules, feed = await self._rules(store, management, root.path, bus, access, metrics)
+        if feed is not None:
+            bus = feed.bus
 
         async def operable(principal: Principal, device: str) -> str:
             return await management.devices.scope(principal, device, rbac.OPERATE)
 
         downlinks = DownlinkQueue(store.downlinks, metrics, s.mqtt, bus, operable)
-        outbox: Outbox | None = None
-        if bus is not None:
-            outbox = Outbox(store.messages, bus, self._uplink_renderer(), qos=s.mqtt.qos)
-            await outbox.start()
-            metrics.watch_backlog(lambda: outbox.backlog if outbox else 0)
-            bus.subscribe(s.mqtt.downlink_topic, downlinks.on_mqtt)
+        rules.engine.runner.downlinks = _RuleDownlinks(management.devices, downlinks)
+        outbox = await self._outbox(store, bus, metrics, downlinks)
         pipeline = UplinkPipeline(store.messages)
         if outbox is not None:
             pipeline.add_sink(outbox.add)
@@ -353,15 +414,19 @@ class Service:
             callbacks=outgoing.config,
             not_delivered=outgoing.not_delivered,
             trust_forwarded_for=s.sigfox.trust_forwarded_for,
+            rules=rules,
         )
         tables = TableMaintenance(
             store.items, interval=s.tables.ttl_purge_seconds, batch=s.tables.purge_batch
         )
+        operations = TableOperations(store.items, on_change=tables.wake)
+        rules.engine.runner.tables = TablesForRules(operations)
         server = self._http_server(
             create_app(
                 ctx,
                 callbacks,
-                DynamoDBEndpoint(TableOperations(store.items, on_change=tables.wake), auth),
+                DynamoDBEndpoint(operations, auth),
+                iot=IotEndpoint(rules, auth, feed.publish_as if feed is not None else None),
                 api_rate_limit=s.api_rate_limit,
                 api_max_body_bytes=s.api_max_body_bytes,
             )
@@ -369,15 +434,43 @@ class Service:
         self.http_port = sock.getsockname()[1]
         tables_task = asyncio.create_task(tables.run(self._stop))
         try:
-            await self._run(
-                _Parts(server, bus, pipeline, events, outbox, outgoing, management.bulk.stop),
-                sock,
-            )
+            async with _running(rules):
+                await self._run(
+                    _Parts(
+                        server, raw_bus, pipeline, events, outbox, outgoing, management.bulk.stop
+                    ),
+                    sock,
+                )
         finally:
             tables_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await tables_task
         log.info("lorafox stopped")
+
+    async def _rules(
+        self,
+        store: SqlStore,
+        management: DeviceManagement,
+        root_path: str,
+        bus: Bus | None,
+        access: TopicAccess,
+        metrics: Metrics,
+    ) -> tuple[TopicRules, RulesFeed | None]:
+        """The topic rules, loaded, and what feeds them every message of the bus."""
+        runner = ActionRunner(
+            http=httpx.AsyncClient(timeout=10, follow_redirects=False),
+            outbox=store.rule_http,
+            http_allowed=tuple(self.settings.rules.http_allowed_urls),
+        )
+        engine = RulesEngine(runner, root_path=root_path, queue_size=self.settings.rules.queue_size)
+        metrics.registry.register(engine)
+        rules = TopicRules(store.rules, engine, uplink_message=self._uplink_renderer())
+        log.info("%d topic rules", await rules.load())
+        if bus is None:
+            return rules, None
+        feed = RulesFeed(bus, engine, access)
+        engine.runner.publisher = feed.bus
+        return rules, feed
 
     async def _run(self, parts: _Parts, sock: socket.socket) -> None:
         """Start the broker and the tasks, serve until told to stop, then drain in order:

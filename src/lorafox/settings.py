@@ -26,6 +26,7 @@ from pydantic_settings import (
 __all__ = [
     "EventSettings",
     "MqttSettings",
+    "RulesSettings",
     "Settings",
     "SigfoxSettings",
     "TablesSettings",
@@ -251,6 +252,19 @@ class CallbacksSettings(_AllowedNetworks):
     max_in_flight: int = Field(default=64, ge=1, le=10000, description="Requests in flight.")
 
 
+class RulesSettings(BaseModel):
+    """Topic rules (docs/rules.md)."""
+
+    http_allowed_urls: list[str] = Field(
+        default_factory=list,
+        description="URL prefixes the rules' http action may post to (none: the http action "
+        "fails, so that a rule cannot make lorafox reach its own network).",
+    )
+    queue_size: int = Field(
+        default=10_000, ge=1, description="Messages waiting for the rules engine at most."
+    )
+
+
 class Settings(BaseSettings):
     """Everything ``lorafox serve`` can be told."""
 
@@ -334,6 +348,7 @@ class Settings(BaseSettings):
     events: EventSettings = Field(default_factory=EventSettings)
     tables: TablesSettings = Field(default_factory=TablesSettings)
     callbacks: CallbacksSettings = Field(default_factory=CallbacksSettings)
+    rules: RulesSettings = Field(default_factory=RulesSettings)
 
     @field_validator("mqtt_url")
     @classmethod

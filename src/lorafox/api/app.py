@@ -32,8 +32,10 @@ from lorafox.api.callbacks import CALLBACK_PATHS, SigfoxCallbacks
 from lorafox.api.context import ApiContext, context, root_admin
 from lorafox.api.dynamodb import is_dynamodb
 from lorafox.api.errors import error_response
+from lorafox.api.iot import is_iot
 from lorafox.api.locations import router as locations_router
 from lorafox.api.rate_limit import RateLimiter, rate_limited
+from lorafox.api.rules import router as rules_router
 from lorafox.api.statistics import router as statistics_router
 from lorafox.errors import LorafoxError, PayloadTooLarge
 
@@ -157,6 +159,7 @@ def _api(ctx: ApiContext, api_rate_limit: float) -> FastAPI:
     api.include_router(events.router, dependencies=limited)
     api.include_router(events.types_router, dependencies=limited)
     api.include_router(outgoing_callbacks.router, dependencies=limited)
+    api.include_router(rules_router, dependencies=limited)
 
     def openapi() -> dict[str, Any]:
         if api.openapi_schema is None:
@@ -184,11 +187,13 @@ def create_app(
     callbacks: SigfoxCallbacks,
     dynamodb: ASGIApp | None = None,
     *,
+    iot: ASGIApp | None = None,
     api_rate_limit: float = 1000.0,
     api_max_body_bytes: int = 1024 * 1024,
 ) -> ASGIApp:
     """The ASGI app: ``/sigfox/uplink`` and ``/sigfox/bidir`` bypass FastAPI, and so does the
-    DynamoDB JSON protocol (``POST /``, ``lorafox.api.dynamodb``) when given.
+    DynamoDB JSON protocol (``POST /``, ``lorafox.api.dynamodb``) and the AWS IoT rule and
+    publish API (``/rules``, ``/topics/…``, ``lorafox.api.iot``) when given.
     ``api_rate_limit``: requests a second per caller on ``/api/v2`` (``settings.api_rate_limit``,
     0: no limit); ``api_max_body_bytes``: the largest body FastAPI is given (413 before it, and
     before authentication, beyond it)."""
@@ -199,6 +204,8 @@ def create_app(
             await callbacks(scope, receive, send)
         elif dynamodb is not None and is_dynamodb(scope):
             await dynamodb(scope, receive, send)
+        elif iot is not None and is_iot(scope):
+            await iot(scope, receive, send)
         else:
             await api(scope, receive, send)
 

@@ -19,6 +19,7 @@ from lorafox.domain import Group, Principal
 from lorafox.downlink.queue import DownlinkQueue
 from lorafox.identity import Identity
 from lorafox.metrics import Metrics
+from lorafox.rules.service import TopicRules
 
 __all__ = [
     "ApiContext",
@@ -48,6 +49,7 @@ class ApiContext:
     not_delivered: NotDelivered
     trust_forwarded_for: bool = False
     """Take the caller's address from ``X-Forwarded-For``'s last entry (behind one proxy)."""
+    rules: TopicRules | None = None
 
 
 def context(request: Request) -> ApiContext:

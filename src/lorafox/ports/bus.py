@@ -10,7 +10,7 @@ from collections.abc import Callable, Coroutine
 from contextvars import ContextVar
 from typing import Any, Protocol
 
-__all__ = ["Audience", "Bus", "MessageHandler", "publisher"]
+__all__ = ["Audience", "Bus", "MessageHandler", "publisher", "publisher_client"]
 
 MessageHandler = Callable[[str, bytes], Coroutine[Any, Any, None]]
 """Called with (topic, payload) for every message that matches a subscription."""
@@ -18,6 +18,12 @@ MessageHandler = Callable[[str, bytes], Coroutine[Any, Any, None]]
 Audience = tuple[str, ...] | None
 """The group paths whose subtrees may read a message on the embedded broker; None: derived
 from the topic (see ``lorafox.bus.access``). An external broker applies its own rules."""
+
+publisher_client: ContextVar[tuple[str, str] | None] = ContextVar(
+    "lorafox_mqtt_publisher_client", default=None
+)
+"""While a ``MessageHandler`` runs: the (client id, address) of the embedded broker's client
+that published the message; None when lorafox cannot tell."""
 
 publisher: ContextVar[object | None] = ContextVar("lorafox_mqtt_publisher", default=None)
 """While a ``MessageHandler`` runs: the principal of the embedded broker's client that

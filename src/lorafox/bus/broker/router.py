@@ -21,7 +21,7 @@ from lorafox.bus.broker.retained import RetainedStore
 from lorafox.bus.broker.session import Session
 from lorafox.bus.mqtt_codec import Publish, encode_publish
 from lorafox.bus.topics import SubscriptionIndex
-from lorafox.ports.bus import Audience, MessageHandler, publisher
+from lorafox.ports.bus import Audience, MessageHandler, publisher, publisher_client
 
 __all__ = ["Router"]
 
@@ -153,6 +153,8 @@ class Router:
             return []
         context = contextvars.copy_context()
         context.run(publisher.set, identity.principal)
+        if origin is not None:
+            context.run(publisher_client.set, (origin.client_id, origin.peer))
         tasks = []
         for subscription in subscriptions:
             task = loop.create_task(

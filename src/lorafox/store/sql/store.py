@@ -17,6 +17,7 @@ from lorafox.store.sql.events import EventRepository
 from lorafox.store.sql.identity import IdentityRepository
 from lorafox.store.sql.locations import LocationRepository
 from lorafox.store.sql.messages import FastMessageRepository, MessageRepository
+from lorafox.store.sql.rules import RuleHttpOutboxRepository, RuleRepository
 from lorafox.store.sql.statistics import StatisticsRepository
 from lorafox.store.sql.tables_items import ItemRepository
 
@@ -39,6 +40,8 @@ class SqlStore:
         self.devices = DeviceRepository(database)
         self.items = ItemRepository(database)
         self.callbacks = (FastCallbackRepository if fast else CallbackRepository)(database)
+        self.rules = RuleRepository(database)
+        self.rule_http = RuleHttpOutboxRepository(database)
 
     @classmethod
     async def open(cls, url: str, *, fast: bool = True) -> SqlStore:

@@ -40,6 +40,8 @@ __all__ = [
     "groups",
     "messages",
     "metadata",
+    "rule_http_outbox",
+    "topic_rules",
     "type_hourly",
     "user_roles",
     "users",
@@ -462,4 +464,27 @@ callback_deliveries = Table(
     Index("ix_callback_deliveries_due", "state", "next_attempt_at"),
     Index("ix_callback_deliveries_device", "device", "id"),
     Index("ix_callback_deliveries_type", "device_type_id", "id"),
+)
+
+topic_rules = Table(
+    "topic_rules",
+    metadata,
+    Column("name", String(128), primary_key=True),  # unique across groups, as in an AWS account
+    Column("group_path", String(1024), nullable=False),  # the owning group: its subtree
+    Column("definition", Text, nullable=False),  # JSON: the TopicRulePayload as given
+    Column("disabled", Boolean, nullable=False),
+    Column("created_at", Float, nullable=False),  # seconds since the epoch, as AWS gives it
+    Column("owner", String(255), nullable=False),
+    Index("ix_topic_rules_group_path", "group_path", "name"),
+)
+
+rule_http_outbox = Table(
+    "rule_http_outbox",
+    metadata,
+    Column("id", _Id, primary_key=True, autoincrement=True),
+    Column("rule", String(128), nullable=False),
+    Column("url", Text, nullable=False),
+    Column("headers", Text, nullable=False),  # JSON object
+    Column("body", LargeBinary, nullable=False),
+    Column("created_at", BigInteger, nullable=False),  # ms since the epoch
 )

@@ -1,0 +1,99 @@
+"""What topic rules need from the rest of lorafox: where rules are kept, the tables their
+DynamoDB actions write to, and the bus their republish actions publish on."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from lorafox.domain.rules import TopicRule
+
+__all__ = [
+    "HttpRequest",
+    "RuleDownlinks",
+    "RuleHttpOutbox",
+    "RulePublisher",
+    "RuleStore",
+    "RuleTables",
+]
+
+
+class RuleStore(Protocol):
+    """Topic rules by name (names are unique across groups, as in one AWS account)."""
+
+    async def list_rules(self) -> Sequence[TopicRule]: ...
+
+    async def get_rule(self, name: str) -> TopicRule | None: ...
+
+    async def create_rule(self, rule: TopicRule) -> bool:
+        """False when a rule of that name exists."""
+        ...
+
+    async def replace_rule(self, rule: TopicRule) -> bool:
+        """False when no rule of that name exists."""
+        ...
+
+    async def delete_rule(self, name: str) -> bool: ...
+
+
+class RuleTables(Protocol):
+    """Runs one DynamoDB operation (``PutItem``, ``UpdateItem``, ``DeleteItem``, ``GetItem``)
+    with write access on the tables of the group at ``group_path``; raises ``LorafoxError``
+    (DynamoDB's error types) when it fails."""
+
+    async def write(self, group_path: str, operation: str, params: Mapping[str, Any]) -> None: ...
+
+    async def read(
+        self, group_path: str, table: str, key: Mapping[str, Any]
+    ) -> dict[str, Any] | None:
+        """GetItem of ``key`` (attribute values in wire form): the item in wire form, None when
+        there is none."""
+        ...
+
+
+class RulePublisher(Protocol):
+    """Publishes a message on lorafox's bus (``Bus.publish``); ``audience``: the group paths
+    whose subtrees may read it."""
+
+    async def publish(
+        self,
+        topic: str,
+        payload: bytes,
+        *,
+        qos: int = 1,
+        retain: bool = False,
+        audience: tuple[str, ...] | None = None,
+    ) -> None: ...
+
+
+class RuleDownlinks(Protocol):
+    """Queues a downlink for a device of the group at ``group_path`` (``NotFound`` for a device
+    outside it, ``InvalidInput`` for bad data)."""
+
+    async def queue(self, group_path: str, device: str, data: str, *, source: str) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class HttpRequest:
+    """A POST an http action makes (``id``: its row in the outbox, 0 before it is kept)."""
+
+    rule: str
+    url: str
+    headers: dict[str, str]
+    body: bytes
+    id: int = 0
+
+
+class RuleHttpOutbox(Protocol):
+    """The http actions' requests until they are answered, so that a restart loses none."""
+
+    async def keep(self, request: HttpRequest) -> int:
+        """Store ``request``; its id."""
+        ...
+
+    async def forget(self, request_id: int) -> None: ...
+
+    async def kept(self, limit: int) -> Sequence[HttpRequest]:
+        """The oldest requests still kept."""
+        ...

@@ -1,0 +1,1 @@
+"""Topic rules: AWS IoT SQL on every message crossing the bus, and their actions."""
