@@ -44,6 +44,8 @@ from lorafox.errors import AuthenticationFailed, ConfigError
 from lorafox.events.service import DeviceEvents
 from lorafox.identity import Identity
 from lorafox.ingest.sigfox import uplink_json
+from lorafox.lora import LoraIngest, LoraIntegrations, LoraServices
+from lorafox.lora.model import is_lora_uplink, lora_json, lora_topic
 from lorafox.metrics import Metrics
 from lorafox.ports.bus import Bus
 from lorafox.reports import ServiceReports
@@ -205,6 +207,8 @@ class Service:
 
         def render(stored: StoredUplink) -> tuple[str, bytes]:
             u = stored.uplink
+            if is_lora_uplink(u):
+                return lora_topic(u), lora_json(stored)
             body = uplink_json(u, message_id=stored.id, received_at=stored.received_at)
             return topic.replace("{device}", u.device), body
 
@@ -321,6 +325,11 @@ class Service:
             ),
         )
 
+        lora = LoraServices(
+            LoraIntegrations(store.lora, store.identity, identity.groups, management.types, box),
+            LoraIngest(uplinks, events.log.record_later),
+        )
+
         def health() -> dict[str, str]:
             """The broker's state: reported, but ingest goes on without it (the outbox)."""
             if bus is None:
@@ -337,6 +346,7 @@ class Service:
             root=root,
             health=health,
             trust_forwarded_for=s.sigfox.trust_forwarded_for,
+            lora=lora,
         )
         tables = TableMaintenance(
             store.items, interval=s.tables.ttl_purge_seconds, batch=s.tables.purge_batch

@@ -17,6 +17,7 @@ from lorafox.devices import DeviceManagement
 from lorafox.domain import Group, Principal
 from lorafox.downlink.queue import DownlinkQueue
 from lorafox.identity import Identity
+from lorafox.lora import LoraServices
 from lorafox.metrics import Metrics
 
 __all__ = [
@@ -45,6 +46,8 @@ class ApiContext:
     health: Callable[[], dict[str, str]]
     trust_forwarded_for: bool = False
     """Take the caller's address from ``X-Forwarded-For``'s last entry (behind one proxy)."""
+    lora: LoraServices | None = None
+    """The LoRa integrations and their ingest (None: LoRa routes answer 404)."""
 
 
 def context(request: Request) -> ApiContext:

@@ -76,6 +76,8 @@ class TopicAccess:
 
     def _device_in(self, topic: str) -> str | None:
         """The device id of an uplink or event topic of lorafox's, else None."""
+        if topic.startswith("lora/") and topic.count("/") == 2:  # lora/{appeui}/{deveui}
+            return topic.rsplit("/", 1)[1]
         for match, level in (
             (self._uplinks, self._uplink_level),
             (self._events, self._events_level),

@@ -32,6 +32,8 @@ class EventType(StrEnum):
     ERROR = "error"
     MESSAGES_LOST = "messages_lost"
     REGISTRATION_REFUSED = "registration_refused"
+    LORA = "lora"
+    """What a LoRa network server reported besides uplinks (join, gateway, device, log)."""
 
 
 class Severity(StrEnum):

@@ -15,6 +15,7 @@ from lorafox.store.sql.downlinks import DownlinkRepository, FastDownlinkReposito
 from lorafox.store.sql.events import EventRepository
 from lorafox.store.sql.identity import IdentityRepository
 from lorafox.store.sql.locations import LocationRepository
+from lorafox.store.sql.lora import LoraRepository
 from lorafox.store.sql.messages import FastMessageRepository, MessageRepository
 from lorafox.store.sql.statistics import StatisticsRepository
 from lorafox.store.sql.tables_items import ItemRepository
@@ -37,6 +38,7 @@ class SqlStore:
         self.identity = IdentityRepository(database)
         self.devices = DeviceRepository(database)
         self.items = ItemRepository(database)
+        self.lora = LoraRepository(database)
 
     @classmethod
     async def open(cls, url: str, *, fast: bool = True) -> SqlStore:

@@ -1,0 +1,22 @@
+"""LoRa devices: integrations with network servers, their uplinks in the shared flow, and the
+downlinks back to them.
+
+Pure parsers (``model``, ``semtech_frames``, ``chirpstack``, ``tts``, ``aws``), the use cases
+(``integrations``, ``ingest``) and the Semtech socket server (``semtech``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from lorafox.lora.ingest import LoraIngest
+from lorafox.lora.integrations import LoraIntegrations
+
+__all__ = ["LoraIngest", "LoraIntegrations", "LoraServices"]
+
+
+@dataclass(slots=True)
+class LoraServices:
+    """What the HTTP adapters of LoRa use."""
+
+    integrations: LoraIntegrations
+    ingest: LoraIngest
