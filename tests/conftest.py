@@ -153,6 +153,7 @@ def make_settings(data_dir: Path, **overrides: Any) -> Settings:
         "host": "127.0.0.1",
         "http_port": free_port(),
         "mqtt_port": free_port(),
+        "semtech_port": 0,  # the LoRa tests that use it give a free port
         "admin_password": ADMIN_PASSWORD,
         "sigfox_username": SIGFOX_USER,
         "sigfox_password": SIGFOX_PASSWORD,

@@ -38,14 +38,16 @@ from lorafox.bus.external import BrokerAddress, ExternalBus, tls_context
 from lorafox.bus.outbox import Outbox
 from lorafox.data_dir import lock_data_dir, private_umask
 from lorafox.devices import DeviceManagement, UnknownDevicePolicy, UnknownDevices
-from lorafox.domain import Principal, StoredUplink
+from lorafox.domain import LoraKind, Principal, StoredUplink
 from lorafox.downlink.queue import DownlinkQueue
 from lorafox.errors import AuthenticationFailed, ConfigError
 from lorafox.events.service import DeviceEvents
 from lorafox.identity import Identity
 from lorafox.ingest.sigfox import uplink_json
 from lorafox.lora import LoraIngest, LoraIntegrations, LoraServices
+from lorafox.lora.downlinks import DOWNLINK_TOPIC
 from lorafox.lora.model import is_lora_uplink, lora_json, lora_topic
+from lorafox.lora.semtech import SemtechServer
 from lorafox.metrics import Metrics
 from lorafox.ports.bus import Bus
 from lorafox.reports import ServiceReports
@@ -108,6 +110,7 @@ class Service:
         self._stop = asyncio.Event()
         self.http_port: int | None = None
         self.mqtt_port: int | None = None
+        self.semtech_port: int | None = None
         self.ready = asyncio.Event()
 
     def stop(self) -> None:
@@ -213,6 +216,24 @@ class Service:
             return topic.replace("{device}", u.device), body
 
         return render
+
+    async def _start_semtech(self, lora: LoraServices) -> SemtechServer | None:
+        s = self.settings
+        if not s.semtech_port:
+            return None
+        semtech = SemtechServer(
+            s.host, s.semtech_port, lora.integrations, lora.ingest, lora.downlinks
+        )
+        try:
+            await semtech.start()
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot listen on --semtech-port {s.semtech_port} on {s.host}: {exc.strerror} "
+                "(choose another, or 0 for no Semtech socket)"
+            ) from exc
+        lora.downlinks.add_transport(LoraKind.SEMTECH, semtech)
+        self.semtech_port = semtech.port
+        return semtech
 
     def _http_server(self, app: ASGIApp) -> _Server:
         s = self.settings
@@ -325,10 +346,15 @@ class Service:
             ),
         )
 
-        lora = LoraServices(
+        lora = LoraServices.create(
+            store.lora,
             LoraIntegrations(store.lora, store.identity, identity.groups, management.types, box),
             LoraIngest(uplinks, events.log.record_later),
+            bus=bus,
+            scope=operable,
         )
+        if bus is not None:
+            bus.subscribe(DOWNLINK_TOPIC, lora.downlinks.on_mqtt)
 
         def health() -> dict[str, str]:
             """The broker's state: reported, but ingest goes on without it (the outbox)."""
@@ -362,11 +388,14 @@ class Service:
         )
         self.http_port = sock.getsockname()[1]
         tables_task = asyncio.create_task(tables.run(self._stop))
+        semtech = await self._start_semtech(lora)
         try:
             await self._run(
                 _Parts(server, bus, pipeline, events, outbox, management.bulk.stop), sock
             )
         finally:
+            if semtech is not None:
+                await semtech.close()
             tables_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await tables_task

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from lorafox.lora.downlinks import DeviceScope, LoraDownlinks
 from lorafox.lora.ingest import LoraIngest
 from lorafox.lora.integrations import LoraIntegrations
+from lorafox.ports.bus import Bus
+from lorafox.ports.lora import LoraDownlinkStore
 
-__all__ = ["LoraIngest", "LoraIntegrations", "LoraServices"]
+__all__ = ["LoraDownlinks", "LoraIngest", "LoraIntegrations", "LoraServices"]
 
 
 @dataclass(slots=True)
@@ -20,3 +23,17 @@ class LoraServices:
 
     integrations: LoraIntegrations
     ingest: LoraIngest
+    downlinks: LoraDownlinks
+
+    @classmethod
+    def create(
+        cls,
+        store: LoraDownlinkStore,
+        integrations: LoraIntegrations,
+        ingest: LoraIngest,
+        *,
+        bus: Bus | None,
+        scope: DeviceScope | None,
+    ) -> LoraServices:
+        downlinks = LoraDownlinks(store, integrations, ingest, bus=bus, scope=scope)
+        return cls(integrations, ingest, downlinks)

@@ -258,10 +258,23 @@ class LoraIntegrations:
         )
         if found is None or not hmac.compare_digest(found.token_hash, digest):
             raise AuthenticationFailed("wrong token for this LoRa integration")
-        sender = await self.sender(found)
+        return self._remember(await self.sender(found), now)
+
+    async def sender_by_id(self, integration_id: str) -> Sender:
+        """The integration ``integration_id`` as its network server acts (``NotFound``)."""
+        now = time.monotonic()
+        cached = self._cache.get(integration_id)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        found = await self._store.get_lora_integration(integration_id)
+        if found is None:
+            raise NotFound("LoRa integration not found")
+        return self._remember(await self.sender(found), now)
+
+    def _remember(self, sender: Sender, now: float) -> Sender:
         if len(self._cache) >= _CACHE_MAX:
             self._cache.clear()
-        self._cache[found.id] = (now + CACHE_SECONDS, sender)
+        self._cache[sender.integration.id] = (now + CACHE_SECONDS, sender)
         return sender
 
     async def sender(self, integration: LoraIntegration) -> Sender:

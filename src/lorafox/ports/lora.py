@@ -33,10 +33,12 @@ class LoraDownlinkStore(Protocol):
         self, device: str, data: str, *, port: int, confirmed: bool, source: str
     ) -> Downlink: ...
 
-    async def take_lora_downlinks(self, device: str, limit: int) -> list[Downlink]:
-        """The oldest queued downlinks of ``device``, now ``sent`` (handed to its network
-        server); concurrent callers never get the same one."""
+    async def claim_lora_downlinks(self, device: str, claim: str, *, limit: int) -> list[Downlink]:
+        """The oldest queued downlinks of ``device`` not handed over yet, oldest first, now
+        holding ``claim`` as their network id; concurrent callers never get the same one."""
         ...
+
+    async def get_lora_downlink(self, downlink_id: int) -> Downlink | None: ...
 
     async def set_lora_downlink(
         self,
@@ -46,7 +48,8 @@ class LoraDownlinkStore(Protocol):
         network_id: str | None = None,
         info_message: str | None = None,
     ) -> Downlink | None:
-        """Move a downlink (``network_id`` kept when given); None when there is none."""
+        """Move a LoRa downlink (``network_id`` kept when given, cleared when ``""``); None when
+        there is none."""
         ...
 
     async def find_lora_downlink(self, device: str, network_id: str) -> Downlink | None:

@@ -6,7 +6,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Row, delete, false, insert, or_, select, update
+from sqlalchemy import Row, and_, delete, false, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from lorafox.domain import Downlink, DownlinkState, LoraIntegration, LoraKind
@@ -109,8 +109,12 @@ class LoraRepository(Repository):
         async with self._db.writing() as conn:
             return downlink_from_row((await conn.execute(stmt)).one())
 
-    async def take_lora_downlinks(self, device: str, limit: int) -> list[Downlink]:
-        queued = downlinks.c.state == DownlinkState.QUEUED.value
+    async def claim_lora_downlinks(self, device: str, claim: str, *, limit: int) -> list[Downlink]:
+        queued = and_(
+            downlinks.c.state == DownlinkState.QUEUED.value,
+            downlinks.c.port.is_not(None),
+            downlinks.c.network_id.is_(None),
+        )
         oldest = (
             select(downlinks.c.id)
             .where(downlinks.c.device == device, queued)
@@ -122,12 +126,18 @@ class LoraRepository(Repository):
         take = (
             update(downlinks)
             .where(downlinks.c.id.in_(oldest.scalar_subquery()), queued)
-            .values(state=DownlinkState.SENT.value, sent_at=_now())
+            .values(network_id=claim)
             .returning(*downlinks.c)
         )
         async with self._db.writing() as conn:
             rows = (await conn.execute(take)).all()
         return sorted((downlink_from_row(r) for r in rows), key=lambda d: d.id)
+
+    async def get_lora_downlink(self, downlink_id: int) -> Downlink | None:
+        query = select(downlinks).where(
+            downlinks.c.id == downlink_id, downlinks.c.port.is_not(None)
+        )
+        return await self._first(query, downlink_from_row)
 
     async def set_lora_downlink(
         self,
@@ -144,7 +154,7 @@ class LoraRepository(Repository):
         if state in _ENDED:
             values["ended_at"] = now
         if network_id is not None:
-            values["network_id"] = network_id
+            values["network_id"] = network_id or None
         if info_message is not None:
             values["info_message"] = info_message[:250]
         stmt = (
