@@ -150,6 +150,14 @@ def test_a_downlink_by_mqtt_goes_out_on_the_socket_and_comes_back_acked(
         wait_until(lambda: state() == "sent")
         peer.send(b'{"mote":{"eui":"9372163","ackrx":""}}\0')
         wait_until(lambda: state() == "acked")
+        answer = http.post(
+            f"/api/v2/devices/{DEVICE}/downlinks", json={"bytes": [1, 2], "fPort": 2}
+        )
+        assert answer.status_code == 201, answer.text
+        assert answer.json()["fPort"] == 2
+        assert peer.read_frame()["app"]["userdata"] == {"port": 2, "payload": "AQI="}
+        bad = http.post(f"/api/v2/devices/{DEVICE}/downlinks", json={"data": "cafe"})
+        assert bad.status_code == 400, bad.text  # no fPort
         recorder.publish(f"lora/downlink/{DEVICE}", b'{"data":"zz","fPort":1}')
         [rejected] = recorder.wait_for(f"lora/downlink/{DEVICE}/rejected")
         assert rejected["field"] == "data"

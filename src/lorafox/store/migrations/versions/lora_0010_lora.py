@@ -34,10 +34,18 @@ def upgrade() -> None:
             op.alter_column(table, column, type_=sa.String(16), existing_type=sa.String(8))
         op.alter_column("messages", "data", type_=sa.String(512), existing_type=sa.String(24))
         op.alter_column("downlinks", "data", type_=sa.String(512), existing_type=sa.String(16))
-    with op.batch_alter_table("downlinks") as batch:
-        batch.add_column(sa.Column("port", sa.Integer))
-        batch.add_column(sa.Column("confirmed", sa.Boolean))
-        batch.add_column(sa.Column("network_id", sa.String(128)))
+    inspector = sa.inspect(op.get_bind())
+    present = {c["name"] for c in inspector.get_columns("downlinks")}
+    with op.batch_alter_table("downlinks") as batch:  # idempotent: a re-stamped database
+        for column in (
+            sa.Column("port", sa.Integer),
+            sa.Column("confirmed", sa.Boolean),
+            sa.Column("network_id", sa.String(128)),
+        ):
+            if column.name not in present:
+                batch.add_column(column)
+    if inspector.has_table("lora_integrations"):
+        return
     op.create_table(
         "lora_integrations",
         sa.Column("id", sa.String(24), primary_key=True),
