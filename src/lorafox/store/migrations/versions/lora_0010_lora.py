@@ -37,13 +37,13 @@ def upgrade() -> None:
     inspector = sa.inspect(op.get_bind())
     present = {c["name"] for c in inspector.get_columns("downlinks")}
     with op.batch_alter_table("downlinks") as batch:  # idempotent: a re-stamped database
-        for column in (
+        for added in (
             sa.Column("port", sa.Integer),
             sa.Column("confirmed", sa.Boolean),
             sa.Column("network_id", sa.String(128)),
         ):
-            if column.name not in present:
-                batch.add_column(column)
+            if added.name not in present:
+                batch.add_column(added)
     if inspector.has_table("lora_integrations"):
         return
     op.create_table(
