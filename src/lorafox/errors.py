@@ -18,8 +18,9 @@ a ``LorafoxError`` carrying its ``__type`` and status) are answered by ``lorafox
     ├── Conflict               the object exists, or its state forbids the change  → 409
     ├── StoreError             the database failed                                 → 503
     ├── PayloadDecodeError     a payload does not fit its format (the message is kept)
-    └── BusError               the MQTT broker failed
-        └── BusUnavailable     not connected to the broker right now
+    ├── BusError               the MQTT broker failed
+    │   └── BusUnavailable     not connected to the broker right now
+    └── DeliveryRefused        a LoRa network server refused a downlink (it fails)
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ __all__ = [
     "BusUnavailable",
     "ConfigError",
     "Conflict",
+    "DeliveryRefused",
     "Forbidden",
     "InvalidInput",
     "LoginThrottled",
@@ -100,6 +102,14 @@ class BusError(LorafoxError):
 
 class BusUnavailable(BusError):
     """Not connected to the MQTT broker right now; the message was not handed over."""
+
+
+class DeliveryRefused(LorafoxError):
+    """A LoRa network server answered a downlink with a refusal (``status``: its HTTP status)."""
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class PayloadFormatError(InvalidInput):

@@ -17,6 +17,7 @@ import socket
 from collections.abc import Awaitable, Callable, Generator, Sequence
 from dataclasses import dataclass
 
+import httpx
 import uvicorn
 
 from lorafox.api.app import create_app
@@ -47,6 +48,7 @@ from lorafox.ingest.sigfox import uplink_json
 from lorafox.lora import LoraIngest, LoraIntegrations, LoraServices
 from lorafox.lora.downlinks import DOWNLINK_TOPIC
 from lorafox.lora.model import is_lora_uplink, lora_json, lora_topic
+from lorafox.lora.push import AwsSendData, ChirpstackCommands, TtsPush
 from lorafox.lora.semtech import SemtechServer
 from lorafox.metrics import Metrics
 from lorafox.ports.bus import Bus
@@ -217,23 +219,33 @@ class Service:
 
         return render
 
-    async def _start_semtech(self, lora: LoraServices) -> SemtechServer | None:
+    async def _start_lora(self, lora: LoraServices) -> contextlib.AsyncExitStack:
+        """The LoRa downlink transports and the Semtech socket; closed by the stack."""
+        stack = contextlib.AsyncExitStack()
+        client = await stack.enter_async_context(httpx.AsyncClient(follow_redirects=False))
+        downlinks = lora.downlinks
+        downlinks.add_transport(LoraKind.TTS, TtsPush(lora.integrations, lora.ingest, client))
+        aws = AwsSendData(lora.integrations, lora.ingest, client)
+        downlinks.add_transport(LoraKind.AWS_IOTWIRELESS, aws)
+        downlinks.add_transport(LoraKind.CHIRPSTACK, ChirpstackCommands(lora.ingest))
         s = self.settings
         if not s.semtech_port:
-            return None
+            return stack
         semtech = SemtechServer(
             s.host, s.semtech_port, lora.integrations, lora.ingest, lora.downlinks
         )
         try:
             await semtech.start()
         except OSError as exc:
+            await stack.aclose()
             raise ConfigError(
                 f"cannot listen on --semtech-port {s.semtech_port} on {s.host}: {exc.strerror} "
                 "(choose another, or 0 for no Semtech socket)"
             ) from exc
-        lora.downlinks.add_transport(LoraKind.SEMTECH, semtech)
+        stack.push_async_callback(semtech.close)
+        downlinks.add_transport(LoraKind.SEMTECH, semtech)
         self.semtech_port = semtech.port
-        return semtech
+        return stack
 
     def _http_server(self, app: ASGIApp) -> _Server:
         s = self.settings
@@ -387,15 +399,14 @@ class Service:
             )
         )
         self.http_port = sock.getsockname()[1]
+        lora_stack = await self._start_lora(lora)
         tables_task = asyncio.create_task(tables.run(self._stop))
-        semtech = await self._start_semtech(lora)
         try:
             await self._run(
                 _Parts(server, bus, pipeline, events, outbox, management.bulk.stop), sock
             )
         finally:
-            if semtech is not None:
-                await semtech.close()
+            await lora_stack.aclose()
             tables_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await tables_task

@@ -11,10 +11,17 @@ from dataclasses import dataclass
 from lorafox.lora.downlinks import DeviceScope, LoraDownlinks
 from lorafox.lora.ingest import LoraIngest
 from lorafox.lora.integrations import LoraIntegrations
+from lorafox.lora.network import LoraNetwork
 from lorafox.ports.bus import Bus
 from lorafox.ports.lora import LoraDownlinkStore
 
-__all__ = ["LoraDownlinks", "LoraIngest", "LoraIntegrations", "LoraServices"]
+__all__ = [
+    "LoraDownlinks",
+    "LoraIngest",
+    "LoraIntegrations",
+    "LoraNetwork",
+    "LoraServices",
+]
 
 
 @dataclass(slots=True)
@@ -24,6 +31,7 @@ class LoraServices:
     integrations: LoraIntegrations
     ingest: LoraIngest
     downlinks: LoraDownlinks
+    network: LoraNetwork
 
     @classmethod
     def create(
@@ -36,4 +44,4 @@ class LoraServices:
         scope: DeviceScope | None,
     ) -> LoraServices:
         downlinks = LoraDownlinks(store, integrations, ingest, bus=bus, scope=scope)
-        return cls(integrations, ingest, downlinks)
+        return cls(integrations, ingest, downlinks, LoraNetwork(ingest, downlinks))

@@ -20,10 +20,11 @@ from typing import Any, Protocol
 import orjson
 
 from lorafox.domain import Downlink, DownlinkState, LoraKind, Principal
-from lorafox.errors import InvalidInput, LorafoxError, NotFound
+from lorafox.errors import Forbidden, InvalidInput, LorafoxError, NotFound
 from lorafox.lora.ingest import LoraIngest
 from lorafox.lora.integrations import LoraIntegrations, Sender
 from lorafox.lora.model import MAX_PAYLOAD, as_int, normalize_eui
+from lorafox.lora.reports import Feedback
 from lorafox.ports.bus import Bus, publisher
 from lorafox.ports.lora import LoraDownlinkStore
 
@@ -182,8 +183,30 @@ class LoraDownlinks:
         log.info("LoRa downlink %d of %s: %s", downlink.id, downlink.device, state.value)
         return moved
 
-    async def get(self, downlink_id: int) -> Downlink | None:
-        return await self._store.get_lora_downlink(downlink_id)
+    async def report(self, sender: Sender, feedback: Feedback) -> Downlink | None:
+        """What a network server said about a downlink, if it is one of the devices
+        ``sender`` may operate (else ignored)."""
+        if feedback.state is DownlinkState.QUEUED:
+            return None  # the network server queued it: it already is, for lorafox
+        found = None
+        if feedback.downlink_id is not None:
+            found = await self._store.get_lora_downlink(feedback.downlink_id)
+        elif feedback.network_id is not None and feedback.device is not None:
+            found = await self._store.find_lora_downlink(feedback.device, feedback.network_id)
+        if found is None or (feedback.device is not None and feedback.device != found.device):
+            log.info("LoRa feedback on an unknown downlink from %s", sender.integration.id)
+            return None
+        if self._scope is not None:
+            try:
+                await self._scope(sender.principal, found.device)
+            except (NotFound, Forbidden):
+                log.warning(
+                    "LoRa integration %s reported on downlink %d of a device it does not serve",
+                    sender.integration.id,
+                    found.id,
+                )
+                return None
+        return await self.move(found, feedback.state, feedback.info)
 
     async def on_mqtt(self, topic: str, payload: bytes) -> None:
         """``lora/downlink/{devEui}`` with ``{"data"|"bytes","fPort","confirmed"}``; a client of

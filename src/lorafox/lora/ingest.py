@@ -46,6 +46,9 @@ class LoraIngest:
         self._seen: OrderedDict[tuple[str, int], tuple[float, int]] = OrderedDict()
         self.last_integration: dict[str, str] = {}
         """DevEUI → the integration that brought its latest uplink (where downlinks go)."""
+        self.contexts: dict[str, dict[str, str]] = {}
+        """DevEUI → what its network server's messages said that its downlinks need (the
+        ChirpStack application, the TTS push URL and key, the AWS wireless device id)."""
         self.frames = 0
         self.duplicates = 0
 
@@ -70,6 +73,10 @@ class LoraIngest:
         if len(self.last_integration) < _SEEN_MAX or frame.dev_eui in self.last_integration:
             self.last_integration[frame.dev_eui] = sender.integration.id
         return result
+
+    def remember(self, device: str, context: dict[str, str]) -> None:
+        if context and (len(self.contexts) < _SEEN_MAX or device in self.contexts):
+            self.contexts.setdefault(device, {}).update(context)
 
     def event(
         self,
