@@ -271,3 +271,35 @@ def test_aws_documents_and_send_data_to_wireless_device(
         assert bad.status_code == 400 and isinstance(bad.json(), dict)
     finally:
         peer.close()
+
+
+def test_chirpstack_mqtt_events_from_its_broker(
+    http: httpx.Client, recorder: Recorder, mosquitto: tuple[str, int]
+) -> None:
+    host, port = mosquitto
+    _integration(http, "chirpstack", config={"mqttUrl": f"mqtt://{host}:{port}"})
+    chirpstack = Recorder(host, port, "unused/topic")
+    try:
+        up = sample("chirpstack_up.json")
+        up["deduplicationId"] = str(uuid.uuid4())
+        up["fCnt"] = int(uuid.uuid4().int % 100_000)  # a fresh frame on a shared broker
+        device = up["deviceInfo"]["devEui"]
+        topic = f"application/{up['deviceInfo']['applicationId']}/device/{device}/event/up"
+
+        def published() -> list[dict[str, Any]]:
+            chirpstack.publish(topic, orjson.dumps(up))  # until lorafox has subscribed
+            return [
+                m for m in recorder.on(f"lora/0000000000000000/{device}") if m["fCnt"] == up["fCnt"]
+            ]
+
+        [message] = wait_until(published, interval=0.5)
+        assert message["port1_bytes"] == [170]
+        chirpstack.publish(
+            topic.replace("/up", "/log"), orjson.dumps(sample("chirpstack_log.json"))
+        )
+        chirpstack.publish(topic, b"{broken")  # skipped, the subscription stays
+        up["fCnt"] += 1
+        chirpstack.publish(topic, orjson.dumps(up))
+        recorder.wait_for(f"lora/0000000000000000/{device}", 2)
+    finally:
+        chirpstack.close()

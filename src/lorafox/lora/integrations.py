@@ -20,7 +20,7 @@ import ipaddress
 import logging
 import secrets
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from lorafox.auth import rbac
@@ -96,6 +96,12 @@ class LoraIntegrations:
         self._types = types
         self._box = box
         self._cache: dict[str, tuple[float, Sender]] = {}
+        self.on_change: Callable[[], None] | None = None
+        """Told after an integration is created, changed or deleted (the MQTT subscriptions)."""
+
+    def _changed(self) -> None:
+        if self.on_change is not None:
+            self.on_change()
 
     # -- management -----------------------------------------------------------------------------
 
@@ -151,6 +157,7 @@ class LoraIntegrations:
             config=self._check_config(lora_kind, config or {}, {}),
         )
         await self._store.create_lora_integration(integration)
+        self._changed()
         log.info(
             "LoRa integration %s (%s) created in %s by %s",
             integration.id,
@@ -185,6 +192,7 @@ class LoraIntegrations:
         )
         await self._store.update_lora_integration(updated)
         self._cache.pop(found.id, None)
+        self._changed()
         log.info("LoRa integration %s updated by %s", found.id, principal.id)
         return updated
 
@@ -192,6 +200,7 @@ class LoraIntegrations:
         found = await self.get(principal, integration_id, rbac.OPERATE)
         await self._store.delete_lora_integration(found.id)
         self._cache.pop(found.id, None)
+        self._changed()
         log.info("LoRa integration %s (%r) deleted by %s", found.id, found.name, principal.id)
 
     def secret(self, integration: LoraIntegration, key: str) -> str | None:
