@@ -46,7 +46,7 @@ from lorafox.events.service import DeviceEvents
 from lorafox.identity import Identity
 from lorafox.ingest.sigfox import uplink_json
 from lorafox.lora import LoraIngest, LoraIntegrations, LoraServices
-from lorafox.lora.chirpstack_mqtt import ChirpstackSubscriptions
+from lorafox.lora.brokers import BrokerSubscriptions
 from lorafox.lora.downlinks import DOWNLINK_TOPIC
 from lorafox.lora.model import is_lora_uplink, lora_json, lora_topic
 from lorafox.lora.push import AwsSendData, ChirpstackCommands, TtsPush
@@ -229,7 +229,7 @@ class Service:
         aws = AwsSendData(lora.integrations, lora.ingest, client)
         downlinks.add_transport(LoraKind.AWS_IOTWIRELESS, aws)
         downlinks.add_transport(LoraKind.CHIRPSTACK, ChirpstackCommands(lora.ingest))
-        follow = asyncio.create_task(ChirpstackSubscriptions(lora.integrations, lora.network).run())
+        follow = asyncio.create_task(BrokerSubscriptions(lora.integrations, lora.network).run())
 
         async def stop_following() -> None:
             follow.cancel()

@@ -303,3 +303,34 @@ def test_chirpstack_mqtt_events_from_its_broker(
         recorder.wait_for(f"lora/0000000000000000/{device}", 2)
     finally:
         chirpstack.close()
+
+
+def test_tts_over_its_mqtt_server(
+    http: httpx.Client, recorder: Recorder, mosquitto: tuple[str, int]
+) -> None:
+    host, port = mosquitto
+    user = f"app{uuid.uuid4().hex[:8]}@tenant1"
+    broker = f"mqtt://{user.replace('@', '%40')}:NNSXS.KEY@{host}:{port}"
+    _integration(http, "tts", config={"mqttUrl": broker})
+    tts = Recorder(host, port, f"v3/{user}/devices/+/down/push")
+    try:
+        up = sample("tts_uplink.json")
+        up["uplink_message"]["f_cnt"] = 77
+        device = "0102030405060708"
+        prefix = f"v3/{user}/devices/dev1"
+
+        def published() -> list[dict[str, Any]]:
+            tts.publish(f"{prefix}/up", orjson.dumps(up))  # until lorafox has subscribed
+            return recorder.on(f"lora/800000000000000c/{device}")
+
+        wait_until(published, interval=0.5)
+        recorder.publish(f"lora/downlink/{device}", b'{"data":"beef","fPort":15}')
+        [pushed] = tts.wait_for(f"{prefix}/down/push")
+        [item] = pushed["downlinks"]
+        assert (item["f_port"], item["frm_payload"]) == (15, "vu8=")
+        ack = sample("tts_downlink_ack.json")
+        ack["downlink_ack"]["correlation_ids"] = item["correlation_ids"]
+        tts.publish(f"{prefix}/down/ack", orjson.dumps(ack))
+        wait_until(lambda: _state(http, device) == "acked")
+    finally:
+        tts.close()

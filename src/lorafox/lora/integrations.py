@@ -56,7 +56,7 @@ _ADDRESSES_MAX = 32
 _CONFIG_KEYS: dict[LoraKind, frozenset[str]] = {
     LoraKind.SEMTECH: frozenset({"addresses"}),
     LoraKind.CHIRPSTACK: frozenset({"mqttUrl", "applicationId"}),
-    LoraKind.TTS: frozenset({"downlinkPushUrl", "downlinkApiKey", "priority"}),
+    LoraKind.TTS: frozenset({"downlinkPushUrl", "downlinkApiKey", "priority", "mqttUrl"}),
     LoraKind.AWS_IOTWIRELESS: frozenset({"endpoint", "region", "accessKeyId", "secretAccessKey"}),
 }
 SECRET_KEYS = frozenset({"downlinkApiKey", "secretAccessKey"})

@@ -4,7 +4,8 @@ of The Things Stack, AWS IoT Core for LoRaWAN and ChirpStack).
 - The Things Stack: ``POST`` to the ``X-Downlink-Push`` URL its webhook sent (or the configured
   ``downlinkPushUrl``, ``{devID}`` replaced) with ``Authorization: Bearer <X-Downlink-Apikey or
   downlinkApiKey>`` and ``{"downlinks":[{f_port, frm_payload, priority, confirmed,
-  correlation_ids:["lorafox:downlink:<id>"]}]}``.
+  correlation_ids:["lorafox:downlink:<id>"]}]}``; without those, the same body published on
+  ``v3/{user}/devices/{device_id}/down/push`` of its MQTT server (``mqttUrl``).
 - AWS: ``SendDataToWirelessDevice`` (``POST /wireless-devices/{Id}/data``), SigV4-signed for
   service ``iotwireless``; its ``MessageId`` is kept.
 - ChirpStack: ``application/{applicationId}/device/{devEui}/command/down`` published on the
@@ -21,7 +22,7 @@ import base64
 import logging
 import ssl
 from datetime import UTC, datetime
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 import aiomqtt
 import httpx
@@ -70,6 +71,25 @@ async def _post(
     return answer
 
 
+async def _publish(url: str, topic: str, payload: bytes, what: str) -> bool:
+    """Publish once at QoS 1 on the broker at ``url``; False when it cannot be reached."""
+    parts = urlsplit(url)
+    try:
+        async with aiomqtt.Client(
+            parts.hostname or "127.0.0.1",
+            parts.port or (8883 if parts.scheme == "mqtts" else 1883),
+            username=unquote(parts.username) if parts.username else None,
+            password=unquote(parts.password) if parts.password else None,
+            timeout=_TIMEOUT,
+            tls_context=ssl.create_default_context() if parts.scheme == "mqtts" else None,
+        ) as client:
+            await client.publish(topic, payload, qos=1)
+    except aiomqtt.MqttError as exc:
+        log.warning("%s unreachable: %s", what, type(exc).__name__)
+        return False
+    return True
+
+
 class TtsPush:
     def __init__(
         self, integrations: LoraIntegrations, ingest: LoraIngest, client: httpx.AsyncClient
@@ -87,9 +107,6 @@ class TtsPush:
         if not url and isinstance(configured, str) and configured:
             url = configured.replace("{devID}", quote(context.get("deviceId", ""), safe=""))
         key = key or self._integrations.secret(integration, "downlinkApiKey")
-        if not url or not key:
-            log.info("no downlink push URL or key yet for %s", downlink.device)
-            return None
         priority = integration.config.get("priority", "NORMAL")
         item = {
             "f_port": downlink.port,
@@ -98,8 +115,19 @@ class TtsPush:
             "confirmed": bool(downlink.confirmed),
             "correlation_ids": [correlation_id(downlink.id)],
         }
-        headers = {"authorization": f"Bearer {key}", "content-type": "application/json"}
         body = orjson.dumps({"downlinks": [item]})
+        broker = integration.config.get("mqttUrl")
+        device_id = context.get("deviceId")
+        if (not url or not key) and isinstance(broker, str) and broker and device_id:
+            user = unquote(urlsplit(broker).username or "")
+            topic = f"v3/{user}/devices/{device_id}/down/push"
+            if not await _publish(broker, topic, body, "The Things Stack's MQTT server"):
+                return None
+            return correlation_id(downlink.id)
+        if not url or not key:
+            log.info("no downlink push URL or key yet for %s", downlink.device)
+            return None
+        headers = {"authorization": f"Bearer {key}", "content-type": "application/json"}
         if await _post(self._client, url, body, headers, "The Things Stack") is None:
             return None
         return correlation_id(downlink.id)
@@ -171,7 +199,6 @@ class ChirpstackCommands:
         if not isinstance(url, str) or not url or not application:
             log.info("no ChirpStack broker or application yet for %s", downlink.device)
             return None
-        parts = urlsplit(url)
         item = chirpstack_id(downlink.id)
         body = {
             "id": item,
@@ -181,17 +208,6 @@ class ChirpstackCommands:
             "data": _b64(downlink),
         }
         topic = f"application/{application}/device/{downlink.device}/command/down"
-        try:
-            async with aiomqtt.Client(
-                parts.hostname or "127.0.0.1",
-                parts.port or (8883 if parts.scheme == "mqtts" else 1883),
-                username=parts.username,
-                password=parts.password,
-                timeout=_TIMEOUT,
-                tls_context=ssl.create_default_context() if parts.scheme == "mqtts" else None,
-            ) as client:
-                await client.publish(topic, orjson.dumps(body), qos=1)
-        except aiomqtt.MqttError as exc:
-            log.warning("ChirpStack broker unreachable: %s", type(exc).__name__)
+        if not await _publish(url, topic, orjson.dumps(body), "ChirpStack broker"):
             return None
         return item
