@@ -334,3 +334,28 @@ def test_tts_over_its_mqtt_server(
         wait_until(lambda: _state(http, device) == "acked")
     finally:
         tts.close()
+
+
+def test_tts_push_url_of_another_origin_than_the_configured_one_is_ignored(
+    http: httpx.Client, ns: httpx.Client, recorder: Recorder
+) -> None:
+    peer = FakePeer()
+    try:
+        config = {"downlinkPushUrl": f"{peer.url}/push/{{devID}}", "downlinkApiKey": "NNSXS.K"}
+        integration, auth = _integration(http, "tts", config=config)
+        headers = {
+            **auth,
+            "x-downlink-push": "http://127.0.0.1:9/elsewhere",
+            "x-downlink-apikey": "X",
+        }
+        answer = ns.post(
+            f"/lora/tts/{integration}", json=sample("tts_uplink.json"), headers=headers
+        )
+        assert answer.status_code == 200, answer.text
+        recorder.publish("lora/downlink/0102030405060708", b'{"data":"01","fPort":2}')
+        wait_until(lambda: peer.requests)
+        path, sent_headers, _ = peer.requests[0]
+        assert path == "/push/dev1"
+        assert sent_headers["authorization"] == "Bearer NNSXS.K"
+    finally:
+        peer.close()

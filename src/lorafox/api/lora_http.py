@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 import orjson
 from fastapi import APIRouter, Path, Query, Request
@@ -48,7 +49,7 @@ async def _handle(
     integration_id: str,
     kind: LoraKind,
     parse: Callable[[dict[str, Any]], Report],
-    context: dict[str, str] | None = None,
+    context: Callable[[Request, object], dict[str, str]] | None = None,
 ) -> JSONResponse:
     services = lora(ctx)
     sender = await services.integrations.authenticate(
@@ -57,8 +58,8 @@ async def _handle(
     if sender.integration.kind is not kind:
         raise NotFound(f"no {kind.value} LoRa integration {integration_id}")
     report = parse(await _json_object(request))
-    if context:
-        report.context.update(context)
+    if context is not None:
+        report.context.update(context(request, sender.integration.config.get("downlinkPushUrl")))
     handled = await services.network.handle(sender, report)
     body = {"kind": handled.kind, "stored": handled.stored, "messageId": handled.message_id}
     return JSONResponse({k: v for k, v in body.items() if v is not None})
@@ -81,11 +82,20 @@ async def chirpstack_event(
     return await _handle(ctx, request, integration_id, LoraKind.CHIRPSTACK, parse)
 
 
-def _tts_context(request: Request) -> dict[str, str]:
-    """The downlink push URL and key the webhook sent (kept in memory only)."""
+def _origin(url: str) -> tuple[str, str]:
+    parts = urlsplit(url)
+    return parts.scheme.lower(), parts.netloc.lower()
+
+
+def _tts_context(request: Request, configured: object) -> dict[str, str]:
+    """The downlink push URL and key the webhook sent (kept in memory only). When the
+    integration names a ``downlinkPushUrl``, a pushed URL must have its scheme, host and port
+    (lorafox posts there with the key: the token alone does not choose where)."""
     push = request.headers.get("x-downlink-push", "")
     key = request.headers.get("x-downlink-apikey", "")
     if not push.startswith(("http://", "https://")) or len(push) > _HEADER_MAX:
+        return {}
+    if isinstance(configured, str) and configured and _origin(configured) != _origin(push):
         return {}
     if not key or len(key) > _HEADER_MAX:
         return {}
@@ -100,7 +110,7 @@ def _tts_context(request: Request) -> dict[str, str]:
 @router.post("/tts/{integration_id}/{path:path}", include_in_schema=False)
 async def tts_webhook(ctx: Ctx, request: Request, integration_id: IntegrationId) -> JSONResponse:
     return await _handle(
-        ctx, request, integration_id, LoraKind.TTS, tts.parse_message, _tts_context(request)
+        ctx, request, integration_id, LoraKind.TTS, tts.parse_message, _tts_context
     )
 
 

@@ -39,6 +39,8 @@ log = logging.getLogger(__name__)
 
 _BACKLOG_PAUSE = 10_000
 _BACKLOG_RESUME = 1_000
+_BACKLOG_BYTES = 4 * 1024 * 1024
+"""Frames (or bytes of frames) waiting on one connection beyond which it is not read."""
 _LOGGED_BROKEN = 10
 """Broken frames logged per connection at WARNING (the rest at DEBUG)."""
 
@@ -128,6 +130,7 @@ class _Connection(asyncio.Protocol):
         self._server = server
         self._framer = NulFramer(server.max_frame)
         self._frames: deque[bytes] = deque()
+        self._queued_bytes = 0
         self._wakeup = asyncio.Event()
         self._transport: asyncio.Transport | None = None
         self._sender: Sender | None = None
@@ -158,8 +161,10 @@ class _Connection(asyncio.Protocol):
         frames = self._framer.feed(data)
         if frames:
             self._frames.extend(frames)
+            self._queued_bytes += sum(len(f) for f in frames)
             self._wakeup.set()
-            if len(self._frames) > _BACKLOG_PAUSE and not self._paused and self._transport:
+            full = len(self._frames) > _BACKLOG_PAUSE or self._queued_bytes > _BACKLOG_BYTES
+            if full and not self._paused and self._transport:
                 self._paused = True
                 self._transport.pause_reading()
 
@@ -215,7 +220,11 @@ class _Connection(asyncio.Protocol):
                 await self._wakeup.wait()
                 continue
             frame = self._frames.popleft()
-            if self._paused and len(self._frames) < _BACKLOG_RESUME and self._transport:
+            self._queued_bytes -= len(frame)
+            drained = (
+                len(self._frames) < _BACKLOG_RESUME and self._queued_bytes < _BACKLOG_BYTES // 4
+            )
+            if self._paused and drained and self._transport:
                 self._paused = False
                 self._transport.resume_reading()
             self._server.frames += 1
