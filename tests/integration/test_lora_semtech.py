@@ -23,7 +23,9 @@ APP = "0000037817737f13"
 TOPIC = f"lora/{APP}/{DEVICE}"
 
 
-def _uplink(seqno: int, payload: str = "Af4=", eui: str = "9372163") -> bytes:
+def _uplink(
+    seqno: int, payload: str = "Af4=", eui: str = "9372163", gateway: str = "b827ebfffe000001"
+) -> bytes:
     body = {
         "app": {
             "moteeui": eui,
@@ -31,7 +33,7 @@ def _uplink(seqno: int, payload: str = "Af4=", eui: str = "9372163") -> bytes:
             "seqno": seqno,
             "userdata": {"port": 1, "payload": payload},
             "motetx": {"freq": 868.1, "datr": "SF7BW125", "codr": "4/5", "adr": True},
-            "gwrx": [{"eui": "b827ebfffe000001", "chan": 0, "rfch": 0, "rssi": -57, "lsnr": 9.5}],
+            "gwrx": [{"eui": gateway, "chan": 0, "rfch": 0, "rssi": -57, "lsnr": 9.5}],
         }
     }
     return orjson.dumps(body) + b"\0"
@@ -101,7 +103,7 @@ def test_frames_however_tcp_cuts_them(server: Running, http: httpx.Client) -> No
         peer.send(_uplink(2) + _uplink(3, "AQID") + b"\0")  # two frames and a keep-alive at once
         peer.send(b'{"app":{"moteeui":"1"' + b"\0")  # broken: skipped, the connection stays
         peer.send(b'{"app":{"moteeui":"9372163","dir":"up","gwrx":[{"rssi":-80}]}}\0')
-        peer.send(_uplink(2))  # the same frame again (another gateway): stored once
+        peer.send(_uplink(2, gateway="b827ebfffe000002"))  # another gateway's copy: stored once
         peer.send(b'{"ackreq":17}\0')
         assert peer.read_frame() == {"ack": 17}
         published = recorder.wait_for(TOPIC, 3)
@@ -112,6 +114,9 @@ def test_frames_however_tcp_cuts_them(server: Running, http: httpx.Client) -> No
         assert published[0]["frequency"] == 868_100_000
         messages = http.get(f"/api/v2/devices/{DEVICE}/messages").json()["data"]
         assert sorted(m["seqNumber"] for m in messages) == [1, 2, 3]
+        [second] = [m for m in messages if m["seqNumber"] == 2]
+        gateways = [g["id"] for g in second["extra"]["gateways"]]
+        assert gateways == ["b827ebfffe000001", "b827ebfffe000002"]  # merged
         device = http.get(f"/api/v2/devices/{DEVICE}")
         assert device.status_code == 200, device.text  # provisioned on its first uplink
     finally:

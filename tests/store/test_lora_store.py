@@ -85,3 +85,13 @@ async def test_deveui_messages_with_long_payloads(store: SqlStore) -> None:
     [listed] = await store.messages.list_messages(DEVICE, limit=10)
     assert listed.uplink.data == "ab" * 255
     assert listed.uplink.extra["fPort"] == 1
+
+
+async def test_a_message_s_extra_can_be_replaced(store: SqlStore) -> None:
+    uplink = Uplink(device=DEVICE, time=2_000, seq_number=1, data="01", extra={"gateways": []})
+    await store.messages.ingest([(uplink, False)])
+    merged = {"gateways": [{"id": "a"}, {"id": "b"}]}
+    assert await store.lora.set_message_extra(DEVICE, 2_000, 1, merged)
+    assert not await store.lora.set_message_extra(DEVICE, 2_001, 1, merged)
+    [listed] = await store.messages.list_messages(DEVICE, limit=10)
+    assert listed.uplink.extra == merged

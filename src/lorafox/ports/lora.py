@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 from lorafox.domain import Downlink, DownlinkState, LoraIntegration
 
-__all__ = ["LoraDownlinkStore", "LoraIntegrationStore"]
+__all__ = ["LoraDownlinkStore", "LoraIntegrationStore", "LoraMessageStore"]
 
 
 class LoraIntegrationStore(Protocol):
@@ -54,4 +54,13 @@ class LoraDownlinkStore(Protocol):
 
     async def find_lora_downlink(self, device: str, network_id: str) -> Downlink | None:
         """The downlink of ``device`` the network server knows as ``network_id``."""
+        ...
+
+
+class LoraMessageStore(Protocol):
+    async def set_message_extra(
+        self, device: str, time: int, seq_number: int, extra: dict[str, Any]
+    ) -> bool:
+        """Replace the ``extra`` of the stored message (device, time, seqNumber); False when
+        there is none."""
         ...

@@ -14,7 +14,7 @@ from lorafox.errors import Conflict, NotFound
 from lorafox.store.sql.database import Repository
 from lorafox.store.sql.downlinks import downlink_from_row
 from lorafox.store.sql.rows import columns
-from lorafox.store.sql.tables import downlinks, groups, lora_integrations
+from lorafox.store.sql.tables import downlinks, groups, lora_integrations, messages
 
 __all__ = ["LoraRepository"]
 
@@ -37,7 +37,8 @@ def _integration(row: Row[Any]) -> LoraIntegration:
 
 
 class LoraRepository(Repository):
-    """Implements ``lorafox.ports.lora.LoraIntegrationStore`` and ``LoraDownlinkStore``."""
+    """Implements ``lorafox.ports.lora``'s ``LoraIntegrationStore``, ``LoraDownlinkStore`` and
+    ``LoraMessageStore``."""
 
     async def create_lora_integration(self, integration: LoraIntegration) -> None:
         async with self._db.writing() as conn:
@@ -87,6 +88,24 @@ class LoraRepository(Repository):
             await conn.execute(
                 delete(lora_integrations).where(lora_integrations.c.id == integration_id)
             )
+
+    # -- messages -------------------------------------------------------------------------------
+
+    async def set_message_extra(
+        self, device: str, time: int, seq_number: int, extra: dict[str, Any]
+    ) -> bool:
+        stmt = (
+            update(messages)
+            .where(
+                messages.c.device == device,
+                messages.c.time == time,
+                messages.c.seq_number == seq_number,
+            )
+            .values(extra=extra)
+        )
+        async with self._db.writing() as conn:
+            result = await conn.execute(stmt)
+        return bool(result.rowcount)
 
     # -- downlinks ------------------------------------------------------------------------------
 
