@@ -93,3 +93,20 @@ def test_group_isolation_and_roles(http: httpx.Client) -> None:
     listed = http.get("/api/v2/lora/integrations", auth=viewer).json()["data"]
     assert [i["id"] for i in listed] == [mine["id"]]
     assert http.delete(f"/api/v2/lora/integrations/{mine['id']}", auth=viewer).status_code == 403
+
+
+def test_a_lora_device_registered_by_api_before_its_first_uplink(http: httpx.Client) -> None:
+    root = _root(http)
+    device_type = created(http, "/api/v2/device-types", {"name": "lora sensors", "groupId": root})
+    body = {
+        "id": "A84041D55182720B",
+        "name": "sensor",
+        "deviceTypeId": device_type["id"],
+        "pac": "0000000000000000",
+    }
+    made = created(http, "/api/v2/devices", body)
+    assert made["id"] == "a84041d55182720b"
+    read = http.get("/api/v2/devices/A84041D55182720B")
+    assert read.status_code == 200, read.text
+    assert read.json()["name"] == "sensor"
+    assert http.get("/api/v2/devices/0a84041d55182720b").status_code in (400, 404)
