@@ -237,6 +237,7 @@ class Service:
                 await follow
 
         stack.push_async_callback(stop_following)
+        stack.push_async_callback(downlinks.close)
         s = self.settings
         if not s.semtech_port:
             return stack

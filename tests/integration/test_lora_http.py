@@ -265,8 +265,11 @@ def test_aws_documents_and_send_data_to_wireless_device(
         authorization = headers["authorization"]
         assert authorization == _botocore_authorization(path, headers, body)
         assert "/eu-west-1/iotwireless/aws4_request" in authorization
-        found = http.get(f"/api/v2/devices/{device}/downlinks").json()["data"][-1]
-        assert found["networkId"] == "6011b9f3-5bc6-43a4-a4fa-6d6a32d5a4d4"
+
+        def network_id() -> object:
+            return http.get(f"/api/v2/devices/{device}/downlinks").json()["data"][-1]["networkId"]
+
+        wait_until(lambda: network_id() == "6011b9f3-5bc6-43a4-a4fa-6d6a32d5a4d4")
         bad = ns.post(f"/lora/aws/{integration}", json={"PayloadData": 1}, headers=auth)
         assert bad.status_code == 400 and isinstance(bad.json(), dict)
     finally:

@@ -182,3 +182,23 @@ def test_an_address_no_integration_lists_is_refused(server: Running, http: httpx
         pass
     finally:
         peer.close()
+
+
+def test_deleting_the_integration_closes_its_connections(
+    server: Running, http: httpx.Client
+) -> None:
+    integration = _integration(http, ["127.0.0.1"])
+    assert server.service.semtech_port is not None
+    peer = _Peer(server.service.semtech_port)
+    try:
+        peer.send(_uplink(1) + b'{"ackreq":1}\0')
+        assert peer.read_frame() == {"ack": 1}
+        assert http.delete(f"/api/v2/lora/integrations/{integration}").status_code == 204
+        time.sleep(1.2)
+        peer.send(_uplink(2) + b'{"ackreq":2}\0')
+        with pytest.raises((AssertionError, ConnectionResetError)):
+            peer.read_frame()  # closed, not answered
+        messages = http.get(f"/api/v2/devices/{DEVICE}/messages").json()["data"]
+        assert [m["seqNumber"] for m in messages] == [1]
+    finally:
+        peer.close()

@@ -11,6 +11,7 @@ with that id; its feedback moves it on.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import uuid
@@ -110,6 +111,9 @@ class LoraDownlinks:
         self._transports: dict[LoraKind, LoraTransport] = {}
         self._waiting: set[str] = set()
         """Devices with downlinks not handed over yet (queued in this process)."""
+        self._dispatching: set[str] = set()
+        self._again: set[str] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
 
     def add_transport(self, kind: LoraKind, transport: LoraTransport) -> None:
         self._transports[kind] = transport
@@ -123,13 +127,47 @@ class LoraDownlinks:
         log.info("LoRa downlink %d queued for %s from %s", downlink.id, device, source)
         if len(self._waiting) < _PENDING_MAX:
             self._waiting.add(device)
-        await self.dispatch(device)
+        self._spawn(device)
         return downlink
 
     async def after_uplink(self, device: str) -> None:
-        """The device was just heard: hand over what waits for it."""
+        """The device was just heard: hand over what waits for it (in the background)."""
         if device in self._waiting:
-            await self.dispatch(device)
+            self._spawn(device)
+
+    def _spawn(self, device: str) -> None:
+        """Dispatch in a task of its own: no request waits for a network server."""
+        if device in self._dispatching:
+            self._again.add(device)
+            return
+        self._dispatching.add(device)
+        task = asyncio.get_running_loop().create_task(self._dispatch_task(device))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _dispatch_task(self, device: str) -> None:
+        try:
+            while True:
+                self._again.discard(device)
+                try:
+                    await self.dispatch(device)
+                except LorafoxError as exc:
+                    log.warning("LoRa downlinks of %s not handed over: %s", device, exc.message)
+                except Exception:
+                    log.exception("LoRa downlinks of %s not handed over", device)
+                if device not in self._again:
+                    return
+        finally:
+            self._dispatching.discard(device)
+
+    async def close(self) -> None:
+        """Wait a little for the hand-overs under way, then cancel them (the downlinks stay
+        queued or are handed over again at the device's next uplink)."""
+        if not self._tasks:
+            return
+        _, pending = await asyncio.wait(set(self._tasks), timeout=5)
+        for task in pending:
+            task.cancel()
 
     async def dispatch(self, device: str) -> None:
         """Hand the device's waiting downlinks to the network server it was last heard on."""

@@ -15,11 +15,12 @@ import asyncio
 import contextlib
 import ipaddress
 import logging
+import time
 from collections import deque
 from typing import Any, cast
 
 from lorafox.domain import Downlink, DownlinkState, LoraKind
-from lorafox.errors import InvalidInput, LorafoxError
+from lorafox.errors import InvalidInput, LorafoxError, NotFound
 from lorafox.lora.downlinks import LoraDownlinks
 from lorafox.lora.ingest import LoraIngest
 from lorafox.lora.integrations import LoraIntegrations, Sender
@@ -41,6 +42,8 @@ _BACKLOG_PAUSE = 10_000
 _BACKLOG_RESUME = 1_000
 _BACKLOG_BYTES = 4 * 1024 * 1024
 """Frames (or bytes of frames) waiting on one connection beyond which it is not read."""
+_RECHECK_SECONDS = 1.0
+"""How often a connection checks that its integration still exists (a cached lookup)."""
 _LOGGED_BROKEN = 10
 """Broken frames logged per connection at WARNING (the rest at DEBUG)."""
 
@@ -214,11 +217,16 @@ class _Connection(asyncio.Protocol):
                     await task
 
     async def _consume(self, sender: Sender) -> None:
+        checked = time.monotonic()
         while not self._closed or self._frames:
             if not self._frames:
                 self._wakeup.clear()
                 await self._wakeup.wait()
                 continue
+            if time.monotonic() - checked > _RECHECK_SECONDS:
+                checked = time.monotonic()
+                if not await self._still_admitted(sender):
+                    return
             frame = self._frames.popleft()
             self._queued_bytes -= len(frame)
             drained = (
@@ -234,6 +242,23 @@ class _Connection(asyncio.Protocol):
                 self._skip(frame, exc)
                 continue
             await self._handle(sender, message)
+
+    async def _still_admitted(self, sender: Sender) -> bool:
+        """False (and the connection closed) once its integration is deleted."""
+        try:
+            await self._server.integrations.sender_by_id(sender.integration.id)
+        except NotFound:
+            log.warning(
+                "Semtech connection from %s closed: integration %s was deleted",
+                self._peer,
+                sender.integration.id,
+            )
+            self._frames.clear()
+            self.close()
+            return False
+        except LorafoxError as exc:
+            log.warning("cannot check integration %s: %s", sender.integration.id, exc.message)
+        return True
 
     def _skip(self, frame: bytes, exc: InvalidInput) -> None:
         self._server.broken += 1
