@@ -104,6 +104,7 @@ def test_frames_however_tcp_cuts_them(server: Running, http: httpx.Client) -> No
         peer.send(b'{"app":{"moteeui":"1"' + b"\0")  # broken: skipped, the connection stays
         peer.send(b'{"app":{"moteeui":"9372163","dir":"up","gwrx":[{"rssi":-80}]}}\0')
         peer.send(_uplink(2, gateway="b827ebfffe000002"))  # another gateway's copy: stored once
+        peer.send(b'{"join":{"moteeui":"9372163","accept":true}}\0')
         peer.send(b'{"ackreq":17}\0')
         assert peer.read_frame() == {"ack": 17}
         published = recorder.wait_for(TOPIC, 3)
@@ -119,6 +120,16 @@ def test_frames_however_tcp_cuts_them(server: Running, http: httpx.Client) -> No
         assert gateways == ["b827ebfffe000001", "b827ebfffe000002"]  # merged
         device = http.get(f"/api/v2/devices/{DEVICE}")
         assert device.status_code == 200, device.text  # provisioned on its first uplink
+
+        def events() -> list[dict[str, Any]]:
+            found: list[dict[str, Any]] = http.get(f"/api/v2/devices/{DEVICE}/events").json()[
+                "data"
+            ]
+            return [e for e in found if e["type"] == "lora"]
+
+        [join] = wait_until(events)
+        assert join["data"]["event"] == "join"
+        assert join["data"]["accept"] is True
     finally:
         peer.close()
         recorder.close()
