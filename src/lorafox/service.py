@@ -49,7 +49,7 @@ from lorafox.lora import LoraIngest, LoraIntegrations, LoraServices
 from lorafox.lora.brokers import BrokerSubscriptions
 from lorafox.lora.downlinks import DOWNLINK_TOPIC
 from lorafox.lora.model import is_lora_uplink, lora_json, lora_topic
-from lorafox.lora.push import AwsSendData, ChirpstackCommands, TtsPush
+from lorafox.lora.push import AwsDestinations, AwsSendData, ChirpstackCommands, TtsPush
 from lorafox.lora.semtech import SemtechServer
 from lorafox.metrics import Metrics
 from lorafox.ports.bus import Bus
@@ -228,6 +228,7 @@ class Service:
         downlinks.add_transport(LoraKind.TTS, TtsPush(lora.integrations, lora.ingest, client))
         aws = AwsSendData(lora.integrations, lora.ingest, client)
         downlinks.add_transport(LoraKind.AWS_IOTWIRELESS, aws)
+        lora.network.confirmer = AwsDestinations(client)
         downlinks.add_transport(LoraKind.CHIRPSTACK, ChirpstackCommands(lora.ingest))
         follow = asyncio.create_task(BrokerSubscriptions(lora.integrations, lora.network).run())
 

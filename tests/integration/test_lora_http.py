@@ -257,6 +257,7 @@ def test_aws_documents_and_send_data_to_wireless_device(
         wait_until(lambda: peer.requests)
         path, headers, body = peer.requests[0]
         assert path == "/wireless-devices/11111111-1111-1111-1111-1111/data"
+        assert len(peer.requests) == 1
         assert orjson.loads(body) == {
             "PayloadData": "QQ==",
             "TransmitMode": 1,
@@ -272,6 +273,15 @@ def test_aws_documents_and_send_data_to_wireless_device(
         wait_until(lambda: network_id() == "6011b9f3-5bc6-43a4-a4fa-6d6a32d5a4d4")
         bad = ns.post(f"/lora/aws/{integration}", json={"PayloadData": 1}, headers=auth)
         assert bad.status_code == 400 and isinstance(bad.json(), dict)
+        assert ns.post(f"/lora/aws/{integration}", json=doc).status_code == 401  # no token
+        confirmation = {
+            "arn": "arn:aws:iot:eu-west-1:123456789012:ruledestination/http/x",
+            "confirmationToken": "token",
+            "enableUrl": f"{peer.url}/not-aws",  # never fetched: not an AWS host
+        }
+        answer = ns.post(f"/lora/aws/{integration}", json=confirmation)
+        assert answer.status_code == 200, answer.text
+        assert answer.json() == {"kind": "confirmation"}
     finally:
         peer.close()
 

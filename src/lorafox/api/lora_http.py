@@ -120,4 +120,12 @@ async def tts_webhook(ctx: Ctx, request: Request, integration_id: IntegrationId)
     responses=error_responses(400, 404),
 )
 async def aws_uplink(ctx: Ctx, request: Request, integration_id: IntegrationId) -> JSONResponse:
+    if request.headers.get("authorization") is None:
+        # AWS confirms an HTTP destination without the rule's headers: {"arn",
+        # "confirmationToken", "enableUrl"}; anything else without a token is a 401 below
+        body = await _json_object(request)
+        url = body.get("enableUrl")
+        if isinstance(body.get("confirmationToken"), str) and isinstance(url, str):
+            lora(ctx).network.confirm_destination(integration_id, url)
+            return JSONResponse({"kind": "confirmation"})
     return await _handle(ctx, request, integration_id, LoraKind.AWS_IOTWIRELESS, parse_document)

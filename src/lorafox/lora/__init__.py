@@ -44,4 +44,4 @@ class LoraServices:
         scope: DeviceScope | None,
     ) -> LoraServices:
         downlinks = LoraDownlinks(store, integrations, ingest, bus=bus, scope=scope)
-        return cls(integrations, ingest, downlinks, LoraNetwork(ingest, downlinks))
+        return cls(integrations, ingest, downlinks, LoraNetwork(ingest, downlinks, integrations))

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
+from typing import Protocol
 
+from lorafox.domain import LoraKind
+from lorafox.errors import LorafoxError
 from lorafox.lora.downlinks import LoraDownlinks
 from lorafox.lora.ingest import LoraIngest
-from lorafox.lora.integrations import Sender
+from lorafox.lora.integrations import LoraIntegrations, Sender
 from lorafox.lora.reports import Report
 
-__all__ = ["Handled", "LoraNetwork"]
+__all__ = ["DestinationConfirmer", "Handled", "LoraNetwork"]
 
 log = logging.getLogger(__name__)
 
@@ -24,10 +28,41 @@ class Handled:
     message_id: int | None = None
 
 
+class DestinationConfirmer(Protocol):
+    async def confirm(self, integration_id: str, enable_url: str) -> bool: ...
+
+
 class LoraNetwork:
-    def __init__(self, ingest: LoraIngest, downlinks: LoraDownlinks) -> None:
+    def __init__(
+        self, ingest: LoraIngest, downlinks: LoraDownlinks, integrations: LoraIntegrations
+    ) -> None:
         self._ingest = ingest
         self._downlinks = downlinks
+        self._integrations = integrations
+        self.confirmer: DestinationConfirmer | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def confirm_destination(self, integration_id: str, enable_url: str) -> None:
+        """An AWS IoT destination confirmation for ``integration_id`` (unauthenticated: AWS
+        sends it without the rule's headers): confirmed in the background when the integration
+        is an ``aws-iotwireless`` one and the URL an AWS one."""
+        if self.confirmer is None or len(self._tasks) > 16:
+            return
+        task = asyncio.get_running_loop().create_task(
+            self._confirm(self.confirmer, integration_id, enable_url)
+        )
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _confirm(
+        self, confirmer: DestinationConfirmer, integration_id: str, enable_url: str
+    ) -> None:
+        try:
+            sender = await self._integrations.sender_by_id(integration_id)
+        except LorafoxError:
+            return
+        if sender.integration.kind is LoraKind.AWS_IOTWIRELESS:
+            await confirmer.confirm(integration_id, enable_url)
 
     async def handle(self, sender: Sender, report: Report) -> Handled:
         """Store the uplink (durably, before this returns), move the downlink, record the

@@ -21,6 +21,7 @@ from __future__ import annotations
 import base64
 import logging
 import ssl
+import time
 from datetime import UTC, datetime
 from urllib.parse import quote, unquote, urlsplit
 
@@ -38,7 +39,7 @@ from lorafox.lora.ingest import LoraIngest
 from lorafox.lora.integrations import LoraIntegrations, Sender
 from lorafox.lora.tts import correlation_id
 
-__all__ = ["AwsSendData", "ChirpstackCommands", "TtsPush"]
+__all__ = ["AwsDestinations", "AwsSendData", "ChirpstackCommands", "TtsPush"]
 
 log = logging.getLogger(__name__)
 
@@ -211,3 +212,45 @@ class ChirpstackCommands:
         if not await _publish(url, topic, orjson.dumps(body), "ChirpStack broker"):
             return None
         return item
+
+
+class AwsDestinations:
+    """Confirms AWS IoT HTTP topic rule destinations pointing at an ``aws-iotwireless``
+    integration. AWS sends the confirmation without the rule's headers, so it arrives
+    unauthenticated: lorafox only ``GET``s its ``enableUrl`` when it is an ``https`` URL of an
+    AWS host (never anything else), at most once a minute per integration."""
+
+    def __init__(self, client: httpx.AsyncClient, *, host_suffix: str = ".amazonaws.com") -> None:
+        self._client = client
+        self._suffix = host_suffix
+        self._last: dict[str, float] = {}
+
+    def allowed(self, url: str) -> bool:
+        parts = urlsplit(url)
+        host = (parts.hostname or "").lower()
+        return parts.scheme == "https" and host.endswith(self._suffix) and len(url) <= 2048
+
+    async def confirm(self, integration_id: str, enable_url: str) -> bool:
+        """True when AWS answered the ``enableUrl`` with a 2xx."""
+        if not self.allowed(enable_url):
+            log.warning("destination confirmation for %s ignored: not an AWS URL", integration_id)
+            return False
+        now = time.monotonic()
+        if self._last.get(integration_id, -60.0) > now - 60:
+            return False
+        if len(self._last) > 10_000:
+            self._last.clear()
+        self._last[integration_id] = now
+        try:
+            answer = await self._client.get(enable_url, timeout=_TIMEOUT)
+        except httpx.HTTPError as exc:
+            log.warning("destination confirmation failed: %s", type(exc).__name__)
+            return False
+        ok = 200 <= answer.status_code < 300
+        log.info(
+            "AWS destination of integration %s %s (%d)",
+            integration_id,
+            "confirmed" if ok else "not confirmed",
+            answer.status_code,
+        )
+        return ok
