@@ -17,7 +17,6 @@ import socket
 from collections.abc import Awaitable, Callable, Generator, Sequence
 from dataclasses import dataclass
 
-import httpx
 import uvicorn
 
 from lorafox.api.app import create_app
@@ -39,18 +38,15 @@ from lorafox.bus.external import BrokerAddress, ExternalBus, tls_context
 from lorafox.bus.outbox import Outbox
 from lorafox.data_dir import lock_data_dir, private_umask
 from lorafox.devices import DeviceManagement, UnknownDevicePolicy, UnknownDevices
-from lorafox.domain import LoraKind, Principal, StoredUplink
+from lorafox.domain import Principal, StoredUplink
 from lorafox.downlink.queue import DownlinkQueue
 from lorafox.errors import AuthenticationFailed, ConfigError
 from lorafox.events.service import DeviceEvents
 from lorafox.identity import Identity
 from lorafox.ingest.sigfox import uplink_json
 from lorafox.lora import LoraIngest, LoraIntegrations, LoraServices
-from lorafox.lora.brokers import BrokerSubscriptions
 from lorafox.lora.downlinks import DOWNLINK_TOPIC
 from lorafox.lora.model import is_lora_uplink, lora_json, lora_topic
-from lorafox.lora.push import AwsDestinations, AwsSendData, ChirpstackCommands, TtsPush
-from lorafox.lora.semtech import SemtechServer
 from lorafox.metrics import Metrics
 from lorafox.ports.bus import Bus
 from lorafox.reports import ServiceReports
@@ -220,44 +216,6 @@ class Service:
 
         return render
 
-    async def _start_lora(self, lora: LoraServices) -> contextlib.AsyncExitStack:
-        """The LoRa downlink transports and the Semtech socket; closed by the stack."""
-        stack = contextlib.AsyncExitStack()
-        client = await stack.enter_async_context(httpx.AsyncClient(follow_redirects=False))
-        downlinks = lora.downlinks
-        downlinks.add_transport(LoraKind.TTS, TtsPush(lora.integrations, lora.ingest, client))
-        aws = AwsSendData(lora.integrations, lora.ingest, client)
-        downlinks.add_transport(LoraKind.AWS_IOTWIRELESS, aws)
-        lora.network.confirmer = AwsDestinations(client)
-        downlinks.add_transport(LoraKind.CHIRPSTACK, ChirpstackCommands(lora.ingest))
-        follow = asyncio.create_task(BrokerSubscriptions(lora.integrations, lora.network).run())
-
-        async def stop_following() -> None:
-            follow.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await follow
-
-        stack.push_async_callback(stop_following)
-        stack.push_async_callback(downlinks.close)
-        s = self.settings
-        if not s.semtech_port:
-            return stack
-        semtech = SemtechServer(
-            s.host, s.semtech_port, lora.integrations, lora.ingest, lora.downlinks
-        )
-        try:
-            await semtech.start()
-        except OSError as exc:
-            await stack.aclose()
-            raise ConfigError(
-                f"cannot listen on --semtech-port {s.semtech_port} on {s.host}: {exc.strerror} "
-                "(choose another, or 0 for no Semtech socket)"
-            ) from exc
-        stack.push_async_callback(semtech.close)
-        downlinks.add_transport(LoraKind.SEMTECH, semtech)
-        self.semtech_port = semtech.port
-        return stack
-
     def _http_server(self, app: ASGIApp) -> _Server:
         s = self.settings
         return _Server(
@@ -410,7 +368,8 @@ class Service:
             )
         )
         self.http_port = sock.getsockname()[1]
-        lora_stack = await self._start_lora(lora)
+        lora_stack = await lora.start(s.host, s.semtech_port)
+        self.semtech_port = lora.semtech_port
         tables_task = asyncio.create_task(tables.run(self._stop))
         try:
             await self._run(
