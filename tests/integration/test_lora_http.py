@@ -271,6 +271,12 @@ def test_aws_documents_and_send_data_to_wireless_device(
             return http.get(f"/api/v2/devices/{device}/downlinks").json()["data"][-1]["networkId"]
 
         wait_until(lambda: network_id() == "6011b9f3-5bc6-43a4-a4fa-6d6a32d5a4d4")
+        acked = copy.deepcopy(doc)
+        acked["WirelessMetadata"]["LoRaWAN"]["FCnt"] = 6
+        acked["WirelessMetadata"]["LoRaWAN"]["AckedMessageId"] = network_id()
+        answer = ns.post(f"/lora/aws/{integration}", json=acked, headers=auth)
+        assert answer.status_code == 200, answer.text
+        assert _state(http, device) == "acked"
         bad = ns.post(f"/lora/aws/{integration}", json={"PayloadData": 1}, headers=auth)
         assert bad.status_code == 400 and isinstance(bad.json(), dict)
         assert ns.post(f"/lora/aws/{integration}", json=doc).status_code == 401  # no token
