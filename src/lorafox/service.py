@@ -371,10 +371,13 @@ class Service:
         lora_stack = await lora.start(s.host, s.semtech_port)
         self.semtech_port = lora.semtech_port
         tables_task = asyncio.create_task(tables.run(self._stop))
+
+        async def stop_jobs() -> None:  # the LoRa sources stop with HTTP, before the pipeline
+            await lora_stack.aclose()
+            await management.bulk.stop()
+
         try:
-            await self._run(
-                _Parts(server, bus, pipeline, events, outbox, management.bulk.stop), sock
-            )
+            await self._run(_Parts(server, bus, pipeline, events, outbox, stop_jobs), sock)
         finally:
             await lora_stack.aclose()
             tables_task.cancel()

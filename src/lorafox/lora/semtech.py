@@ -73,6 +73,8 @@ class SemtechServer:
         self.max_frame = max_frame
         self._server: asyncio.Server | None = None
         self.connections: dict[str, list[_Connection]] = {}
+        self.tasks: set[asyncio.Task[None]] = set()
+        """Each connection's reader of frames."""
         self.count = 0
         self.frames = 0
         self.broken = 0
@@ -90,6 +92,8 @@ class SemtechServer:
         log.info("Semtech customer-server socket on %s:%d", self._host, self.port)
 
     async def close(self) -> None:
+        """Stop listening, close the connections, and give the frames they already sent up to
+        5 s to be stored (then they are dropped, not acked)."""
         if self._server is not None:
             self._server.close()
             for connections in list(self.connections.values()):
@@ -98,6 +102,10 @@ class SemtechServer:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(5):
                     await self._server.wait_closed()
+                    if self.tasks:
+                        await asyncio.wait(set(self.tasks))
+            for task in self.tasks:
+                task.cancel()
 
     async def admit(self, address: str) -> Sender | None:
         """The Semtech integration listing ``address``, None when none does."""
@@ -158,7 +166,9 @@ class _Connection(asyncio.Protocol):
             return
         server.count += 1
         transport.pause_reading()  # until the address is admitted
-        self._task = asyncio.get_running_loop().create_task(self._run())
+        self._task = task = asyncio.get_running_loop().create_task(self._run())
+        server.tasks.add(task)
+        task.add_done_callback(server.tasks.discard)
 
     def data_received(self, data: bytes) -> None:
         frames = self._framer.feed(data)
