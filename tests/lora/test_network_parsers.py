@@ -147,7 +147,14 @@ def test_aws_both_spellings_and_numbers_as_strings() -> None:
 
 @pytest.mark.parametrize(
     "body",
-    [{}, {"WirelessMetadata": {}}, {"WirelessMetadata": {"LoRaWAN": {"DevEui": "x"}}}],
+    [
+        {},
+        {"WirelessMetadata": {}},
+        {"WirelessMetadata": {"LoRaWAN": {"DevEui": "x"}}},
+        {"WirelessMetadata": {"LoRaWAN": {"DevEui": "01", "Gateways": 3}}},
+        {"WirelessMetadata": {"LoRaWAN": {"DevEui": "01", "Gateways": [{"Rssi": "loud"}]}}},
+        {"WirelessMetadata": {"LoRaWAN": {"DevEui": "01"}}, "PayloadData": ["x"]},
+    ],
 )
 def test_aws_malformed(body: dict[str, Any]) -> None:
     with pytest.raises(InvalidInput):

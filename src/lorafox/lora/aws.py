@@ -45,13 +45,16 @@ def parse_document(body: dict[str, Any]) -> Report:
     context = {}
     if isinstance(wireless_id, str) and 0 < len(wireless_id) <= 64:
         context["wirelessDeviceId"] = wireless_id
+    listed = lorawan.get("gateways") or []
+    if not isinstance(listed, list):
+        raise InvalidInput("WirelessMetadata.LoRaWAN.Gateways must be a list", field="Gateways")
     gateways = tuple(
         LoraGateway(
             id=str(g.get("gatewayeui", ""))[:32].lower(),
             rssi=as_float(g.get("rssi"), "Gateways.Rssi"),
             snr=as_float(g.get("snr"), "Gateways.Snr"),
         )
-        for g in lorawan.get("gateways") or []
+        for g in listed
         if isinstance(g, dict)
     )
     rate = lorawan.get("datarate")
