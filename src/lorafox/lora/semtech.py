@@ -42,6 +42,8 @@ _BACKLOG_PAUSE = 10_000
 _BACKLOG_RESUME = 1_000
 _BACKLOG_BYTES = 4 * 1024 * 1024
 """Frames (or bytes of frames) waiting on one connection beyond which it is not read."""
+_WRITE_BUFFER_MAX = 1024 * 1024
+"""Bytes of answers a peer may leave unread before its connection is dropped."""
 _RECHECK_SECONDS = 1.0
 """How often a connection checks that its integration still exists (a cached lookup)."""
 _LOGGED_BROKEN = 10
@@ -122,7 +124,7 @@ class SemtechServer:
     # -- LoraTransport --------------------------------------------------------------------------
 
     async def deliver(self, sender: Sender, downlink: Downlink) -> str | None:
-        connections = self.connections.get(sender.integration.id)
+        connections = [c for c in self.connections.get(sender.integration.id, []) if c.open]
         if not connections:
             return None
         token = downlink.id % 0xFFFF + 1
@@ -162,6 +164,7 @@ class _Connection(asyncio.Protocol):
         server = self._server
         if server.count >= server.max_connections:
             log.warning("Semtech connection from %s refused: too many connections", self._peer)
+            self._closed = True  # never counted
             transport.abort()
             return
         server.count += 1
@@ -193,9 +196,19 @@ class _Connection(asyncio.Protocol):
                 mine.remove(self)
         log.info("Semtech connection from %s closed", self._peer)
 
+    @property
+    def open(self) -> bool:
+        return self._transport is not None and not self._transport.is_closing()
+
     def write(self, data: bytes) -> None:
-        if self._transport is not None and not self._transport.is_closing():
-            self._transport.write(data)
+        transport = self._transport
+        if transport is None or transport.is_closing():
+            return
+        if transport.get_write_buffer_size() > _WRITE_BUFFER_MAX:
+            log.warning("Semtech connection from %s closed: it does not read", self._peer)
+            transport.abort()
+            return
+        transport.write(data)
 
     def close(self) -> None:
         if self._transport is not None:
