@@ -104,7 +104,17 @@ def _state(http: httpx.Client, device: str) -> str:
 
 
 def test_chirpstack_http_events(http: httpx.Client, ns: httpx.Client, recorder: Recorder) -> None:
-    integration, auth = _integration(http, "chirpstack", appEui="37817737f13")
+    [root] = [g for g in http.get("/api/v2/groups").json()["data"] if not g["path"]]
+    body = {
+        "name": "per-port formats",
+        "groupId": root["id"],
+        "payloadType": 3,
+        "payloadConfig": "port 1: level::uint:8; port 2: t::uint:16",
+    }
+    device_type = created(http, "/api/v2/device-types", body)
+    integration, auth = _integration(
+        http, "chirpstack", appEui="37817737f13", deviceTypeId=device_type["id"]
+    )
     url = f"/lora/chirpstack/{integration}"
     up = sample("chirpstack_up.json")
     answer = ns.post(url, params={"event": "up"}, json=up, headers=auth)
@@ -115,6 +125,7 @@ def test_chirpstack_http_events(http: httpx.Client, ns: httpx.Client, recorder: 
     [published] = recorder.wait_for("lora/0000037817737f13/0101010101010101")
     assert published["port1_bytes"] == [170]
     assert published["dataRate"] == "SF11BW125"
+    assert published["decoded"] == {"level": 170}  # the device type's format for fPort 1
     log = ns.post(url, params={"event": "log"}, json=sample("chirpstack_log.json"), headers=auth)
     assert log.json() == {"kind": "event"}
     assert ns.post(url, params={"event": "integration"}, json={}, headers=auth).status_code == 200
