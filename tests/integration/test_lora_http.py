@@ -126,6 +126,12 @@ def test_chirpstack_http_events(http: httpx.Client, ns: httpx.Client, recorder: 
     assert published["port1_bytes"] == [170]
     assert published["dataRate"] == "SF11BW125"
     assert published["decoded"] == {"level": 170}  # the device type's format for fPort 1
+    located = copy.deepcopy(up)
+    located["fCnt"] = 1
+    located["rxInfo"][0]["location"] = {"latitude": 51.5, "longitude": -0.12}
+    assert ns.post(url, params={"event": "up"}, json=located, headers=auth).status_code == 200
+    places = http.get("/api/v2/devices/0101010101010101/locations").json()["data"]
+    assert (places[0]["lat"], places[0]["lng"]) == (51.5, -0.12)  # its gateway's position
     log = ns.post(url, params={"event": "log"}, json=sample("chirpstack_log.json"), headers=auth)
     assert log.json() == {"kind": "event"}
     assert ns.post(url, params={"event": "integration"}, json={}, headers=auth).status_code == 200

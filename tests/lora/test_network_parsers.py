@@ -9,10 +9,11 @@ from typing import Any
 import orjson
 import pytest
 
-from lorafox.domain import DownlinkState, Severity
+from lorafox.domain import DownlinkState, LoraIntegration, LoraKind, Severity
 from lorafox.errors import InvalidInput
 from lorafox.lora import aws, chirpstack, tts
 from lorafox.lora.downlinks import chirpstack_id
+from lorafox.lora.model import to_uplink
 from lorafox.lora.reports import parse_time
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "lora"
@@ -167,3 +168,20 @@ def test_times() -> None:
     assert parse_time("2020-02-12T15:15...") is None
     assert parse_time("2020-02-12T15:15:00") is None  # no zone
     assert parse_time(12) is None
+
+
+def test_gateway_positions_become_the_message_s() -> None:
+    body = sample("chirpstack_up.json")
+    body["rxInfo"][0]["location"] = {"latitude": 51.5, "longitude": -0.12, "altitude": 10}
+    body["rxInfo"].append({"gatewayId": "x", "rssi": -100, "location": {"latitude": "bad"}})
+    up = chirpstack.parse_event("up", body).uplink
+    assert up is not None
+    assert (up.gateways[0].lat, up.gateways[0].lng) == (51.5, -0.12)
+    assert (up.gateways[1].lat, up.gateways[1].lng) == (None, None)  # ignored, not refused
+    integration = LoraIntegration("a" * 24, "n", LoraKind.CHIRPSTACK, "b" * 24, "0" * 64, 0)
+    uplink = to_uplink(up, integration, 1)
+    assert (uplink.lat, uplink.lng, uplink.station) == (51.5, -0.12, "0016c001f153a14c")
+    tts_body = sample("tts_uplink.json")
+    tts_body["uplink_message"]["rx_metadata"][0]["location"] = {"latitude": 1.0, "longitude": 2.0}
+    tts_up = tts.parse_message(tts_body).uplink
+    assert tts_up is not None and tts_up.gateways[0].lat == 1.0

@@ -61,9 +61,15 @@ class LoraGateway:
     id: str
     rssi: float | None = None
     snr: float | None = None
+    lat: float | None = None
+    lng: float | None = None
+    """Where the gateway is, when the network server says."""
 
     def as_json(self) -> dict[str, Any]:
-        return {"id": self.id, "rssi": self.rssi, "snr": self.snr}
+        found: dict[str, Any] = {"id": self.id, "rssi": self.rssi, "snr": self.snr}
+        if self.lat is not None and self.lng is not None:
+            found["lat"], found["lng"] = self.lat, self.lng
+        return found
 
 
 def is_lora_device(device: str) -> bool:

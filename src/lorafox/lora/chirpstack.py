@@ -20,6 +20,7 @@ from lorafox.lora.model import (
     as_int,
     decode_base64,
     normalize_eui,
+    position,
 )
 from lorafox.lora.reports import Feedback, NetworkEvent, Report, parse_time, scalars
 
@@ -84,9 +85,10 @@ def _uplink(dev_eui: str, info: dict[str, Any], body: dict[str, Any]) -> LoraUpl
         raise InvalidInput("rxInfo must be a list", field="rxInfo")
     gateways = tuple(
         LoraGateway(
-            id=str(g.get("gatewayId", ""))[:32],
-            rssi=as_float(g.get("rssi"), "rxInfo.rssi"),
-            snr=as_float(g.get("snr"), "rxInfo.snr"),
+            str(g.get("gatewayId", ""))[:32],
+            as_float(g.get("rssi"), "rxInfo.rssi"),
+            as_float(g.get("snr"), "rxInfo.snr"),
+            *position(g.get("location"), "rxInfo.location"),
         )
         for g in rx[:MAX_GATEWAYS]
         if isinstance(g, dict)

@@ -38,6 +38,7 @@ __all__ = [
     "lora_json",
     "lora_topic",
     "normalize_eui",
+    "position",
     "to_uplink",
 ]
 
@@ -94,6 +95,21 @@ def as_int(value: Any, field: str, low: int = 0, high: int = MAX_FCNT) -> int | 
     return number
 
 
+def position(value: Any, field: str) -> tuple[float | None, float | None]:
+    """``{"latitude","longitude"}`` → (lat, lng) when both are valid, else (None, None): a
+    gateway's position is a nicety, a bad one does not refuse the uplink."""
+    if not isinstance(value, dict):
+        return None, None
+    try:
+        lat = as_float(value.get("latitude"), f"{field}.latitude")
+        lng = as_float(value.get("longitude"), f"{field}.longitude")
+    except InvalidInput:
+        return None, None
+    if lat is None or lng is None or not (-90 <= lat <= 90 and -180 <= lng <= 180):
+        return None, None
+    return lat, lng
+
+
 def as_float(value: Any, field: str) -> float | None:
     """A finite number given as a number or a string; None when absent."""
     if value is None or value == "" or isinstance(value, bool):
@@ -130,7 +146,8 @@ class LoraUplink:
 
 def to_uplink(frame: LoraUplink, integration: LoraIntegration, time_ms: int) -> Uplink:
     """The shared ``Uplink`` of ``frame`` received through ``integration``: the best gateway
-    (strongest RSSI) as ``station``/``rssi``/``snr``, every gateway in ``extra``."""
+    (strongest RSSI) as ``station``/``rssi``/``snr`` and, when known, its position as
+    ``lat``/``lng`` (as a Sigfox callback gives its station's), every gateway in ``extra``."""
     best = max(frame.gateways, key=lambda g: -1e9 if g.rssi is None else g.rssi, default=None)
     app_eui = frame.app_eui or integration.app_eui or "0" * EUI_DIGITS
     extra: dict[str, Any] = {
@@ -158,6 +175,8 @@ def to_uplink(frame: LoraUplink, integration: LoraIntegration, time_ms: int) -> 
         station=best.id if best else None,
         rssi=best.rssi if best else None,
         snr=best.snr if best else None,
+        lat=best.lat if best and best.lng is not None else None,
+        lng=best.lng if best and best.lat is not None else None,
         device_type_id=integration.device_type_id,
         extra=extra,
     )
@@ -198,6 +217,8 @@ def lora_json(stored: StoredUplink) -> bytes:
         "messageId": stored.id,
         "receivedAt": stored.received_at,
     }
+    if u.lat is not None and u.lng is not None:
+        body["lat"], body["lng"] = u.lat, u.lng
     if u.decoded is not None:
         body["decoded"] = u.decoded
     if u.decode_error is not None:

@@ -19,6 +19,7 @@ from lorafox.lora.model import (
     as_int,
     decode_base64,
     normalize_eui,
+    position,
 )
 from lorafox.lora.reports import Feedback, NetworkEvent, Report, parse_time, scalars
 
@@ -112,9 +113,10 @@ def _uplink(dev_eui: str, app_eui: str | None, device_id: Any, part: dict[str, A
         name = ids.get("eui") or ids.get("gateway_id") or ""
         gateways.append(
             LoraGateway(
-                id=str(name)[:40].lower(),
-                rssi=as_float(g.get("rssi", g.get("channel_rssi")), "rx_metadata.rssi"),
-                snr=as_float(g.get("snr"), "rx_metadata.snr"),
+                str(name)[:40].lower(),
+                as_float(g.get("rssi", g.get("channel_rssi")), "rx_metadata.rssi"),
+                as_float(g.get("snr"), "rx_metadata.snr"),
+                *position(g.get("location"), "rx_metadata.location"),
             )
         )
     settings = _dict(part.get("settings"))
