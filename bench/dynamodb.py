@@ -210,6 +210,8 @@ def lorafox(workdir: Path, size: int, partition: int) -> Iterator[Target]:
         str(port),
         "--mqtt-port",
         "0",
+        "--semtech-port",
+        "0",
     ]
     with _process(command, env, workdir / f"lorafox-{size}.log") as pid:
         url = f"http://127.0.0.1:{port}"

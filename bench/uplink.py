@@ -1100,6 +1100,8 @@ def serve_command(
         str(http_port),
         "--mqtt-port",
         str(mqtt_port),
+        "--semtech-port",
+        "0",
         *options,
     ]
     return argv, env

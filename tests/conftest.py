@@ -153,6 +153,7 @@ def make_settings(data_dir: Path, **overrides: Any) -> Settings:
         "host": "127.0.0.1",
         "http_port": free_port(),
         "mqtt_port": free_port(),
+        "semtech_port": 0,  # the LoRa tests that use it give a free port
         "admin_password": ADMIN_PASSWORD,
         "sigfox_username": SIGFOX_USER,
         "sigfox_password": SIGFOX_PASSWORD,
@@ -308,8 +309,10 @@ def store_url(data_dir: Path) -> str:
 def command_env(args: Sequence[str], env: dict[str, str] | None = None) -> dict[str, str]:
     """``env`` for a ``lorafox`` command line given ``args``: on PostgreSQL, plus
     ``LORAFOX_DATABASE_URL`` of the data dir it names (``--data-dir`` or ``LORAFOX_DATA_DIR``),
-    unless it names its own database."""
+    unless it names its own database; for ``serve``, no Semtech socket unless asked for."""
     env = dict(env or {})
+    if args and args[0] == "serve" and "--semtech-port" not in args:
+        env.setdefault("LORAFOX_SEMTECH_PORT", "0")  # no fixed port 6500 shared between tests
     if "--database-url" in args or "LORAFOX_DATABASE_URL" in env:
         return env
     data_dir = env.get("LORAFOX_DATA_DIR")

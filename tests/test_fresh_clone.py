@@ -43,6 +43,7 @@ def test_readme_first_command_in_a_fresh_clone_then_simulate(tmp_path: Path) -> 
     env |= {
         "LORAFOX_HTTP_PORT": str(http_port),
         "LORAFOX_MQTT_PORT": str(mqtt_port),
+        "LORAFOX_SEMTECH_PORT": str(free_port()),
         "LORAFOX_DATA_DIR": str(tmp_path / "data"),
         "LORAFOX_ADMIN_PASSWORD": "fresh-clone-admin-1",
     }

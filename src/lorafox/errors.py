@@ -23,8 +23,9 @@ and the AWS IoT API answers the rules' errors in AWS's terms (``lorafox.api.iot`
     ├── StoreError             the database failed                                 → 503
     ├── PayloadDecodeError     a payload does not fit its format (the message is kept)
     ├── ActionFailed           a topic rule's action failed for one message (lorafox.rules.errors)
-    └── BusError               the MQTT broker failed
-        └── BusUnavailable     not connected to the broker right now
+    ├── BusError               the MQTT broker failed
+    │   └── BusUnavailable     not connected to the broker right now
+    └── DeliveryRefused        a LoRa network server refused a downlink (it fails)
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ __all__ = [
     "BusUnavailable",
     "ConfigError",
     "Conflict",
+    "DeliveryRefused",
     "Forbidden",
     "InvalidInput",
     "LoginThrottled",
@@ -105,6 +107,14 @@ class BusError(LorafoxError):
 
 class BusUnavailable(BusError):
     """Not connected to the MQTT broker right now; the message was not handed over."""
+
+
+class DeliveryRefused(LorafoxError):
+    """A LoRa network server answered a downlink with a refusal (``status``: its HTTP status)."""
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class PayloadFormatError(InvalidInput):

@@ -50,6 +50,9 @@ from lorafox.events.log import now_ms
 from lorafox.events.service import DeviceEvents
 from lorafox.identity import Identity
 from lorafox.ingest.sigfox import uplink_json
+from lorafox.lora import LoraIngest, LoraIntegrations, LoraServices
+from lorafox.lora.downlinks import DOWNLINK_TOPIC
+from lorafox.lora.model import is_lora_uplink, lora_json, lora_topic
 from lorafox.metrics import Metrics
 from lorafox.ports.bus import Bus
 from lorafox.reports import ServiceReports
@@ -156,6 +159,7 @@ class Service:
         self._stop = asyncio.Event()
         self.http_port: int | None = None
         self.mqtt_port: int | None = None
+        self.semtech_port: int | None = None
         self.ready = asyncio.Event()
 
     def stop(self) -> None:
@@ -255,6 +259,8 @@ class Service:
 
         def render(stored: StoredUplink) -> tuple[str, bytes]:
             u = stored.uplink
+            if is_lora_uplink(u):
+                return lora_topic(u), lora_json(stored)
             body = uplink_json(u, message_id=stored.id, received_at=stored.received_at)
             return topic.replace("{device}", u.device), body
 
@@ -396,6 +402,16 @@ class Service:
             ),
         )
 
+        lora = LoraServices.create(
+            store.lora,
+            LoraIntegrations(store.lora, store.identity, identity.groups, management.types, box),
+            LoraIngest(uplinks, events.log.record_later, store.lora),
+            bus=bus,
+            scope=operable,
+        )
+        if bus is not None:
+            bus.subscribe(DOWNLINK_TOPIC, lora.downlinks.on_mqtt)
+
         def health() -> dict[str, str]:
             """The broker's state: reported, but ingest goes on without it (the outbox)."""
             if bus is None:
@@ -415,6 +431,7 @@ class Service:
             not_delivered=outgoing.not_delivered,
             trust_forwarded_for=s.sigfox.trust_forwarded_for,
             rules=rules,
+            lora=lora,
         )
         tables = TableMaintenance(
             store.items, interval=s.tables.ttl_purge_seconds, batch=s.tables.purge_batch
@@ -431,21 +448,43 @@ class Service:
                 api_max_body_bytes=s.api_max_body_bytes,
             )
         )
+        await self._serve_until_stopped(
+            _Parts(server, raw_bus, pipeline, events, outbox, outgoing, management.bulk.stop),
+            sock,
+            lora,
+            tables,
+            rules,
+        )
+        log.info("lorafox stopped")
+
+    async def _serve_until_stopped(
+        self,
+        parts: _Parts,
+        sock: socket.socket,
+        lora: LoraServices,
+        tables: TableMaintenance,
+        rules: TopicRules,
+    ) -> None:
+        """Serve with the LoRa sources, the tables' maintenance and the rules until stopped."""
         self.http_port = sock.getsockname()[1]
+        lora_stack = await lora.start(self.settings.host, self.settings.semtech_port)
+        self.semtech_port = lora.semtech_port
         tables_task = asyncio.create_task(tables.run(self._stop))
+        stop_bulk = parts.stop_jobs
+
+        async def stop_jobs() -> None:  # the LoRa sources stop with HTTP, before the pipeline
+            await lora_stack.aclose()
+            await stop_bulk()
+
+        parts.stop_jobs = stop_jobs
         try:
             async with _running(rules):
-                await self._run(
-                    _Parts(
-                        server, raw_bus, pipeline, events, outbox, outgoing, management.bulk.stop
-                    ),
-                    sock,
-                )
+                await self._run(parts, sock)
         finally:
+            await lora_stack.aclose()
             tables_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await tables_task
-        log.info("lorafox stopped")
 
     async def _rules(
         self,

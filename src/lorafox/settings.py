@@ -336,6 +336,13 @@ class Settings(BaseSettings):
     mqtt_url: str | None = Field(
         default=None, description="mqtt[s]://user:pass@host:port of an external broker instead."
     )
+    semtech_port: int = Field(
+        default=6500,
+        ge=0,
+        le=65535,
+        description="Semtech customer-server socket (LoRa) port; 0 = off. Only addresses a "
+        "semtech LoRa integration lists may connect.",
+    )
     database_url: str | None = Field(
         default=None, description="SQLAlchemy URL; default: SQLite file in the data dir."
     )

@@ -34,6 +34,8 @@ from lorafox.api.dynamodb import is_dynamodb
 from lorafox.api.errors import error_response
 from lorafox.api.iot import is_iot
 from lorafox.api.locations import router as locations_router
+from lorafox.api.lora_http import router as lora_http_router
+from lorafox.api.lora_integrations import router as lora_integrations_router
 from lorafox.api.rate_limit import RateLimiter, rate_limited
 from lorafox.api.rules import router as rules_router
 from lorafox.api.statistics import router as statistics_router
@@ -160,6 +162,8 @@ def _api(ctx: ApiContext, api_rate_limit: float) -> FastAPI:
     api.include_router(events.types_router, dependencies=limited)
     api.include_router(outgoing_callbacks.router, dependencies=limited)
     api.include_router(rules_router, dependencies=limited)
+    api.include_router(lora_integrations_router, dependencies=limited)
+    api.include_router(lora_http_router)
 
     def openapi() -> dict[str, Any]:
         if api.openapi_schema is None:

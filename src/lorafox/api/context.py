@@ -18,6 +18,7 @@ from lorafox.devices import DeviceManagement
 from lorafox.domain import Group, Principal
 from lorafox.downlink.queue import DownlinkQueue
 from lorafox.identity import Identity
+from lorafox.lora import LoraServices
 from lorafox.metrics import Metrics
 from lorafox.rules.service import TopicRules
 
@@ -50,6 +51,8 @@ class ApiContext:
     trust_forwarded_for: bool = False
     """Take the caller's address from ``X-Forwarded-For``'s last entry (behind one proxy)."""
     rules: TopicRules | None = None
+    lora: LoraServices | None = None
+    """The LoRa integrations and their ingest (None: LoRa routes answer 404)."""
 
 
 def context(request: Request) -> ApiContext:

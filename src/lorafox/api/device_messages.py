@@ -31,7 +31,9 @@ from lorafox.api.schemas import (
 )
 from lorafox.auth import rbac
 from lorafox.devices.history import DeviceRecord, DeviceTypeRecord
-from lorafox.domain import Downlink, InfoCode, StoredUplink, Uplink
+from lorafox.domain import Downlink, InfoCode, StoredUplink, Uplink, is_lora_device
+from lorafox.errors import InvalidInput
+from lorafox.lora.downlinks import check_downlink
 
 __all__ = ["MessageList", "MessageMetric", "router", "types_router"]
 
@@ -121,7 +123,17 @@ class MessageMetric(BaseModel):
 
 
 class DownlinkCreate(BaseModel):
-    data: str = Field(description="8 bytes as 16 hex digits", examples=["0102030405060708"])
+    data: str | None = Field(
+        default=None,
+        max_length=512,
+        description="Sigfox: 8 bytes as 16 hex digits; LoRa: up to 255 bytes in hex",
+        examples=["0102030405060708"],
+    )
+    bytes: list[int] | None = Field(
+        default=None, max_length=255, description="LoRa: the payload as numbers, instead of data"
+    )
+    fPort: int | None = Field(default=None, description="LoRa: 1 to 223")  # noqa: N815
+    confirmed: bool = Field(default=False, description="LoRa: the device must acknowledge it")
 
 
 class DownlinkOut(BaseModel):
@@ -141,6 +153,11 @@ class DownlinkOut(BaseModel):
     infoMessage: str | None = Field(default=None, description="ACKNOWLEDGE's text")  # noqa: N815
     endTime: int | None = Field(  # noqa: N815
         default=None, description="when it was acked, failed or expired"
+    )
+    fPort: int | None = Field(default=None, description="LoRa")  # noqa: N815
+    confirmed: bool | None = Field(default=None, description="LoRa")
+    networkId: str | None = Field(  # noqa: N815
+        default=None, description="LoRa: the network server's id of it"
     )
 
 
@@ -226,6 +243,9 @@ def _downlink(d: Downlink) -> DownlinkOut:
         info=info,
         infoMessage=d.info_message,
         endTime=d.ended_at,
+        fPort=d.port,
+        confirmed=d.confirmed,
+        networkId=d.network_id,
     )
 
 
@@ -313,6 +333,14 @@ async def create_downlink(
     ctx: Ctx, caller: Caller, device_id: DeviceId, body: DownlinkCreate
 ) -> DownlinkOut:
     device = await ctx.devices.devices.scope(caller, device_id, rbac.OPERATE)
+    if is_lora_device(device) and ctx.lora is not None:
+        data, port, confirmed = check_downlink(body.model_dump(exclude_none=True))
+        downlink = await ctx.lora.downlinks.queue(
+            device, data, port=port, confirmed=confirmed, source="api"
+        )
+        return _downlink(downlink)
+    if body.data is None:
+        raise InvalidInput("data: 8 bytes as 16 hex digits", field="data")
     return _downlink(await ctx.downlinks.queue(device, body.data, source="api"))
 
 

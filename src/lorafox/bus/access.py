@@ -42,8 +42,18 @@ class TopicAccess:
         downlink = mqtt.downlink_topic
         self._uplinks = filter_matcher(uplink)
         self._events = filter_matcher(events)
-        self._downlinks = filter_matcher(downlink)
-        self._owned = [self._uplinks, self._events, filter_matcher("lora/#"), self._rejection]
+        sigfox_downlinks = filter_matcher(downlink)
+        lora_downlinks = filter_matcher("lora/downlink/+")
+        lora = filter_matcher("lora/#")
+
+        def downlinks(topic: str) -> bool:
+            return sigfox_downlinks(topic) or lora_downlinks(topic)
+
+        def lora_owned(topic: str) -> bool:  # lora/…, but for LoRa downlink requests
+            return lora(topic) and not lora_downlinks(topic)
+
+        self._downlinks = downlinks
+        self._owned = [self._uplinks, self._events, lora_owned, self._rejection]
 
     def _rejection(self, topic: str) -> bool:
         """``<a downlink topic>/rejected``: where lorafox answers a refused downlink request."""
@@ -76,6 +86,10 @@ class TopicAccess:
 
     def _device_in(self, topic: str) -> str | None:
         """The device id of an uplink or event topic of lorafox's, else None."""
+        if topic.startswith("lora/") and topic.count("/") == 2:  # lora/{appeui}/{deveui}
+            if topic.startswith("lora/downlink/"):
+                return None
+            return topic.rsplit("/", 1)[1]
         for match, level in (
             (self._uplinks, self._uplink_level),
             (self._events, self._events_level),

@@ -55,6 +55,10 @@ def serve(
         str | None,
         typer.Option(help="External broker mqtt[s]://user:pass@host:port [LORAFOX_MQTT_URL]."),
     ] = None,
+    semtech_port: Annotated[
+        int | None,
+        typer.Option(help="Semtech LoRa socket port, 0 = off [LORAFOX_SEMTECH_PORT, 6500]."),
+    ] = None,
     mqtt_ca: Annotated[Path | None, typer.Option(help="CA file for the external broker.")] = None,
     mqtt_cert: Annotated[
         Path | None, typer.Option(help="Client certificate for the broker.")
@@ -80,6 +84,7 @@ def serve(
         http_port=http_port,
         mqtt_port=mqtt_port,
         mqtt_url=mqtt_url,
+        semtech_port=semtech_port,
         database_url=database_url,
         log_level=log_level,
         mqtt=mqtt or None,

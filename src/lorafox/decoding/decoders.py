@@ -20,18 +20,20 @@ from __future__ import annotations
 import functools
 import math
 import operator
+import re
 import struct
 from collections.abc import Callable
 from typing import Any, Final, Literal, Protocol, assert_never, final
 
 from lorafox.decoding.grammar import FieldKind, FieldLayout, parse_format
 from lorafox.domain import PayloadType
-from lorafox.errors import InvalidInput, PayloadDecodeError
+from lorafox.errors import InvalidInput, PayloadDecodeError, PayloadFormatError
 
 __all__ = [
     "STRING_FIELD",
     "CustomDecoder",
     "Decoder",
+    "PortDecoder",
     "StringDecoder",
     "compile_decoder",
     "decode_payload",
@@ -48,8 +50,9 @@ _UINT_CODES = {2: "H", 4: "I"}
 class Decoder(Protocol):
     """A compiled payload type: hex payload → decoded fields."""
 
-    def decode(self, data_hex: str) -> dict[str, Any]:
-        """The fields of one payload; ``PayloadDecodeError`` if it does not fit."""
+    def decode(self, data_hex: str, port: int | None = None) -> dict[str, Any]:
+        """The fields of one payload (``port``: a LoRa uplink's fPort, None for Sigfox);
+        ``PayloadDecodeError`` if it does not fit."""
         ...
 
 
@@ -64,7 +67,7 @@ class CustomDecoder:
         self._readers = tuple((f.name, _reader(f)) for f in fields)
         self._needed = max(f.end for f in fields)
 
-    def decode(self, data_hex: str) -> dict[str, Any]:
+    def decode(self, data_hex: str, port: int | None = None) -> dict[str, Any]:
         data = _payload(data_hex)
         if len(data) < self._needed:
             raise self._too_short(len(data))
@@ -91,11 +94,50 @@ class StringDecoder:
 
     __slots__ = ()
 
-    def decode(self, data_hex: str) -> dict[str, Any]:
+    def decode(self, data_hex: str, port: int | None = None) -> dict[str, Any]:
         return {STRING_FIELD: _text(_payload(data_hex))}
 
 
 _STRING = StringDecoder()
+
+_PORTS = re.compile(r"^\s*port\s+\d+\s*:")
+_SEGMENT = re.compile(r"^\s*port\s+(\d{1,3})\s*:(.*)$", re.DOTALL)
+
+
+@final
+class PortDecoder:
+    """A LoRa device type's custom formats, one per fPort: ``port 1: <format>; port 2: …``."""
+
+    __slots__ = ("_by_port",)
+
+    def __init__(self, by_port: dict[int, CustomDecoder]) -> None:
+        self._by_port = by_port
+
+    def decode(self, data_hex: str, port: int | None = None) -> dict[str, Any]:
+        if port is None:
+            raise PayloadDecodeError("the format is one per fPort and this message has none")
+        decoder = self._by_port.get(port)
+        if decoder is None:
+            raise PayloadDecodeError(f"no format for fPort {port}")
+        return decoder.decode(data_hex)
+
+    def __repr__(self) -> str:
+        return f"PortDecoder({sorted(self._by_port)})"
+
+
+def _compile_ports(text: str) -> PortDecoder:
+    by_port: dict[int, CustomDecoder] = {}
+    for segment in text.split(";"):
+        if not segment.strip():
+            continue
+        found = _SEGMENT.match(segment)
+        if found is None:
+            raise PayloadFormatError(f"{segment.strip()[:40]!r}: port N: <format> expected")
+        port = int(found.group(1))
+        if not 1 <= port <= 255 or port in by_port:
+            raise PayloadFormatError(f"port {port}: 1 to 255, once each")
+        by_port[port] = _compile_custom(found.group(2).strip())
+    return PortDecoder(by_port)
 
 
 def compile_decoder(payload_type: PayloadType, payload_config: str | None) -> Decoder | None:
@@ -115,19 +157,21 @@ def compile_decoder(payload_type: PayloadType, payload_config: str | None) -> De
     if payload_type is PayloadType.STRING:
         return _STRING
     if payload_type is PayloadType.CUSTOM_GRAMMAR:
+        if payload_config and _PORTS.match(payload_config):
+            return _compile_ports(payload_config)
         return _compile_custom(payload_config or "")
     assert_never(payload_type)
 
 
 def decode_payload(
-    decoder: Decoder | None, data_hex: str
+    decoder: Decoder | None, data_hex: str, port: int | None = None
 ) -> tuple[dict[str, Any] | None, str | None]:
     """``(fields, None)``, or ``(None, why)`` when the payload does not fit its format, or
     ``(None, None)`` without a decoder: for callers that keep the message either way."""
     if decoder is None:
         return None, None
     try:
-        return decoder.decode(data_hex), None
+        return decoder.decode(data_hex, port), None
     except PayloadDecodeError as exc:
         return None, exc.message
 

@@ -39,14 +39,20 @@ MAX_UPLINKS_PER_DAY = 1_000_000
 PAYLOAD_CONFIG_MAX = 4000
 
 _PAC = re.compile(r"^[0-9A-Fa-f]{16}$")
+_EUI = _PAC
 
 
 def check_device_id(value: object, field: str = "id") -> str:
-    """A Sigfox device id (1 to 8 hex digits), upper case without leading zeros."""
+    """A Sigfox device id (1 to 8 hex digits), upper case without leading zeros, or a LoRa
+    DevEUI (16 hex digits), lower case."""
+    if isinstance(value, str) and _EUI.match(value.strip()):
+        return value.strip().lower()
     try:
         return normalize_device(value)
     except InvalidInput as exc:
-        raise InvalidInput(f"{field}: a Sigfox id of 1 to 8 hex digits", field=field) from exc
+        raise InvalidInput(
+            f"{field}: a Sigfox id of 1 to 8 hex digits or a LoRa DevEUI of 16", field=field
+        ) from exc
 
 
 def check_pac(value: str, field: str = "pac") -> str:

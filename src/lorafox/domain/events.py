@@ -34,6 +34,8 @@ class EventType(StrEnum):
     REGISTRATION_REFUSED = "registration_refused"
     CALLBACK_FAILING = "callback_failing"
     CALLBACK_RESTORED = "callback_restored"
+    LORA = "lora"
+    """What a LoRa network server reported besides uplinks (join, gateway, device, log)."""
 
 
 class Severity(StrEnum):

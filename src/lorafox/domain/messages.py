@@ -63,7 +63,8 @@ class DownlinkState(StrEnum):
 
 @dataclass(slots=True, frozen=True)
 class Downlink:
-    """Eight bytes waiting for (or given to) a device's next BIDIR callback.
+    """Eight bytes waiting for (or given to) a device's next BIDIR callback; for a LoRa
+    device, up to 255 bytes for its network server, with ``port``/``confirmed``.
 
     ``source`` is who asked for it (``rest``, ``mqtt``, ``direct`` for a DIRECT-mode answer);
     ``info_code``/``info_message`` are the ACKNOWLEDGE callback's, ``ended_at`` when the
@@ -81,3 +82,9 @@ class Downlink:
     info_code: int | None = None
     info_message: str | None = None
     ended_at: int | None = None
+    port: int | None = None
+    """LoRa: the fPort (None for Sigfox)."""
+    confirmed: bool | None = None
+    """LoRa: whether the device must acknowledge it."""
+    network_id: str | None = None
+    """LoRa: the network server's id of it (a ChirpStack queue item, an AWS MessageId…)."""

@@ -74,7 +74,9 @@ class UplinkService:
             provision = await unknown.check(uplink.device, uplink.device_type_id)
         codec = self.codec(uplink.device, provision.device_type_id if provision else None)
         if codec.decoder is not None:
-            decoded, error = decode_payload(codec.decoder, uplink.data)
+            port = uplink.extra.get("fPort")  # a LoRa uplink's: formats may be per port
+            port = port if isinstance(port, int) else None
+            decoded, error = decode_payload(codec.decoder, uplink.data, port)
             uplink = dataclasses.replace(uplink, decoded=decoded, decode_error=error)
         ask: DownlinkAsk = False
         if wants_downlink and codec.mode is DownlinkMode.CALLBACK:

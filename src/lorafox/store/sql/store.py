@@ -16,6 +16,7 @@ from lorafox.store.sql.downlinks import DownlinkRepository, FastDownlinkReposito
 from lorafox.store.sql.events import EventRepository
 from lorafox.store.sql.identity import IdentityRepository
 from lorafox.store.sql.locations import LocationRepository
+from lorafox.store.sql.lora import LoraRepository
 from lorafox.store.sql.messages import FastMessageRepository, MessageRepository
 from lorafox.store.sql.rules import RuleHttpOutboxRepository, RuleRepository
 from lorafox.store.sql.statistics import StatisticsRepository
@@ -42,6 +43,7 @@ class SqlStore:
         self.callbacks = (FastCallbackRepository if fast else CallbackRepository)(database)
         self.rules = RuleRepository(database)
         self.rule_http = RuleHttpOutboxRepository(database)
+        self.lora = LoraRepository(database)
 
     @classmethod
     async def open(cls, url: str, *, fast: bool = True) -> SqlStore:

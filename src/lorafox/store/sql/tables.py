@@ -38,6 +38,7 @@ __all__ = [
     "downlinks",
     "events",
     "groups",
+    "lora_integrations",
     "messages",
     "metadata",
     "rule_http_outbox",
@@ -56,10 +57,10 @@ messages = Table(
     "messages",
     metadata,
     Column("id", _Id, primary_key=True, autoincrement=True),
-    Column("device", String(8), nullable=False),
+    Column("device", String(16), nullable=False),
     Column("time", BigInteger, nullable=False),
     Column("seq_number", Integer, nullable=False),
-    Column("data", String(24), nullable=False),
+    Column("data", String(512), nullable=False),  # Sigfox: up to 24 hex digits; LoRa: 510
     Column("ack", Boolean, nullable=False),
     Column("long_polling", Boolean, nullable=False),
     Column("snr", Float),
@@ -90,8 +91,8 @@ downlinks = Table(
     "downlinks",
     metadata,
     Column("id", _Id, primary_key=True, autoincrement=True),
-    Column("device", String(8), nullable=False),
-    Column("data", String(16), nullable=False),
+    Column("device", String(16), nullable=False),
+    Column("data", String(512), nullable=False),
     Column("state", String(16), nullable=False),
     Column("source", String(16), nullable=False),
     Column("created_at", BigInteger, nullable=False),
@@ -102,6 +103,10 @@ downlinks = Table(
     Column("info_code", Integer),
     Column("info_message", String(250)),
     Column("ended_at", BigInteger),
+    # revision lora_0010: a LoRa downlink's fPort, confirmation, and the network server's id
+    Column("port", Integer),
+    Column("confirmed", Boolean),
+    Column("network_id", String(128)),
     Index("ix_downlinks_device_state", "device", "state", "id"),
     Index("ix_downlinks_answer", "device", "answered_seq", "answered_time"),
 )
@@ -127,7 +132,7 @@ device_status = Table(
     "device_status",
     metadata,
     Column("id", _Id, primary_key=True, autoincrement=True),
-    Column("device", String(8), nullable=False),
+    Column("device", String(16), nullable=False),
     Column("time", BigInteger, nullable=False),
     Column("seq_number", Integer),
     Column("temperature", Float),  # °C
@@ -140,7 +145,7 @@ events = Table(
     "events",
     metadata,
     Column("id", _Id, primary_key=True, autoincrement=True),
-    Column("device", String(8)),
+    Column("device", String(16)),
     Column("device_type_id", String(24)),
     Column("type", String(32), nullable=False),
     Column("severity", String(8), nullable=False),
@@ -155,7 +160,7 @@ events = Table(
 device_alerts = Table(
     "device_alerts",
     metadata,
-    Column("device", String(8), primary_key=True),
+    Column("device", String(16), primary_key=True),
     Column("silent_since", BigInteger, nullable=False),
     Column("reported_at", BigInteger, nullable=False),
 )
@@ -258,7 +263,9 @@ device_types = Table(
 devices = Table(
     "devices",
     metadata,
-    Column("id", String(8), primary_key=True),  # upper case, no leading zeros (as messages.device)
+    Column(
+        "id", String(16), primary_key=True
+    ),  # Sigfox: upper case, no leading zeros; LoRa: 16 lower-case hex
     Column("name", String(100), nullable=False),
     Column(
         "device_type_id",
@@ -447,7 +454,7 @@ callback_deliveries = Table(
         nullable=False,
     ),
     Column("device_type_id", String(24), nullable=False),
-    Column("device", String(8), nullable=False),
+    Column("device", String(16), nullable=False),
     Column("message_id", BigInteger),
     Column("report_key", String(64)),
     Column("variables", JSON),
@@ -487,4 +494,25 @@ rule_http_outbox = Table(
     Column("headers", Text, nullable=False),  # JSON object
     Column("body", LargeBinary, nullable=False),
     Column("created_at", BigInteger, nullable=False),  # ms since the epoch
+)
+
+# LoRa (revision lora_0010): the network servers that feed a group, and what LoRa downlinks add.
+lora_integrations = Table(
+    "lora_integrations",
+    metadata,
+    Column("id", String(24), primary_key=True),
+    Column("name", String(100), nullable=False),
+    Column("kind", String(24), nullable=False),
+    Column(
+        "group_id",
+        String(24),
+        ForeignKey("groups.id", name="fk_lora_integrations_group"),
+        nullable=False,
+    ),
+    Column("device_type_id", String(24)),
+    Column("app_eui", String(16)),
+    Column("config", JSON, nullable=False),
+    Column("token_hash", String(64), nullable=False),  # SHA-256 of the Bearer token, hex
+    Column("created_at", BigInteger, nullable=False),
+    Index("ix_lora_integrations_group", "group_id"),
 )

@@ -57,7 +57,7 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.Column("device_type_id", sa.String(24), nullable=False),
-        sa.Column("device", sa.String(8), nullable=False),
+        sa.Column("device", sa.String(16), nullable=False),
         sa.Column("message_id", sa.BigInteger),
         sa.Column("report_key", sa.String(64)),
         sa.Column("variables", sa.JSON),

@@ -1,0 +1,134 @@
+"""``LoraIngest``: a LoRa frame from any network server into the shared uplink flow.
+
+Each adapter (Semtech socket, ChirpStack, The Things Stack, AWS IoT Core for LoRaWAN) parses
+its protocol into ``LoraUplink`` and authenticates its integration; this module dates the frame,
+folds copies of one frame into one message, and hands it to ``UplinkService.receive`` as the
+integration's principal (so it provisions only into the integration's group).
+
+Copies of a frame (the same DevEUI and fCnt heard by several gateways, or a retry of the
+network server) within ``DUPLICATE_WINDOW`` seconds get the first copy's time, so the store's
+unique (device, time, seqNumber) keeps one row and answers the others as duplicates; a copy
+heard by gateways the stored message does not list adds them to it (``extra.gateways``; what
+was already published is not published again).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from lorafox.domain import Event, EventType, Severity, Uplink
+from lorafox.lora.integrations import Sender
+from lorafox.lora.model import MAX_GATEWAYS, LoraUplink, to_uplink
+from lorafox.ports.lora import LoraMessageStore
+from lorafox.ports.store import Ingested
+from lorafox.uplink.service import UplinkService
+
+__all__ = ["DUPLICATE_WINDOW", "LoraIngest"]
+
+log = logging.getLogger(__name__)
+
+DUPLICATE_WINDOW = 120.0
+_SEEN_MAX = 100_000
+_FUTURE_MS = 2 * 24 * 3600 * 1000
+
+
+@dataclass(slots=True)
+class _Seen:
+    """The first copy of a frame: until when copies count as its duplicates, its time, and
+    the ``extra`` it was stored with (its gateways grow as copies come)."""
+
+    until: float
+    time: int
+    extra: dict[str, Any]
+
+
+class LoraIngest:
+    """LoRa frames and network events → the uplink flow and the event log."""
+
+    def __init__(
+        self,
+        uplinks: UplinkService,
+        record_event: Callable[[Event], None] | None = None,
+        messages: LoraMessageStore | None = None,
+    ) -> None:
+        self._uplinks = uplinks
+        self._record_event = record_event
+        self._messages = messages
+        self._seen: OrderedDict[tuple[str, int], _Seen] = OrderedDict()
+        self.last_integration: dict[str, str] = {}
+        """DevEUI → the integration that brought its latest uplink (where downlinks go)."""
+        self.contexts: dict[str, dict[str, str]] = {}
+        """DevEUI → what its network server's messages said that its downlinks need (the
+        ChirpStack application, the TTS push URL and key, the AWS wireless device id)."""
+        self.frames = 0
+        self.duplicates = 0
+
+    async def receive(self, sender: Sender, frame: LoraUplink) -> Ingested:
+        now = time.time()
+        now_ms = int(now * 1000)
+        key = (frame.dev_eui, frame.f_cnt)
+        seen = self._seen.get(key)
+        first = seen is None or seen.until <= now
+        if seen is not None and not first:
+            uplink = to_uplink(frame, sender.integration, seen.time)
+        else:
+            time_ms = frame.time if frame.time and 0 < frame.time < now_ms + _FUTURE_MS else now_ms
+            uplink = to_uplink(frame, sender.integration, time_ms)
+            seen = _Seen(now + DUPLICATE_WINDOW, time_ms, dict(uplink.extra))
+            self._seen[key] = seen
+            self._seen.move_to_end(key)
+            while len(self._seen) > _SEEN_MAX:
+                self._seen.popitem(last=False)
+        result = await self._uplinks.receive(uplink, sender=sender.principal)
+        self.frames += 1
+        if not result.stored:
+            self.duplicates += 1
+            if not first:
+                await self._merge_gateways(uplink, seen)
+        if len(self.last_integration) < _SEEN_MAX or frame.dev_eui in self.last_integration:
+            self.last_integration[frame.dev_eui] = sender.integration.id
+        return result
+
+    async def _merge_gateways(self, copy: Uplink, seen: _Seen) -> None:
+        known = seen.extra.get("gateways") or []
+        ids = {g.get("id") for g in known}
+        added = [g for g in copy.extra.get("gateways", []) if g.get("id") not in ids]
+        if not added or self._messages is None or len(known) >= MAX_GATEWAYS:
+            return
+        seen.extra = {**seen.extra, "gateways": [*known, *added][:MAX_GATEWAYS]}
+        await self._messages.set_message_extra(copy.device, seen.time, copy.seq_number, seen.extra)
+
+    def remember(self, device: str, context: dict[str, str]) -> None:
+        if context and (len(self.contexts) < _SEEN_MAX or device in self.contexts):
+            self.contexts.setdefault(device, {}).update(context)
+
+    def event(
+        self,
+        sender: Sender,
+        kind: str,
+        message: str,
+        *,
+        device: str | None = None,
+        severity: Severity = Severity.INFO,
+        data: dict[str, Any] | None = None,
+    ) -> None:
+        """Record what the network server reported (a join, a gateway's status, a log line)."""
+        log.debug("LoRa %s from integration %s: %s", kind, sender.integration.id, message)
+        if self._record_event is None:
+            return
+        self._record_event(
+            Event(
+                type=EventType.LORA,
+                severity=severity,
+                time=int(time.time() * 1000),
+                message=message[:500],
+                device=device,
+                device_type_id=sender.integration.device_type_id,
+                data={"event": kind, "integration": sender.integration.id, **(data or {})},
+            )
+        )

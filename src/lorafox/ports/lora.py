@@ -1,0 +1,66 @@
+"""The storage LoRa needs: its integrations, and the LoRa side of downlinks."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from lorafox.domain import Downlink, DownlinkState, LoraIntegration
+
+__all__ = ["LoraDownlinkStore", "LoraIntegrationStore", "LoraMessageStore"]
+
+
+class LoraIntegrationStore(Protocol):
+    async def create_lora_integration(self, integration: LoraIntegration) -> None: ...
+
+    async def get_lora_integration(self, integration_id: str) -> LoraIntegration | None: ...
+
+    async def list_lora_integrations(
+        self, paths: Sequence[str] | None, *, limit: int = 100, offset: int = 0
+    ) -> list[LoraIntegration]:
+        """Those of the groups under ``paths`` (every one with None), oldest first."""
+        ...
+
+    async def update_lora_integration(self, integration: LoraIntegration) -> None:
+        """Name, device type, application EUI and config; ``NotFound`` when it is gone."""
+        ...
+
+    async def delete_lora_integration(self, integration_id: str) -> None: ...
+
+
+class LoraDownlinkStore(Protocol):
+    async def enqueue_lora_downlink(
+        self, device: str, data: str, *, port: int, confirmed: bool, source: str
+    ) -> Downlink: ...
+
+    async def claim_lora_downlinks(self, device: str, claim: str, *, limit: int) -> list[Downlink]:
+        """The oldest queued downlinks of ``device`` not handed over yet, oldest first, now
+        holding ``claim`` as their network id; concurrent callers never get the same one."""
+        ...
+
+    async def get_lora_downlink(self, downlink_id: int) -> Downlink | None: ...
+
+    async def set_lora_downlink(
+        self,
+        downlink_id: int,
+        state: DownlinkState,
+        *,
+        network_id: str | None = None,
+        info_message: str | None = None,
+    ) -> Downlink | None:
+        """Move a LoRa downlink (``network_id`` kept when given, cleared when ``""``); None when
+        there is none."""
+        ...
+
+    async def find_lora_downlink(self, device: str, network_id: str) -> Downlink | None:
+        """The downlink of ``device`` the network server knows as ``network_id``."""
+        ...
+
+
+class LoraMessageStore(Protocol):
+    async def set_message_extra(
+        self, device: str, time: int, seq_number: int, extra: dict[str, Any]
+    ) -> bool:
+        """Replace the ``extra`` of the stored message (device, time, seqNumber); False when
+        there is none."""
+        ...
