@@ -18,8 +18,9 @@ a ``LorafoxError`` carrying its ``__type`` and status) are answered by ``lorafox
     ├── Conflict               the object exists, or its state forbids the change  → 409
     ├── StoreError             the database failed                                 → 503
     ├── PayloadDecodeError     a payload does not fit its format (the message is kept)
-    └── BusError               the MQTT broker failed
-        └── BusUnavailable     not connected to the broker right now
+    ├── BusError               the MQTT broker failed
+    │   └── BusUnavailable     not connected to the broker right now
+    └── NotificationError      a mail server or a notification service failed     → 502
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ __all__ = [
     "LoginThrottled",
     "LorafoxError",
     "NotFound",
+    "NotificationError",
     "PayloadDecodeError",
     "PayloadFormatError",
     "PayloadTooLarge",
@@ -121,3 +123,14 @@ class PayloadDecodeError(LorafoxError):
     def __init__(self, message: str, *, field_name: str | None = None) -> None:
         super().__init__(message)
         self.field_name = field_name
+
+
+class NotificationError(LorafoxError):
+    """A mail server or notification service failed (``permanent``: retrying will not help).
+    Answered 502 when a request waited for it (an alert's test)."""
+
+    status = 502
+
+    def __init__(self, message: str, *, permanent: bool = False) -> None:
+        super().__init__(message)
+        self.permanent = permanent

@@ -46,6 +46,7 @@ from lorafox.events.log import now_ms
 from lorafox.events.service import DeviceEvents
 from lorafox.identity import Identity
 from lorafox.ingest.sigfox import uplink_json
+from lorafox.mail import Mailer
 from lorafox.metrics import Metrics
 from lorafox.ports.bus import Bus
 from lorafox.reports import ServiceReports
@@ -95,6 +96,7 @@ class _Parts:
     events: DeviceEvents
     outbox: Outbox | None
     outgoing: OutgoingCallbacks
+    mailer: Mailer
     stop_jobs: Callable[[], Awaitable[None]]
 
 
@@ -288,6 +290,7 @@ class Service:
             pipeline.add_sink(outbox.add)
         events = DeviceEvents(store.events, bus, management.registry, s)
         pipeline.add_sink(events.monitor.observe)
+        mailer = Mailer.create(store.mail, s.mail, now_ms)
         outgoing = await OutgoingCallbacks.create(
             store.callbacks,
             store.messages,
@@ -370,7 +373,9 @@ class Service:
         tables_task = asyncio.create_task(tables.run(self._stop))
         try:
             await self._run(
-                _Parts(server, bus, pipeline, events, outbox, outgoing, management.bulk.stop),
+                _Parts(
+                    server, bus, pipeline, events, outbox, outgoing, mailer, management.bulk.stop
+                ),
                 sock,
             )
         finally:
@@ -391,6 +396,7 @@ class Service:
                 events_task = tasks.create_task(parts.events.run())
                 outbox_task = tasks.create_task(parts.outbox.run()) if parts.outbox else None
                 callbacks_task = tasks.create_task(parts.outgoing.run())
+                mail_task = tasks.create_task(parts.mailer.run())
                 server_task = tasks.create_task(parts.server.serve(sockets=[sock]))
                 # uvicorn offers no start event; its flag flips within a few ms
                 while not parts.server.started and not server_task.done():  # noqa: ASYNC110
@@ -415,6 +421,8 @@ class Service:
                 await parts.outgoing.close(callbacks_task)
                 await parts.events.close()
                 await events_task
+                parts.mailer.close()
+                await mail_task
                 if parts.outbox is not None and outbox_task is not None:
                     await parts.outbox.drain(seconds=5)
                     parts.outbox.close()

@@ -25,6 +25,7 @@ from pydantic_settings import (
 
 __all__ = [
     "EventSettings",
+    "MailSettings",
     "MqttSettings",
     "Settings",
     "SigfoxSettings",
@@ -251,6 +252,50 @@ class CallbacksSettings(_AllowedNetworks):
     max_in_flight: int = Field(default=64, ge=1, le=10000, description="Requests in flight.")
 
 
+class MailSettings(BaseModel):
+    """The mail server lorafox sends alerts, invitations and password resets through."""
+
+    host: str | None = Field(default=None, description="SMTP server; none = lorafox sends no mail.")
+    port: int = Field(default=587, ge=1, le=65535, description="SMTP port.")
+    security: Literal["starttls", "tls", "none"] = Field(
+        default="starttls",
+        description="starttls (upgrade after connecting, port 587), tls (TLS from the start, port "
+        "465) or none (a local relay only).",
+    )
+    username: str | None = Field(default=None, description="SMTP login, if the server needs one.")
+    password: SecretStr | None = Field(default=None, description="Its password (set).")
+    from_address: str = Field(
+        default="lorafox@localhost", max_length=320, description="The From: of every mail."
+    )
+    max_per_minute: int = Field(
+        default=60, ge=1, description="Mails handed to the server a minute at most (the rest wait)."
+    )
+    timeout_seconds: float = Field(default=30, gt=0, le=300, description="One SMTP exchange.")
+    retry_for_seconds: float = Field(
+        default=24 * 3600, ge=0, description="How long a mail the server refuses is retried."
+    )
+    backoff_seconds: float = Field(default=5, gt=0, description="The first retry's delay.")
+    max_backoff_seconds: float = Field(default=900, gt=0, description="The longest delay.")
+    public_url: str | None = Field(
+        default=None,
+        description="lorafox's address as users reach it (https://lorafox.example.com), for the "
+        "links of invitations and password resets; default http://HOST:HTTP_PORT.",
+    )
+    invitation_expiry_seconds: int = Field(
+        default=7 * 24 * 3600, ge=60, description="How long an invitation's link works."
+    )
+    reset_expiry_seconds: int = Field(
+        default=3600, ge=60, description="How long a password reset's link works."
+    )
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^https?://[^/\s]+", value):
+            raise ValueError("must be an http:// or https:// URL")
+        return None if value is None else value.rstrip("/")
+
+
 class Settings(BaseSettings):
     """Everything ``lorafox serve`` can be told."""
 
@@ -334,6 +379,7 @@ class Settings(BaseSettings):
     events: EventSettings = Field(default_factory=EventSettings)
     tables: TablesSettings = Field(default_factory=TablesSettings)
     callbacks: CallbacksSettings = Field(default_factory=CallbacksSettings)
+    mail: MailSettings = Field(default_factory=MailSettings)
 
     @field_validator("mqtt_url")
     @classmethod

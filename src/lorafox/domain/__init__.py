@@ -1,10 +1,18 @@
 """Frozen value objects shared by every layer."""
 
-from lorafox.domain import callbacks, devices, events, identity, messages
+from lorafox.domain import callbacks, devices, events, identity, mail, messages
 from lorafox.domain.callbacks import *  # noqa: F403
 from lorafox.domain.devices import *  # noqa: F403 (each module lists its names once)
 from lorafox.domain.events import *  # noqa: F403
 from lorafox.domain.identity import *  # noqa: F403
+from lorafox.domain.mail import *  # noqa: F403
 from lorafox.domain.messages import *  # noqa: F403
 
-__all__ = callbacks.__all__ + devices.__all__ + events.__all__ + identity.__all__ + messages.__all__
+__all__ = (
+    callbacks.__all__
+    + devices.__all__
+    + events.__all__
+    + identity.__all__
+    + mail.__all__
+    + messages.__all__
+)

@@ -16,6 +16,7 @@ from lorafox.store.sql.downlinks import DownlinkRepository, FastDownlinkReposito
 from lorafox.store.sql.events import EventRepository
 from lorafox.store.sql.identity import IdentityRepository
 from lorafox.store.sql.locations import LocationRepository
+from lorafox.store.sql.mail import MailRepository
 from lorafox.store.sql.messages import FastMessageRepository, MessageRepository
 from lorafox.store.sql.statistics import StatisticsRepository
 from lorafox.store.sql.tables_items import ItemRepository
@@ -39,6 +40,7 @@ class SqlStore:
         self.devices = DeviceRepository(database)
         self.items = ItemRepository(database)
         self.callbacks = (FastCallbackRepository if fast else CallbackRepository)(database)
+        self.mail = MailRepository(database)
 
     @classmethod
     async def open(cls, url: str, *, fast: bool = True) -> SqlStore:

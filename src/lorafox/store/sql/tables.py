@@ -38,6 +38,7 @@ __all__ = [
     "downlinks",
     "events",
     "groups",
+    "mail_outbox",
     "messages",
     "metadata",
     "type_hourly",
@@ -462,4 +463,21 @@ callback_deliveries = Table(
     Index("ix_callback_deliveries_due", "state", "next_attempt_at"),
     Index("ix_callback_deliveries_device", "device", "id"),
     Index("ix_callback_deliveries_type", "device_type_id", "id"),
+)
+
+mail_outbox = Table(
+    "mail_outbox",
+    metadata,
+    Column("id", _Id, primary_key=True, autoincrement=True),
+    Column("recipient", String(1024), nullable=False),
+    Column("subject", String(998), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", BigInteger, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("last_error", String(500)),
+    Column("sent_at", BigInteger),
+    Index("ix_mail_outbox_due", "state", "next_attempt_at"),
 )
