@@ -19,6 +19,13 @@ from dataclasses import dataclass
 
 import uvicorn
 
+from lorafox.alerts import (
+    AlertNotifier,
+    AlertSubscriptions,
+    AppriseNotifications,
+    NotificationTargets,
+    TypeAlerts,
+)
 from lorafox.api.app import create_app
 from lorafox.api.asgi import ASGIApp
 from lorafox.api.callbacks import SigfoxCallbacks
@@ -36,6 +43,7 @@ from lorafox.bus.access import TopicAccess
 from lorafox.bus.broker import BrokerLimits, EmbeddedBroker, EmbeddedBus
 from lorafox.bus.external import BrokerAddress, ExternalBus, tls_context
 from lorafox.bus.outbox import Outbox
+from lorafox.callbacks import DestinationGuard
 from lorafox.callbacks.service import OutgoingCallbacks
 from lorafox.data_dir import lock_data_dir, private_umask
 from lorafox.devices import DeviceManagement, UnknownDevicePolicy, UnknownDevices
@@ -97,6 +105,7 @@ class _Parts:
     outbox: Outbox | None
     outgoing: OutgoingCallbacks
     mailer: Mailer
+    alerts: AlertNotifier
     stop_jobs: Callable[[], Awaitable[None]]
 
 
@@ -252,6 +261,40 @@ class Service:
         if isinstance(bus, EmbeddedBus):
             self.mqtt_port = bus.broker.port
 
+    async def _alerts(
+        self, store: SqlStore, identity: Identity, management: DeviceManagement, mailer: Mailer
+    ) -> tuple[AlertSubscriptions, AlertNotifier]:
+        s = self.settings
+        guard = DestinationGuard(
+            [ipaddress.ip_network(n, strict=False) for n in s.callbacks.allowed_networks]
+        )
+        targets = NotificationTargets(guard)
+
+        async def group_path(group_id: str) -> str | None:
+            group = await store.identity.get_group(group_id)
+            return None if group is None else group.path
+
+        notifier = AlertNotifier(
+            store.alerts,
+            management.registry,
+            group_path,
+            mailer,
+            AppriseNotifications(),
+            targets,
+            TypeAlerts(s.mail.alert_email_digest_seconds, s.mail.alert_email_max_per_hour),
+        )
+        await notifier.load()
+        alerts = AlertSubscriptions(
+            store.alerts,
+            store.identity,
+            identity.groups,
+            management,
+            targets,
+            notifier.load,
+            notifier.test,
+        )
+        return alerts, notifier
+
     async def _serve(
         self, store: SqlStore, box: SecretBox, verifiers: Verifiers, sock: socket.socket
     ) -> None:
@@ -300,6 +343,8 @@ class Service:
             events.log.record_later,
         )
         pipeline.add_sink(outgoing.dispatcher.add)
+        alerts, notifier = await self._alerts(store, identity, management, mailer)
+        events.log.listeners.append(notifier.observe)
         unknown = await UnknownDevices.create(
             store.devices,
             management.registry,
@@ -355,6 +400,8 @@ class Service:
             health=health,
             callbacks=outgoing.config,
             not_delivered=outgoing.not_delivered,
+            alerts=alerts,
+            mail_configured=mailer.configured,
             trust_forwarded_for=s.sigfox.trust_forwarded_for,
         )
         tables = TableMaintenance(
@@ -374,7 +421,15 @@ class Service:
         try:
             await self._run(
                 _Parts(
-                    server, bus, pipeline, events, outbox, outgoing, mailer, management.bulk.stop
+                    server,
+                    bus,
+                    pipeline,
+                    events,
+                    outbox,
+                    outgoing,
+                    mailer,
+                    notifier,
+                    management.bulk.stop,
                 ),
                 sock,
             )
@@ -397,6 +452,7 @@ class Service:
                 outbox_task = tasks.create_task(parts.outbox.run()) if parts.outbox else None
                 callbacks_task = tasks.create_task(parts.outgoing.run())
                 mail_task = tasks.create_task(parts.mailer.run())
+                alerts_task = tasks.create_task(parts.alerts.run())
                 server_task = tasks.create_task(parts.server.serve(sockets=[sock]))
                 # uvicorn offers no start event; its flag flips within a few ms
                 while not parts.server.started and not server_task.done():  # noqa: ASYNC110
@@ -421,6 +477,8 @@ class Service:
                 await parts.outgoing.close(callbacks_task)
                 await parts.events.close()
                 await events_task
+                await parts.alerts.close()
+                await alerts_task
                 parts.mailer.close()
                 await mail_task
                 if parts.outbox is not None and outbox_task is not None:

@@ -281,6 +281,15 @@ class MailSettings(BaseModel):
         description="lorafox's address as users reach it (https://lorafox.example.com), for the "
         "links of invitations and password resets; default http://HOST:HTTP_PORT.",
     )
+    alert_email_digest_seconds: float = Field(
+        default=60,
+        ge=0,
+        description="A device type's alertEmail: its devices' events gathered this long into one "
+        "mail.",
+    )
+    alert_email_max_per_hour: int = Field(
+        default=10, ge=1, description="A device type's alertEmail: mails an hour at most."
+    )
     invitation_expiry_seconds: int = Field(
         default=7 * 24 * 3600, ge=60, description="How long an invitation's link works."
     )

@@ -16,6 +16,7 @@ from swagger_ui_bundle import swagger_ui_path
 
 from lorafox import __version__
 from lorafox.api import (
+    alerts,
     api_users,
     device_messages,
     device_types,
@@ -157,6 +158,7 @@ def _api(ctx: ApiContext, api_rate_limit: float) -> FastAPI:
     api.include_router(events.router, dependencies=limited)
     api.include_router(events.types_router, dependencies=limited)
     api.include_router(outgoing_callbacks.router, dependencies=limited)
+    api.include_router(alerts.router, dependencies=limited)
 
     def openapi() -> dict[str, Any]:
         if api.openapi_schema is None:

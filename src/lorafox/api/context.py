@@ -11,6 +11,7 @@ from fastapi.security import HTTPAuthorizationCredentials
 from fastapi.security.http import HTTPBase
 from starlette.requests import HTTPConnection
 
+from lorafox.alerts import AlertSubscriptions
 from lorafox.auth import rbac
 from lorafox.auth.principals import PrincipalAuthenticator
 from lorafox.callbacks import DeviceTypeCallbacks, NotDelivered
@@ -46,6 +47,9 @@ class ApiContext:
     health: Callable[[], dict[str, str]]
     callbacks: DeviceTypeCallbacks
     not_delivered: NotDelivered
+    alerts: AlertSubscriptions
+    mail_configured: bool
+    """False when lorafox has no mail server (answers that would have sent mail say so)."""
     trust_forwarded_for: bool = False
     """Take the caller's address from ``X-Forwarded-For``'s last entry (behind one proxy)."""
 

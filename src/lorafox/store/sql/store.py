@@ -8,6 +8,7 @@ table items have a fast path on raw sqlite3 connections (``sqlite_writer``); els
 
 from __future__ import annotations
 
+from lorafox.store.sql.alerts import AlertRepository
 from lorafox.store.sql.callbacks import CallbackRepository, FastCallbackRepository
 from lorafox.store.sql.credentials import CredentialRepository
 from lorafox.store.sql.database import Database
@@ -41,6 +42,7 @@ class SqlStore:
         self.items = ItemRepository(database)
         self.callbacks = (FastCallbackRepository if fast else CallbackRepository)(database)
         self.mail = MailRepository(database)
+        self.alerts = AlertRepository(database)
 
     @classmethod
     async def open(cls, url: str, *, fast: bool = True) -> SqlStore:

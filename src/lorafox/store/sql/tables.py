@@ -21,6 +21,7 @@ from sqlalchemy import (
 )
 
 __all__ = [
+    "alerts",
     "api_users",
     "callback_deliveries",
     "callbacks",
@@ -480,4 +481,28 @@ mail_outbox = Table(
     Column("last_error", String(500)),
     Column("sent_at", BigInteger),
     Index("ix_mail_outbox_due", "state", "next_attempt_at"),
+)
+
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("id", String(24), primary_key=True),
+    Column(
+        "group_id",
+        String(24),
+        ForeignKey("groups.id", name="fk_alerts_group", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("name", String(128), nullable=False),
+    Column("event_types", JSON, nullable=False),
+    Column("device_type_id", String(24)),
+    Column("device", String(8)),
+    Column("emails", JSON, nullable=False),
+    Column("urls", JSON, nullable=False),
+    Column("enabled", Boolean, nullable=False),
+    Column("digest_seconds", Integer, nullable=False),
+    Column("max_per_hour", Integer, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("created_by", String(24)),
+    Index("ix_alerts_group", "group_id"),
 )
