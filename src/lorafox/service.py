@@ -53,6 +53,7 @@ from lorafox.errors import AuthenticationFailed, ConfigError
 from lorafox.events.log import now_ms
 from lorafox.events.service import DeviceEvents
 from lorafox.identity import Identity
+from lorafox.identity.password_links import LinkSettings, PasswordLinks
 from lorafox.ingest.sigfox import uplink_json
 from lorafox.mail import Mailer
 from lorafox.metrics import Metrics
@@ -401,6 +402,16 @@ class Service:
             callbacks=outgoing.config,
             not_delivered=outgoing.not_delivered,
             alerts=alerts,
+            password_links=PasswordLinks(
+                store.password_tokens,
+                store.identity,
+                mailer,
+                LinkSettings(
+                    s.mail.public_url or f"http://{s.host}:{sock.getsockname()[1]}",
+                    s.mail.invitation_expiry_seconds,
+                    s.mail.reset_expiry_seconds,
+                ),
+            ),
             mail_configured=mailer.configured,
             trust_forwarded_for=s.sigfox.trust_forwarded_for,
         )

@@ -109,7 +109,7 @@ def _out(a: Alert, mail: bool) -> AlertOut:
     )
 
 
-@router.get("", summary="Alerts of the groups the caller sees", responses=error_responses(400))
+@router.get("", summary="Alerts of the groups the caller sees", responses=error_responses(400, 404))
 async def list_alerts(
     ctx: Ctx,
     caller: Caller,

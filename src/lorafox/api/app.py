@@ -24,6 +24,7 @@ from lorafox.api import (
     events,
     groups,
     outgoing_callbacks,
+    passwords,
     profiles,
     users,
 )
@@ -159,6 +160,7 @@ def _api(ctx: ApiContext, api_rate_limit: float) -> FastAPI:
     api.include_router(events.types_router, dependencies=limited)
     api.include_router(outgoing_callbacks.router, dependencies=limited)
     api.include_router(alerts.router, dependencies=limited)
+    api.include_router(passwords.router)
 
     def openapi() -> dict[str, Any]:
         if api.openapi_schema is None:

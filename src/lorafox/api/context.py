@@ -19,6 +19,7 @@ from lorafox.devices import DeviceManagement
 from lorafox.domain import Group, Principal
 from lorafox.downlink.queue import DownlinkQueue
 from lorafox.identity import Identity
+from lorafox.identity.password_links import PasswordLinks
 from lorafox.metrics import Metrics
 
 __all__ = [
@@ -48,6 +49,7 @@ class ApiContext:
     callbacks: DeviceTypeCallbacks
     not_delivered: NotDelivered
     alerts: AlertSubscriptions
+    password_links: PasswordLinks
     mail_configured: bool
     """False when lorafox has no mail server (answers that would have sent mail say so)."""
     trust_forwarded_for: bool = False

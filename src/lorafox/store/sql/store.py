@@ -19,6 +19,7 @@ from lorafox.store.sql.identity import IdentityRepository
 from lorafox.store.sql.locations import LocationRepository
 from lorafox.store.sql.mail import MailRepository
 from lorafox.store.sql.messages import FastMessageRepository, MessageRepository
+from lorafox.store.sql.password_tokens import PasswordTokenRepository
 from lorafox.store.sql.statistics import StatisticsRepository
 from lorafox.store.sql.tables_items import ItemRepository
 
@@ -43,6 +44,7 @@ class SqlStore:
         self.callbacks = (FastCallbackRepository if fast else CallbackRepository)(database)
         self.mail = MailRepository(database)
         self.alerts = AlertRepository(database)
+        self.password_tokens = PasswordTokenRepository(database)
 
     @classmethod
     async def open(cls, url: str, *, fast: bool = True) -> SqlStore:

@@ -42,6 +42,7 @@ __all__ = [
     "mail_outbox",
     "messages",
     "metadata",
+    "password_tokens",
     "type_hourly",
     "user_roles",
     "users",
@@ -505,4 +506,21 @@ alerts = Table(
     Column("created_at", BigInteger, nullable=False),
     Column("created_by", String(24)),
     Index("ix_alerts_group", "group_id"),
+)
+
+password_tokens = Table(
+    "password_tokens",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column(
+        "user_id",
+        String(24),
+        ForeignKey("users.id", name="fk_password_tokens_user", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("purpose", String(16), nullable=False),
+    Column("expires_at", BigInteger, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("used_at", BigInteger),
+    Index("ix_password_tokens_user", "user_id"),
 )
