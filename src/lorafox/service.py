@@ -342,8 +342,10 @@ class Service:
             s.callbacks,
             now_ms,
             events.log.record_later,
+            mailer,
         )
         pipeline.add_sink(outgoing.dispatcher.add)
+        pipeline.add_sink(outgoing.mails.add)
         alerts, notifier = await self._alerts(store, identity, management, mailer)
         events.log.listeners.append(notifier.observe)
         unknown = await UnknownDevices.create(
