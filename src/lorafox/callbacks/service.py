@@ -62,7 +62,9 @@ class OutgoingCallbacks:
         )
         directory = CallbackDirectory(store)
         await directory.load()
-        sender = CallbackSender(store, directory, guard, delivering, clock, report)
+        sender = CallbackSender(
+            store, directory, guard, delivering, clock, report, mail=mailer.send
+        )
         dispatcher = CallbackDispatcher(
             store, directory, messages, devices.registry.device_type_of, clock, sender.wake
         )

@@ -434,6 +434,9 @@ callbacks = Table(
     Column("downlink_hook", Boolean, nullable=False),
     Column("dead", Boolean, nullable=False),
     Column("created_at", BigInteger, nullable=False),
+    Column("recipient", String(1024)),
+    Column("subject", String(512)),
+    Column("message", Text),
     Index("ix_callbacks_device_type", "device_type_id"),
 )
 
