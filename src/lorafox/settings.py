@@ -262,6 +262,9 @@ class MailSettings(BaseModel):
         description="starttls (upgrade after connecting, port 587), tls (TLS from the start, port "
         "465) or none (a local relay only).",
     )
+    ca_file: Path | None = Field(
+        default=None, description="CA bundle to verify the server (default: the system's)."
+    )
     username: str | None = Field(default=None, description="SMTP login, if the server needs one.")
     password: SecretStr | None = Field(default=None, description="Its password (set).")
     from_address: str = Field(

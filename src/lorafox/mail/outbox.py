@@ -13,11 +13,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import ssl
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from lorafox.domain import Mail, MailState, QueuedMail
-from lorafox.errors import LorafoxError, NotificationError
+from lorafox.errors import ConfigError, LorafoxError, NotificationError
 from lorafox.mail.smtp import SmtpServer, SmtpTransport
 from lorafox.ports.mail import MailStore, MailTransport
 from lorafox.settings import MailSettings
@@ -36,6 +37,15 @@ class Sending:
     retry_for: float = 24 * 3600.0
     backoff: float = 5.0
     max_backoff: float = 900.0
+
+
+def _tls_context(settings: MailSettings) -> ssl.SSLContext | None:
+    if settings.ca_file is None:
+        return None
+    try:
+        return ssl.create_default_context(cafile=str(settings.ca_file))
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigError(f"mail.ca_file {settings.ca_file}: {exc}") from exc
 
 
 class _Bucket:
@@ -96,6 +106,7 @@ class Mailer:
                 username=s.username,
                 password=None if s.password is None else s.password.get_secret_value(),
                 timeout=s.timeout_seconds,
+                tls_context=_tls_context(s),
             )
             transport = SmtpTransport(server)
             log.info("mail: through %s:%d (%s)", s.host, s.port, s.security)
