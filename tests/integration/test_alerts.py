@@ -92,7 +92,9 @@ def test_alerts_are_created_read_changed_and_deleted_within_their_group(setup: S
 
     viewer = new_api_user(http, group, "viewer", "VIEWER")
     manager_b = new_api_user(http, other, "manager b", "DEVICE_MANAGER")
-    assert [a["id"] for a in http.get("/api/v2/alerts", auth=viewer).json()["data"]] == [alert]
+    [seen] = http.get("/api/v2/alerts", auth=viewer).json()["data"]
+    assert seen["id"] == alert and seen["urls"] == ["ntfy://…"]  # a viewer sees no tokens
+    assert http.get(f"/api/v2/alerts/{alert}").json()["urls"] == ["ntfy://ntfy.sh/site-a"]
     assert http.get("/api/v2/alerts", auth=manager_b).json()["data"] == []
     assert http.get(f"/api/v2/alerts/{alert}", auth=manager_b).status_code == 404
     assert http.put(f"/api/v2/alerts/{alert}", json={}, auth=viewer).status_code == 403

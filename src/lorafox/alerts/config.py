@@ -78,6 +78,12 @@ def _event_types(values: Sequence[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(values))
 
 
+def _masked(alert: Alert) -> Alert:
+    """``alert`` as a VIEWER sees it: its URLs' schemes only (they hold the services' tokens)."""
+    urls = tuple(url.split("://", 1)[0] + "://…" for url in alert.urls)
+    return dataclasses.replace(alert, urls=urls)
+
+
 class AlertSubscriptions:
     """Alert use cases; ``on_change`` reloads the notifier's alerts."""
 
@@ -108,12 +114,17 @@ class AlertSubscriptions:
         }
         under = None if group_id is None else (await self._groups.get(principal, group_id)).path
         return [
-            a
+            self._as_seen(principal, a, paths[a.group_id])
             for a in found
             if a.group_id in paths
             and rbac.visible(principal, paths[a.group_id])
             and (under is None or rbac.is_within(paths[a.group_id], under))
         ]
+
+    def _as_seen(self, principal: Principal, alert: Alert, path: str) -> Alert:
+        held = rbac.profile_at(principal, path)
+        changes = held is not None and held.rank >= rbac.OPERATE.rank
+        return alert if changes else _masked(alert)
 
     async def get(self, principal: Principal, alert_id: str, needed: Profile = rbac.READ) -> Alert:
         found = await self._store.get_alert(alert_id) if is_id(alert_id) else None
@@ -121,7 +132,7 @@ class AlertSubscriptions:
         if found is None or group is None:
             raise NotFound("alert not found")
         rbac.require(principal, group.path, needed, "alert")
-        return found
+        return self._as_seen(principal, found, group.path)
 
     async def _checked(self, principal: Principal, alert: Alert) -> Alert:
         if not alert.name.strip() or len(alert.name) > 128:

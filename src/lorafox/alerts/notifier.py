@@ -34,6 +34,8 @@ log = logging.getLogger(__name__)
 SHOWN = 50
 """Events listed one by one in a digest (the others are counted)."""
 _KEPT = 200
+RELOAD_SECONDS = 60.0
+"""How often the alerts are read again from the store."""
 
 
 @dataclass(slots=True, frozen=True)
@@ -171,8 +173,13 @@ class AlertNotifier:
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
+        loaded = loop.time()
         while not self._closing:
             now = loop.time()
+            if now - loaded > RELOAD_SECONDS:  # alerts gone with their group, another instance's
+                loaded = now
+                with contextlib.suppress(LorafoxError):
+                    await self.load()
             try:
                 await self._gather(now)
             except LorafoxError as exc:
@@ -189,7 +196,7 @@ class AlertNotifier:
                 self._digests[key] = _Digest(sent=digest.sent)
                 self._spawn(self._send(key, digest))
             dues = [d.due for d in self._digests.values() if d.due is not None]
-            wait = max(0.0, min(dues) - loop.time()) if dues else 60.0
+            wait = max(0.0, min(dues) - loop.time()) if dues else RELOAD_SECONDS
             self._wakeup.clear()
             if self._incoming:
                 continue

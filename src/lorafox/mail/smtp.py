@@ -59,8 +59,13 @@ class SmtpTransport:
     async def send(self, sender: str, mail: QueuedMail) -> None:
         s = self._server
         try:
+            message = message_of(sender, mail)
+        except (ValueError, TypeError) as exc:  # an address the mail library cannot write
+            why = f"the mail cannot be written: {exc}"[:500]
+            raise NotificationError(why, permanent=True) from exc
+        try:
             await aiosmtplib.send(
-                message_of(sender, mail),
+                message,
                 hostname=s.host,
                 port=s.port,
                 username=s.username,
