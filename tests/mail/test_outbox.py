@@ -157,3 +157,26 @@ async def test_the_password_is_never_logged(caplog: pytest.LogCaptureFixture) ->
         with pytest.raises(NotificationError) as caught:
             await transport.send("lf@example.com", mail)
     assert "s3cret-pw" not in caplog.text + repr(server) + str(caught.value) + repr(settings)
+
+
+async def test_mails_done_a_week_ago_are_purged(tmp_path: Path, smtp: SmtpSink) -> None:
+    store = await SqlStore.open(store_url(tmp_path))
+    try:
+        then = now_ms() - 8 * 24 * 3600 * 1000
+        mailer = Mailer(store.mail, _transport(smtp), Sending(), lambda: then)
+        await mailer.send([Mail("ops@example.com", "old", "b")])
+        task = asyncio.create_task(mailer.run())
+        await _wait_for(smtp, 1)
+        mailer.close()
+        await task
+        await store.mail.enqueue_mails([Mail("ops@example.com", "pending", "b")], then)
+        fresh = Mailer(store.mail, _transport(smtp), Sending(), now_ms)
+        task = asyncio.create_task(fresh.run())  # purges first, then sends the pending one
+        await _wait_for(smtp, 2)
+        fresh.close()
+        await task
+        assert await store.mail.get_mail(1) is None
+        kept = await store.mail.get_mail(2)
+        assert kept is not None and kept.state is MailState.SENT
+    finally:
+        await store.close()

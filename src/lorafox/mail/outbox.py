@@ -48,6 +48,11 @@ def _tls_context(settings: MailSettings) -> ssl.SSLContext | None:
         raise ConfigError(f"mail.ca_file {settings.ca_file}: {exc}") from exc
 
 
+KEEP_MS = 7 * 24 * 3600 * 1000
+"""How long mails sent or given up stay in the outbox (for an operator to look at)."""
+_PURGE_EVERY_S = 3600.0
+
+
 class _Bucket:
     """A token bucket refilled at ``rate`` tokens a second, holding ``rate * 60`` at most."""
 
@@ -143,7 +148,11 @@ class Mailer:
         if self._transport is None:
             return
         self._bucket = _Bucket(self._settings.max_per_minute, self._monotonic)
+        purged = -_PURGE_EVERY_S
         while not self._closing:
+            if self._monotonic() - purged >= _PURGE_EVERY_S:
+                purged = self._monotonic()
+                await self._purge()
             try:
                 due = await self._store.due_mails(self._clock(), 20)
             except LorafoxError as exc:
@@ -200,6 +209,15 @@ class Mailer:
         except LorafoxError as exc:  # pending: sent again (at least once)
             log.error("mail: cannot record mail %d: %s", mail.id, exc)
             await asyncio.sleep(1)
+
+    async def _purge(self) -> None:
+        try:
+            count = await self._store.purge_mails(self._clock() - KEEP_MS)
+        except LorafoxError as exc:
+            log.error("mail: cannot purge the outbox: %s", exc)
+            return
+        if count:
+            log.info("mail: %d mails sent or given up over a week ago forgotten", count)
 
     def close(self) -> None:
         self._closing = True

@@ -30,6 +30,9 @@ class MailStore(Protocol):
 
     async def get_mail(self, mail_id: int) -> QueuedMail | None: ...
 
+    async def purge_mails(self, before: int) -> int:
+        """Forget the mails sent or given up before ``before`` (epoch ms); how many."""
+
 
 class MailTransport(Protocol):
     """Hands one mail to the mail server; ``LorafoxError`` (``MailError``) when it fails."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from typing import Any
 
-from sqlalchemy import Row, insert, select, update
+from sqlalchemy import Row, delete, insert, select, update
 
 from lorafox.domain import Mail, MailState, QueuedMail
 from lorafox.store.sql.database import Repository
@@ -79,3 +79,13 @@ class MailRepository(Repository):
 
     async def get_mail(self, mail_id: int) -> QueuedMail | None:
         return await self._first(select(mail_outbox).where(mail_outbox.c.id == mail_id), _mail)
+
+    async def purge_mails(self, before: int) -> int:
+        m = mail_outbox.c
+        async with self._db.writing() as conn:
+            result = await conn.execute(
+                delete(mail_outbox).where(
+                    m.state != MailState.PENDING.value, m.next_attempt_at < before
+                )
+            )
+        return int(result.rowcount or 0)
