@@ -325,6 +325,9 @@ def command_env(args: Sequence[str], env: dict[str, str] | None = None) -> dict[
 
 
 TABLES_AFTER_0009 = (
+    "DROP TABLE password_tokens",
+    "DROP TABLE alerts",
+    "DROP TABLE mail_outbox",
     "DROP TABLE callback_deliveries",
     "DROP TABLE callbacks",
     "DROP TABLE ddb_stream_records",

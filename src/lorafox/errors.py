@@ -25,7 +25,8 @@ and the AWS IoT API answers the rules' errors in AWS's terms (``lorafox.api.iot`
     ├── ActionFailed           a topic rule's action failed for one message (lorafox.rules.errors)
     ├── BusError               the MQTT broker failed
     │   └── BusUnavailable     not connected to the broker right now
-    └── DeliveryRefused        a LoRa network server refused a downlink (it fails)
+    ├── DeliveryRefused        a LoRa network server refused a downlink (it fails)
+    └── NotificationError      a mail server or a notification service failed     → 502
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ __all__ = [
     "LoginThrottled",
     "LorafoxError",
     "NotFound",
+    "NotificationError",
     "PayloadDecodeError",
     "PayloadFormatError",
     "PayloadTooLarge",
@@ -136,3 +138,14 @@ class PayloadDecodeError(LorafoxError):
     def __init__(self, message: str, *, field_name: str | None = None) -> None:
         super().__init__(message)
         self.field_name = field_name
+
+
+class NotificationError(LorafoxError):
+    """A mail server or notification service failed (``permanent``: retrying will not help).
+    Answered 502 when a request waited for it (an alert's test)."""
+
+    status = 502
+
+    def __init__(self, message: str, *, permanent: bool = False) -> None:
+        super().__init__(message)
+        self.permanent = permanent

@@ -20,6 +20,13 @@ from dataclasses import dataclass
 import httpx
 import uvicorn
 
+from lorafox.alerts import (
+    AlertNotifier,
+    AlertSubscriptions,
+    AppriseNotifications,
+    NotificationTargets,
+    TypeAlerts,
+)
 from lorafox.api.app import create_app
 from lorafox.api.asgi import ASGIApp
 from lorafox.api.callbacks import SigfoxCallbacks
@@ -39,6 +46,7 @@ from lorafox.bus.broker import BrokerLimits, EmbeddedBroker, EmbeddedBus
 from lorafox.bus.external import BrokerAddress, ExternalBus, tls_context
 from lorafox.bus.outbox import Outbox
 from lorafox.bus.rules_feed import RulesFeed
+from lorafox.callbacks import DestinationGuard
 from lorafox.callbacks.service import OutgoingCallbacks
 from lorafox.data_dir import lock_data_dir, private_umask
 from lorafox.devices import DeviceManagement, UnknownDevicePolicy, UnknownDevices
@@ -49,10 +57,12 @@ from lorafox.errors import AuthenticationFailed, ConfigError, NotFound
 from lorafox.events.log import now_ms
 from lorafox.events.service import DeviceEvents
 from lorafox.identity import Identity
+from lorafox.identity.password_links import LinkSettings, PasswordLinks
 from lorafox.ingest.sigfox import uplink_json
 from lorafox.lora import LoraIngest, LoraIntegrations, LoraServices
 from lorafox.lora.downlinks import DOWNLINK_TOPIC
 from lorafox.lora.model import is_lora_uplink, lora_json, lora_topic
+from lorafox.mail import Mailer
 from lorafox.metrics import Metrics
 from lorafox.ports.bus import Bus
 from lorafox.reports import ServiceReports
@@ -145,6 +155,8 @@ class _Parts:
     events: DeviceEvents
     outbox: Outbox | None
     outgoing: OutgoingCallbacks
+    mailer: Mailer
+    alerts: AlertNotifier
     stop_jobs: Callable[[], Awaitable[None]]
 
 
@@ -317,6 +329,40 @@ class Service:
         bus.subscribe(s.mqtt.downlink_topic, downlinks.on_mqtt)
         return outbox
 
+    async def _alerts(
+        self, store: SqlStore, identity: Identity, management: DeviceManagement, mailer: Mailer
+    ) -> tuple[AlertSubscriptions, AlertNotifier]:
+        s = self.settings
+        guard = DestinationGuard(
+            [ipaddress.ip_network(n, strict=False) for n in s.callbacks.allowed_networks]
+        )
+        targets = NotificationTargets(guard)
+
+        async def group_path(group_id: str) -> str | None:
+            group = await store.identity.get_group(group_id)
+            return None if group is None else group.path
+
+        notifier = AlertNotifier(
+            store.alerts,
+            management.registry,
+            group_path,
+            mailer,
+            AppriseNotifications(),
+            targets,
+            TypeAlerts(s.mail.alert_email_digest_seconds, s.mail.alert_email_max_per_hour),
+        )
+        await notifier.load()
+        alerts = AlertSubscriptions(
+            store.alerts,
+            store.identity,
+            identity.groups,
+            management,
+            targets,
+            notifier.load,
+            notifier.test,
+        )
+        return alerts, notifier
+
     async def _serve(
         self, store: SqlStore, box: SecretBox, verifiers: Verifiers, sock: socket.socket
     ) -> None:
@@ -355,6 +401,7 @@ class Service:
             pipeline.add_sink(outbox.add)
         events = DeviceEvents(store.events, bus, management.registry, s)
         pipeline.add_sink(events.monitor.observe)
+        mailer = Mailer.create(store.mail, s.mail, now_ms)
         outgoing = await OutgoingCallbacks.create(
             store.callbacks,
             store.messages,
@@ -362,8 +409,12 @@ class Service:
             s.callbacks,
             now_ms,
             events.log.record_later,
+            mailer,
         )
         pipeline.add_sink(outgoing.dispatcher.add)
+        pipeline.add_sink(outgoing.mails.add)
+        alerts, notifier = await self._alerts(store, identity, management, mailer)
+        events.log.listeners.append(notifier.observe)
         unknown = await UnknownDevices.create(
             store.devices,
             management.registry,
@@ -429,6 +480,18 @@ class Service:
             health=health,
             callbacks=outgoing.config,
             not_delivered=outgoing.not_delivered,
+            alerts=alerts,
+            password_links=PasswordLinks(
+                store.password_tokens,
+                store.identity,
+                mailer,
+                LinkSettings(
+                    s.mail.public_url or f"http://{s.host}:{sock.getsockname()[1]}",
+                    s.mail.invitation_expiry_seconds,
+                    s.mail.reset_expiry_seconds,
+                ),
+            ),
+            mail_configured=mailer.configured,
             trust_forwarded_for=s.sigfox.trust_forwarded_for,
             rules=rules,
             lora=lora,
@@ -449,7 +512,17 @@ class Service:
             )
         )
         await self._serve_until_stopped(
-            _Parts(server, raw_bus, pipeline, events, outbox, outgoing, management.bulk.stop),
+            _Parts(
+                server,
+                raw_bus,
+                pipeline,
+                events,
+                outbox,
+                outgoing,
+                mailer,
+                notifier,
+                management.bulk.stop,
+            ),
             sock,
             lora,
             tables,
@@ -523,6 +596,8 @@ class Service:
                 events_task = tasks.create_task(parts.events.run())
                 outbox_task = tasks.create_task(parts.outbox.run()) if parts.outbox else None
                 callbacks_task = tasks.create_task(parts.outgoing.run())
+                mail_task = tasks.create_task(parts.mailer.run())
+                alerts_task = tasks.create_task(parts.alerts.run())
                 server_task = tasks.create_task(parts.server.serve(sockets=[sock]))
                 # uvicorn offers no start event; its flag flips within a few ms
                 while not parts.server.started and not server_task.done():  # noqa: ASYNC110
@@ -547,6 +622,10 @@ class Service:
                 await parts.outgoing.close(callbacks_task)
                 await parts.events.close()
                 await events_task
+                await parts.alerts.close()
+                await alerts_task
+                parts.mailer.close()
+                await mail_task
                 if parts.outbox is not None and outbox_task is not None:
                     await parts.outbox.drain(seconds=5)
                     parts.outbox.close()

@@ -25,6 +25,7 @@ from pydantic_settings import (
 
 __all__ = [
     "EventSettings",
+    "MailSettings",
     "MqttSettings",
     "RulesSettings",
     "Settings",
@@ -265,6 +266,62 @@ class RulesSettings(BaseModel):
     )
 
 
+class MailSettings(BaseModel):
+    """The mail server lorafox sends alerts, invitations and password resets through."""
+
+    host: str | None = Field(default=None, description="SMTP server; none = lorafox sends no mail.")
+    port: int = Field(default=587, ge=1, le=65535, description="SMTP port.")
+    security: Literal["starttls", "tls", "none"] = Field(
+        default="starttls",
+        description="starttls (upgrade after connecting, port 587), tls (TLS from the start, port "
+        "465) or none (a local relay only).",
+    )
+    ca_file: Path | None = Field(
+        default=None, description="CA bundle to verify the server (default: the system's)."
+    )
+    username: str | None = Field(default=None, description="SMTP login, if the server needs one.")
+    password: SecretStr | None = Field(default=None, description="Its password (set).")
+    from_address: str = Field(
+        default="lorafox@localhost", max_length=320, description="The From: of every mail."
+    )
+    max_per_minute: int = Field(
+        default=60, ge=1, description="Mails handed to the server a minute at most (the rest wait)."
+    )
+    timeout_seconds: float = Field(default=30, gt=0, le=300, description="One SMTP exchange.")
+    retry_for_seconds: float = Field(
+        default=24 * 3600, ge=0, description="How long a mail the server refuses is retried."
+    )
+    backoff_seconds: float = Field(default=5, gt=0, description="The first retry's delay.")
+    max_backoff_seconds: float = Field(default=900, gt=0, description="The longest delay.")
+    public_url: str | None = Field(
+        default=None,
+        description="lorafox's address as users reach it (https://lorafox.example.com), for the "
+        "links of invitations and password resets; default http://HOST:HTTP_PORT.",
+    )
+    alert_email_digest_seconds: float = Field(
+        default=60,
+        ge=0,
+        description="A device type's alertEmail: its devices' events gathered this long into one "
+        "mail.",
+    )
+    alert_email_max_per_hour: int = Field(
+        default=10, ge=1, description="A device type's alertEmail: mails an hour at most."
+    )
+    invitation_expiry_seconds: int = Field(
+        default=7 * 24 * 3600, ge=60, description="How long an invitation's link works."
+    )
+    reset_expiry_seconds: int = Field(
+        default=3600, ge=60, description="How long a password reset's link works."
+    )
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^https?://[^/\s]+", value):
+            raise ValueError("must be an http:// or https:// URL")
+        return None if value is None else value.rstrip("/")
+
+
 class Settings(BaseSettings):
     """Everything ``lorafox serve`` can be told."""
 
@@ -356,6 +413,7 @@ class Settings(BaseSettings):
     tables: TablesSettings = Field(default_factory=TablesSettings)
     callbacks: CallbacksSettings = Field(default_factory=CallbacksSettings)
     rules: RulesSettings = Field(default_factory=RulesSettings)
+    mail: MailSettings = Field(default_factory=MailSettings)
 
     @field_validator("mqtt_url")
     @classmethod

@@ -178,7 +178,18 @@ def test_a_callback_is_configured_listed_changed_disabled_and_deleted(
         ({"url": "ftp://example.com/"}, "url", "http:// or https://"),
         ({"url": "http://10.1.2.3/in"}, "url", "private, loopback or reserved"),
         ({"url": "http://169.254.169.254/latest"}, "url", "private, loopback or reserved"),
-        ({"url": "http://example.com/", "channel": "EMAIL"}, "channel", "EMAIL is not"),
+        ({"channel": "EMAIL", "subject": "s", "message": "m"}, "recipient", "addresses"),
+        (
+            {"channel": "EMAIL", "recipient": "a@example.com", "subject": "{ack}", "message": "m"},
+            "subject",
+            "{ack} is not a variable",
+        ),
+        (
+            {"channel": "EMAIL", "recipient": "not mail", "subject": "s", "message": "m"},
+            "recipient",
+            "",
+        ),
+        ({"url": "http://example.com/", "subject": "s"}, "subject", "only for EMAIL"),
         ({"url": "http://example.com/", "channel": "BATCH_URL"}, "linePattern", "needed"),
         (
             {"url": "http://example.com/{device}", "channel": "BATCH_URL", "linePattern": "{data}"},

@@ -16,6 +16,7 @@ from swagger_ui_bundle import swagger_ui_path
 
 from lorafox import __version__
 from lorafox.api import (
+    alerts,
     api_users,
     device_messages,
     device_types,
@@ -23,6 +24,7 @@ from lorafox.api import (
     events,
     groups,
     outgoing_callbacks,
+    passwords,
     profiles,
     users,
 )
@@ -164,6 +166,8 @@ def _api(ctx: ApiContext, api_rate_limit: float) -> FastAPI:
     api.include_router(rules_router, dependencies=limited)
     api.include_router(lora_integrations_router, dependencies=limited)
     api.include_router(lora_http_router)
+    api.include_router(alerts.router, dependencies=limited)
+    api.include_router(passwords.router)
 
     def openapi() -> dict[str, Any]:
         if api.openapi_schema is None:

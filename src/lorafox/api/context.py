@@ -11,6 +11,7 @@ from fastapi.security import HTTPAuthorizationCredentials
 from fastapi.security.http import HTTPBase
 from starlette.requests import HTTPConnection
 
+from lorafox.alerts import AlertSubscriptions
 from lorafox.auth import rbac
 from lorafox.auth.principals import PrincipalAuthenticator
 from lorafox.callbacks import DeviceTypeCallbacks, NotDelivered
@@ -18,6 +19,7 @@ from lorafox.devices import DeviceManagement
 from lorafox.domain import Group, Principal
 from lorafox.downlink.queue import DownlinkQueue
 from lorafox.identity import Identity
+from lorafox.identity.password_links import PasswordLinks
 from lorafox.lora import LoraServices
 from lorafox.metrics import Metrics
 from lorafox.rules.service import TopicRules
@@ -48,6 +50,10 @@ class ApiContext:
     health: Callable[[], dict[str, str]]
     callbacks: DeviceTypeCallbacks
     not_delivered: NotDelivered
+    alerts: AlertSubscriptions
+    password_links: PasswordLinks
+    mail_configured: bool
+    """False when lorafox has no mail server (answers that would have sent mail say so)."""
     trust_forwarded_for: bool = False
     """Take the caller's address from ``X-Forwarded-For``'s last entry (behind one proxy)."""
     rules: TopicRules | None = None

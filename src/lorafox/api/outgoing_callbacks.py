@@ -44,7 +44,7 @@ _VARIABLES = (
 
 class CallbackOut(BaseModel):
     id: str
-    channel: str = Field(description="URL or BATCH_URL")
+    channel: str = Field(description="URL, BATCH_URL or EMAIL")
     callbackType: int = Field(description=_TYPE)  # noqa: N815
     callbackSubtype: int | None = Field(description=_SUBTYPE)  # noqa: N815
     payloadConfig: str = ""  # noqa: N815
@@ -59,6 +59,9 @@ class CallbackOut(BaseModel):
     bodyTemplate: str | None = None  # noqa: N815
     contentType: str | None = None  # noqa: N815
     linePattern: str | None = None  # noqa: N815
+    recipient: str | None = None
+    subject: str | None = None
+    message: str | None = None
 
 
 class CallbackList(BaseModel):
@@ -81,6 +84,12 @@ class _Fields(BaseModel):
         "about every second",
     )
 
+    recipient: str | None = Field(
+        default=None, max_length=1024, description="EMAIL: addresses, comma-separated (5 at most)"
+    )
+    subject: str | None = Field(default=None, max_length=200, description=f"EMAIL: {_VARIABLES}")
+    message: str | None = Field(default=None, description=f"EMAIL: the text, {_VARIABLES}")
+
     def changes(
         self, channel: str | None = None, kind: int | None = None, subtype: int | None = None
     ) -> CallbackChanges:
@@ -97,14 +106,19 @@ class _Fields(BaseModel):
             content_type=self.contentType,
             body_template=self.bodyTemplate,
             line_pattern=self.linePattern,
+            recipient=self.recipient,
+            subject=self.subject,
+            message=self.message,
         )
 
 
 class CallbackCreate(_Fields):
-    channel: str = Field(description="URL or BATCH_URL (EMAIL is not made)")
+    channel: str = Field(description="URL, BATCH_URL or EMAIL (through lorafox's mail outbox)")
     callbackType: int = Field(description=_TYPE)  # noqa: N815
     callbackSubtype: int | None = Field(default=None, description=_SUBTYPE)  # noqa: N815
-    url: str = Field(max_length=2048, description=f"the URL, {_VARIABLES}")
+    url: str | None = Field(
+        default=None, max_length=2048, description=f"URL and BATCH_URL: the URL, {_VARIABLES}"
+    )
 
 
 def _out(c: Callback) -> CallbackOut:
@@ -124,6 +138,9 @@ def _out(c: Callback) -> CallbackOut:
         bodyTemplate=c.body_template,
         contentType=c.content_type,
         linePattern=c.line_pattern,
+        recipient=c.recipient,
+        subject=c.subject,
+        message=c.message,
     )
 
 

@@ -85,13 +85,20 @@ class UserCreate(BaseModel):
         max_length=PASSWORD_MAX,
         description="lorafox: the password; generated and returned once when absent",
     )
-    sendWelcomeEmail: bool = Field(default=False, description="accepted; lorafox sends no email")  # noqa: N815
+    sendWelcomeEmail: bool = Field(  # noqa: N815
+        default=False,
+        description="mail the user an invitation with a single-use link to choose a password",
+    )
 
 
 class UserCreated(BaseModel):
     id: str
     password: str | None = Field(
         default=None, description="the generated password (only when none was given): shown once"
+    )
+    mailSent: bool | None = Field(  # noqa: N815
+        default=None,
+        description="sendWelcomeEmail: the invitation was queued; false: no mail server",
     )
 
 
@@ -198,7 +205,8 @@ async def create_user(
     response.headers["location"] = f"{router.prefix}/{user.id}"
     if generated is not None:
         response.headers["cache-control"] = "no-store"
-    return UserCreated(id=user.id, password=generated)
+    mail_sent = await ctx.password_links.invite(user) if body.sendWelcomeEmail else None
+    return UserCreated(id=user.id, password=generated, mailSent=mail_sent)
 
 
 @router.get(

@@ -25,7 +25,7 @@ from lorafox.domain import (
     new_id,
 )
 from lorafox.errors import Conflict, InvalidInput, NotFound
-from lorafox.identity.validation import is_id
+from lorafox.identity.validation import check_email, is_id
 from lorafox.ports.callbacks import CallbackStore
 
 __all__ = ["CallbackChanges", "DeviceTypeCallbacks"]
@@ -37,6 +37,8 @@ MAX_CALLBACKS = 100
 MAX_HEADERS = 20
 MAX_HEADER_BYTES = 1024
 MAX_BODY_TEMPLATE = 16 * 1024
+MAX_RECIPIENTS = 5
+MAX_SUBJECT = 200
 _HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,64}$")
 _RESERVED_HEADERS = frozenset({"host", "content-length", "transfer-encoding", "connection"})
 METHODS = ("GET", "POST", "PUT")
@@ -58,6 +60,9 @@ class CallbackChanges:
     content_type: str | None = None
     body_template: str | None = None
     line_pattern: str | None = None
+    recipient: str | None = None
+    subject: str | None = None
+    message: str | None = None
 
 
 _E = TypeVar("_E", CallbackChannel, CallbackType, CallbackSubtype)
@@ -91,11 +96,6 @@ def _checked(callback: Callback, guard: DestinationGuard) -> Callback:
     """``callback`` once it is one lorafox makes, with patterns using only its variables."""
     kind = callback.callback_type
     subtype: CallbackSubtype | None = callback.callback_subtype
-    if callback.channel is CallbackChannel.EMAIL:
-        raise InvalidInput(
-            "channel: lorafox makes URL and BATCH_URL callbacks; EMAIL is not supported",
-            field="channel",
-        )
     if kind is CallbackType.ERROR:
         subtype = None
     elif subtype not in SUBTYPES[kind]:
@@ -103,6 +103,11 @@ def _checked(callback: Callback, guard: DestinationGuard) -> Callback:
         raise InvalidInput(
             f"callbackSubtype: for {kind.name} one of {names}", field="callbackSubtype"
         )
+    if callback.channel is CallbackChannel.EMAIL:
+        return _check_email(callback, kind, subtype)
+    for name in ("recipient", "subject", "message"):
+        if getattr(callback, name) is not None:
+            raise InvalidInput(f"{name}: only for EMAIL callbacks", field=name)
     if callback.http_method not in METHODS:
         raise InvalidInput(f"httpMethod: one of {', '.join(METHODS)}", field="httpMethod")
     if len(callback.url) > 2048:
@@ -131,6 +136,34 @@ def _checked(callback: Callback, guard: DestinationGuard) -> Callback:
     if callback.downlink_hook and subtype is not CallbackSubtype.BIDIR:
         return dataclasses.replace(callback, downlink_hook=False)  # no longer BIDIR
     return callback
+
+
+def _check_email(
+    callback: Callback, kind: CallbackType, subtype: CallbackSubtype | None
+) -> Callback:
+    """An EMAIL callback: a mail per message (or report) to ``recipient``."""
+    recipients = [r.strip() for r in (callback.recipient or "").split(",") if r.strip()]
+    if not recipients or len(recipients) > MAX_RECIPIENTS:
+        raise InvalidInput(
+            f"recipient: 1 to {MAX_RECIPIENTS} addresses, comma-separated", field="recipient"
+        )
+    recipient = ",".join(check_email(r, "recipient") for r in recipients)
+    if not callback.subject or len(callback.subject) > MAX_SUBJECT or "\n" in callback.subject:
+        raise InvalidInput(f"subject: one line of 1 to {MAX_SUBJECT} characters", field="subject")
+    if not callback.message or len(callback.message) > MAX_BODY_TEMPLATE:
+        raise InvalidInput(f"message: 1 to {MAX_BODY_TEMPLATE} characters", field="message")
+    check_pattern(callback.subject, kind, subtype, "subject")
+    check_pattern(callback.message, kind, subtype, "message")
+    return dataclasses.replace(
+        callback,
+        recipient=recipient,
+        url="",
+        headers={},
+        body_template=None,
+        content_type=None,
+        line_pattern=None,
+        downlink_hook=False,
+    )
 
 
 def _check_batch(callback: Callback) -> None:
@@ -180,6 +213,9 @@ def _apply(current: Callback, c: CallbackChanges) -> Callback:
         "content_type": c.content_type,
         "body_template": c.body_template,
         "line_pattern": c.line_pattern,
+        "recipient": c.recipient,
+        "subject": c.subject,
+        "message": c.message,
     }
     return dataclasses.replace(current, **{k: v for k, v in changed.items() if v is not None})
 
@@ -217,8 +253,11 @@ class DeviceTypeCallbacks:
         self, principal: Principal, device_type_id: str, changes: CallbackChanges
     ) -> Callback:
         device_type = await self._types.get(principal, device_type_id, rbac.OPERATE)
-        if changes.url is None or changes.channel is None or changes.callback_type is None:
-            raise InvalidInput("channel, callbackType and url are needed", field="url")
+        email = changes.channel == CallbackChannel.EMAIL.value
+        if changes.channel is None or changes.callback_type is None:
+            raise InvalidInput("channel and callbackType are needed", field="channel")
+        if changes.url is None and not email:
+            raise InvalidInput("url: needed", field="url")
         if changes.callback_subtype is None and changes.callback_type != CallbackType.ERROR:
             raise InvalidInput("callbackSubtype: needed", field="callbackSubtype")
         if len(await self._store.list_callbacks(device_type.id)) >= MAX_CALLBACKS:
@@ -259,8 +298,11 @@ class DeviceTypeCallbacks:
     ) -> None:
         """Make this BIDIR callback the device type's downlink callback (the only one)."""
         device_type, current = await self._own(principal, device_type_id, callback_id)
-        if current.callback_subtype is not CallbackSubtype.BIDIR:
-            raise InvalidInput("only a DATA BIDIR callback can be the downlink callback")
+        if (
+            current.callback_subtype is not CallbackSubtype.BIDIR
+            or current.channel is not CallbackChannel.URL
+        ):
+            raise InvalidInput("only a DATA BIDIR URL callback can be the downlink callback")
         await self._store.update_callback(dataclasses.replace(current, downlink_hook=True))
         await self._on_change(device_type.id)
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from lorafox.auth import rbac
 from lorafox.callbacks.dispatch import request_for, values_request
 from lorafox.devices import DeviceManagement
-from lorafox.domain import CallbackRequest, Delivery, Principal, StoredUplink
+from lorafox.domain import CallbackChannel, CallbackRequest, Delivery, Principal, StoredUplink
 from lorafox.ports.callbacks import CallbackStore, DeliveryQuery, WithMessage
 
 __all__ = ["NotDelivered", "Undelivered"]
@@ -75,7 +75,9 @@ class NotDelivered:
         for delivery, message in found:
             callback = callbacks.get(delivery.callback_id)
             request = None
-            if callback is not None and delivery.variables is not None:
+            if callback is not None and callback.channel is CallbackChannel.EMAIL:
+                pass  # a mail, not a request
+            elif callback is not None and delivery.variables is not None:
                 request = values_request(callback, delivery.variables)
             elif callback is not None and message is not None:
                 request = request_for(callback, message)

@@ -109,7 +109,7 @@ class ReportForwarder:
                 variables=values,
             )
             for c in callbacks
-            if c.channel is CallbackChannel.URL
+            if c.channel in (CallbackChannel.URL, CallbackChannel.EMAIL)
             and c.callback_type is kind
             and (kind is CallbackType.ERROR or c.callback_subtype is subtype)
         ]

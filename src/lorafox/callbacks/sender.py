@@ -12,8 +12,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -21,20 +22,23 @@ import httpx
 from lorafox.callbacks.destinations import DestinationGuard, DestinationRefused
 from lorafox.callbacks.directory import CallbackDirectory
 from lorafox.callbacks.dispatch import batch_request_for, request_for, values_request
+from lorafox.callbacks.templates import render, uplink_values
 from lorafox.domain import (
+    Callback,
     CallbackChannel,
     CallbackRequest,
     Delivery,
     DeliveryState,
     Event,
     EventType,
+    Mail,
     Severity,
     StoredUplink,
 )
 from lorafox.errors import LorafoxError
 from lorafox.ports.callbacks import AttemptOutcome, CallbackStore
 
-__all__ = ["CallbackSender", "Delivering", "next_attempt"]
+__all__ = ["CallbackSender", "Delivering", "mail_for", "next_attempt"]
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +70,16 @@ def next_attempt(settings: Delivering, attempts: int, now: int) -> int:
     return now + int(delay * 1000)
 
 
+def mail_for(callback: Callback, values: Mapping[str, Any]) -> Mail:
+    """The mail an EMAIL callback sends with these variables."""
+    return Mail(
+        callback.recipient or "",
+        render(callback.subject or "", values),
+        render(callback.message or "", values),
+        "callback",
+    )
+
+
 def _destination(url: str) -> str:
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.netloc.lower()}"
@@ -84,8 +98,10 @@ class CallbackSender:
         report: Callable[[Event], None],
         *,
         poll_interval: float = 0.5,
+        mail: Callable[[Sequence[Mail]], Awaitable[bool]] | None = None,
     ) -> None:
         self._store = store
+        self._mail = mail
         self._directory = directory
         self._guard = guard
         self._settings = settings
@@ -144,7 +160,16 @@ class CallbackSender:
             if started >= free:
                 break
             callback = self._directory.by_id(delivery.callback_id)
-            if callback is not None and delivery.variables is not None:
+            if (
+                callback is not None
+                and callback.channel is CallbackChannel.EMAIL
+                and (delivery.variables is not None or message is not None)
+            ):
+                values = delivery.variables
+                if values is None and message is not None:
+                    values = uplink_values(message, callback.device_type_id)
+                started += self._start_mail(delivery, mail_for(callback, values or {}))
+            elif callback is not None and delivery.variables is not None:
                 started += self._start([delivery], values_request(callback, delivery.variables))
             elif callback is None or message is None:
                 started += self._start([delivery], None, deleted=message is None)
@@ -160,6 +185,32 @@ class CallbackSender:
             request = batch_request_for(callback, [message for _, message in items])
             started += self._start([delivery for delivery, _ in items], request)
         return started
+
+    def _start_mail(self, delivery: Delivery, mail: Mail) -> int:
+        """Queue an EMAIL callback's mail in the mail outbox (its delivery is then made)."""
+        if self._per_destination.get("mail:", 0) >= self._settings.per_destination:
+            return 0
+        self._per_destination["mail:"] = self._per_destination.get("mail:", 0) + 1
+        self._in_flight.add(delivery.id)
+        task = asyncio.create_task(self._mail_attempt(delivery, mail))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return 1
+
+    async def _mail_attempt(self, delivery: Delivery, mail: Mail) -> None:
+        error: str | None = None
+        give_up = False
+        try:
+            if self._mail is None or not await self._mail([mail]):
+                error, give_up = "no mail server is configured (mail.host)", True
+        except LorafoxError as exc:
+            error = exc.message
+        finally:
+            self._per_destination["mail:"] -= 1
+            if not self._per_destination["mail:"]:
+                del self._per_destination["mail:"]
+        self._outcomes.append((delivery, self._outcome(delivery, None, error, give_up)))
+        self._outcome_ready.set()
 
     def _start(
         self, deliveries: list[Delivery], request: CallbackRequest | None, *, deleted: bool = False

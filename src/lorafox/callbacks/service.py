@@ -13,10 +13,12 @@ from lorafox.callbacks.directory import CallbackDirectory
 from lorafox.callbacks.dispatch import CallbackDispatcher
 from lorafox.callbacks.downlink_hook import DownlinkHooks
 from lorafox.callbacks.failures import NotDelivered
+from lorafox.callbacks.mails import MessageMails
 from lorafox.callbacks.reports import ReportForwarder
 from lorafox.callbacks.sender import CallbackSender, Delivering
 from lorafox.devices import DeviceManagement
 from lorafox.domain import Event
+from lorafox.mail import Mailer
 from lorafox.ports.callbacks import CallbackStore
 from lorafox.ports.store import MessageStore
 from lorafox.settings import CallbacksSettings
@@ -32,6 +34,7 @@ class OutgoingCallbacks:
     reports: ReportForwarder
     dispatcher: CallbackDispatcher
     sender: CallbackSender
+    mails: MessageMails
 
     @classmethod
     async def create(
@@ -42,6 +45,7 @@ class OutgoingCallbacks:
         settings: CallbacksSettings,
         clock: Callable[[], int],
         report: Callable[[Event], None],
+        mailer: Mailer,
     ) -> OutgoingCallbacks:
         """Build the parts and read what they start from (the callbacks, the cursor)."""
         s = settings
@@ -58,7 +62,9 @@ class OutgoingCallbacks:
         )
         directory = CallbackDirectory(store)
         await directory.load()
-        sender = CallbackSender(store, directory, guard, delivering, clock, report)
+        sender = CallbackSender(
+            store, directory, guard, delivering, clock, report, mail=mailer.send
+        )
         dispatcher = CallbackDispatcher(
             store, directory, messages, devices.registry.device_type_of, clock, sender.wake
         )
@@ -73,6 +79,7 @@ class OutgoingCallbacks:
             ),
             dispatcher=dispatcher,
             sender=sender,
+            mails=MessageMails(devices.registry, mailer),
         )
 
     async def run(self) -> None:
@@ -80,10 +87,12 @@ class OutgoingCallbacks:
         async with asyncio.TaskGroup() as tasks:
             tasks.create_task(self.dispatcher.run())
             tasks.create_task(self.sender.run())
+            tasks.create_task(self.mails.run())
 
     async def close(self, run: asyncio.Task[None]) -> None:
         """Handle the messages already stored, then stop delivering (``run`` is its task)."""
         self.dispatcher.close()
         self.sender.close()
+        await self.mails.close()
         await run
         await self.hooks.close()

@@ -66,6 +66,11 @@ class Callback:
     downlink_hook: bool = False
     dead: bool = False
     created_at: int = 0
+    recipient: str | None = None
+    """EMAIL: the addresses, comma-separated."""
+    subject: str | None = None
+    """EMAIL: a pattern, like ``message``."""
+    message: str | None = None
 
 
 class DeliveryState(StrEnum):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import orjson
@@ -55,6 +55,8 @@ class EventLog:
         self._clear: set[str] = set()
         self._wakeup = asyncio.Event()
         self._closing = False
+        self.listeners: list[Callable[[Sequence[Event]], None]] = []
+        """Told of the events once stored (alerts); they must not block."""
 
     async def record(
         self, found: Sequence[Event], *, raise_alerts: dict[str, int] | None = None
@@ -72,6 +74,8 @@ class EventLog:
         self._wakeup.set()
 
     async def publish(self, found: Sequence[Event]) -> None:
+        for listener in self.listeners:
+            listener(found)
         if self._bus is None:
             return
         for event in found:

@@ -8,6 +8,7 @@ table items have a fast path on raw sqlite3 connections (``sqlite_writer``); els
 
 from __future__ import annotations
 
+from lorafox.store.sql.alerts import AlertRepository
 from lorafox.store.sql.callbacks import CallbackRepository, FastCallbackRepository
 from lorafox.store.sql.credentials import CredentialRepository
 from lorafox.store.sql.database import Database
@@ -17,7 +18,9 @@ from lorafox.store.sql.events import EventRepository
 from lorafox.store.sql.identity import IdentityRepository
 from lorafox.store.sql.locations import LocationRepository
 from lorafox.store.sql.lora import LoraRepository
+from lorafox.store.sql.mail import MailRepository
 from lorafox.store.sql.messages import FastMessageRepository, MessageRepository
+from lorafox.store.sql.password_tokens import PasswordTokenRepository
 from lorafox.store.sql.rules import RuleHttpOutboxRepository, RuleRepository
 from lorafox.store.sql.statistics import StatisticsRepository
 from lorafox.store.sql.tables_items import ItemRepository
@@ -44,6 +47,9 @@ class SqlStore:
         self.rules = RuleRepository(database)
         self.rule_http = RuleHttpOutboxRepository(database)
         self.lora = LoraRepository(database)
+        self.mail = MailRepository(database)
+        self.alerts = AlertRepository(database)
+        self.password_tokens = PasswordTokenRepository(database)
 
     @classmethod
     async def open(cls, url: str, *, fast: bool = True) -> SqlStore:

@@ -21,6 +21,7 @@ from sqlalchemy import (
 )
 
 __all__ = [
+    "alerts",
     "api_users",
     "callback_deliveries",
     "callbacks",
@@ -39,8 +40,10 @@ __all__ = [
     "events",
     "groups",
     "lora_integrations",
+    "mail_outbox",
     "messages",
     "metadata",
+    "password_tokens",
     "rule_http_outbox",
     "topic_rules",
     "type_hourly",
@@ -440,6 +443,9 @@ callbacks = Table(
     Column("downlink_hook", Boolean, nullable=False),
     Column("dead", Boolean, nullable=False),
     Column("created_at", BigInteger, nullable=False),
+    Column("recipient", String(1024)),
+    Column("subject", String(512)),
+    Column("message", Text),
     Index("ix_callbacks_device_type", "device_type_id"),
 )
 
@@ -515,4 +521,62 @@ lora_integrations = Table(
     Column("token_hash", String(64), nullable=False),  # SHA-256 of the Bearer token, hex
     Column("created_at", BigInteger, nullable=False),
     Index("ix_lora_integrations_group", "group_id"),
+)
+
+mail_outbox = Table(
+    "mail_outbox",
+    metadata,
+    Column("id", _Id, primary_key=True, autoincrement=True),
+    Column("recipient", String(1024), nullable=False),
+    Column("subject", String(998), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", BigInteger, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("last_error", String(500)),
+    Column("sent_at", BigInteger),
+    Index("ix_mail_outbox_due", "state", "next_attempt_at"),
+)
+
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("id", String(24), primary_key=True),
+    Column(
+        "group_id",
+        String(24),
+        ForeignKey("groups.id", name="fk_alerts_group", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("name", String(128), nullable=False),
+    Column("event_types", JSON, nullable=False),
+    Column("device_type_id", String(24)),
+    Column("device", String(8)),
+    Column("emails", JSON, nullable=False),
+    Column("urls", JSON, nullable=False),
+    Column("enabled", Boolean, nullable=False),
+    Column("digest_seconds", Integer, nullable=False),
+    Column("max_per_hour", Integer, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("created_by", String(24)),
+    Index("ix_alerts_group", "group_id"),
+)
+
+password_tokens = Table(
+    "password_tokens",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column(
+        "user_id",
+        String(24),
+        ForeignKey("users.id", name="fk_password_tokens_user", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("purpose", String(16), nullable=False),
+    Column("expires_at", BigInteger, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("used_at", BigInteger),
+    Index("ix_password_tokens_user", "user_id"),
 )
