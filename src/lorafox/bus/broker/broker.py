@@ -12,6 +12,7 @@ from typing import Final
 
 from lorafox.bus.broker.access import ANONYMOUS, AccessPolicy, Identity, OpenAccess
 from lorafox.bus.broker.admission import Admission
+from lorafox.bus.broker.connack import connack_properties, reason_code_of
 from lorafox.bus.broker.connection import (
     AUTH,
     CONNECTED,
@@ -20,22 +21,35 @@ from lorafox.bus.broker.connection import (
 )
 from lorafox.bus.broker.limits import BrokerLimits
 from lorafox.bus.broker.message import Audience
-from lorafox.bus.broker.router import Router
+from lorafox.bus.broker.router import NO_LOCAL, Router
 from lorafox.bus.broker.session import Session
+from lorafox.bus.broker.shared import parse_shared
 from lorafox.bus.mqtt_codec import (
     MAX_REMAINING_LENGTH,
+    PROTOCOL_LEVEL_5,
     PROTOCOL_LEVEL_311,
     SUBACK_FAILURE,
     ConnAck,
     Connect,
     ConnectReturnCode,
+    Properties,
+    ProtocolError,
     Publish,
     PubRel,
+    ReasonCode,
+    SubAck,
     Subscribe,
+    UnsubAck,
     Unsubscribe,
+    Will,
     encode_remaining_length,
 )
-from lorafox.bus.topics import topic_name_bytes, validate_topic_filter
+from lorafox.bus.topics import (
+    filter_matcher,
+    has_wildcard,
+    topic_name_bytes,
+    validate_topic_filter,
+)
 from lorafox.errors import BusError, BusUnavailable, ConfigError, InvalidInput
 from lorafox.ports.bus import MessageHandler
 
@@ -47,6 +61,14 @@ Authenticator = Callable[[str, bytes | None, str], Awaitable[Identity | None]]
 _log = logging.getLogger("lorafox.bus.broker")
 
 _STOP_TIMEOUT: Final = 2.0
+_CORRELATION: Final = b"\x09\x00\x08"
+"""The correlation data property of lorafox's own messages: 8 bytes follow."""
+_NEVER_EXPIRES: Final = 0xFFFFFFFF
+
+
+def _content_type(content_type: str) -> bytes:
+    raw = content_type.encode("utf-8")
+    return b"\x03" + len(raw).to_bytes(2, "big") + raw
 
 
 @dataclass(slots=True, frozen=True)
@@ -88,6 +110,7 @@ class EmbeddedBroker:
         access: AccessPolicy | None = None,
         limits: BrokerLimits | None = None,
         logger: logging.Logger | None = None,
+        refused_filters: tuple[str, ...] = (),
     ) -> None:
         if authenticate is None and not allow_anonymous:
             raise ConfigError(
@@ -113,6 +136,10 @@ class EmbeddedBroker:
         self._auth_tasks: set[asyncio.Task[None]] = set()
         self._expiry_timer: asyncio.TimerHandle | None = None
         self._published = 0
+        for topic_filter in refused_filters:
+            validate_topic_filter(topic_filter)
+        self._refused_filters = tuple((f, filter_matcher(f)) for f in refused_filters)
+        """Filters no client may subscribe to (nor to a topic they match)."""
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -221,9 +248,11 @@ class EmbeddedBroker:
         qos: int = 0,
         retain: bool = False,
         audience: Audience = None,
+        content_type: str | None = None,
     ) -> None:
         """Publish to the network subscribers of ``topic`` (among ``audience``) now; never
-        blocks.
+        blocks. MQTT 5 subscribers get ``content_type`` and a correlation id of 8 bytes (a
+        counter of this broker's messages) as properties.
 
         Messages for slow subscribers are dropped (QoS 0) or queued (QoS 1/2) rather than
         waited for. In-process handlers do not see these messages. Raises ``InvalidInput`` for
@@ -241,7 +270,10 @@ class EmbeddedBroker:
         if len(raw_topic) + len(payload) + 4 > MAX_REMAINING_LENGTH:
             raise InvalidInput("the message is too large for MQTT", field="payload")
         self._published += 1
-        self._router.route(topic, raw_topic, payload, qos, retain, audience)
+        properties = _CORRELATION + self._published.to_bytes(8, "big")
+        if content_type is not None:
+            properties = _content_type(content_type) + properties
+        self._router.route(topic, raw_topic, payload, qos, retain, audience, properties)
 
     async def publish(self, topic: str, payload: bytes, qos: int = 0, retain: bool = False) -> None:
         """``publish_nowait`` as a coroutine (to every client that reads everything)."""
@@ -268,8 +300,14 @@ class EmbeddedBroker:
 
     # -- the connections' owner (``ConnectionOwner``) -------------------------------------------
 
-    def on_publish(self, publish: Publish, connection: Connection) -> list[asyncio.Task[None]]:
+    def on_publish(
+        self, publish: Publish, connection: Connection
+    ) -> list[asyncio.Task[None]] | None:
         return self._router.route_network(publish, connection)
+
+    def set_session_expiry(self, session: Session, seconds: int) -> None:
+        session.expiry = min(float(seconds), self.limits.session_expiry)
+        session.clean_session = seconds == 0
 
     def pump(self, session: Session) -> None:
         self._router.pump(session)
@@ -291,12 +329,21 @@ class EmbeddedBroker:
 
     def on_connect(self, connection: Connection, connect: Connect) -> None:
         connection.protocol_level = connect.protocol_level
+        v5 = connection.v5 = connect.protocol_level == PROTOCOL_LEVEL_5
+        if v5 and connect.properties.authentication_method is not None:
+            self._refuse(
+                connection,
+                ReasonCode.BAD_AUTHENTICATION_METHOD,
+                f"authentication method {connect.properties.authentication_method!r}",
+            )
+            return
         client_id = connect.client_id
         if not client_id:
-            if not connect.clean_session:
+            if not connect.clean_session and not v5:
                 self._refuse(connection, ConnectReturnCode.IDENTIFIER_REJECTED, "empty client id")
                 return
             client_id = f"lorafox-{secrets.token_hex(8)}"
+            connection.assigned_client_id = v5
         connection.client_id = client_id
         if connect.username is None:
             if not self._allow_anonymous:
@@ -342,15 +389,22 @@ class EmbeddedBroker:
         connection.resume_reading(PAUSE_AUTH)
         connection.handle_backlog()
 
-    def _refuse(self, connection: Connection, code: ConnectReturnCode, why: str) -> None:
+    def _refuse(self, connection: Connection, code: int, why: str) -> None:
+        """Refuse a CONNECT with ``code`` (a 3.1.1 return code, or for MQTT 5 clients its
+        reason code; an MQTT 5 reason code is only ever given for MQTT 5 clients)."""
+        v5 = connection.v5
+        reason = reason_code_of(code) if v5 else code
         self.log.info(
             "MQTT client %s (%s) refused: %s (%s)",
             connection.client_id or "?",
             connection.peer,
-            code.name.lower().replace("_", " "),
+            ReasonCode(reason).name.lower().replace("_", " ")
+            if v5
+            else ConnectReturnCode(code).name.lower().replace("_", " "),
             why,
         )
-        connection.send(ConnAck(False, code).encode())
+        properties = Properties() if v5 else None
+        connection.send(ConnAck(False, reason, properties).encode())
         connection.shutdown(publish_will=False)
 
     def _accept(self, connection: Connection, connect: Connect, identity: Identity) -> bool:
@@ -364,13 +418,17 @@ class EmbeddedBroker:
                 f"client id {client_id!r} is another login's session",
             )
             return False
+        v5 = connection.v5
         if existing is None and len(self._sessions) >= self.limits.max_sessions:
             self._refuse(
                 connection,
-                ConnectReturnCode.SERVER_UNAVAILABLE,
+                ReasonCode.QUOTA_EXCEEDED if v5 else ConnectReturnCode.SERVER_UNAVAILABLE,
                 f"{self.limits.max_sessions} sessions kept (max_sessions)",
             )
             return False
+        if existing is not None and existing.will_timer is not None:
+            existing.will_timer.cancel()  # back before its will delay: no will
+            existing.will_timer = None
         if existing is not None and existing.connection is not None:
             old = existing.connection
             self.log.info(
@@ -379,20 +437,13 @@ class EmbeddedBroker:
                 connection.peer,
                 old.peer,
             )
-            old.shutdown(publish_will=True)
+            if isinstance(old, Connection):
+                old.disconnect(ReasonCode.SESSION_TAKEN_OVER, "session taken over")
+            else:  # pragma: no cover - sessions are attached to connections
+                old.shutdown(publish_will=True)
             existing = self._sessions.get(client_id)  # a clean session ended with it
-        if connect.clean_session:
-            if existing is not None:
-                self._end_session(existing)
-            session = Session(client_id, True, identity)
-            present = False
-        elif existing is not None:
-            session = existing
-            session.identity = identity  # the same login; its grants may have changed
-            present = True
-        else:
-            session = Session(client_id, False, identity)
-            present = False
+        expiry = self._expiry_asked(connect)
+        session, present = self._session_for(client_id, connect, identity, existing, expiry)
         self._sessions[client_id] = session
         session.connection = connection
         session.expires_at = None
@@ -401,9 +452,26 @@ class EmbeddedBroker:
         connection.will = connect.will
         connection.state = CONNECTED
         self._admission.logged_in(connection)
-        connection.start_keep_alive(connect.keep_alive)
-        session_present = present and connect.protocol_level == PROTOCOL_LEVEL_311
-        connection.send(ConnAck(session_present, ConnectReturnCode.ACCEPTED).encode())
+        keep_alive = connect.keep_alive
+        if v5:
+            self._set_up_v5(connection, session, connect)
+            most = self.limits.server_keep_alive
+            if most and (not keep_alive or keep_alive > most):
+                keep_alive = most
+            asked = connect.properties.session_expiry_interval
+            properties = connack_properties(
+                self.limits,
+                connect,
+                keep_alive=keep_alive,
+                assigned_client_id=client_id if connection.assigned_client_id else None,
+                session_expiry=int(expiry) if asked is not None and asked != expiry else None,
+                client_id=client_id,
+            )
+            connection.send(ConnAck(present, ReasonCode.SUCCESS, properties).encode())
+        else:
+            session_present = present and connect.protocol_level == PROTOCOL_LEVEL_311
+            connection.send(ConnAck(session_present, ConnectReturnCode.ACCEPTED).encode())
+        connection.start_keep_alive(keep_alive)
         self.log.debug(
             "client %s connected from %s (clean session %s, keep-alive %d s, session present %s)",
             client_id,
@@ -413,14 +481,66 @@ class EmbeddedBroker:
             present,
         )
         if present:
-            for packet_id, entry in session.inflight.items():
-                if entry is None:
-                    connection.send(PubRel(packet_id).encode())
-                else:
-                    message, qos, retain = entry
-                    connection.send(message.encode(qos, packet_id, retain, True))
-            self._router.pump(session)
+            self._resume(connection, session)
         return True
+
+    def _resume(self, connection: Connection, session: Session) -> None:
+        """Send again what a resumed session has in flight (with DUP), then its queue."""
+        for packet_id, entry in list(session.inflight.items()):
+            if entry is None:
+                connection.send(PubRel(packet_id).encode())
+                continue
+            message, qos, retain = entry
+            if connection.v5:
+                data = connection.encode5(message, qos, packet_id, retain, True)
+                if data is None:  # expired meanwhile, or too large for it now
+                    del session.inflight[packet_id]
+                else:
+                    connection.send(data)
+            else:
+                connection.send(message.encode(qos, packet_id, retain, True))
+        self._router.pump(session)
+
+    def _session_for(
+        self,
+        client_id: str,
+        connect: Connect,
+        identity: Identity,
+        existing: Session | None,
+        expiry: float,
+    ) -> tuple[Session, bool]:
+        """The session of a new connection (a new one with clean start), and whether it was
+        there before."""
+        if connect.clean_session:
+            if existing is not None:
+                self._end_session(existing)
+            return Session(client_id, expiry == 0, identity, expiry), False
+        if existing is not None:
+            existing.identity = identity  # the same login; its grants may have changed
+            existing.expiry = expiry
+            existing.clean_session = expiry == 0
+            return existing, True
+        return Session(client_id, expiry == 0, identity, expiry), False
+
+    def _expiry_asked(self, connect: Connect) -> float:
+        """Seconds the session is to outlive its connection: an MQTT 5 client's session expiry
+        interval (0 when absent), bounded by ``session_expiry``; for 3.1.1 clients 0 with
+        clean session, else ``session_expiry``."""
+        limit = self.limits.session_expiry
+        if connect.protocol_level != PROTOCOL_LEVEL_5:
+            return 0.0 if connect.clean_session else limit
+        asked = connect.properties.session_expiry_interval or 0
+        return limit if asked == _NEVER_EXPIRES else min(float(asked), limit)
+
+    def _set_up_v5(self, connection: Connection, session: Session, connect: Connect) -> None:
+        asked = connect.properties
+        limits = self.limits
+        session.max_inflight = asked.receive_maximum or 0xFFFF
+        connection.receive_maximum = limits.receive_maximum
+        connection.topic_alias_maximum = limits.topic_alias_maximum
+        connection.alias_limit_out = min(limits.topic_alias_maximum, asked.topic_alias_maximum or 0)
+        connection.max_packet_out = asked.maximum_packet_size or 0
+        connection.problem_information = asked.request_problem_information != 0
 
     def connection_closed(self, connection: Connection, publish_will: bool) -> None:
         """``connection`` has just ended (the socket may still be flushing)."""
@@ -432,13 +552,45 @@ class EmbeddedBroker:
             if session.clean_session:
                 self._end_session(session)
             elif self._loop is not None:
-                session.expires_at = self._loop.time() + self.limits.session_expiry
+                session.expires_at = self._loop.time() + session.expiry
+                if connection.v5 and session.expiry < self.limits.session_expiry:
+                    self._loop.call_later(session.expiry, self._expire_if_due, session)
         will = connection.will
         connection.will = None
         if publish_will and will is not None and self._running:
-            self.log.debug("client %s: publishing its will to %s", connection.client_id, will.topic)
-            will_publish = Publish(will.topic, will.payload, will.qos, will.retain)
-            self._router.route_network(will_publish, connection)
+            delay = will.properties.will_delay_interval if connection.v5 else None
+            if (
+                delay
+                and session is not None
+                and self._sessions.get(session.client_id) is session
+                and self._loop is not None
+            ):
+                wait = min(float(delay), session.expiry)
+                session.will_timer = self._loop.call_later(
+                    wait, self._publish_will, connection, will, session
+                )
+                return
+            self._publish_will(connection, will, None)
+
+    def _publish_will(self, connection: Connection, will: Will, session: Session | None) -> None:
+        if session is not None:
+            session.will_timer = None
+        if not self._running:
+            return
+        self.log.debug("client %s: publishing its will to %s", connection.client_id, will.topic)
+        properties = will.properties if connection.v5 else None
+        will_publish = Publish(
+            will.topic, will.payload, will.qos, will.retain, False, None, properties
+        )
+        self._router.route_network(will_publish, connection)
+
+    def _expire_if_due(self, session: Session) -> None:
+        loop = self._loop
+        if loop is None or self._sessions.get(session.client_id) is not session:
+            return
+        if session.expires_at is not None and session.expires_at <= loop.time() + 0.001:
+            self.log.info("client %s: session expired", session.client_id)
+            self._end_session(session)
 
     def _end_session(self, session: Session) -> None:
         self._router.remove_all(session)
@@ -467,42 +619,83 @@ class EmbeddedBroker:
         self._schedule_expiry()
 
     def on_subscribe(self, connection: Connection, session: Session, packet: Subscribe) -> None:
+        v5 = connection.v5
+        refused = ReasonCode.NOT_AUTHORIZED if v5 else SUBACK_FAILURE
+        sub_id = 0
+        if v5 and packet.properties is not None and packet.properties.subscription_identifiers:
+            sub_id = packet.properties.subscription_identifiers[0]
         codes: list[int] = []
         granted: list[tuple[str, int]] = []
-        for topic_filter, requested in packet.topics:
+        for topic_filter, options in packet.topics:
             try:
-                validate_topic_filter(topic_filter)
+                shared = parse_shared(topic_filter)
+                if shared is None:
+                    validate_topic_filter(topic_filter)
             except InvalidInput:
                 self.log.info(
                     "client %s: invalid topic filter %r refused", session.client_id, topic_filter
                 )
-                codes.append(SUBACK_FAILURE)
+                codes.append(ReasonCode.TOPIC_FILTER_INVALID if v5 else SUBACK_FAILURE)
                 continue
-            if not self.access.may_subscribe(session.identity, topic_filter):
+            inner = topic_filter if shared is None else shared[1]
+            if self._refused(inner):
+                self.log.info(
+                    "client %s: subscription to %s refused (refused_filters)",
+                    session.client_id,
+                    topic_filter,
+                )
+                codes.append(SUBACK_FAILURE)  # 0x80 in MQTT 5 too: unspecified error
+                continue
+            if not self.access.may_subscribe(session.identity, inner):
                 self.log.warning(
                     "client %s (%s) may not subscribe to %s: refused",
                     session.client_id,
                     connection.peer,
                     topic_filter,
                 )
-                codes.append(SUBACK_FAILURE)
+                codes.append(refused)
                 continue
-            qos = min(requested, 2)
-            self._router.add(session, topic_filter, qos)
+            if shared is not None and v5 and options & NO_LOCAL:
+                raise ProtocolError("no local on a shared subscription", ReasonCode.PROTOCOL_ERROR)
+            qos = min(options & 0x03, 2)
+            new = self._router.add(session, topic_filter, qos)
+            if v5 and (options & ~0x03 or sub_id):
+                session.options[topic_filter] = (options, sub_id)
+            else:
+                session.options.pop(topic_filter, None)
             codes.append(qos)
-            granted.append((topic_filter, qos))
-        connection.send(
-            bytes((0x90,))
-            + encode_remaining_length(2 + len(codes))
-            + packet.packet_id.to_bytes(2, "big")
-            + bytes(codes)
-        )
+            handling = (options >> 4) & 0x03 if v5 else 0
+            if shared is None and (handling == 0 or (handling == 1 and new)):
+                granted.append((topic_filter, qos))
+        if v5:
+            connection.send(SubAck(packet.packet_id, tuple(codes), Properties()).encode())
+        else:
+            connection.send(
+                bytes((0x90,))
+                + encode_remaining_length(2 + len(codes))
+                + packet.packet_id.to_bytes(2, "big")
+                + bytes(codes)
+            )
         if self._router.retained:
             for topic_filter, qos in granted:
-                self._router.send_retained(session, topic_filter, qos)
+                self._router.send_retained(session, topic_filter, qos, sub_id)
+
+    def _refused(self, topic_filter: str) -> bool:
+        """A subscription to a filter of ``refused_filters`` (or to a topic one matches)."""
+        for refused, match in self._refused_filters:
+            if topic_filter == refused or (not has_wildcard(topic_filter) and match(topic_filter)):
+                return True
+        return False
 
     def on_unsubscribe(self, connection: Connection, session: Session, packet: Unsubscribe) -> None:
-        for topic_filter in packet.topic_filters:
-            self._router.remove(session, topic_filter)
+        codes = [
+            ReasonCode.SUCCESS
+            if self._router.remove(session, topic_filter)
+            else ReasonCode.NO_SUBSCRIPTION_EXISTED
+            for topic_filter in packet.topic_filters
+        ]
         packet_id = packet.packet_id
-        connection.send(bytes((0xB0, 2, packet_id >> 8, packet_id & 0xFF)))
+        if connection.v5:
+            connection.send(UnsubAck(packet_id, tuple(codes), Properties()).encode())
+        else:
+            connection.send(bytes((0xB0, 2, packet_id >> 8, packet_id & 0xFF)))

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import collections
 from typing import Protocol
 
 from lorafox.bus.broker.access import Identity
-from lorafox.bus.broker.message import Outgoing
+from lorafox.bus.broker.message import Message, Outgoing
 
 __all__ = ["Link", "Session"]
 
@@ -17,8 +18,17 @@ class Link(Protocol):
     peer: str
     paused: bool
     """The client's socket buffer is full: QoS 0 is dropped, QoS 1/2 queued."""
+    v5: bool
+    """The client speaks MQTT 5."""
 
     def send(self, data: bytes) -> None: ...
+
+    def encode5(
+        self, message: Message, qos: int, packet_id: int, retain: bool, dup: bool
+    ) -> bytes | None:
+        """``message`` as an MQTT 5 PUBLISH for this client; None when it cannot take it
+        (expired, or larger than the client's maximum packet size)."""
+        ...
 
     def drop_qos0(self) -> None: ...
 
@@ -30,7 +40,9 @@ class Session:
 
     ``inflight`` maps a packet id to the message sent and not acknowledged (None once its
     PUBREC came: QoS 2 waits for PUBCOMP); ``pending`` holds what waits to be sent, bounded by
-    count and bytes (``enqueue`` drops the oldest beyond).
+    count and bytes (``enqueue`` drops the oldest beyond). ``options`` holds the MQTT 5
+    subscription options byte and identifier of the filters that have any; ``expiry`` is how
+    long the session outlives its connection (0: it ends with it).
     """
 
     __slots__ = (
@@ -39,18 +51,29 @@ class Session:
         "connection",
         "dropped",
         "expires_at",
+        "expiry",
         "identity",
         "inbound_qos2",
         "inflight",
+        "max_inflight",
         "next_packet_id",
+        "options",
         "pending",
         "pending_bytes",
         "subscriptions",
+        "will_timer",
     )
 
-    def __init__(self, client_id: str, clean_session: bool, identity: Identity) -> None:
+    def __init__(
+        self, client_id: str, clean_session: bool, identity: Identity, expiry: float = 0.0
+    ) -> None:
         self.client_id = client_id
         self.clean_session = clean_session
+        self.expiry = expiry
+        self.max_inflight = 0xFFFF
+        """QoS 1/2 messages in flight to the client at most (its receive maximum, bounded)."""
+        self.options: dict[str, tuple[int, int]] = {}
+        self.will_timer: asyncio.TimerHandle | None = None
         self.identity = identity
         self.connection: Link | None = None
         self.subscriptions: dict[str, int] = {}
@@ -96,6 +119,7 @@ class Session:
 
     def clear(self) -> None:
         self.subscriptions.clear()
+        self.options.clear()
         self.pending.clear()
         self.pending_bytes = 0
         self.inflight.clear()
