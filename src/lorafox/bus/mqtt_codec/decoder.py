@@ -250,15 +250,17 @@ class PacketDecoder:
 
     __slots__ = ("_chunks", "_decoders", "_have", "_max_packet_size", "_need", "protocol_level")
 
-    def __init__(self, max_packet_size: int = MAX_REMAINING_LENGTH + 5) -> None:
+    def __init__(
+        self, max_packet_size: int = MAX_REMAINING_LENGTH + 5, *, protocol_level: int = 0
+    ) -> None:
         self._max_packet_size = max_packet_size
         self._chunks: list[bytes] = []
         self._have = 0
         self._need = 0
-        self._decoders = _DECODERS
-        self.protocol_level = 0
-        """The level of the CONNECT decoded (0 before it): from a level 5 CONNECT on, the
-        packets are decoded as MQTT 5 ones."""
+        self._decoders = DECODERS_5 if protocol_level == PROTOCOL_LEVEL_5 else _DECODERS
+        self.protocol_level = protocol_level
+        """The level of the CONNECT decoded (0 before it; a client's decoder is given the level
+        it connects with): from a level 5 CONNECT on, packets are decoded as MQTT 5 ones."""
 
     @property
     def buffered(self) -> int:
