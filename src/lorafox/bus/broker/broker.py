@@ -92,7 +92,7 @@ class BrokerStats:
 
 
 class EmbeddedBroker:
-    """An MQTT 3.1.1 / 3.1 broker running on the current event loop.
+    """An MQTT 5, 3.1.1 and 3.1 broker running on the current event loop.
 
     ``authenticate(username, password, address)`` decides for clients that give a user name;
     clients without one are anonymous and let in only when ``allow_anonymous``. ``access``
