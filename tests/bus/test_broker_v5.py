@@ -434,3 +434,10 @@ async def test_lorafox_messages_carry_content_type_and_correlation_id(
     assert pget(first.properties, "ContentType") == "application/json"
     assert pget(first.properties, "CorrelationData") != pget(second.properties, "CorrelationData")
     assert await old.recv() == Publish("sigfox/uplink/1A", b'{"n": 1}')  # 3.1.1: as before
+
+
+async def test_server_shutting_down() -> None:
+    broker = anonymous_broker()
+    async with broker:
+        raw = await raw5(broker.port)
+    assert await raw.recv() == Disconnect(ReasonCode.SERVER_SHUTTING_DOWN)

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from lorafox.bus.mqtt_codec import (
     Auth,
@@ -140,3 +144,12 @@ def test_v311_stream_stays_v311() -> None:
     assert packets == [Connect("c"), PubAck(1)]
     with pytest.raises(ProtocolError):
         decoder.feed(b"\xf0\x00")  # AUTH does not exist before MQTT 5
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=64))
+def test_any_bytes_after_a_v5_connect_decode_or_raise_protocol_error(data: bytes) -> None:
+    decoder = PacketDecoder()
+    decoder.feed(V5)
+    with contextlib.suppress(ProtocolError):
+        decoder.feed(data)

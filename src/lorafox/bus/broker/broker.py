@@ -32,6 +32,7 @@ from lorafox.bus.mqtt_codec import (
     ConnAck,
     Connect,
     ConnectReturnCode,
+    Disconnect,
     Properties,
     ProtocolError,
     Publish,
@@ -192,6 +193,8 @@ class EmbeddedBroker:
         if connections:
             self._all_gone = loop.create_future()
             for connection in connections:
+                if connection.v5 and connection.state == CONNECTED and not connection.paused:
+                    connection.send(Disconnect(ReasonCode.SERVER_SHUTTING_DOWN).encode())
                 # A client that does not read would keep its connection open while flushing.
                 connection.shutdown(publish_will=False, abort=connection.paused)
             try:

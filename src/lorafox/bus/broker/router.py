@@ -26,7 +26,7 @@ from lorafox.bus.broker.connection import CONNECTED, PAUSE_HANDLERS, Connection
 from lorafox.bus.broker.limits import BrokerLimits
 from lorafox.bus.broker.message import Message
 from lorafox.bus.broker.retained import RetainedStore
-from lorafox.bus.broker.session import Session
+from lorafox.bus.broker.session import Link, Session
 from lorafox.bus.broker.shared import SharedSubscriptions, parse_shared
 from lorafox.bus.mqtt_codec import NO_PROPERTIES, Properties, Publish, encode_publish
 from lorafox.bus.mqtt_codec.properties import encode_properties
@@ -63,6 +63,27 @@ def forwarded_properties(properties: Properties) -> bytes:
     while block[length_bytes - 1] & 0x80:
         length_bytes += 1
     return block[length_bytes:]
+
+
+def _send_qos0_v5(
+    connection: Link,
+    message: Message,
+    sub_ids: tuple[int, ...],
+    retain: bool,
+    shared: bytes | None,
+) -> bytes | None:
+    """Send a QoS 0 message to an MQTT 5 client; ``shared`` is the packet every client without
+    aliases, identifiers or expiry gets (encoded once, and returned for the next one)."""
+    if sub_ids or retain or connection.alias_limit_out or message.expires_at is not None:
+        data = connection.encode5(message.for_subscription(sub_ids), 0, 0, retain, False)
+        if data is not None:
+            connection.send(data)
+        return shared
+    if shared is None:
+        shared = message.encode5(0, 0, False, False, 0.0)
+    if not connection.max_packet_out or len(shared) <= connection.max_packet_out:
+        connection.send(shared)
+    return shared
 
 
 class _LocalSubscription:
@@ -149,6 +170,7 @@ class Router:
         if not subscribers:
             return kept
         packet: bytes | None = None
+        packet5: bytes | None = None
         for session, most in subscribers.items():
             if session.identity.reads is not None and not may_receive(session.identity, audience):
                 continue
@@ -171,11 +193,7 @@ class Router:
                 if connection.v5:
                     if message is None:
                         message = Message(raw_topic, payload, audience, properties, expires_at)
-                    data = connection.encode5(
-                        message.for_subscription(sub_ids), 0, 0, live_retain, False
-                    )
-                    if data is not None:
-                        connection.send(data)
+                    packet5 = _send_qos0_v5(connection, message, sub_ids, live_retain, packet5)
                     continue
                 if packet is None:
                     packet = encode_publish(raw_topic, payload)

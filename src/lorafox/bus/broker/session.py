@@ -20,6 +20,10 @@ class Link(Protocol):
     """The client's socket buffer is full: QoS 0 is dropped, QoS 1/2 queued."""
     v5: bool
     """The client speaks MQTT 5."""
+    alias_limit_out: int
+    """MQTT 5: topic aliases the broker may assign to the client."""
+    max_packet_out: int
+    """MQTT 5: the client's maximum packet size (0: none)."""
 
     def send(self, data: bytes) -> None: ...
 
