@@ -6,11 +6,13 @@ allocation-light) and ``subscribe`` (a coroutine called for every message a netw
 publishes). ``EmbeddedBus`` wraps it in the ``Bus`` protocol of ``lorafox.ports.bus``.
 
 The pieces: ``connection`` (one client's bytes, state machine, keep-alive and acks),
-``session`` (a client id's subscriptions and queue), ``message`` (a message and its encodings),
-``shared`` (shared subscriptions), ``connack`` (MQTT 5 CONNACK properties and refusal codes),
-``retained`` (retained messages),
-``access`` (identities, audiences and the policy hook), ``limits`` (every bound), ``broker``
-(admission, sessions and routing), ``bus`` (the ``Bus`` protocol). Packets are encoded and
+``aliases`` (its MQTT 5 topic aliases), ``session`` (a client id's subscriptions and queue),
+``sessions`` (the sessions by client id and their expiry), ``message`` (a message and its
+encodings), ``router`` (delivery), ``subscriptions`` (SUBSCRIBE and UNSUBSCRIBE), ``shared``
+(shared subscriptions), ``connack`` (MQTT 5 CONNACK properties and refusal codes),
+``retained`` (retained messages), ``admission`` (connection counts), ``access`` (identities,
+audiences and the policy hook), ``limits`` (every bound), ``broker`` (logins, takeover, wills
+and lifecycle), ``bus`` (the ``Bus`` protocol). Packets are encoded and
 decoded by ``lorafox.bus.mqtt_codec``; topic matching is ``lorafox.bus.topics``.
 
 What the broker does:

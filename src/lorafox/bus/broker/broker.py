@@ -21,35 +21,28 @@ from lorafox.bus.broker.connection import (
 )
 from lorafox.bus.broker.limits import BrokerLimits
 from lorafox.bus.broker.message import Audience
-from lorafox.bus.broker.router import NO_LOCAL, Router
+from lorafox.bus.broker.router import Router
 from lorafox.bus.broker.session import Session
-from lorafox.bus.broker.shared import parse_shared
+from lorafox.bus.broker.sessions import SessionTable
+from lorafox.bus.broker.subscriptions import Subscriptions
 from lorafox.bus.mqtt_codec import (
     MAX_REMAINING_LENGTH,
     PROTOCOL_LEVEL_5,
     PROTOCOL_LEVEL_311,
-    SUBACK_FAILURE,
     ConnAck,
     Connect,
     ConnectReturnCode,
     Disconnect,
     Properties,
-    ProtocolError,
     Publish,
     PubRel,
     ReasonCode,
-    SubAck,
     Subscribe,
-    UnsubAck,
     Unsubscribe,
     Will,
-    encode_remaining_length,
 )
 from lorafox.bus.topics import (
-    filter_matcher,
-    has_wildcard,
     topic_name_bytes,
-    validate_topic_filter,
 )
 from lorafox.errors import BusError, BusUnavailable, ConfigError, InvalidInput
 from lorafox.ports.bus import MessageHandler
@@ -132,15 +125,12 @@ class EmbeddedBroker:
         self._admission = Admission(self.limits, self.log)
         self._connections = self._admission.connections
         self._all_gone: asyncio.Future[None] | None = None
-        self._sessions: dict[str, Session] = {}
         self._router = Router(self.access, self.limits, self.log)
+        self._table = SessionTable(self._router, self.limits, self.log)
+        self._sessions = self._table.by_id
         self._auth_tasks: set[asyncio.Task[None]] = set()
-        self._expiry_timer: asyncio.TimerHandle | None = None
         self._published = 0
-        for topic_filter in refused_filters:
-            validate_topic_filter(topic_filter)
-        self._refused_filters = tuple((f, filter_matcher(f)) for f in refused_filters)
-        """Filters no client may subscribe to (nor to a topic they match)."""
+        self._subscriptions = Subscriptions(self._router, self.access, refused_filters, self.log)
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -172,7 +162,7 @@ class EmbeddedBroker:
         )
         self._running = True
         self._started.set()
-        self._schedule_expiry()
+        self._table.start(loop)
         self.log.info("embedded MQTT broker listening on %s:%d", self._host, self.port)
 
     async def stop(self) -> None:
@@ -182,9 +172,7 @@ class EmbeddedBroker:
             return
         self._running = False
         self._started.clear()
-        if self._expiry_timer is not None:
-            self._expiry_timer.cancel()
-            self._expiry_timer = None
+        self._table.stop()
         server.close()
         loop = asyncio.get_running_loop()
         for task in list(self._auth_tasks):
@@ -445,8 +433,8 @@ class EmbeddedBroker:
             else:  # pragma: no cover - sessions are attached to connections
                 old.shutdown(publish_will=True)
             existing = self._sessions.get(client_id)  # a clean session ended with it
-        expiry = self._expiry_asked(connect)
-        session, present = self._session_for(client_id, connect, identity, existing, expiry)
+        expiry = self._table.expiry_asked(connect)
+        session, present = self._table.session_for(client_id, connect, identity, existing, expiry)
         self._sessions[client_id] = session
         session.connection = connection
         session.expires_at = None
@@ -504,37 +492,6 @@ class EmbeddedBroker:
                 connection.send(message.encode(qos, packet_id, retain, True))
         self._router.pump(session)
 
-    def _session_for(
-        self,
-        client_id: str,
-        connect: Connect,
-        identity: Identity,
-        existing: Session | None,
-        expiry: float,
-    ) -> tuple[Session, bool]:
-        """The session of a new connection (a new one with clean start), and whether it was
-        there before."""
-        if connect.clean_session:
-            if existing is not None:
-                self._end_session(existing)
-            return Session(client_id, expiry == 0, identity, expiry), False
-        if existing is not None:
-            existing.identity = identity  # the same login; its grants may have changed
-            existing.expiry = expiry
-            existing.clean_session = expiry == 0
-            return existing, True
-        return Session(client_id, expiry == 0, identity, expiry), False
-
-    def _expiry_asked(self, connect: Connect) -> float:
-        """Seconds the session is to outlive its connection: an MQTT 5 client's session expiry
-        interval (0 when absent), bounded by ``session_expiry``; for 3.1.1 clients 0 with
-        clean session, else ``session_expiry``."""
-        limit = self.limits.session_expiry
-        if connect.protocol_level != PROTOCOL_LEVEL_5:
-            return 0.0 if connect.clean_session else limit
-        asked = connect.properties.session_expiry_interval or 0
-        return limit if asked == _NEVER_EXPIRES else min(float(asked), limit)
-
     def _set_up_v5(self, connection: Connection, session: Session, connect: Connect) -> None:
         asked = connect.properties
         limits = self.limits
@@ -552,12 +509,7 @@ class EmbeddedBroker:
         connection.session = None
         if session is not None and session.connection is connection:
             session.connection = None
-            if session.clean_session:
-                self._end_session(session)
-            elif self._loop is not None:
-                session.expires_at = self._loop.time() + session.expiry
-                if connection.v5 and session.expiry < self.limits.session_expiry:
-                    self._loop.call_later(session.expiry, self._expire_if_due, session)
+            self._table.detached(session)
         will = connection.will
         connection.will = None
         if publish_will and will is not None and self._running:
@@ -587,118 +539,8 @@ class EmbeddedBroker:
         )
         self._router.route_network(will_publish, connection)
 
-    def _expire_if_due(self, session: Session) -> None:
-        loop = self._loop
-        if loop is None or self._sessions.get(session.client_id) is not session:
-            return
-        if session.expires_at is not None and session.expires_at <= loop.time() + 0.001:
-            self.log.info("client %s: session expired", session.client_id)
-            self._end_session(session)
-
-    def _end_session(self, session: Session) -> None:
-        self._router.remove_all(session)
-        if self._sessions.get(session.client_id) is session:
-            del self._sessions[session.client_id]
-
-    def _schedule_expiry(self) -> None:
-        loop = self._loop
-        if loop is None or not self._running:
-            return
-        every = min(60.0, max(self.limits.session_expiry / 4, 0.05))
-        self._expiry_timer = loop.call_later(every, self._expire_sessions)
-
-    def _expire_sessions(self) -> None:
-        """Forget the persistent sessions absent for longer than ``session_expiry``."""
-        loop = self._loop
-        if loop is None:
-            return
-        now = loop.time()
-        expired = [
-            s for s in self._sessions.values() if s.expires_at is not None and s.expires_at <= now
-        ]
-        for session in expired:
-            self.log.info("client %s: persistent session expired", session.client_id)
-            self._end_session(session)
-        self._schedule_expiry()
-
     def on_subscribe(self, connection: Connection, session: Session, packet: Subscribe) -> None:
-        v5 = connection.v5
-        refused = ReasonCode.NOT_AUTHORIZED if v5 else SUBACK_FAILURE
-        sub_id = 0
-        if v5 and packet.properties is not None and packet.properties.subscription_identifiers:
-            sub_id = packet.properties.subscription_identifiers[0]
-        codes: list[int] = []
-        granted: list[tuple[str, int]] = []
-        for topic_filter, options in packet.topics:
-            try:
-                shared = parse_shared(topic_filter)
-                if shared is None:
-                    validate_topic_filter(topic_filter)
-            except InvalidInput:
-                self.log.info(
-                    "client %s: invalid topic filter %r refused", session.client_id, topic_filter
-                )
-                codes.append(ReasonCode.TOPIC_FILTER_INVALID if v5 else SUBACK_FAILURE)
-                continue
-            inner = topic_filter if shared is None else shared[1]
-            if self._refused(inner):
-                self.log.info(
-                    "client %s: subscription to %s refused (refused_filters)",
-                    session.client_id,
-                    topic_filter,
-                )
-                codes.append(SUBACK_FAILURE)  # 0x80 in MQTT 5 too: unspecified error
-                continue
-            if not self.access.may_subscribe(session.identity, inner):
-                self.log.warning(
-                    "client %s (%s) may not subscribe to %s: refused",
-                    session.client_id,
-                    connection.peer,
-                    topic_filter,
-                )
-                codes.append(refused)
-                continue
-            if shared is not None and v5 and options & NO_LOCAL:
-                raise ProtocolError("no local on a shared subscription", ReasonCode.PROTOCOL_ERROR)
-            qos = min(options & 0x03, 2)
-            new = self._router.add(session, topic_filter, qos)
-            if v5 and (options & ~0x03 or sub_id):
-                session.options[topic_filter] = (options, sub_id)
-            else:
-                session.options.pop(topic_filter, None)
-            codes.append(qos)
-            handling = (options >> 4) & 0x03 if v5 else 0
-            if shared is None and (handling == 0 or (handling == 1 and new)):
-                granted.append((topic_filter, qos))
-        if v5:
-            connection.send(SubAck(packet.packet_id, tuple(codes), Properties()).encode())
-        else:
-            connection.send(
-                bytes((0x90,))
-                + encode_remaining_length(2 + len(codes))
-                + packet.packet_id.to_bytes(2, "big")
-                + bytes(codes)
-            )
-        if self._router.retained:
-            for topic_filter, qos in granted:
-                self._router.send_retained(session, topic_filter, qos, sub_id)
-
-    def _refused(self, topic_filter: str) -> bool:
-        """A subscription to a filter of ``refused_filters`` (or to a topic one matches)."""
-        for refused, match in self._refused_filters:
-            if topic_filter == refused or (not has_wildcard(topic_filter) and match(topic_filter)):
-                return True
-        return False
+        self._subscriptions.subscribe(connection, session, packet)
 
     def on_unsubscribe(self, connection: Connection, session: Session, packet: Unsubscribe) -> None:
-        codes = [
-            ReasonCode.SUCCESS
-            if self._router.remove(session, topic_filter)
-            else ReasonCode.NO_SUBSCRIPTION_EXISTED
-            for topic_filter in packet.topic_filters
-        ]
-        packet_id = packet.packet_id
-        if connection.v5:
-            connection.send(UnsubAck(packet_id, tuple(codes), Properties()).encode())
-        else:
-            connection.send(bytes((0xB0, 2, packet_id >> 8, packet_id & 0xFF)))
+        self._subscriptions.unsubscribe(connection, session, packet)

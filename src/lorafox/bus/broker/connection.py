@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import dataclasses
 import functools
 import logging
 from typing import Final, Protocol, cast
 
 from lorafox.bus.broker.access import ANONYMOUS, Identity
+from lorafox.bus.broker.aliases import TopicAliases
 from lorafox.bus.broker.limits import BrokerLimits
 from lorafox.bus.broker.message import Message
 from lorafox.bus.broker.session import Session
@@ -148,8 +148,7 @@ class Connection(asyncio.Protocol):
         """QoS 1/2 PUBLISH packets from the client not acknowledged yet, at most (ours)."""
         self.topic_alias_maximum = 0
         """Topic aliases the client may use (ours)."""
-        self.aliases_in: dict[int, str] = {}
-        self.aliases_out: dict[bytes, int] = {}
+        self.aliases = TopicAliases()
         self.alias_limit_out = 0
         """Topic aliases the broker assigns to this client, at most."""
         self.max_packet_out = 0
@@ -289,20 +288,13 @@ class Connection(asyncio.Protocol):
             return None
         alias = 0
         new_alias = False
-        with_topic = True
         if self.alias_limit_out:
-            topic = message.topic
-            alias = self.aliases_out.get(topic, 0)
-            if alias:
-                with_topic = False
-            elif len(self.aliases_out) < self.alias_limit_out:
-                alias = len(self.aliases_out) + 1
-                self.aliases_out[topic] = alias
-                new_alias = True
+            alias, new_alias = self.aliases.outgoing(message.topic, self.alias_limit_out)
+        with_topic = new_alias or not alias
         data = message.encode5(qos, packet_id, retain, dup, now, alias, with_topic)
         if self.max_packet_out and len(data) > self.max_packet_out:
             if new_alias:
-                del self.aliases_out[message.topic]
+                self.aliases.forget(message.topic)
             self._broker.log.info(
                 "client %s: a message of %d bytes is over its maximum packet size; not sent",
                 self.client_id,
@@ -557,25 +549,12 @@ class Connection(asyncio.Protocol):
 
     def _publish5(self, publish: Publish, session: Session) -> None:
         """An MQTT 5 PUBLISH: topic alias, receive maximum, reason codes on its ack."""
+        publish = self.aliases.resolve(publish, self.topic_alias_maximum)
         properties = publish.properties
-        if properties is not None:
-            alias = properties.topic_alias
-            if alias is not None:
-                if not 0 < alias <= self.topic_alias_maximum:
-                    raise ProtocolError(f"topic alias {alias}", ReasonCode.TOPIC_ALIAS_INVALID)
-                if publish.topic:
-                    self.aliases_in[alias] = publish.topic
-                else:
-                    topic = self.aliases_in.get(alias)
-                    if topic is None:
-                        raise ProtocolError(
-                            f"topic alias {alias} was never set", ReasonCode.PROTOCOL_ERROR
-                        )
-                    publish = dataclasses.replace(publish, topic=topic)
-            if properties.subscription_identifiers:
-                raise ProtocolError(
-                    "a client PUBLISH with a subscription identifier", ReasonCode.PROTOCOL_ERROR
-                )
+        if properties is not None and properties.subscription_identifiers:
+            raise ProtocolError(
+                "a client PUBLISH with a subscription identifier", ReasonCode.PROTOCOL_ERROR
+            )
         broker = self._broker
         qos = publish.qos
         if qos == 0:
