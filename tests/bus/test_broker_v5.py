@@ -17,8 +17,10 @@ from lorafox.bus.mqtt_codec import (
     Disconnect,
     Properties,
     PubAck,
+    PubComp,
     Publish,
     PubRec,
+    PubRel,
     ReasonCode,
     SubAck,
     Subscribe,
@@ -441,3 +443,45 @@ async def test_server_shutting_down() -> None:
     async with broker:
         raw = await raw5(broker.port)
     assert await raw.recv() == Disconnect(ReasonCode.SERVER_SHUTTING_DOWN)
+
+
+async def test_disconnect_with_will_message(
+    broker5: EmbeddedBroker, paho5: Callable[[str], Paho5]
+) -> None:
+    sub = paho5("sub")
+    await sub.connect()
+    await sub.subscribe("t/w4", SubscribeOptions(qos=1))
+    raw = await RawClient.open(broker5.port)
+    await raw.connect(Connect("leaving", will=Will("t/w4", b"bye"), protocol_level=5))
+    await raw.send(Disconnect(ReasonCode.DISCONNECT_WITH_WILL))
+    assert (await sub.message()).payload == b"bye"
+
+
+async def test_session_expiry_set_at_disconnect(broker5: EmbeddedBroker) -> None:
+    raw = await RawClient.open(broker5.port)
+    keep = Properties(session_expiry_interval=60)
+    await raw.connect(Connect("later", protocol_level=5, properties=keep))
+    await raw.send(Disconnect(0, Properties(session_expiry_interval=0)))
+    assert await raw.is_closed_by_peer()
+    again = await RawClient.open(broker5.port)
+    connack = await again.connect(Connect("later", False, protocol_level=5, properties=keep))
+    assert not connack.session_present
+
+
+async def test_refused_pubrec_and_unknown_pubrel(
+    broker5: EmbeddedBroker, paho5: Callable[[str], Paho5]
+) -> None:
+    raw = await raw5(broker5.port, receive_maximum=1)
+    await raw.send(Subscribe(1, (("t/r", 2),), Properties()))
+    assert isinstance(await raw.recv(), SubAck)
+    pub = paho5("pub")
+    await pub.connect()
+    await pub.publish("t/r", b"1", 2)
+    await pub.publish("t/r", b"2", 2)
+    first = await raw.recv()
+    assert isinstance(first, Publish) and first.payload == b"1"
+    await raw.send(PubRec(first.packet_id or 0, ReasonCode.UNSPECIFIED_ERROR))  # settled
+    second = await raw.recv()
+    assert isinstance(second, Publish) and second.payload == b"2"
+    await raw.send(PubRel(999))
+    assert await raw.recv() == PubComp(999, ReasonCode.PACKET_IDENTIFIER_NOT_FOUND)
