@@ -500,7 +500,6 @@ class EmbeddedBroker:
         connection.topic_alias_maximum = limits.topic_alias_maximum
         connection.alias_limit_out = min(limits.topic_alias_maximum, asked.topic_alias_maximum or 0)
         connection.max_packet_out = asked.maximum_packet_size or 0
-        connection.problem_information = asked.request_problem_information != 0
 
     def connection_closed(self, connection: Connection, publish_will: bool) -> None:
         """``connection`` has just ended (the socket may still be flushing)."""

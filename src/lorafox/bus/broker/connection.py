@@ -153,8 +153,6 @@ class Connection(asyncio.Protocol):
         """Topic aliases the broker assigns to this client, at most."""
         self.max_packet_out = 0
         """The client's maximum packet size (0: no limit)."""
-        self.problem_information = True
-        """The client takes reason strings and user properties on any packet."""
         self.paused = False
         self.dropped = 0
         self.backlog: list[Packet] = []
