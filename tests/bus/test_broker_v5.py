@@ -485,3 +485,20 @@ async def test_refused_pubrec_and_unknown_pubrel(
     assert isinstance(second, Publish) and second.payload == b"2"
     await raw.send(PubRel(999))
     assert await raw.recv() == PubComp(999, ReasonCode.PACKET_IDENTIFIER_NOT_FOUND)
+
+
+async def test_delayed_will_published_when_a_clean_start_ends_the_session(
+    broker5: EmbeddedBroker, paho5: Callable[[str], Paho5]
+) -> None:
+    sub = paho5("sub")
+    await sub.connect()
+    await sub.subscribe("t/w5", SubscribeOptions(qos=1))
+    will = Will("t/w5", b"ended", 1, False, Properties(will_delay_interval=30))
+    keep = Properties(session_expiry_interval=60)
+    dying = await RawClient.open(broker5.port)
+    await dying.connect(Connect("w5", will=will, protocol_level=5, properties=keep))
+    dying.transport.abort()
+    assert await sub.nothing_within(0.3)
+    fresh = await RawClient.open(broker5.port)
+    await fresh.connect(Connect("w5", clean_session=True, protocol_level=5))
+    assert (await sub.message()).payload == b"ended"

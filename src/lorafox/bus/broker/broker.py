@@ -4,6 +4,7 @@ routing is ``router.Router``'s."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import secrets
 from collections.abc import Awaitable, Callable
@@ -418,8 +419,12 @@ class EmbeddedBroker:
             )
             return False
         if existing is not None and existing.will_timer is not None:
-            existing.will_timer.cancel()  # back before its will delay: no will
+            # back before its will delay: no will, unless the session ends now (clean start)
+            existing.will_timer.cancel()
             existing.will_timer = None
+            if connect.clean_session and existing.pending_will is not None:
+                existing.pending_will()
+            existing.pending_will = None
         if existing is not None and existing.connection is not None:
             old = existing.connection
             self.log.info(
@@ -520,15 +525,16 @@ class EmbeddedBroker:
                 and self._loop is not None
             ):
                 wait = min(float(delay), session.expiry)
-                session.will_timer = self._loop.call_later(
-                    wait, self._publish_will, connection, will, session
-                )
+                publish = functools.partial(self._publish_will, connection, will, session)
+                session.pending_will = publish
+                session.will_timer = self._loop.call_later(wait, publish)
                 return
             self._publish_will(connection, will, None)
 
     def _publish_will(self, connection: Connection, will: Will, session: Session | None) -> None:
         if session is not None:
             session.will_timer = None
+            session.pending_will = None
         if not self._running:
             return
         self.log.debug("client %s: publishing its will to %s", connection.client_id, will.topic)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+from collections.abc import Callable
 from typing import Protocol
 
 from lorafox.bus.broker.access import Identity
@@ -64,6 +65,7 @@ class Session:
         "options",
         "pending",
         "pending_bytes",
+        "pending_will",
         "subscriptions",
         "will_timer",
     )
@@ -78,6 +80,8 @@ class Session:
         """QoS 1/2 messages in flight to the client at most (its receive maximum, bounded)."""
         self.options: dict[str, tuple[int, int]] = {}
         self.will_timer: asyncio.TimerHandle | None = None
+        """MQTT 5: the will waiting for its delay; ``pending_will`` publishes it."""
+        self.pending_will: Callable[[], None] | None = None
         self.identity = identity
         self.connection: Link | None = None
         self.subscriptions: dict[str, int] = {}
