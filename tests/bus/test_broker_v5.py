@@ -502,3 +502,13 @@ async def test_delayed_will_published_when_a_clean_start_ends_the_session(
     fresh = await RawClient.open(broker5.port)
     await fresh.connect(Connect("w5", clean_session=True, protocol_level=5))
     assert (await sub.message()).payload == b"ended"
+
+
+async def test_broker_maximum_packet_size() -> None:
+    async with anonymous_broker(BrokerLimits(max_packet_size=1000)) as broker:
+        raw = await RawClient.open(broker.port)
+        connack = await raw.connect(Connect("big", protocol_level=5))
+        assert connack.properties is not None
+        assert connack.properties.maximum_packet_size == 1000
+        await raw.send(Publish("t/big", b"x" * 2000, properties=Properties()))
+        assert await raw.recv() == Disconnect(ReasonCode.PACKET_TOO_LARGE)
