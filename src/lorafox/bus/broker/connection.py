@@ -560,6 +560,9 @@ class Connection(asyncio.Protocol):
                 self.disconnect(ReasonCode.NOT_AUTHORIZED, f"may not publish to {publish.topic}")
             return
         packet_id = publish.packet_id or 0
+        if qos == 2 and packet_id in session.inbound_qos2:  # sent again: already taken
+            self.acknowledge(PubRec(packet_id).encode(), [])
+            return
         if len(self._acks) + len(session.inbound_qos2) >= self.receive_maximum:
             raise ProtocolError(
                 f"more than {self.receive_maximum} QoS 1/2 messages unacknowledged",
@@ -571,9 +574,6 @@ class Connection(asyncio.Protocol):
                 self.acknowledge(PubAck(packet_id, ReasonCode.NOT_AUTHORIZED).encode(), [])
             else:
                 self.acknowledge(PubAck(packet_id).encode(), handlers)
-            return
-        if packet_id in session.inbound_qos2:
-            self.acknowledge(PubRec(packet_id).encode(), [])
             return
         handlers = broker.on_publish(publish, self)
         if handlers is None:
