@@ -512,3 +512,18 @@ async def test_broker_maximum_packet_size() -> None:
         assert connack.properties.maximum_packet_size == 1000
         await raw.send(Publish("t/big", b"x" * 2000, properties=Properties()))
         assert await raw.recv() == Disconnect(ReasonCode.PACKET_TOO_LARGE)
+
+
+async def test_session_expires_after_its_interval(broker5: EmbeddedBroker) -> None:
+    short = Properties(session_expiry_interval=1)
+    for _ in range(3):  # reconnecting often keeps one expiry timer
+        raw = await RawClient.open(broker5.port)
+        await raw.connect(Connect("brief", False, protocol_level=5, properties=short))
+        await raw.send(Disconnect())
+        assert await raw.is_closed_by_peer()
+    assert "brief" in broker5._sessions
+    await asyncio.sleep(1.3)
+    assert "brief" not in broker5._sessions
+    again = await RawClient.open(broker5.port)
+    connack = await again.connect(Connect("brief", False, protocol_level=5, properties=short))
+    assert not connack.session_present

@@ -57,6 +57,7 @@ class Session:
         "dropped",
         "expires_at",
         "expiry",
+        "expiry_timer",
         "identity",
         "inbound_qos2",
         "inflight",
@@ -79,6 +80,8 @@ class Session:
         self.max_inflight = 0xFFFF
         """QoS 1/2 messages in flight to the client at most (its receive maximum, bounded)."""
         self.options: dict[str, tuple[int, int]] = {}
+        self.expiry_timer: asyncio.TimerHandle | None = None
+        """MQTT 5: ends the session at its own expiry when shorter than the broker's."""
         self.will_timer: asyncio.TimerHandle | None = None
         """MQTT 5: the will waiting for its delay; ``pending_will`` publishes it."""
         self.pending_will: Callable[[], None] | None = None

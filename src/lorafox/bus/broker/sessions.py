@@ -82,14 +82,20 @@ class SessionTable:
             return
         session.expires_at = loop.time() + session.expiry
         if session.expiry < self._limits.session_expiry:
-            loop.call_later(session.expiry, self._expire_if_due, session)
+            if session.expiry_timer is not None:  # one timer per session, however often it goes
+                session.expiry_timer.cancel()
+            session.expiry_timer = loop.call_later(session.expiry, self._expire_if_due, session)
 
     def end(self, session: Session) -> None:
+        if session.expiry_timer is not None:
+            session.expiry_timer.cancel()
+            session.expiry_timer = None
         self._router.remove_all(session)
         if self.by_id.get(session.client_id) is session:
             del self.by_id[session.client_id]
 
     def _expire_if_due(self, session: Session) -> None:
+        session.expiry_timer = None
         loop = self._loop
         if loop is None or self.by_id.get(session.client_id) is not session:
             return
