@@ -449,6 +449,7 @@ class EmbeddedBroker:
         connection.state = CONNECTED
         self._admission.logged_in(connection)
         keep_alive = connect.keep_alive
+        session.max_inflight = self.limits.max_inflight
         if v5:
             self._set_up_v5(connection, session, connect)
             most = self.limits.server_keep_alive
@@ -500,7 +501,7 @@ class EmbeddedBroker:
     def _set_up_v5(self, connection: Connection, session: Session, connect: Connect) -> None:
         asked = connect.properties
         limits = self.limits
-        session.max_inflight = asked.receive_maximum or 0xFFFF
+        session.max_inflight = min(limits.max_inflight, asked.receive_maximum or 0xFFFF)
         connection.receive_maximum = limits.receive_maximum
         connection.topic_alias_maximum = limits.topic_alias_maximum
         connection.alias_limit_out = min(limits.topic_alias_maximum, asked.topic_alias_maximum or 0)

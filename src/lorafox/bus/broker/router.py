@@ -201,7 +201,10 @@ class Router:
             else:
                 if message is None:
                     message = Message(raw_topic, payload, audience, properties, expires_at)
-                self.deliver(session, message.for_subscription(sub_ids), granted, live_retain)
+                if sub_ids:
+                    self.deliver(session, message.for_subscription(sub_ids), granted, live_retain)
+                else:
+                    self.deliver(session, message, granted, live_retain)
         return kept
 
     def _options(
@@ -358,13 +361,17 @@ class Router:
             connection is not None
             and not connection.paused
             and not session.pending
-            and len(session.inflight) < min(limits.max_inflight, session.max_inflight)
+            and len(session.inflight) < session.max_inflight
         ):
             packet_id = session.allocate_packet_id()
-            data = self._packet(session, message, qos, packet_id, retain)
-            if data is not None:
-                session.inflight[packet_id] = (message, qos, retain)
-                connection.send(data)
+            if connection.v5:
+                data = connection.encode5(message, qos, packet_id, retain, False)
+                if data is None:
+                    return
+            else:
+                data = message.encode(qos, packet_id, retain, False)
+            session.inflight[packet_id] = (message, qos, retain)
+            connection.send(data)
             return
         dropped = session.enqueue(
             (message, qos, retain), limits.max_queued_messages, limits.max_queued_bytes
@@ -388,7 +395,7 @@ class Router:
         if connection is None:
             return
         inflight = session.inflight
-        most = min(self.limits.max_inflight, session.max_inflight)
+        most = session.max_inflight
         while session.pending and not connection.paused and len(inflight) < most:
             message, qos, retain = outgoing = session.next_pending()
             packet_id = session.allocate_packet_id()

@@ -77,8 +77,9 @@ class Session:
         self.client_id = client_id
         self.clean_session = clean_session
         self.expiry = expiry
-        self.max_inflight = 0xFFFF
-        """QoS 1/2 messages in flight to the client at most (its receive maximum, bounded)."""
+        self.max_inflight = 1024
+        """QoS 1/2 messages in flight to the client at most (``max_inflight``, or an MQTT 5
+        client's lower receive maximum): set at every connection."""
         self.options: dict[str, tuple[int, int]] = {}
         self.expiry_timer: asyncio.TimerHandle | None = None
         """MQTT 5: ends the session at its own expiry when shorter than the broker's."""
