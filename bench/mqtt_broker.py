@@ -1,4 +1,5 @@
-"""Throughput of lorafox's embedded MQTT broker against amqtt, to one live paho subscriber.
+"""Throughput of lorafox's embedded MQTT broker against amqtt, to one live paho subscriber,
+with MQTT 3.1.1 and MQTT 5 clients.
 
 For each broker and for subscriptions at QoS 0 and QoS 1, messages go to one paho-mqtt
 subscriber running in its own process (so that it has its own core and its own GIL):
@@ -13,12 +14,17 @@ with a bare-socket subscriber ("raw sub", 10 times the count) to show the broker
 the broker's CPU time per message is printed for every run (1,000,000 / that figure = messages
 per second one core could route).
 
+lorafox runs every phase twice in the same run, once with MQTT 3.1.1 clients and once with MQTT
+5 clients (paho ``MQTTv5``, the raw subscriber speaking MQTT 5), and prints the MQTT 5 rate as a
+share of the 3.1.1 one. ``--no-amqtt`` skips amqtt.
+
 Reported per run: messages delivered to the subscriber, msgs/s delivered (from the first
 publish to the last message received), messages lost, and the broker process' CPU time per
 message during the in-process runs. Everything listens on 127.0.0.1 only and every run is
 bounded in count and time.
 
     .venv/bin/python bench/mqtt_broker.py [--count 100000] [--amqtt-count 10000] [--payload 200]
+        [--no-amqtt]
 """
 
 from __future__ import annotations
@@ -50,16 +56,17 @@ PAUSE = 0.002
 # -- the helper processes (paho-mqtt) -----------------------------------------------------------
 
 
-def _paho_client(client_id: str) -> Any:
+def _paho_client(client_id: str, protocol: int) -> Any:
     import paho.mqtt.client as paho
-    from paho.mqtt.enums import CallbackAPIVersion
+    from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
-    return paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id)
+    version = MQTTProtocolVersion.MQTTv5 if protocol == 5 else MQTTProtocolVersion.MQTTv311
+    return paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=version)
 
 
-def run_subscriber(port: int, qos: int, count: int) -> None:
+def run_subscriber(port: int, qos: int, count: int, protocol: int) -> None:
     """Subscribe, say READY, count messages, print a JSON report."""
-    client = _paho_client("bench-subscriber")
+    client = _paho_client("bench-subscriber", protocol)
     ready = threading.Event()
     state = {"received": 0, "first": 0.0, "last": 0.0}
 
@@ -100,16 +107,25 @@ def run_subscriber(port: int, qos: int, count: int) -> None:
     client.loop_stop()
 
 
-def run_raw_subscriber(port: int, qos: int, count: int) -> None:
+def run_raw_subscriber(port: int, qos: int, count: int, protocol: int) -> None:
     """Like ``run_subscriber`` with a bare socket and lorafox's codec instead of paho.
 
     It shows what the broker can deliver when the subscriber is not the bottleneck.
     """
-    from lorafox.bus.mqtt_codec import Connect, PacketDecoder, PubAck, Publish, Subscribe
+    from lorafox.bus.mqtt_codec import (
+        Connect,
+        PacketDecoder,
+        Properties,
+        PubAck,
+        Publish,
+        Subscribe,
+    )
 
     sock = socket.create_connection(("127.0.0.1", port))
-    sock.sendall(Connect("bench-raw-subscriber").encode() + Subscribe(1, ((TOPIC, qos),)).encode())
-    decoder = PacketDecoder()
+    v5 = Properties() if protocol == 5 else None
+    connect = Connect("bench-raw-subscriber", protocol_level=protocol)
+    sock.sendall(connect.encode() + Subscribe(1, ((TOPIC, qos),), v5).encode())
+    decoder = PacketDecoder(protocol_level=protocol)
     answers = 0
     while answers < 2:  # CONNACK, SUBACK
         answers += len(decoder.feed(sock.recv(65536)))
@@ -137,13 +153,13 @@ def run_raw_subscriber(port: int, qos: int, count: int) -> None:
     sock.close()
 
 
-def run_publisher(port: int, qos: int, count: int, payload_size: int) -> None:
+def run_publisher(port: int, qos: int, count: int, payload_size: int, protocol: int) -> None:
     """Connect, publish ``count`` messages as fast as paho can, print a JSON report.
 
     At most ``WINDOW`` messages are in flight (written but not acknowledged for QoS 1, not yet
     written for QoS 0): paho's own queue of waiting messages is slow when it grows long.
     """
-    client = _paho_client("bench-publisher")
+    client = _paho_client("bench-publisher", protocol)
     client.max_inflight_messages_set(WINDOW)
     window = threading.Semaphore(WINDOW)
     connected = threading.Event()
@@ -176,6 +192,7 @@ class Result:
 
     broker: str
     mode: str
+    protocol: int
     qos: int
     sent: int
     delivered: int
@@ -189,8 +206,10 @@ class Result:
     def line(self) -> str:
         cpu = f"{self.cpu_us_per_message:6.1f} µs broker CPU/msg"
         lost = self.sent - self.delivered
+        version = "MQTT 5" if self.protocol == 5 else "3.1.1"
         return (
-            f"{self.broker:8} {self.mode:19} QoS {self.qos}: {self.rate:9,.0f} msg/s delivered "
+            f"{self.broker:8} {version:6} {self.mode:19} QoS {self.qos}: "
+            f"{self.rate:9,.0f} msg/s delivered "
             f"({self.delivered:,}/{self.sent:,} in {self.seconds:5.2f} s, {lost:,} lost) {cpu}"
         )
 
@@ -221,10 +240,11 @@ async def run(
     count: int,
     payload_size: int,
     publish: Callable[[int, int, bytes], Awaitable[None]] | None,
+    protocol: int = 4,
 ) -> Result:
     """One run: start the subscriber, publish ``count`` messages, collect its report."""
     role = "raw-subscriber" if mode.endswith("raw sub") else "subscriber"
-    subscriber = await _helper(role, str(port), str(qos), str(count))
+    subscriber = await _helper(role, str(port), str(qos), str(count), str(protocol))
     publisher: asyncio.subprocess.Process | None = None
     try:
         ready = await _read_line(subscriber, 20)
@@ -237,14 +257,14 @@ async def run(
             report = json.loads(await _read_line(subscriber, RUN_TIMEOUT))
         else:
             publisher = await _helper(
-                "publisher", str(port), str(qos), str(count), str(payload_size)
+                "publisher", str(port), str(qos), str(count), str(payload_size), str(protocol)
             )
             sent = json.loads(await _read_line(publisher, RUN_TIMEOUT))
             started = sent["start"]
             report = json.loads(await _read_line(subscriber, RUN_TIMEOUT))
         cpu = (time.process_time() - cpu_before) / max(count, 1) * 1e6
         seconds = report["last"] - started if report["received"] else 0.0
-        return Result(broker_name, mode, qos, count, report["received"], seconds, cpu)
+        return Result(broker_name, mode, protocol, qos, count, report["received"], seconds, cpu)
     finally:
         for process in (subscriber, publisher):
             if process is not None:
@@ -255,7 +275,7 @@ async def run(
                     await process.wait()
 
 
-async def bench_embedded(count: int, payload_size: int) -> list[Result]:
+async def bench_embedded(count: int, payload_size: int, protocol: int) -> list[Result]:
     from lorafox.bus.broker import EmbeddedBroker
 
     broker = EmbeddedBroker("127.0.0.1", 0, authenticate=None, allow_anonymous=True)
@@ -280,28 +300,35 @@ async def bench_embedded(count: int, payload_size: int) -> list[Result]:
                 await asyncio.sleep(PAUSE)
 
     results = []
+    port = 0
     async with broker:
+        port = broker.port
         for qos in (0, 1):
             results.append(
-                await run("lorafox", "in-process", broker.port, qos, count, payload_size, publish)
+                await run(
+                    "lorafox", "in-process", port, qos, count, payload_size, publish, protocol
+                )
             )
             print(results[-1].line(), flush=True)
         for qos in (0, 1):
             results.append(
-                await run("lorafox", "network", broker.port, qos, count, payload_size, None)
+                await run("lorafox", "network", port, qos, count, payload_size, None, protocol)
             )
             print(results[-1].line(), flush=True)
         for qos in (0, 1):
-            extra = await run(
-                "lorafox",
-                "in-process, raw sub",
-                broker.port,
-                qos,
-                10 * count,
-                payload_size,
-                publish,
+            results.append(
+                await run(
+                    "lorafox",
+                    "in-process, raw sub",
+                    port,
+                    qos,
+                    10 * count,
+                    payload_size,
+                    publish,
+                    protocol,
+                )
             )
-            print(extra.line(), flush=True)
+            print(results[-1].line(), flush=True)
     return results
 
 
@@ -339,7 +366,7 @@ async def bench_amqtt(count: int, payload_size: int) -> list[Result]:
     return results
 
 
-async def main(count: int, amqtt_count: int, payload_size: int) -> None:
+async def main(count: int, amqtt_count: int, payload_size: int, with_amqtt: bool) -> None:
     logging.basicConfig(level=logging.WARNING)
     logging.getLogger("amqtt").setLevel(logging.CRITICAL)
     logging.getLogger("transitions").setLevel(logging.CRITICAL)
@@ -348,12 +375,20 @@ async def main(count: int, amqtt_count: int, payload_size: int) -> None:
         f"lorafox {count:,} messages per run, amqtt {amqtt_count:,}",
         flush=True,
     )
-    ours = await bench_embedded(count, payload_size)
+    ours = await bench_embedded(count, payload_size, 4)
+    ours5 = await bench_embedded(count, payload_size, 5)
+    print("\nlorafox, MQTT 5 / MQTT 3.1.1 clients: msgs/s delivered, broker CPU per message")
+    for v311, v5 in zip(ours, ours5, strict=True):
+        rate = v5.rate / v311.rate if v311.rate else float("inf")
+        cpu = v5.cpu_us_per_message / v311.cpu_us_per_message if v311.cpu_us_per_message else 0
+        print(f"  {v5.mode:19} QoS {v5.qos}: {rate:6.1%} of the rate, {cpu:6.1%} of the CPU")
+    if not with_amqtt:
+        return
     theirs = await bench_amqtt(amqtt_count, payload_size)
     print(
         "\nlorafox / amqtt: msgs/s delivered to paho, and broker CPU per message (amqtt / lorafox)"
     )
-    for mine, other in zip(ours, theirs, strict=True):
+    for mine, other in zip(ours[:4], theirs, strict=True):
         rate = mine.rate / other.rate if other.rate else float("inf")
         cpu = other.cpu_us_per_message / mine.cpu_us_per_message
         print(f"  {mine.mode:10} QoS {mine.qos}: {rate:5.1f}x the rate, {cpu:5.1f}x less CPU")
@@ -361,11 +396,11 @@ async def main(count: int, amqtt_count: int, payload_size: int) -> None:
 
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "subscriber":
-        run_subscriber(int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]))
+        run_subscriber(*map(int, sys.argv[2:6]))
     elif len(sys.argv) > 1 and sys.argv[1] == "raw-subscriber":
-        run_raw_subscriber(int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]))
+        run_raw_subscriber(*map(int, sys.argv[2:6]))
     elif len(sys.argv) > 1 and sys.argv[1] == "publisher":
-        run_publisher(int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]))
+        run_publisher(*map(int, sys.argv[2:7]))
     else:
         parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
         parser.add_argument("--count", type=int, default=30_000, help="messages per lorafox run")
@@ -373,5 +408,6 @@ if __name__ == "__main__":
             "--amqtt-count", type=int, default=30_000, help="messages per amqtt run"
         )
         parser.add_argument("--payload", type=int, default=200, help="payload size in bytes")
+        parser.add_argument("--no-amqtt", action="store_true", help="lorafox's broker only")
         options = parser.parse_args()
-        asyncio.run(main(options.count, options.amqtt_count, options.payload))
+        asyncio.run(main(options.count, options.amqtt_count, options.payload, not options.no_amqtt))

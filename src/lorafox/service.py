@@ -228,6 +228,9 @@ class Service:
             session_expiry=m.session_expiry_seconds,
             max_retained=m.max_retained,
             max_retained_bytes=m.max_retained_bytes,
+            receive_maximum=m.receive_maximum,
+            topic_alias_maximum=m.topic_alias_maximum,
+            server_keep_alive=m.server_keep_alive_seconds,
         )
         embedded = EmbeddedBroker(
             s.host,
@@ -236,6 +239,7 @@ class Service:
             allow_anonymous=m.allow_anonymous,
             access=access,
             limits=limits,
+            refused_filters=tuple(m.refused_subscriptions),
         )
         return EmbeddedBus(embedded, access.audience_of)
 

@@ -173,6 +173,30 @@ class MqttSettings(BaseModel):
         description="Embedded broker: bytes of retained messages kept at most.",
     )
 
+    receive_maximum: int = Field(
+        default=1024,
+        ge=1,
+        le=65_535,
+        description="Embedded broker, MQTT 5: QoS 1/2 messages a client may have unacknowledged.",
+    )
+    topic_alias_maximum: int = Field(
+        default=10,
+        ge=0,
+        le=65_535,
+        description="Embedded broker, MQTT 5: topic aliases a client may use, and the most the "
+        "broker assigns to one client.",
+    )
+    server_keep_alive_seconds: int = Field(
+        default=0,
+        ge=0,
+        le=65_535,
+        description="Embedded broker, MQTT 5: the longest keep-alive a client gets (0: no limit).",
+    )
+    refused_subscriptions: list[str] = Field(
+        default_factory=list,
+        description="Embedded broker: topic filters no client may subscribe to.",
+    )
+
     @field_validator("downlink_device")
     @classmethod
     def _device_expr(cls, value: str) -> str:

@@ -70,6 +70,8 @@ class RawClient:
         await self.writer.drain()
 
     async def connect(self, connect: Connect) -> ConnAck:
+        if connect.protocol_level == 5:
+            self._decoder = PacketDecoder(protocol_level=5)
         await self.send(connect)
         packet = await self.recv()
         assert isinstance(packet, ConnAck), packet

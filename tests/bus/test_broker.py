@@ -171,10 +171,10 @@ async def test_client_identifier_rules(broker: EmbeddedBroker) -> None:
     assert await refused.is_closed_by_peer()
 
 
-async def test_mqtt5_connect_gets_unacceptable_protocol_version(broker: EmbeddedBroker) -> None:
+async def test_unknown_level_gets_unacceptable_protocol_version(broker: EmbeddedBroker) -> None:
     raw = await RawClient.open(broker.port)
-    # CONNECT "MQTT" level 5, clean start, keep-alive 60, properties length 0, client id "c5"
-    await raw.send(b"\x10\x0f\x00\x04MQTT\x05\x02\x00\x3c\x00\x00\x02c5")
+    # CONNECT "MQTT" level 6, clean start, keep-alive 60, properties length 0, client id "c6"
+    await raw.send(b"\x10\x0f\x00\x04MQTT\x06\x02\x00\x3c\x00\x00\x02c6")
     assert await raw.reader.readexactly(4) == b"\x20\x02\x00\x01"
     assert await raw.is_closed_by_peer()
 

@@ -119,12 +119,17 @@ def test_password_not_in_repr() -> None:
     assert "alice" in repr(connect)
 
 
-def test_mqtt5_connect_is_an_unsupported_version() -> None:
+def test_mqtt5_connect_is_decoded() -> None:
     # CONNECT, protocol MQTT level 5, clean start, keep-alive 60, no properties, client id "c5"
     mqtt5 = b"\x10\x0f\x00\x04MQTT\x05\x02\x00\x3c\x00\x00\x02c5"
+    assert PacketDecoder().feed(mqtt5) == [Connect("c5", True, 60, protocol_level=5)]
+
+
+def test_other_levels_are_unsupported() -> None:
+    mqtt6 = b"\x10\x0f\x00\x04MQTT\x06\x02\x00\x3c\x00\x00\x02c6"
     with pytest.raises(UnsupportedProtocolVersion) as caught:
-        PacketDecoder().feed(mqtt5)
-    assert caught.value.level == 5
+        PacketDecoder().feed(mqtt6)
+    assert caught.value.level == 6
 
 
 MALFORMED = {

@@ -1,4 +1,4 @@
-"""The embedded MQTT broker: a lean asyncio MQTT 3.1.1 / 3.1 broker inside the lorafox process.
+"""The embedded MQTT broker: a lean asyncio MQTT 5, 3.1.1 and 3.1 broker inside the lorafox process.
 
 ``EmbeddedBroker`` listens for network clients (devices, dashboards, Node-RED, ...) and offers
 the rest of lorafox an in-process API: ``publish_nowait`` (synchronous, one call per uplink,
@@ -6,16 +6,20 @@ allocation-light) and ``subscribe`` (a coroutine called for every message a netw
 publishes). ``EmbeddedBus`` wraps it in the ``Bus`` protocol of ``lorafox.ports.bus``.
 
 The pieces: ``connection`` (one client's bytes, state machine, keep-alive and acks),
-``session`` (a client id's subscriptions and queue), ``retained`` (retained messages),
-``access`` (identities, audiences and the policy hook), ``limits`` (every bound), ``broker``
-(admission, sessions and routing), ``bus`` (the ``Bus`` protocol). Packets are encoded and
+``aliases`` (its MQTT 5 topic aliases), ``session`` (a client id's subscriptions and queue),
+``sessions`` (the sessions by client id and their expiry), ``message`` (a message and its
+encodings), ``router`` (delivery), ``subscriptions`` (SUBSCRIBE and UNSUBSCRIBE), ``shared``
+(shared subscriptions), ``connack`` (MQTT 5 CONNACK properties and refusal codes),
+``retained`` (retained messages), ``admission`` (connection counts), ``access`` (identities,
+audiences and the policy hook), ``limits`` (every bound), ``broker`` (logins, takeover, wills
+and lifecycle), ``bus`` (the ``Bus`` protocol). Packets are encoded and
 decoded by ``lorafox.bus.mqtt_codec``; topic matching is ``lorafox.bus.topics``.
 
 What the broker does:
 
-* MQTT 3.1.1 (level 4) and 3.1 (level 3); an MQTT 5 CONNECT gets CONNACK 0x01 and is closed;
-  3.1 clients follow the 3.1.1 rules (client identifiers longer than 23 characters are fine,
-  CONNACK never says "session present");
+* MQTT 5 (level 5), 3.1.1 (level 4) and 3.1 (level 3); a CONNECT of another level gets
+  CONNACK 0x01 and is closed; 3.1 clients follow the 3.1.1 rules (client identifiers longer
+  than 23 characters are fine, CONNACK never says "session present");
 * admission: at most ``max_connections`` connections, ``max_connections_per_address`` from one
   address and ``max_unauthenticated`` not logged in yet (more are closed at once); before its
   login a client may send one packet of at most ``max_connect_bytes`` and must be logged in
@@ -53,8 +57,21 @@ What the broker does:
 * in-process handlers (``subscribe``) run in tasks of their own; while more than 10,000 of them
   are pending the broker stops reading from the network clients that publish to them.
 
-Not supported: MQTT 5, WebSockets, TLS (put a reverse proxy in front), ``$SYS`` topics, shared
-subscriptions, bridging, sessions on disk.
+* MQTT 5: properties and reason codes on every packet (a malformed packet: DISCONNECT 0x81),
+  session expiry interval and clean start, message expiry, topic aliases both ways (at most
+  ``topic_alias_maximum``), properties passed through to subscribers, subscription options
+  (no local, retain as published, retain handling) and identifiers, receive maximum both ways
+  (``receive_maximum`` from the client), the client's maximum packet size, server keep-alive
+  (``server_keep_alive``), will delay, response information, DISCONNECT with reason codes
+  (0x8E takeover, 0x8D keep-alive, 0x87 not authorized, 0x93, 0x94), CONNACK 0x97 when the
+  sessions are full; refusals by access control answer 0x87 (SUBACK, PUBACK, PUBREC); AUTH is
+  refused (CONNACK 0x8C, or DISCONNECT 0x82); lorafox's own messages carry a content type and
+  a correlation id;
+* shared subscriptions ``$share/{group}/{filter}`` for every protocol level;
+* ``refused_filters``: filters no client may subscribe to (SUBACK 0x80).
+
+Not supported: extended authentication, WebSockets, TLS (put a reverse proxy in front),
+``$SYS`` topics, bridging, sessions on disk.
 
 Everything runs on the event loop of ``start()``; call ``publish_nowait`` from that loop only.
 """

@@ -4,6 +4,7 @@ routing is ``router.Router``'s."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import secrets
 from collections.abc import Awaitable, Callable
@@ -12,6 +13,7 @@ from typing import Final
 
 from lorafox.bus.broker.access import ANONYMOUS, AccessPolicy, Identity, OpenAccess
 from lorafox.bus.broker.admission import Admission
+from lorafox.bus.broker.connack import connack_properties, reason_code_of
 from lorafox.bus.broker.connection import (
     AUTH,
     CONNECTED,
@@ -22,20 +24,27 @@ from lorafox.bus.broker.limits import BrokerLimits
 from lorafox.bus.broker.message import Audience
 from lorafox.bus.broker.router import Router
 from lorafox.bus.broker.session import Session
+from lorafox.bus.broker.sessions import SessionTable
+from lorafox.bus.broker.subscriptions import Subscriptions
 from lorafox.bus.mqtt_codec import (
     MAX_REMAINING_LENGTH,
+    PROTOCOL_LEVEL_5,
     PROTOCOL_LEVEL_311,
-    SUBACK_FAILURE,
     ConnAck,
     Connect,
     ConnectReturnCode,
+    Disconnect,
+    Properties,
     Publish,
     PubRel,
+    ReasonCode,
     Subscribe,
     Unsubscribe,
-    encode_remaining_length,
+    Will,
 )
-from lorafox.bus.topics import topic_name_bytes, validate_topic_filter
+from lorafox.bus.topics import (
+    topic_name_bytes,
+)
 from lorafox.errors import BusError, BusUnavailable, ConfigError, InvalidInput
 from lorafox.ports.bus import MessageHandler
 
@@ -47,6 +56,14 @@ Authenticator = Callable[[str, bytes | None, str], Awaitable[Identity | None]]
 _log = logging.getLogger("lorafox.bus.broker")
 
 _STOP_TIMEOUT: Final = 2.0
+_CORRELATION: Final = b"\x09\x00\x08"
+"""The correlation data property of lorafox's own messages: 8 bytes follow."""
+_NEVER_EXPIRES: Final = 0xFFFFFFFF
+
+
+def _content_type(content_type: str) -> bytes:
+    raw = content_type.encode("utf-8")
+    return b"\x03" + len(raw).to_bytes(2, "big") + raw
 
 
 @dataclass(slots=True, frozen=True)
@@ -70,7 +87,7 @@ class BrokerStats:
 
 
 class EmbeddedBroker:
-    """An MQTT 3.1.1 / 3.1 broker running on the current event loop.
+    """An MQTT 5, 3.1.1 and 3.1 broker running on the current event loop.
 
     ``authenticate(username, password, address)`` decides for clients that give a user name;
     clients without one are anonymous and let in only when ``allow_anonymous``. ``access``
@@ -88,6 +105,7 @@ class EmbeddedBroker:
         access: AccessPolicy | None = None,
         limits: BrokerLimits | None = None,
         logger: logging.Logger | None = None,
+        refused_filters: tuple[str, ...] = (),
     ) -> None:
         if authenticate is None and not allow_anonymous:
             raise ConfigError(
@@ -108,11 +126,12 @@ class EmbeddedBroker:
         self._admission = Admission(self.limits, self.log)
         self._connections = self._admission.connections
         self._all_gone: asyncio.Future[None] | None = None
-        self._sessions: dict[str, Session] = {}
         self._router = Router(self.access, self.limits, self.log)
+        self._table = SessionTable(self._router, self.limits, self.log)
+        self._sessions = self._table.by_id
         self._auth_tasks: set[asyncio.Task[None]] = set()
-        self._expiry_timer: asyncio.TimerHandle | None = None
         self._published = 0
+        self._subscriptions = Subscriptions(self._router, self.access, refused_filters, self.log)
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -144,7 +163,7 @@ class EmbeddedBroker:
         )
         self._running = True
         self._started.set()
-        self._schedule_expiry()
+        self._table.start(loop)
         self.log.info("embedded MQTT broker listening on %s:%d", self._host, self.port)
 
     async def stop(self) -> None:
@@ -154,9 +173,7 @@ class EmbeddedBroker:
             return
         self._running = False
         self._started.clear()
-        if self._expiry_timer is not None:
-            self._expiry_timer.cancel()
-            self._expiry_timer = None
+        self._table.stop()
         server.close()
         loop = asyncio.get_running_loop()
         for task in list(self._auth_tasks):
@@ -165,6 +182,8 @@ class EmbeddedBroker:
         if connections:
             self._all_gone = loop.create_future()
             for connection in connections:
+                if connection.v5 and connection.state == CONNECTED and not connection.paused:
+                    connection.send(Disconnect(ReasonCode.SERVER_SHUTTING_DOWN).encode())
                 # A client that does not read would keep its connection open while flushing.
                 connection.shutdown(publish_will=False, abort=connection.paused)
             try:
@@ -221,9 +240,11 @@ class EmbeddedBroker:
         qos: int = 0,
         retain: bool = False,
         audience: Audience = None,
+        content_type: str | None = None,
     ) -> None:
         """Publish to the network subscribers of ``topic`` (among ``audience``) now; never
-        blocks.
+        blocks. MQTT 5 subscribers get ``content_type`` and a correlation id of 8 bytes (a
+        counter of this broker's messages) as properties.
 
         Messages for slow subscribers are dropped (QoS 0) or queued (QoS 1/2) rather than
         waited for. In-process handlers do not see these messages. Raises ``InvalidInput`` for
@@ -241,7 +262,10 @@ class EmbeddedBroker:
         if len(raw_topic) + len(payload) + 4 > MAX_REMAINING_LENGTH:
             raise InvalidInput("the message is too large for MQTT", field="payload")
         self._published += 1
-        self._router.route(topic, raw_topic, payload, qos, retain, audience)
+        properties = _CORRELATION + self._published.to_bytes(8, "big")
+        if content_type is not None:
+            properties = _content_type(content_type) + properties
+        self._router.route(topic, raw_topic, payload, qos, retain, audience, properties)
 
     async def publish(self, topic: str, payload: bytes, qos: int = 0, retain: bool = False) -> None:
         """``publish_nowait`` as a coroutine (to every client that reads everything)."""
@@ -268,8 +292,14 @@ class EmbeddedBroker:
 
     # -- the connections' owner (``ConnectionOwner``) -------------------------------------------
 
-    def on_publish(self, publish: Publish, connection: Connection) -> list[asyncio.Task[None]]:
+    def on_publish(
+        self, publish: Publish, connection: Connection
+    ) -> list[asyncio.Task[None]] | None:
         return self._router.route_network(publish, connection)
+
+    def set_session_expiry(self, session: Session, seconds: int) -> None:
+        session.expiry = min(float(seconds), self.limits.session_expiry)
+        session.clean_session = seconds == 0
 
     def pump(self, session: Session) -> None:
         self._router.pump(session)
@@ -291,12 +321,21 @@ class EmbeddedBroker:
 
     def on_connect(self, connection: Connection, connect: Connect) -> None:
         connection.protocol_level = connect.protocol_level
+        v5 = connection.v5 = connect.protocol_level == PROTOCOL_LEVEL_5
+        if v5 and connect.properties.authentication_method is not None:
+            self._refuse(
+                connection,
+                ReasonCode.BAD_AUTHENTICATION_METHOD,
+                f"authentication method {connect.properties.authentication_method!r}",
+            )
+            return
         client_id = connect.client_id
         if not client_id:
-            if not connect.clean_session:
+            if not connect.clean_session and not v5:
                 self._refuse(connection, ConnectReturnCode.IDENTIFIER_REJECTED, "empty client id")
                 return
             client_id = f"lorafox-{secrets.token_hex(8)}"
+            connection.assigned_client_id = v5
         connection.client_id = client_id
         if connect.username is None:
             if not self._allow_anonymous:
@@ -342,15 +381,22 @@ class EmbeddedBroker:
         connection.resume_reading(PAUSE_AUTH)
         connection.handle_backlog()
 
-    def _refuse(self, connection: Connection, code: ConnectReturnCode, why: str) -> None:
+    def _refuse(self, connection: Connection, code: int, why: str) -> None:
+        """Refuse a CONNECT with ``code`` (a 3.1.1 return code, or for MQTT 5 clients its
+        reason code; an MQTT 5 reason code is only ever given for MQTT 5 clients)."""
+        v5 = connection.v5
+        reason = reason_code_of(code) if v5 else code
         self.log.info(
             "MQTT client %s (%s) refused: %s (%s)",
             connection.client_id or "?",
             connection.peer,
-            code.name.lower().replace("_", " "),
+            ReasonCode(reason).name.lower().replace("_", " ")
+            if v5
+            else ConnectReturnCode(code).name.lower().replace("_", " "),
             why,
         )
-        connection.send(ConnAck(False, code).encode())
+        properties = Properties() if v5 else None
+        connection.send(ConnAck(False, reason, properties).encode())
         connection.shutdown(publish_will=False)
 
     def _accept(self, connection: Connection, connect: Connect, identity: Identity) -> bool:
@@ -364,13 +410,21 @@ class EmbeddedBroker:
                 f"client id {client_id!r} is another login's session",
             )
             return False
+        v5 = connection.v5
         if existing is None and len(self._sessions) >= self.limits.max_sessions:
             self._refuse(
                 connection,
-                ConnectReturnCode.SERVER_UNAVAILABLE,
+                ReasonCode.QUOTA_EXCEEDED if v5 else ConnectReturnCode.SERVER_UNAVAILABLE,
                 f"{self.limits.max_sessions} sessions kept (max_sessions)",
             )
             return False
+        if existing is not None and existing.will_timer is not None:
+            # back before its will delay: no will, unless the session ends now (clean start)
+            existing.will_timer.cancel()
+            existing.will_timer = None
+            if connect.clean_session and existing.pending_will is not None:
+                existing.pending_will()
+            existing.pending_will = None
         if existing is not None and existing.connection is not None:
             old = existing.connection
             self.log.info(
@@ -379,20 +433,13 @@ class EmbeddedBroker:
                 connection.peer,
                 old.peer,
             )
-            old.shutdown(publish_will=True)
+            if isinstance(old, Connection):
+                old.disconnect(ReasonCode.SESSION_TAKEN_OVER, "session taken over")
+            else:  # pragma: no cover - sessions are attached to connections
+                old.shutdown(publish_will=True)
             existing = self._sessions.get(client_id)  # a clean session ended with it
-        if connect.clean_session:
-            if existing is not None:
-                self._end_session(existing)
-            session = Session(client_id, True, identity)
-            present = False
-        elif existing is not None:
-            session = existing
-            session.identity = identity  # the same login; its grants may have changed
-            present = True
-        else:
-            session = Session(client_id, False, identity)
-            present = False
+        expiry = self._table.expiry_asked(connect)
+        session, present = self._table.session_for(client_id, connect, identity, existing, expiry)
         self._sessions[client_id] = session
         session.connection = connection
         session.expires_at = None
@@ -401,9 +448,27 @@ class EmbeddedBroker:
         connection.will = connect.will
         connection.state = CONNECTED
         self._admission.logged_in(connection)
-        connection.start_keep_alive(connect.keep_alive)
-        session_present = present and connect.protocol_level == PROTOCOL_LEVEL_311
-        connection.send(ConnAck(session_present, ConnectReturnCode.ACCEPTED).encode())
+        keep_alive = connect.keep_alive
+        session.max_inflight = self.limits.max_inflight
+        if v5:
+            self._set_up_v5(connection, session, connect)
+            most = self.limits.server_keep_alive
+            if most and (not keep_alive or keep_alive > most):
+                keep_alive = most
+            asked = connect.properties.session_expiry_interval
+            properties = connack_properties(
+                self.limits,
+                connect,
+                keep_alive=keep_alive,
+                assigned_client_id=client_id if connection.assigned_client_id else None,
+                session_expiry=int(expiry) if asked is not None and asked != expiry else None,
+                client_id=client_id,
+            )
+            connection.send(ConnAck(present, ReasonCode.SUCCESS, properties).encode())
+        else:
+            session_present = present and connect.protocol_level == PROTOCOL_LEVEL_311
+            connection.send(ConnAck(session_present, ConnectReturnCode.ACCEPTED).encode())
+        connection.start_keep_alive(keep_alive)
         self.log.debug(
             "client %s connected from %s (clean session %s, keep-alive %d s, session present %s)",
             client_id,
@@ -413,14 +478,34 @@ class EmbeddedBroker:
             present,
         )
         if present:
-            for packet_id, entry in session.inflight.items():
-                if entry is None:
-                    connection.send(PubRel(packet_id).encode())
-                else:
-                    message, qos, retain = entry
-                    connection.send(message.encode(qos, packet_id, retain, True))
-            self._router.pump(session)
+            self._resume(connection, session)
         return True
+
+    def _resume(self, connection: Connection, session: Session) -> None:
+        """Send again what a resumed session has in flight (with DUP), then its queue."""
+        for packet_id, entry in list(session.inflight.items()):
+            if entry is None:
+                connection.send(PubRel(packet_id).encode())
+                continue
+            message, qos, retain = entry
+            if connection.v5:
+                data = connection.encode5(message, qos, packet_id, retain, True)
+                if data is None:  # expired meanwhile, or too large for it now
+                    del session.inflight[packet_id]
+                else:
+                    connection.send(data)
+            else:
+                connection.send(message.encode(qos, packet_id, retain, True))
+        self._router.pump(session)
+
+    def _set_up_v5(self, connection: Connection, session: Session, connect: Connect) -> None:
+        asked = connect.properties
+        limits = self.limits
+        session.max_inflight = min(limits.max_inflight, asked.receive_maximum or 0xFFFF)
+        connection.receive_maximum = limits.receive_maximum
+        connection.topic_alias_maximum = limits.topic_alias_maximum
+        connection.alias_limit_out = min(limits.topic_alias_maximum, asked.topic_alias_maximum or 0)
+        connection.max_packet_out = asked.maximum_packet_size or 0
 
     def connection_closed(self, connection: Connection, publish_will: bool) -> None:
         """``connection`` has just ended (the socket may still be flushing)."""
@@ -429,80 +514,39 @@ class EmbeddedBroker:
         connection.session = None
         if session is not None and session.connection is connection:
             session.connection = None
-            if session.clean_session:
-                self._end_session(session)
-            elif self._loop is not None:
-                session.expires_at = self._loop.time() + self.limits.session_expiry
+            self._table.detached(session)
         will = connection.will
         connection.will = None
         if publish_will and will is not None and self._running:
-            self.log.debug("client %s: publishing its will to %s", connection.client_id, will.topic)
-            will_publish = Publish(will.topic, will.payload, will.qos, will.retain)
-            self._router.route_network(will_publish, connection)
+            delay = will.properties.will_delay_interval if connection.v5 else None
+            if (
+                delay
+                and session is not None
+                and self._sessions.get(session.client_id) is session
+                and self._loop is not None
+            ):
+                wait = min(float(delay), session.expiry)
+                publish = functools.partial(self._publish_will, connection, will, session)
+                session.pending_will = publish
+                session.will_timer = self._loop.call_later(wait, publish)
+                return
+            self._publish_will(connection, will, None)
 
-    def _end_session(self, session: Session) -> None:
-        self._router.remove_all(session)
-        if self._sessions.get(session.client_id) is session:
-            del self._sessions[session.client_id]
-
-    def _schedule_expiry(self) -> None:
-        loop = self._loop
-        if loop is None or not self._running:
+    def _publish_will(self, connection: Connection, will: Will, session: Session | None) -> None:
+        if session is not None:
+            session.will_timer = None
+            session.pending_will = None
+        if not self._running:
             return
-        every = min(60.0, max(self.limits.session_expiry / 4, 0.05))
-        self._expiry_timer = loop.call_later(every, self._expire_sessions)
-
-    def _expire_sessions(self) -> None:
-        """Forget the persistent sessions absent for longer than ``session_expiry``."""
-        loop = self._loop
-        if loop is None:
-            return
-        now = loop.time()
-        expired = [
-            s for s in self._sessions.values() if s.expires_at is not None and s.expires_at <= now
-        ]
-        for session in expired:
-            self.log.info("client %s: persistent session expired", session.client_id)
-            self._end_session(session)
-        self._schedule_expiry()
+        self.log.debug("client %s: publishing its will to %s", connection.client_id, will.topic)
+        properties = will.properties if connection.v5 else None
+        will_publish = Publish(
+            will.topic, will.payload, will.qos, will.retain, False, None, properties
+        )
+        self._router.route_network(will_publish, connection)
 
     def on_subscribe(self, connection: Connection, session: Session, packet: Subscribe) -> None:
-        codes: list[int] = []
-        granted: list[tuple[str, int]] = []
-        for topic_filter, requested in packet.topics:
-            try:
-                validate_topic_filter(topic_filter)
-            except InvalidInput:
-                self.log.info(
-                    "client %s: invalid topic filter %r refused", session.client_id, topic_filter
-                )
-                codes.append(SUBACK_FAILURE)
-                continue
-            if not self.access.may_subscribe(session.identity, topic_filter):
-                self.log.warning(
-                    "client %s (%s) may not subscribe to %s: refused",
-                    session.client_id,
-                    connection.peer,
-                    topic_filter,
-                )
-                codes.append(SUBACK_FAILURE)
-                continue
-            qos = min(requested, 2)
-            self._router.add(session, topic_filter, qos)
-            codes.append(qos)
-            granted.append((topic_filter, qos))
-        connection.send(
-            bytes((0x90,))
-            + encode_remaining_length(2 + len(codes))
-            + packet.packet_id.to_bytes(2, "big")
-            + bytes(codes)
-        )
-        if self._router.retained:
-            for topic_filter, qos in granted:
-                self._router.send_retained(session, topic_filter, qos)
+        self._subscriptions.subscribe(connection, session, packet)
 
     def on_unsubscribe(self, connection: Connection, session: Session, packet: Unsubscribe) -> None:
-        for topic_filter in packet.topic_filters:
-            self._router.remove(session, topic_filter)
-        packet_id = packet.packet_id
-        connection.send(bytes((0xB0, 2, packet_id >> 8, packet_id & 0xFF)))
+        self._subscriptions.unsubscribe(connection, session, packet)

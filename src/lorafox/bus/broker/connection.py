@@ -9,10 +9,13 @@ import logging
 from typing import Final, Protocol, cast
 
 from lorafox.bus.broker.access import ANONYMOUS, Identity
+from lorafox.bus.broker.aliases import TopicAliases
 from lorafox.bus.broker.limits import BrokerLimits
+from lorafox.bus.broker.message import Message
 from lorafox.bus.broker.session import Session
 from lorafox.bus.mqtt_codec import (
     PROTOCOL_LEVEL_311,
+    Auth,
     ConnAck,
     Connect,
     ConnectReturnCode,
@@ -26,6 +29,7 @@ from lorafox.bus.mqtt_codec import (
     Publish,
     PubRec,
     PubRel,
+    ReasonCode,
     Subscribe,
     Unsubscribe,
     UnsupportedProtocolVersion,
@@ -41,6 +45,9 @@ _CORK_LIMIT: Final = 64 * 1024
 """Output gathered during one loop iteration is written at once, or when it reaches this size."""
 _DROP_LOG_EVERY: Final = 10_000
 _CLOSE_TIMEOUT: Final = 5.0
+_LINGER: Final = 1.0
+"""Seconds the broker keeps reading (and dropping) what a client sends after the broker's
+DISCONNECT, so that the client reads the DISCONNECT rather than a reset connection."""
 """Seconds a closing connection may take to flush its output before it is aborted."""
 
 NEW: Final = 0  # waiting for CONNECT
@@ -77,8 +84,11 @@ class ConnectionOwner(Protocol):
 
     def on_connect(self, connection: Connection, connect: Connect) -> None: ...
 
-    def on_publish(self, publish: Publish, connection: Connection) -> list[asyncio.Task[None]]:
-        """Route a client's PUBLISH; the in-process handler tasks to wait for before its ack."""
+    def on_publish(
+        self, publish: Publish, connection: Connection
+    ) -> list[asyncio.Task[None]] | None:
+        """Route a client's PUBLISH; the in-process handler tasks to wait for before its ack
+        (None: the client may not publish there)."""
         ...
 
     def on_subscribe(self, connection: Connection, session: Session, packet: Subscribe) -> None: ...
@@ -99,6 +109,10 @@ class ConnectionOwner(Protocol):
 
     def connection_gone(self, connection: Connection) -> None:
         """The socket of ``connection`` is closed."""
+        ...
+
+    def set_session_expiry(self, session: Session, seconds: int) -> None:
+        """An MQTT 5 client changed its session expiry interval at DISCONNECT."""
         ...
 
 
@@ -126,6 +140,19 @@ class Connection(asyncio.Protocol):
         self.peer = "?"
         self.will: Will | None = None
         self.protocol_level = PROTOCOL_LEVEL_311
+        self.v5 = False
+        self.assigned_client_id = False
+        """The broker chose the client id (an MQTT 5 client sent none)."""
+        """MQTT 5: the fields below apply."""
+        self.receive_maximum = 0xFFFF
+        """QoS 1/2 PUBLISH packets from the client not acknowledged yet, at most (ours)."""
+        self.topic_alias_maximum = 0
+        """Topic aliases the client may use (ours)."""
+        self.aliases = TopicAliases()
+        self.alias_limit_out = 0
+        """Topic aliases the broker assigns to this client, at most."""
+        self.max_packet_out = 0
+        """The client's maximum packet size (0: no limit)."""
         self.paused = False
         self.dropped = 0
         self.backlog: list[Packet] = []
@@ -185,7 +212,7 @@ class Connection(asyncio.Protocol):
             self.send(ConnAck(False, ConnectReturnCode.UNACCEPTABLE_PROTOCOL_VERSION).encode())
             self.shutdown(publish_will=False)
         except ProtocolError as exc:
-            self.protocol_error(exc.message)
+            self.protocol_error(exc.message, exc.reason_code)
         except Exception:
             self._broker.log.exception(
                 "client %s (%s): unexpected error; closing the connection",
@@ -248,6 +275,42 @@ class Connection(asyncio.Protocol):
         transport = self._transport
         if transport is not None and not transport.is_closing():
             transport.write(data)
+
+    def encode5(
+        self, message: Message, qos: int, packet_id: int, retain: bool, dup: bool
+    ) -> bytes | None:
+        """``message`` as an MQTT 5 PUBLISH for this client, with a topic alias when it takes
+        them; None when it has expired or is larger than the client's maximum packet size."""
+        now = self._loop.time()
+        if message.expired(now):
+            return None
+        alias = 0
+        new_alias = False
+        if self.alias_limit_out:
+            alias, new_alias = self.aliases.outgoing(message.topic, self.alias_limit_out)
+        with_topic = new_alias or not alias
+        data = message.encode5(qos, packet_id, retain, dup, now, alias, with_topic)
+        if self.max_packet_out and len(data) > self.max_packet_out:
+            if new_alias:
+                self.aliases.forget(message.topic)
+            self._broker.log.info(
+                "client %s: a message of %d bytes is over its maximum packet size; not sent",
+                self.client_id,
+                len(data),
+            )
+            return None
+        return data
+
+    def disconnect(self, reason_code: int, why: str, *, publish_will: bool = True) -> None:
+        """Close the connection for ``why``, telling an MQTT 5 client ``reason_code`` first."""
+        self._broker.log.info(
+            "client %s (%s): %s; closing the connection", self.client_id or "?", self.peer, why
+        )
+        if self.v5 and self.state == CONNECTED:
+            self.send(Disconnect(reason_code).encode())
+            self.shutdown(publish_will=publish_will, linger=True)
+            return
+        self.shutdown(publish_will=publish_will)
 
     def drop_qos0(self) -> None:
         self.dropped += 1
@@ -335,23 +398,32 @@ class Connection(asyncio.Protocol):
                 self.peer,
                 self._keep_alive,
             )
-            self.shutdown(publish_will=True, abort=True)
+            if self.v5:
+                self.send(Disconnect(ReasonCode.KEEP_ALIVE_TIMEOUT).encode())
+                self.shutdown(publish_will=True, linger=True)
+            else:
+                self.shutdown(publish_will=True, abort=True)
         else:
             self._timer = self._loop.call_at(deadline, self._check_keep_alive)
 
     # -- closing --------------------------------------------------------------------------------
 
-    def protocol_error(self, reason: str) -> None:
+    def protocol_error(self, reason: str, reason_code: int = ReasonCode.PROTOCOL_ERROR) -> None:
         self._broker.log.warning(
             "client %s (%s): protocol error: %s; closing the connection",
             self.client_id or "?",
             self.peer,
             reason,
         )
+        if self.v5 and self.state == CONNECTED:
+            self.send(Disconnect(reason_code).encode())
+            self.shutdown(publish_will=True, linger=True)
+            return
         self.shutdown(publish_will=True)
 
-    def shutdown(self, *, publish_will: bool, abort: bool = False) -> None:
-        """End the connection now: detach it from its session, then close the socket."""
+    def shutdown(self, *, publish_will: bool, abort: bool = False, linger: bool = False) -> None:
+        """End the connection now: detach it from its session, then close the socket (with
+        ``linger``, write end first, reading on for a second)."""
         if self.state == CLOSED:
             return
         was_connected = self.state == CONNECTED
@@ -370,8 +442,23 @@ class Connection(asyncio.Protocol):
             transport.abort()
             return
         self._flush()
+        if linger and transport.can_write_eof():
+            try:
+                transport.write_eof()
+            except OSError:  # the peer is gone already
+                transport.abort()
+                return
+            self.resume_reading(self._read_pause)
+            self._close_timer = self._loop.call_later(_LINGER, self._close_after_linger)
+            return
         transport.close()
         self._close_timer = self._loop.call_later(_CLOSE_TIMEOUT, transport.abort)
+
+    def _close_after_linger(self) -> None:
+        transport = self._transport
+        if transport is not None and not self._lost:
+            transport.close()
+            self._close_timer = self._loop.call_later(_CLOSE_TIMEOUT, transport.abort)
 
     def abort(self) -> None:
         """Drop the socket at once (the broker is stopping and this client does not read)."""
@@ -395,7 +482,7 @@ class Connection(asyncio.Protocol):
                     break
                 self._handle(packet)
         except ProtocolError as exc:
-            self.protocol_error(exc.message)
+            self.protocol_error(exc.message, exc.reason_code)
         except Exception:
             self._broker.log.exception(
                 "client %s (%s): unexpected error; closing the connection",
@@ -412,19 +499,22 @@ class Connection(asyncio.Protocol):
         broker = self._broker
         if kind is Publish:
             publish = cast(Publish, packet)
+            if self.v5:
+                self._publish5(publish, session)
+                return
             qos = publish.qos
             if qos == 0:
                 broker.on_publish(publish, self)
                 return
             packet_id = publish.packet_id or 0
             if qos == 1:
-                handlers = broker.on_publish(publish, self)
+                handlers = broker.on_publish(publish, self) or []
                 self.acknowledge(bytes((0x40, 2, packet_id >> 8, packet_id & 0xFF)), handlers)
             else:
                 handlers = []
                 if packet_id not in session.inbound_qos2:
                     session.inbound_qos2.add(packet_id)
-                    handlers = broker.on_publish(publish, self)
+                    handlers = broker.on_publish(publish, self) or []
                 self.acknowledge(bytes((0x50, 2, packet_id >> 8, packet_id & 0xFF)), handlers)
         elif kind is PubAck or kind is PubComp:
             packet_id = cast(PubAck | PubComp, packet).packet_id
@@ -435,14 +525,9 @@ class Connection(asyncio.Protocol):
             if settled and session.pending:
                 broker.pump(session)
         elif kind is PubRec:
-            packet_id = cast(PubRec, packet).packet_id
-            if session.received(packet_id) is False:
-                raise ProtocolError(f"PUBREC for packet {packet_id}, a QoS 1 message")
-            self.send(PubRel(packet_id).encode())
+            self._pubrec(cast(PubRec, packet), session)
         elif kind is PubRel:
-            packet_id = cast(PubRel, packet).packet_id
-            session.inbound_qos2.discard(packet_id)
-            self.send(PubComp(packet_id).encode())
+            self._pubrel(cast(PubRel, packet).packet_id, session)
         elif kind is Subscribe:
             broker.on_subscribe(self, session, cast(Subscribe, packet))
         elif kind is Unsubscribe:
@@ -450,10 +535,83 @@ class Connection(asyncio.Protocol):
         elif kind is PingReq:
             self.send(_PINGRESP)
         elif kind is Disconnect:
-            broker.log.debug("client %s (%s) disconnected", self.client_id, self.peer)
-            self.will = None
-            self.shutdown(publish_will=False)
+            self._disconnect(cast(Disconnect, packet), session)
+        elif kind is Auth:
+            raise ProtocolError(
+                "AUTH without an authentication method at CONNECT", ReasonCode.PROTOCOL_ERROR
+            )
         elif kind is Connect:
             raise ProtocolError("a second CONNECT on the same connection")
         else:
             raise ProtocolError(f"a client cannot send {kind.__name__}")
+
+    def _publish5(self, publish: Publish, session: Session) -> None:
+        """An MQTT 5 PUBLISH: topic alias, receive maximum, reason codes on its ack."""
+        publish = self.aliases.resolve(publish, self.topic_alias_maximum)
+        properties = publish.properties
+        if properties is not None and properties.subscription_identifiers:
+            raise ProtocolError(
+                "a client PUBLISH with a subscription identifier", ReasonCode.PROTOCOL_ERROR
+            )
+        broker = self._broker
+        qos = publish.qos
+        if qos == 0:
+            if broker.on_publish(publish, self) is None:
+                self.disconnect(ReasonCode.NOT_AUTHORIZED, f"may not publish to {publish.topic}")
+            return
+        packet_id = publish.packet_id or 0
+        if qos == 2 and packet_id in session.inbound_qos2:  # sent again: already taken
+            self.acknowledge(PubRec(packet_id).encode(), [])
+            return
+        if len(self._acks) + len(session.inbound_qos2) >= self.receive_maximum:
+            raise ProtocolError(
+                f"more than {self.receive_maximum} QoS 1/2 messages unacknowledged",
+                ReasonCode.RECEIVE_MAXIMUM_EXCEEDED,
+            )
+        if qos == 1:
+            handlers = broker.on_publish(publish, self)
+            if handlers is None:
+                self.acknowledge(PubAck(packet_id, ReasonCode.NOT_AUTHORIZED).encode(), [])
+            else:
+                self.acknowledge(PubAck(packet_id).encode(), handlers)
+            return
+        handlers = broker.on_publish(publish, self)
+        if handlers is None:
+            self.acknowledge(PubRec(packet_id, ReasonCode.NOT_AUTHORIZED).encode(), [])
+            return
+        session.inbound_qos2.add(packet_id)
+        self.acknowledge(PubRec(packet_id).encode(), handlers)
+
+    def _pubrec(self, pubrec: PubRec, session: Session) -> None:
+        packet_id = pubrec.packet_id
+        if pubrec.reason_code >= 0x80:  # MQTT 5: the client refused it; it is settled
+            if session.inflight.pop(packet_id, 0) != 0 and session.pending:
+                self._broker.pump(session)
+            return
+        if session.received(packet_id) is False:
+            raise ProtocolError(f"PUBREC for packet {packet_id}, a QoS 1 message")
+        self.send(PubRel(packet_id).encode())
+
+    def _pubrel(self, packet_id: int, session: Session) -> None:
+        if self.v5 and packet_id not in session.inbound_qos2:
+            self.send(PubComp(packet_id, ReasonCode.PACKET_IDENTIFIER_NOT_FOUND).encode())
+            return
+        session.inbound_qos2.discard(packet_id)
+        self.send(PubComp(packet_id).encode())
+
+    def _disconnect(self, disconnect: Disconnect, session: Session) -> None:
+        self._broker.log.debug("client %s (%s) disconnected", self.client_id, self.peer)
+        properties = disconnect.properties
+        expiry = None if properties is None else properties.session_expiry_interval
+        if expiry is not None:
+            if expiry and not session.expiry:
+                raise ProtocolError(
+                    "a session expiry set at DISCONNECT after 0 at CONNECT",
+                    ReasonCode.PROTOCOL_ERROR,
+                )
+            self._broker.set_session_expiry(session, expiry)
+        if disconnect.reason_code == ReasonCode.DISCONNECT_WITH_WILL:
+            self.shutdown(publish_will=True)
+            return
+        self.will = None
+        self.shutdown(publish_will=False)

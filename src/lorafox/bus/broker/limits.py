@@ -41,6 +41,14 @@ class BrokerLimits:
     """Retained messages kept; a new retained topic beyond is delivered but not retained."""
     max_retained_bytes: int = 64 * 1024 * 1024
     """Bytes of retained messages kept (same rule)."""
+    receive_maximum: int = 1024
+    """MQTT 5: QoS 1/2 messages an MQTT 5 client may have unacknowledged by the broker (more:
+    DISCONNECT 0x93)."""
+    topic_alias_maximum: int = 10
+    """MQTT 5: topic aliases a client may use, and the most the broker assigns to one client."""
+    server_keep_alive: int = 0
+    """MQTT 5: the longest keep-alive of MQTT 5 clients (seconds): a client asking for more, or
+    for none, is held to this one (CONNACK "server keep alive"); 0: the client's own."""
 
     def __post_init__(self) -> None:
         for name in self.__slots__:
@@ -50,3 +58,7 @@ class BrokerLimits:
             raise ConfigError("MQTT packet size limits must be at least 2 bytes")
         if self.max_inflight < 1:
             raise ConfigError("max_inflight must be at least 1")
+        if not 1 <= self.receive_maximum <= 0xFFFF:
+            raise ConfigError("receive_maximum is between 1 and 65535")
+        if self.topic_alias_maximum > 0xFFFF or self.server_keep_alive > 0xFFFF:
+            raise ConfigError("topic_alias_maximum and server_keep_alive are at most 65535")

@@ -1,25 +1,53 @@
-"""An application message inside the broker: encoded once per (QoS, packet id) it is sent with."""
+"""An application message inside the broker: encoded once per (QoS, packet id) it is sent with,
+the MQTT 3.1.1 way or, for an MQTT 5 client, with its properties."""
 
 from __future__ import annotations
 
+import math
+
 from lorafox.bus.mqtt_codec import encode_remaining_length
+from lorafox.bus.mqtt_codec.properties import encode_varint
 from lorafox.ports.bus import Audience
 
 __all__ = ["Audience", "Message", "Outgoing"]
 
 
 class Message:
-    """The length-prefixed topic, the payload and who may receive them."""
+    """The length-prefixed topic, the payload, who may receive them, and for MQTT 5 clients the
+    properties passed through (encoded, without their length), when the message expires (loop
+    time) and the subscription identifiers of the one session it is for."""
 
-    __slots__ = ("audience", "payload", "size", "topic")
+    __slots__ = ("audience", "expires_at", "payload", "properties", "size", "sub_ids", "topic")
 
-    def __init__(self, topic: bytes, payload: bytes, audience: Audience = None) -> None:
+    def __init__(
+        self,
+        topic: bytes,
+        payload: bytes,
+        audience: Audience = None,
+        properties: bytes = b"",
+        expires_at: float | None = None,
+    ) -> None:
         self.topic = topic
         self.payload = payload
         self.audience = audience
-        self.size = len(topic) + len(payload)
+        self.size = len(topic) + len(payload) + len(properties)
+        self.properties = properties
+        self.expires_at = expires_at
+        self.sub_ids: tuple[int, ...] = ()
+
+    def for_subscription(self, sub_ids: tuple[int, ...]) -> Message:
+        """This message carrying the subscription identifiers ``sub_ids`` (a copy)."""
+        if not sub_ids:
+            return self
+        copy = Message(self.topic, self.payload, self.audience, self.properties, self.expires_at)
+        copy.sub_ids = sub_ids
+        return copy
+
+    def expired(self, now: float) -> bool:
+        return self.expires_at is not None and self.expires_at <= now
 
     def encode(self, qos: int, packet_id: int, retain: bool, dup: bool) -> bytes:
+        """As an MQTT 3.1.1 QoS 1/2 PUBLISH."""
         topic = self.topic
         payload = self.payload
         first = 0x30 | (qos << 1) | (8 if dup else 0) | (1 if retain else 0)
@@ -31,6 +59,45 @@ class Message:
                 topic,
                 packet_id.to_bytes(2, "big"),
                 payload,
+            )
+        )
+
+    def encode5(
+        self,
+        qos: int,
+        packet_id: int,
+        retain: bool,
+        dup: bool,
+        now: float,
+        alias: int = 0,
+        with_topic: bool = True,
+    ) -> bytes:
+        """As an MQTT 5 PUBLISH (any QoS): the expiry left, the subscription identifiers and
+        the topic alias ``alias`` (0: none) added to the properties passed through."""
+        props = self.properties
+        if self.expires_at is not None:
+            left = max(0, math.ceil(self.expires_at - now))
+            props = b"\x02" + left.to_bytes(4, "big") + props
+        for sub_id in self.sub_ids:
+            props += b"\x0b" + encode_varint(sub_id)
+        if alias:
+            props += b"\x23" + alias.to_bytes(2, "big")
+        topic = self.topic if with_topic else b""
+        first = 0x30 | (qos << 1) | (8 if dup else 0) | (1 if retain else 0)
+        head = len(topic).to_bytes(2, "big") + topic
+        if qos:
+            head += packet_id.to_bytes(2, "big")
+        length = len(head) + len(props) + len(self.payload)
+        props_length = encode_varint(len(props))
+        length += len(props_length)
+        return b"".join(
+            (
+                bytes((first,)),
+                encode_remaining_length(length),
+                head,
+                props_length,
+                props,
+                self.payload,
             )
         )
 

@@ -2,15 +2,23 @@
 
 Network subscriptions live in a trie of sessions; in-process subscriptions (``subscribe``) in
 a second trie of handlers, each run in a task of its own with ``publisher`` set to the client
-that published. QoS 0 goes straight to the socket (dropped for a slow client); QoS 1/2 goes
-through the session (in flight up to ``max_inflight``, then queued).
+that published; shared subscriptions in ``shared``. QoS 0 goes straight to the socket (dropped
+for a slow client); QoS 1/2 goes through the session (in flight up to ``max_inflight`` or the
+client's receive maximum, then queued).
+
+MQTT 5 clients get their messages with the properties passed through (payload format,
+content type, response topic, correlation data, user properties), the message expiry left,
+their subscription identifiers, and the retain flag as published for "retain as published"
+subscriptions; "no local" subscriptions do not get their own client's messages.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextvars
+import functools
 import logging
+from collections.abc import Callable
 from typing import Final
 
 from lorafox.bus.broker.access import ANONYMOUS, AccessPolicy, may_receive
@@ -18,9 +26,11 @@ from lorafox.bus.broker.connection import CONNECTED, PAUSE_HANDLERS, Connection
 from lorafox.bus.broker.limits import BrokerLimits
 from lorafox.bus.broker.message import Message
 from lorafox.bus.broker.retained import RetainedStore
-from lorafox.bus.broker.session import Session
-from lorafox.bus.mqtt_codec import Publish, encode_publish
-from lorafox.bus.topics import SubscriptionIndex
+from lorafox.bus.broker.session import Link, Session
+from lorafox.bus.broker.shared import SharedSubscriptions, parse_shared
+from lorafox.bus.mqtt_codec import NO_PROPERTIES, Properties, Publish, encode_publish
+from lorafox.bus.mqtt_codec.properties import encode_properties
+from lorafox.bus.topics import SubscriptionIndex, filter_matcher
 from lorafox.ports.bus import Audience, MessageHandler, publisher, publisher_client
 
 __all__ = ["Router"]
@@ -29,6 +39,51 @@ _DROP_LOG_EVERY: Final = 10_000
 _MAX_HANDLER_TASKS: Final = 10_000
 """In-process handler tasks running at once before the broker stops reading from publishers."""
 _HANDLER_TASKS_LOW: Final = 5_000
+NO_LOCAL: Final = 0x04
+RETAIN_AS_PUBLISHED: Final = 0x08
+
+_matcher: Callable[[str], Callable[[str], bool]] = functools.lru_cache(maxsize=4096)(filter_matcher)
+
+
+def forwarded_properties(properties: Properties) -> bytes:
+    """The properties of a client's PUBLISH passed on to subscribers (encoded, without their
+    length): payload format, content type, response topic, correlation data, user properties."""
+    if properties is NO_PROPERTIES:
+        return b""
+    block = encode_properties(
+        Properties(
+            payload_format_indicator=properties.payload_format_indicator,
+            content_type=properties.content_type,
+            response_topic=properties.response_topic,
+            correlation_data=properties.correlation_data,
+            user_properties=properties.user_properties,
+        )
+    )
+    length_bytes = 1
+    while block[length_bytes - 1] & 0x80:
+        length_bytes += 1
+    return block[length_bytes:]
+
+
+def _send_qos0_v5(
+    connection: Link,
+    message: Message,
+    sub_ids: tuple[int, ...],
+    retain: bool,
+    shared: bytes | None,
+) -> bytes | None:
+    """Send a QoS 0 message to an MQTT 5 client; ``shared`` is the packet every client without
+    aliases, identifiers or expiry gets (encoded once, and returned for the next one)."""
+    if sub_ids or retain or connection.alias_limit_out or message.expires_at is not None:
+        data = connection.encode5(message.for_subscription(sub_ids), 0, 0, retain, False)
+        if data is not None:
+            connection.send(data)
+        return shared
+    if shared is None:
+        shared = message.encode5(0, 0, False, False, 0.0)
+    if not connection.max_packet_out or len(shared) <= connection.max_packet_out:
+        connection.send(shared)
+    return shared
 
 
 class _LocalSubscription:
@@ -51,6 +106,7 @@ class Router:
         self.loop: asyncio.AbstractEventLoop | None = None
         self.sessions: SubscriptionIndex[Session] = SubscriptionIndex()
         self.retained = RetainedStore(limits.max_retained, limits.max_retained_bytes)
+        self.shared = SharedSubscriptions()
         self._local_index: SubscriptionIndex[_LocalSubscription] = SubscriptionIndex()
         self._local: list[_LocalSubscription] = []
         self.handler_tasks: set[asyncio.Task[None]] = set()
@@ -90,12 +146,18 @@ class Router:
         qos: int,
         retain: bool,
         audience: Audience,
-    ) -> None:
-        """Deliver one message to the network subscribers of ``topic`` allowed to read it."""
+        properties: bytes = b"",
+        expires_at: float | None = None,
+        origin: Session | None = None,
+    ) -> bool:
+        """Deliver one message to the network subscribers of ``topic`` allowed to read it;
+        False when it was to be retained and the retained messages are at their limit."""
         message: Message | None = None
+        kept = True
         if retain:
-            message = Message(raw_topic, payload, audience)
-            if not self.retained.put(topic, message, qos):
+            message = Message(raw_topic, payload, audience, properties, expires_at)
+            kept = self.retained.put(topic, message, qos)
+            if not kept:
                 self.log.warning(
                     "retained messages at their limit (%d messages, %d bytes): %s not retained",
                     self.limits.max_retained,
@@ -103,33 +165,113 @@ class Router:
                     topic,
                 )
         subscribers = self.sessions.match(topic)
+        if self.shared:
+            self._route_shared(topic, raw_topic, payload, qos, audience, properties, expires_at)
         if not subscribers:
-            return
+            return kept
         packet: bytes | None = None
-        for session, subscribed_qos in subscribers.items():
+        packet5: bytes | None = None
+        for session, most in subscribers.items():
             if session.identity.reads is not None and not may_receive(session.identity, audience):
                 continue
+            sub_ids: tuple[int, ...] = ()
+            live_retain = False
+            subscribed_qos = most
+            if session.options:
+                found = self._options(session, topic, origin, retain)
+                if found is None:
+                    continue
+                subscribed_qos, sub_ids, live_retain = found
             granted = qos if qos < subscribed_qos else subscribed_qos
+            connection = session.connection
             if granted == 0:
-                connection = session.connection
                 if connection is None:
                     continue  # an absent persistent session: QoS 0 is not queued
                 if connection.paused:
                     connection.drop_qos0()
+                    continue
+                if connection.v5:
+                    if message is None:
+                        message = Message(raw_topic, payload, audience, properties, expires_at)
+                    packet5 = _send_qos0_v5(connection, message, sub_ids, live_retain, packet5)
                     continue
                 if packet is None:
                     packet = encode_publish(raw_topic, payload)
                 connection.send(packet)
             else:
                 if message is None:
-                    message = Message(raw_topic, payload, audience)
+                    message = Message(raw_topic, payload, audience, properties, expires_at)
+                if sub_ids:
+                    self.deliver(session, message.for_subscription(sub_ids), granted, live_retain)
+                else:
+                    self.deliver(session, message, granted, live_retain)
+        return kept
+
+    def _options(
+        self, session: Session, topic: str, origin: Session | None, retain: bool
+    ) -> tuple[int, tuple[int, ...], bool] | None:
+        """(QoS, subscription identifiers, retain flag) of the subscriptions of ``session``
+        matching ``topic`` that apply (not "no local" ones of its own messages); None: none."""
+        best = -1
+        sub_ids: list[int] = []
+        live_retain = False
+        options = session.options
+        for topic_filter, granted in session.subscriptions.items():
+            if topic_filter.startswith("$share/") or not _matcher(topic_filter)(topic):
+                continue
+            byte, sub_id = options.get(topic_filter, (granted, 0))
+            if byte & NO_LOCAL and origin is session:
+                continue
+            best = max(best, granted)
+            if sub_id:
+                sub_ids.append(sub_id)
+            if byte & RETAIN_AS_PUBLISHED and retain:
+                live_retain = True
+        if best < 0:
+            return None
+        return best, tuple(sub_ids), live_retain
+
+    def _route_shared(
+        self,
+        topic: str,
+        raw_topic: bytes,
+        payload: bytes,
+        qos: int,
+        audience: Audience,
+        properties: bytes,
+        expires_at: float | None,
+    ) -> None:
+        for group in self.shared.match(topic):
+            picked = group.pick()
+            if picked is None:
+                continue
+            session, subscribed_qos = picked
+            if session.identity.reads is not None and not may_receive(session.identity, audience):
+                continue
+            message = Message(raw_topic, payload, audience, properties, expires_at)
+            granted = min(qos, subscribed_qos)
+            if granted:
                 self.deliver(session, message, granted, False)
+                continue
+            connection = session.connection
+            if connection is None:
+                continue
+            if connection.paused:
+                connection.drop_qos0()
+                continue
+            data = (
+                connection.encode5(message, 0, 0, False, False)
+                if connection.v5
+                else encode_publish(raw_topic, payload)
+            )
+            if data is not None:
+                connection.send(data)
 
     def route_network(
         self, publish: Publish, origin: Connection | None
-    ) -> list[asyncio.Task[None]]:
+    ) -> list[asyncio.Task[None]] | None:
         """Deliver a PUBLISH (or a will) from a network client, in-process handlers included;
-        the handler tasks it started. A publish the client may not make is dropped."""
+        the handler tasks it started. A publish the client may not make is dropped (None)."""
         topic = publish.topic
         identity = origin.identity if origin is not None else ANONYMOUS
         if topic.startswith("$") or not self.access.may_publish(identity, topic):
@@ -140,11 +282,28 @@ class Router:
                 origin.peer if origin is not None else "?",
                 topic,
             )
-            return []
+            return None
         self.received += 1
         payload = publish.payload
         audience = self.access.audience_of_client(identity)
-        self.route(topic, topic.encode("utf-8"), payload, publish.qos, publish.retain, audience)
+        properties = b""
+        expires_at = None
+        if publish.properties is not None:
+            properties = forwarded_properties(publish.properties)
+            interval = publish.properties.message_expiry_interval
+            if interval is not None and self.loop is not None:
+                expires_at = self.loop.time() + interval
+        self.route(
+            topic,
+            topic.encode("utf-8"),
+            payload,
+            publish.qos,
+            publish.retain,
+            audience,
+            properties,
+            expires_at,
+            origin.session if origin is not None else None,
+        )
         if not self._local:
             return []
         subscriptions = self._local_index.match(topic)
@@ -186,6 +345,16 @@ class Router:
             self._handler_paused.add(connection)
             connection.pause_reading(PAUSE_HANDLERS)
 
+    def _packet(
+        self, session: Session, message: Message, qos: int, packet_id: int, retain: bool
+    ) -> bytes | None:
+        connection = session.connection
+        if connection is None:  # pragma: no cover - callers check
+            return None
+        if connection.v5:
+            return connection.encode5(message, qos, packet_id, retain, False)
+        return message.encode(qos, packet_id, retain, False)
+
     def deliver(self, session: Session, message: Message, qos: int, retain: bool) -> None:
         """Send a QoS 1/2 message to ``session`` now if it can take it, else queue it."""
         connection = session.connection
@@ -194,11 +363,17 @@ class Router:
             connection is not None
             and not connection.paused
             and not session.pending
-            and len(session.inflight) < limits.max_inflight
+            and len(session.inflight) < session.max_inflight
         ):
             packet_id = session.allocate_packet_id()
+            if connection.v5:
+                data = connection.encode5(message, qos, packet_id, retain, False)
+                if data is None:
+                    return
+            else:
+                data = message.encode(qos, packet_id, retain, False)
             session.inflight[packet_id] = (message, qos, retain)
-            connection.send(message.encode(qos, packet_id, retain, False))
+            connection.send(data)
             return
         dropped = session.enqueue(
             (message, qos, retain), limits.max_queued_messages, limits.max_queued_bytes
@@ -222,34 +397,61 @@ class Router:
         if connection is None:
             return
         inflight = session.inflight
-        most = self.limits.max_inflight
+        most = session.max_inflight
         while session.pending and not connection.paused and len(inflight) < most:
             message, qos, retain = outgoing = session.next_pending()
             packet_id = session.allocate_packet_id()
-            inflight[packet_id] = outgoing
-            connection.send(message.encode(qos, packet_id, retain, False))
+            data = self._packet(session, message, qos, packet_id, retain)
+            if data is not None:
+                inflight[packet_id] = outgoing
+                connection.send(data)
 
     # -- network subscriptions ------------------------------------------------------------------
 
-    def add(self, session: Session, topic_filter: str, qos: int) -> None:
+    def add(self, session: Session, topic_filter: str, qos: int) -> bool:
+        """Subscribe ``session`` (``$share/…`` filters to their group); True when it was not
+        subscribed to ``topic_filter`` yet."""
+        new = topic_filter not in session.subscriptions
         session.subscriptions[topic_filter] = qos
-        self.sessions.add(topic_filter, session, qos)
+        shared = parse_shared(topic_filter)
+        if shared is not None:
+            self.shared.add(shared[0], shared[1], session, qos)
+        else:
+            self.sessions.add(topic_filter, session, qos)
+        return new
 
-    def remove(self, session: Session, topic_filter: str) -> None:
-        if session.subscriptions.pop(topic_filter, None) is not None:
+    def remove(self, session: Session, topic_filter: str) -> bool:
+        """Unsubscribe; False when ``session`` was not subscribed to ``topic_filter``."""
+        session.options.pop(topic_filter, None)
+        if session.subscriptions.pop(topic_filter, None) is None:
+            return False
+        self._unindex(session, topic_filter)
+        return True
+
+    def _unindex(self, session: Session, topic_filter: str) -> None:
+        shared = parse_shared(topic_filter)
+        if shared is not None:
+            self.shared.remove(shared[0], shared[1], session)
+        else:
             self.sessions.remove(topic_filter, session)
 
     def remove_all(self, session: Session) -> None:
         for topic_filter in session.subscriptions:
-            self.sessions.remove(topic_filter, session)
+            self._unindex(session, topic_filter)
         session.clear()
 
-    def send_retained(self, session: Session, topic_filter: str, granted: int) -> None:
+    def send_retained(
+        self, session: Session, topic_filter: str, granted: int, sub_id: int = 0
+    ) -> None:
         """The retained messages matching a new subscription, to those allowed to read them."""
         identity = session.identity
-        for message, stored_qos in self.retained.matching(topic_filter):
-            if identity.reads is not None and not may_receive(identity, message.audience):
+        now = self.loop.time() if self.loop is not None else 0.0
+        for stored, stored_qos in self.retained.matching(topic_filter):
+            if identity.reads is not None and not may_receive(identity, stored.audience):
                 continue
+            if stored.expired(now):
+                continue
+            message = stored.for_subscription((sub_id,)) if sub_id else stored
             qos = min(stored_qos, granted)
             if qos:
                 self.deliver(session, message, qos, True)
@@ -260,4 +462,10 @@ class Router:
             if connection.paused:
                 connection.drop_qos0()
                 continue
-            connection.send(encode_publish(message.topic, message.payload, 0, retain=True))
+            data = (
+                connection.encode5(message, 0, 0, True, False)
+                if connection.v5
+                else encode_publish(message.topic, message.payload, 0, retain=True)
+            )
+            if data is not None:
+                connection.send(data)

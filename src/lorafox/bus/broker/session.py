@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import collections
+from collections.abc import Callable
 from typing import Protocol
 
 from lorafox.bus.broker.access import Identity
-from lorafox.bus.broker.message import Outgoing
+from lorafox.bus.broker.message import Message, Outgoing
 
 __all__ = ["Link", "Session"]
 
@@ -17,8 +19,21 @@ class Link(Protocol):
     peer: str
     paused: bool
     """The client's socket buffer is full: QoS 0 is dropped, QoS 1/2 queued."""
+    v5: bool
+    """The client speaks MQTT 5."""
+    alias_limit_out: int
+    """MQTT 5: topic aliases the broker may assign to the client."""
+    max_packet_out: int
+    """MQTT 5: the client's maximum packet size (0: none)."""
 
     def send(self, data: bytes) -> None: ...
+
+    def encode5(
+        self, message: Message, qos: int, packet_id: int, retain: bool, dup: bool
+    ) -> bytes | None:
+        """``message`` as an MQTT 5 PUBLISH for this client; None when it cannot take it
+        (expired, or larger than the client's maximum packet size)."""
+        ...
 
     def drop_qos0(self) -> None: ...
 
@@ -30,7 +45,9 @@ class Session:
 
     ``inflight`` maps a packet id to the message sent and not acknowledged (None once its
     PUBREC came: QoS 2 waits for PUBCOMP); ``pending`` holds what waits to be sent, bounded by
-    count and bytes (``enqueue`` drops the oldest beyond).
+    count and bytes (``enqueue`` drops the oldest beyond). ``options`` holds the MQTT 5
+    subscription options byte and identifier of the filters that have any; ``expiry`` is how
+    long the session outlives its connection (0: it ends with it).
     """
 
     __slots__ = (
@@ -39,18 +56,36 @@ class Session:
         "connection",
         "dropped",
         "expires_at",
+        "expiry",
+        "expiry_timer",
         "identity",
         "inbound_qos2",
         "inflight",
+        "max_inflight",
         "next_packet_id",
+        "options",
         "pending",
         "pending_bytes",
+        "pending_will",
         "subscriptions",
+        "will_timer",
     )
 
-    def __init__(self, client_id: str, clean_session: bool, identity: Identity) -> None:
+    def __init__(
+        self, client_id: str, clean_session: bool, identity: Identity, expiry: float = 0.0
+    ) -> None:
         self.client_id = client_id
         self.clean_session = clean_session
+        self.expiry = expiry
+        self.max_inflight = 1024
+        """QoS 1/2 messages in flight to the client at most (``max_inflight``, or an MQTT 5
+        client's lower receive maximum): set at every connection."""
+        self.options: dict[str, tuple[int, int]] = {}
+        self.expiry_timer: asyncio.TimerHandle | None = None
+        """MQTT 5: ends the session at its own expiry when shorter than the broker's."""
+        self.will_timer: asyncio.TimerHandle | None = None
+        """MQTT 5: the will waiting for its delay; ``pending_will`` publishes it."""
+        self.pending_will: Callable[[], None] | None = None
         self.identity = identity
         self.connection: Link | None = None
         self.subscriptions: dict[str, int] = {}
@@ -96,6 +131,7 @@ class Session:
 
     def clear(self) -> None:
         self.subscriptions.clear()
+        self.options.clear()
         self.pending.clear()
         self.pending_bytes = 0
         self.inflight.clear()

@@ -1,12 +1,15 @@
-"""Decoding: a byte stream cut into MQTT 3.1.1 and 3.1 control packets (``PacketDecoder``)."""
+"""Decoding: a byte stream cut into control packets (``PacketDecoder``); the MQTT 3.1.1 and 3.1
+bodies here, MQTT 5 ones in ``v5``."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Final, TypeVar
 
+from lorafox.bus.mqtt_codec.errors import ProtocolError, UnsupportedProtocolVersion
 from lorafox.bus.mqtt_codec.packets import (
     MAX_REMAINING_LENGTH,
+    PROTOCOL_LEVEL_5,
     PROTOCOL_NAMES,
     SUBACK_FAILURE,
     ConnAck,
@@ -16,7 +19,6 @@ from lorafox.bus.mqtt_codec.packets import (
     PacketType,
     PingReq,
     PingResp,
-    ProtocolError,
     PubAck,
     PubComp,
     Publish,
@@ -26,9 +28,11 @@ from lorafox.bus.mqtt_codec.packets import (
     Subscribe,
     UnsubAck,
     Unsubscribe,
-    UnsupportedProtocolVersion,
     Will,
 )
+from lorafox.bus.mqtt_codec.reading import expect_flags, read_binary, read_string, read_u16
+from lorafox.bus.mqtt_codec.reason_codes import ReasonCode
+from lorafox.bus.mqtt_codec.v5 import DECODERS_5, decode_connect_5
 
 __all__ = ["PacketDecoder"]
 
@@ -42,49 +46,20 @@ _DISCONNECT: Final = Disconnect()
 # Decoding: each function gets (flags, data, start, end), the body being data[start:end].
 
 
-def _read_u16(data: bytes, pos: int, end: int) -> int:
-    if pos + 2 > end:
-        raise ProtocolError("packet too short")
-    return (data[pos] << 8) | data[pos + 1]
-
-
-def _read_binary(data: bytes, pos: int, end: int) -> tuple[bytes, int]:
-    length = _read_u16(data, pos, end)
-    pos += 2
-    stop = pos + length
-    if stop > end:
-        raise ProtocolError("a length prefix runs past the end of the packet")
-    return data[pos:stop], stop
-
-
-def _read_string(data: bytes, pos: int, end: int) -> tuple[str, int]:
-    raw, pos = _read_binary(data, pos, end)
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise ProtocolError("a string is not valid UTF-8") from None
-    if "\x00" in text:
-        raise ProtocolError("a string contains U+0000")
-    return text, pos
-
-
-def _expect_flags(flags: int, expected: int, name: str) -> None:
-    if flags != expected:
-        raise ProtocolError(f"reserved flags of {name} are {flags:#x}, not {expected:#x}")
-
-
 def _decode_connect(flags: int, data: bytes, start: int, end: int) -> Connect:
-    _expect_flags(flags, 0, "CONNECT")
-    name, pos = _read_string(data, start, end)
+    expect_flags(flags, 0, "CONNECT")
+    name, pos = read_string(data, start, end)
     if pos >= end:
         raise ProtocolError("CONNECT too short")
     level = data[pos]
     pos += 1
     if name not in ("MQTT", "MQIsdp"):
         raise ProtocolError(f"unknown protocol name {name!r}")
+    if level == PROTOCOL_LEVEL_5 and name == "MQTT":
+        return decode_connect_5(data, pos, end)
     if PROTOCOL_NAMES.get(level) != name:
         raise UnsupportedProtocolVersion(
-            f"protocol {name!r} level {level} is not supported (only MQTT 3.1.1 and 3.1)",
+            f"protocol {name!r} level {level} is not supported (only MQTT 5, 3.1.1 and 3.1)",
             level=level,
         )
     if pos >= end:
@@ -105,29 +80,29 @@ def _decode_connect(flags: int, data: bytes, start: int, end: int) -> Connect:
         raise ProtocolError("will QoS 3")
     if has_password and not has_username:
         raise ProtocolError("a password without a user name")
-    keep_alive = _read_u16(data, pos, end)
+    keep_alive = read_u16(data, pos, end)
     pos += 2
-    client_id, pos = _read_string(data, pos, end)
+    client_id, pos = read_string(data, pos, end)
     will = None
     if has_will:
-        will_topic, pos = _read_string(data, pos, end)
+        will_topic, pos = read_string(data, pos, end)
         if not will_topic or "+" in will_topic or "#" in will_topic:
             raise ProtocolError("the will topic is not a valid topic name")
-        will_payload, pos = _read_binary(data, pos, end)
+        will_payload, pos = read_binary(data, pos, end)
         will = Will(will_topic, will_payload, will_qos, will_retain)
     username = None
     password = None
     if has_username:
-        username, pos = _read_string(data, pos, end)
+        username, pos = read_string(data, pos, end)
     if has_password:
-        password, pos = _read_binary(data, pos, end)
+        password, pos = read_binary(data, pos, end)
     if pos != end:
         raise ProtocolError("bytes left over at the end of CONNECT")
     return Connect(client_id, clean_session, keep_alive, will, username, password, level)
 
 
 def _decode_connack(flags: int, data: bytes, start: int, end: int) -> ConnAck:
-    _expect_flags(flags, 0, "CONNACK")
+    expect_flags(flags, 0, "CONNACK")
     if end - start != 2:
         raise ProtocolError("CONNACK must be 2 bytes long")
     ack_flags = data[start]
@@ -180,21 +155,21 @@ def _packet_id_decoder(
     """The decoder of a packet that is nothing but a packet identifier (PUBACK, PUBREC…)."""
 
     def decode(flags: int, data: bytes, start: int, end: int) -> _Ack:
-        _expect_flags(flags, flags_expected, name)
+        expect_flags(flags, flags_expected, name)
         return kind(_decode_packet_id(data, start, end, name))
 
     return decode
 
 
 def _decode_subscribe(flags: int, data: bytes, start: int, end: int) -> Subscribe:
-    _expect_flags(flags, 2, "SUBSCRIBE")
-    packet_id = _read_u16(data, start, end)
+    expect_flags(flags, 2, "SUBSCRIBE")
+    packet_id = read_u16(data, start, end)
     if not packet_id:
         raise ProtocolError("packet identifier 0")
     pos = start + 2
     topics: list[tuple[str, int]] = []
     while pos < end:
-        topic_filter, pos = _read_string(data, pos, end)
+        topic_filter, pos = read_string(data, pos, end)
         if pos >= end:
             raise ProtocolError("SUBSCRIBE without the requested QoS")
         qos = data[pos]
@@ -208,8 +183,8 @@ def _decode_subscribe(flags: int, data: bytes, start: int, end: int) -> Subscrib
 
 
 def _decode_suback(flags: int, data: bytes, start: int, end: int) -> SubAck:
-    _expect_flags(flags, 0, "SUBACK")
-    packet_id = _read_u16(data, start, end)
+    expect_flags(flags, 0, "SUBACK")
+    packet_id = read_u16(data, start, end)
     codes = tuple(data[start + 2 : end])
     if not codes or any(code not in (0, 1, 2, SUBACK_FAILURE) for code in codes):
         raise ProtocolError("invalid SUBACK return codes")
@@ -217,14 +192,14 @@ def _decode_suback(flags: int, data: bytes, start: int, end: int) -> SubAck:
 
 
 def _decode_unsubscribe(flags: int, data: bytes, start: int, end: int) -> Unsubscribe:
-    _expect_flags(flags, 2, "UNSUBSCRIBE")
-    packet_id = _read_u16(data, start, end)
+    expect_flags(flags, 2, "UNSUBSCRIBE")
+    packet_id = read_u16(data, start, end)
     if not packet_id:
         raise ProtocolError("packet identifier 0")
     pos = start + 2
     filters: list[str] = []
     while pos < end:
-        topic_filter, pos = _read_string(data, pos, end)
+        topic_filter, pos = read_string(data, pos, end)
         filters.append(topic_filter)
     if not filters:
         raise ProtocolError("UNSUBSCRIBE without any topic filter")
@@ -232,13 +207,13 @@ def _decode_unsubscribe(flags: int, data: bytes, start: int, end: int) -> Unsubs
 
 
 def _decode_unsuback(flags: int, data: bytes, start: int, end: int) -> UnsubAck:
-    _expect_flags(flags, 0, "UNSUBACK")
+    expect_flags(flags, 0, "UNSUBACK")
     return UnsubAck(_decode_packet_id(data, start, end, "UNSUBACK"))
 
 
 def _empty(name: str, packet: Packet) -> Callable[[int, bytes, int, int], Packet]:
     def decode(flags: int, data: bytes, start: int, end: int) -> Packet:
-        _expect_flags(flags, 0, name)
+        expect_flags(flags, 0, name)
         if end != start:
             raise ProtocolError(f"{name} has a body")
         return packet
@@ -273,13 +248,19 @@ class PacketDecoder:
     cannot be resynchronised and the connection must be closed.
     """
 
-    __slots__ = ("_chunks", "_have", "_max_packet_size", "_need")
+    __slots__ = ("_chunks", "_decoders", "_have", "_max_packet_size", "_need", "protocol_level")
 
-    def __init__(self, max_packet_size: int = MAX_REMAINING_LENGTH + 5) -> None:
+    def __init__(
+        self, max_packet_size: int = MAX_REMAINING_LENGTH + 5, *, protocol_level: int = 0
+    ) -> None:
         self._max_packet_size = max_packet_size
         self._chunks: list[bytes] = []
         self._have = 0
         self._need = 0
+        self._decoders = DECODERS_5 if protocol_level == PROTOCOL_LEVEL_5 else _DECODERS
+        self.protocol_level = protocol_level
+        """The level of the CONNECT decoded (0 before it; a client's decoder is given the level
+        it connects with): from a level 5 CONNECT on, packets are decoded as MQTT 5 ones."""
 
     @property
     def buffered(self) -> int:
@@ -310,7 +291,7 @@ class PacketDecoder:
         size = len(data)
         pos = 0
         max_size = self._max_packet_size
-        decoders = _DECODERS
+        decoders = self._decoders
         while pos < size:
             first = data[pos]
             # Remaining length: up to four bytes, seven bits each, least significant first.
@@ -332,7 +313,8 @@ class PacketDecoder:
             end = index + length
             if end - pos > max_size:
                 raise ProtocolError(
-                    f"a packet of {end - pos} bytes is larger than the limit of {max_size}"
+                    f"a packet of {end - pos} bytes is larger than the limit of {max_size}",
+                    ReasonCode.PACKET_TOO_LARGE,
                 )
             if end > size:
                 self._keep(data, pos, end - pos)
@@ -340,8 +322,13 @@ class PacketDecoder:
             decoder = decoders.get(first >> 4)
             if decoder is None:
                 raise ProtocolError(f"reserved packet type {first >> 4}")
-            packets.append(decoder(first & 0x0F, data, index, end))
+            packet = decoder(first & 0x0F, data, index, end)
+            packets.append(packet)
             pos = end
+            if type(packet) is Connect:
+                self.protocol_level = packet.protocol_level
+                if packet.protocol_level == PROTOCOL_LEVEL_5:
+                    decoders = self._decoders = DECODERS_5
         return packets
 
     def _keep(self, data: bytes, pos: int, need: int) -> None:

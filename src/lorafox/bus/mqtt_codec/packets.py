@@ -1,4 +1,8 @@
-"""MQTT 3.1.1 and 3.1 control packets as values, their constants and errors, and encoding."""
+"""MQTT 5, 3.1.1 and 3.1 control packets as values, their constants, and encoding.
+
+A packet is encoded the MQTT 5 way when it carries properties (``properties`` not None; a
+CONNECT when its level is 5), else the 3.1.1 way. An MQTT 5 acknowledgement with reason code 0
+and no properties is the same bytes as its 3.1.1 form."""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Final
 
+from lorafox.bus.mqtt_codec.properties import NO_PROPERTIES, Properties, encode_properties
 from lorafox.errors import InvalidInput
 
 __all__ = [
@@ -15,6 +20,7 @@ __all__ = [
     "PROTOCOL_LEVEL_311",
     "PROTOCOL_NAMES",
     "SUBACK_FAILURE",
+    "Auth",
     "ConnAck",
     "Connect",
     "ConnectReturnCode",
@@ -23,7 +29,6 @@ __all__ = [
     "PacketType",
     "PingReq",
     "PingResp",
-    "ProtocolError",
     "PubAck",
     "PubComp",
     "PubRec",
@@ -33,7 +38,6 @@ __all__ = [
     "Subscribe",
     "UnsubAck",
     "Unsubscribe",
-    "UnsupportedProtocolVersion",
     "Will",
     "encode_publish",
     "encode_remaining_length",
@@ -46,20 +50,12 @@ PROTOCOL_LEVEL_5: Final = 5
 MAX_REMAINING_LENGTH: Final = 268_435_455
 """The largest remaining length four bytes can encode."""
 
-PROTOCOL_NAMES: Final = {PROTOCOL_LEVEL_31: "MQIsdp", PROTOCOL_LEVEL_311: "MQTT"}
+PROTOCOL_NAMES: Final = {
+    PROTOCOL_LEVEL_31: "MQIsdp",
+    PROTOCOL_LEVEL_311: "MQTT",
+    PROTOCOL_LEVEL_5: "MQTT",
+}
 SUBACK_FAILURE: Final = 0x80
-
-
-class ProtocolError(InvalidInput):
-    """A malformed packet or a violation of the MQTT protocol: the connection must be closed."""
-
-
-class UnsupportedProtocolVersion(ProtocolError):
-    """A CONNECT for a protocol level this broker does not speak (MQTT 5, for one)."""
-
-    def __init__(self, message: str, *, level: int) -> None:
-        super().__init__(message, field="protocol_level")
-        self.level = level
 
 
 class PacketType(IntEnum):
@@ -79,6 +75,7 @@ class PacketType(IntEnum):
     PINGREQ = 12
     PINGRESP = 13
     DISCONNECT = 14
+    AUTH = 15
 
 
 class ConnectReturnCode(IntEnum):
@@ -146,9 +143,19 @@ def encode_publish(
     retain: bool = False,
     dup: bool = False,
     packet_id: int | None = None,
+    properties: bytes | None = None,
 ) -> bytes:
-    """A PUBLISH packet from an already encoded (and validated) UTF-8 topic name."""
+    """A PUBLISH packet from an already encoded (and validated) UTF-8 topic name; with
+    ``properties`` (an encoded property block) an MQTT 5 one."""
     first = 0x30 | (qos << 1) | (0x08 if dup else 0) | (0x01 if retain else 0)
+    if properties is not None:
+        head = len(topic).to_bytes(2, "big") + topic
+        if qos:
+            if packet_id is None:
+                raise InvalidInput("a QoS 1 or 2 PUBLISH needs a packet identifier")
+            _check_packet_id(packet_id)
+            head += packet_id.to_bytes(2, "big")
+        return _packet(first, head + properties + payload)
     if qos:
         if packet_id is None:
             raise InvalidInput("a QoS 1 or 2 PUBLISH needs a packet identifier")
@@ -188,6 +195,7 @@ class Will:
     payload: bytes
     qos: int = 0
     retain: bool = False
+    properties: Properties = NO_PROPERTIES
 
 
 @dataclass(slots=True, frozen=True)
@@ -201,9 +209,11 @@ class Connect:
     username: str | None = None
     password: bytes | None = field(default=None, repr=False)
     protocol_level: int = PROTOCOL_LEVEL_311
+    properties: Properties = NO_PROPERTIES
 
     def encode(self) -> bytes:
         """The packet as bytes."""
+        v5 = self.protocol_level == PROTOCOL_LEVEL_5
         name = PROTOCOL_NAMES.get(self.protocol_level, "MQTT")
         flags = 0x02 if self.clean_session else 0
         will = self.will
@@ -217,9 +227,13 @@ class Connect:
             _string(name),
             bytes((self.protocol_level, flags)),
             self.keep_alive.to_bytes(2, "big"),
-            _string(self.client_id),
         ]
+        if v5:
+            parts.append(encode_properties(self.properties))
+        parts.append(_string(self.client_id))
         if will is not None:
+            if v5:
+                parts.append(encode_properties(will.properties))
             parts += (_string(will.topic), _binary(will.payload))
         if self.username is not None:
             parts.append(_string(self.username))
@@ -234,10 +248,15 @@ class ConnAck:
 
     session_present: bool
     return_code: int
+    """The return code (3.1.1) or reason code (MQTT 5)."""
+    properties: Properties | None = None
 
     def encode(self) -> bytes:
         """The packet as bytes."""
-        return bytes((0x20, 2, 1 if self.session_present else 0, self.return_code))
+        flags = bytes((1 if self.session_present else 0, self.return_code))
+        if self.properties is None:
+            return b"\x20\x02" + flags
+        return _packet(0x20, flags + encode_properties(self.properties))
 
 
 @dataclass(slots=True, frozen=True)
@@ -250,6 +269,7 @@ class Publish:
     retain: bool = False
     dup: bool = False
     packet_id: int | None = None
+    properties: Properties | None = None
 
     def encode(self) -> bytes:
         """The packet as bytes."""
@@ -260,11 +280,19 @@ class Publish:
             retain=self.retain,
             dup=self.dup,
             packet_id=self.packet_id,
+            properties=None if self.properties is None else encode_properties(self.properties),
         )
 
 
-def _ack_bytes(first_byte: int, packet_id: int) -> bytes:
-    return bytes((first_byte, 2, packet_id >> 8, packet_id & 0xFF))
+def _ack_bytes(
+    first_byte: int, packet_id: int, reason_code: int = 0, properties: Properties | None = None
+) -> bytes:
+    if properties is None or properties == NO_PROPERTIES:
+        if not reason_code:
+            return bytes((first_byte, 2, packet_id >> 8, packet_id & 0xFF))
+        return bytes((first_byte, 3, packet_id >> 8, packet_id & 0xFF, reason_code))
+    body = packet_id.to_bytes(2, "big") + bytes((reason_code,)) + encode_properties(properties)
+    return _packet(first_byte, body)
 
 
 @dataclass(slots=True, frozen=True)
@@ -272,10 +300,12 @@ class PubAck:
     """PUBACK: acknowledges a QoS 1 PUBLISH."""
 
     packet_id: int
+    reason_code: int = 0
+    properties: Properties | None = None
 
     def encode(self) -> bytes:
         """The packet as bytes."""
-        return _ack_bytes(0x40, self.packet_id)
+        return _ack_bytes(0x40, self.packet_id, self.reason_code, self.properties)
 
 
 @dataclass(slots=True, frozen=True)
@@ -283,10 +313,12 @@ class PubRec:
     """PUBREC: first acknowledgement of a QoS 2 PUBLISH."""
 
     packet_id: int
+    reason_code: int = 0
+    properties: Properties | None = None
 
     def encode(self) -> bytes:
         """The packet as bytes."""
-        return _ack_bytes(0x50, self.packet_id)
+        return _ack_bytes(0x50, self.packet_id, self.reason_code, self.properties)
 
 
 @dataclass(slots=True, frozen=True)
@@ -294,10 +326,12 @@ class PubRel:
     """PUBREL: answers PUBREC."""
 
     packet_id: int
+    reason_code: int = 0
+    properties: Properties | None = None
 
     def encode(self) -> bytes:
         """The packet as bytes."""
-        return _ack_bytes(0x62, self.packet_id)
+        return _ack_bytes(0x62, self.packet_id, self.reason_code, self.properties)
 
 
 @dataclass(slots=True, frozen=True)
@@ -305,10 +339,12 @@ class PubComp:
     """PUBCOMP: answers PUBREL; ends a QoS 2 exchange."""
 
     packet_id: int
+    reason_code: int = 0
+    properties: Properties | None = None
 
     def encode(self) -> bytes:
         """The packet as bytes."""
-        return _ack_bytes(0x70, self.packet_id)
+        return _ack_bytes(0x70, self.packet_id, self.reason_code, self.properties)
 
 
 @dataclass(slots=True, frozen=True)
@@ -317,10 +353,14 @@ class Subscribe:
 
     packet_id: int
     topics: tuple[tuple[str, int], ...]
+    """(filter, QoS) pairs; in MQTT 5 the int is the whole subscription options byte."""
+    properties: Properties | None = None
 
     def encode(self) -> bytes:
         """The packet as bytes."""
         body = [self.packet_id.to_bytes(2, "big")]
+        if self.properties is not None:
+            body.append(encode_properties(self.properties))
         for topic_filter, qos in self.topics:
             body += (_string(topic_filter), bytes((qos,)))
         return _packet(0x82, b"".join(body))
@@ -332,10 +372,12 @@ class SubAck:
 
     packet_id: int
     return_codes: tuple[int, ...]
+    properties: Properties | None = None
 
     def encode(self) -> bytes:
         """The packet as bytes."""
-        return _packet(0x90, self.packet_id.to_bytes(2, "big") + bytes(self.return_codes))
+        props = b"" if self.properties is None else encode_properties(self.properties)
+        return _packet(0x90, self.packet_id.to_bytes(2, "big") + props + bytes(self.return_codes))
 
 
 @dataclass(slots=True, frozen=True)
@@ -344,22 +386,35 @@ class Unsubscribe:
 
     packet_id: int
     topic_filters: tuple[str, ...]
+    properties: Properties | None = None
 
     def encode(self) -> bytes:
         """The packet as bytes."""
-        body = self.packet_id.to_bytes(2, "big") + b"".join(map(_string, self.topic_filters))
+        body = self.packet_id.to_bytes(2, "big")
+        if self.properties is not None:
+            body += encode_properties(self.properties)
+        body += b"".join(map(_string, self.topic_filters))
         return _packet(0xA2, body)
 
 
 @dataclass(slots=True, frozen=True)
 class UnsubAck:
-    """UNSUBACK: acknowledges UNSUBSCRIBE."""
+    """UNSUBACK: acknowledges UNSUBSCRIBE (MQTT 5: a reason code per filter)."""
 
     packet_id: int
+    reason_codes: tuple[int, ...] = ()
+    properties: Properties | None = None
 
     def encode(self) -> bytes:
         """The packet as bytes."""
-        return _ack_bytes(0xB0, self.packet_id)
+        if self.properties is None:
+            return _ack_bytes(0xB0, self.packet_id)
+        body = (
+            self.packet_id.to_bytes(2, "big")
+            + encode_properties(self.properties)
+            + bytes(self.reason_codes)
+        )
+        return _packet(0xB0, body)
 
 
 @dataclass(slots=True, frozen=True)
@@ -382,11 +437,35 @@ class PingResp:
 
 @dataclass(slots=True, frozen=True)
 class Disconnect:
-    """DISCONNECT: the client leaves cleanly (its will is discarded)."""
+    """DISCONNECT: the client leaves cleanly (its will is discarded, unless MQTT 5 reason code
+    0x04); in MQTT 5 the server sends it too, with the reason it closes the connection."""
+
+    reason_code: int = 0
+    properties: Properties | None = None
 
     def encode(self) -> bytes:
         """The packet as bytes."""
-        return b"\xe0\x00"
+        return _reason_packet(0xE0, self.reason_code, self.properties)
+
+
+@dataclass(slots=True, frozen=True)
+class Auth:
+    """AUTH (MQTT 5): a step of an extended authentication exchange."""
+
+    reason_code: int = 0
+    properties: Properties | None = None
+
+    def encode(self) -> bytes:
+        """The packet as bytes."""
+        return _reason_packet(0xF0, self.reason_code, self.properties)
+
+
+def _reason_packet(first_byte: int, reason_code: int, properties: Properties | None) -> bytes:
+    if properties is None or properties == NO_PROPERTIES:
+        if not reason_code:
+            return bytes((first_byte, 0))
+        return bytes((first_byte, 1, reason_code))
+    return _packet(first_byte, bytes((reason_code,)) + encode_properties(properties))
 
 
 Packet = (
@@ -404,5 +483,6 @@ Packet = (
     | PingReq
     | PingResp
     | Disconnect
+    | Auth
 )
-"""Any MQTT 3.1.1 control packet."""
+"""Any MQTT control packet."""
