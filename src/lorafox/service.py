@@ -396,6 +396,8 @@ class Service:
         downlinks = DownlinkQueue(store.downlinks, metrics, s.mqtt, bus, operable)
         rules.engine.runner.downlinks = _RuleDownlinks(management.devices, downlinks)
         outbox = await self._outbox(store, bus, metrics, downlinks)
+        if feed is not None:
+            feed.also_on_https(s.mqtt.downlink_topic, downlinks.on_mqtt)
         pipeline = UplinkPipeline(store.messages)
         if outbox is not None:
             pipeline.add_sink(outbox.add)
@@ -462,6 +464,8 @@ class Service:
         )
         if bus is not None:
             bus.subscribe(DOWNLINK_TOPIC, lora.downlinks.on_mqtt)
+        if feed is not None:
+            feed.also_on_https(DOWNLINK_TOPIC, lora.downlinks.on_mqtt)
 
         def health() -> dict[str, str]:
             """The broker's state: reported, but ingest goes on without it (the outbox)."""

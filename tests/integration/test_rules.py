@@ -29,6 +29,7 @@ from tests.integration.helpers import (
     boto3_client,
     error_code,
     error_message,
+    group_with_a_device,
     serving,
     table_keys,
 )
@@ -431,6 +432,31 @@ def test_basic_auth_publish_sourceip_and_principal(
     finally:
         recorder.close()
     assert out == {"ip": "127.0.0.1", "who": "rules", "c": "n/a", "n": 1}
+
+
+def test_an_https_publish_on_the_downlink_topic_queues_a_downlink_or_is_rejected(
+    server: Running, login: tuple[str, str]
+) -> None:
+    with httpx.Client(base_url=server.base_url, auth=ADMIN, timeout=10) as http:
+        [root] = [g for g in http.get("/api/v2/groups").json()["data"] if not g["path"]]
+        _, _, device = group_with_a_device(http, root["id"], new_name(), new_name())
+    assert server.mqtt_port is not None
+    rejected = f"sigfox/downlink/{device}/rejected"
+    user, password = ADMIN
+    recorder = Recorder("127.0.0.1", server.mqtt_port, rejected, username=user, password=password)
+    data = aws_client(server, "iot-data", *login)
+    try:
+        data.publish(topic=f"sigfox/downlink/{device}", qos=1, payload=b'{"downlinkData": "0102"}')
+        [refusal] = recorder.wait_for(rejected, timeout=30)
+        good = b'{"downlinkData": "0102030405060708"}'
+        data.publish(topic=f"sigfox/downlink/{device}", qos=1, payload=good)
+    finally:
+        recorder.close()
+    assert refusal["field"] == "downlinkData" and refusal["payload"] == '{"downlinkData": "0102"}'
+    queued = httpx.get(
+        f"{server.base_url}/api/v2/devices/{device}/downlinks", auth=ADMIN, timeout=10
+    ).json()["data"]
+    assert [d["data"] for d in queued] == ["0102030405060708"]
 
 
 @pytest.mark.parametrize(
