@@ -472,6 +472,9 @@ def test_the_store_action_writes_a_message_in_the_device_history(
         "actions": [{"store": {"deviceId": "${topic(3)}", "data": "${hex}", "seqNumber": "${n}"}}],
         "errorAction": {"republish": {"roleArn": "r", "topic": f"{base}-errors"}},
     }
+    bad = {**rule, "actions": [{"store": {"data": "${hex}"}}]}
+    refused = httpx.post(f"{server.base_url}/api/v2/rules", json=bad, auth=login, timeout=10)
+    assert refused.status_code == 400 and "store.deviceId" in str(refused.json())
     made = httpx.post(f"{server.base_url}/api/v2/rules", json=rule, auth=login, timeout=10)
     assert made.status_code == 201, made.text
     assert server.mqtt_port is not None

@@ -371,6 +371,11 @@ def test_templates() -> None:
             RuleInvalid,
             "at most 10",
         ),
+        (
+            {"sql": "SELECT * FROM 'a'", "actions": [{"store": {"data": "${hex}"}}]},
+            RuleInvalid,
+            "store.deviceId",
+        ),
         ({"actions": []}, RuleInvalid, "sql"),
     ],
 )
