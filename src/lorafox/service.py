@@ -16,6 +16,7 @@ import logging
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 import uvicorn
@@ -51,14 +52,14 @@ from lorafox.callbacks.service import OutgoingCallbacks
 from lorafox.data_dir import lock_data_dir, private_umask
 from lorafox.devices import DeviceManagement, UnknownDevicePolicy, UnknownDevices
 from lorafox.devices.devices import Devices
-from lorafox.domain import Principal, StoredUplink
+from lorafox.domain import Principal, StoredUplink, Uplink
 from lorafox.downlink.queue import DownlinkQueue
-from lorafox.errors import AuthenticationFailed, ConfigError, NotFound
+from lorafox.errors import AuthenticationFailed, ConfigError, InvalidInput, NotFound
 from lorafox.events.log import now_ms
 from lorafox.events.service import DeviceEvents
 from lorafox.identity import Identity
 from lorafox.identity.password_links import LinkSettings, PasswordLinks
-from lorafox.ingest.sigfox import uplink_json
+from lorafox.ingest.sigfox import normalize_device, uplink_json
 from lorafox.lora import LoraIngest, LoraIntegrations, LoraServices
 from lorafox.lora.downlinks import DOWNLINK_TOPIC
 from lorafox.lora.model import is_lora_uplink, lora_json, lora_topic
@@ -123,6 +124,34 @@ class _RuleDownlinks:
         if path is None or not path.startswith(group_path):
             raise NotFound(f"device {device} not found")
         await self._queue.queue(device, data, source=source, field="downlinkData")
+
+
+class _RuleHistory:
+    """``RuleHistory``: a rule stores messages in the history of the devices of its group only,
+    through the shared uplink flow (decoded, published, monitored as any uplink)."""
+
+    def __init__(self, devices: Devices, uplinks: UplinkService) -> None:
+        self._devices = devices
+        self._uplinks = uplinks
+
+    async def store(
+        self,
+        group_path: str,
+        device: str,
+        *,
+        data: str,
+        seq_number: int,
+        time: int,
+        extra: dict[str, Any],
+    ) -> bool:
+        with contextlib.suppress(InvalidInput):
+            device = normalize_device(device)  # a Sigfox id as the registry keeps it
+        path = await self._devices.registered_path(device)
+        if path is None or not path.startswith(group_path):
+            raise NotFound(f"device {device} not found")
+        uplink = Uplink(device=device, time=time, seq_number=seq_number, data=data, extra=extra)
+        result = await self._uplinks.receive(uplink)
+        return result.stored is not None
 
 
 @contextlib.asynccontextmanager
@@ -400,6 +429,8 @@ class Service:
         downlinks = DownlinkQueue(store.downlinks, metrics, s.mqtt, bus, operable)
         rules.engine.runner.downlinks = _RuleDownlinks(management.devices, downlinks)
         outbox = await self._outbox(store, bus, metrics, downlinks)
+        if feed is not None:
+            feed.also_on_https(s.mqtt.downlink_topic, downlinks.on_mqtt)
         pipeline = UplinkPipeline(store.messages)
         if outbox is not None:
             pipeline.add_sink(outbox.add)
@@ -439,6 +470,7 @@ class Service:
             devices=management,
             hook=outgoing.hooks,
         )
+        rules.engine.runner.history = _RuleHistory(management.devices, uplinks)
         callbacks = SigfoxCallbacks(
             uplinks=uplinks,
             auth=BasicAuthenticator(verifiers.sigfox),
@@ -466,6 +498,8 @@ class Service:
         )
         if bus is not None:
             bus.subscribe(DOWNLINK_TOPIC, lora.downlinks.on_mqtt)
+        if feed is not None:
+            feed.also_on_https(DOWNLINK_TOPIC, lora.downlinks.on_mqtt)
 
         def health() -> dict[str, str]:
             """The broker's state: reported, but ingest goes on without it (the outbox)."""

@@ -29,6 +29,7 @@ from tests.integration.helpers import (
     boto3_client,
     error_code,
     error_message,
+    group_with_a_device,
     serving,
     table_keys,
 )
@@ -431,6 +432,79 @@ def test_basic_auth_publish_sourceip_and_principal(
     finally:
         recorder.close()
     assert out == {"ip": "127.0.0.1", "who": "rules", "c": "n/a", "n": 1}
+
+
+def test_an_https_publish_on_the_downlink_topic_queues_a_downlink_or_is_rejected(
+    server: Running, login: tuple[str, str]
+) -> None:
+    with httpx.Client(base_url=server.base_url, auth=ADMIN, timeout=10) as http:
+        [root] = [g for g in http.get("/api/v2/groups").json()["data"] if not g["path"]]
+        _, _, device = group_with_a_device(http, root["id"], new_name(), new_name())
+    assert server.mqtt_port is not None
+    rejected = f"sigfox/downlink/{device}/rejected"
+    user, password = ADMIN
+    recorder = Recorder("127.0.0.1", server.mqtt_port, rejected, username=user, password=password)
+    data = aws_client(server, "iot-data", *login)
+    try:
+        data.publish(topic=f"sigfox/downlink/{device}", qos=1, payload=b'{"downlinkData": "0102"}')
+        [refusal] = recorder.wait_for(rejected, timeout=30)
+        good = b'{"downlinkData": "0102030405060708"}'
+        data.publish(topic=f"sigfox/downlink/{device}", qos=1, payload=good)
+    finally:
+        recorder.close()
+    assert refusal["field"] == "downlinkData" and refusal["payload"] == '{"downlinkData": "0102"}'
+    queued = httpx.get(
+        f"{server.base_url}/api/v2/devices/{device}/downlinks", auth=ADMIN, timeout=10
+    ).json()["data"]
+    assert [d["data"] for d in queued] == ["0102030405060708"]
+
+
+def test_the_store_action_writes_a_message_in_the_device_history(
+    server: Running, login: tuple[str, str]
+) -> None:
+    base = "meters/" + uuid.uuid4().hex[:6]
+    with httpx.Client(base_url=server.base_url, auth=ADMIN, timeout=10) as http:
+        [root] = [g for g in http.get("/api/v2/groups").json()["data"] if not g["path"]]
+        _, _, device = group_with_a_device(http, root["id"], new_name(), new_name())
+    rule = {
+        "name": new_name(),  # lorafox's own actions: boto3 knows only AWS's
+        "sql": f"SELECT v, n FROM '{base}/+'",  # noqa: S608
+        "actions": [{"store": {"deviceId": "${topic(3)}", "data": "${hex}", "seqNumber": "${n}"}}],
+        "errorAction": {"republish": {"roleArn": "r", "topic": f"{base}-errors"}},
+    }
+    bad = {**rule, "actions": [{"store": {"data": "${hex}"}}]}
+    refused = httpx.post(f"{server.base_url}/api/v2/rules", json=bad, auth=login, timeout=10)
+    assert refused.status_code == 400 and "store.deviceId" in str(refused.json())
+    made = httpx.post(f"{server.base_url}/api/v2/rules", json=rule, auth=login, timeout=10)
+    assert made.status_code == 201, made.text
+    assert server.mqtt_port is not None
+    user, password = ADMIN
+    recorder = Recorder(
+        "127.0.0.1",
+        server.mqtt_port,
+        f"sigfox/uplink/{device}",
+        f"{base}-errors",
+        username=user,
+        password=password,
+    )
+    data = aws_client(server, "iot-data", *login)
+    try:
+        data.publish(topic=f"{base}/{device}", payload=b'{"v": 3, "n": 7, "hex": "0A0B"}')
+        [published] = recorder.wait_for(f"sigfox/uplink/{device}", timeout=30)
+        data.publish(topic=f"{base}/FFFFFFF", payload=b'{"v": 1, "n": 1, "hex": ""}')
+        data.publish(topic=f"{base}/{device}", payload=b'{"v": 1, "n": 2, "hex": "zz"}')
+        errors = recorder.wait_for(f"{base}-errors", count=2, timeout=30)
+    finally:
+        recorder.close()
+    assert published["data"] == "0a0b" and published["seqNumber"] == 7
+    assert published["rule"]["output"] == {"v": 3, "n": 7}
+    [message] = httpx.get(
+        f"{server.base_url}/api/v2/devices/{device}/messages", auth=ADMIN, timeout=10
+    ).json()["data"]
+    assert message["data"] == "0a0b" and message["seqNumber"] == 7
+    failures = sorted(e["failures"][0]["errorMessage"] for e in errors)
+    assert {e["failures"][0]["failedAction"] for e in errors} == {"StoreAction"}
+    assert "not found" in failures[0] and "hex" in failures[1]
 
 
 @pytest.mark.parametrize(

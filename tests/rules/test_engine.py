@@ -277,6 +277,45 @@ async def test_downlink_action(
     assert engine.stats_of("Down").action_failures == 1
 
 
+class History:
+    def __init__(self) -> None:
+        self.stored: list[tuple[str, str, str, int, int, dict[str, Any]]] = []
+
+    async def store(
+        self,
+        group_path: str,
+        device: str,
+        *,
+        data: str,
+        seq_number: int,
+        time: int,
+        extra: dict[str, Any],
+    ) -> bool:
+        self.stored.append((group_path, device, data, seq_number, time, extra))
+        return True
+
+
+async def test_store_action_renders_its_message_and_refuses_bad_data() -> None:
+    history = History()
+    engine = RulesEngine(ActionRunner(history=history), root_path=ROOT)
+    store = {"store": {"deviceId": "${topic(2)}", "data": "${hex}", "seqNumber": "${n}"}}
+    engine.load([rule("Keep", {"sql": "SELECT v FROM 'm/+'", "actions": [store]}, "/root/g/")])
+    audience = ("/root/g/",)
+    await settle(
+        engine,
+        BusMessage("m/1a", b'{"v": 1, "hex": "0A", "n": 3}', audience, received_at=5),
+        BusMessage("m/2b", b'{"v": 2, "hex": "0x1"}', audience),
+        BusMessage("m/3c", b'{"v": 3, "n": "x"}', audience),
+        BusMessage("m/4d", b'{"v": 4, "n": -1}', audience),
+    )
+    assert history.stored == [
+        ("/root/g/", "1A", "0a", 3, 5, {"rule": {"name": "Keep", "output": {"v": 1}}})
+    ]
+    stats = engine.stats_of("Keep")
+    assert stats.action_failures == 3
+    assert {e["failedAction"] for e in stats.last_errors} == {"StoreAction"}
+
+
 async def test_the_queue_is_bounded_and_skips_topics_no_rule_wants(
     ports: tuple[Tables, Publisher, Downlinks],
 ) -> None:
@@ -331,6 +370,11 @@ def test_templates() -> None:
             {"sql": "SELECT * FROM 'a'", "actions": [{"republish": {"topic": "t"}}] * 11},
             RuleInvalid,
             "at most 10",
+        ),
+        (
+            {"sql": "SELECT * FROM 'a'", "actions": [{"store": {"data": "${hex}"}}]},
+            RuleInvalid,
+            "store.deviceId",
         ),
         ({"actions": []}, RuleInvalid, "sql"),
     ],

@@ -9,11 +9,15 @@
   topic's device is used, else only the root group's rules see it).
 
 ``publish_as`` is the HTTPS publish (iot-data): checked against the caller's MQTT permissions
-on the embedded broker, then published and offered with the caller as its principal.
+on the embedded broker, then published and offered with the caller as its principal; on the
+embedded broker it also reaches the in-process handlers registered with ``also_on_https`` (the
+downlink requests), as if the caller had published it over MQTT.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import logging
 import time
 from collections.abc import Callable
@@ -86,6 +90,7 @@ class RulesFeed:
         self._raw = bus
         self.bus: Bus = _TappedBus(bus, self) if self._embedded else bus
         self._subscribed: dict[str, tuple[MessageHandler, Callable[[str], bool]]] = {}
+        self._https_handlers: list[tuple[Callable[[str], bool], MessageHandler]] = []
         if isinstance(bus, EmbeddedBus):
             self._broker = bus.broker
             engine.listeners.append(self._follow_filters)
@@ -119,6 +124,12 @@ class RulesFeed:
                     return
 
         return handle
+
+    def also_on_https(self, topic_filter: str, handler: MessageHandler) -> None:
+        """Hand ``handler`` the HTTPS publishes to ``topic_filter`` too, with ``publisher`` set to
+        the caller (on the embedded broker; an external broker hands them back by itself)."""
+        if self._embedded:
+            self._https_handlers.append((filter_matcher(topic_filter), handler))
 
     async def offer_own(self, topic: str, payload: bytes, audience: Audience) -> None:
         """A message lorafox published on the embedded broker."""
@@ -166,6 +177,12 @@ class RulesFeed:
         if not self._access.may_publish(identity, topic):
             raise Forbidden(f"{caller.name} may not publish to {topic}")
         await self._raw.publish(topic, payload, qos=qos, retain=retain, audience=identity.reads)
+        for match, handler in self._https_handlers:
+            if match(topic):
+                context = contextvars.copy_context()
+                context.run(publisher.set, caller)
+                context.run(publisher_client.set, None)
+                await asyncio.create_task(handler(topic, payload), context=context)
         if self._embedded:
             self._engine.offer(
                 BusMessage(

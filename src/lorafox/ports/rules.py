@@ -12,6 +12,7 @@ from lorafox.domain.rules import TopicRule
 __all__ = [
     "HttpRequest",
     "RuleDownlinks",
+    "RuleHistory",
     "RuleHttpOutbox",
     "RulePublisher",
     "RuleStore",
@@ -72,6 +73,23 @@ class RuleDownlinks(Protocol):
     outside it, ``InvalidInput`` for bad data)."""
 
     async def queue(self, group_path: str, device: str, data: str, *, source: str) -> None: ...
+
+
+class RuleHistory(Protocol):
+    """Stores a message in the history of a device of the group at ``group_path`` through the
+    shared uplink flow (``NotFound`` for a device outside it, ``InvalidInput`` for bad data);
+    whether it was new (False: a duplicate of one stored already)."""
+
+    async def store(
+        self,
+        group_path: str,
+        device: str,
+        *,
+        data: str,
+        seq_number: int,
+        time: int,
+        extra: dict[str, Any],
+    ) -> bool: ...
 
 
 @dataclass(frozen=True, slots=True)

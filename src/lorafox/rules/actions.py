@@ -15,6 +15,9 @@ republish      ``topic`` (template), ``qos`` 0 or 1
 http           ``url`` (template), ``headers`` [{key, value (template)}]: POST of the result,
                retried with back-off, kept in an outbox until answered (a restart resends)
 downlink       lorafox's own: ``deviceId`` and ``downlinkData`` (templates): queue a downlink
+store          lorafox's own: ``deviceId``, ``data`` (hex), ``seqNumber`` (templates): store the
+               message in the device's history through the uplink flow, the result in
+               ``extra.rule``
 =============  ==============================================================================
 
 ``roleArn`` is accepted and ignored (lorafox's rules act with their group's rights).
@@ -26,6 +29,7 @@ import asyncio
 import base64
 import logging
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,6 +40,7 @@ from lorafox.errors import LorafoxError
 from lorafox.ports.rules import (
     HttpRequest,
     RuleDownlinks,
+    RuleHistory,
     RuleHttpOutbox,
     RulePublisher,
     RuleTables,
@@ -68,6 +73,7 @@ KINDS = {
     "republish": "RepublishAction",
     "http": "HttpAction",
     "downlink": "DownlinkAction",
+    "store": "StoreAction",
 }
 """The actions lorafox runs, and the ``failedAction`` name AWS's error document gives them."""
 
@@ -310,6 +316,10 @@ def compile_action(
     elif kind == "http":
         add("url", required=True)
         options["headers"] = _http_headers(params, version, templates, variables)
+    elif kind == "store":
+        add("deviceId", required=True)
+        add("data", required=False)
+        add("seqNumber", required=False)
     else:  # downlink
         add("deviceId", required=True)
         add("downlinkData", required=True)
@@ -409,12 +419,47 @@ def _prepare_downlink(action: CompiledAction, result: Any, env: Env) -> Prepared
     )
 
 
+MAX_STORED_BYTES = 242
+"""The longest ``data`` the store action takes (a LoRa frame's largest payload)."""
+_HEX_DATA = re.compile(r"^(?:[0-9a-f]{2})*$")
+
+
+def _prepare_store(action: CompiledAction, result: Any, env: Env) -> Prepared:
+    device = (action._render("deviceId", env) or "").strip().upper()
+    if not device:
+        raise ActionFailed("store.deviceId rendered empty")
+    data = (action._render("data", env) or "").strip().lower()
+    if not _HEX_DATA.match(data) or len(data) > 2 * MAX_STORED_BYTES:
+        raise ActionFailed(f"store.data must be hex of at most {MAX_STORED_BYTES} bytes")
+    seq_text = (action._render("seqNumber", env) or "0").strip()
+    try:
+        seq_number = int(seq_text)
+    except ValueError:
+        raise ActionFailed(f"store.seqNumber {seq_text!r} is not an integer") from None
+    if not 0 <= seq_number < 2**31:
+        raise ActionFailed(f"store.seqNumber {seq_number} is out of range")
+    output = {"base64": base64.b64encode(result).decode()} if isinstance(result, bytes) else result
+    return Prepared(
+        action.kind,
+        action.failed_action,
+        device,
+        {
+            "deviceId": device,
+            "data": data,
+            "seqNumber": seq_number,
+            "time": env.message.timestamp,
+            "output": output,
+        },
+    )
+
+
 _PREPARE = {
     "dynamoDB": _prepare_dynamodb,
     "dynamoDBv2": _prepare_dynamodb_v2,
     "republish": _prepare_republish,
     "http": _prepare_http,
     "downlink": _prepare_downlink,
+    "store": _prepare_store,
 }
 
 
@@ -428,6 +473,7 @@ class ActionRunner:
     tables: RuleTables | None = None
     publisher: RulePublisher | None = None
     downlinks: RuleDownlinks | None = None
+    history: RuleHistory | None = None
     http: httpx.AsyncClient | None = None
     outbox: RuleHttpOutbox | None = None
     http_allowed: tuple[str, ...] = ()
@@ -478,6 +524,17 @@ class ActionRunner:
                 raise ActionFailed("no downlink queue")
             await self.downlinks.queue(
                 group_path, params["deviceId"], params["downlinkData"], source=f"rule:{rule}"
+            )
+        elif prepared.kind == "store":
+            if self.history is None:
+                raise ActionFailed("no message store")
+            await self.history.store(
+                group_path,
+                params["deviceId"],
+                data=params["data"],
+                seq_number=params["seqNumber"],
+                time=params["time"],
+                extra={"rule": {"name": rule, "output": params["output"]}},
             )
 
     async def _post(self, params: dict[str, Any], rule: str) -> None:
