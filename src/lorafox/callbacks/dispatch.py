@@ -45,7 +45,7 @@ log = logging.getLogger(__name__)
 BATCH_EVERY_MS = 1000
 """How long the messages of a BATCH_URL callback are gathered into one request."""
 _BATCH = 2000
-_GATHER_S = 0.05
+_GATHER_S = 0.25
 """How long uplinks are gathered before their deliveries are stored together (one commit for
 the uplinks of several ingest transactions)."""
 
