@@ -1,8 +1,10 @@
 """LoRa downlinks: queued by REST or MQTT, handed to the device's network server in its own
 form, and moved along queued → sent → acked | failed by what the network server reports.
 
-A downlink goes to the integration that brought the device's latest uplink (known in memory
-since the last start; until then it waits in the queue and leaves with the next uplink). Each
+A downlink goes to the integration that brought the device's latest uplink (kept in the store
+with what its downlinks need, so a restart forgets neither; a device never heard waits for its
+first uplink). At start, downlinks whose hand-over a stop cut short are queued again and every
+waiting downlink of a known device is handed over. Each
 kind of network server is a ``LoraTransport``: it delivers one downlink and gives back the
 network server's id of it (a Semtech token, a ChirpStack queue item, an AWS MessageId, a TTS
 correlation id), which later feedback names. While handed over, a downlink stays ``queued``
@@ -159,6 +161,16 @@ class LoraDownlinks:
                     return
         finally:
             self._dispatching.discard(device)
+
+    async def resume(self) -> None:
+        """After a start: what was known of the devices back in memory, the hand-overs a stop
+        cut short queued again, and every waiting downlink handed over (in the background)."""
+        await self._ingest.load()
+        for device in await self._store.release_lora_claims(_HANDOVER):
+            if len(self._waiting) < _PENDING_MAX:
+                self._waiting.add(device)
+            if device in self._ingest.last_integration:
+                self._spawn(device)
 
     async def close(self) -> None:
         """Wait a little for the hand-overs under way, then cancel them (the downlinks stay

@@ -74,7 +74,7 @@ class LoraNetwork:
         if device is None and report.event is not None:
             device = report.event.device
         if device is not None:
-            self._ingest.remember(device, report.context)
+            await self._ingest.remember(device, report.context)
         handled = Handled("ignored")
         if uplink is not None:
             result = await self._ingest.receive(sender, uplink)

@@ -7,7 +7,7 @@ from typing import Any, Protocol
 
 from lorafox.domain import Downlink, DownlinkState, LoraIntegration
 
-__all__ = ["LoraDownlinkStore", "LoraIntegrationStore", "LoraMessageStore"]
+__all__ = ["LoraDeviceStore", "LoraDownlinkStore", "LoraIntegrationStore", "LoraMessageStore"]
 
 
 class LoraIntegrationStore(Protocol):
@@ -54,6 +54,23 @@ class LoraDownlinkStore(Protocol):
 
     async def find_lora_downlink(self, device: str, network_id: str) -> Downlink | None:
         """The downlink of ``device`` the network server knows as ``network_id``."""
+        ...
+
+    async def release_lora_claims(self, claim: str) -> list[str]:
+        """Queue again the downlinks left holding ``claim`` (a hand-over cut short by a stop);
+        the devices with queued downlinks not handed over."""
+        ...
+
+
+class LoraDeviceStore(Protocol):
+    """Where each LoRa device's downlinks go, kept across restarts."""
+
+    async def save_lora_device(
+        self, device: str, integration_id: str | None, context: dict[str, str]
+    ) -> None: ...
+
+    async def lora_devices(self, *, limit: int) -> list[tuple[str, str | None, dict[str, str]]]:
+        """(DevEUI, integration, context), the most recently heard first."""
         ...
 
 
