@@ -198,6 +198,7 @@ class LoraDownlinks:
                 network_id = await transport.deliver(sender, downlink)
             except LorafoxError as exc:
                 log.warning("LoRa downlink %d refused: %s", downlink.id, exc.message)
+                self._ingest.counters.downlink(sender.integration.kind.value, "failed")
                 await self._store.set_lora_downlink(
                     downlink.id, DownlinkState.FAILED, info_message=exc.message
                 )
@@ -210,20 +211,26 @@ class LoraDownlinks:
             await self._store.set_lora_downlink(
                 downlink.id, DownlinkState.QUEUED, network_id=network_id
             )
+            self._ingest.counters.downlink(sender.integration.kind.value, "handed-over")
         self._waiting.discard(device)
 
     async def feedback(
         self, device: str, network_id: str, state: DownlinkState, info: str | None = None
     ) -> Downlink | None:
-        """The network server reports on the downlink it knows as ``network_id``."""
+        """The Semtech network server reports on the downlink it knows as ``network_id``."""
         found = await self._store.find_lora_downlink(device, network_id)
         if found is None:
             log.info("LoRa feedback on unknown downlink %s of %s", network_id, device)
             return None
-        return await self.move(found, state, info)
+        return await self.move(found, state, info, kind=LoraKind.SEMTECH)
 
     async def move(
-        self, downlink: Downlink, state: DownlinkState, info: str | None = None
+        self,
+        downlink: Downlink,
+        state: DownlinkState,
+        info: str | None = None,
+        *,
+        kind: LoraKind | None = None,
     ) -> Downlink | None:
         if downlink.state in (DownlinkState.ACKED, DownlinkState.FAILED, DownlinkState.EXPIRED):
             return downlink  # ended: a late or repeated report changes nothing
@@ -231,6 +238,8 @@ class LoraDownlinks:
             return downlink
         moved = await self._store.set_lora_downlink(downlink.id, state, info_message=info)
         log.info("LoRa downlink %d of %s: %s", downlink.id, downlink.device, state.value)
+        if moved is not None and kind is not None:
+            self._ingest.counters.downlink(kind.value, state.value)
         return moved
 
     async def report(self, sender: Sender, feedback: Feedback) -> Downlink | None:
@@ -256,7 +265,7 @@ class LoraDownlinks:
                     found.id,
                 )
                 return None
-        return await self.move(found, feedback.state, feedback.info)
+        return await self.move(found, feedback.state, feedback.info, kind=sender.integration.kind)
 
     async def on_mqtt(self, topic: str, payload: bytes) -> None:
         """``lora/downlink/{devEui}`` with ``{"data"|"bytes","fPort","confirmed"}``; a client of

@@ -24,6 +24,7 @@ from typing import Any
 from lorafox.domain import Event, EventType, Severity, Uplink
 from lorafox.lora.integrations import Sender
 from lorafox.lora.model import MAX_GATEWAYS, LoraUplink, to_uplink
+from lorafox.metrics import LoraCounters
 from lorafox.ports.lora import LoraDeviceStore, LoraMessageStore
 from lorafox.ports.store import Ingested
 from lorafox.uplink.service import UplinkService
@@ -56,11 +57,13 @@ class LoraIngest:
         record_event: Callable[[Event], None] | None = None,
         messages: LoraMessageStore | None = None,
         devices: LoraDeviceStore | None = None,
+        counters: LoraCounters | None = None,
     ) -> None:
         self._uplinks = uplinks
         self._record_event = record_event
         self._messages = messages
         self._devices = devices
+        self.counters = counters or LoraCounters()
         self._seen: OrderedDict[tuple[str, int], _Seen] = OrderedDict()
         self.last_integration: dict[str, str] = {}
         """DevEUI → the integration that brought its latest uplink (where downlinks go)."""
@@ -88,6 +91,7 @@ class LoraIngest:
                 self._seen.popitem(last=False)
         result = await self._uplinks.receive(uplink, sender=sender.principal)
         self.frames += 1
+        self.counters.frame(sender.integration.kind.value, stored=bool(result.stored))
         if not result.stored:
             self.duplicates += 1
             if not first:
