@@ -104,6 +104,11 @@ class LoraIngest:
             await self._save(device)
         return result
 
+    async def locate(self, device: str, lat: float, lng: float, radius: int | None) -> None:
+        """A position the network server solved: the device's latest message's location."""
+        if self._messages is not None:
+            await self._messages.locate_latest_message(device, lat, lng, radius)
+
     async def load(self) -> None:
         """Where each device's downlinks go, as saved before the last stop."""
         if self._devices is None:

@@ -81,3 +81,10 @@ class LoraMessageStore(Protocol):
         """Replace the ``extra`` of the stored message (device, time, seqNumber); False when
         there is none."""
         ...
+
+    async def locate_latest_message(
+        self, device: str, lat: float, lng: float, radius: int | None
+    ) -> bool:
+        """Give the device's latest message the position the network server solved (its
+        computed location); False when the device has no message."""
+        ...

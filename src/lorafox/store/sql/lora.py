@@ -107,6 +107,24 @@ class LoraRepository(Repository):
             result = await conn.execute(stmt)
         return bool(result.rowcount)
 
+    async def locate_latest_message(
+        self, device: str, lat: float, lng: float, radius: int | None
+    ) -> bool:
+        latest = (
+            select(messages.c.id)
+            .where(messages.c.device == device)
+            .order_by(messages.c.time.desc(), messages.c.id.desc())
+            .limit(1)
+        )
+        stmt = (
+            update(messages)
+            .where(messages.c.id == latest.scalar_subquery())
+            .values(computed_lat=lat, computed_lng=lng, computed_radius=radius)
+        )
+        async with self._db.writing() as conn:
+            result = await conn.execute(stmt)
+        return bool(result.rowcount)
+
     # -- downlink routes ------------------------------------------------------------------------
 
     async def save_lora_device(
