@@ -14,7 +14,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-__all__ = ["CallbackCounters", "Metrics"]
+__all__ = ["CallbackCounters", "LoraCounters", "Metrics"]
 
 BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0)
 """Upper bounds (seconds) of the callback latency histogram."""
@@ -72,6 +72,47 @@ class CallbackCounters(Collector):
         yield histogram
 
 
+class LoraCounters(Collector):
+    """LoRa frames, uplinks stored or duplicate, and downlinks by event, per network server
+    kind: plain integers bumped on the event loop."""
+
+    def __init__(self) -> None:
+        self._frames: dict[str, int] = {}
+        self._uplinks: dict[tuple[str, str], int] = {}
+        self._downlinks: dict[tuple[str, str], int] = {}
+
+    def frame(self, kind: str, *, stored: bool) -> None:
+        """One frame received from a network server of ``kind`` (stored, or a duplicate)."""
+        self._frames[kind] = self._frames.get(kind, 0) + 1
+        key = (kind, "stored" if stored else "duplicate")
+        self._uplinks[key] = self._uplinks.get(key, 0) + 1
+
+    def downlink(self, kind: str, event: str) -> None:
+        """A downlink handed over to a network server of ``kind``, or moved to ``event``."""
+        key = (kind, event)
+        self._downlinks[key] = self._downlinks.get(key, 0) + 1
+
+    def collect(self) -> Iterator[Metric]:
+        frames = CounterMetricFamily("lorafox_lora_frames", "LoRa frames received", labels=["kind"])
+        for kind, count in sorted(self._frames.items()):
+            frames.add_metric([kind], count)
+        yield frames
+        uplinks = CounterMetricFamily(
+            "lorafox_lora_uplinks", "LoRa uplinks stored or duplicate", labels=["kind", "result"]
+        )
+        for (kind, result), count in sorted(self._uplinks.items()):
+            uplinks.add_metric([kind, result], count)
+        yield uplinks
+        downlinks = CounterMetricFamily(
+            "lorafox_lora_downlinks",
+            "LoRa downlinks handed over, sent, acked, failed or expired",
+            labels=["kind", "event"],
+        )
+        for (kind, event), count in sorted(self._downlinks.items()):
+            downlinks.add_metric([kind, event], count)
+        yield downlinks
+
+
 class Metrics:
     """The metrics lorafox keeps; ``render`` gives the text format for ``GET /metrics``."""
 
@@ -79,6 +120,8 @@ class Metrics:
         self.registry = CollectorRegistry()
         self.callbacks = CallbackCounters()
         self.registry.register(self.callbacks)
+        self.lora = LoraCounters()
+        self.registry.register(self.lora)
         self.downlinks = Counter(
             "lorafox_downlinks",
             "Downlinks by event (queued, sent, rejected, deleted)",

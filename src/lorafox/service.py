@@ -492,7 +492,7 @@ class Service:
         lora = LoraServices.create(
             store.lora,
             LoraIntegrations(store.lora, store.identity, identity.groups, management.types, box),
-            LoraIngest(uplinks, events.log.record_later, store.lora),
+            LoraIngest(uplinks, events.log.record_later, store.lora, store.lora, metrics.lora),
             bus=bus,
             scope=operable,
         )

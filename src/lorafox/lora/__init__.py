@@ -69,6 +69,8 @@ class LoraServices:
         )
         downlinks.add_transport(LoraKind.CHIRPSTACK, ChirpstackCommands(self.ingest))
         self.network.confirmer = AwsDestinations(client)
+        if not semtech_port:
+            await downlinks.resume()
         follow = asyncio.create_task(BrokerSubscriptions(self.integrations, self.network).run())
 
         async def stop_following() -> None:
@@ -92,4 +94,5 @@ class LoraServices:
         stack.push_async_callback(semtech.close)
         downlinks.add_transport(LoraKind.SEMTECH, semtech)
         self.semtech_port = semtech.port
+        await downlinks.resume()
         return stack

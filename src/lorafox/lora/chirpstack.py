@@ -22,7 +22,7 @@ from lorafox.lora.model import (
     normalize_eui,
     position,
 )
-from lorafox.lora.reports import Feedback, NetworkEvent, Report, parse_time, scalars
+from lorafox.lora.reports import Feedback, NetworkEvent, Report, parse_time, scalars, solved
 
 __all__ = ["EVENTS", "parse_event"]
 
@@ -76,7 +76,10 @@ def parse_event(event: str | None, body: dict[str, Any]) -> Report:
         text = f"ChirpStack {body.get('code', 'UNKNOWN')}: {body.get('description', '')}"
         return Report(event=NetworkEvent("log", text, dev_eui, severity, details), context=context)
     text = f"ChirpStack {event}" + (f" (devAddr {body['devAddr']})" if "devAddr" in body else "")
-    return Report(event=NetworkEvent(event, text, dev_eui, data=details), context=context)
+    found = solved(body.get("location")) if event == "location" else None
+    return Report(
+        event=NetworkEvent(event, text, dev_eui, data=details), context=context, position=found
+    )
 
 
 def _uplink(dev_eui: str, info: dict[str, Any], body: dict[str, Any]) -> LoraUplink:

@@ -1,8 +1,10 @@
 """LoRa downlinks: queued by REST or MQTT, handed to the device's network server in its own
 form, and moved along queued → sent → acked | failed by what the network server reports.
 
-A downlink goes to the integration that brought the device's latest uplink (known in memory
-since the last start; until then it waits in the queue and leaves with the next uplink). Each
+A downlink goes to the integration that brought the device's latest uplink (kept in the store
+with what its downlinks need, so a restart forgets neither; a device never heard waits for its
+first uplink). At start, downlinks whose hand-over a stop cut short are queued again and every
+waiting downlink of a known device is handed over. Each
 kind of network server is a ``LoraTransport``: it delivers one downlink and gives back the
 network server's id of it (a Semtech token, a ChirpStack queue item, an AWS MessageId, a TTS
 correlation id), which later feedback names. While handed over, a downlink stays ``queued``
@@ -160,6 +162,16 @@ class LoraDownlinks:
         finally:
             self._dispatching.discard(device)
 
+    async def resume(self) -> None:
+        """After a start: what was known of the devices back in memory, the hand-overs a stop
+        cut short queued again, and every waiting downlink handed over (in the background)."""
+        await self._ingest.load()
+        for device in await self._store.release_lora_claims(_HANDOVER):
+            if len(self._waiting) < _PENDING_MAX:
+                self._waiting.add(device)
+            if device in self._ingest.last_integration:
+                self._spawn(device)
+
     async def close(self) -> None:
         """Wait a little for the hand-overs under way, then cancel them (the downlinks stay
         queued or are handed over again at the device's next uplink)."""
@@ -186,6 +198,7 @@ class LoraDownlinks:
                 network_id = await transport.deliver(sender, downlink)
             except LorafoxError as exc:
                 log.warning("LoRa downlink %d refused: %s", downlink.id, exc.message)
+                self._ingest.counters.downlink(sender.integration.kind.value, "failed")
                 await self._store.set_lora_downlink(
                     downlink.id, DownlinkState.FAILED, info_message=exc.message
                 )
@@ -198,20 +211,26 @@ class LoraDownlinks:
             await self._store.set_lora_downlink(
                 downlink.id, DownlinkState.QUEUED, network_id=network_id
             )
+            self._ingest.counters.downlink(sender.integration.kind.value, "handed-over")
         self._waiting.discard(device)
 
     async def feedback(
         self, device: str, network_id: str, state: DownlinkState, info: str | None = None
     ) -> Downlink | None:
-        """The network server reports on the downlink it knows as ``network_id``."""
+        """The Semtech network server reports on the downlink it knows as ``network_id``."""
         found = await self._store.find_lora_downlink(device, network_id)
         if found is None:
             log.info("LoRa feedback on unknown downlink %s of %s", network_id, device)
             return None
-        return await self.move(found, state, info)
+        return await self.move(found, state, info, kind=LoraKind.SEMTECH)
 
     async def move(
-        self, downlink: Downlink, state: DownlinkState, info: str | None = None
+        self,
+        downlink: Downlink,
+        state: DownlinkState,
+        info: str | None = None,
+        *,
+        kind: LoraKind | None = None,
     ) -> Downlink | None:
         if downlink.state in (DownlinkState.ACKED, DownlinkState.FAILED, DownlinkState.EXPIRED):
             return downlink  # ended: a late or repeated report changes nothing
@@ -219,6 +238,8 @@ class LoraDownlinks:
             return downlink
         moved = await self._store.set_lora_downlink(downlink.id, state, info_message=info)
         log.info("LoRa downlink %d of %s: %s", downlink.id, downlink.device, state.value)
+        if moved is not None and kind is not None:
+            self._ingest.counters.downlink(kind.value, state.value)
         return moved
 
     async def report(self, sender: Sender, feedback: Feedback) -> Downlink | None:
@@ -244,7 +265,7 @@ class LoraDownlinks:
                     found.id,
                 )
                 return None
-        return await self.move(found, feedback.state, feedback.info)
+        return await self.move(found, feedback.state, feedback.info, kind=sender.integration.kind)
 
     async def on_mqtt(self, topic: str, payload: bytes) -> None:
         """``lora/downlink/{devEui}`` with ``{"data"|"bytes","fPort","confirmed"}``; a client of

@@ -24,7 +24,8 @@ from typing import Any
 from lorafox.domain import Event, EventType, Severity, Uplink
 from lorafox.lora.integrations import Sender
 from lorafox.lora.model import MAX_GATEWAYS, LoraUplink, to_uplink
-from lorafox.ports.lora import LoraMessageStore
+from lorafox.metrics import LoraCounters
+from lorafox.ports.lora import LoraDeviceStore, LoraMessageStore
 from lorafox.ports.store import Ingested
 from lorafox.uplink.service import UplinkService
 
@@ -55,10 +56,14 @@ class LoraIngest:
         uplinks: UplinkService,
         record_event: Callable[[Event], None] | None = None,
         messages: LoraMessageStore | None = None,
+        devices: LoraDeviceStore | None = None,
+        counters: LoraCounters | None = None,
     ) -> None:
         self._uplinks = uplinks
         self._record_event = record_event
         self._messages = messages
+        self._devices = devices
+        self.counters = counters or LoraCounters()
         self._seen: OrderedDict[tuple[str, int], _Seen] = OrderedDict()
         self.last_integration: dict[str, str] = {}
         """DevEUI → the integration that brought its latest uplink (where downlinks go)."""
@@ -86,13 +91,39 @@ class LoraIngest:
                 self._seen.popitem(last=False)
         result = await self._uplinks.receive(uplink, sender=sender.principal)
         self.frames += 1
+        self.counters.frame(sender.integration.kind.value, stored=bool(result.stored))
         if not result.stored:
             self.duplicates += 1
             if not first:
                 await self._merge_gateways(uplink, seen)
-        if len(self.last_integration) < _SEEN_MAX or frame.dev_eui in self.last_integration:
-            self.last_integration[frame.dev_eui] = sender.integration.id
+        device = frame.dev_eui
+        if self.last_integration.get(device) != sender.integration.id and (
+            len(self.last_integration) < _SEEN_MAX or device in self.last_integration
+        ):
+            self.last_integration[device] = sender.integration.id
+            await self._save(device)
         return result
+
+    async def locate(self, device: str, lat: float, lng: float, radius: int | None) -> None:
+        """A position the network server solved: the device's latest message's location."""
+        if self._messages is not None:
+            await self._messages.locate_latest_message(device, lat, lng, radius)
+
+    async def load(self) -> None:
+        """Where each device's downlinks go, as saved before the last stop."""
+        if self._devices is None:
+            return
+        for device, integration, context in await self._devices.lora_devices(limit=_SEEN_MAX):
+            if integration is not None:
+                self.last_integration.setdefault(device, integration)
+            if context:
+                self.contexts.setdefault(device, context)
+
+    async def _save(self, device: str) -> None:
+        if self._devices is not None:
+            await self._devices.save_lora_device(
+                device, self.last_integration.get(device), self.contexts.get(device, {})
+            )
 
     async def _merge_gateways(self, copy: Uplink, seen: _Seen) -> None:
         known = seen.extra.get("gateways") or []
@@ -103,9 +134,14 @@ class LoraIngest:
         seen.extra = {**seen.extra, "gateways": [*known, *added][:MAX_GATEWAYS]}
         await self._messages.set_message_extra(copy.device, seen.time, copy.seq_number, seen.extra)
 
-    def remember(self, device: str, context: dict[str, str]) -> None:
-        if context and (len(self.contexts) < _SEEN_MAX or device in self.contexts):
-            self.contexts.setdefault(device, {}).update(context)
+    async def remember(self, device: str, context: dict[str, str]) -> None:
+        """Keep what the device's downlinks need (saved when it changed)."""
+        if not context or (len(self.contexts) >= _SEEN_MAX and device not in self.contexts):
+            return
+        known = self.contexts.setdefault(device, {})
+        if any(known.get(k) != v for k, v in context.items()):
+            known.update(context)
+            await self._save(device)
 
     def event(
         self,

@@ -74,7 +74,7 @@ class LoraNetwork:
         if device is None and report.event is not None:
             device = report.event.device
         if device is not None:
-            self._ingest.remember(device, report.context)
+            await self._ingest.remember(device, report.context)
         handled = Handled("ignored")
         if uplink is not None:
             result = await self._ingest.receive(sender, uplink)
@@ -92,6 +92,9 @@ class LoraNetwork:
                 sender, e.kind, e.message, device=e.device, severity=e.severity, data=e.data
             )
             handled = Handled("event")
+        if report.position is not None and device is not None:
+            where = report.position
+            await self._ingest.locate(device, where.lat, where.lng, where.radius)
         if uplink is not None:
             await self._downlinks.after_uplink(uplink.dev_eui)
         return handled

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -10,7 +11,7 @@ from typing import Any
 from lorafox.domain import DownlinkState, Severity
 from lorafox.lora.model import LoraUplink
 
-__all__ = ["Feedback", "NetworkEvent", "Report", "parse_time", "scalars"]
+__all__ = ["Feedback", "NetworkEvent", "Report", "Solved", "parse_time", "scalars", "solved"]
 
 _FRACTION = re.compile(r"(\.\d{6})\d+")
 
@@ -37,6 +38,32 @@ class NetworkEvent:
 
 
 @dataclass(slots=True, frozen=True)
+class Solved:
+    """A position the network server solved for the device itself."""
+
+    lat: float
+    lng: float
+    radius: int | None = None
+
+
+def solved(value: Any) -> Solved | None:
+    """``{"latitude","longitude","accuracy"?}`` → the position, None when absent or invalid."""
+    if not isinstance(value, dict):
+        return None
+    lat, lng, accuracy = (_number(value.get(k)) for k in ("latitude", "longitude", "accuracy"))
+    if lat is None or lng is None or not (-90 <= lat <= 90 and -180 <= lng <= 180):
+        return None
+    radius = round(accuracy) if accuracy is not None and 0 <= accuracy < 10_000_000 else None
+    return Solved(lat, lng, radius)
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value):
+        return None
+    return float(value)
+
+
+@dataclass(slots=True, frozen=True)
 class Report:
     """One message of a network server: an uplink, feedback on a downlink, an event, or
     nothing lorafox keeps (``ignored``). ``context`` holds what later downlinks need (the
@@ -47,6 +74,8 @@ class Report:
     event: NetworkEvent | None = None
     ignored: str | None = None
     context: dict[str, str] = field(default_factory=dict)
+    position: Solved | None = None
+    """A position solved for the device (ChirpStack ``location``, TTS ``location_solved``)."""
 
 
 def parse_time(value: Any) -> int | None:

@@ -21,7 +21,7 @@ from lorafox.lora.model import (
     normalize_eui,
     position,
 )
-from lorafox.lora.reports import Feedback, NetworkEvent, Report, parse_time, scalars
+from lorafox.lora.reports import Feedback, NetworkEvent, Report, parse_time, scalars, solved
 
 __all__ = ["CORRELATION_PREFIX", "KINDS", "correlation_id", "parse_message"]
 
@@ -91,9 +91,11 @@ def parse_message(body: dict[str, Any]) -> Report:
         feedback = Feedback(_FEEDBACK[kind], device=dev_eui, downlink_id=downlink_id, info=info)
         return Report(feedback=feedback, context=context)
     data = scalars(part)
+    found = solved(part.get("location")) if kind == "location_solved" else None
     return Report(
         event=NetworkEvent(kind, f"The Things Stack {kind}", dev_eui, Severity.INFO, data),
         context=context,
+        position=found,
     )
 
 

@@ -7,7 +7,7 @@ from typing import Any, Protocol
 
 from lorafox.domain import Downlink, DownlinkState, LoraIntegration
 
-__all__ = ["LoraDownlinkStore", "LoraIntegrationStore", "LoraMessageStore"]
+__all__ = ["LoraDeviceStore", "LoraDownlinkStore", "LoraIntegrationStore", "LoraMessageStore"]
 
 
 class LoraIntegrationStore(Protocol):
@@ -56,6 +56,23 @@ class LoraDownlinkStore(Protocol):
         """The downlink of ``device`` the network server knows as ``network_id``."""
         ...
 
+    async def release_lora_claims(self, claim: str) -> list[str]:
+        """Queue again the downlinks left holding ``claim`` (a hand-over cut short by a stop);
+        the devices with queued downlinks not handed over."""
+        ...
+
+
+class LoraDeviceStore(Protocol):
+    """Where each LoRa device's downlinks go, kept across restarts."""
+
+    async def save_lora_device(
+        self, device: str, integration_id: str | None, context: dict[str, str]
+    ) -> None: ...
+
+    async def lora_devices(self, *, limit: int) -> list[tuple[str, str | None, dict[str, str]]]:
+        """(DevEUI, integration, context), the most recently heard first."""
+        ...
+
 
 class LoraMessageStore(Protocol):
     async def set_message_extra(
@@ -63,4 +80,11 @@ class LoraMessageStore(Protocol):
     ) -> bool:
         """Replace the ``extra`` of the stored message (device, time, seqNumber); False when
         there is none."""
+        ...
+
+    async def locate_latest_message(
+        self, device: str, lat: float, lng: float, radius: int | None
+    ) -> bool:
+        """Give the device's latest message the position the network server solved (its
+        computed location); False when the device has no message."""
         ...

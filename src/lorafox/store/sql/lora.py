@@ -14,7 +14,7 @@ from lorafox.errors import Conflict, NotFound
 from lorafox.store.sql.database import Repository
 from lorafox.store.sql.downlinks import downlink_from_row
 from lorafox.store.sql.rows import columns
-from lorafox.store.sql.tables import downlinks, groups, lora_integrations, messages
+from lorafox.store.sql.tables import downlinks, groups, lora_devices, lora_integrations, messages
 
 __all__ = ["LoraRepository"]
 
@@ -106,6 +106,70 @@ class LoraRepository(Repository):
         async with self._db.writing() as conn:
             result = await conn.execute(stmt)
         return bool(result.rowcount)
+
+    async def locate_latest_message(
+        self, device: str, lat: float, lng: float, radius: int | None
+    ) -> bool:
+        latest = (
+            select(messages.c.id)
+            .where(messages.c.device == device)
+            .order_by(messages.c.time.desc(), messages.c.id.desc())
+            .limit(1)
+        )
+        stmt = (
+            update(messages)
+            .where(messages.c.id == latest.scalar_subquery())
+            .values(computed_lat=lat, computed_lng=lng, computed_radius=radius)
+        )
+        async with self._db.writing() as conn:
+            result = await conn.execute(stmt)
+        return bool(result.rowcount)
+
+    # -- downlink routes ------------------------------------------------------------------------
+
+    async def save_lora_device(
+        self, device: str, integration_id: str | None, context: dict[str, str]
+    ) -> None:
+        values = {"integration_id": integration_id, "context": context, "updated_at": _now()}
+        stmt = (
+            self._db.insert(lora_devices)
+            .values(dev_eui=device, **values)
+            .on_conflict_do_update(index_elements=[lora_devices.c.dev_eui], set_=values)
+        )
+        async with self._db.writing() as conn:
+            await conn.execute(stmt)
+
+    async def lora_devices(self, *, limit: int) -> list[tuple[str, str | None, dict[str, str]]]:
+        query = select(lora_devices).order_by(lora_devices.c.updated_at.desc()).limit(limit)
+        async with self._db.reading() as conn:
+            rows = (await conn.execute(query)).all()
+        return [
+            (r.dev_eui, r.integration_id, {str(k): str(v) for k, v in (r.context or {}).items()})
+            for r in rows
+        ]
+
+    async def release_lora_claims(self, claim: str) -> list[str]:
+        stmt = (
+            update(downlinks)
+            .where(
+                downlinks.c.state == DownlinkState.QUEUED.value,
+                downlinks.c.port.is_not(None),
+                downlinks.c.network_id == claim,
+            )
+            .values(network_id=None)
+        )
+        waiting = (
+            select(downlinks.c.device)
+            .where(
+                downlinks.c.state == DownlinkState.QUEUED.value,
+                downlinks.c.port.is_not(None),
+                downlinks.c.network_id.is_(None),
+            )
+            .distinct()
+        )
+        async with self._db.writing() as conn:
+            await conn.execute(stmt)
+            return [r[0] for r in (await conn.execute(waiting)).all()]
 
     # -- downlinks ------------------------------------------------------------------------------
 

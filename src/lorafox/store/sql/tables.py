@@ -39,6 +39,7 @@ __all__ = [
     "downlinks",
     "events",
     "groups",
+    "lora_devices",
     "lora_integrations",
     "mail_outbox",
     "messages",
@@ -521,6 +522,15 @@ lora_integrations = Table(
     Column("token_hash", String(64), nullable=False),  # SHA-256 of the Bearer token, hex
     Column("created_at", BigInteger, nullable=False),
     Index("ix_lora_integrations_group", "group_id"),
+)
+
+lora_devices = Table(
+    "lora_devices",
+    metadata,
+    Column("dev_eui", String(16), primary_key=True),
+    Column("integration_id", String(24)),  # the one that brought its latest uplink
+    Column("context", JSON, nullable=False),  # what its downlinks need (push URL, ids)
+    Column("updated_at", BigInteger, nullable=False),
 )
 
 mail_outbox = Table(
