@@ -14,7 +14,7 @@ Authentication errors are DynamoDB's (all HTTP 400, as DynamoDB answers them):
 ``InvalidSignatureException`` (wrong signature, wrong secret, clock skew over 15 minutes).
 Any region is accepted in the credential scope and echoed in ARNs; the service must be
 ``dynamodb``. The secret of an access key is looked up once a second at most
-(``SECRET_SECONDS``), not at every request.
+(``lorafox.auth.access_keys``), not at every request.
 
 Authorization: a table belongs to a group; an API user sees the tables of its group's subtree
 and reads or writes them as its profiles allow (``lorafox.tables.access``, docs/dynamodb.md).
@@ -23,7 +23,6 @@ and reads or writes them as its profiles allow (``lorafox.tables.access``, docs/
 from __future__ import annotations
 
 import logging
-import time
 import uuid
 import zlib
 from typing import Any
@@ -42,6 +41,7 @@ from lorafox.api.dynamodb_http import (
     response_coding,
 )
 from lorafox.auth import rbac
+from lorafox.auth.access_keys import AccessKeys
 from lorafox.auth.principals import PrincipalAuthenticator
 from lorafox.auth.sigv4 import SigV4Error, SigV4Request, SigV4Verifier
 from lorafox.domain import Principal, Profile
@@ -69,9 +69,6 @@ TARGET_PREFIX = "DynamoDB_20120810."
 STREAMS_TARGET_PREFIX = "DynamoDBStreams_20120810."
 """The ``dynamodbstreams`` API's operations (ListStreams, GetRecords, …), on the same endpoint."""
 DOCS_PATH = "/api/docs"
-SECRET_SECONDS = 1.0
-"""How long an access key's secret (or its absence) looked up for one request serves the next:
-a deleted API user or a renewed password applies within that time."""
 _CONTENT_TYPE = b"application/x-amz-json-1.0"
 
 
@@ -130,25 +127,9 @@ class DynamoDBEndpoint:
     def __init__(self, operations: TableOperations, auth: PrincipalAuthenticator) -> None:
         self._operations = operations
 
-        remembered: dict[str, tuple[float, tuple[Principal, str] | None]] = {}
-
-        async def api_user(login: str) -> tuple[Principal, str] | None:
-            now = time.monotonic()
-            hit = remembered.get(login)
-            if hit is not None and now - hit[0] < SECRET_SECONDS:
-                return hit[1]
-            found = await auth.api_user_secret(login)
-            if len(remembered) >= 10_000:
-                remembered.clear()
-            remembered[login] = (now, found)
-            return found
-
-        async def lookup(login: str) -> str | None:
-            found = await api_user(login)
-            return None if found is None else found[1]
-
-        self._api_user = api_user
-        self._verifier = SigV4Verifier(lookup, service="dynamodb")
+        keys = AccessKeys(auth)
+        self._api_user = keys.api_user
+        self._verifier = SigV4Verifier(keys.secret, service="dynamodb")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         origin = _header(scope, b"origin") is not None

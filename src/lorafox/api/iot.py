@@ -33,6 +33,7 @@ from urllib.parse import parse_qs, unquote
 import orjson
 
 from lorafox.api.asgi import Receive, Scope, Send, read_body, respond
+from lorafox.auth.access_keys import AccessKeys
 from lorafox.auth.principals import PrincipalAuthenticator
 from lorafox.auth.sigv4 import SigV4Error, SigV4Request, SigV4Verifier
 from lorafox.domain import Principal
@@ -55,7 +56,6 @@ log = logging.getLogger(__name__)
 MAX_RULE_BYTES = 256 * 1024
 MAX_MESSAGE_BYTES = 128 * 1024
 """AWS IoT's limit on a message's payload."""
-SECRET_SECONDS = 1.0
 ACCOUNT = "000000000000"
 
 Publish = Callable[[Principal, str, bytes, int, bool, str | None], Awaitable[None]]
@@ -108,25 +108,9 @@ class IotEndpoint:
         self._rules = rules
         self._auth = auth
         self._publish = publish
-        remembered: dict[str, tuple[float, tuple[Principal, str] | None]] = {}
-
-        async def api_user(login: str) -> tuple[Principal, str] | None:
-            now = time.monotonic()
-            hit = remembered.get(login)
-            if hit is not None and now - hit[0] < SECRET_SECONDS:
-                return hit[1]
-            found = await auth.api_user_secret(login)
-            if len(remembered) >= 10_000:
-                remembered.clear()
-            remembered[login] = (now, found)
-            return found
-
-        async def lookup(login: str) -> str | None:
-            found = await api_user(login)
-            return None if found is None else found[1]
-
-        self._api_user = api_user
-        self._verifier = SigV4Verifier(lookup)
+        keys = AccessKeys(auth)
+        self._api_user = keys.api_user
+        self._verifier = SigV4Verifier(keys.secret)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         status, body = 200, b""
