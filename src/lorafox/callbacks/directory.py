@@ -13,6 +13,7 @@ class CallbackDirectory:
     def __init__(self, store: CallbackStore) -> None:
         self._store = store
         self._by_type: dict[str, list[Callback]] = {}
+        self._by_id: dict[str, Callback] = {}
 
     def __bool__(self) -> bool:
         """Whether any device type has an enabled callback."""
@@ -23,6 +24,7 @@ class CallbackDirectory:
         for callback in await self._store.all_callbacks():
             if callback.enabled:
                 self._by_type.setdefault(callback.device_type_id, []).append(callback)
+        self._index()
 
     async def refresh(self, device_type_id: str) -> None:
         """Read ``device_type_id``'s callbacks again (after a change)."""
@@ -31,6 +33,10 @@ class CallbackDirectory:
             self._by_type[device_type_id] = enabled
         else:
             self._by_type.pop(device_type_id, None)
+        self._index()
+
+    def _index(self) -> None:
+        self._by_id = {c.id: c for found in self._by_type.values() for c in found}
 
     def of_type(self, device_type_id: str | None) -> list[Callback]:
         """The enabled callbacks of a device type."""
@@ -38,9 +44,7 @@ class CallbackDirectory:
 
     def by_id(self, callback_id: str) -> Callback | None:
         """An enabled callback."""
-        return next(
-            (c for found in self._by_type.values() for c in found if c.id == callback_id), None
-        )
+        return self._by_id.get(callback_id)
 
     def downlink_hook(self, device_type_id: str | None) -> Callback | None:
         """The device type's enabled downlink callback, if it has one."""

@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import quote
 
 from lorafox.domain import CallbackSubtype, CallbackType, StoredUplink
+from lorafox.domain.lora import LORA_NETWORK
 from lorafox.errors import InvalidInput
 
 __all__ = [
@@ -29,6 +30,8 @@ __all__ = [
 _TOKEN = re.compile(r"\{([A-Za-z][A-Za-z0-9_]*)(?:#([^{}#]{1,64}))?\}")
 _CUSTOM = "customData"
 
+_LORA = ("devEui", "appEui", "fPort", "fCnt", "dataRate", "frequency", "deviceName")
+"""A LoRa uplink's own variables (empty for a Sigfox message), named as lorafox stores them."""
 _UPLINK = (
     "device",
     "time",
@@ -42,6 +45,7 @@ _UPLINK = (
     "rssi",
     "seqNumber",
     "deviceTypeId",
+    *_LORA,
 )
 _VARIABLES: dict[tuple[CallbackType, CallbackSubtype | None], tuple[str, ...]] = {
     (CallbackType.DATA, CallbackSubtype.UPLINK): _UPLINK,
@@ -154,7 +158,9 @@ def uplink_values(stored: StoredUplink, device_type_id: str) -> dict[str, Any]:
     """A stored uplink's DATA variables by their Sigfox names (``time`` in seconds), for a
     device of ``device_type_id``."""
     u = stored.uplink
+    extra = u.extra if u.extra.get("network") == LORA_NETWORK else {}
     return {
+        **{name: extra.get(name) for name in _LORA},
         "device": u.device,
         "time": u.time // 1000,
         "duplicate": u.duplicate,
