@@ -101,13 +101,18 @@ def _configure(http_port: int, admin_password: str, receiver_port: int, callback
 
 
 def _waiting(data_dir: Path) -> int:
+    """Deliveries owed: the outbox's pending rows, and each callback's messages after its
+    cursor (every message of the load is of the callbacks' device type)."""
     db = sqlite3.connect(data_dir / "lorafox.db")
     try:
-        return int(
-            db.execute(
-                "SELECT count(*) FROM callback_deliveries WHERE state = 'pending'"
-            ).fetchone()[0]
-        )
+        pending = db.execute(
+            "SELECT count(*) FROM callback_deliveries WHERE state = 'pending'"
+        ).fetchone()[0]
+        behind = db.execute(
+            "SELECT coalesce(sum((SELECT count(*) FROM messages WHERE id > c.value)), 0)"
+            " FROM cursors c WHERE c.name LIKE 'callback:%'"
+        ).fetchone()[0]
+        return int(pending) + int(behind)
     finally:
         db.close()
 

@@ -446,7 +446,7 @@ class Service:
             events.log.record_later,
             mailer,
         )
-        pipeline.add_sink(outgoing.dispatcher.add)
+        pipeline.add_sink(outgoing.sender.add)
         pipeline.add_sink(outgoing.mails.add)
         alerts, notifier = await self._alerts(store, identity, management, mailer)
         events.log.listeners.append(notifier.observe)

@@ -2,28 +2,29 @@
 device type's callbacks name, as the Sigfox Back-End does.
 
 ``config`` (the callbacks of a device type), ``directory`` (the enabled ones, in memory),
-``templates`` (Sigfox's variables), ``dispatch`` (stored uplinks → stored deliveries),
-``sender`` (deliveries → HTTP requests, retried), ``downlink_hook`` (the BIDIR callback that
-answers a device waiting for a downlink), ``destinations`` (which addresses requests may
-reach), ``failures`` (what was not delivered).
+``templates`` (Sigfox's variables), ``requests`` (a callback's request for a message),
+``lanes`` (stored uplinks → first attempts, a cursor per callback), ``sender`` (first
+attempts and the outbox's deliveries → HTTP requests, retried), ``downlink_hook`` (the BIDIR
+callback that answers a device waiting for a downlink), ``destinations`` (which addresses
+requests may reach), ``failures`` (what was not delivered).
 """
 
 from lorafox.callbacks.config import CallbackChanges, DeviceTypeCallbacks
 from lorafox.callbacks.destinations import DestinationGuard
 from lorafox.callbacks.directory import CallbackDirectory
-from lorafox.callbacks.dispatch import CallbackDispatcher
 from lorafox.callbacks.downlink_hook import DownlinkHooks
 from lorafox.callbacks.failures import NotDelivered
+from lorafox.callbacks.lanes import Lanes
 from lorafox.callbacks.sender import CallbackSender, Delivering
 
 __all__ = [
     "CallbackChanges",
     "CallbackDirectory",
-    "CallbackDispatcher",
     "CallbackSender",
     "Delivering",
     "DestinationGuard",
     "DeviceTypeCallbacks",
     "DownlinkHooks",
+    "Lanes",
     "NotDelivered",
 ]

@@ -42,6 +42,10 @@ class CallbackDirectory:
         """The enabled callbacks of a device type."""
         return self._by_type.get(device_type_id or "", [])
 
+    def all(self) -> list[Callback]:
+        """Every enabled callback."""
+        return list(self._by_id.values())
+
     def by_id(self, callback_id: str) -> Callback | None:
         """An enabled callback."""
         return self._by_id.get(callback_id)

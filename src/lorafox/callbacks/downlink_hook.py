@@ -18,7 +18,7 @@ import orjson
 
 from lorafox.callbacks.destinations import DestinationGuard
 from lorafox.callbacks.directory import CallbackDirectory
-from lorafox.callbacks.dispatch import request_for
+from lorafox.callbacks.requests import request_for
 from lorafox.domain import StoredUplink, Uplink
 from lorafox.errors import InvalidInput
 from lorafox.ports.callbacks import HookAnswer

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from lorafox.auth import rbac
-from lorafox.callbacks.dispatch import request_for, values_request
+from lorafox.callbacks.requests import request_for, values_request
 from lorafox.devices import DeviceManagement
 from lorafox.domain import CallbackChannel, CallbackRequest, Delivery, Principal, StoredUplink
 from lorafox.ports.callbacks import CallbackStore, DeliveryQuery, WithMessage

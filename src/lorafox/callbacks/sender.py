@@ -21,7 +21,8 @@ import httpx
 
 from lorafox.callbacks.destinations import DestinationGuard, DestinationRefused
 from lorafox.callbacks.directory import CallbackDirectory
-from lorafox.callbacks.dispatch import batch_request_for, request_for, values_request
+from lorafox.callbacks.lanes import Lane, Lanes
+from lorafox.callbacks.requests import batch_request_for, request_for, values_request
 from lorafox.callbacks.templates import render, uplink_values
 from lorafox.domain import (
     Callback,
@@ -36,7 +37,7 @@ from lorafox.domain import (
     StoredUplink,
 )
 from lorafox.errors import LorafoxError
-from lorafox.ports.callbacks import AttemptOutcome, CallbackStore
+from lorafox.ports.callbacks import AttemptOutcome, CallbackStore, WithMessage
 
 __all__ = ["CallbackSender", "Delivering", "mail_for", "next_attempt"]
 
@@ -46,6 +47,24 @@ MAX_LINES = 500
 """Messages in one request of a BATCH_URL callback."""
 _COALESCE_S = 0.02
 """How long outcomes are gathered before they are recorded together."""
+_CURSOR_EVERY_S = 1.0
+"""How often the lanes' cursors are stored when no outcome comes."""
+
+
+def first_delivery(callback: Callback, stored: StoredUplink, now: int) -> Delivery:
+    """A lane's first attempt for ``stored``: not a row (yet)."""
+    return Delivery(
+        id=0,
+        callback_id=callback.id,
+        device_type_id=callback.device_type_id,
+        device=stored.uplink.device,
+        message_id=stored.id,
+        message_time=stored.uplink.time,
+        state=DeliveryState.PENDING,
+        attempts=0,
+        next_attempt_at=now,
+        created_at=now,
+    )
 
 
 @dataclass(slots=True, frozen=True)
@@ -99,8 +118,10 @@ class CallbackSender:
         *,
         poll_interval: float = 0.5,
         mail: Callable[[Sequence[Mail]], Awaitable[bool]] | None = None,
+        lanes: Lanes | None = None,
     ) -> None:
         self._store = store
+        self._lanes = lanes
         self._mail = mail
         self._directory = directory
         self._guard = guard
@@ -115,6 +136,9 @@ class CallbackSender:
             headers={"User-Agent": "lorafox callbacks"},
         )
         self._in_flight: set[int] = set()  # deliveries until their outcome is recorded
+        self._first = 0  # first attempts (of the lanes) in flight
+        self._rows_changed = True  # the outbox's rows may have become due
+        self._rows_read_at = 0.0
         self._per_destination: dict[str, int] = {}  # requests in flight
         self._tasks: set[asyncio.Task[None]] = set()
         self._dead: set[str] = set()
@@ -127,7 +151,17 @@ class CallbackSender:
         self._dead = {c.id for c in await self._store.all_callbacks() if c.dead}
 
     def wake(self) -> None:
+        """Deliveries were stored or made due again."""
+        self._rows_changed = True
         self._wakeup.set()
+
+    def add(self, stored: Sequence[StoredUplink]) -> None:
+        """A pipeline sink: newly committed uplinks, for the lanes (nothing is awaited)."""
+        if self._lanes is not None and self._lanes.lanes:
+            self._lanes.add(stored)
+            self._wakeup.set()
+        elif self._lanes is not None:
+            self._lanes.add(stored)
 
     async def run(self) -> None:
         recorder = asyncio.create_task(self._record_outcomes())
@@ -150,10 +184,17 @@ class CallbackSender:
     async def _start_due(self) -> int:
         """Start the due deliveries whose destination has room (those of a BATCH_URL callback
         together, in one request); how many started."""
-        free = self._settings.max_in_flight - len(self._in_flight)
+        free = self._settings.max_in_flight - len(self._in_flight) - self._first
         if free <= 0:
             return 0
-        due = await self._store.due(self._clock(), free * 4, skip=self._in_flight)
+        loop = asyncio.get_running_loop()
+        due: list[WithMessage] = []
+        if self._rows_changed or loop.time() - self._rows_read_at >= self._poll_interval:
+            self._rows_changed = False
+            self._rows_read_at = loop.time()
+            due = await self._store.due(self._clock(), free * 4, skip=self._in_flight)
+            if len(due) == free * 4:
+                self._rows_changed = True  # more may be due
         started = 0
         batches: dict[str, list[tuple[Delivery, StoredUplink]]] = {}
         for delivery, message in due:
@@ -184,14 +225,63 @@ class CallbackSender:
             assert callback is not None  # noqa: S101 - read just above, on the same loop turn
             request = batch_request_for(callback, [message for _, message in items])
             started += self._start([delivery for delivery, _ in items], request)
+        if started < free and self._lanes is not None:
+            started += await self._start_first(free - started)
         return started
+
+    async def _start_first(self, free: int) -> int:
+        """Start the lanes' first attempts, a request per lane in turn while there is room."""
+        assert self._lanes is not None  # noqa: S101 - checked by the caller
+        now = self._clock()
+        active = [
+            (lane, callback)
+            for lane in list(self._lanes.lanes.values())
+            if (callback := self._directory.by_id(lane.callback_id)) is not None
+        ]
+        started = 0
+        while active and started < free:
+            still = []
+            for lane, callback in active:
+                if started >= free:
+                    break
+                await self._lanes.fill(lane, callback)
+                if not self._lanes.ready(lane, callback, now):
+                    continue
+                count = self._start_lane(lane, callback, now)
+                if count:
+                    started += count
+                    still.append((lane, callback))
+            active = still
+        return started
+
+    def _start_lane(self, lane: Lane, callback: Callback, now: int) -> int:
+        """Start the lane's next request (or mail); how many messages it carries."""
+        batch = callback.channel is CallbackChannel.BATCH_URL
+        taken = lane.hand_out(MAX_LINES if batch else 1)
+        deliveries = [first_delivery(callback, stored, now) for stored in taken]
+        if callback.channel is CallbackChannel.EMAIL:
+            values = uplink_values(taken[0], callback.device_type_id)
+            count = self._start_mail(deliveries[0], mail_for(callback, values))
+        elif batch:
+            count = self._start(deliveries, batch_request_for(callback, taken))
+        else:
+            count = self._start(deliveries, request_for(callback, taken[0]))
+        if not count:
+            lane.put_back(taken)
+        return count
+
+    def _track(self, delivery: Delivery) -> None:
+        if delivery.id:
+            self._in_flight.add(delivery.id)
+        else:
+            self._first += 1
 
     def _start_mail(self, delivery: Delivery, mail: Mail) -> int:
         """Queue an EMAIL callback's mail in the mail outbox (its delivery is then made)."""
         if self._per_destination.get("mail:", 0) >= self._settings.per_destination:
             return 0
         self._per_destination["mail:"] = self._per_destination.get("mail:", 0) + 1
-        self._in_flight.add(delivery.id)
+        self._track(delivery)
         task = asyncio.create_task(self._mail_attempt(delivery, mail))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -221,7 +311,7 @@ class CallbackSender:
             return 0
         self._per_destination[destination] = self._per_destination.get(destination, 0) + 1
         for delivery in deliveries:
-            self._in_flight.add(delivery.id)
+            self._track(delivery)
         task = asyncio.create_task(self._attempt(deliveries, request, destination, deleted))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -287,30 +377,54 @@ class CallbackSender:
         """Record the attempts' outcomes, those finished together in one transaction; a
         delivery is taken again (or not) only once its outcome is recorded."""
         while True:
-            await self._outcome_ready.wait()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(_CURSOR_EVERY_S):
+                    await self._outcome_ready.wait()
             await asyncio.sleep(_COALESCE_S)
             self._outcome_ready.clear()
             await self._flush_outcomes()
 
     async def _flush_outcomes(self) -> None:
         batch, self._outcomes = self._outcomes, []
-        if not batch:
-            return
+        updates = [(d.id, outcome) for d, outcome in batch if d.id]
+        lanes = {} if self._lanes is None else self._lanes.lanes
+        for delivery, outcome in batch:
+            if not delivery.id:
+                self._first -= 1
+                lane = lanes.get(delivery.callback_id)
+                if lane is not None:
+                    lane.finished(delivery, outcome)
+        rows: list[Delivery] = []
+        moved: dict[str, int] = {}
+        for callback_id, lane in lanes.items():
+            if self._directory.by_id(callback_id) is None:
+                continue  # deleted or disabled meanwhile: its lane is dropped next
+            rows += lane.advance()
+            if lane.cursor != lane.saved:
+                moved[callback_id] = lane.cursor
         try:
-            await self._store.record_attempts([(d.id, outcome) for d, outcome in batch])
+            await self._store.record_attempts(updates, rows, moved)
         except LorafoxError as exc:  # they stay pending and in flight: recorded later
             log.error("callbacks: cannot record %d deliveries: %s", len(batch), exc)
-            self._outcomes[:0] = batch
+            self._outcomes[:0] = [(d, outcome) for d, outcome in batch if d.id]
+            for row in rows:
+                if (lane := lanes.get(row.callback_id)) is not None:
+                    lane.failed.append(row)
             await asyncio.sleep(1)
             self._outcome_ready.set()
             return
+        for callback_id, cursor in moved.items():
+            lanes[callback_id].saved = cursor
+        if rows:
+            self._rows_changed = True
         for delivery, outcome in batch:
             self._in_flight.discard(delivery.id)
             if outcome.state is DeliveryState.FAILED and delivery.callback_id not in self._dead:
                 await self._mark(delivery, dead=True, why=outcome.last_error or "")
             elif outcome.state is DeliveryState.DELIVERED and delivery.callback_id in self._dead:
                 await self._mark(delivery, dead=False, why="")
-        self._wakeup.set()
+        if batch or rows:
+            self._wakeup.set()
 
     async def _mark(self, delivery: Delivery, *, dead: bool, why: str) -> None:
         await self._store.set_dead(delivery.callback_id, dead)

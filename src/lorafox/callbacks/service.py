@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from lorafox.callbacks.config import DeviceTypeCallbacks
 from lorafox.callbacks.destinations import DestinationGuard
 from lorafox.callbacks.directory import CallbackDirectory
-from lorafox.callbacks.dispatch import CallbackDispatcher
 from lorafox.callbacks.downlink_hook import DownlinkHooks
 from lorafox.callbacks.failures import NotDelivered
+from lorafox.callbacks.lanes import Lanes
 from lorafox.callbacks.mails import MessageMails
 from lorafox.callbacks.reports import ReportForwarder
 from lorafox.callbacks.sender import CallbackSender, Delivering
@@ -32,7 +32,7 @@ class OutgoingCallbacks:
     not_delivered: NotDelivered
     hooks: DownlinkHooks
     reports: ReportForwarder
-    dispatcher: CallbackDispatcher
+    lanes: Lanes
     sender: CallbackSender
     mails: MessageMails
 
@@ -47,7 +47,7 @@ class OutgoingCallbacks:
         report: Callable[[Event], None],
         mailer: Mailer,
     ) -> OutgoingCallbacks:
-        """Build the parts and read what they start from (the callbacks, the cursor)."""
+        """Build the parts and read what they start from (the callbacks, their cursors)."""
         s = settings
         guard = DestinationGuard(
             [ipaddress.ip_network(n, strict=False) for n in s.allowed_networks]
@@ -62,36 +62,38 @@ class OutgoingCallbacks:
         )
         directory = CallbackDirectory(store)
         await directory.load()
+        lanes = Lanes(store, directory, messages, devices.registry.device_type_of)
+        await lanes.start()
         sender = CallbackSender(
-            store, directory, guard, delivering, clock, report, mail=mailer.send
+            store, directory, guard, delivering, clock, report, mail=mailer.send, lanes=lanes
         )
-        dispatcher = CallbackDispatcher(
-            store, directory, messages, devices.registry.device_type_of, clock, sender.wake
-        )
-        await dispatcher.start()
         await sender.start()
+
+        async def changed(device_type_id: str) -> None:
+            await directory.refresh(device_type_id)
+            await lanes.changed()
+
         return cls(
-            config=DeviceTypeCallbacks(store, devices.types, guard, directory.refresh),
+            config=DeviceTypeCallbacks(store, devices.types, guard, changed),
             not_delivered=NotDelivered(store, devices, clock, sender.wake),
             hooks=DownlinkHooks(directory, guard, clock, timeout=s.downlink_timeout_seconds),
             reports=ReportForwarder(
                 store, directory, devices.registry.device_type_of, clock, sender.wake
             ),
-            dispatcher=dispatcher,
+            lanes=lanes,
             sender=sender,
             mails=MessageMails(devices.registry, mailer),
         )
 
     async def run(self) -> None:
-        """Dispatch and deliver until ``close``."""
+        """Deliver until ``close``."""
         async with asyncio.TaskGroup() as tasks:
-            tasks.create_task(self.dispatcher.run())
             tasks.create_task(self.sender.run())
             tasks.create_task(self.mails.run())
 
     async def close(self, run: asyncio.Task[None]) -> None:
-        """Handle the messages already stored, then stop delivering (``run`` is its task)."""
-        self.dispatcher.close()
+        """Stop delivering (``run`` is its task): the attempts in flight get a moment to finish
+        and the cursors are stored."""
         self.sender.close()
         await self.mails.close()
         await run

@@ -1,10 +1,11 @@
-"""What outgoing callbacks need from a database: the callbacks of device types, and the
-outbox of requests they make (one row per callback and message, kept until delivered or given
-up, so a restart neither loses nor repeats a confirmed one)."""
+"""What outgoing callbacks need from a database: the callbacks of device types, a cursor per
+callback over the messages, and the outbox of the requests whose first attempt failed (a row
+per callback and message, kept until delivered or given up), so a restart neither loses nor
+repeats a confirmed one."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -71,18 +72,33 @@ class CallbackStore(Protocol):
     async def delete_callback(self, callback_id: str) -> None: ...
 
     async def get_cursor(self) -> int | None:
-        """The id of the last message whose deliveries were made (None before the first)."""
+        """The outbox's cursor from before each callback had its own: the id of the last
+        message whose deliveries were stored as rows (None if there never was one)."""
 
     async def enqueue(self, deliveries: Sequence[Delivery], cursor: int | None) -> None:
         """Store ``deliveries`` (their ``id`` is chosen by the store; one already owed for the
-        same message or report is left out) and move the cursor to ``cursor`` (unless None),
+        same message or report is left out) and move that cursor to ``cursor`` (unless None),
         in one transaction."""
+
+    async def lane_cursors(self) -> dict[str, int]:
+        """Each callback's cursor (by callback id): the last message id up to which it was
+        delivered, or owes a row of ``callback_deliveries``."""
+
+    async def owed_after(self, callback_id: str, message_id: int) -> set[int]:
+        """The messages after ``message_id`` that ``callback_id`` has a delivery row for."""
 
     async def due(self, now: int, limit: int, skip: Collection[int] = ()) -> list[WithMessage]:
         """Pending deliveries whose next attempt is due, oldest first, but those in ``skip``."""
 
-    async def record_attempts(self, outcomes: Sequence[tuple[int, AttemptOutcome]]) -> None:
-        """Record the outcome of an attempt of each delivery (by id), in one transaction."""
+    async def record_attempts(
+        self,
+        outcomes: Sequence[tuple[int, AttemptOutcome]],
+        rows: Sequence[Delivery] = (),
+        lanes: Mapping[str, int] | None = None,
+    ) -> None:
+        """In one transaction: record the outcome of an attempt of each delivery (by id), store
+        ``rows`` (first attempts that failed, or were delivered beyond their callback's cursor;
+        one already there is left out) and move the callbacks' cursors to ``lanes``."""
 
     async def not_delivered(self, query: DeliveryQuery) -> list[WithMessage]: ...
 

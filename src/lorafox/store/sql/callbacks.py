@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import sqlite3
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Row, Select, bindparam, delete, insert, select, update
@@ -15,9 +14,12 @@ from lorafox.store.sql.messages import stored_uplink
 from lorafox.store.sql.rows import columns, record
 from lorafox.store.sql.tables import callback_deliveries, callbacks, cursors, messages
 
-__all__ = ["CallbackRepository", "FastCallbackRepository"]
+__all__ = ["CallbackRepository"]
 
 CURSOR = "callbacks"
+"""The cursor of the outbox before each callback had its own (read once, to start them)."""
+LANE = "callback:"
+"""The prefix of a callback's cursor: the last message it owes nothing to without a row."""
 _OUTCOME = ("state", "attempts", "next_attempt_at", "last_status", "last_error", "ended_at")
 
 
@@ -87,6 +89,7 @@ class CallbackRepository(Repository):
                 delete(callback_deliveries).where(callback_deliveries.c.callback_id == callback_id)
             )
             await conn.execute(delete(callbacks).where(callbacks.c.id == callback_id))
+            await conn.execute(delete(cursors).where(cursors.c.name == LANE + callback_id))
 
     async def get_cursor(self) -> int | None:
         async with self._db.reading() as conn:
@@ -130,9 +133,44 @@ class CallbackRepository(Repository):
             found = [_delivery(row) for row in await conn.execute(query)]
         return await self._with_messages(found)
 
-    async def record_attempts(self, outcomes: Sequence[tuple[int, AttemptOutcome]]) -> None:
-        if not outcomes:
+    async def lane_cursors(self) -> dict[str, int]:
+        query = select(cursors).where(cursors.c.name.startswith(LANE, autoescape=True))
+        async with self._db.reading() as conn:
+            return {row.name[len(LANE) :]: int(row.value) for row in await conn.execute(query)}
+
+    async def owed_after(self, callback_id: str, message_id: int) -> set[int]:
+        d = callback_deliveries.c
+        query = select(d.message_id).where(d.callback_id == callback_id, d.message_id > message_id)
+        async with self._db.reading() as conn:
+            return {int(value) for value in await conn.scalars(query)}
+
+    async def record_attempts(
+        self,
+        outcomes: Sequence[tuple[int, AttemptOutcome]],
+        rows: Sequence[Delivery] = (),
+        lanes: Mapping[str, int] | None = None,
+    ) -> None:
+        if not outcomes and not rows and not lanes:
             return
+        async with self._db.writing() as conn:
+            if outcomes:
+                await conn.execute(*self._outcomes(outcomes))
+            if rows:
+                await conn.execute(
+                    self._db.insert(callback_deliveries).on_conflict_do_nothing(),
+                    [columns(r, callback_deliveries, skip=("id",)) for r in rows],
+                )
+            for callback_id, value in (lanes or {}).items():
+                stmt = self._db.insert(cursors).values(name=LANE + callback_id, value=value)
+                stmt = stmt.on_conflict_do_update(
+                    index_elements=[cursors.c.name], set_={"value": value}
+                )
+                await conn.execute(stmt)
+
+    @staticmethod
+    def _outcomes(
+        outcomes: Sequence[tuple[int, AttemptOutcome]],
+    ) -> tuple[Any, list[dict[str, Any]]]:
         d = callback_deliveries.c
         stmt = (
             update(callback_deliveries)
@@ -142,8 +180,7 @@ class CallbackRepository(Repository):
         rows = [
             {"delivery_id": i, **columns(outcome, callback_deliveries)} for i, outcome in outcomes
         ]
-        async with self._db.writing() as conn:
-            await conn.execute(stmt, rows)
+        return stmt, rows
 
     async def not_delivered(self, query: DeliveryQuery) -> list[WithMessage]:
         d = callback_deliveries.c
@@ -172,45 +209,3 @@ class CallbackRepository(Repository):
             await conn.execute(
                 update(callbacks).where(callbacks.c.id == callback_id).values(dead=dead)
             )
-
-
-_INSERT = (
-    "INSERT OR IGNORE INTO callback_deliveries (callback_id, device_type_id, device,"
-    " message_id, message_time, state, attempts, next_attempt_at, created_at)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
-)
-_CURSOR = (
-    "INSERT INTO cursors (name, value) VALUES (?, ?)"
-    " ON CONFLICT (name) DO UPDATE SET value = excluded.value"
-)
-
-
-class FastCallbackRepository(CallbackRepository):
-    """``CallbackRepository`` with the outbox filled on SQLite's raw writer (a row per message
-    and callback, at the ingest rate)."""
-
-    async def enqueue(self, deliveries: Sequence[Delivery], cursor: int | None) -> None:
-        if cursor is None or any(d.message_id is None for d in deliveries):
-            await super().enqueue(deliveries, cursor)  # reports: rare, on SQLAlchemy
-            return
-        rows = [
-            (
-                d.callback_id,
-                d.device_type_id,
-                d.device,
-                d.message_id,
-                d.message_time,
-                d.state.value,
-                d.attempts,
-                d.next_attempt_at,
-                d.created_at,
-            )
-            for d in deliveries
-        ]
-
-        def work(sql: sqlite3.Cursor) -> None:
-            if rows:
-                sql.executemany(_INSERT, rows)
-            sql.execute(_CURSOR, (CURSOR, cursor))
-
-        await self._db.fast_write(work)

@@ -9,7 +9,7 @@ table items have a fast path on raw sqlite3 connections (``sqlite_writer``); els
 from __future__ import annotations
 
 from lorafox.store.sql.alerts import AlertRepository
-from lorafox.store.sql.callbacks import CallbackRepository, FastCallbackRepository
+from lorafox.store.sql.callbacks import CallbackRepository
 from lorafox.store.sql.credentials import CredentialRepository
 from lorafox.store.sql.database import Database
 from lorafox.store.sql.devices import DeviceRepository
@@ -43,7 +43,7 @@ class SqlStore:
         self.identity = IdentityRepository(database)
         self.devices = DeviceRepository(database)
         self.items = ItemRepository(database)
-        self.callbacks = (FastCallbackRepository if fast else CallbackRepository)(database)
+        self.callbacks = CallbackRepository(database)
         self.rules = RuleRepository(database)
         self.rule_http = RuleHttpOutboxRepository(database)
         self.lora = LoraRepository(database)
