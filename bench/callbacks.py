@@ -6,8 +6,10 @@ Two runs of the same wrk load (bench/uplink.lua posting DATA callbacks, as bench
 on the device type the load's devices are provisioned into, all three to an HTTP receiver that
 answers every request after 1 s. It prints both rates, their ratio (the goal: ≥ 0.8), and how
 many deliveries the receiver got and how many were still waiting when the load ended.
+``--rounds N`` alternates N such pairs (the machine's other load drifts between runs) and
+prints each pair's ratio and their median.
 
-    .venv/bin/python bench/callbacks.py [--duration 10] [--connections 64]
+    .venv/bin/python bench/callbacks.py [--duration 10] [--connections 64] [--rounds 1]
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import multiprocessing
 import secrets
 import shutil
 import sqlite3
+import statistics
 import sys
 import tempfile
 import time
@@ -117,9 +120,11 @@ def _waiting(data_dir: Path) -> int:
         db.close()
 
 
-def run(workdir: Path, load: WrkLoad, callbacks: int, receiver_port: int) -> tuple[float, int]:
+def run(
+    workdir: Path, load: WrkLoad, callbacks: int, receiver_port: int, round_: int = 0
+) -> tuple[float, int]:
     """The uplink rate with ``callbacks`` callbacks, and the deliveries left waiting."""
-    data_dir = workdir / f"data-{callbacks}"
+    data_dir = workdir / f"data-{round_}-{callbacks}"
     data_dir.mkdir(mode=0o700)
     http_port, mqtt_port = two_ports()
     admin, password = secrets.token_urlsafe(12), secrets.token_urlsafe(12)
@@ -129,7 +134,7 @@ def run(workdir: Path, load: WrkLoad, callbacks: int, receiver_port: int) -> tup
     )  # fmt: skip
     env["LORAFOX_CALLBACKS__ALLOWED_NETWORKS"] = "127.0.0.0/8"
     env["LORAFOX_CALLBACKS__PER_DESTINATION"] = "64"
-    server = Server("lorafox", argv, env, workdir / f"lorafox-{callbacks}.log")
+    server = Server("lorafox", argv, env, workdir / f"lorafox-{round_}-{callbacks}.log")
     try:
         server.wait_ready(http_port, "/healthz", 60.0, lambda status: status == 200)
         _configure(http_port, admin, receiver_port, callbacks)
@@ -147,6 +152,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--duration", type=int, default=10, help="wrk seconds per run (10)")
     parser.add_argument("--connections", type=int, default=64, help="wrk connections (64)")
+    parser.add_argument(
+        "--rounds", type=int, default=1, help="pairs of runs, alternating (1; the median ratio)"
+    )
     args = parser.parse_args()
     wrk = shutil.which("wrk")
     if wrk is None:
@@ -157,22 +165,29 @@ def main() -> int:
     receiver_port = free_port()
     receiver = multiprocessing.Process(target=_receiver, args=(receiver_port, received))
     receiver.start()
+    pairs: list[tuple[float, float, int]] = []
     try:
         with tempfile.TemporaryDirectory(prefix="lorafox-callbacks-") as tmp:
-            base, _ = run(Path(tmp), load, 0, receiver_port)
-            with_callbacks, waiting = run(Path(tmp), load, CALLBACKS, receiver_port)
+            for round_ in range(args.rounds):
+                base, _ = run(Path(tmp), load, 0, receiver_port, round_)
+                with_callbacks, waiting = run(Path(tmp), load, CALLBACKS, receiver_port, round_)
+                pairs.append((base, with_callbacks, waiting))
     finally:
         receiver.terminate()
         receiver.join()
     print("=" * 80)
     print(f"lorafox callbacks benchmark: wrk 1 thread x {args.connections} x {args.duration} s")
-    print(f"uplinks/s without callbacks:                  {base:>10,.0f}")
-    print(
-        f"uplinks/s with {CALLBACKS} callbacks (receiver answers in {ANSWER_AFTER_S:g} s): "
-        f"{with_callbacks:>10,.0f}"
-    )
-    print(f"ratio: {with_callbacks / base:.2f} (goal: 0.8)")
-    print(f"deliveries received: {received.value:,}; waiting when the load ended: {waiting:,}")
+    for round_, (base, with_callbacks, waiting) in enumerate(pairs, 1):
+        print(f"round {round_}:")
+        print(f"  uplinks/s without callbacks:                  {base:>10,.0f}")
+        print(
+            f"  uplinks/s with {CALLBACKS} callbacks (receiver answers in {ANSWER_AFTER_S:g} s): "
+            f"{with_callbacks:>10,.0f}"
+        )
+        print(f"  ratio: {with_callbacks / base:.2f}; waiting when the load ended: {waiting:,}")
+    ratios = [w / b for b, w, _ in pairs]
+    print(f"ratio (median of {len(ratios)}): {statistics.median(ratios):.2f} (goal: 0.8)")
+    print(f"deliveries received: {received.value:,}")
     return 0
 
 

@@ -404,6 +404,35 @@ def test_a_restart_in_the_middle_of_retries_loses_and_repeats_nothing(
     assert paths == [f"/in?seq={seq}" for seq in (1, 2, 3, 4)]  # each once
 
 
+def test_a_restart_makes_again_the_attempts_cut_short_and_not_the_confirmed_ones(
+    tmp_path: Path, receiver: Receiver
+) -> None:
+    with serving(tmp_path / "data", callbacks=LOOPBACK) as lorafox:
+        fleet = _fleet(lorafox)
+        fleet.callback(url=receiver.url + "/in?seq={seqNumber}")
+        for seq in (1, 2, 3):
+            fleet.uplink(seq)
+        wait_until(lambda: len(receiver.delivered()) == 3)  # confirmed: the cursor passes them
+        receiver.gate.clear()  # the receiver holds the next requests unanswered
+        for seq in (4, 5):
+            fleet.uplink(seq)
+        fleet.http.close()
+    receiver.gate.set()  # the held requests are answered, to a lorafox that has stopped
+    wait_until(lambda: len(receiver.requests) == 5)
+    receiver.requests.clear()
+    receiver._answers.clear()
+    with serving(tmp_path / "data", callbacks=LOOPBACK) as lorafox:
+        fleet = Fleet(
+            httpx.Client(base_url=lorafox.base_url, auth=ADMIN), fleet.device_type, fleet.device
+        )
+        wait_until(lambda: len(receiver.requests) >= 2)
+        fleet.uplink(6)
+        wait_until(lambda: len(receiver.requests) >= 3)
+        fleet.http.close()
+    paths = sorted(r.path for r in receiver.delivered())
+    assert paths == [f"/in?seq={seq}" for seq in (4, 5, 6)]  # each once, none of 1 to 3
+
+
 def _bidir(fleet: Fleet, seq: int) -> httpx.Response:
     return fleet.http.post("/sigfox/bidir", json=body(fleet.device, seq, ack=True), auth=SIGFOX)
 

@@ -135,3 +135,33 @@ async def test_deleting_a_device_type_deletes_its_callbacks_and_deliveries(
     await store.devices.delete_device_type(callback.device_type_id)
     assert await store.callbacks.all_callbacks() == []
     assert await _due(store, now=10**12) == []
+
+
+async def test_each_callback_keeps_a_cursor_stored_with_the_rows_it_owes(store: SqlStore) -> None:
+    callback, other = await _callback(store), await _callback(store)
+    one, two, three = await _messages(store, 3)
+    assert await store.callbacks.lane_cursors() == {}
+    failed = dataclasses.replace(
+        _delivery(callback, two), attempts=1, last_status=503, last_error="HTTP 503"
+    )
+    delivered = dataclasses.replace(
+        _delivery(callback, three), state=DeliveryState.DELIVERED, attempts=1, ended_at=100
+    )
+    retry = AttemptOutcome(DeliveryState.PENDING, 1, 100, 503, "HTTP 503", None)
+    await store.callbacks.record_attempts(
+        [], [failed, delivered], {callback.id: one, other.id: three}
+    )
+    await store.callbacks.record_attempts([], [failed], {callback.id: two})  # a row once
+    assert await store.callbacks.lane_cursors() == {callback.id: two, other.id: three}
+    assert await store.callbacks.owed_after(callback.id, one) == {two, three}
+    assert await store.callbacks.owed_after(callback.id, two) == {three}
+    assert await store.callbacks.owed_after(other.id, 0) == set()
+    [(row, message)] = await store.callbacks.due(now=100, limit=10)  # the failed one is retried
+    assert (row.message_id, row.attempts, row.last_status) == (two, 1, 503)
+    assert message is not None and message.id == two
+    [listed] = await _not_delivered(store, DeliveryQuery(device="1A"))
+    assert listed.id == row.id  # the delivered row is not listed
+    await store.callbacks.record_attempts([(row.id, retry)], [], {callback.id: three})
+    assert (await store.callbacks.lane_cursors())[callback.id] == three
+    await store.callbacks.delete_callback(callback.id)
+    assert await store.callbacks.lane_cursors() == {other.id: three}
