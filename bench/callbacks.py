@@ -122,8 +122,9 @@ def _waiting(data_dir: Path) -> int:
 
 def run(
     workdir: Path, load: WrkLoad, callbacks: int, receiver_port: int, round_: int = 0
-) -> tuple[float, int]:
-    """The uplink rate with ``callbacks`` callbacks, and the deliveries left waiting."""
+) -> tuple[float, float | None, int]:
+    """The uplink rate with ``callbacks`` callbacks, lorafox's CPU time per uplink (µs), and
+    the deliveries left waiting."""
     data_dir = workdir / f"data-{round_}-{callbacks}"
     data_dir.mkdir(mode=0o700)
     http_port, mqtt_port = two_ports()
@@ -145,7 +146,14 @@ def run(
         waiting = _waiting(data_dir) if callbacks else 0
     finally:
         server.stop()
-    return result.ok_per_s, waiting
+    cpu = None
+    if result.server_cpu_s is not None and result.ok:
+        cpu = result.server_cpu_s / result.ok * 1e6
+    return result.ok_per_s, cpu, waiting
+
+
+def _cpu(micros: float | None) -> str:
+    return "" if micros is None else f"  ({micros:,.0f} µs of lorafox CPU per uplink)"
 
 
 def main() -> int:
@@ -165,27 +173,28 @@ def main() -> int:
     receiver_port = free_port()
     receiver = multiprocessing.Process(target=_receiver, args=(receiver_port, received))
     receiver.start()
-    pairs: list[tuple[float, float, int]] = []
+    pairs: list[tuple[tuple[float, float | None, int], tuple[float, float | None, int]]] = []
     try:
         with tempfile.TemporaryDirectory(prefix="lorafox-callbacks-") as tmp:
             for round_ in range(args.rounds):
-                base, _ = run(Path(tmp), load, 0, receiver_port, round_)
-                with_callbacks, waiting = run(Path(tmp), load, CALLBACKS, receiver_port, round_)
-                pairs.append((base, with_callbacks, waiting))
+                without = run(Path(tmp), load, 0, receiver_port, round_)
+                pairs.append((without, run(Path(tmp), load, CALLBACKS, receiver_port, round_)))
     finally:
         receiver.terminate()
         receiver.join()
     print("=" * 80)
     print(f"lorafox callbacks benchmark: wrk 1 thread x {args.connections} x {args.duration} s")
-    for round_, (base, with_callbacks, waiting) in enumerate(pairs, 1):
+    for round_, ((base, base_cpu, _), (rate, cpu, waiting)) in enumerate(pairs, 1):
         print(f"round {round_}:")
-        print(f"  uplinks/s without callbacks:                  {base:>10,.0f}")
+        print(f"  uplinks/s without callbacks:                  {base:>10,.0f}{_cpu(base_cpu)}")
         print(
             f"  uplinks/s with {CALLBACKS} callbacks (receiver answers in {ANSWER_AFTER_S:g} s): "
-            f"{with_callbacks:>10,.0f}"
+            f"{rate:>10,.0f}{_cpu(cpu)}"
         )
-        print(f"  ratio: {with_callbacks / base:.2f}; waiting when the load ended: {waiting:,}")
-    ratios = [w / b for b, w, _ in pairs]
+        print(f"  ratio: {rate / base:.2f}; waiting when the load ended: {waiting:,}")
+        if base_cpu and cpu:
+            print(f"  CPU per uplink, without / with callbacks: {base_cpu / cpu:.2f}")
+    ratios = [w[0] / b[0] for b, w in pairs]
     print(f"ratio (median of {len(ratios)}): {statistics.median(ratios):.2f} (goal: 0.8)")
     print(f"deliveries received: {received.value:,}")
     return 0

@@ -40,6 +40,8 @@ BATCH_EVERY_MS = 1000
 """How long the messages of a BATCH_URL callback are gathered into one request."""
 _READ = 500
 """Messages a lane reads ahead (from the window or the store)."""
+_READS = 8
+"""Reads of one ``fill``."""
 _WINDOW = 20_000
 """Recent messages kept in memory for the lanes that keep up."""
 _TRIM_AT = 1000
@@ -227,22 +229,23 @@ class Lanes:
 
     async def fill(self, lane: Lane, callback: Callback) -> None:
         """Read ahead the lane's next messages (its callback's only), from the window when it
-        covers them, else from the store."""
-        if lane.buffer:
-            return
-        if lane.read_to >= self._from:
-            start = bisect.bisect_right(self._ids, lane.read_to)
-            found = self._window[start : start + _READ]
-            last = found[-1].id if found else lane.read_to
-        else:
-            found = await self._messages.messages_after(lane.read_to, limit=_READ)
-            last = found[-1].id if len(found) == _READ else max(self._from, lane.read_to)
-            if found:
-                last = max(last, found[-1].id)
-        for stored in found:
-            if stored.id > lane.read_to and self._fires(callback, stored):
-                lane.accept(stored)
-        lane.read_to = max(lane.read_to, last)
+        covers them, else from the store (a few reads at most, to pass others' messages)."""
+        for _ in range(_READS):
+            if lane.buffer or lane.read_to >= self._head:
+                return
+            if lane.read_to >= self._from:
+                start = bisect.bisect_right(self._ids, lane.read_to)
+                found = self._window[start : start + _READ]
+                last = found[-1].id if found else self._head
+            else:
+                found = await self._messages.messages_after(lane.read_to, limit=_READ)
+                last = found[-1].id if len(found) == _READ else max(self._from, lane.read_to)
+                if found:
+                    last = max(last, found[-1].id)
+            for stored in found:
+                if stored.id > lane.read_to and self._fires(callback, stored):
+                    lane.accept(stored)
+            lane.read_to = max(lane.read_to, last)
 
     def _fires(self, callback: Callback, stored: StoredUplink) -> bool:
         return self._type_of(stored.uplink.device) == callback.device_type_id and fires(
