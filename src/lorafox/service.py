@@ -469,6 +469,7 @@ class Service:
             unknown=unknown,
             devices=management,
             hook=outgoing.hooks,
+            duplicates=outgoing.duplicates,
         )
         rules.engine.runner.history = _RuleHistory(management.devices, uplinks)
         callbacks = SigfoxCallbacks(

@@ -6,13 +6,15 @@ device type's callbacks name, as the Sigfox Back-End does.
 ``lanes`` (stored uplinks → first attempts, a cursor per callback), ``sender`` (first
 attempts and the outbox's deliveries → HTTP requests, retried), ``downlink_hook`` (the BIDIR
 callback that answers a device waiting for a downlink), ``destinations`` (which addresses
-requests may reach), ``failures`` (what was not delivered).
+requests may reach), ``failures`` (what was not delivered), ``duplicates`` (other stations'
+copies, for ``sendDuplicate``).
 """
 
 from lorafox.callbacks.config import CallbackChanges, DeviceTypeCallbacks
 from lorafox.callbacks.destinations import DestinationGuard
 from lorafox.callbacks.directory import CallbackDirectory
 from lorafox.callbacks.downlink_hook import DownlinkHooks
+from lorafox.callbacks.duplicates import DuplicateForwarder
 from lorafox.callbacks.failures import NotDelivered
 from lorafox.callbacks.lanes import Lanes
 from lorafox.callbacks.sender import CallbackSender, Delivering
@@ -25,6 +27,7 @@ __all__ = [
     "DestinationGuard",
     "DeviceTypeCallbacks",
     "DownlinkHooks",
+    "DuplicateForwarder",
     "Lanes",
     "NotDelivered",
 ]

@@ -11,6 +11,7 @@ from lorafox.callbacks.config import DeviceTypeCallbacks
 from lorafox.callbacks.destinations import DestinationGuard
 from lorafox.callbacks.directory import CallbackDirectory
 from lorafox.callbacks.downlink_hook import DownlinkHooks
+from lorafox.callbacks.duplicates import DuplicateForwarder
 from lorafox.callbacks.failures import NotDelivered
 from lorafox.callbacks.lanes import Lanes
 from lorafox.callbacks.mails import MessageMails
@@ -32,6 +33,7 @@ class OutgoingCallbacks:
     not_delivered: NotDelivered
     hooks: DownlinkHooks
     reports: ReportForwarder
+    duplicates: DuplicateForwarder
     lanes: Lanes
     sender: CallbackSender
     mails: MessageMails
@@ -80,6 +82,7 @@ class OutgoingCallbacks:
             reports=ReportForwarder(
                 store, directory, devices.registry.device_type_of, clock, sender.wake
             ),
+            duplicates=DuplicateForwarder(store, directory, clock, sender.wake),
             lanes=lanes,
             sender=sender,
             mails=MessageMails(devices.registry, mailer),

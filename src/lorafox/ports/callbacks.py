@@ -16,6 +16,7 @@ __all__ = [
     "CallbackStore",
     "DeliveryQuery",
     "DownlinkHook",
+    "DuplicateSink",
     "HookAnswer",
     "WithMessage",
 ]
@@ -26,6 +27,12 @@ WithMessage = tuple[Delivery, StoredUplink | None]
 HookAnswer = str | bool | None
 """A downlink callback's answer: the downlink's data (16 hex digits), False for no downlink,
 None when there is no downlink callback or it did not answer (the queue answers then)."""
+
+
+class DuplicateSink(Protocol):
+    async def forward(self, uplink: Uplink, device_type_id: str | None) -> None:
+        """Owe another station's copy of a stored message to the callbacks asking for
+        duplicates (stored before the copy is acknowledged)."""
 
 
 class DownlinkHook(Protocol):

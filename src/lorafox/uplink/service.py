@@ -14,7 +14,7 @@ from lorafox.domain import Device, DownlinkMode, Principal, Uplink
 from lorafox.downlink.queue import DownlinkQueue
 from lorafox.errors import Forbidden, NotFound
 from lorafox.metrics import Metrics
-from lorafox.ports.callbacks import DownlinkHook
+from lorafox.ports.callbacks import DownlinkHook, DuplicateSink
 from lorafox.ports.store import DownlinkAsk, Ingested
 from lorafox.uplink.pipeline import UplinkPipeline
 
@@ -30,7 +30,8 @@ class UplinkService:
     nothing); ``devices`` gives each device type's decoder and downlink mode and checks what an
     API user sending callbacks may reach (None: no decoding, downlinks from the queue, and only
     the instance's own callback credentials); ``hook`` asks a device type's downlink callback
-    before the queue.
+    before the queue; ``duplicates`` is told of another station's copy of a stored message
+    (``duplicate`` true) before it is acknowledged.
     """
 
     def __init__(
@@ -42,8 +43,10 @@ class UplinkService:
         unknown: UnknownDevices | None = None,
         devices: DeviceManagement | None = None,
         hook: DownlinkHook | None = None,
+        duplicates: DuplicateSink | None = None,
     ) -> None:
         self._pipeline = pipeline
+        self._duplicates = duplicates
         self._hook = hook
         self._downlinks = downlinks
         self._metrics = metrics
@@ -90,6 +93,8 @@ class UplinkService:
             self._metrics.callbacks.stored += 1
         else:
             self._metrics.callbacks.duplicates += 1
+            if uplink.duplicate and self._duplicates is not None:
+                await self._duplicates.forward(uplink, self._type_of(uplink, provision))
         if wants_downlink:
             self._downlinks.count_answer(result.downlink)
         return result
@@ -98,13 +103,15 @@ class UplinkService:
         """The downlink callback's answer, or the queue's (True) when there is none."""
         if self._hook is None or self._devices is None:
             return True
-        type_id = (
-            provision.device_type_id
-            if provision is not None
-            else self._devices.registry.device_type_of(uplink.device)
-        )
-        answered = await self._hook.answer(uplink, type_id)
+        answered = await self._hook.answer(uplink, self._type_of(uplink, provision))
         return True if answered is None else answered
+
+    def _type_of(self, uplink: Uplink, provision: Device | None) -> str | None:
+        if provision is not None:
+            return provision.device_type_id
+        if self._devices is None:
+            return uplink.device_type_id
+        return self._devices.registry.device_type_of(uplink.device)
 
     async def _provision_for(self, sender: Principal, uplink: Uplink) -> Device | None:
         """The device to provision for ``sender``'s uplink, None when it is registered and
