@@ -1,10 +1,12 @@
-"""The callback store: callbacks of device types, and the outbox of deliveries with its cursor,
-on every spelling of the store."""
+"""The callback store: callbacks of device types, their cursors, and the outbox of deliveries,
+on every spelling of the store; the lanes starting from them."""
 
 from __future__ import annotations
 
 import dataclasses
 
+from lorafox.callbacks.directory import CallbackDirectory
+from lorafox.callbacks.lanes import Lanes
 from lorafox.domain import (
     Callback,
     CallbackChannel,
@@ -165,3 +167,35 @@ async def test_each_callback_keeps_a_cursor_stored_with_the_rows_it_owes(store: 
     assert (await store.callbacks.lane_cursors())[callback.id] == three
     await store.callbacks.delete_callback(callback.id)
     assert await store.callbacks.lane_cursors() == {other.id: three}
+
+
+async def test_lanes_start_where_their_cursor_or_the_outbox_of_rows_had_come_to(
+    store: SqlStore,
+) -> None:
+    callback = await _callback(store)
+    one, two, three = await _messages(store, 3)
+    await store.callbacks.enqueue([_delivery(callback, one)], two)  # rows up to message two
+    directory = CallbackDirectory(store.callbacks)
+    await directory.load()
+    lanes = Lanes(store.callbacks, directory, store.messages, lambda _: callback.device_type_id)
+    await lanes.start()
+    assert await store.callbacks.lane_cursors() == {callback.id: two}
+    lane = lanes.lanes[callback.id]
+    await lanes.fill(lane, callback)
+    assert [s.id for s in lane.buffer] == [three]  # read from the store: it is behind
+    [four] = await _messages_from(store, 4)
+    lanes.add(await store.messages.messages_after(three, limit=5))
+    [stored] = lane.hand_out(1)
+    assert stored.id == three
+    await lanes.fill(lane, callback)
+    assert [s.id for s in lane.buffer] == [four]
+
+    other = await _callback(store)
+    await directory.refresh(other.device_type_id)
+    await lanes.changed()  # a new callback starts after the newest message
+    assert (await store.callbacks.lane_cursors())[other.id] == four
+
+
+async def _messages_from(store: SqlStore, seq: int) -> list[int]:
+    stored = await store.messages.ingest([(Uplink("1A", seq * 1000, seq, "00"), False)])
+    return [i.stored.id for i in stored if i.stored]
