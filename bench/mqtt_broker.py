@@ -221,17 +221,13 @@ async def bench_amqtt(count: int, payload_size: int) -> list[Result]:
 
 def summary(results: list[Result]) -> None:
     """Per (publisher, QoS): each version's best rate and median CPU, and MQTT 5 / 3.1.1."""
-    print(
-        "\nlorafox, MQTT 5 next to MQTT 3.1.1 (best rate of the runs; median broker CPU/msg):"
-    )
+    print("\nlorafox, MQTT 5 next to MQTT 3.1.1 (best rate of the runs; median broker CPU/msg):")
     for mode in ("in-process", "network"):
         for qos in (0, 1):
             best: dict[int, float] = {}
             cpu: dict[int, float] = {}
             for protocol in (4, 5):
-                runs = [
-                    r for r in results if (r.mode, r.qos, r.protocol) == (mode, qos, protocol)
-                ]
+                runs = [r for r in results if (r.mode, r.qos, r.protocol) == (mode, qos, protocol)]
                 best[protocol] = max(r.rate for r in runs)
                 cpu[protocol] = statistics.median(r.cpu_us_per_message for r in runs)
             rate = best[5] / best[4] if best[4] else float("inf")

@@ -73,7 +73,7 @@ def publish_packet(topic: str, payload: bytes, qos: int, packet_id: int, protoco
 
 def frames(data: bytes) -> tuple[list[tuple[int, int, int]], int]:
     """((first byte, body start, body end) of each whole packet in ``data``, bytes used)."""
-    out = []
+    out: list[tuple[int, int, int]] = []
     size = len(data)
     pos = 0
     while pos < size:
@@ -120,9 +120,7 @@ def _open(port: int, client_id: str, protocol: int, hello: bytes, answers: int) 
 
 def run_subscriber(port: int, qos: int, count: int, protocol: int) -> None:
     """Subscribe, say READY, count messages, print a JSON report."""
-    sock = _open(
-        port, "bench-lean-subscriber", protocol, subscribe_packet(TOPIC, qos, protocol), 2
-    )
+    sock = _open(port, "bench-lean-subscriber", protocol, subscribe_packet(TOPIC, qos, protocol), 2)
     print("READY", flush=True)
     received = 0
     first_at = last_at = 0.0
