@@ -14,6 +14,7 @@ from lorafox.bus.broker.limits import BrokerLimits
 from lorafox.bus.broker.message import Message
 from lorafox.bus.broker.session import Session
 from lorafox.bus.mqtt_codec import (
+    NO_PROPERTIES,
     PROTOCOL_LEVEL_311,
     Auth,
     ConnAck,
@@ -281,9 +282,11 @@ class Connection(asyncio.Protocol):
     ) -> bytes | None:
         """``message`` as an MQTT 5 PUBLISH for this client, with a topic alias when it takes
         them; None when it has expired or is larger than the client's maximum packet size."""
-        now = self._loop.time()
-        if message.expired(now):
-            return None
+        now = 0.0
+        if message.expires_at is not None:
+            now = self._loop.time()
+            if message.expires_at <= now:
+                return None
         alias = 0
         new_alias = False
         if self.alias_limit_out:
@@ -547,12 +550,13 @@ class Connection(asyncio.Protocol):
 
     def _publish5(self, publish: Publish, session: Session) -> None:
         """An MQTT 5 PUBLISH: topic alias, receive maximum, reason codes on its ack."""
-        publish = self.aliases.resolve(publish, self.topic_alias_maximum)
         properties = publish.properties
-        if properties is not None and properties.subscription_identifiers:
-            raise ProtocolError(
-                "a client PUBLISH with a subscription identifier", ReasonCode.PROTOCOL_ERROR
-            )
+        if properties is not NO_PROPERTIES and properties is not None:
+            publish = self.aliases.resolve(publish, self.topic_alias_maximum)
+            if properties.subscription_identifiers:
+                raise ProtocolError(
+                    "a client PUBLISH with a subscription identifier", ReasonCode.PROTOCOL_ERROR
+                )
         broker = self._broker
         qos = publish.qos
         if qos == 0:
@@ -573,7 +577,7 @@ class Connection(asyncio.Protocol):
             if handlers is None:
                 self.acknowledge(PubAck(packet_id, ReasonCode.NOT_AUTHORIZED).encode(), [])
             else:
-                self.acknowledge(PubAck(packet_id).encode(), handlers)
+                self.acknowledge(bytes((0x40, 2, packet_id >> 8, packet_id & 0xFF)), handlers)
             return
         handlers = broker.on_publish(publish, self)
         if handlers is None:

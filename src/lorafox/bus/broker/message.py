@@ -4,12 +4,13 @@ the MQTT 3.1.1 way or, for an MQTT 5 client, with its properties."""
 from __future__ import annotations
 
 import math
+from typing import Final
 
 from lorafox.bus.mqtt_codec import encode_remaining_length
 from lorafox.bus.mqtt_codec.properties import encode_varint
 from lorafox.ports.bus import Audience
 
-__all__ = ["Audience", "Message", "Outgoing"]
+__all__ = ["Audience", "Message", "Outgoing", "encode_publish5", "property_block"]
 
 
 class Message:
@@ -17,7 +18,16 @@ class Message:
     properties passed through (encoded, without their length), when the message expires (loop
     time) and the subscription identifiers of the one session it is for."""
 
-    __slots__ = ("audience", "expires_at", "payload", "properties", "size", "sub_ids", "topic")
+    __slots__ = (
+        "audience",
+        "block5",
+        "expires_at",
+        "payload",
+        "properties",
+        "size",
+        "sub_ids",
+        "topic",
+    )
 
     def __init__(
         self,
@@ -34,6 +44,8 @@ class Message:
         self.properties = properties
         self.expires_at = expires_at
         self.sub_ids: tuple[int, ...] = ()
+        self.block5: bytes | None = None
+        """The MQTT 5 property block of ``properties`` alone (encoded once, when first sent)."""
 
     def for_subscription(self, sub_ids: tuple[int, ...]) -> Message:
         """This message carrying the subscription identifiers ``sub_ids`` (a copy)."""
@@ -74,6 +86,40 @@ class Message:
     ) -> bytes:
         """As an MQTT 5 PUBLISH (any QoS): the expiry left, the subscription identifiers and
         the topic alias ``alias`` (0: none) added to the properties passed through."""
+        if alias or self.sub_ids or self.expires_at is not None:
+            block = self._block(now, alias)
+        else:  # the same for every client: encoded once
+            cached = self.block5
+            if cached is None:
+                cached = self.block5 = property_block(self.properties)
+            block = cached
+        topic = self.topic if with_topic else b""
+        payload = self.payload
+        first = bytes((0x30 | (qos << 1) | (8 if dup else 0) | (1 if retain else 0),))
+        if qos:
+            return b"".join(
+                (
+                    first,
+                    encode_remaining_length(len(topic) + 4 + len(block) + len(payload)),
+                    len(topic).to_bytes(2, "big"),
+                    topic,
+                    packet_id.to_bytes(2, "big"),
+                    block,
+                    payload,
+                )
+            )
+        return b"".join(
+            (
+                first,
+                encode_remaining_length(len(topic) + 2 + len(block) + len(payload)),
+                len(topic).to_bytes(2, "big"),
+                topic,
+                block,
+                payload,
+            )
+        )
+
+    def _block(self, now: float, alias: int) -> bytes:
         props = self.properties
         if self.expires_at is not None:
             left = max(0, math.ceil(self.expires_at - now))
@@ -82,24 +128,31 @@ class Message:
             props += b"\x0b" + encode_varint(sub_id)
         if alias:
             props += b"\x23" + alias.to_bytes(2, "big")
-        topic = self.topic if with_topic else b""
-        first = 0x30 | (qos << 1) | (8 if dup else 0) | (1 if retain else 0)
-        head = len(topic).to_bytes(2, "big") + topic
-        if qos:
-            head += packet_id.to_bytes(2, "big")
-        length = len(head) + len(props) + len(self.payload)
-        props_length = encode_varint(len(props))
-        length += len(props_length)
-        return b"".join(
-            (
-                bytes((first,)),
-                encode_remaining_length(length),
-                head,
-                props_length,
-                props,
-                self.payload,
-            )
+        return property_block(props)
+
+
+def property_block(properties: bytes) -> bytes:
+    """Encoded ``properties`` with their length in front: a PUBLISH's property block."""
+    size = len(properties)
+    return (_SMALL[size] if size < 128 else encode_varint(size)) + properties
+
+
+_SMALL: Final = tuple(bytes((n,)) for n in range(128))
+
+
+def encode_publish5(topic: bytes, payload: bytes, properties: bytes) -> bytes:
+    """An MQTT 5 QoS 0 PUBLISH of ``properties`` (encoded, without their length)."""
+    block = property_block(properties)
+    return b"".join(
+        (
+            b"\x30",
+            encode_remaining_length(len(topic) + 2 + len(block) + len(payload)),
+            len(topic).to_bytes(2, "big"),
+            topic,
+            block,
+            payload,
         )
+    )
 
 
 Outgoing = tuple[Message, int, bool]
