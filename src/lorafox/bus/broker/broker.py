@@ -7,6 +7,7 @@ import asyncio
 import functools
 import logging
 import secrets
+import struct
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Final
@@ -56,11 +57,12 @@ Authenticator = Callable[[str, bytes | None, str], Awaitable[Identity | None]]
 _log = logging.getLogger("lorafox.bus.broker")
 
 _STOP_TIMEOUT: Final = 2.0
-_CORRELATION: Final = b"\x09\x00\x08"
-"""The correlation data property of lorafox's own messages: 8 bytes follow."""
+_correlation: Final = struct.Struct(">BHQ").pack
+"""The correlation data property of lorafox's own messages: (9, 8, the message's number)."""
 _NEVER_EXPIRES: Final = 0xFFFFFFFF
 
 
+@functools.lru_cache(maxsize=16)
 def _content_type(content_type: str) -> bytes:
     raw = content_type.encode("utf-8")
     return b"\x03" + len(raw).to_bytes(2, "big") + raw
@@ -262,7 +264,7 @@ class EmbeddedBroker:
         if len(raw_topic) + len(payload) + 4 > MAX_REMAINING_LENGTH:
             raise InvalidInput("the message is too large for MQTT", field="payload")
         self._published += 1
-        properties = _CORRELATION + self._published.to_bytes(8, "big")
+        properties = _correlation(9, 8, self._published)
         if content_type is not None:
             properties = _content_type(content_type) + properties
         self._router.route(topic, raw_topic, payload, qos, retain, audience, properties)

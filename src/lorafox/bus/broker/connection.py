@@ -287,22 +287,27 @@ class Connection(asyncio.Protocol):
             now = self._loop.time()
             if message.expires_at <= now:
                 return None
-        alias = 0
-        new_alias = False
-        if self.alias_limit_out:
-            alias, new_alias = self.aliases.outgoing(message.topic, self.alias_limit_out)
-        with_topic = new_alias or not alias
-        data = message.encode5(qos, packet_id, retain, dup, now, alias, with_topic)
+        if not self.alias_limit_out:
+            data = message.encode5(qos, packet_id, retain, dup, now)
+            if not self.max_packet_out or len(data) <= self.max_packet_out:
+                return data
+            self._too_large(len(data))
+            return None
+        alias, new_alias = self.aliases.outgoing(message.topic, self.alias_limit_out)
+        data = message.encode5(qos, packet_id, retain, dup, now, alias, new_alias or not alias)
         if self.max_packet_out and len(data) > self.max_packet_out:
             if new_alias:
                 self.aliases.forget(message.topic)
-            self._broker.log.info(
-                "client %s: a message of %d bytes is over its maximum packet size; not sent",
-                self.client_id,
-                len(data),
-            )
+            self._too_large(len(data))
             return None
         return data
+
+    def _too_large(self, size: int) -> None:
+        self._broker.log.info(
+            "client %s: a message of %d bytes is over its maximum packet size; not sent",
+            self.client_id,
+            size,
+        )
 
     def disconnect(self, reason_code: int, why: str, *, publish_will: bool = True) -> None:
         """Close the connection for ``why``, telling an MQTT 5 client ``reason_code`` first."""

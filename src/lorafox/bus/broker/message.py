@@ -12,6 +12,10 @@ from lorafox.ports.bus import Audience
 
 __all__ = ["Audience", "Message", "Outgoing", "encode_publish5", "property_block"]
 
+_SMALL: Final = tuple(bytes((n,)) for n in range(128))
+_FIRST: Final = tuple(bytes((0x30 | flags,)) for flags in range(16))
+"""The first byte of a PUBLISH by its flags (DUP, QoS, RETAIN)."""
+
 
 class Message:
     """The length-prefixed topic, the payload, who may receive them, and for MQTT 5 clients the
@@ -62,10 +66,9 @@ class Message:
         """As an MQTT 3.1.1 QoS 1/2 PUBLISH."""
         topic = self.topic
         payload = self.payload
-        first = 0x30 | (qos << 1) | (8 if dup else 0) | (1 if retain else 0)
         return b"".join(
             (
-                bytes((first,)),
+                _FIRST[(qos << 1) | (8 if dup else 0) | (1 if retain else 0)],
                 encode_remaining_length(len(topic) + 4 + len(payload)),
                 len(topic).to_bytes(2, "big"),
                 topic,
@@ -95,7 +98,7 @@ class Message:
             block = cached
         topic = self.topic if with_topic else b""
         payload = self.payload
-        first = bytes((0x30 | (qos << 1) | (8 if dup else 0) | (1 if retain else 0),))
+        first = _FIRST[(qos << 1) | (8 if dup else 0) | (1 if retain else 0)]
         if qos:
             return b"".join(
                 (
@@ -135,9 +138,6 @@ def property_block(properties: bytes) -> bytes:
     """Encoded ``properties`` with their length in front: a PUBLISH's property block."""
     size = len(properties)
     return (_SMALL[size] if size < 128 else encode_varint(size)) + properties
-
-
-_SMALL: Final = tuple(bytes((n,)) for n in range(128))
 
 
 def encode_publish5(topic: bytes, payload: bytes, properties: bytes) -> bytes:

@@ -147,7 +147,7 @@ class Router:
             message = Message(raw_topic, payload, audience, properties, expires_at)
             kept = self._retain(topic, message, qos)
         subscribers = self.sessions.match(topic)
-        if self.shared:
+        if self.shared.groups:
             self._route_shared(topic, raw_topic, payload, qos, audience, properties, expires_at)
         if not subscribers:
             return kept
