@@ -16,8 +16,9 @@ Each (publisher, QoS) pair runs ``--repeat`` times for each version, MQTT 3.1.1 
 alternating, all in the same run. Per run: messages delivered, msgs/s delivered (from the first
 publish to the last message received), messages lost, and the broker process' CPU time
 (``getrusage``: user + system) per message. The summary gives, per version, the best rate and
-the median CPU per message of its runs, and MQTT 5 as a share of MQTT 3.1.1. Everything
-listens on 127.0.0.1 only and every run is bounded in count and time.
+the median CPU per message of its runs, and MQTT 5 as a share of MQTT 3.1.1. Rates depend on
+what else the machine runs (the closing line gives its load); the CPU per message much less.
+Everything listens on 127.0.0.1 only and every run is bounded in count and time.
 
     .venv/bin/python bench/mqtt_broker.py [--count 100000] [--repeat 3] [--payload 200]
         [--amqtt] [--amqtt-count 10000]
@@ -30,6 +31,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import resource
 import socket
 import statistics
@@ -248,8 +250,15 @@ async def main(options: argparse.Namespace) -> None:
         f"lorafox {options.count:,} messages per run, {options.repeat} runs per version",
         flush=True,
     )
+    load_before = os.getloadavg()[0]
     ours = await bench_embedded(options.count, options.payload, options.repeat)
     summary(ours)
+    load = max(load_before, os.getloadavg()[0])
+    cores = os.cpu_count() or 1
+    print(
+        f"machine load (1 min) up to {load:.1f} on {cores} cores"
+        + (": other processes competed, rates are noisy (CPU/msg less so)" if load > cores else "")
+    )
     if not options.amqtt:
         return
     theirs = await bench_amqtt(options.amqtt_count, options.payload)

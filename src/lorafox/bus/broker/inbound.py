@@ -111,7 +111,7 @@ def _publish5(connection: Connection, publish: Publish, session: Session) -> Non
     if qos == 2 and packet_id in session.inbound_qos2:  # sent again: already taken
         connection.acks.add(PubRec(packet_id).encode(), [])
         return
-    if len(connection.acks) + len(session.inbound_qos2) >= connection.receive_maximum:
+    if len(connection.acks.waiting) + len(session.inbound_qos2) >= connection.receive_maximum:
         raise ProtocolError(
             f"more than {connection.receive_maximum} QoS 1/2 messages unacknowledged",
             ReasonCode.RECEIVE_MAXIMUM_EXCEEDED,
