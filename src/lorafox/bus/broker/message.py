@@ -94,7 +94,10 @@ class Message:
         else:  # the same for every client: encoded once
             cached = self.block5
             if cached is None:
-                cached = self.block5 = property_block(self.properties)
+                props = self.properties
+                size = len(props)
+                cached = _SMALL[size] + props if size < 128 else property_block(props)
+                self.block5 = cached
             block = cached
         topic = self.topic if with_topic else b""
         payload = self.payload
