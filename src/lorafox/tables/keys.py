@@ -120,11 +120,17 @@ class KeySchema:
 
     def encode_pk(self, item: Mapping[str, Any]) -> bytes:
         """The partition key bytes of an item having every key attribute."""
+        if not self.more_hashes:
+            return encode_key_value(item[self.hash.name])
         return encode_key_part(self.hashes, item)
 
     def encode_sk(self, item: Mapping[str, Any]) -> bytes:
         """The sort key bytes of an item having every key attribute (empty without one)."""
-        return encode_key_part(self.ranges, item) if self.ranges else b""
+        if self.range is None:
+            return b""
+        if not self.more_ranges:
+            return encode_key_value(item[self.range.name])
+        return encode_key_part(self.ranges, item)
 
     def key_of(self, item: Mapping[str, AttributeValue]) -> Item:
         """The key attributes of a (valid) item."""
@@ -170,13 +176,14 @@ class KeySchema:
                 lead + f"The AttributeValue for a key attribute cannot contain an empty {kind} "
                 f"value. Key: {attribute.name}"
             )
-        if attribute in self.hashes and size > MAX_HASH_KEY_BYTES:
+        is_hash = attribute is self.hash or attribute in self.more_hashes
+        if is_hash and size > MAX_HASH_KEY_BYTES:
             # Sic: DynamoDB's message has no space before the number.
             raise ValidationException(
                 _INVALID + "Size of hashkey has exceeded the maximum size limit of"
                 f"{MAX_HASH_KEY_BYTES} bytes"
             )
-        if attribute in self.ranges and size > MAX_RANGE_KEY_BYTES:
+        if not is_hash and size > MAX_RANGE_KEY_BYTES:
             raise ValidationException(
                 _INVALID + "Aggregated size of all range keys has exceeded the size limit of "
                 f"{MAX_RANGE_KEY_BYTES} bytes"
