@@ -113,7 +113,7 @@ def test_headers_reach_an_mqtt5_subscriber(server: Running, login: tuple[str, st
     [message] = v5.messages
     assert message.topic == f"out/{base}/kitchen"
     assert orjson.loads(message.payload) == {"temp": 21} == plain
-    props = message.properties
+    props: Any = message.properties
     assert props is not None
     assert props.PayloadFormatIndicator == 1
     assert props.ContentType == "application/vnd.plant+json"
@@ -184,7 +184,7 @@ def test_headers_left_empty_are_not_sent_and_a_bad_value_fails_the_action(
             v5.close()
         [out] = [m for m in v5.messages if m.topic == f"{base}/out"]
         assert orjson.loads(out.payload) == {"n": 1}
-        props = out.properties
+        props: Any = out.properties
         assert props is not None
         # no expiry asked for; lorafox's own correlation id stands in for the empty one
         assert not hasattr(props, "MessageExpiryInterval")
