@@ -65,26 +65,25 @@ _S = _permutation()
 
 def md2(data: bytes) -> bytes:
     """The 16-byte MD2 digest of ``data``."""
+    table = _S
     pad = _BLOCK - len(data) % _BLOCK
     message = data + bytes([pad]) * pad
-    checksum = bytearray(_BLOCK)
+    checksum = [0] * _BLOCK
     last = 0
     for start in range(0, len(message), _BLOCK):
         for j in range(_BLOCK):
-            checksum[j] ^= _S[message[start + j] ^ last]
-            last = checksum[j]
-    message += checksum
+            last = checksum[j] = checksum[j] ^ table[message[start + j] ^ last]
+    message += bytes(checksum)
 
-    state = bytearray(3 * _BLOCK)
+    state = [0] * (3 * _BLOCK)
+    width = range(3 * _BLOCK)
     for start in range(0, len(message), _BLOCK):
-        for j in range(_BLOCK):
-            byte = message[start + j]
-            state[_BLOCK + j] = byte
-            state[2 * _BLOCK + j] = byte ^ state[j]
+        block = message[start : start + _BLOCK]
+        state[_BLOCK : 2 * _BLOCK] = block
+        state[2 * _BLOCK :] = [b ^ s for b, s in zip(block, state[:_BLOCK], strict=True)]
         t = 0
         for round_ in range(_ROUNDS):
-            for k in range(3 * _BLOCK):
-                state[k] ^= _S[t]
-                t = state[k]
-            t = (t + round_) % 256
+            for k in width:
+                t = state[k] = state[k] ^ table[t]
+            t = (t + round_) & 0xFF
     return bytes(state[:_BLOCK])
