@@ -6,10 +6,47 @@ from __future__ import annotations
 import math
 
 from lorafox.bus.mqtt_codec import encode_remaining_length
-from lorafox.bus.mqtt_codec.properties import encode_varint
-from lorafox.ports.bus import Audience
+from lorafox.bus.mqtt_codec.properties import Properties, encode_properties, encode_varint
+from lorafox.ports.bus import Audience, PublishProperties
 
-__all__ = ["Audience", "Message", "Outgoing"]
+__all__ = ["Audience", "Message", "Outgoing", "own_properties"]
+
+_CORRELATION = b"\x09\x00\x08"
+"""The correlation data property of lorafox's own messages: 8 bytes follow."""
+
+
+def _content_type(content_type: str) -> bytes:
+    raw = content_type.encode("utf-8")
+    return b"\x03" + len(raw).to_bytes(2, "big") + raw
+
+
+def own_properties(
+    counter: int, content_type: str | None, properties: PublishProperties | None
+) -> bytes:
+    """The properties (encoded, without their length) MQTT 5 subscribers get with a message
+    lorafox publishes: ``properties`` when given, else ``content_type``; the correlation data
+    is the 8 bytes of ``counter`` unless ``properties`` has its own. The message expiry is not
+    among them (the router sends what is left of it)."""
+    if properties is None:
+        block = _CORRELATION + counter.to_bytes(8, "big")
+        return block if content_type is None else _content_type(content_type) + block
+    encoded = encode_properties(
+        Properties(
+            payload_format_indicator=properties.payload_format_indicator,
+            content_type=properties.content_type or content_type,
+            response_topic=properties.response_topic,
+            correlation_data=(
+                counter.to_bytes(8, "big")
+                if properties.correlation_data is None
+                else properties.correlation_data
+            ),
+            user_properties=properties.user_properties,
+        )
+    )
+    start = 1
+    while encoded[start - 1] & 0x80:  # skip the length (a variable byte integer)
+        start += 1
+    return encoded[start:]
 
 
 class Message:
