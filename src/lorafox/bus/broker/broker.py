@@ -5,9 +5,7 @@
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
-import struct
 from dataclasses import dataclass
 from typing import Final
 
@@ -16,7 +14,7 @@ from lorafox.bus.broker.admission import Admission
 from lorafox.bus.broker.connection import CONNECTED, Connection
 from lorafox.bus.broker.limits import BrokerLimits
 from lorafox.bus.broker.logins import Authenticator, Logins
-from lorafox.bus.broker.message import Audience
+from lorafox.bus.broker.message import Audience, own_properties
 from lorafox.bus.broker.router import Router
 from lorafox.bus.broker.session import Session
 from lorafox.bus.broker.sessions import SessionTable
@@ -33,21 +31,13 @@ from lorafox.bus.mqtt_codec import (
 )
 from lorafox.bus.topics import topic_name_bytes
 from lorafox.errors import BusError, BusUnavailable, ConfigError, InvalidInput
-from lorafox.ports.bus import MessageHandler
+from lorafox.ports.bus import MessageHandler, PublishProperties
 
 __all__ = ["Authenticator", "BrokerStats", "EmbeddedBroker"]
 
 _log = logging.getLogger("lorafox.bus.broker")
 
 _STOP_TIMEOUT: Final = 2.0
-_correlation: Final = struct.Struct(">BHQ").pack
-"""The correlation data property of lorafox's own messages: (9, 8, the message's number)."""
-
-
-@functools.lru_cache(maxsize=16)
-def _content_type(content_type: str) -> bytes:
-    raw = content_type.encode("utf-8")
-    return b"\x03" + len(raw).to_bytes(2, "big") + raw
 
 
 @dataclass(slots=True, frozen=True)
@@ -232,10 +222,13 @@ class EmbeddedBroker:
         retain: bool = False,
         audience: Audience = None,
         content_type: str | None = None,
+        properties: PublishProperties | None = None,
     ) -> None:
         """Publish to the network subscribers of ``topic`` (among ``audience``) now; never
         blocks. MQTT 5 subscribers get ``content_type`` and a correlation id of 8 bytes (a
-        counter of this broker's messages) as properties.
+        counter of this broker's messages) as properties, or ``properties`` when given (their
+        content type and correlation data in place of those, their message expiry counted
+        from now).
 
         Messages for slow subscribers are dropped (QoS 0) or queued (QoS 1/2) rather than
         waited for. In-process handlers do not see these messages. Raises ``InvalidInput`` for
@@ -253,10 +246,11 @@ class EmbeddedBroker:
         if len(raw_topic) + len(payload) + 4 > MAX_REMAINING_LENGTH:
             raise InvalidInput("the message is too large for MQTT", field="payload")
         self._published += 1
-        properties = _correlation(9, 8, self._published)
-        if content_type is not None:
-            properties = _content_type(content_type) + properties
-        self._router.route(topic, raw_topic, payload, qos, retain, audience, properties)
+        block = own_properties(self._published, content_type, properties)
+        expires_at = None
+        if properties is not None and properties.message_expiry_interval is not None:
+            expires_at = asyncio.get_running_loop().time() + properties.message_expiry_interval
+        self._router.route(topic, raw_topic, payload, qos, retain, audience, block, expires_at)
 
     async def publish(self, topic: str, payload: bytes, qos: int = 0, retain: bool = False) -> None:
         """``publish_nowait`` as a coroutine (to every client that reads everything)."""

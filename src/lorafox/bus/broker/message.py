@@ -3,18 +3,58 @@ the MQTT 3.1.1 way or, for an MQTT 5 client, with its properties."""
 
 from __future__ import annotations
 
+import functools
 import math
+import struct
 from typing import Final
 
 from lorafox.bus.mqtt_codec import encode_remaining_length
-from lorafox.bus.mqtt_codec.properties import encode_varint
-from lorafox.ports.bus import Audience
+from lorafox.bus.mqtt_codec.properties import Properties, encode_properties, encode_varint
+from lorafox.ports.bus import Audience, PublishProperties
 
-__all__ = ["Audience", "Message", "Outgoing", "encode_publish5", "property_block"]
+__all__ = ["Audience", "Message", "Outgoing", "encode_publish5", "own_properties", "property_block"]
 
 _SMALL: Final = tuple(bytes((n,)) for n in range(128))
 _FIRST: Final = tuple(bytes((0x30 | flags,)) for flags in range(16))
 """The first byte of a PUBLISH by its flags (DUP, QoS, RETAIN)."""
+
+_correlation: Final = struct.Struct(">BHQ").pack
+"""The correlation data property of lorafox's own messages: (9, 8, the message's number)."""
+
+
+@functools.lru_cache(maxsize=16)
+def _content_type(content_type: str) -> bytes:
+    raw = content_type.encode("utf-8")
+    return b"\x03" + len(raw).to_bytes(2, "big") + raw
+
+
+def own_properties(
+    counter: int, content_type: str | None, properties: PublishProperties | None
+) -> bytes:
+    """The properties (encoded, without their length) MQTT 5 subscribers get with a message
+    lorafox publishes: ``properties`` when given, else ``content_type``; the correlation data
+    is the 8 bytes of ``counter`` unless ``properties`` has its own. The message expiry is not
+    among them (the router sends what is left of it)."""
+    if properties is None:
+        block = _correlation(9, 8, counter)
+        return block if content_type is None else _content_type(content_type) + block
+    encoded = encode_properties(
+        Properties(
+            payload_format_indicator=properties.payload_format_indicator,
+            content_type=properties.content_type or content_type,
+            response_topic=properties.response_topic,
+            correlation_data=(
+                counter.to_bytes(8, "big")
+                if properties.correlation_data is None
+                else properties.correlation_data
+            ),
+            user_properties=properties.user_properties,
+        )
+    )
+    start = 1
+    while encoded[start - 1] & 0x80:  # skip the length (a variable byte integer)
+        start += 1
+    return encoded[start:]
 
 
 class Message:
