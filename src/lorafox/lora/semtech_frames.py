@@ -104,6 +104,16 @@ class SemtechMessage:
     feedback_device: str | None = None
     ignored: tuple[str, ...] = field(default_factory=tuple)
 
+    @property
+    def plain_uplink(self) -> bool:
+        """Nothing but an uplink (or metadata): nothing to do once it is handed over."""
+        return (
+            self.ackreq is None
+            and not self.events
+            and self.sent_token is None
+            and self.acked is None
+        )
+
 
 def parse_frame(frame: bytes) -> SemtechMessage:
     """``InvalidInput`` when the frame is not a JSON object or an object is malformed."""
