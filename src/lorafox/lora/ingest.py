@@ -89,9 +89,17 @@ class LoraIngest:
         results = await self._uplinks.receive_many(
             [uplink for uplink, _, _ in dated], sender=sender.principal
         )
+        moved: list[str] = []
         for frame, (uplink, seen, first), result in zip(frames, dated, results, strict=True):
-            if isinstance(result, Ingested):
-                await self._after(sender, frame, uplink, seen, first, result)
+            changed = isinstance(result, Ingested) and await self._after(
+                sender, frame, uplink, seen, first, result, save=False
+            )
+            if changed:
+                moved.append(frame.dev_eui)
+        if moved and self._devices is not None:
+            await self._devices.save_lora_devices(
+                [(d, self.last_integration.get(d), self.contexts.get(d, {})) for d in moved]
+            )
         return results
 
     def _date(self, sender: Sender, frame: LoraUplink) -> tuple[Uplink, _Seen, bool]:
@@ -120,8 +128,11 @@ class LoraIngest:
         seen: _Seen,
         first: bool,
         result: Ingested,
-    ) -> None:
-        """Counters, a copy's gateways, and where the device's downlinks go."""
+        *,
+        save: bool = True,
+    ) -> bool:
+        """Counters, a copy's gateways, and where the device's downlinks go (saved unless
+        ``save`` is False: True when it changed)."""
         self.frames += 1
         self.counters.frame(sender.integration.kind.value, stored=bool(result.stored))
         if not result.stored:
@@ -133,7 +144,10 @@ class LoraIngest:
             len(self.last_integration) < _SEEN_MAX or device in self.last_integration
         ):
             self.last_integration[device] = sender.integration.id
-            await self._save(device)
+            if save:
+                await self._save(device)
+            return True
+        return False
 
     async def locate(self, device: str, lat: float, lng: float, radius: int | None) -> None:
         """A position the network server solved: the device's latest message's location."""

@@ -170,7 +170,11 @@ def to_uplink(frame: LoraUplink, integration: LoraIntegration, time_ms: int) -> 
     """The shared ``Uplink`` of ``frame`` received through ``integration``: the best gateway
     (strongest RSSI) as ``station``/``rssi``/``snr`` and, when known, its position as
     ``lat``/``lng`` (as a Sigfox callback gives its station's), every gateway in ``extra``."""
-    best = max(frame.gateways, key=lambda g: -1e9 if g.rssi is None else g.rssi, default=None)
+    gateways = frame.gateways
+    if len(gateways) == 1:
+        best: LoraGateway | None = gateways[0]
+    else:
+        best = max(gateways, key=lambda g: -1e9 if g.rssi is None else g.rssi, default=None)
     app_eui = frame.app_eui or integration.app_eui or "0" * EUI_DIGITS
     extra: dict[str, Any] = {
         "network": LORA_NETWORK,
@@ -179,7 +183,7 @@ def to_uplink(frame: LoraUplink, integration: LoraIntegration, time_ms: int) -> 
         "appEui": app_eui,
         "fPort": frame.f_port,
         "fCnt": frame.f_cnt,
-        "gateways": [g.as_json() for g in frame.gateways[:MAX_GATEWAYS]],
+        "gateways": [g.as_json() for g in gateways[:MAX_GATEWAYS]],
     }
     if frame.data_rate is not None:
         extra["dataRate"] = frame.data_rate

@@ -127,6 +127,15 @@ def parse_frame(frame: bytes) -> SemtechMessage:
 
 
 def parse_message(obj: dict[str, Any]) -> SemtechMessage:
+    if len(obj) == 1:  # the usual message: one uplink and nothing else
+        app = obj.get("app")
+        if type(app) is dict and app.get("dir", "up") == "up":
+            uplink, metadata_only = _app_up(app)
+            return SemtechMessage(uplink=uplink, metadata_only=metadata_only)
+    return _parse_any(obj)
+
+
+def _parse_any(obj: dict[str, Any]) -> SemtechMessage:
     uplink = None
     metadata_only = False
     events: list[tuple[str, str | None, dict[str, Any]]] = []
@@ -188,7 +197,7 @@ def _app_up(app: dict[str, Any]) -> tuple[LoraUplink | None, bool]:
     gwrx = app.get("gwrx") or []
     if not isinstance(gwrx, list):
         raise InvalidInput("app.gwrx must be a list", field="app.gwrx")
-    gateways = tuple(_gateway(g) for g in gwrx[:MAX_GATEWAYS] if isinstance(g, dict))
+    gateways = tuple([_gateway(g) for g in gwrx[:MAX_GATEWAYS] if type(g) is dict])
     freq = as_float(motetx.get("freq"), "app.motetx.freq")
     app_eui = app.get("appeui")
     datr = motetx.get("datr")
