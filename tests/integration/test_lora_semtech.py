@@ -213,3 +213,39 @@ def test_deleting_the_integration_closes_its_connections(
         assert [m["seqNumber"] for m in messages] == [1]
     finally:
         peer.close()
+
+
+def test_frames_of_one_read_are_stored_together_and_acked_once_stored(
+    server: Running, http: httpx.Client
+) -> None:
+    """Many uplinks in one write: each device's messages stored once (a second gateway's copy
+    in the same read merged), published, and the ``ackreq`` behind them answered after."""
+    _integration(http, ["127.0.0.1"])
+    assert server.mqtt_port is not None and server.service.semtech_port is not None
+    recorder = Recorder("127.0.0.1", server.mqtt_port, "lora/#")
+    peer = _Peer(server.service.semtech_port)
+    devices = [format(0x9372163 + n, "x") for n in range(20)]
+    try:
+        stream = b"".join(_uplink(seq, eui=eui) for seq in range(1, 51) for eui in devices)
+        stream += _uplink(1, gateway="b827ebfffe000002")  # another gateway's copy of (1, first)
+        peer.sock.sendall(stream + b'{"ackreq":9}\0')
+        assert peer.read_frame() == {"ack": 9}
+        for eui in (devices[0], devices[-1]):
+            found = http.get(
+                f"/api/v2/devices/{eui.rjust(16, '0')}/messages", params={"limit": 100}
+            )
+            assert sorted(m["seqNumber"] for m in found.json()["data"]) == list(range(1, 51))
+        [first] = [
+            m
+            for m in http.get(f"/api/v2/devices/{DEVICE}/messages", params={"limit": 100}).json()[
+                "data"
+            ]
+            if m["seqNumber"] == 1
+        ]
+        gateways = [g["id"] for g in first["extra"]["gateways"]]
+        assert gateways == ["b827ebfffe000001", "b827ebfffe000002"]
+        wait_until(lambda: len(recorder.messages) >= 1000)
+        assert len(recorder.messages) == 1000  # the copy is not published again
+    finally:
+        peer.close()
+        recorder.close()
