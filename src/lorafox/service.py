@@ -498,6 +498,7 @@ class Service:
             LoraIngest(uplinks, events.log.record_later, store.lora, store.lora, metrics.lora),
             bus=bus,
             scope=operable,
+            retry=self.settings.lora,
         )
         if bus is not None:
             bus.subscribe(DOWNLINK_TOPIC, lora.downlinks.on_mqtt)
