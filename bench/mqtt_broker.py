@@ -1,30 +1,27 @@
-"""Throughput of lorafox's embedded MQTT broker against amqtt, to one live paho subscriber,
-with MQTT 3.1.1 and MQTT 5 clients.
+"""Throughput and CPU per message of lorafox's embedded MQTT broker, MQTT 5 next to MQTT 3.1.1
+(and amqtt, 3.1.1 only), with lean clients that measure the broker rather than themselves.
 
-For each broker and for subscriptions at QoS 0 and QoS 1, messages go to one paho-mqtt
-subscriber running in its own process (so that it has its own core and its own GIL):
+Messages go to one subscriber in its own process, at QoS 0 and QoS 1, from
 
 * in-process: the broker's own API (``EmbeddedBroker.publish_nowait``, amqtt's
   ``internal_message_broadcast``), in batches, yielding to the event loop between batches and
   waiting while the broker has a backlog for the subscriber, so that nothing is dropped;
-* network: a paho-mqtt publisher in another process, publishing as fast as it can.
+* network: a publisher in another process, publishing as fast as its window allows.
 
-Paho is pure Python: with lorafox the paho processes are the bottleneck, so lorafox is also run
-with a bare-socket subscriber ("raw sub", 10 times the count) to show the broker's ceiling, and
-the broker's CPU time per message is printed for every run (1,000,000 / that figure = messages
-per second one core could route).
+The subscriber and the publisher are the bare-socket clients of ``mqtt_lean.py``: they frame
+packets and nothing more, the same work per message for both protocol versions (an MQTT 5
+client library parses every property block, which made earlier runs with paho measure paho).
 
-lorafox runs every phase twice in the same run, once with MQTT 3.1.1 clients and once with MQTT
-5 clients (paho ``MQTTv5``, the raw subscriber speaking MQTT 5), and prints the MQTT 5 rate as a
-share of the 3.1.1 one. ``--no-amqtt`` skips amqtt.
+Each (publisher, QoS) pair runs ``--repeat`` times for each version, MQTT 3.1.1 and MQTT 5
+alternating, all in the same run. Per run: messages delivered, msgs/s delivered (from the first
+publish to the last message received), messages lost, and the broker process' CPU time
+(``getrusage``: user + system) per message. The summary gives, per version, the best rate and
+the median CPU per message of its runs, and MQTT 5 as a share of MQTT 3.1.1. Rates depend on
+what else the machine runs (the closing line gives its load); the CPU per message much less.
+Everything listens on 127.0.0.1 only and every run is bounded in count and time.
 
-Reported per run: messages delivered to the subscriber, msgs/s delivered (from the first
-publish to the last message received), messages lost, and the broker process' CPU time per
-message during the in-process runs. Everything listens on 127.0.0.1 only and every run is
-bounded in count and time.
-
-    .venv/bin/python bench/mqtt_broker.py [--count 100000] [--amqtt-count 10000] [--payload 200]
-        [--no-amqtt]
+    .venv/bin/python bench/mqtt_broker.py [--count 100000] [--repeat 3] [--payload 200]
+        [--amqtt] [--amqtt-count 10000]
 """
 
 from __future__ import annotations
@@ -34,156 +31,28 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
+import resource
 import socket
+import statistics
 import sys
-import threading
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
 
-TOPIC = "bench/device/uplink"
+from mqtt_lean import TOPIC
+
+CLIENTS = str(Path(__file__).with_name("mqtt_lean.py"))
 RUN_TIMEOUT = 120.0
 """Seconds one run may take at most."""
-IDLE = 2.0
-"""A subscriber that has received nothing for this long reports what it has."""
 BATCH = 100
-WINDOW = 1000
 PAUSE = 0.002
 """Seconds an in-process publisher waits when the broker has a backlog for the subscriber."""
+VERSIONS = {4: "3.1.1", 5: "MQTT 5"}
 
-
-# -- the helper processes (paho-mqtt) -----------------------------------------------------------
-
-
-def _paho_client(client_id: str, protocol: int) -> Any:
-    import paho.mqtt.client as paho
-    from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
-
-    version = MQTTProtocolVersion.MQTTv5 if protocol == 5 else MQTTProtocolVersion.MQTTv311
-    return paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=version)
-
-
-def run_subscriber(port: int, qos: int, count: int, protocol: int) -> None:
-    """Subscribe, say READY, count messages, print a JSON report."""
-    client = _paho_client("bench-subscriber", protocol)
-    ready = threading.Event()
-    state = {"received": 0, "first": 0.0, "last": 0.0}
-
-    def on_connect(client: Any, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
-        client.subscribe(TOPIC, qos)
-
-    def on_subscribe(client: Any, userdata: Any, mid: Any, codes: Any, props: Any) -> None:
-        ready.set()
-
-    def on_message(client: Any, userdata: Any, message: Any) -> None:
-        now = time.monotonic()
-        if not state["received"]:
-            state["first"] = now
-        state["received"] += 1
-        state["last"] = now
-
-    client.on_connect = on_connect
-    client.on_subscribe = on_subscribe
-    client.on_message = on_message
-    client.connect("127.0.0.1", port, 60)
-    client.loop_start()
-    if not ready.wait(10):
-        print(json.dumps({"error": "no SUBACK"}), flush=True)
-        return
-    print("READY", flush=True)
-    started = time.monotonic()
-    while True:
-        time.sleep(0.01)
-        now = time.monotonic()
-        if state["received"] >= count:
-            break
-        if state["received"] and now - state["last"] > IDLE:
-            break
-        if not state["received"] and now - started > 30:
-            break
-    print(json.dumps(state), flush=True)
-    client.disconnect()
-    client.loop_stop()
-
-
-def run_raw_subscriber(port: int, qos: int, count: int, protocol: int) -> None:
-    """Like ``run_subscriber`` with a bare socket and lorafox's codec instead of paho.
-
-    It shows what the broker can deliver when the subscriber is not the bottleneck.
-    """
-    from lorafox.bus.mqtt_codec import (
-        Connect,
-        PacketDecoder,
-        Properties,
-        PubAck,
-        Publish,
-        Subscribe,
-    )
-
-    sock = socket.create_connection(("127.0.0.1", port))
-    v5 = Properties() if protocol == 5 else None
-    connect = Connect("bench-raw-subscriber", protocol_level=protocol)
-    sock.sendall(connect.encode() + Subscribe(1, ((TOPIC, qos),), v5).encode())
-    decoder = PacketDecoder(protocol_level=protocol)
-    answers = 0
-    while answers < 2:  # CONNACK, SUBACK
-        answers += len(decoder.feed(sock.recv(65536)))
-    print("READY", flush=True)
-    state = {"received": 0, "first": 0.0, "last": 0.0}
-    sock.settimeout(IDLE)
-    with contextlib.suppress(TimeoutError):
-        while state["received"] < count:
-            data = sock.recv(1 << 20)
-            if not data:
-                break
-            now = time.monotonic()
-            if not state["received"]:
-                state["first"] = now
-            acks = []
-            for packet in decoder.feed(data):
-                if type(packet) is Publish:
-                    state["received"] += 1
-                    if packet.packet_id is not None:
-                        acks.append(PubAck(packet.packet_id).encode())
-            if acks:
-                sock.sendall(b"".join(acks))
-            state["last"] = now
-    print(json.dumps(state), flush=True)
-    sock.close()
-
-
-def run_publisher(port: int, qos: int, count: int, payload_size: int, protocol: int) -> None:
-    """Connect, publish ``count`` messages as fast as paho can, print a JSON report.
-
-    At most ``WINDOW`` messages are in flight (written but not acknowledged for QoS 1, not yet
-    written for QoS 0): paho's own queue of waiting messages is slow when it grows long.
-    """
-    client = _paho_client("bench-publisher", protocol)
-    client.max_inflight_messages_set(WINDOW)
-    window = threading.Semaphore(WINDOW)
-    connected = threading.Event()
-    client.on_connect = lambda *args: connected.set()
-    client.on_publish = lambda *args: window.release()
-    client.connect("127.0.0.1", port, 60)
-    client.loop_start()
-    if not connected.wait(10):
-        print(json.dumps({"error": "no CONNACK"}), flush=True)
-        return
-    payload = b"p" * payload_size
-    started = time.monotonic()
-    info = None
-    for _ in range(count):
-        window.acquire()
-        info = client.publish(TOPIC, payload, qos)
-    if info is not None:
-        info.wait_for_publish(RUN_TIMEOUT)
-    print(json.dumps({"start": started, "end": time.monotonic()}), flush=True)
-    client.disconnect()
-    client.loop_stop()
-
-
-# -- the runs -------------------------------------------------------------------------------------
+Publish = Callable[[int, int, bytes], Awaitable[None]]
+"""(QoS, count, payload): publish in process."""
 
 
 @dataclass(slots=True, frozen=True)
@@ -204,13 +73,12 @@ class Result:
         return self.delivered / self.seconds if self.seconds > 0 else 0.0
 
     def line(self) -> str:
-        cpu = f"{self.cpu_us_per_message:6.1f} µs broker CPU/msg"
         lost = self.sent - self.delivered
-        version = "MQTT 5" if self.protocol == 5 else "3.1.1"
         return (
-            f"{self.broker:8} {version:6} {self.mode:19} QoS {self.qos}: "
+            f"{self.broker:8} {VERSIONS[self.protocol]:6} {self.mode:10} QoS {self.qos}: "
             f"{self.rate:9,.0f} msg/s delivered "
-            f"({self.delivered:,}/{self.sent:,} in {self.seconds:5.2f} s, {lost:,} lost) {cpu}"
+            f"({self.delivered:,}/{self.sent:,} in {self.seconds:5.2f} s, {lost:,} lost) "
+            f"{self.cpu_us_per_message:6.2f} µs broker CPU/msg"
         )
 
 
@@ -220,9 +88,15 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-async def _helper(*args: str) -> asyncio.subprocess.Process:
+def cpu_seconds() -> float:
+    """User + system CPU time of this process (the broker's) so far."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+async def _helper(*args: object) -> asyncio.subprocess.Process:
     return await asyncio.create_subprocess_exec(
-        sys.executable, __file__, *args, stdout=asyncio.subprocess.PIPE
+        sys.executable, CLIENTS, *map(str, args), stdout=asyncio.subprocess.PIPE
     )
 
 
@@ -234,36 +108,34 @@ async def _read_line(process: asyncio.subprocess.Process, seconds: float) -> str
 
 async def run(
     broker_name: str,
-    mode: str,
     port: int,
     qos: int,
     count: int,
     payload_size: int,
-    publish: Callable[[int, int, bytes], Awaitable[None]] | None,
-    protocol: int = 4,
+    publish: Publish | None,
+    protocol: int,
 ) -> Result:
     """One run: start the subscriber, publish ``count`` messages, collect its report."""
-    role = "raw-subscriber" if mode.endswith("raw sub") else "subscriber"
-    subscriber = await _helper(role, str(port), str(qos), str(count), str(protocol))
+    subscriber = await _helper("subscriber", port, qos, count, protocol)
     publisher: asyncio.subprocess.Process | None = None
     try:
         ready = await _read_line(subscriber, 20)
         if ready != "READY":
             raise RuntimeError(f"subscriber failed: {ready}")
-        cpu_before = time.process_time()
         if publish is not None:
+            cpu_before = cpu_seconds()
             started = time.monotonic()
             await asyncio.wait_for(publish(qos, count, b"p" * payload_size), RUN_TIMEOUT)
             report = json.loads(await _read_line(subscriber, RUN_TIMEOUT))
         else:
-            publisher = await _helper(
-                "publisher", str(port), str(qos), str(count), str(payload_size), str(protocol)
-            )
+            publisher = await _helper("publisher", port, qos, count, payload_size, protocol)
+            cpu_before = cpu_seconds()  # the process start is not the broker's work
             sent = json.loads(await _read_line(publisher, RUN_TIMEOUT))
             started = sent["start"]
             report = json.loads(await _read_line(subscriber, RUN_TIMEOUT))
-        cpu = (time.process_time() - cpu_before) / max(count, 1) * 1e6
+        cpu = (cpu_seconds() - cpu_before) / max(count, 1) * 1e6
         seconds = report["last"] - started if report["received"] else 0.0
+        mode = "in-process" if publish is not None else "network"
         return Result(broker_name, mode, protocol, qos, count, report["received"], seconds, cpu)
     finally:
         for process in (subscriber, publisher):
@@ -275,7 +147,7 @@ async def run(
                     await process.wait()
 
 
-async def bench_embedded(count: int, payload_size: int, protocol: int) -> list[Result]:
+async def bench_embedded(count: int, payload_size: int, repeat: int) -> list[Result]:
     from lorafox.bus.broker import EmbeddedBroker
 
     broker = EmbeddedBroker("127.0.0.1", 0, authenticate=None, allow_anonymous=True)
@@ -300,35 +172,22 @@ async def bench_embedded(count: int, payload_size: int, protocol: int) -> list[R
                 await asyncio.sleep(PAUSE)
 
     results = []
-    port = 0
     async with broker:
-        port = broker.port
-        for qos in (0, 1):
-            results.append(
-                await run(
-                    "lorafox", "in-process", port, qos, count, payload_size, publish, protocol
-                )
-            )
-            print(results[-1].line(), flush=True)
-        for qos in (0, 1):
-            results.append(
-                await run("lorafox", "network", port, qos, count, payload_size, None, protocol)
-            )
-            print(results[-1].line(), flush=True)
-        for qos in (0, 1):
-            results.append(
-                await run(
-                    "lorafox",
-                    "in-process, raw sub",
-                    port,
-                    qos,
-                    10 * count,
-                    payload_size,
-                    publish,
-                    protocol,
-                )
-            )
-            print(results[-1].line(), flush=True)
+        for in_process in (True, False):
+            for qos in (0, 1):
+                for _ in range(repeat):
+                    for protocol in (4, 5):
+                        result = await run(
+                            "lorafox",
+                            broker.port,
+                            qos,
+                            count,
+                            payload_size,
+                            publish if in_process else None,
+                            protocol,
+                        )
+                        results.append(result)
+                        print(result.line(), flush=True)
     return results
 
 
@@ -353,61 +212,70 @@ async def bench_amqtt(count: int, payload_size: int) -> list[Result]:
 
     results = []
     try:
-        for qos in (0, 1):
-            results.append(
-                await run("amqtt", "in-process", port, qos, count, payload_size, publish)
-            )
-            print(results[-1].line(), flush=True)
-        for qos in (0, 1):
-            results.append(await run("amqtt", "network", port, qos, count, payload_size, None))
-            print(results[-1].line(), flush=True)
+        for publisher in (publish, None):
+            for qos in (0, 1):
+                results.append(await run("amqtt", port, qos, count, payload_size, publisher, 4))
+                print(results[-1].line(), flush=True)
     finally:
         await broker.shutdown()
     return results
 
 
-async def main(count: int, amqtt_count: int, payload_size: int, with_amqtt: bool) -> None:
+def summary(results: list[Result]) -> None:
+    """Per (publisher, QoS): each version's best rate and median CPU, and MQTT 5 / 3.1.1."""
+    print("\nlorafox, MQTT 5 next to MQTT 3.1.1 (best rate of the runs; median broker CPU/msg):")
+    for mode in ("in-process", "network"):
+        for qos in (0, 1):
+            best: dict[int, float] = {}
+            cpu: dict[int, float] = {}
+            for protocol in (4, 5):
+                runs = [r for r in results if (r.mode, r.qos, r.protocol) == (mode, qos, protocol)]
+                best[protocol] = max(r.rate for r in runs)
+                cpu[protocol] = statistics.median(r.cpu_us_per_message for r in runs)
+            rate = best[5] / best[4] if best[4] else float("inf")
+            share = cpu[5] / cpu[4] if cpu[4] else float("inf")
+            print(
+                f"  {mode:10} QoS {qos}: 3.1.1 {best[4]:9,.0f} msg/s {cpu[4]:5.2f} µs; "
+                f"MQTT 5 {best[5]:9,.0f} msg/s {cpu[5]:5.2f} µs; "
+                f"MQTT 5 = {rate:6.1%} of the rate, {share:6.1%} of the CPU"
+            )
+
+
+async def main(options: argparse.Namespace) -> None:
     logging.basicConfig(level=logging.WARNING)
     logging.getLogger("amqtt").setLevel(logging.CRITICAL)
     logging.getLogger("transitions").setLevel(logging.CRITICAL)
     print(
-        f"one paho subscriber in another process; payload {payload_size} bytes; "
-        f"lorafox {count:,} messages per run, amqtt {amqtt_count:,}",
+        f"one lean subscriber in another process; payload {options.payload} bytes; "
+        f"lorafox {options.count:,} messages per run, {options.repeat} runs per version",
         flush=True,
     )
-    ours = await bench_embedded(count, payload_size, 4)
-    ours5 = await bench_embedded(count, payload_size, 5)
-    print("\nlorafox, MQTT 5 / MQTT 3.1.1 clients: msgs/s delivered, broker CPU per message")
-    for v311, v5 in zip(ours, ours5, strict=True):
-        rate = v5.rate / v311.rate if v311.rate else float("inf")
-        cpu = v5.cpu_us_per_message / v311.cpu_us_per_message if v311.cpu_us_per_message else 0
-        print(f"  {v5.mode:19} QoS {v5.qos}: {rate:6.1%} of the rate, {cpu:6.1%} of the CPU")
-    if not with_amqtt:
-        return
-    theirs = await bench_amqtt(amqtt_count, payload_size)
+    load_before = os.getloadavg()[0]
+    ours = await bench_embedded(options.count, options.payload, options.repeat)
+    summary(ours)
+    load = max(load_before, os.getloadavg()[0])
+    cores = os.cpu_count() or 1
     print(
-        "\nlorafox / amqtt: msgs/s delivered to paho, and broker CPU per message (amqtt / lorafox)"
+        f"machine load (1 min) up to {load:.1f} on {cores} cores"
+        + (": other processes competed, rates are noisy (CPU/msg less so)" if load > cores else "")
     )
-    for mine, other in zip(ours[:4], theirs, strict=True):
-        rate = mine.rate / other.rate if other.rate else float("inf")
-        cpu = other.cpu_us_per_message / mine.cpu_us_per_message
-        print(f"  {mine.mode:10} QoS {mine.qos}: {rate:5.1f}x the rate, {cpu:5.1f}x less CPU")
+    if not options.amqtt:
+        return
+    theirs = await bench_amqtt(options.amqtt_count, options.payload)
+    print("\nlorafox (3.1.1, best run) / amqtt: msgs/s delivered, and broker CPU per message")
+    for other in theirs:
+        mine = [r for r in ours if (r.mode, r.qos, r.protocol) == (other.mode, other.qos, 4)]
+        best = max(mine, key=lambda r: r.rate)
+        rate = best.rate / other.rate if other.rate else float("inf")
+        cpu = other.cpu_us_per_message / best.cpu_us_per_message
+        print(f"  {other.mode:10} QoS {other.qos}: {rate:5.1f}x the rate, {cpu:5.1f}x less CPU")
 
 
 if __name__ == "__main__":
-    if len(sys.argv) > 1 and sys.argv[1] == "subscriber":
-        run_subscriber(*map(int, sys.argv[2:6]))
-    elif len(sys.argv) > 1 and sys.argv[1] == "raw-subscriber":
-        run_raw_subscriber(*map(int, sys.argv[2:6]))
-    elif len(sys.argv) > 1 and sys.argv[1] == "publisher":
-        run_publisher(*map(int, sys.argv[2:7]))
-    else:
-        parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-        parser.add_argument("--count", type=int, default=30_000, help="messages per lorafox run")
-        parser.add_argument(
-            "--amqtt-count", type=int, default=30_000, help="messages per amqtt run"
-        )
-        parser.add_argument("--payload", type=int, default=200, help="payload size in bytes")
-        parser.add_argument("--no-amqtt", action="store_true", help="lorafox's broker only")
-        options = parser.parse_args()
-        asyncio.run(main(options.count, options.amqtt_count, options.payload, not options.no_amqtt))
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=100_000, help="messages per lorafox run")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per version and phase")
+    parser.add_argument("--payload", type=int, default=200, help="payload size in bytes")
+    parser.add_argument("--amqtt", action="store_true", help="also amqtt (needs '.[bench]')")
+    parser.add_argument("--amqtt-count", type=int, default=10_000, help="messages per amqtt run")
+    asyncio.run(main(parser.parse_args()))

@@ -13,6 +13,11 @@ For each: messages/s through the engine and µs per message, in CPU time of the 
 machine is shared: wall time would count the others), and the share of one core the rules would
 take at the 10,000 uplinks/s ingest goal (the goal: under half of it for 100 simple rules).
 
+Then, with the ``per-device`` set of 100 rules, what some features cost against the same rules
+without them, measured in the same run: republish ``headers`` (six MQTT 5 properties, five of
+them templates), and the hash functions ``md5`` (OpenSSL) and ``md2`` (lorafox's pure Python)
+on the payload's ``data``.
+
     .venv/bin/python bench/rules.py [--messages 20000]
 """
 
@@ -58,25 +63,46 @@ def uplink(i: int) -> BusMessage:
     return BusMessage(f"sigfox/uplink/{device}", orjson.dumps(body), ("/r/",))
 
 
-def rules(shape: str, count: int) -> list[Any]:
-    action = [{"republish": {"roleArn": "r", "topic": "out/${device}"}}]
+HEADERS = {
+    "payloadFormatIndicator": "UTF8_DATA",
+    "contentType": "application/json",
+    "responseTopic": "reply/${device}",
+    "correlationData": "${encode(seqNumber, 'base64')}",
+    "messageExpiry": "3600",
+    "userProperties": [{"key": "device", "value": "${device}"}],
+}
+VARIANTS = ("plain", "headers", "md5", "md2")
+
+
+def rules(
+    shape: str, count: int, variant: str | None = None, version: str | None = None
+) -> list[Any]:
+    republish: dict[str, Any] = {"roleArn": "r", "topic": "out/${device}"}
+    if variant == "headers":
+        republish["headers"] = HEADERS
+    action = [{"republish": republish}]
     made = []
     for i in range(count):
         if shape == "per-device":
-            sql = f"SELECT device, data, seqNumber FROM 'sigfox/uplink/DEV{i}'"  # noqa: S608
+            items = f"{variant}(data) AS h" if variant in ("md5", "md2") else "data"
+            sql = f"SELECT device, {items}, seqNumber FROM 'sigfox/uplink/DEV{i}'"  # noqa: S608
         else:
             sql = f"SELECT device, data FROM 'sigfox/uplink/+' WHERE device = 'DEV{i}'"  # noqa: S608
-        payload = {"sql": sql, "actions": action}
+        payload: dict[str, Any] = {"sql": sql, "actions": action}
+        if version is not None:
+            payload["awsIotSqlVersion"] = version
         made.append(rule_from_payload(f"r{i}", payload, group_path="/r/", owner="b", created_at=0))
     return made
 
 
-async def measure(shape: str, count: int, messages: list[BusMessage]) -> tuple[float, int]:
+async def measure(
+    shape: str, count: int, messages: list[BusMessage], variant: str | None = None
+) -> tuple[float, int]:
     publisher = CountingPublisher()
     engine = RulesEngine(
         ActionRunner(publisher=publisher), root_path="/r/", queue_size=len(messages) + 1
     )
-    engine.load(rules(shape, count))
+    engine.load(rules(shape, count, variant, None if variant is None else "2016-03-23"))
     task = asyncio.create_task(engine.run())
     start = time.process_time()  # CPU time: the machine is shared, wall time is noisy
     for message in messages:
@@ -105,6 +131,14 @@ def main() -> None:
                 f"{shape:<12} {count:>5} {rate:>10,.0f} {seconds / args.messages * 1e6:>8.1f} "
                 f"{actions:>8} {share:>15.0%}"
             )
+    print()
+    print(f"{'per-device, 100 rules':<22} {'µs/msg':>8} {'actions':>8} {'/ plain':>8}")
+    baseline = 0.0
+    for variant in VARIANTS:
+        seconds, actions = uvloop.run(measure("per-device", 100, messages, variant))
+        per_message = seconds / args.messages * 1e6
+        baseline = baseline or per_message
+        print(f"{variant:<22} {per_message:>8.1f} {actions:>8} {per_message / baseline:>8.2f}")
 
 
 if __name__ == "__main__":

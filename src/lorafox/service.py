@@ -65,9 +65,10 @@ from lorafox.lora.downlinks import DOWNLINK_TOPIC
 from lorafox.lora.model import is_lora_uplink, lora_json, lora_topic
 from lorafox.mail import Mailer
 from lorafox.metrics import Metrics
-from lorafox.ports.bus import Bus
+from lorafox.ports.bus import Bus, MessageHandler
 from lorafox.reports import ServiceReports
 from lorafox.rules.actions import ActionRunner
+from lorafox.rules.builtin import builtin_downlink_rule, builtin_handler
 from lorafox.rules.engine import RulesEngine
 from lorafox.rules.service import TopicRules
 from lorafox.rules.tables import TablesForRules
@@ -349,7 +350,7 @@ class Service:
             self.mqtt_port = bus.broker.port
 
     async def _outbox(
-        self, store: SqlStore, bus: Bus | None, metrics: Metrics, downlinks: DownlinkQueue
+        self, store: SqlStore, bus: Bus | None, metrics: Metrics, downlinks: MessageHandler
     ) -> Outbox | None:
         """The publisher of stored uplinks on ``bus`` (None without one), which also takes
         downlink requests."""
@@ -359,7 +360,7 @@ class Service:
         outbox = Outbox(store.messages, bus, self._uplink_renderer(), qos=s.mqtt.qos)
         await outbox.start()
         metrics.watch_backlog(lambda: outbox.backlog)
-        bus.subscribe(s.mqtt.downlink_topic, downlinks.on_mqtt)
+        bus.subscribe(s.mqtt.downlink_topic, downlinks)
         return outbox
 
     async def _alerts(
@@ -428,9 +429,11 @@ class Service:
 
         downlinks = DownlinkQueue(store.downlinks, metrics, s.mqtt, bus, operable)
         rules.engine.runner.downlinks = _RuleDownlinks(management.devices, downlinks)
-        outbox = await self._outbox(store, bus, metrics, downlinks)
+        # the built-in downlink path, while its rule (lorafox_downlinks) is untouched
+        on_downlink = builtin_handler(rules.builtin_state, rules.engine, downlinks.handle_mqtt)
+        outbox = await self._outbox(store, bus, metrics, on_downlink)
         if feed is not None:
-            feed.also_on_https(s.mqtt.downlink_topic, downlinks.on_mqtt)
+            feed.also_on_https(s.mqtt.downlink_topic, on_downlink)
         pipeline = UplinkPipeline(store.messages)
         if outbox is not None:
             pipeline.add_sink(outbox.add)
@@ -496,6 +499,7 @@ class Service:
             LoraIngest(uplinks, events.log.record_later, store.lora, store.lora, metrics.lora),
             bus=bus,
             scope=operable,
+            retry=self.settings.lora,
         )
         if bus is not None:
             bus.subscribe(DOWNLINK_TOPIC, lora.downlinks.on_mqtt)
@@ -615,7 +619,12 @@ class Service:
         )
         engine = RulesEngine(runner, root_path=root_path, queue_size=self.settings.rules.queue_size)
         metrics.registry.register(engine)
-        rules = TopicRules(store.rules, engine, uplink_message=self._uplink_renderer())
+        rules = TopicRules(
+            store.rules,
+            engine,
+            uplink_message=self._uplink_renderer(),
+            builtin=None if bus is None else builtin_downlink_rule(self.settings.mqtt, root_path),
+        )
         log.info("%d topic rules", await rules.load())
         if bus is None:
             return rules, None

@@ -290,6 +290,23 @@ class RulesSettings(BaseModel):
     )
 
 
+class LoraSettings(BaseModel):
+    """Downlink hand-overs to the LoRa network servers pushed to (ChirpStack, The Things Stack,
+    AWS IoT Core for LoRaWAN)."""
+
+    downlink_retry_seconds: float = Field(
+        default=5, gt=0, description="First wait before a push that failed is tried again."
+    )
+    downlink_retry_max_seconds: float = Field(
+        default=300, gt=0, description="Longest wait between tries (the wait doubles)."
+    )
+    downlink_give_up_seconds: float = Field(
+        default=3600,
+        gt=0,
+        description="A downlink not handed over this long after it was queued fails.",
+    )
+
+
 class MailSettings(BaseModel):
     """The mail server lorafox sends alerts, invitations and password resets through."""
 
@@ -438,6 +455,7 @@ class Settings(BaseSettings):
     callbacks: CallbacksSettings = Field(default_factory=CallbacksSettings)
     rules: RulesSettings = Field(default_factory=RulesSettings)
     mail: MailSettings = Field(default_factory=MailSettings)
+    lora: LoraSettings = Field(default_factory=LoraSettings)
 
     @field_validator("mqtt_url")
     @classmethod

@@ -527,3 +527,46 @@ async def test_session_expires_after_its_interval(broker5: EmbeddedBroker) -> No
     again = await RawClient.open(broker5.port)
     connack = await again.connect(Connect("brief", False, protocol_level=5, properties=short))
     assert not connack.session_present
+
+
+async def test_lorafox_message_to_every_kind_of_subscriber(broker5: EmbeddedBroker) -> None:
+    """One in-process message at QoS 0 and at QoS 1, to MQTT 5 clients with and without topic
+    aliases and to a 3.1.1 client: each gets it whole, the MQTT 5 ones with the same properties
+    (encoded once for all of them), the 3.1.1 one without any."""
+    plain = await raw5(broker5.port, "plain")
+    aliased = await raw5(broker5.port, "aliased", topic_alias_maximum=2)
+    old, _ = await RawClient.connected(broker5.port, "old")
+    for client, properties in ((plain, Properties()), (aliased, Properties()), (old, None)):
+        await client.send(Subscribe(1, (("q0/#", 0), ("q1/#", 1)), properties))
+        assert isinstance(await client.recv(), SubAck)
+    broker5.publish_nowait("q0/x", b"zero", 0, content_type="application/json")
+    broker5.publish_nowait("q1/x", b"one", 1, content_type="application/json")
+    received = {}
+    for name, client in (("plain", plain), ("aliased", aliased), ("old", old)):
+        first, second = await client.recv(), await client.recv()
+        assert isinstance(first, Publish)
+        assert isinstance(second, Publish)
+        assert (first.payload, first.qos, second.payload, second.qos) == (b"zero", 0, b"one", 1)
+        assert second.packet_id is not None
+        await client.send(PubAck(second.packet_id))
+        received[name] = (first, second)
+    for name in ("plain", "aliased"):
+        for message in received[name]:
+            assert message.properties is not None
+            assert message.properties.content_type == "application/json"
+            assert len(message.properties.correlation_data or b"") == 8
+    plain_first, plain_second = received["plain"]
+    aliased_first, aliased_second = received["aliased"]
+    assert (plain_first.topic, plain_second.topic) == ("q0/x", "q1/x")
+    assert plain_first.properties is not None and plain_second.properties is not None
+    assert plain_first.properties.correlation_data != plain_second.properties.correlation_data
+    assert plain_first.properties.topic_alias is None
+    assert aliased_first.properties is not None and aliased_second.properties is not None
+    assert (aliased_first.properties.topic_alias, aliased_second.properties.topic_alias) == (1, 2)
+    for plain_one, aliased_one in ((plain_first, aliased_first), (plain_second, aliased_second)):
+        assert aliased_one.topic == plain_one.topic
+        assert plain_one.properties is not None and aliased_one.properties is not None
+        assert aliased_one.properties.correlation_data == plain_one.properties.correlation_data
+    old_first, old_second = received["old"]
+    assert old_first == Publish("q0/x", b"zero")
+    assert (old_second.topic, old_second.properties) == ("q1/x", None)

@@ -115,6 +115,20 @@ MALFORMED = {
     ),
     "retain handling 3": (b"\x82\x07\x00\x01\x00\x00\x01a\x30", ReasonCode.MALFORMED_PACKET),
     "second CONNECT": (V5, ReasonCode.PROTOCOL_ERROR),
+    # a PUBLISH without properties takes a shorter path: it checks the same
+    "topic with U+0000, no properties": (b"\x30\x05\x00\x02a\x00\x00", ReasonCode.MALFORMED_PACKET),
+    "topic not UTF-8, no properties": (
+        b"\x30\x05\x00\x02\xff\xfe\x00",
+        ReasonCode.MALFORMED_PACKET,
+    ),
+    "wildcard topic, no properties": (b"\x30\x05\x00\x02a+\x00", ReasonCode.TOPIC_NAME_INVALID),
+    "packet identifier 0, no properties": (
+        b"\x32\x06\x00\x01t\x00\x00\x00",
+        ReasonCode.MALFORMED_PACKET,
+    ),
+    "topic past the end": (b"\x30\x03\x00\x05t", ReasonCode.MALFORMED_PACKET),
+    "PUBACK packet identifier 0": (b"\x40\x02\x00\x00", ReasonCode.MALFORMED_PACKET),
+    "PUBACK reserved flags": (b"\x41\x02\x00\x01", ReasonCode.MALFORMED_PACKET),
     "subscription identifier 0": (
         b"\x82\x09\x00\x01\x02\x0b\x00\x00\x01a\x00",
         ReasonCode.PROTOCOL_ERROR,
@@ -129,6 +143,18 @@ def test_malformed_after_a_v5_connect(case: str) -> None:
     with pytest.raises(ProtocolError) as caught:
         decoder.feed(V5 + data)
     assert caught.value.reason_code == reason
+
+
+def test_publish_and_puback_without_properties() -> None:
+    decoder = PacketDecoder(protocol_level=5)
+    publish = b"\x32\x0a\x00\x03a/b\x00\x05\x00hi"  # QoS 1, packet 5, empty property block
+    qos0 = b"\x31\x08\x00\x03a/b\x00hi"  # QoS 0, retained
+    assert decoder.feed(publish + qos0 + b"\x40\x02\x00\x05") == [
+        Publish("a/b", b"hi", 1, packet_id=5, properties=Properties()),
+        Publish("a/b", b"hi", 0, retain=True, properties=Properties()),
+        PubAck(5),
+    ]
+    assert Publish("a/b", b"hi", 1, packet_id=5, properties=Properties()).encode() == publish
 
 
 def test_too_large_packet_is_reason_0x95() -> None:

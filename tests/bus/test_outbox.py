@@ -12,6 +12,7 @@ import pytest
 from lorafox.bus.outbox import CURSOR, Outbox
 from lorafox.domain import StoredUplink, Uplink
 from lorafox.errors import BusUnavailable
+from lorafox.ports.bus import PublishProperties
 from lorafox.store.sql.store import SqlStore
 from tests.conftest import store_url
 
@@ -39,7 +40,13 @@ class FlakyBus:
         await self._up.wait()
 
     async def publish(
-        self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False
+        self,
+        topic: str,
+        payload: bytes,
+        *,
+        qos: int = 1,
+        retain: bool = False,
+        properties: PublishProperties | None = None,
     ) -> None:
         if not self._up.is_set():
             raise BusUnavailable("down")

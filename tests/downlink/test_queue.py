@@ -11,6 +11,7 @@ import pytest
 from lorafox.downlink.queue import DownlinkQueue
 from lorafox.errors import BusUnavailable
 from lorafox.metrics import Metrics
+from lorafox.ports.bus import PublishProperties
 from lorafox.settings import MqttSettings
 from lorafox.store.sql.store import SqlStore
 from tests.conftest import store_url
@@ -31,6 +32,7 @@ class FakeBus:
         qos: int = 1,
         retain: bool = False,
         audience: tuple[str, ...] | None = None,
+        properties: PublishProperties | None = None,
     ) -> None:
         if not self.connected:
             raise BusUnavailable("down")

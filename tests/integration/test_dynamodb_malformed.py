@@ -223,10 +223,14 @@ def signer(server: Running, credentials: tuple[str, str]) -> SigV4Auth:
 
 
 def _post(server: Running, signer: SigV4Auth, operation: str, body: object) -> httpx.Response:
+    return _post_bytes(server, signer, operation, orjson.dumps(body))
+
+
+def _post_bytes(server: Running, signer: SigV4Auth, operation: str, data: bytes) -> httpx.Response:
     request = AWSRequest(
         method="POST",
         url=server.base_url + "/",
-        data=orjson.dumps(body),
+        data=data,
         headers={
             "X-Amz-Target": (
                 "DynamoDBStreams_20120810." + operation.removeprefix("Streams.")
@@ -258,3 +262,48 @@ def test_batch_write_item_of_a_null_request_list_is_a_validation_error(
     answer = _post(server, signer, "BatchWriteItem", {"RequestItems": {T: None}})
     assert answer.status_code == 400
     assert answer.json()["__type"].endswith("#ValidationException")
+
+
+NOT_JSON: list[tuple[bytes, str]] = [
+    (
+        b'{"TableName": "' + T.encode() + b'"',
+        "Unexpected end-of-input: expected close marker for OBJECT (start marker at line 1, "
+        f"column 1) at line 1, column {17 + len(T)}",
+    ),
+    (
+        b'{"TableName": "t", "Key": {"k": {"S": "a"}}, "AttributesToGet": ["x"',
+        "Unexpected end-of-input: expected close marker for ARRAY (start marker at line 1, "
+        "column 65) at line 1, column 69",
+    ),
+    (
+        b'{"TableName": "unfinished',
+        "Unexpected end-of-input in a string value (started at line 1, column 15) at line 1, "
+        "column 26",
+    ),
+    (
+        b'{\n  "TableName" "t"\n}',
+        "Unexpected character ('\"' (code 34)) at line 2, column 15: expected ':' after key",
+    ),
+    (
+        b'{"TableName": "t"} {}',
+        "Unexpected character ('{' (code 123)) at line 1, column 20: "
+        "unexpected content after document",
+    ),
+    (b'{"Limit": tru}', "Invalid JSON at line 1, column 11: invalid literal, expected 'true'"),
+    (b"\xff\xfe{}", "Invalid JSON at line 1, column 1: the body is not valid UTF-8"),
+]
+
+
+@pytest.mark.parametrize(("data", "message"), NOT_JSON)
+def test_a_body_that_is_not_json_is_a_serialization_error_naming_where(
+    server: Running, signer: SigV4Auth, data: bytes, message: str
+) -> None:
+    answer = _post_bytes(server, signer, "GetItem", data)
+    assert answer.status_code == 400, answer.text
+    assert answer.headers["content-type"] == "application/x-amz-json-1.0"
+    assert answer.json() == {
+        "__type": "com.amazon.coral.service#SerializationException",
+        "Message": message,
+    }
+    # nothing was done: the table is still there, and the server still answers
+    assert _post(server, signer, "DescribeTable", {"TableName": T}).status_code == 200

@@ -14,7 +14,7 @@ import orjson
 import pytest
 
 from tests.conftest import ADMIN_PASSWORD, Running, free_port
-from tests.integration.helpers import created
+from tests.integration.helpers import PAC, created
 from tests.mqtt_helpers import Recorder, wait_until
 
 ADMIN = ("admin", ADMIN_PASSWORD)
@@ -211,5 +211,75 @@ def test_deleting_the_integration_closes_its_connections(
             peer.read_frame()  # closed, not answered
         messages = http.get(f"/api/v2/devices/{DEVICE}/messages").json()["data"]
         assert [m["seqNumber"] for m in messages] == [1]
+    finally:
+        peer.close()
+
+
+def test_frames_of_one_read_are_stored_together_and_acked_once_stored(
+    server: Running, http: httpx.Client
+) -> None:
+    """Many uplinks in one write: each device's messages stored once (a second gateway's copy
+    in the same read merged), published, and the ``ackreq`` behind them answered after."""
+    _integration(http, ["127.0.0.1"])
+    assert server.mqtt_port is not None and server.service.semtech_port is not None
+    recorder = Recorder("127.0.0.1", server.mqtt_port, "lora/#")
+    peer = _Peer(server.service.semtech_port)
+    devices = [format(0x9372163 + n, "x") for n in range(20)]
+    try:
+        stream = b"".join(_uplink(seq, eui=eui) for seq in range(1, 51) for eui in devices)
+        stream += _uplink(1, gateway="b827ebfffe000002")  # another gateway's copy of (1, first)
+        peer.sock.sendall(stream + b'{"ackreq":9}\0')
+        assert peer.read_frame() == {"ack": 9}
+        for eui in (devices[0], devices[-1]):
+            found = http.get(
+                f"/api/v2/devices/{eui.rjust(16, '0')}/messages", params={"limit": 100}
+            )
+            assert sorted(m["seqNumber"] for m in found.json()["data"]) == list(range(1, 51))
+        [first] = [
+            m
+            for m in http.get(f"/api/v2/devices/{DEVICE}/messages", params={"limit": 100}).json()[
+                "data"
+            ]
+            if m["seqNumber"] == 1
+        ]
+        gateways = [g["id"] for g in first["extra"]["gateways"]]
+        assert gateways == ["b827ebfffe000001", "b827ebfffe000002"]
+        wait_until(lambda: len(recorder.messages) >= 1000)
+        assert len(recorder.messages) == 1000  # the copy is not published again
+    finally:
+        peer.close()
+        recorder.close()
+
+
+def test_an_uplink_refused_in_a_batch_leaves_the_others_stored(
+    server: Running, http: httpx.Client
+) -> None:
+    """The integration's group may not operate a device registered in another group: that
+    device's frames are not stored, the frames read with them are."""
+    [root] = [g for g in http.get("/api/v2/groups").json()["data"] if not g["path"]]
+    groups = [
+        created(http, "/api/v2/groups", {"name": name, "parentId": root["id"]})["id"]
+        for name in ("network", "elsewhere")
+    ]
+    kind = created(http, "/api/v2/device-types", {"name": "other", "groupId": groups[1]})
+    other = "0000000009372199"
+    body = {"id": other, "name": "not theirs", "deviceTypeId": kind["id"], "pac": PAC}
+    created(http, "/api/v2/devices", body)
+    integration = {
+        "name": "semtech",
+        "kind": "semtech",
+        "groupId": groups[0],
+        "config": {"addresses": ["127.0.0.1"]},
+    }
+    created(http, "/api/v2/lora/integrations", integration)
+    assert server.service.semtech_port is not None
+    peer = _Peer(server.service.semtech_port)
+    try:
+        stream = _uplink(1) + _uplink(1, eui="9372199") + _uplink(2) + b'{"ackreq":3}\0'
+        peer.sock.sendall(stream)
+        assert peer.read_frame() == {"ack": 3}
+        mine = http.get(f"/api/v2/devices/{DEVICE}/messages").json()["data"]
+        assert sorted(m["seqNumber"] for m in mine) == [1, 2]
+        assert http.get(f"/api/v2/devices/{other}/messages").json()["data"] == []
     finally:
         peer.close()

@@ -34,8 +34,9 @@ class _Ingest:
     def __init__(self) -> None:
         self.frames: list[LoraUplink] = []
 
-    async def receive(self, sender: Sender, frame: LoraUplink) -> None:
-        self.frames.append(frame)
+    async def receive_many(self, sender: Sender, frames: list[LoraUplink]) -> list[None]:
+        self.frames.extend(frames)
+        return [None] * len(frames)
 
     def event(self, *args: Any, **kwargs: Any) -> None:
         pass

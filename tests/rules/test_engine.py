@@ -13,6 +13,7 @@ import pytest
 
 from lorafox.domain.rules import TopicRule
 from lorafox.errors import NotFound
+from lorafox.ports.bus import PublishProperties
 from lorafox.rules.actions import ActionRunner, attribute_value, compile_action
 from lorafox.rules.compiled import rule_from_payload
 from lorafox.rules.engine import BusMessage, RulesEngine
@@ -60,6 +61,7 @@ class Publisher:
         qos: int = 1,
         retain: bool = False,
         audience: tuple[str, ...] | None = None,
+        properties: PublishProperties | None = None,
     ) -> None:
         self.published.append((topic, payload, qos))
 

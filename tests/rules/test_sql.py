@@ -230,6 +230,7 @@ FUNCTIONS_CASES = [
     ("indexof('abcd', 'cd')", 2),
     ("indexof('abcd', 'x')", -1),
     ("numbytes('é')", 2),
+    ("md2('abc')", "da853b0d3f88d99b30283a69e6ded6bb"),
     ("md5('hello')", "5d41402abc4b2a76b9719d911017c592"),
     ("sha1('hello')", _sha("sha1", "hello")),
     ("sha224('hello')", _sha("sha224", "hello")),
@@ -427,6 +428,70 @@ def test_every_function_has_a_case() -> None:
     called = {m.lower() for m in re.findall(r"([A-Za-z_][A-Za-z0-9_]*)\(", text)}
     covered_elsewhere = {"newuuid", "rand", "get_user_properties", "get_dynamodb", "sourceip"}
     assert set(FUNCTIONS) - called - covered_elsewhere == set()
+
+
+RFC_1319_VECTORS = [
+    ("", "8350e5a3e24c153df2275c9f80692773"),
+    ("a", "32ec01ec4a6dac72c0ab96fb34c0b5d1"),
+    ("abc", "da853b0d3f88d99b30283a69e6ded6bb"),
+    ("message digest", "ab4f496bfb2a530b219ff33031fe06b0"),
+    ("abcdefghijklmnopqrstuvwxyz", "4e8ddff3650292ab5a4108c3aa47940b"),
+    (
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789",
+        "da33def2a42df13975352846c30338cd",
+    ),
+    ("1234567890" * 8, "d5976f79d83d3a0dc9806c3c66f3efd8"),
+]
+
+
+@pytest.mark.parametrize(("text", "digest"), RFC_1319_VECTORS)
+def test_md2_gives_the_rfc_1319_test_vectors(text: str, digest: str) -> None:
+    assert value_of(f"md2('{text}')") == digest
+    assert value_of(f"md2('{text}')", version="2015-10-08") == digest
+
+
+def test_md2_converts_its_argument_like_the_other_hashes() -> None:
+    assert value_of("md2(123)") == value_of("md2('123')")
+    assert value_of("md2(a)", payload=b'{"a": "abc"}') == "da853b0d3f88d99b30283a69e6ded6bb"
+    assert value_of("md2(missing)") is UNDEFINED
+    # 16 bytes exactly still gets a whole block of padding
+    assert len(value_of("md2('0123456789abcdef')")) == 32
+
+
+TRANSFORM_CASES = [
+    # the one mode AWS documents: each element gets the object's attributes
+    ("transform('enrichArray', {'k': 1}, [])", []),
+    ("transform('enrichArray', {}, [{'a': 1}])", [{"a": 1}]),
+    ("transform('enrichArray', {'a': 9}, [{'a': 1, 'b': 2}])", [{"a": 9, "b": 2}]),
+    ("transform('enrichArray', {'k': {'n': [1]}}, [{'a': 1}])", [{"a": 1, "k": {"n": [1]}}]),
+    # elements that are not objects have no attributes to enrich: they are left out
+    ("transform('enrichArray', {'k': 1}, [1, 'x', NULL, [2], {'a': 1}])", [{"a": 1, "k": 1}]),
+    # any other mode is Undefined (the mode is case-sensitive)
+    ("transform('enricharray', {'k': 1}, [{'a': 1}])", UNDEFINED),
+    ("transform('other', {'k': 1}, [{'a': 1}])", UNDEFINED),
+    ("transform(1, {'k': 1}, [{'a': 1}])", UNDEFINED),
+    # an Object that is not an object, an Array that is not an array: Undefined
+    ("transform('enrichArray', [1], [{'a': 1}])", UNDEFINED),
+    ("transform('enrichArray', 'k', [{'a': 1}])", UNDEFINED),
+    ("transform('enrichArray', NULL, [{'a': 1}])", UNDEFINED),
+    ("transform('enrichArray', missing, [{'a': 1}])", UNDEFINED),
+    ("transform('enrichArray', {'k': 1}, {'a': 1})", UNDEFINED),
+    ("transform('enrichArray', {'k': 1}, '[{\"a\": 1}]')", UNDEFINED),
+    ("transform('enrichArray', {'k': 1}, missing)", UNDEFINED),
+]
+
+
+@pytest.mark.parametrize(("expression", "expected"), TRANSFORM_CASES)
+def test_transform_edge_cases(expression: str, expected: Any) -> None:
+    assert value_of(expression) == expected
+
+
+def test_transform_enriches_a_payload_array_as_in_aws_example() -> None:
+    payload = b'{"attributes": {"site": "A"}, "values": [{"v": 1}, {"v": 2}]}'
+    got = compile_statement(
+        "SELECT transform('enrichArray', attributes, values) AS r FROM 't'", V16
+    ).evaluate(message(payload, topic="t"))
+    assert got == {"r": [{"v": 1, "site": "A"}, {"v": 2, "site": "A"}]}
 
 
 def test_user_properties_and_nanvl_on_nan() -> None:

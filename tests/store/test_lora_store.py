@@ -95,3 +95,17 @@ async def test_a_message_s_extra_can_be_replaced(store: SqlStore) -> None:
     assert not await store.lora.set_message_extra(DEVICE, 2_001, 1, merged)
     [listed] = await store.messages.list_messages(DEVICE, limit=10)
     assert listed.uplink.extra == merged
+
+
+async def test_where_many_devices_downlinks_go_saved_at_once(store: SqlStore) -> None:
+    made = await _integration(store)
+    await store.lora.save_lora_device(DEVICE, None, {"deviceId": "old"})
+    await store.lora.save_lora_devices(
+        [(DEVICE, made.id, {"deviceId": "dev1"}), ("0102030405060708", made.id, {})]
+    )
+    await store.lora.save_lora_devices([])
+    found = sorted(await store.lora.lora_devices(limit=10))
+    assert found == [
+        ("0000000009372163", made.id, {"deviceId": "dev1"}),
+        ("0102030405060708", made.id, {}),
+    ]

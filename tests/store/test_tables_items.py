@@ -359,3 +359,78 @@ async def test_stream_records_in_order_bounds_and_retention(store: SqlStore) -> 
     assert [r for _, _, r in await items.stream_records(table.id, "label", 0, 10)] == [{"n": 3}]
     await ops.run("DeleteTable", {"TableName": "history"}, "us-east-1")
     assert await items.stream_records(table.id, "other", 0, 10) == []
+
+
+async def test_multi_attribute_index_created_and_backfilled(store: SqlStore) -> None:
+    """A global index keyed by two partition and two sort attributes, added by UpdateTable:
+    the backfill and later writes put the items in (round, score) order in each partition."""
+    now = [1_700_000_000.0]
+    ops = TableOperations(store.items, clock=lambda: now[0])
+    await _table(ops, "N")
+
+    async def put(sk: int, **attributes: str | int) -> None:
+        item: dict[str, Any] = {"pk": {"S": "dev"}, "sk": {"N": str(sk)}}
+        for name, value in attributes.items():
+            item[name] = {"N": str(value)} if isinstance(value, int) else {"S": value}
+        await ops.run("PutItem", {"TableName": "history", "Item": item}, "us-east-1")
+
+    await put(1, league="L", region="EU", round="b", score=10)
+    await put(2, league="L", region="EU", round="b", score=9)
+    await put(3, league="L", region="EU", round="a", score=100)
+    await put(4, league="L", region="NA", round="a", score=1)
+    await put(5, league="L", region="EU", round="a")  # no score: not in the index
+    await put(6, league="L", region="EU", round="a", score="x")  # not a number: left out
+    keys = [
+        {"AttributeName": "league", "KeyType": "HASH"},
+        {"AttributeName": "region", "KeyType": "HASH"},
+        {"AttributeName": "round", "KeyType": "RANGE"},
+        {"AttributeName": "score", "KeyType": "RANGE"},
+    ]
+    await ops.run(
+        "UpdateTable",
+        {
+            "TableName": "history",
+            "AttributeDefinitions": [
+                {"AttributeName": "league", "AttributeType": "S"},
+                {"AttributeName": "region", "AttributeType": "S"},
+                {"AttributeName": "round", "AttributeType": "S"},
+                {"AttributeName": "score", "AttributeType": "N"},
+            ],
+            "GlobalSecondaryIndexUpdates": [
+                {
+                    "Create": {
+                        "IndexName": "by_round",
+                        "KeySchema": keys,
+                        "Projection": {"ProjectionType": "KEYS_ONLY"},
+                    }
+                }
+            ],
+        },
+        "us-east-1",
+    )
+    await TableMaintenance(store.items, clock=lambda: now[0], grace=0).step()  # the backfill
+    await put(7, league="L", region="EU", round="a", score=-1)
+
+    async def ranked(condition: str = "", **values: Any) -> list[str]:
+        result = await ops.run(
+            "Query",
+            {
+                "TableName": "history",
+                "IndexName": "by_round",
+                "KeyConditionExpression": "league = :l AND #region = :r" + condition,
+                "ExpressionAttributeNames": {"#region": "region", **values.pop("names", {})},
+                "ExpressionAttributeValues": {":l": {"S": "L"}, ":r": {"S": "EU"}, **values},
+            },
+            "us-east-1",
+        )
+        return [i["sk"]["N"] for i in result["Items"]]
+
+    described = await ops.run("DescribeTable", {"TableName": "history"}, "us-east-1")
+    assert described["Table"]["GlobalSecondaryIndexes"][0]["KeySchema"] == keys
+    assert await ranked() == ["7", "3", "2", "1"]
+    names = {"#o": "round"}
+    assert await ranked(" AND #o = :a", names=names, **{":a": {"S": "b"}}) == ["2", "1"]
+    between = " AND #o = :a AND score BETWEEN :lo AND :hi"
+    bounds = {":a": {"S": "a"}, ":lo": {"N": "0"}, ":hi": {"N": "100"}}
+    assert await ranked(between, names=names, **bounds) == ["3"]
+    assert await ranked(" AND #o > :a", names=names, **{":a": {"S": "a"}}) == ["2", "1"]

@@ -40,6 +40,7 @@ from lorafox.api.dynamodb_http import (
     health_host,
     response_coding,
 )
+from lorafox.api.dynamodb_json import parse_request
 from lorafox.auth import rbac
 from lorafox.auth.access_keys import AccessKeys
 from lorafox.auth.principals import PrincipalAuthenticator
@@ -231,12 +232,7 @@ class DynamoDBEndpoint:
         else:
             raise UnknownOperationException()
         body = decoded_body(body, _header(scope, b"content-encoding") or "")  # once signed
-        try:
-            params = orjson.loads(body) if body else {}
-        except orjson.JSONDecodeError:
-            raise SerializationException(
-                "Start of structure or map found where not expected."
-            ) from None
+        params = parse_request(body)
         found = await self._api_user(identity.access_key_id)
         if found is None:  # pragma: no cover - deleted between the signature check and now
             raise UnrecognizedClientException()

@@ -18,7 +18,7 @@ import aiomqtt
 
 from lorafox.bus.topics import matches
 from lorafox.errors import BusUnavailable, ConfigError
-from lorafox.ports.bus import Audience, Bus, MessageHandler
+from lorafox.ports.bus import Audience, Bus, MessageHandler, PublishProperties
 
 __all__ = ["BrokerAddress", "ExternalBus"]
 
@@ -119,6 +119,7 @@ class ExternalBus:
         qos: int = 1,
         retain: bool = False,
         audience: Audience = None,  # the external broker's own access control decides
+        properties: PublishProperties | None = None,  # MQTT 3.1.1 to the broker: not sent
     ) -> None:
         client = self._client
         if client is None or not self._connected.is_set():

@@ -27,7 +27,14 @@ from lorafox.bus.broker import EmbeddedBus
 from lorafox.bus.topics import filter_matcher
 from lorafox.domain import Principal
 from lorafox.errors import Forbidden, InvalidInput
-from lorafox.ports.bus import Audience, Bus, MessageHandler, publisher, publisher_client
+from lorafox.ports.bus import (
+    Audience,
+    Bus,
+    MessageHandler,
+    PublishProperties,
+    publisher,
+    publisher_client,
+)
 from lorafox.rules.engine import BusMessage, RulesEngine
 
 __all__ = ["RulesFeed"]
@@ -42,7 +49,7 @@ def _now() -> int:
 class _TappedBus:
     """A ``Bus`` whose ``publish`` also offers each message to the rules."""
 
-    def __init__(self, inner: Bus, feed: RulesFeed) -> None:
+    def __init__(self, inner: EmbeddedBus, feed: RulesFeed) -> None:
         self._inner = inner
         self._feed = feed
 
@@ -65,8 +72,11 @@ class _TappedBus:
         qos: int = 1,
         retain: bool = False,
         audience: Audience = None,
+        properties: PublishProperties | None = None,
     ) -> None:
-        await self._inner.publish(topic, payload, qos=qos, retain=retain, audience=audience)
+        await self._inner.publish(
+            topic, payload, qos=qos, retain=retain, audience=audience, properties=properties
+        )
         await self._feed.offer_own(topic, payload, audience)
 
     async def wait_connected(self) -> None:
@@ -88,7 +98,7 @@ class RulesFeed:
         self._access = access
         self._embedded = isinstance(bus, EmbeddedBus)
         self._raw = bus
-        self.bus: Bus = _TappedBus(bus, self) if self._embedded else bus
+        self.bus: Bus = _TappedBus(bus, self) if isinstance(bus, EmbeddedBus) else bus
         self._subscribed: dict[str, tuple[MessageHandler, Callable[[str], bool]]] = {}
         self._https_handlers: list[tuple[Callable[[str], bool], MessageHandler]] = []
         if isinstance(bus, EmbeddedBus):

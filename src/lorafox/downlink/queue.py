@@ -73,10 +73,15 @@ class DownlinkQueue:
         return levels[self._level - 1] if len(levels) >= self._level else None
 
     async def on_mqtt(self, topic: str, payload: bytes) -> None:
+        """Handle one message on the downlink topic filter (``handle_mqtt``)."""
+        await self.handle_mqtt(topic, payload)
+
+    async def handle_mqtt(self, topic: str, payload: bytes) -> str | None:
         """Handle one message on the downlink topic filter; a client of the embedded broker
-        (``publisher``) may queue only for the devices it may operate."""
+        (``publisher``) may queue only for the devices it may operate. None once queued, else
+        why not (published on ``<topic>/rejected``)."""
         if topic.endswith("/rejected"):
-            return
+            return None
         sender = publisher.get()
         audience = rbac.visible_roots(sender) if isinstance(sender, Principal) else None
         try:
@@ -94,6 +99,8 @@ class DownlinkQueue:
             await self.queue(device, body[field], source="mqtt", field=field)
         except LorafoxError as exc:
             await self._reject(topic, payload, exc, audience)
+            return exc.message
+        return None
 
     async def _reject(
         self, topic: str, payload: bytes, exc: LorafoxError, audience: Audience

@@ -15,7 +15,7 @@ import httpx
 from lorafox.domain import LoraKind
 from lorafox.errors import ConfigError
 from lorafox.lora.brokers import BrokerSubscriptions
-from lorafox.lora.downlinks import DeviceScope, LoraDownlinks
+from lorafox.lora.downlinks import DeviceScope, LoraDownlinks, Retry
 from lorafox.lora.ingest import LoraIngest
 from lorafox.lora.integrations import LoraIntegrations
 from lorafox.lora.network import LoraNetwork
@@ -53,8 +53,9 @@ class LoraServices:
         *,
         bus: Bus | None,
         scope: DeviceScope | None,
+        retry: Retry | None = None,
     ) -> LoraServices:
-        downlinks = LoraDownlinks(store, integrations, ingest, bus=bus, scope=scope)
+        downlinks = LoraDownlinks(store, integrations, ingest, bus=bus, scope=scope, retry=retry)
         return cls(integrations, ingest, downlinks, LoraNetwork(ingest, downlinks, integrations))
 
     async def start(self, host: str, semtech_port: int) -> contextlib.AsyncExitStack:

@@ -16,13 +16,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import time
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import orjson
 
-from lorafox.domain import Downlink, DownlinkState, LoraKind, Principal
+from lorafox.domain import Downlink, DownlinkState, LoraKind, Principal, Severity
 from lorafox.errors import Forbidden, InvalidInput, LorafoxError, NotFound
 from lorafox.lora.ingest import LoraIngest
 from lorafox.lora.integrations import LoraIntegrations, Sender
@@ -48,6 +50,29 @@ _HANDOVER = "handing-over"
 """The network id of a downlink being handed over (a concurrent dispatch skips it)."""
 
 DeviceScope = Callable[[Principal, str], Awaitable[str]]
+
+
+class Retry(Protocol):
+    """How a push that failed is tried again (``LoraSettings``)."""
+
+    @property
+    def downlink_retry_seconds(self) -> float: ...
+    @property
+    def downlink_retry_max_seconds(self) -> float: ...
+    @property
+    def downlink_give_up_seconds(self) -> float: ...
+
+
+@dataclass(slots=True, frozen=True)
+class _Retry:
+    downlink_retry_seconds: float = 5.0
+    downlink_retry_max_seconds: float = 300.0
+    downlink_give_up_seconds: float = 3600.0
+
+
+_PUSHED = frozenset({LoraKind.CHIRPSTACK, LoraKind.TTS, LoraKind.AWS_IOTWIRELESS})
+"""The network servers lorafox pushes downlinks to (a Semtech one takes them on its socket,
+at the device's next uplink)."""
 
 
 class LoraTransport(Protocol):
@@ -104,8 +129,13 @@ class LoraDownlinks:
         *,
         bus: Bus | None = None,
         scope: DeviceScope | None = None,
+        retry: Retry | None = None,
     ) -> None:
         self._store = store
+        self._retry: Retry = retry or _Retry()
+        self._backoff: dict[str, float] = {}
+        """Device → the wait before its next try, while its network server cannot be reached."""
+        self._timers: dict[str, asyncio.TimerHandle] = {}
         self._integrations = integrations
         self._ingest = ingest
         self._bus = bus
@@ -175,6 +205,9 @@ class LoraDownlinks:
     async def close(self) -> None:
         """Wait a little for the hand-overs under way, then cancel them (the downlinks stay
         queued or are handed over again at the device's next uplink)."""
+        for timer in self._timers.values():
+            timer.cancel()
+        self._timers.clear()
         if not self._tasks:
             return
         _, pending = await asyncio.wait(set(self._tasks), timeout=5)
@@ -193,7 +226,8 @@ class LoraDownlinks:
         transport = self._transports.get(sender.integration.kind)
         if transport is None:
             return
-        for downlink in await self._store.claim_lora_downlinks(device, _HANDOVER, limit=16):
+        claimed = await self._store.claim_lora_downlinks(device, _HANDOVER, limit=16)
+        for n, downlink in enumerate(claimed):
             try:
                 network_id = await transport.deliver(sender, downlink)
             except LorafoxError as exc:
@@ -204,15 +238,57 @@ class LoraDownlinks:
                 )
                 continue
             if network_id is None:  # not reachable now: back in the queue
-                await self._store.set_lora_downlink(
-                    downlink.id, DownlinkState.QUEUED, network_id=""
-                )
+                for waiting in claimed[n:]:
+                    await self._store.set_lora_downlink(
+                        waiting.id, DownlinkState.QUEUED, network_id=""
+                    )
+                if sender.integration.kind in _PUSHED:
+                    await self._retry_later(sender, device, claimed[n:])
                 return
+            self._backoff.pop(device, None)
             await self._store.set_lora_downlink(
                 downlink.id, DownlinkState.QUEUED, network_id=network_id
             )
             self._ingest.counters.downlink(sender.integration.kind.value, "handed-over")
         self._waiting.discard(device)
+
+    async def _retry_later(self, sender: Sender, device: str, waiting: list[Downlink]) -> None:
+        """Fail the downlinks queued longer than the give-up time (with an event); try the
+        others again after a wait that doubles up to its maximum. The give-up time counts
+        from when each was queued, so a restart does not extend it."""
+        retry = self._retry
+        limit = time.time() * 1000 - retry.downlink_give_up_seconds * 1000
+        failed = [d for d in waiting if d.created_at <= limit]
+        kind = sender.integration.kind
+        for downlink in failed:
+            why = f"network server unreachable for {retry.downlink_give_up_seconds:g} s"
+            await self._store.set_lora_downlink(downlink.id, DownlinkState.FAILED, info_message=why)
+            self._ingest.counters.downlink(kind.value, "failed")
+            log.warning("LoRa downlink %d of %s failed: %s", downlink.id, device, why)
+            self._ingest.event(
+                sender,
+                "downlink-failed",
+                f"LoRa downlink {downlink.id} failed: {why}",
+                device=device,
+                severity=Severity.WARN,
+                data={"downlink": downlink.id, "reason": why},
+            )
+        if failed:
+            self._backoff.pop(device, None)
+            self._spawn(device)  # the next ones in the queue, if any
+            return
+        wait = self._backoff.get(device, retry.downlink_retry_seconds)
+        self._backoff[device] = min(wait * 2, retry.downlink_retry_max_seconds)
+        if len(self._backoff) > _PENDING_MAX:
+            self._backoff.pop(next(iter(self._backoff)))
+        timer = self._timers.pop(device, None)
+        if timer is not None:
+            timer.cancel()
+        self._timers[device] = asyncio.get_running_loop().call_later(wait, self._again_now, device)
+
+    def _again_now(self, device: str) -> None:
+        self._timers.pop(device, None)
+        self._spawn(device)
 
     async def feedback(
         self, device: str, network_id: str, state: DownlinkState, info: str | None = None

@@ -17,11 +17,12 @@ from __future__ import annotations
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from lorafox.domain import Event, EventType, Severity, Uplink
+from lorafox.errors import LorafoxError
 from lorafox.lora.integrations import Sender
 from lorafox.lora.model import MAX_GATEWAYS, LoraUplink, to_uplink
 from lorafox.metrics import LoraCounters
@@ -74,22 +75,64 @@ class LoraIngest:
         self.duplicates = 0
 
     async def receive(self, sender: Sender, frame: LoraUplink) -> Ingested:
+        uplink, seen, first = self._date(sender, frame)
+        result = await self._uplinks.receive(uplink, sender=sender.principal)
+        await self._after(sender, frame, uplink, seen, first, result)
+        return result
+
+    async def receive_many(
+        self, sender: Sender, frames: Sequence[LoraUplink]
+    ) -> list[Ingested | LorafoxError]:
+        """``receive`` for frames that came together (one read of a socket): stored together,
+        each one's result or the error that refused it, returned once all are stored."""
+        dated = [self._date(sender, frame) for frame in frames]
+        results = await self._uplinks.receive_many(
+            [uplink for uplink, _, _ in dated], sender=sender.principal
+        )
+        moved: list[str] = []
+        for frame, (uplink, seen, first), result in zip(frames, dated, results, strict=True):
+            changed = isinstance(result, Ingested) and await self._after(
+                sender, frame, uplink, seen, first, result, save=False
+            )
+            if changed:
+                moved.append(frame.dev_eui)
+        if moved and self._devices is not None:
+            await self._devices.save_lora_devices(
+                [(d, self.last_integration.get(d), self.contexts.get(d, {})) for d in moved]
+            )
+        return results
+
+    def _date(self, sender: Sender, frame: LoraUplink) -> tuple[Uplink, _Seen, bool]:
+        """The frame's ``Uplink``, dated as its first copy when it is a copy (and whether it
+        is the first)."""
         now = time.time()
-        now_ms = int(now * 1000)
         key = (frame.dev_eui, frame.f_cnt)
         seen = self._seen.get(key)
-        first = seen is None or seen.until <= now
-        if seen is not None and not first:
-            uplink = to_uplink(frame, sender.integration, seen.time)
-        else:
-            time_ms = frame.time if frame.time and 0 < frame.time < now_ms + _FUTURE_MS else now_ms
-            uplink = to_uplink(frame, sender.integration, time_ms)
-            seen = _Seen(now + DUPLICATE_WINDOW, time_ms, dict(uplink.extra))
-            self._seen[key] = seen
-            self._seen.move_to_end(key)
-            while len(self._seen) > _SEEN_MAX:
-                self._seen.popitem(last=False)
-        result = await self._uplinks.receive(uplink, sender=sender.principal)
+        if seen is not None and seen.until > now:
+            return to_uplink(frame, sender.integration, seen.time), seen, False
+        now_ms = int(now * 1000)
+        time_ms = frame.time if frame.time and 0 < frame.time < now_ms + _FUTURE_MS else now_ms
+        uplink = to_uplink(frame, sender.integration, time_ms)
+        seen = _Seen(now + DUPLICATE_WINDOW, time_ms, dict(uplink.extra))
+        self._seen[key] = seen
+        self._seen.move_to_end(key)
+        while len(self._seen) > _SEEN_MAX:
+            self._seen.popitem(last=False)
+        return uplink, seen, True
+
+    async def _after(
+        self,
+        sender: Sender,
+        frame: LoraUplink,
+        uplink: Uplink,
+        seen: _Seen,
+        first: bool,
+        result: Ingested,
+        *,
+        save: bool = True,
+    ) -> bool:
+        """Counters, a copy's gateways, and where the device's downlinks go (saved unless
+        ``save`` is False: True when it changed)."""
         self.frames += 1
         self.counters.frame(sender.integration.kind.value, stored=bool(result.stored))
         if not result.stored:
@@ -101,8 +144,10 @@ class LoraIngest:
             len(self.last_integration) < _SEEN_MAX or device in self.last_integration
         ):
             self.last_integration[device] = sender.integration.id
-            await self._save(device)
-        return result
+            if save:
+                await self._save(device)
+            return True
+        return False
 
     async def locate(self, device: str, lat: float, lng: float, radius: int | None) -> None:
         """A position the network server solved: the device's latest message's location."""

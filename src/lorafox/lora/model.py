@@ -54,14 +54,26 @@ _HEX = re.compile(r"^[0-9a-fA-F]{1,16}$")
 def normalize_eui(value: Any, field: str = "devEui") -> str:
     """An EUI-64 as 16 lower-case hex digits: padded when the leading zeros were dropped (the
     Semtech server writes ``9372163``), with ``-``/``:`` separators removed."""
+    if type(value) is str:
+        found = _EUIS.get(value)
+        if found is not None:
+            return found
+        text = value.strip().replace("-", "").replace(":", "")
+        if not _HEX.match(text):
+            raise InvalidInput(f"{field} must be an EUI of up to 16 hex digits", field=field)
+        found = text.lower().rjust(EUI_DIGITS, "0")
+        if len(_EUIS) >= _EUIS_MAX:
+            _EUIS.clear()
+        _EUIS[value] = found
+        return found
     if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**64:
         return format(value, "016x")
-    if not isinstance(value, str):
-        raise InvalidInput(f"{field} must be an EUI of up to 16 hex digits", field=field)
-    text = value.strip().replace("-", "").replace(":", "")
-    if not _HEX.match(text):
-        raise InvalidInput(f"{field} must be an EUI of up to 16 hex digits", field=field)
-    return text.lower().rjust(EUI_DIGITS, "0")
+    raise InvalidInput(f"{field} must be an EUI of up to 16 hex digits", field=field)
+
+
+_EUIS: dict[str, str] = {}
+"""EUIs as network servers spelled them → normalised (devices and gateways repeat)."""
+_EUIS_MAX = 65_536
 
 
 def decode_base64(value: Any, field: str) -> bytes:
@@ -70,6 +82,10 @@ def decode_base64(value: Any, field: str) -> bytes:
         return b""
     if not isinstance(value, str) or len(value) > (MAX_PAYLOAD * 4) // 3 + 4:
         raise InvalidInput(f"{field} must be base64 of at most {MAX_PAYLOAD} bytes", field=field)
+    try:  # the usual spelling: standard alphabet, padded
+        return binascii.a2b_base64(value, strict_mode=True)
+    except (binascii.Error, ValueError):
+        pass
     text = value.strip().replace("-", "+").replace("_", "/")
     text += "=" * (-len(text) % 4)
     try:
@@ -80,6 +96,8 @@ def decode_base64(value: Any, field: str) -> bytes:
 
 def as_int(value: Any, field: str, low: int = 0, high: int = MAX_FCNT) -> int | None:
     """An integer given as a number or a string (``"1"``), within ``low``..``high``."""
+    if type(value) is int and low <= value <= high:
+        return value
     if value is None or value == "":
         return None
     if isinstance(value, bool):
@@ -112,6 +130,10 @@ def position(value: Any, field: str) -> tuple[float | None, float | None]:
 
 def as_float(value: Any, field: str) -> float | None:
     """A finite number given as a number or a string; None when absent."""
+    if type(value) is float:
+        if math.isfinite(value):
+            return value
+        raise InvalidInput(f"{field} must be a number", field=field)
     if value is None or value == "" or isinstance(value, bool):
         return None
     try:
@@ -148,7 +170,11 @@ def to_uplink(frame: LoraUplink, integration: LoraIntegration, time_ms: int) -> 
     """The shared ``Uplink`` of ``frame`` received through ``integration``: the best gateway
     (strongest RSSI) as ``station``/``rssi``/``snr`` and, when known, its position as
     ``lat``/``lng`` (as a Sigfox callback gives its station's), every gateway in ``extra``."""
-    best = max(frame.gateways, key=lambda g: -1e9 if g.rssi is None else g.rssi, default=None)
+    gateways = frame.gateways
+    if len(gateways) == 1:
+        best: LoraGateway | None = gateways[0]
+    else:
+        best = max(gateways, key=lambda g: -1e9 if g.rssi is None else g.rssi, default=None)
     app_eui = frame.app_eui or integration.app_eui or "0" * EUI_DIGITS
     extra: dict[str, Any] = {
         "network": LORA_NETWORK,
@@ -157,7 +183,7 @@ def to_uplink(frame: LoraUplink, integration: LoraIntegration, time_ms: int) -> 
         "appEui": app_eui,
         "fPort": frame.f_port,
         "fCnt": frame.f_cnt,
-        "gateways": [g.as_json() for g in frame.gateways[:MAX_GATEWAYS]],
+        "gateways": [g.as_json() for g in gateways[:MAX_GATEWAYS]],
     }
     if frame.data_rate is not None:
         extra["dataRate"] = frame.data_rate

@@ -3,10 +3,12 @@
 ``SemtechServer`` listens on ``--semtech-port``. A connection is accepted only from an address
 listed by a ``semtech`` integration (its ``addresses``), whose uplinks it then brings. Frames
 are cut by ``NulFramer`` however TCP splits or joins them; a broken frame is logged and skipped,
-the connection stays. Uplinks go to the shared flow concurrently (at most ``max_in_flight`` per
-connection; reading pauses beyond a backlog); ``{"ackreq":N}`` is answered ``{"ack":N}`` once
-everything before it is stored. It is also the ``LoraTransport`` of Semtech integrations:
-downlinks are written on the integration's newest connection.
+the connection stays. The uplinks of the frames received so far go to the shared flow as one
+batch (at most ``max_batch`` uplinks, stored in one transaction), several batches concurrently
+(at most ``max_in_flight`` frames per connection; reading pauses beyond a backlog);
+``{"ackreq":N}`` is answered ``{"ack":N}`` once everything before it is stored. It is also the
+``LoraTransport`` of Semtech integrations: downlinks are written on the integration's newest
+connection.
 """
 
 from __future__ import annotations
@@ -62,7 +64,8 @@ class SemtechServer:
         downlinks: LoraDownlinks,
         *,
         max_connections: int = 64,
-        max_in_flight: int = 512,
+        max_in_flight: int = 4000,
+        max_batch: int = 1000,
         max_frame: int = MAX_FRAME,
     ) -> None:
         self._host = host
@@ -72,6 +75,7 @@ class SemtechServer:
         self.downlinks = downlinks
         self.max_connections = max_connections
         self.max_in_flight = max_in_flight
+        self.max_batch = max_batch
         self.max_frame = max_frame
         self._server: asyncio.Server | None = None
         self.connections: dict[str, list[_Connection]] = {}
@@ -149,7 +153,9 @@ class _Connection(asyncio.Protocol):
         self._sender: Sender | None = None
         self._task: asyncio.Task[None] | None = None
         self._pending: set[asyncio.Task[None]] = set()
-        self._slots = asyncio.Semaphore(server.max_in_flight)
+        self._in_flight = 0
+        """Frames handed to the uplink flow and not stored yet."""
+        self._room = asyncio.Event()
         self._paused = False
         self._closed = False
         self._broken = 0
@@ -250,21 +256,39 @@ class _Connection(asyncio.Protocol):
                 checked = time.monotonic()
                 if not await self._still_admitted(sender):
                     return
-            frame = self._frames.popleft()
-            self._queued_bytes -= len(frame)
-            drained = (
-                len(self._frames) < _BACKLOG_RESUME and self._queued_bytes < _BACKLOG_BYTES // 4
-            )
-            if self._paused and drained and self._transport:
-                self._paused = False
-                self._transport.resume_reading()
-            self._server.frames += 1
+            await self._take(sender)
+
+    async def _take(self, sender: Sender) -> None:
+        """Parse the frames received so far (up to ``max_batch`` uplinks) and hand their
+        uplinks over as one batch; a frame that asks for more than an uplink (``ackreq``,
+        feedback, events) first hands over the uplinks before it, in order."""
+        frames = self._frames
+        batch: list[LoraUplink] = []
+        limit = self._server.max_batch
+        taken = 0
+        size = 0
+        while frames and len(batch) < limit:
+            frame = frames.popleft()
+            taken += 1
+            size += len(frame)
             try:
                 message = parse_frame(frame)
             except InvalidInput as exc:
                 self._skip(frame, exc)
                 continue
-            await self._handle(sender, message)
+            if message.uplink is not None:
+                batch.append(message.uplink)
+            if not message.plain_uplink:
+                await self._submit(sender, batch)
+                batch = []
+                await self._handle(sender, message)
+        self._server.frames += taken
+        self._queued_bytes -= size
+        drained = len(frames) < _BACKLOG_RESUME and self._queued_bytes < _BACKLOG_BYTES // 4
+        if self._paused and drained and self._transport:
+            self._paused = False
+            self._transport.resume_reading()
+        await self._submit(sender, batch)
 
     async def _still_admitted(self, sender: Sender) -> bool:
         """False (and the connection closed) once its integration is deleted."""
@@ -296,13 +320,22 @@ class _Connection(asyncio.Protocol):
             frame[:60],
         )
 
+    async def _submit(self, sender: Sender, batch: list[LoraUplink]) -> None:
+        """Store ``batch`` in the background, once fewer than ``max_in_flight`` frames of this
+        connection are waiting to be stored."""
+        if not batch:
+            return
+        while self._in_flight and self._in_flight + len(batch) > self._server.max_in_flight:
+            self._room.clear()
+            await self._room.wait()
+        self._in_flight += len(batch)
+        task = asyncio.get_running_loop().create_task(self._receive(sender, batch))
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
+
     async def _handle(self, sender: Sender, message: SemtechMessage) -> None:
+        """What a frame asks for besides its uplink (already submitted)."""
         ingest = self._server.ingest
-        if message.uplink is not None:
-            await self._slots.acquire()
-            task = asyncio.get_running_loop().create_task(self._receive(sender, message.uplink))
-            self._pending.add(task)
-            task.add_done_callback(self._pending.discard)
         for kind, device, details in message.events:
             ingest.event(
                 sender, kind, f"Semtech {kind}: {_brief(details)}", device=device, data=details
@@ -320,16 +353,24 @@ class _Connection(asyncio.Protocol):
                 await asyncio.gather(*self._pending, return_exceptions=True)
             self.write(ack_frame(message.ackreq))
 
-    async def _receive(self, sender: Sender, uplink: LoraUplink) -> None:
+    async def _receive(self, sender: Sender, batch: list[LoraUplink]) -> None:
+        server = self._server
         try:
-            await self._server.ingest.receive(sender, uplink)
-            await self._server.downlinks.after_uplink(uplink.dev_eui)
+            results = await server.ingest.receive_many(sender, batch)
+            for uplink, result in zip(batch, results, strict=True):
+                if isinstance(result, LorafoxError):
+                    log.warning(
+                        "Semtech uplink of %s not stored: %s", uplink.dev_eui, result.message
+                    )
+                else:
+                    await server.downlinks.after_uplink(uplink.dev_eui)
         except LorafoxError as exc:
-            log.warning("Semtech uplink of %s not stored: %s", uplink.dev_eui, exc.message)
+            log.warning("%d Semtech uplinks not stored: %s", len(batch), exc.message)
         except Exception:
-            log.exception("Semtech uplink of %s failed", uplink.dev_eui)
+            log.exception("%d Semtech uplinks failed", len(batch))
         finally:
-            self._slots.release()
+            self._in_flight -= len(batch)
+            self._room.set()
 
 
 async def _quietly(work: Any) -> None:

@@ -104,6 +104,16 @@ class SemtechMessage:
     feedback_device: str | None = None
     ignored: tuple[str, ...] = field(default_factory=tuple)
 
+    @property
+    def plain_uplink(self) -> bool:
+        """Nothing but an uplink (or metadata): nothing to do once it is handed over."""
+        return (
+            self.ackreq is None
+            and not self.events
+            and self.sent_token is None
+            and self.acked is None
+        )
+
 
 def parse_frame(frame: bytes) -> SemtechMessage:
     """``InvalidInput`` when the frame is not a JSON object or an object is malformed."""
@@ -117,6 +127,15 @@ def parse_frame(frame: bytes) -> SemtechMessage:
 
 
 def parse_message(obj: dict[str, Any]) -> SemtechMessage:
+    if len(obj) == 1:  # the usual message: one uplink and nothing else
+        app = obj.get("app")
+        if type(app) is dict and app.get("dir", "up") == "up":
+            uplink, metadata_only = _app_up(app)
+            return SemtechMessage(uplink=uplink, metadata_only=metadata_only)
+    return _parse_any(obj)
+
+
+def _parse_any(obj: dict[str, Any]) -> SemtechMessage:
     uplink = None
     metadata_only = False
     events: list[tuple[str, str | None, dict[str, Any]]] = []
@@ -178,7 +197,7 @@ def _app_up(app: dict[str, Any]) -> tuple[LoraUplink | None, bool]:
     gwrx = app.get("gwrx") or []
     if not isinstance(gwrx, list):
         raise InvalidInput("app.gwrx must be a list", field="app.gwrx")
-    gateways = tuple(_gateway(g) for g in gwrx[:MAX_GATEWAYS] if isinstance(g, dict))
+    gateways = tuple([_gateway(g) for g in gwrx[:MAX_GATEWAYS] if type(g) is dict])
     freq = as_float(motetx.get("freq"), "app.motetx.freq")
     app_eui = app.get("appeui")
     datr = motetx.get("datr")

@@ -8,9 +8,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Coroutine
 from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Any, Protocol
 
-__all__ = ["Audience", "Bus", "MessageHandler", "publisher", "publisher_client"]
+__all__ = [
+    "Audience",
+    "Bus",
+    "MessageHandler",
+    "PublishProperties",
+    "publisher",
+    "publisher_client",
+]
 
 MessageHandler = Callable[[str, bytes], Coroutine[Any, Any, None]]
 """Called with (topic, payload) for every message that matches a subscription."""
@@ -29,6 +37,22 @@ publisher: ContextVar[object | None] = ContextVar("lorafox_mqtt_publisher", defa
 """While a ``MessageHandler`` runs: the principal of the embedded broker's client that
 published the message; None when lorafox cannot tell (an external broker, an anonymous
 client), and then the message is trusted as the broker's own access control let it through."""
+
+
+@dataclass(slots=True, frozen=True)
+class PublishProperties:
+    """The MQTT 5 properties a message is published with (None: absent). MQTT 5 subscribers
+    get them; MQTT 3.1.1 subscribers, and an external broker reached over MQTT 3.1.1, do not.
+    """
+
+    payload_format_indicator: int | None = None
+    """1: the payload is UTF-8 text, 0: unspecified bytes."""
+    content_type: str | None = None
+    response_topic: str | None = None
+    correlation_data: bytes | None = None
+    message_expiry_interval: int | None = None
+    """Seconds the broker keeps the message for subscribers that have not had it."""
+    user_properties: tuple[tuple[str, str], ...] = ()
 
 
 class Bus(Protocol):
@@ -60,9 +84,10 @@ class Bus(Protocol):
         qos: int = 1,
         retain: bool = False,
         audience: Audience = None,
+        properties: PublishProperties | None = None,
     ) -> None:
         """Hand one message to the broker (``audience``: who may read it, where the broker
-        can tell).
+        can tell; ``properties``: its MQTT 5 properties, where the broker speaks MQTT 5).
 
         Returns once the broker has it (for QoS 1 on an external broker: its PUBACK).
         Raises ``BusUnavailable`` when not connected; the caller keeps the message and retries.

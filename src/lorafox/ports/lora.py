@@ -69,6 +69,12 @@ class LoraDeviceStore(Protocol):
         self, device: str, integration_id: str | None, context: dict[str, str]
     ) -> None: ...
 
+    async def save_lora_devices(
+        self, devices: Sequence[tuple[str, str | None, dict[str, str]]]
+    ) -> None:
+        """``save_lora_device`` for each (DevEUI, integration, context), in one transaction."""
+        ...
+
     async def lora_devices(self, *, limit: int) -> list[tuple[str, str | None, dict[str, str]]]:
         """(DevEUI, integration, context), the most recently heard first."""
         ...

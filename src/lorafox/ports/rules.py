@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from lorafox.domain.rules import TopicRule
+from lorafox.ports.bus import PublishProperties
 
 __all__ = [
     "HttpRequest",
@@ -55,7 +56,7 @@ class RuleTables(Protocol):
 
 class RulePublisher(Protocol):
     """Publishes a message on lorafox's bus (``Bus.publish``); ``audience``: the group paths
-    whose subtrees may read it."""
+    whose subtrees may read it; ``properties``: its MQTT 5 properties."""
 
     async def publish(
         self,
@@ -65,6 +66,7 @@ class RulePublisher(Protocol):
         qos: int = 1,
         retain: bool = False,
         audience: tuple[str, ...] | None = None,
+        properties: PublishProperties | None = None,
     ) -> None: ...
 
 

@@ -11,7 +11,8 @@ dynamoDB       v1: ``tableName``, ``hashKeyField``/``hashKeyValue``/``hashKeyTyp
                (INSERT, UPDATE, DELETE); the result goes in one column: a map when it is JSON,
                binary otherwise
 dynamoDBv2     ``putItem.tableName``: each top-level key of the result is a column
-republish      ``topic`` (template), ``qos`` 0 or 1
+republish      ``topic`` (template), ``qos`` 0 or 1, ``headers``: MQTT 5 properties (templates,
+               ``lorafox.rules.republish``)
 http           ``url`` (template), ``headers`` [{key, value (template)}]: POST of the result,
                retried with back-off, kept in an outbox until answered (a restart resends)
 downlink       lorafox's own: ``deviceId`` and ``downlinkData`` (templates): queue a downlink
@@ -46,6 +47,7 @@ from lorafox.ports.rules import (
     RuleTables,
 )
 from lorafox.rules.errors import ActionFailed, RuleInvalid
+from lorafox.rules.republish import compile_headers, publish_properties
 from lorafox.rules.sql import UNDEFINED, Env, to_json
 from lorafox.rules.templates import Template, compile_template
 
@@ -313,6 +315,7 @@ def compile_action(
         if qos not in (0, 1) or isinstance(qos, bool):
             raise RuleInvalid("republish.qos must be 0 or 1", field="republish.qos")
         options["qos"] = qos
+        options["headers"] = compile_headers(params, version, variables)
     elif kind == "http":
         add("url", required=True)
         options["headers"] = _http_headers(params, version, templates, variables)
@@ -389,12 +392,11 @@ def _prepare_dynamodb_v2(action: CompiledAction, result: Any, env: Env) -> Prepa
 
 def _prepare_republish(action: CompiledAction, result: Any, env: Env) -> Prepared:
     topic = action._render("topic", env) or ""
-    return Prepared(
-        action.kind,
-        action.failed_action,
-        topic,
-        {"topic": topic, "qos": action.options["qos"], "payload": payload_bytes(result)},
-    )
+    params = {"topic": topic, "qos": action.options["qos"], "payload": payload_bytes(result)}
+    headers = action.options["headers"]
+    if headers is not None and (rendered := headers.render(env)):
+        params["headers"] = rendered
+    return Prepared(action.kind, action.failed_action, topic, params)
 
 
 def _prepare_http(action: CompiledAction, result: Any, env: Env) -> Prepared:
@@ -514,8 +516,13 @@ class ActionRunner:
         elif prepared.kind == "republish":
             if self.publisher is None:
                 raise ActionFailed("no MQTT bus")
+            headers = params.get("headers")
             await self.publisher.publish(
-                params["topic"], params["payload"], qos=params["qos"], audience=(group_path,)
+                params["topic"],
+                params["payload"],
+                qos=params["qos"],
+                audience=(group_path,),
+                properties=None if headers is None else publish_properties(headers),
             )
         elif prepared.kind == "http":
             await self._post(params, rule)

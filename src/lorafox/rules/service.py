@@ -21,6 +21,14 @@ from lorafox.domain.rules import TopicRule
 from lorafox.errors import Conflict, Forbidden, LorafoxError, NotFound
 from lorafox.ports.rules import RuleStore
 from lorafox.rules.actions import showable
+from lorafox.rules.builtin import (
+    BUILTIN_DOWNLINKS,
+    BUILTIN_OWNER,
+    BuiltinState,
+    is_builtin,
+    refreshed,
+    same_statement,
+)
 from lorafox.rules.compiled import check_name, compile_rule, rule_from_payload
 from lorafox.rules.engine import RulesEngine, RuleStats
 from lorafox.rules.errors import ActionFailed, RuleInvalid
@@ -59,9 +67,13 @@ class TopicRules:
         *,
         clock: Callable[[], float] = time.time,
         uplink_message: Callable[[StoredUplink], tuple[str, bytes]] | None = None,
+        builtin: TopicRule | None = None,
     ) -> None:
         self._store = store
         self.engine = engine
+        self._builtin = builtin
+        """The built-in downlink rule for the current settings (None: no such path)."""
+        self.builtin_state = BuiltinState()
         self._clock = clock
         self.uplink_message = uplink_message
         """A stored uplink as the (topic, payload) lorafox publishes it (the dry run on a
@@ -69,11 +81,30 @@ class TopicRules:
         self._loaded: list[TopicRule] = []
 
     async def load(self) -> int:
-        """Give the engine every stored rule; how many there are."""
+        """Give the engine every stored rule (the built-in downlink rule made, or brought to
+        the current settings, first); how many there are."""
         rules = list(await self._store.list_rules())
-        self.engine.load(rules)
-        self._loaded = rules
+        builtin = self._builtin
+        if builtin is not None:
+            stored = next((r for r in rules if r.name == BUILTIN_DOWNLINKS), None)
+            if stored is None:
+                await self._store.create_rule(builtin)
+                rules = list(await self._store.list_rules())
+            elif is_builtin(stored) and not same_statement(stored, builtin):
+                await self._store.replace_rule(refreshed(stored, builtin))
+                rules = list(await self._store.list_rules())
+        self._follow(rules)
         return len(rules)
+
+    def _follow(self, rules: list[TopicRule]) -> None:
+        """Run ``rules``: the engine runs all but the built-in one, which only says whether
+        the built-in path runs."""
+        self.engine.load([r for r in rules if not is_builtin(r)])
+        self.builtin_state.follow(next((r for r in rules if r.name == BUILTIN_DOWNLINKS), None))
+        self._loaded = rules
+
+    async def _reload(self) -> None:
+        self._follow(list(await self._store.list_rules()))
 
     async def follow(self, interval: float) -> None:
         """Reload the rules every ``interval`` seconds when the store's differ from what the
@@ -86,8 +117,7 @@ class TopicRules:
                 log.warning("cannot reload the topic rules: %s", exc)
                 continue
             if rules != self._loaded:
-                self.engine.load(rules)
-                self._loaded = rules
+                self._follow(rules)
                 log.info("topic rules reloaded: %d", len(rules))
 
     @staticmethod
@@ -111,6 +141,8 @@ class TopicRules:
 
     async def create(self, caller: Principal, name: str, payload: Any) -> TopicRule:
         check_name(name)
+        if name == BUILTIN_DOWNLINKS and self._builtin is not None:
+            raise RuleExists(name)
         if len(await self._store.list_rules()) >= MAX_RULES:
             raise RuleInvalid(f"lorafox runs at most {MAX_RULES} topic rules: delete one first")
         rule = rule_from_payload(
@@ -152,13 +184,26 @@ class TopicRules:
         new = rule_from_payload(
             name, payload, group_path=old.group_path, owner=old.owner, created_at=old.created_at
         )
+        builtin = name == BUILTIN_DOWNLINKS and self._builtin is not None
+        if builtin and self._builtin is not None:
+            # its own statement again: the built-in path; anything else: a rule like the others
+            taken_over = not same_statement(new, self._builtin)
+            new = replace(new, owner=caller.name if taken_over else BUILTIN_OWNER)
         if not await self._store.replace_rule(new):
             raise RuleNotFound(name)
-        self.engine.put(new)
+        if builtin:
+            await self._reload()
+        else:
+            self.engine.put(new)
         return new
 
     async def delete(self, caller: Principal, name: str) -> None:
         await self._changeable(caller, name)
+        if name == BUILTIN_DOWNLINKS and self._builtin is not None:
+            raise RuleInvalid(
+                f"rule {name} is lorafox's downlink path and cannot be deleted: disable it, "
+                "or replace its statement and actions"
+            )
         await self._store.delete_rule(name)
         self.engine.remove(name)
 
@@ -166,7 +211,10 @@ class TopicRules:
         rule = replace(await self._changeable(caller, name), disabled=disabled)
         if not await self._store.replace_rule(rule):
             raise RuleNotFound(name)
-        self.engine.put(rule)
+        if name == BUILTIN_DOWNLINKS and self._builtin is not None:
+            await self._reload()
+        else:
+            self.engine.put(rule)
 
     async def stats(self, caller: Principal, name: str) -> RuleStats:
         await self._visible(caller, name)

@@ -21,9 +21,9 @@ from typing import Any
 from lorafox.tables.errors import ValidationException
 from lorafox.tables.keys import (
     MAX_HASH_KEY_BYTES,
+    MAX_KEY_ATTRIBUTES,
     MAX_RANGE_KEY_BYTES,
     KeySchema,
-    encode_key_value,
 )
 from lorafox.tables.numbers import encode_number
 from lorafox.tables.values import MAX_KEY_NAME, binary_bytes, value_type
@@ -70,33 +70,68 @@ def check_key_name(name: str, where: str) -> None:
         )
 
 
-def check_key_schema(key_schema: object, where: str) -> list[tuple[str, str]]:
-    """[(attribute, HASH|RANGE)] of a KeySchema parameter, or DynamoDB's error."""
+def check_key_schema(
+    key_schema: object, where: str, *, multi: bool = False
+) -> list[tuple[str, str]]:
+    """[(attribute, HASH|RANGE)] of a KeySchema parameter, or DynamoDB's error.
+
+    A table's and a local index's key is one HASH element and maybe one RANGE; a global
+    index's (``multi``) may have up to ``MAX_KEY_ATTRIBUTES`` of each, HASH ones first."""
     if not isinstance(key_schema, list) or not key_schema:
         raise _null(where)
-    if len(key_schema) > 2:
+    most = 2 * MAX_KEY_ATTRIBUTES if multi else 2
+    if len(key_schema) > most:
         raise ValidationException.constraints(
             [
                 f"Value '{key_schema}' at '{where}' failed to satisfy constraint: Member "
-                "must have length less than or equal to 2"
+                f"must have length less than or equal to {most}"
             ]
         )
     elements = [e if isinstance(e, Mapping) else {} for e in key_schema]
     kinds = [element.get("KeyType") for element in elements]
-    if kinds not in (["HASH"], ["HASH", "RANGE"]):
+    if multi:
+        _check_multi_kinds(kinds, where)
+    elif kinds not in (["HASH"], ["HASH", "RANGE"]):
         raise ValidationException(
             "Invalid KeySchema: The first KeySchemaElement is not a HASH key type"
             if kinds[0] != "HASH"
             else "Invalid KeySchema: The second KeySchemaElement is not a RANGE key type"
         )
     names = [element.get("AttributeName") for element in elements]
-    if not all(isinstance(name, str) and name for name in names):
-        raise _null(f"{where}.1.member.attributeName")
     for position, name in enumerate(names, 1):
-        check_key_name(str(name), f"{where}.{position}.member.attributeName")
+        if not isinstance(name, str) or not name:
+            raise _null(f"{where}.{position}.member.attributeName")
+        check_key_name(name, f"{where}.{position}.member.attributeName")
     if len(set(names)) != len(names):
         raise ValidationException("Invalid KeySchema: Some index key attribute have no definition")
     return [(str(n), str(k)) for n, k in zip(names, kinds, strict=True)]
+
+
+def _check_multi_kinds(kinds: Sequence[object], where: str) -> None:
+    """A multi-attribute key: 1 to 4 HASH elements, then up to 4 RANGE ones."""
+    for position, kind in enumerate(kinds, 1):
+        if kind not in ("HASH", "RANGE"):
+            raise ValidationException.constraints(
+                [
+                    f"Value '{kind}' at '{where}.{position}.member.keyType' failed to satisfy "
+                    "constraint: Member must satisfy enum value set: [HASH, RANGE]"
+                ]
+            )
+    if kinds[0] != "HASH":
+        raise ValidationException(
+            "Invalid KeySchema: The first KeySchemaElement is not a HASH key type"
+        )
+    hashes = kinds.count("HASH")
+    if any(kind == "HASH" for kind in kinds[hashes:]):
+        raise ValidationException(
+            "Invalid KeySchema: HASH KeySchemaElements must all come before the RANGE ones"
+        )
+    for kind, count in (("HASH", hashes), ("RANGE", len(kinds) - hashes)):
+        if count > MAX_KEY_ATTRIBUTES:
+            raise ValidationException(
+                f"Invalid KeySchema: A KeySchema may have at most {MAX_KEY_ATTRIBUTES} "
+                f"{kind} KeySchemaElements, not {count}"
+            )
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,7 +195,7 @@ class Index:
                     f"attribute cannot contain an empty {kind} value. IndexName: {self.name}, "
                     f"IndexKey: {attribute.name}"
                 )
-            limit = MAX_HASH_KEY_BYTES if attribute is self.schema.hash else MAX_RANGE_KEY_BYTES
+            limit = MAX_HASH_KEY_BYTES if attribute in self.schema.hashes else MAX_RANGE_KEY_BYTES
             if size > limit:
                 raise ValidationException(
                     _INVALID + f"Size of index key {attribute.name} exceeds the limit of "
@@ -178,16 +213,9 @@ class Index:
 
     def entry(self, item: Mapping[str, Any]) -> tuple[int, bytes, bytes] | None:
         """This index's entry for a (checked) item, or None when the item is not in it."""
-        hash_value = item.get(self.schema.hash.name)
-        if hash_value is None:
+        if any(item.get(name) is None for name in self.schema.names):
             return None
-        sk = b""
-        if self.schema.range is not None:
-            range_value = item.get(self.schema.range.name)
-            if range_value is None:
-                return None
-            sk = encode_key_value(range_value)
-        return self.id, encode_key_value(hash_value), sk
+        return self.id, self.schema.encode_pk(item), self.schema.encode_sk(item)
 
     def project(self, item: Mapping[str, Any]) -> dict[str, Any]:
         """The attributes of ``item`` that the index holds."""
@@ -204,8 +232,8 @@ class Index:
         description: dict[str, Any] = {
             "IndexName": self.name,
             "KeySchema": [
-                {"AttributeName": a.name, "KeyType": kind}
-                for a, kind in zip(self.schema.attributes, ("HASH", "RANGE"), strict=False)
+                *({"AttributeName": a.name, "KeyType": "HASH"} for a in self.schema.hashes),
+                *({"AttributeName": a.name, "KeyType": "RANGE"} for a in self.schema.ranges),
             ],
             "Projection": (
                 {"ProjectionType": self.projection, "NonKeyAttributes": list(self.non_key)}
@@ -306,7 +334,7 @@ def parse_index(
                 )
             ]
         )
-    keys = check_key_schema(raw.get("KeySchema"), f"{where}.keySchema")
+    keys = check_key_schema(raw.get("KeySchema"), f"{where}.keySchema", multi=kind == GLOBAL)
     projection = _projection(raw.get("Projection"), where)
     stored: dict[str, Any] = {
         "IndexName": name,

@@ -14,7 +14,11 @@ into bytes whose ``memcmp`` order is that order, for a SQL index on a BLOB/``byt
 * N → ``lorafox.tables.numbers.encode_number`` (sign byte, exponent byte, digit nibbles).
 
 One column holds one key attribute, whose type the table fixes: the encodings of different types
-are not comparable with each other and are not meant to be concatenated.
+are not comparable with each other. A global secondary index may have a multi-attribute key
+(up to ``MAX_KEY_ATTRIBUTES`` partition and as many sort attributes): such a part is stored as
+its attributes' encodings one after the other, each made self-delimiting by
+``encode_component`` (``0x00`` escaped as ``0x00 0xFF``, ``0x00 0x01`` after it), so that the
+``memcmp`` order of the whole is the order of the values taken left to right.
 """
 
 from __future__ import annotations
@@ -32,12 +36,16 @@ from lorafox.tables.values import AttributeValue, Item, binary_bytes, value_type
 __all__ = [
     "KEY_TYPES",
     "MAX_HASH_KEY_BYTES",
+    "MAX_KEY_ATTRIBUTES",
     "MAX_RANGE_KEY_BYTES",
     "KeyAttribute",
     "KeySchema",
     "compare_key_values",
     "decode_key_value",
+    "encode_component",
+    "encode_key_part",
     "encode_key_value",
+    "escape_component",
     "key_sort_value",
     "prefix_successor",
 ]
@@ -45,6 +53,8 @@ __all__ = [
 KEY_TYPES = frozenset({"S", "N", "B"})
 MAX_HASH_KEY_BYTES = 2048
 MAX_RANGE_KEY_BYTES = 1024
+MAX_KEY_ATTRIBUTES = 4
+"""Partition (and sort) key attributes of a global secondary index's multi-attribute key."""
 
 _INVALID = "One or more parameter values were invalid: "
 _NO_MATCH = "The provided key element does not match the schema"
@@ -60,35 +70,67 @@ class KeyAttribute:
 
 @dataclass(frozen=True, slots=True)
 class KeySchema:
-    """A table's (or an index's) primary key."""
+    """A table's (or an index's) primary key.
+
+    ``hash`` and ``range`` are the first partition and sort key attributes; a global secondary
+    index's multi-attribute key has the others in ``more_hashes`` and ``more_ranges``."""
 
     hash: KeyAttribute
     range: KeyAttribute | None = None
+    more_hashes: tuple[KeyAttribute, ...] = ()
+    more_ranges: tuple[KeyAttribute, ...] = ()
 
     @classmethod
     def from_definition(
         cls, elements: Sequence[Mapping[str, str]], types: Mapping[str, str]
     ) -> KeySchema:
         """The schema of a stored ``KeySchema`` list, with the attributes' ``types`` by name."""
-        hash_name = range_name = None
-        for element in elements:
-            if element["KeyType"] == "HASH":
-                hash_name = element["AttributeName"]
-            else:
-                range_name = element["AttributeName"]
-        assert hash_name is not None  # noqa: S101
+        hashes = [
+            KeyAttribute(e["AttributeName"], types[e["AttributeName"]])
+            for e in elements
+            if e["KeyType"] == "HASH"
+        ]
+        ranges = [
+            KeyAttribute(e["AttributeName"], types[e["AttributeName"]])
+            for e in elements
+            if e["KeyType"] != "HASH"
+        ]
         return cls(
-            KeyAttribute(hash_name, types[hash_name]),
-            None if range_name is None else KeyAttribute(range_name, types[range_name]),
+            hashes[0],
+            ranges[0] if ranges else None,
+            tuple(hashes[1:]),
+            tuple(ranges[1:]),
         )
 
     @property
+    def hashes(self) -> tuple[KeyAttribute, ...]:
+        return (self.hash, *self.more_hashes)
+
+    @property
+    def ranges(self) -> tuple[KeyAttribute, ...]:
+        return () if self.range is None else (self.range, *self.more_ranges)
+
+    @property
     def attributes(self) -> tuple[KeyAttribute, ...]:
-        return (self.hash,) if self.range is None else (self.hash, self.range)
+        return (*self.hashes, *self.ranges)
 
     @property
     def names(self) -> tuple[str, ...]:
         return tuple(attribute.name for attribute in self.attributes)
+
+    def encode_pk(self, item: Mapping[str, Any]) -> bytes:
+        """The partition key bytes of an item having every key attribute."""
+        if not self.more_hashes:
+            return encode_key_value(item[self.hash.name])
+        return encode_key_part(self.hashes, item)
+
+    def encode_sk(self, item: Mapping[str, Any]) -> bytes:
+        """The sort key bytes of an item having every key attribute (empty without one)."""
+        if self.range is None:
+            return b""
+        if not self.more_ranges:
+            return encode_key_value(item[self.range.name])
+        return encode_key_part(self.ranges, item)
 
     def key_of(self, item: Mapping[str, AttributeValue]) -> Item:
         """The key attributes of a (valid) item."""
@@ -134,13 +176,14 @@ class KeySchema:
                 lead + f"The AttributeValue for a key attribute cannot contain an empty {kind} "
                 f"value. Key: {attribute.name}"
             )
-        if attribute is self.hash and size > MAX_HASH_KEY_BYTES:
+        is_hash = attribute is self.hash or attribute in self.more_hashes
+        if is_hash and size > MAX_HASH_KEY_BYTES:
             # Sic: DynamoDB's message has no space before the number.
             raise ValidationException(
                 _INVALID + "Size of hashkey has exceeded the maximum size limit of"
                 f"{MAX_HASH_KEY_BYTES} bytes"
             )
-        if attribute is self.range and size > MAX_RANGE_KEY_BYTES:
+        if not is_hash and size > MAX_RANGE_KEY_BYTES:
             raise ValidationException(
                 _INVALID + "Aggregated size of all range keys has exceeded the size limit of "
                 f"{MAX_RANGE_KEY_BYTES} bytes"
@@ -173,6 +216,27 @@ def encode_key_value(value: Mapping[str, Any]) -> bytes:
     if kind == "B":
         return binary_bytes(raw)
     raise ValueError(f"{kind} is not a key type")
+
+
+def escape_component(raw: bytes) -> bytes:
+    """``raw`` with every ``0x00`` as ``0x00 0xFF``: no escaped string holds ``0x00 0x01``."""
+    return raw.replace(b"\x00", b"\x00\xff")
+
+
+def encode_component(value: Mapping[str, Any]) -> bytes:
+    """One attribute of a multi-attribute key part: its escaped encoding and ``0x00 0x01``.
+
+    No such component is a prefix of another, and their ``memcmp`` order is that of the
+    values, so a concatenation of them sorts as the values compared left to right."""
+    return escape_component(encode_key_value(value)) + b"\x00\x01"
+
+
+def encode_key_part(attributes: Sequence[KeyAttribute], item: Mapping[str, Any]) -> bytes:
+    """A partition or sort key part: one attribute's encoding as it is, several as
+    ``encode_component``'s one after the other."""
+    if len(attributes) == 1:
+        return encode_key_value(item[attributes[0].name])
+    return b"".join(encode_component(item[attribute.name]) for attribute in attributes)
 
 
 def decode_key_value(kind: str, data: bytes) -> AttributeValue:

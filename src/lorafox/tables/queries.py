@@ -34,7 +34,7 @@ from lorafox.tables.expressions import (
     validate_conditions,
 )
 from lorafox.tables.indexes import GLOBAL, Index
-from lorafox.tables.keys import KeySchema, encode_key_value
+from lorafox.tables.keys import KeySchema
 from lorafox.tables.params import INVALID, limit
 from lorafox.tables.table import OpenTable, encode_key
 from lorafox.tables.values import item_size, validate_item
@@ -255,11 +255,11 @@ class TableQueries:
         if start_key is None:
             return None
         schema = table.schema if index is None else index.schema
-        if encode_key_value(start_key[schema.hash.name]) != pk:
+        if schema.encode_pk(start_key) != pk:
             raise ValidationException(
                 "The provided starting key is outside query boundaries based on provided conditions"
             )
-        index_sk = b"" if schema.range is None else encode_key_value(start_key[schema.range.name])
+        index_sk = schema.encode_sk(start_key)
         if schema.range is not None and not _within(index_sk, *bounds):
             raise ValidationException(
                 "The provided starting key does not match the range key predicate"
@@ -341,11 +341,8 @@ class TableQueries:
         select = _select(params, projection, index)
         most = limit(params)
         forward = params.get("ScanIndexForward", True) is not False
-        pk = encode_key_value(key_condition.hash_value)
-        lower: Bound = None
-        upper: Bound = None
-        if key_condition.sort is not None:
-            lower, upper = key_condition.sort.encoded_range()
+        pk = key_condition.encoded_pk()
+        lower, upper = key_condition.encoded_range()
         start = self._query_start(table, index, params, pk, (lower, upper))
         visible = self._visible(index, select)
         filtered = self._visible(index, "ALL_ATTRIBUTES")

@@ -8,7 +8,7 @@ from typing import Any
 from lorafox.ports.tables import IndexEntry, Indexer, StoredTable
 from lorafox.tables.errors import ValidationException
 from lorafox.tables.indexes import Index, ttl_entry
-from lorafox.tables.keys import KeySchema, encode_key_value
+from lorafox.tables.keys import KeySchema
 from lorafox.tables.values import Item, validate_item
 
 __all__ = ["OpenTable", "encode_key", "schema_of"]
@@ -22,9 +22,7 @@ def schema_of(definition: Mapping[str, Any]) -> KeySchema:
 
 def encode_key(schema: KeySchema, item: Mapping[str, Any]) -> tuple[bytes, bytes]:
     """(pk, sk) bytes of an item's (checked) key attributes."""
-    pk = encode_key_value(item[schema.hash.name])
-    sk = b"" if schema.range is None else encode_key_value(item[schema.range.name])
-    return pk, sk
+    return schema.encode_pk(item), schema.encode_sk(item)
 
 
 class OpenTable:

@@ -56,6 +56,32 @@ class UplinkPipeline:
         self._wakeup.set()
         return await future
 
+    async def submit_many(
+        self, entries: Sequence[tuple[Uplink, Device | None]]
+    ) -> list[Ingested | StoreError]:
+        """Store several uplinks (each creating its ``provision``) queued together, so they
+        are committed in one transaction when they fit in one batch; each one's result, or
+        the ``StoreError`` that kept it from being stored. Asks for no downlink."""
+        if self._closing:
+            raise StoreError("lorafox is shutting down")
+        loop = asyncio.get_running_loop()
+        futures: list[asyncio.Future[Ingested]] = []
+        for uplink, provision in entries:
+            future: asyncio.Future[Ingested] = loop.create_future()
+            self._pending.append((uplink, False, provision, future))
+            futures.append(future)
+        self._wakeup.set()
+        if futures:
+            await asyncio.wait(futures)
+        results: list[Ingested | StoreError] = []
+        for future in futures:
+            exc = future.exception()
+            if exc is None:
+                results.append(future.result())
+            else:
+                results.append(exc if isinstance(exc, StoreError) else StoreError(str(exc)))
+        return results
+
     async def run(self) -> None:
         """Commit batches until ``close`` is called and everything submitted is stored."""
         while True:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Sequence
 
 from lorafox.auth import rbac
 from lorafox.decoding import decode_payload
@@ -12,7 +13,7 @@ from lorafox.devices.registry import Codec
 from lorafox.devices.unknown import UnknownDevices
 from lorafox.domain import Device, DownlinkMode, Principal, Uplink
 from lorafox.downlink.queue import DownlinkQueue
-from lorafox.errors import Forbidden, NotFound
+from lorafox.errors import Forbidden, LorafoxError, NotFound
 from lorafox.metrics import Metrics
 from lorafox.ports.callbacks import DownlinkHook, DuplicateSink
 from lorafox.ports.store import DownlinkAsk, Ingested
@@ -70,17 +71,7 @@ class UplinkService:
         operate (else ``NotFound``/``Forbidden``), and a device it makes known is provisioned
         only into a device type it may operate (else into its group's "Unregistered" type)."""
         unknown = self._unknown
-        provision = None
-        if sender is not None:
-            provision = await self._provision_for(sender, uplink)
-        elif unknown is not None and not unknown.knows(uplink.device):
-            provision = await unknown.check(uplink.device, uplink.device_type_id)
-        codec = self.codec(uplink.device, provision.device_type_id if provision else None)
-        if codec.decoder is not None:
-            port = uplink.extra.get("fPort")  # a LoRa uplink's: formats may be per port
-            port = port if isinstance(port, int) else None
-            decoded, error = decode_payload(codec.decoder, uplink.data, port)
-            uplink = dataclasses.replace(uplink, decoded=decoded, decode_error=error)
+        uplink, provision, codec = await self._prepare(uplink, sender)
         ask: DownlinkAsk = False
         if wants_downlink and codec.mode is DownlinkMode.CALLBACK:
             ask = await self._ask_hook(uplink, provision)
@@ -98,6 +89,60 @@ class UplinkService:
         if wants_downlink:
             self._downlinks.count_answer(result.downlink)
         return result
+
+    async def receive_many(
+        self, uplinks: Sequence[Uplink], *, sender: Principal | None = None
+    ) -> list[Ingested | LorafoxError]:
+        """``receive`` for several uplinks that ask for no downlink, stored together (one
+        transaction when they fit in one batch): each one's result, or the error that refused
+        it (``NotFound``/``Forbidden`` of the policy, ``StoreError``). Nothing is stored before
+        every uplink of the call has passed the policy; the call returns once all are stored."""
+        results: list[Ingested | LorafoxError | None] = []
+        entries: list[tuple[Uplink, Device | None]] = []
+        provisions: list[Device] = []
+        for uplink in uplinks:
+            try:
+                prepared, provision, _ = await self._prepare(uplink, sender)
+            except LorafoxError as exc:
+                results.append(exc)
+                continue
+            results.append(None)
+            entries.append((prepared, provision))
+            if provision is not None:
+                provisions.append(provision)
+        stored = iter(await self._pipeline.submit_many(entries) if entries else [])
+        if self._unknown is not None:
+            for provision in provisions:
+                self._unknown.provisioned(provision)
+        counters = self._metrics.callbacks
+        final: list[Ingested | LorafoxError] = []
+        for result in results:
+            outcome = next(stored) if result is None else result
+            if isinstance(outcome, Ingested):
+                if outcome.stored:
+                    counters.stored += 1
+                else:
+                    counters.duplicates += 1
+            final.append(outcome)
+        return final
+
+    async def _prepare(
+        self, uplink: Uplink, sender: Principal | None
+    ) -> tuple[Uplink, Device | None, Codec]:
+        """The uplink decoded, the device to provision for it (policy checked), its codec."""
+        unknown = self._unknown
+        provision = None
+        if sender is not None:
+            provision = await self._provision_for(sender, uplink)
+        elif unknown is not None and not unknown.knows(uplink.device):
+            provision = await unknown.check(uplink.device, uplink.device_type_id)
+        codec = self.codec(uplink.device, provision.device_type_id if provision else None)
+        if codec.decoder is not None:
+            port = uplink.extra.get("fPort")  # a LoRa uplink's: formats may be per port
+            port = port if isinstance(port, int) else None
+            decoded, error = decode_payload(codec.decoder, uplink.data, port)
+            uplink = dataclasses.replace(uplink, decoded=decoded, decode_error=error)
+        return uplink, provision, codec
 
     async def _ask_hook(self, uplink: Uplink, provision: Device | None) -> DownlinkAsk:
         """The downlink callback's answer, or the queue's (True) when there is none."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from lorafox.bus.broker.broker import EmbeddedBroker
-from lorafox.ports.bus import Audience, MessageHandler
+from lorafox.ports.bus import Audience, MessageHandler, PublishProperties
 
 __all__ = ["EmbeddedBus"]
 
@@ -59,12 +59,19 @@ class EmbeddedBus:
         qos: int = 1,
         retain: bool = False,
         audience: Audience = None,
+        properties: PublishProperties | None = None,
     ) -> None:
-        """Hand one message to the broker's subscribers."""
+        """Hand one message to the broker's subscribers (MQTT 5 ones get ``properties``)."""
         if audience is None:
             audience = await self._audience_of(topic)
         self._broker.publish_nowait(
-            topic, payload, qos, retain, audience, content_type="application/json"
+            topic,
+            payload,
+            qos,
+            retain,
+            audience,
+            content_type="application/json",
+            properties=properties,
         )
 
     async def wait_connected(self) -> None:

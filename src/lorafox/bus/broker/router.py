@@ -24,7 +24,7 @@ from typing import Final
 from lorafox.bus.broker.access import ANONYMOUS, AccessPolicy, may_receive
 from lorafox.bus.broker.connection import CONNECTED, PAUSE_HANDLERS, Connection
 from lorafox.bus.broker.limits import BrokerLimits
-from lorafox.bus.broker.message import Message
+from lorafox.bus.broker.message import Message, encode_publish5
 from lorafox.bus.broker.retained import RetainedStore
 from lorafox.bus.broker.session import Link, Session
 from lorafox.bus.broker.shared import SharedSubscriptions, parse_shared
@@ -66,24 +66,13 @@ def forwarded_properties(properties: Properties) -> bytes:
 
 
 def _send_qos0_v5(
-    connection: Link,
-    message: Message,
-    sub_ids: tuple[int, ...],
-    retain: bool,
-    shared: bytes | None,
-) -> bytes | None:
-    """Send a QoS 0 message to an MQTT 5 client; ``shared`` is the packet every client without
-    aliases, identifiers or expiry gets (encoded once, and returned for the next one)."""
-    if sub_ids or retain or connection.alias_limit_out or message.expires_at is not None:
-        data = connection.encode5(message.for_subscription(sub_ids), 0, 0, retain, False)
-        if data is not None:
-            connection.send(data)
-        return shared
-    if shared is None:
-        shared = message.encode5(0, 0, False, False, 0.0)
-    if not connection.max_packet_out or len(shared) <= connection.max_packet_out:
-        connection.send(shared)
-    return shared
+    connection: Link, message: Message, sub_ids: tuple[int, ...], retain: bool
+) -> None:
+    """Send a QoS 0 message to an MQTT 5 client with its own identifiers, retain flag, topic
+    alias or expiry left."""
+    data = connection.encode5(message.for_subscription(sub_ids), 0, 0, retain, False)
+    if data is not None:
+        connection.send(data)
 
 
 class _LocalSubscription:
@@ -156,16 +145,9 @@ class Router:
         kept = True
         if retain:
             message = Message(raw_topic, payload, audience, properties, expires_at)
-            kept = self.retained.put(topic, message, qos)
-            if not kept:
-                self.log.warning(
-                    "retained messages at their limit (%d messages, %d bytes): %s not retained",
-                    self.limits.max_retained,
-                    self.limits.max_retained_bytes,
-                    topic,
-                )
+            kept = self._retain(topic, message, qos)
         subscribers = self.sessions.match(topic)
-        if self.shared:
+        if self.shared.groups:
             self._route_shared(topic, raw_topic, payload, qos, audience, properties, expires_at)
         if not subscribers:
             return kept
@@ -191,9 +173,21 @@ class Router:
                     connection.drop_qos0()
                     continue
                 if connection.v5:
-                    if message is None:
-                        message = Message(raw_topic, payload, audience, properties, expires_at)
-                    packet5 = _send_qos0_v5(connection, message, sub_ids, live_retain, packet5)
+                    if (
+                        sub_ids
+                        or live_retain
+                        or connection.alias_limit_out
+                        or expires_at is not None
+                    ):
+                        message = message or Message(
+                            raw_topic, payload, audience, properties, expires_at
+                        )
+                        _send_qos0_v5(connection, message, sub_ids, live_retain)
+                        continue
+                    if packet5 is None:  # the same packet for every client: encoded once
+                        packet5 = encode_publish5(raw_topic, payload, properties)
+                    if not connection.max_packet_out or len(packet5) <= connection.max_packet_out:
+                        connection.send(packet5)
                     continue
                 if packet is None:
                     packet = encode_publish(raw_topic, payload)
@@ -205,6 +199,17 @@ class Router:
                     self.deliver(session, message.for_subscription(sub_ids), granted, live_retain)
                 else:
                     self.deliver(session, message, granted, live_retain)
+        return kept
+
+    def _retain(self, topic: str, message: Message, qos: int) -> bool:
+        kept = self.retained.put(topic, message, qos)
+        if not kept:
+            self.log.warning(
+                "retained messages at their limit (%d messages, %d bytes): %s not retained",
+                self.limits.max_retained,
+                self.limits.max_retained_bytes,
+                topic,
+            )
         return kept
 
     def _options(
@@ -288,7 +293,7 @@ class Router:
         audience = self.access.audience_of_client(identity)
         properties = b""
         expires_at = None
-        if publish.properties is not None:
+        if publish.properties is not None and publish.properties is not NO_PROPERTIES:
             properties = forwarded_properties(publish.properties)
             interval = publish.properties.message_expiry_interval
             if interval is not None and self.loop is not None:

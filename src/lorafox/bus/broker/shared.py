@@ -53,28 +53,29 @@ class SharedSubscriptions:
     """Every shared group, indexed by its filter."""
 
     def __init__(self) -> None:
-        self._groups: dict[tuple[str, str], SharedGroup] = {}
+        self.groups: dict[tuple[str, str], SharedGroup] = {}
+        """Every group by (name, filter); empty: no shared subscription at all."""
         self._index: SubscriptionIndex[SharedGroup] = SubscriptionIndex()
 
     def __bool__(self) -> bool:
-        return bool(self._groups)
+        return bool(self.groups)
 
     def add(self, group: str, topic_filter: str, session: Session, qos: int) -> None:
         key = (group, topic_filter)
-        shared = self._groups.get(key)
+        shared = self.groups.get(key)
         if shared is None:
-            shared = self._groups[key] = SharedGroup()
+            shared = self.groups[key] = SharedGroup()
             self._index.add(topic_filter, shared)
         shared.members[session] = qos
 
     def remove(self, group: str, topic_filter: str, session: Session) -> None:
         key = (group, topic_filter)
-        shared = self._groups.get(key)
+        shared = self.groups.get(key)
         if shared is None:
             return
         shared.members.pop(session, None)
         if not shared.members:
-            del self._groups[key]
+            del self.groups[key]
             self._index.remove(topic_filter, shared)
 
     def match(self, topic: str) -> list[SharedGroup]:

@@ -155,6 +155,10 @@ def _packet_id_decoder(
     """The decoder of a packet that is nothing but a packet identifier (PUBACK, PUBREC…)."""
 
     def decode(flags: int, data: bytes, start: int, end: int) -> _Ack:
+        if flags == flags_expected and end - start == 2:
+            packet_id = (data[start] << 8) | data[start + 1]
+            if packet_id:
+                return kind(packet_id)
         expect_flags(flags, flags_expected, name)
         return kind(_decode_packet_id(data, start, end, name))
 

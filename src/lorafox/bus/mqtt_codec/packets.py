@@ -97,6 +97,8 @@ def encode_remaining_length(length: int) -> bytes:
     """The variable-length encoding of a remaining length (1 to 4 bytes)."""
     if length < 128:
         return _SMALL_LENGTHS[length]
+    if length < 16384:  # two bytes: most messages
+        return bytes(((length & 0x7F) | 0x80, length >> 7))
     if length > MAX_REMAINING_LENGTH:
         raise InvalidInput(f"a packet cannot be longer than {MAX_REMAINING_LENGTH} bytes")
     out = bytearray()

@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import orjson
 
 from lorafox.rules.sql.context import Env
+from lorafox.rules.sql.md2 import md2
 from lorafox.rules.sql.values import (
     UNDEFINED,
     Value,
@@ -304,11 +305,14 @@ def _chr(value: Value) -> Value:
 
 
 def _hash(name: str) -> Callable[[Value], Value]:
+    def digest(data: bytes) -> str:
+        return md2(data).hex() if name == "md2" else hashlib.new(name, data).hexdigest()
+
     def call(value: Value) -> Value:
         text = to_string(value)
         if text is UNDEFINED:
             return UNDEFINED
-        return hashlib.new(name, text.encode()).hexdigest()
+        return digest(text.encode())
 
     return call
 
@@ -603,7 +607,8 @@ FUNCTIONS: dict[str, Function] = {
     "replace": Function(_replace, 3, 3),
     "startswith": Function(_two_strings(lambda a, b: a.startswith(b)), 2, 2),
     "substring": Function(_substring, 2, 3),
-    # hashes (md2: OpenSSL no longer ships it)
+    # hashes (md2 is lorafox's own: OpenSSL no longer ships it)
+    "md2": Function(_hash("md2"), 1, 1),
     "md5": Function(_hash("md5"), 1, 1),
     "sha1": Function(_hash("sha1"), 1, 1),
     "sha224": Function(_hash("sha224"), 1, 1),

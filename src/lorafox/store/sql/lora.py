@@ -139,6 +139,22 @@ class LoraRepository(Repository):
         async with self._db.writing() as conn:
             await conn.execute(stmt)
 
+    async def save_lora_devices(
+        self, devices: Sequence[tuple[str, str | None, dict[str, str]]]
+    ) -> None:
+        if not devices:
+            return
+        now = _now()
+        async with self._db.writing() as conn:
+            for device, integration_id, context in devices:
+                values = {"integration_id": integration_id, "context": context, "updated_at": now}
+                stmt = (
+                    self._db.insert(lora_devices)
+                    .values(dev_eui=device, **values)
+                    .on_conflict_do_update(index_elements=[lora_devices.c.dev_eui], set_=values)
+                )
+                await conn.execute(stmt)
+
     async def lora_devices(self, *, limit: int) -> list[tuple[str, str | None, dict[str, str]]]:
         query = select(lora_devices).order_by(lora_devices.c.updated_at.desc()).limit(limit)
         async with self._db.reading() as conn:

@@ -98,7 +98,7 @@ downlinks = Table(
     Column("device", String(16), nullable=False),
     Column("data", String(512), nullable=False),
     Column("state", String(16), nullable=False),
-    Column("source", String(16), nullable=False),
+    Column("source", String(140), nullable=False),  # mqtt, rest, direct, rule:<name ≤ 128>
     Column("created_at", BigInteger, nullable=False),
     Column("sent_at", BigInteger),
     Column("answered_seq", Integer),
