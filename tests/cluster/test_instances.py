@@ -1,5 +1,6 @@
 """Several ``lorafox serve`` processes on one PostgreSQL database: the periodic jobs (here the
-keep-alive check) run on one leader at a time, and another instance takes over when it dies."""
+keep-alive check) run on one leader at a time, another instance takes over when it dies, and a
+queued downlink is handed out by one BIDIR callback whichever instance gets it."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -166,3 +168,36 @@ def test_one_leader_runs_the_keep_alive_check_and_another_takes_over(
     time.sleep(2)
     assert lost_events(second.http, after) == 1
     assert lost_events(second.http, before) == 1
+
+
+def test_each_queued_downlink_is_handed_out_by_one_bidir_across_instances(
+    start: Callable[[], Instance],
+) -> None:
+    first = start()
+    groups = first.http.get("/api/v2/groups", auth=ADMIN).json()["data"]
+    [root] = [g["id"] for g in groups if not g["path"]]
+    type_id = created(first.http, "/api/v2/device-types", {"name": "t", "groupId": root})
+    device = silent_device(first.http, root, type_id)
+    second = start()
+    queued = [f"{n:016x}" for n in range(1, 4)]
+    for data in queued:
+        response = first.http.post(
+            f"/api/v2/devices/{device}/downlinks", json={"data": data}, auth=ADMIN
+        )
+        assert response.status_code == 201, response.text
+
+    def bidir(seq: int) -> httpx.Response:
+        instance = (first, second)[seq % 2]
+        body = {"device": device, "time": 1_700_000_000 + seq, "seqNumber": seq, "data": "01"}
+        body["ack"] = True
+        with httpx.Client(base_url=instance.http.base_url, timeout=30) as http:
+            return http.post("/sigfox/bidir", json=body, auth=SIGFOX)
+
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        answers = list(pool.map(bidir, range(1, 13)))
+    assert sorted(a.status_code for a in answers) == [200] * 3 + [204] * 9
+    handed = sorted(a.json()[device]["downlinkData"] for a in answers if a.status_code == 200)
+    assert handed == queued
+    for instance in (first, second):
+        listed = instance.http.get(f"/api/v2/devices/{device}/downlinks", auth=ADMIN)
+        assert [d["state"] for d in listed.json()["data"]] == ["sent"] * 3
