@@ -72,7 +72,9 @@ class ActivityMonitor:
             previous = last.get(device)
             if previous is None or seen[0] > previous[0]:
                 last[device] = seen
-        self._silent = await self._store.alerts()
+        # an alert whose device was heard since is being cleared (its restored event queued)
+        alerts = await self._store.alerts()
+        self._silent = {d: since for d, since in alerts.items() if last.get(d, (0, 0))[0] <= since}
 
     def observe(self, stored: Sequence[StoredUplink]) -> None:
         """Called with each newly stored batch (on the event loop)."""
