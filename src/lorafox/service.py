@@ -49,6 +49,7 @@ from lorafox.bus.outbox import Outbox
 from lorafox.bus.rules_feed import RulesFeed
 from lorafox.callbacks import DestinationGuard
 from lorafox.callbacks.service import OutgoingCallbacks
+from lorafox.cluster.leader import SingleInstance, leadership_for
 from lorafox.data_dir import lock_data_dir, private_umask
 from lorafox.devices import DeviceManagement, UnknownDevicePolicy, UnknownDevices
 from lorafox.devices.devices import Devices
@@ -586,6 +587,7 @@ class Service:
         lora_stack = await lora.start(self.settings.host, self.settings.semtech_port)
         self.semtech_port = lora.semtech_port
         tables_task = asyncio.create_task(tables.run(self._stop))
+        leader_task = self._lead(parts.events, tables)
         stop_bulk = parts.stop_jobs
 
         async def stop_jobs() -> None:  # the LoRa sources stop with HTTP, before the pipeline
@@ -601,6 +603,17 @@ class Service:
             tables_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await tables_task
+            self._stop.set()
+            await leader_task
+
+    def _lead(self, events: DeviceEvents, tables: TableMaintenance) -> asyncio.Task[None]:
+        """Run the periodic jobs only while this instance is the leader (several instances)."""
+        leadership = leadership_for(
+            self.settings.database_url, retry_seconds=self.settings.leader_retry_seconds
+        )
+        events.monitor.leads = tables.leads = lambda: leadership.is_leader
+        events.monitor.shared = not isinstance(leadership, SingleInstance)
+        return asyncio.create_task(leadership.run(self._stop))
 
     async def _rules(
         self,

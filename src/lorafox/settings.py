@@ -444,6 +444,13 @@ class Settings(BaseSettings):
     database_url: str | None = Field(
         default=None, description="SQLAlchemy URL; default: SQLite file in the data dir."
     )
+    leader_retry_seconds: float = Field(
+        default=5,
+        gt=0,
+        le=300,
+        description="On PostgreSQL, how often an instance that is not the leader tries to "
+        "become it (the periodic jobs run on the leader only).",
+    )
     log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR.")
     admin_password: SecretStr | None = Field(default=None, description="Admin password (set).")
     sigfox_username: str | None = Field(default=None, description="Sigfox callback user (set).")

@@ -13,6 +13,7 @@ import typer
 from lorafox import __version__
 from lorafox.cli import (  # noqa: F401 (they add commands)
     api_users,
+    db,
     devices,
     serve,
     setup,

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 from lorafox.devices.registry import DeviceRegistry
@@ -56,10 +56,25 @@ class ActivityMonitor:
         self._last: dict[str, tuple[int, int]] = {}
         self._silent: dict[str, int] = {}
         self._stopped = asyncio.Event()
+        #: whether this instance runs the checks now (one leader among several instances)
+        self.leads: Callable[[], bool] = lambda: True
+        #: several instances share the store: read their devices' activity before a check
+        self.shared = False
 
     async def load(self) -> None:
         self._last = await self._store.device_activity()
         self._silent = await self._store.alerts()
+
+    async def _refresh(self) -> None:
+        """Take in the uplinks other instances stored, and the alerts they raised."""
+        last = self._last
+        for device, seen in (await self._store.device_activity()).items():
+            previous = last.get(device)
+            if previous is None or seen[0] > previous[0]:
+                last[device] = seen
+        # an alert whose device was heard since is being cleared (its restored event queued)
+        alerts = await self._store.alerts()
+        self._silent = {d: since for d, since in alerts.items() if last.get(d, (0, 0))[0] <= since}
 
     def observe(self, stored: Sequence[StoredUplink]) -> None:
         """Called with each newly stored batch (on the event loop)."""
@@ -168,8 +183,11 @@ class ActivityMonitor:
         """Check now, then every ``check_seconds``, until ``stop``."""
         while not self._stopped.is_set():
             try:
-                await self.check()
-                await self.expire_downlinks()
+                if self.leads():
+                    if self.shared:
+                        await self._refresh()
+                    await self.check()
+                    await self.expire_downlinks()
             except LorafoxError as exc:
                 log.error("keep-alive check failed: %s", exc)
             with contextlib.suppress(TimeoutError):

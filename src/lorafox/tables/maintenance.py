@@ -75,6 +75,8 @@ class TableMaintenance:
         self._clock = clock
         self._wake = asyncio.Event()
         self._stopping: asyncio.Event | None = None
+        #: whether this instance runs the rounds now (one leader among several instances)
+        self.leads: Callable[[], bool] = lambda: True
 
     def wake(self) -> None:
         """Run a round now (an index to build)."""
@@ -86,7 +88,8 @@ class TableMaintenance:
         while not stop.is_set():
             self._wake.clear()
             try:
-                await self.step()
+                if self.leads():
+                    await self.step()
             except StoreError as exc:
                 log.warning("table maintenance failed, retrying later: %s", exc)
             except Exception:

@@ -1,0 +1,1 @@
+"""Running several lorafox instances on one PostgreSQL database."""
