@@ -16,7 +16,7 @@ from collections.abc import Callable
 from lorafox.callbacks.directory import CallbackDirectory
 from lorafox.callbacks.lanes import fires
 from lorafox.callbacks.templates import uplink_values
-from lorafox.domain import CallbackChannel, Delivery, DeliveryState, StoredUplink, Uplink
+from lorafox.domain import CallbackChannel, Delivery, StoredUplink, Uplink
 from lorafox.ports.callbacks import CallbackStore
 
 __all__ = ["DuplicateForwarder"]
@@ -48,17 +48,11 @@ class DuplicateForwarder:
         where = f"{uplink.device}:{uplink.time}:{uplink.seq_number}:{uplink.station or ''}"
         key = "duplicate:" + hashlib.sha256(where.encode()).hexdigest()[:40]
         deliveries = [
-            Delivery(
-                id=0,
-                callback_id=c.id,
-                device_type_id=c.device_type_id,
-                device=uplink.device,
-                message_id=None,
-                message_time=uplink.time,
-                state=DeliveryState.PENDING,
-                attempts=0,
-                next_attempt_at=now,
-                created_at=now,
+            Delivery.owed(
+                c,
+                uplink.device,
+                uplink.time,
+                now,
                 report_key=key,
                 variables=uplink_values(copy, c.device_type_id),
             )

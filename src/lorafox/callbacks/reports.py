@@ -20,7 +20,6 @@ from lorafox.domain import (
     CallbackSubtype,
     CallbackType,
     Delivery,
-    DeliveryState,
     DeviceStatus,
     ErrorReport,
 )
@@ -94,17 +93,11 @@ class ReportForwarder:
         values["deviceTypeId"] = type_id
         now = self._clock()
         deliveries = [
-            Delivery(
-                id=0,
-                callback_id=c.id,
-                device_type_id=c.device_type_id,
-                device=report.device,
-                message_id=None,
-                message_time=report.time,
-                state=DeliveryState.PENDING,
-                attempts=0,
-                next_attempt_at=now,
-                created_at=now,
+            Delivery.owed(
+                c,
+                report.device,
+                report.time,
+                now,
                 report_key=f"{key}:{report.device}"[:64],
                 variables=values,
             )

@@ -53,17 +53,8 @@ _CURSOR_EVERY_S = 1.0
 
 def first_delivery(callback: Callback, stored: StoredUplink, now: int) -> Delivery:
     """A lane's first attempt for ``stored``: not a row (yet)."""
-    return Delivery(
-        id=0,
-        callback_id=callback.id,
-        device_type_id=callback.device_type_id,
-        device=stored.uplink.device,
-        message_id=stored.id,
-        message_time=stored.uplink.time,
-        state=DeliveryState.PENDING,
-        attempts=0,
-        next_attempt_at=now,
-        created_at=now,
+    return Delivery.owed(
+        callback, stored.uplink.device, stored.uplink.time, now, message_id=stored.id
     )
 
 

@@ -106,6 +106,34 @@ class Delivery:
     variables: dict[str, Any] | None = None
     """A SERVICE or ERROR callback's variables, by their Sigfox names."""
 
+    @classmethod
+    def owed(
+        cls,
+        callback: Callback,
+        device: str,
+        message_time: int,
+        now: int,
+        *,
+        message_id: int | None = None,
+        report_key: str | None = None,
+        variables: dict[str, Any] | None = None,
+    ) -> Delivery:
+        """A delivery ``callback`` owes from ``now``, not yet attempted."""
+        return cls(
+            id=0,
+            callback_id=callback.id,
+            device_type_id=callback.device_type_id,
+            device=device,
+            message_id=message_id,
+            message_time=message_time,
+            state=DeliveryState.PENDING,
+            attempts=0,
+            next_attempt_at=now,
+            created_at=now,
+            report_key=report_key,
+            variables=variables,
+        )
+
 
 @dataclass(slots=True, frozen=True)
 class CallbackRequest:
