@@ -10,6 +10,7 @@ from lorafox.bus.broker.access import may_receive
 from lorafox.bus.broker.message import Message
 from lorafox.bus.broker.retained import RetainedStore
 from lorafox.bus.broker.session import Session
+from lorafox.bus.mqtt_codec import PacketDecoder, Publish
 from lorafox.errors import ConfigError
 
 
@@ -85,3 +86,17 @@ def test_audiences() -> None:
 def test_limits_are_validated(limits: dict[str, int]) -> None:
     with pytest.raises(ConfigError):
         BrokerLimits(**limits)
+
+
+@pytest.mark.parametrize("now", [0.001, 1000.042, 1000.056, 1000.091, 12_345.678])
+def test_a_message_sent_at_once_keeps_its_whole_expiry_interval(now: float) -> None:
+    # The loop clock counts milliseconds: `now + 3600 - now` is not always 3600.0 in floats,
+    # and a subscriber must never be told more time than the publisher gave.
+    message = Message(b"a/b", b"{}", expires_at=now + 3600)
+    for sent_at, packet_id in ((now, 7), (now + 0.4, 8)):
+        [packet] = PacketDecoder(protocol_level=5).feed(
+            message.encode5(1, packet_id, False, False, sent_at)
+        )
+        assert isinstance(packet, Publish)
+        assert packet.properties is not None
+        assert packet.properties.message_expiry_interval == 3600

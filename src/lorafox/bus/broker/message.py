@@ -168,7 +168,9 @@ class Message:
     def _block(self, now: float, alias: int) -> bytes:
         props = self.properties
         if self.expires_at is not None:
-            left = max(0, math.ceil(self.expires_at - now))
+            # Rounded to the loop clock's millisecond first: float sums such as
+            # t + 3600 - t must not give 3601.
+            left = max(0, math.ceil(round(self.expires_at - now, 3)))
             props = b"\x02" + left.to_bytes(4, "big") + props
         for sub_id in self.sub_ids:
             props += b"\x0b" + encode_varint(sub_id)
