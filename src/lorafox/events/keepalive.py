@@ -72,8 +72,10 @@ class ActivityMonitor:
             previous = last.get(device)
             if previous is None or seen[0] > previous[0]:
                 last[device] = seen
-        # an alert whose device was heard since is being cleared (its restored event queued)
-        alerts = await self._store.alerts()
+        # The stored alerts and this instance's own (one it just raised may not be stored yet:
+        # forgetting it would raise it again); an alert whose device was heard since is being
+        # cleared (its restored event queued).
+        alerts = {**self._silent, **await self._store.alerts()}
         self._silent = {d: since for d, since in alerts.items() if last.get(d, (0, 0))[0] <= since}
 
     def observe(self, stored: Sequence[StoredUplink]) -> None:
