@@ -15,7 +15,7 @@ import httpx
 from lorafox.domain import LoraKind
 from lorafox.errors import ConfigError
 from lorafox.lora.brokers import BrokerSubscriptions
-from lorafox.lora.downlinks import DeviceScope, LoraDownlinks, Retry
+from lorafox.lora.downlinks import DeviceScope, LoraDownlinks
 from lorafox.lora.ingest import LoraIngest
 from lorafox.lora.integrations import LoraIntegrations
 from lorafox.lora.network import LoraNetwork
@@ -23,6 +23,7 @@ from lorafox.lora.push import AwsDestinations, AwsSendData, ChirpstackCommands, 
 from lorafox.lora.semtech import SemtechServer
 from lorafox.ports.bus import Bus
 from lorafox.ports.lora import LoraDownlinkStore
+from lorafox.settings import LoraSettings
 
 __all__ = [
     "LoraDownlinks",
@@ -53,7 +54,7 @@ class LoraServices:
         *,
         bus: Bus | None,
         scope: DeviceScope | None,
-        retry: Retry | None = None,
+        retry: LoraSettings | None = None,
     ) -> LoraServices:
         downlinks = LoraDownlinks(store, integrations, ingest, bus=bus, scope=scope, retry=retry)
         return cls(integrations, ingest, downlinks, LoraNetwork(ingest, downlinks, integrations))

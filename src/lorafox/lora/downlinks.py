@@ -19,7 +19,6 @@ import re
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any, Protocol
 
 import orjson
@@ -32,6 +31,7 @@ from lorafox.lora.model import MAX_PAYLOAD, as_int, normalize_eui
 from lorafox.lora.reports import Feedback
 from lorafox.ports.bus import Bus, publisher
 from lorafox.ports.lora import LoraDownlinkStore
+from lorafox.settings import LoraSettings
 
 __all__ = [
     "DOWNLINK_TOPIC",
@@ -50,24 +50,6 @@ _HANDOVER = "handing-over"
 """The network id of a downlink being handed over (a concurrent dispatch skips it)."""
 
 DeviceScope = Callable[[Principal, str], Awaitable[str]]
-
-
-class Retry(Protocol):
-    """How a push that failed is tried again (``LoraSettings``)."""
-
-    @property
-    def downlink_retry_seconds(self) -> float: ...
-    @property
-    def downlink_retry_max_seconds(self) -> float: ...
-    @property
-    def downlink_give_up_seconds(self) -> float: ...
-
-
-@dataclass(slots=True, frozen=True)
-class _Retry:
-    downlink_retry_seconds: float = 5.0
-    downlink_retry_max_seconds: float = 300.0
-    downlink_give_up_seconds: float = 3600.0
 
 
 _PUSHED = frozenset({LoraKind.CHIRPSTACK, LoraKind.TTS, LoraKind.AWS_IOTWIRELESS})
@@ -129,10 +111,10 @@ class LoraDownlinks:
         *,
         bus: Bus | None = None,
         scope: DeviceScope | None = None,
-        retry: Retry | None = None,
+        retry: LoraSettings | None = None,
     ) -> None:
         self._store = store
-        self._retry: Retry = retry or _Retry()
+        self._retry = retry or LoraSettings()
         self._backoff: dict[str, float] = {}
         """Device → the wait before its next try, while its network server cannot be reached."""
         self._timers: dict[str, asyncio.TimerHandle] = {}
