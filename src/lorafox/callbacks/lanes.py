@@ -91,6 +91,8 @@ class Lane:
 
     def finished(self, delivery: Delivery, outcome: AttemptOutcome) -> None:
         assert delivery.message_id is not None  # noqa: S101 - lanes hand out messages only
+        if delivery.message_id not in self.open:
+            return
         row = dataclasses.replace(
             delivery,
             state=outcome.state,
@@ -100,8 +102,6 @@ class Lane:
             last_error=outcome.last_error,
             ended_at=outcome.ended_at,
         )
-        if delivery.message_id not in self.open:
-            return
         if outcome.state is DeliveryState.DELIVERED:
             self.open[delivery.message_id] = row
         else:
