@@ -6,6 +6,7 @@ botocore) and coming back ``acked``."""
 
 from __future__ import annotations
 
+import base64
 import copy
 import threading
 import uuid
@@ -109,7 +110,7 @@ def test_chirpstack_http_events(http: httpx.Client, ns: httpx.Client, recorder: 
         "name": "per-port formats",
         "groupId": root["id"],
         "payloadType": 3,
-        "payloadConfig": "port 1: level::uint:8; port 2: t::uint:16",
+        "payloadConfig": "port 1: level::uint:8; port 2: t::uint:16; port 3: serial:30:char:16",
     }
     device_type = created(http, "/api/v2/device-types", body)
     integration, auth = _integration(
@@ -132,6 +133,11 @@ def test_chirpstack_http_events(http: httpx.Client, ns: httpx.Client, recorder: 
     assert ns.post(url, params={"event": "up"}, json=located, headers=auth).status_code == 200
     places = http.get("/api/v2/devices/0101010101010101/locations").json()["data"]
     assert (places[0]["lat"], places[0]["lng"]) == (51.5, -0.12)  # its gateway's position
+    long = copy.deepcopy(up)  # a LoRa payload longer than a Sigfox one, read past byte 11
+    long.update(fCnt=2, fPort=3, data=base64.b64encode(bytes(30) + b"LFX-0042-SERIAL!").decode())
+    assert ns.post(url, params={"event": "up"}, json=long, headers=auth).status_code == 200
+    [*_, published] = recorder.wait_for("lora/0000037817737f13/0101010101010101", count=3)
+    assert published["decoded"] == {"serial": "LFX-0042-SERIAL!"}
     log = ns.post(url, params={"event": "log"}, json=sample("chirpstack_log.json"), headers=auth)
     assert log.json() == {"kind": "event"}
     assert ns.post(url, params={"event": "integration"}, json={}, headers=auth).status_code == 200

@@ -39,3 +39,44 @@ def test_bad_formats_are_refused(text: str) -> None:
 def test_a_format_without_ports_is_the_sigfox_one() -> None:
     decoder = compile_decoder(PayloadType.CUSTOM_GRAMMAR, "temp::uint:16")
     assert decode_payload(decoder, "00ff", 7) == ({"temp": 255}, None)
+
+
+def test_a_port_format_reads_past_sigfox_twelve_bytes() -> None:
+    decoder = compile_decoder(
+        PayloadType.CUSTOM_GRAMMAR,
+        "port 5: head::uint:8 serial:200:char:40 tail:254:uint:8:little-endian",
+    )
+    payload = bytes([7]) + bytes(199) + b"S" * 40 + bytes(14) + bytes([9])
+    assert len(payload) == 255
+    assert decode_payload(decoder, payload.hex(), 5) == (
+        {"head": 7, "serial": "S" * 40, "tail": 9},
+        None,
+    )
+    fields, error = decode_payload(decoder, payload[:100].hex(), 5)
+    assert fields is None
+    assert error == 'payload has 100 bytes; field "serial" needs bytes 200 to 239'
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "port 1: x:255:uint:8",
+            "byte index 255 is past the last byte (254) of a 255-byte payload",
+        ),
+        ("port 1: x:250:uint:64", "8, 16, 24 or 32"),
+        ("port 1: x:253:uint:32", "bytes 253 to 256, past the 255-byte maximum"),
+        ("port 1: x::char:256", "a length from 1 to 255 bytes"),
+    ],
+)
+def test_a_port_format_is_bounded_by_a_lora_payload(text: str, message: str) -> None:
+    with pytest.raises(PayloadFormatError) as caught:
+        compile_decoder(PayloadType.CUSTOM_GRAMMAR, text)
+    assert message in caught.value.message
+
+
+@pytest.mark.parametrize("text", ["x:12:uint:8", "x::char:13", "x:11:uint:16"])
+def test_a_sigfox_format_stays_within_twelve_bytes(text: str) -> None:
+    with pytest.raises(PayloadFormatError) as caught:
+        compile_decoder(PayloadType.CUSTOM_GRAMMAR, text)
+    assert "12" in caught.value.message

@@ -25,7 +25,13 @@ import struct
 from collections.abc import Callable
 from typing import Any, Final, Literal, Protocol, assert_never, final
 
-from lorafox.decoding.grammar import FieldKind, FieldLayout, parse_format
+from lorafox.decoding.grammar import (
+    MAX_LORA_PAYLOAD_BYTES,
+    MAX_PAYLOAD_BYTES,
+    FieldKind,
+    FieldLayout,
+    parse_format,
+)
 from lorafox.domain import PayloadType
 from lorafox.errors import InvalidInput, PayloadDecodeError, PayloadFormatError
 
@@ -106,7 +112,8 @@ _SEGMENT = re.compile(r"^\s*port\s+(\d{1,3})\s*:(.*)$", re.DOTALL)
 
 @final
 class PortDecoder:
-    """A LoRa device type's custom formats, one per fPort: ``port 1: <format>; port 2: …``."""
+    """A LoRa device type's custom formats, one per fPort: ``port 1: <format>; port 2: …``,
+    each over a LoRa payload (up to ``MAX_LORA_PAYLOAD_BYTES``, not Sigfox's 12)."""
 
     __slots__ = ("_by_port",)
 
@@ -136,7 +143,7 @@ def _compile_ports(text: str) -> PortDecoder:
         port = int(found.group(1))
         if not 1 <= port <= 255 or port in by_port:
             raise PayloadFormatError(f"port {port}: 1 to 255, once each")
-        by_port[port] = _compile_custom(found.group(2).strip())
+        by_port[port] = _compile_custom(found.group(2).strip(), MAX_LORA_PAYLOAD_BYTES)
     return PortDecoder(by_port)
 
 
@@ -177,8 +184,8 @@ def decode_payload(
 
 
 @functools.lru_cache(maxsize=256)
-def _compile_custom(text: str) -> CustomDecoder:
-    return CustomDecoder(parse_format(text))
+def _compile_custom(text: str, max_bytes: int = MAX_PAYLOAD_BYTES) -> CustomDecoder:
+    return CustomDecoder(parse_format(text, max_bytes))
 
 
 def _payload(data_hex: str) -> bytes:

@@ -16,6 +16,9 @@ An omitted byte index means the *cursor*: 0 at first; after a bool, the bool's b
 next bool shares it, and so does a next field of another type: "the last byte used"); after
 any other field, the byte that follows it. Every error is a ``PayloadFormatError`` naming the
 field and the 1-based character of the text where the fault is.
+
+A LoRa format (one per fPort) reads the same grammar over a longer payload: its byte indexes
+and ``char`` lengths reach ``MAX_LORA_PAYLOAD_BYTES``.
 """
 
 from __future__ import annotations
@@ -28,10 +31,18 @@ from typing import NoReturn
 
 from lorafox.errors import PayloadFormatError
 
-__all__ = ["MAX_PAYLOAD_BYTES", "FieldKind", "FieldLayout", "parse_format"]
+__all__ = [
+    "MAX_LORA_PAYLOAD_BYTES",
+    "MAX_PAYLOAD_BYTES",
+    "FieldKind",
+    "FieldLayout",
+    "parse_format",
+]
 
 MAX_PAYLOAD_BYTES = 12
 """A Sigfox uplink carries 0 to 12 bytes."""
+MAX_LORA_PAYLOAD_BYTES = 255
+"""A LoRaWAN frame's payload: 255 bytes at most (242 in practice, by data rate)."""
 
 _TYPES = "bool, char, float or uint"
 _UINT_BITS = {"8": 1, "16": 2, "24": 3, "32": 4}
@@ -67,14 +78,15 @@ class FieldLayout:
         return self.start + self.size
 
 
-def parse_format(text: str) -> tuple[FieldLayout, ...]:
-    """The fields of a custom format, in the order written; ``PayloadFormatError`` if it is
-    not one (and never another exception, whatever the text)."""
+def parse_format(text: str, max_bytes: int = MAX_PAYLOAD_BYTES) -> tuple[FieldLayout, ...]:
+    """The fields of a custom format over payloads of at most ``max_bytes``, in the order
+    written; ``PayloadFormatError`` if it is not one (and never another exception, whatever
+    the text)."""
     fields: list[FieldLayout] = []
     columns: dict[str, int] = {}
     cursor = 0
     for ordinal, match in enumerate(_FIELD.finditer(text), 1):
-        field = _Field(match.group(), match.start() + 1, ordinal)
+        field = _Field(match.group(), match.start() + 1, ordinal, max_bytes)
         layout = field.parse(cursor)
         if layout.name in columns:
             field.fail(
@@ -101,8 +113,9 @@ def _show(text: str) -> str:
 class _Field:
     """One ``name:byte_index:type`` of the text, at character ``column``."""
 
-    def __init__(self, token: str, column: int, ordinal: int) -> None:
+    def __init__(self, token: str, column: int, ordinal: int, max_bytes: int) -> None:
         self.token = token
+        self.max_bytes = max_bytes
         self.column = column
         self.parts: list[tuple[str, int]] = []  # (text, column) between the colons
         at = column
@@ -142,12 +155,12 @@ class _Field:
         else:
             self.fail(kind_column, f"unknown type {_show(kind_text)} (expected {_TYPES})")
         start = cursor if index is None else index
-        if start + size > MAX_PAYLOAD_BYTES:
+        if start + size > self.max_bytes:
             where = kind_column if index is None else self.parts[1][1]
             needs = f"byte {start}" if size == 1 else f"bytes {start} to {start + size - 1}"
             self.fail(
                 where,
-                f"{self._type_text()} needs {needs}, past the {MAX_PAYLOAD_BYTES}-byte maximum",
+                f"{self._type_text()} needs {needs}, past the {self.max_bytes}-byte maximum",
             )
         return FieldLayout(name, kind, start, size, bit, little, self.column)
 
@@ -172,11 +185,11 @@ class _Field:
             if text in {kind.value for kind in FieldKind}:
                 hint = f' (is a ":" missing? e.g. "{self.parts[0][0]}::{text}:…")'
             self.fail(column, f"byte index {_show(text)} is not a number{hint}")
-        if len(text) > 3 or int(text) >= MAX_PAYLOAD_BYTES:
+        if len(text) > 3 or int(text) >= self.max_bytes:
             self.fail(
                 column,
-                f"byte index {text} is past the last byte ({MAX_PAYLOAD_BYTES - 1}) "
-                f"of a {MAX_PAYLOAD_BYTES}-byte payload",
+                f"byte index {text} is past the last byte ({self.max_bytes - 1}) "
+                f"of a {self.max_bytes}-byte payload",
             )
         return int(text)
 
@@ -206,9 +219,9 @@ class _Field:
         return int(text)
 
     def _length(self, params: list[tuple[str, int]]) -> int:
-        text, column = self._param(params, f"length (1 to {MAX_PAYLOAD_BYTES}), e.g. char:6")
-        if not _NUMBER.fullmatch(text) or len(text) > 2 or not 1 <= int(text) <= MAX_PAYLOAD_BYTES:
-            self._unknown(column, f"a length from 1 to {MAX_PAYLOAD_BYTES} bytes")
+        text, column = self._param(params, f"length (1 to {self.max_bytes}), e.g. char:6")
+        if not _NUMBER.fullmatch(text) or len(text) > 3 or not 1 <= int(text) <= self.max_bytes:
+            self._unknown(column, f"a length from 1 to {self.max_bytes} bytes")
         self._no_more(params, 1)
         return int(text)
 
