@@ -1,5 +1,5 @@
 """The ``lorafox`` command: ``serve``, ``sigfox-setup``, ``simulate``, ``tail``, ``users``,
-``api-users``, ``devices``, ``version``.
+``api-users``, ``devices``, ``db``, ``backup``, ``version``.
 
 One module per command (group); ``common`` holds what they share.
 """
@@ -13,6 +13,7 @@ import typer
 from lorafox import __version__
 from lorafox.cli import (  # noqa: F401 (they add commands)
     api_users,
+    backup,
     db,
     devices,
     serve,
