@@ -53,6 +53,7 @@ from lorafox.cluster.leader import SingleInstance, leadership_for
 from lorafox.data_dir import lock_data_dir, private_umask
 from lorafox.devices import DeviceManagement, UnknownDevicePolicy, UnknownDevices
 from lorafox.devices.devices import Devices
+from lorafox.devices.retention import HistoryRetention
 from lorafox.domain import Principal, StoredUplink, Uplink
 from lorafox.downlink.queue import DownlinkQueue
 from lorafox.errors import AuthenticationFailed, ConfigError, InvalidInput, NotFound
@@ -540,9 +541,7 @@ class Service:
             rules=rules,
             lora=lora,
         )
-        tables = TableMaintenance(
-            store.items, interval=s.tables.ttl_purge_seconds, batch=s.tables.purge_batch
-        )
+        tables, retention = self._maintenance(store)
         operations = TableOperations(store.items, on_change=tables.wake)
         rules.engine.runner.tables = TablesForRules(operations)
         server = self._http_server(
@@ -570,9 +569,25 @@ class Service:
             sock,
             lora,
             tables,
+            retention,
             rules,
         )
         log.info("lorafox stopped")
+
+    def _maintenance(self, store: SqlStore) -> tuple[TableMaintenance, HistoryRetention]:
+        """The periodic jobs on stored data: the tables' and the history's."""
+        s = self.settings
+        tables = TableMaintenance(
+            store.items, interval=s.tables.ttl_purge_seconds, batch=s.tables.purge_batch
+        )
+        retention = HistoryRetention(
+            store.retention,
+            store.devices.all_device_types,
+            default_days=s.history.retention_days,
+            interval=s.history.purge_seconds,
+            batch=s.history.purge_batch,
+        )
+        return tables, retention
 
     async def _serve_until_stopped(
         self,
@@ -580,14 +595,17 @@ class Service:
         sock: socket.socket,
         lora: LoraServices,
         tables: TableMaintenance,
+        retention: HistoryRetention,
         rules: TopicRules,
     ) -> None:
-        """Serve with the LoRa sources, the tables' maintenance and the rules until stopped."""
+        """Serve with the LoRa sources, the tables' maintenance, the history's retention and
+        the rules until stopped."""
         self.http_port = sock.getsockname()[1]
         lora_stack = await lora.start(self.settings.host, self.settings.semtech_port)
         self.semtech_port = lora.semtech_port
         tables_task = asyncio.create_task(tables.run(self._stop))
-        leader_task = self._lead(parts.events, tables)
+        retention_task = asyncio.create_task(retention.run(self._stop))
+        leader_task = self._lead(parts.events, tables, retention)
         stop_bulk = parts.stop_jobs
 
         async def stop_jobs() -> None:  # the LoRa sources stop with HTTP, before the pipeline
@@ -600,18 +618,21 @@ class Service:
                 await self._run(parts, sock)
         finally:
             await lora_stack.aclose()
-            tables_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await tables_task
+            for task in (tables_task, retention_task):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             self._stop.set()
             await leader_task
 
-    def _lead(self, events: DeviceEvents, tables: TableMaintenance) -> asyncio.Task[None]:
+    def _lead(
+        self, events: DeviceEvents, tables: TableMaintenance, retention: HistoryRetention
+    ) -> asyncio.Task[None]:
         """Run the periodic jobs only while this instance is the leader (several instances)."""
         leadership = leadership_for(
             self.settings.database_url, retry_seconds=self.settings.leader_retry_seconds
         )
-        events.monitor.leads = tables.leads = lambda: leadership.is_leader
+        events.monitor.leads = tables.leads = retention.leads = lambda: leadership.is_leader
         events.monitor.shared = not isinstance(leadership, SingleInstance)
         return asyncio.create_task(leadership.run(self._stop))
 

@@ -247,6 +247,27 @@ class TablesSettings(BaseModel):
     )
 
 
+class HistorySettings(BaseModel):
+    """How long messages and events are kept."""
+
+    retention_days: int = Field(
+        default=0,
+        ge=0,
+        le=36500,
+        description="Messages and events older than this many days are deleted (0: kept "
+        "forever); a device type's retentionDays overrides it for its devices.",
+    )
+    purge_seconds: float = Field(
+        default=3600, gt=0, description="How often history past its retention is deleted."
+    )
+    purge_batch: int = Field(
+        default=500,
+        ge=1,
+        le=10000,
+        description="Devices whose old history one transaction deletes.",
+    )
+
+
 class CallbacksSettings(_AllowedNetworks):
     """The callbacks lorafox makes to other applications."""
 
@@ -459,6 +480,7 @@ class Settings(BaseSettings):
     mqtt: MqttSettings = Field(default_factory=MqttSettings)
     events: EventSettings = Field(default_factory=EventSettings)
     tables: TablesSettings = Field(default_factory=TablesSettings)
+    history: HistorySettings = Field(default_factory=HistorySettings)
     callbacks: CallbacksSettings = Field(default_factory=CallbacksSettings)
     rules: RulesSettings = Field(default_factory=RulesSettings)
     mail: MailSettings = Field(default_factory=MailSettings)

@@ -41,6 +41,10 @@ _device_type_fields = selection(
 )
 DeviceTypeFields = Annotated[Selection, Depends(_device_type_fields)]
 _MODE = "0 DIRECT, 1 CALLBACK, 2 NONE"
+_RETENTION = (
+    "lorafox: days its devices' messages and events are kept (0: forever); "
+    "null: the instance's history.retention_days"
+)
 _PAYLOAD = "2 regular (raw hex), 3 custom grammar (payloadConfig), 5 string"
 _TEMPLATE = (
     "the DIRECT answer: hex and the variables {time} (4 bytes), {tapId} (2 bytes), "
@@ -61,6 +65,9 @@ class DeviceTypeOut(BaseModel):
     group: GroupRef
     automaticRenewal: bool  # noqa: N815
     maxUplinksPerDay: int = Field(description="lorafox: the contract's limit; 0 = none")  # noqa: N815
+    retentionDays: int | None = Field(  # noqa: N815
+        default=None, description=_RETENTION
+    )
     creationTime: int = Field(description="epoch ms")  # noqa: N815
     createdBy: str | None = None  # noqa: N815
     lastEditionTime: int | None = None  # noqa: N815
@@ -84,6 +91,7 @@ class _Fields(BaseModel):
     maxUplinksPerDay: int | None = Field(  # noqa: N815
         default=None, ge=0, description="lorafox: the contract's limit; 0 = none (stored)"
     )
+    retentionDays: int | None = Field(default=None, description=_RETENTION)  # noqa: N815
 
     def changes(self, name: str | None) -> DeviceTypeChanges:
         return DeviceTypeChanges(
@@ -97,6 +105,9 @@ class _Fields(BaseModel):
             payload_config=self.payloadConfig,
             automatic_renewal=self.automaticRenewal,
             max_uplinks_per_day=self.maxUplinksPerDay,
+            retention_days=self.retentionDays,
+            retention_default="retentionDays" in self.model_fields_set
+            and self.retentionDays is None,
         )
 
 
@@ -130,6 +141,7 @@ def _out(t: DeviceType, group: Group) -> DeviceTypeOut:
         group=_group_ref(group),
         automaticRenewal=t.automatic_renewal,
         maxUplinksPerDay=t.max_uplinks_per_day,
+        retentionDays=t.retention_days,
         creationTime=t.created_at,
         createdBy=t.created_by,
         lastEditionTime=t.edited_at,

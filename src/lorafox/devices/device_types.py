@@ -14,6 +14,7 @@ from lorafox.devices.validation import (
     check_keep_alive,
     check_max_uplinks,
     check_payload,
+    check_retention,
 )
 from lorafox.domain import DeviceType, Principal, Profile, new_id
 from lorafox.errors import Forbidden, InvalidInput, NotFound
@@ -46,6 +47,8 @@ class DeviceTypeChanges:
     payload_config: str | None = None
     automatic_renewal: bool | None = None
     max_uplinks_per_day: int | None = None
+    retention_days: int | None = None
+    retention_default: bool = False  # back to the instance's retention (retention_days None)
 
 
 class DeviceTypes:
@@ -185,4 +188,9 @@ def _apply(current: DeviceType, c: DeviceTypeChanges) -> DeviceType:
         max_uplinks_per_day=current.max_uplinks_per_day
         if c.max_uplinks_per_day is None
         else check_max_uplinks(c.max_uplinks_per_day),
+        retention_days=None
+        if c.retention_default
+        else current.retention_days
+        if c.retention_days is None
+        else check_retention(c.retention_days),
     )

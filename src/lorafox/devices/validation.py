@@ -36,6 +36,7 @@ __all__ = [
 KEEP_ALIVE_MIN = 1800
 KEEP_ALIVE_MAX = 2**31 - 1
 MAX_UPLINKS_PER_DAY = 1_000_000
+MAX_RETENTION_DAYS = 36_500
 PAYLOAD_CONFIG_MAX = 4000
 
 _PAC = re.compile(r"^[0-9A-Fa-f]{16}$")
@@ -74,6 +75,16 @@ def check_coordinate(value: float | None, field: str, limit: float) -> float | N
 def check_keep_alive(value: int, field: str = "keepAlive") -> int:
     if value != 0 and not KEEP_ALIVE_MIN <= value <= KEEP_ALIVE_MAX:
         raise InvalidInput(f"{field}: 0 (off) or at least {KEEP_ALIVE_MIN} seconds", field=field)
+    return value
+
+
+def check_retention(value: int, field: str = "retentionDays") -> int:
+    if not 0 <= value <= MAX_RETENTION_DAYS:
+        raise InvalidInput(
+            f"{field}: 0 (kept forever) to {MAX_RETENTION_DAYS} days, or null for the "
+            "instance's setting",
+            field=field,
+        )
     return value
 
 

@@ -49,6 +49,9 @@ class DeviceType:
     created_by: str | None = None
     edited_at: int | None = None
     edited_by: str | None = None
+    retention_days: int | None = (
+        None  # messages and events kept; None: the instance's default, 0: forever
+    )
 
     @classmethod
     def blank(

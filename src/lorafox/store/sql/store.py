@@ -21,6 +21,7 @@ from lorafox.store.sql.lora import LoraRepository
 from lorafox.store.sql.mail import MailRepository
 from lorafox.store.sql.messages import FastMessageRepository, MessageRepository
 from lorafox.store.sql.password_tokens import PasswordTokenRepository
+from lorafox.store.sql.retention import RetentionRepository
 from lorafox.store.sql.rules import RuleHttpOutboxRepository, RuleRepository
 from lorafox.store.sql.statistics import StatisticsRepository
 from lorafox.store.sql.tables_items import ItemRepository
@@ -50,6 +51,7 @@ class SqlStore:
         self.mail = MailRepository(database)
         self.alerts = AlertRepository(database)
         self.password_tokens = PasswordTokenRepository(database)
+        self.retention = RetentionRepository(database)
 
     @classmethod
     async def open(cls, url: str, *, fast: bool = True) -> SqlStore:

@@ -261,6 +261,8 @@ device_types = Table(
     Column("created_by", String(24)),
     Column("edited_at", BigInteger),
     Column("edited_by", String(24)),
+    # revision 0020: how long its messages and events are kept
+    Column("retention_days", Integer),
     Index("ix_device_types_group", "group_id"),
 )
 
