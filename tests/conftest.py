@@ -334,8 +334,10 @@ TABLES_AFTER_0009 = (
     "DROP TABLE ddb_stream_records",
     "DROP TABLE topic_rules",
     "DROP TABLE rule_http_outbox",
+    "ALTER TABLE device_types DROP COLUMN retention_days",
 )
-"""Statements that drop the tables of the revisions after 0009 (to test an upgrade from it)."""
+"""Statements that drop the tables and columns of the revisions after 0009 (to test an upgrade
+from it; PostgreSQL's messages stay partitioned, which revision 0019 then leaves as they are)."""
 
 
 def execute_sql(data_dir: Path, *statements: str) -> None:

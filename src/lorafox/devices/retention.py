@@ -63,10 +63,12 @@ class HistoryRetention:
         )
 
     async def step(self, stop: asyncio.Event | None = None) -> int:
-        """One round; the rows deleted."""
+        """One round; the rows deleted (not counting those of partitions dropped whole)."""
+        await self._store.prepare_history(int(self._clock() * 1000))
         cutoffs = self.cutoffs(await self._device_types())
         if cutoffs.latest == 0:
             return 0  # everything is kept
+        await self._store.drop_history(cutoffs.earliest)
         deleted = 0
         for table in _TABLES:
             after: str | None = None

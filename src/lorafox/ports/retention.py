@@ -24,8 +24,23 @@ class Cutoffs:
         """The latest cutoff: no row at or after it goes."""
         return max([self.default, *self.by_type.values()])
 
+    @property
+    def earliest(self) -> int:
+        """The earliest cutoff: every row before it goes (0 when some rows are kept forever)."""
+        return min([self.default, *self.by_type.values()])
+
 
 class HistoryStore(Protocol):
+    async def prepare_history(self, now: int) -> None:
+        """Make ready what the coming messages need (PostgreSQL: the partitions of the months
+        around ``now``, epoch ms; nothing elsewhere)."""
+        ...
+
+    async def drop_history(self, before: int) -> int:
+        """Drop whole what holds only messages older than ``before`` (PostgreSQL: month
+        partitions; nothing elsewhere): the number dropped."""
+        ...
+
     async def purge_history(
         self, table: HistoryTable, cutoffs: Cutoffs, *, after: str | None, limit: int
     ) -> tuple[str | None, int]:

@@ -9,6 +9,7 @@ no longer registered follow the device type each row names.
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from typing import Any
 
@@ -17,9 +18,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from lorafox.ports.retention import Cutoffs, HistoryTable
 from lorafox.store.sql.database import Repository
+from lorafox.store.sql.partitions import drop_months_before, ensure_months, months_around
 from lorafox.store.sql.tables import devices, events, messages
 
 __all__ = ["RetentionRepository"]
+
+log = logging.getLogger(__name__)
 
 _TABLES: dict[str, Table] = {"messages": messages, "events": events}
 
@@ -47,6 +51,23 @@ def _too_old(table: Table, cutoffs: Cutoffs) -> ColumnElement[bool]:
 
 class RetentionRepository(Repository):
     """Implements ``lorafox.ports.retention.HistoryStore``."""
+
+    async def prepare_history(self, now: int) -> None:
+        if not self._db.postgres:
+            return
+        async with self._db.writing() as conn:
+            made = await ensure_months(conn, months_around(now))
+        if made:
+            log.info("messages: partitions made for %s", ", ".join(m.name for m in made))
+
+    async def drop_history(self, before: int) -> int:
+        if not self._db.postgres or before <= 0:
+            return 0
+        async with self._db.writing() as conn:
+            dropped = await drop_months_before(conn, before)
+        if dropped:
+            log.info("messages: partitions dropped: %s", ", ".join(m.name for m in dropped))
+        return len(dropped)
 
     async def purge_history(
         self, table: HistoryTable, cutoffs: Cutoffs, *, after: str | None, limit: int
