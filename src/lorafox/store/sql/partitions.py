@@ -2,10 +2,13 @@
 
 ``messages`` is a table partitioned by range of ``time`` (epoch ms): one partition per calendar
 month (UTC), named ``messages_pYYYYMM``, and ``messages_default`` for the times no month
-partition covers. The partitions of the past month to three months ahead are made before they
-are needed; a month made while the default partition holds some of its rows takes them over in
-the same transaction. Retention drops a month whole once every row in it is past its cutoff,
-instead of deleting its rows one by one. SQLite has one table and none of this.
+partition covers. Each partition has a unique index on ``id`` of its own (the partitioned table
+has none: its keys would have to hold ``time``), so that a read by id is an index lookup
+whether or not the month's statistics are gathered yet. The partitions of the past month to
+three months ahead are made before they are needed; a month made while the default partition
+holds some of its rows takes them over in the same transaction. Retention drops a month whole
+once every row in it is past its cutoff, instead of deleting its rows one by one. SQLite has
+one table and none of this.
 """
 
 from __future__ import annotations
@@ -95,6 +98,7 @@ async def ensure_months(conn: AsyncConnection, months: list[Month]) -> list[Mont
     for month in made:
         bounds = {"start": month.start, "end": month.end}
         await conn.execute(text(f"CREATE TABLE {month.name} (LIKE messages INCLUDING DEFAULTS)"))
+        await conn.execute(text(f"CREATE UNIQUE INDEX {month.name}_id ON {month.name} (id)"))
         await conn.execute(
             text(
                 f"INSERT INTO {month.name} SELECT * FROM messages_default"  # noqa: S608 (our names)

@@ -1,10 +1,12 @@
 """On PostgreSQL, ``messages`` partitioned by month of ``time`` (see ``store/sql/partitions``).
 
-The table is made again as a partitioned one with the same columns, a primary key of ``(id,
-time)`` (a partitioned table's keys hold its partition key; ids stay unique, drawn from the same
-sequence) and the same ``(device, time, seq_number)`` unique key; a default partition and the
-months from the oldest message (at most three years back) to three months ahead; the rows copied
-over. SQLite keeps its one table.
+The table is made again as a partitioned one with the same columns and the same ``(device,
+time, seq_number)`` unique key; a default partition and the months from the oldest message (at
+most three years back) to three months ahead, each with a unique index of its own on ``id`` (a
+key of the partitioned table would have to hold ``time``: the planner would then not know that
+an id is one row, and reads by id would scan a month whose statistics are not gathered yet;
+ids stay unique, drawn from the same sequence); the rows copied over. SQLite keeps its one
+table.
 
 Revision ID: 0019_message_partitions
 Revises: 0018_retention
@@ -52,11 +54,11 @@ def upgrade() -> None:
         " TO uq_messages_unpartitioned",
         "CREATE TABLE messages (LIKE messages_unpartitioned INCLUDING DEFAULTS)"
         " PARTITION BY RANGE (time)",
-        "ALTER TABLE messages ADD CONSTRAINT messages_pkey PRIMARY KEY (id, time)",
         "ALTER TABLE messages ADD CONSTRAINT uq_messages_device_time_seq"
         " UNIQUE (device, time, seq_number)",
         "ALTER SEQUENCE messages_id_seq OWNED BY messages.id",
         "CREATE TABLE messages_default PARTITION OF messages DEFAULT",
+        "CREATE UNIQUE INDEX messages_default_id ON messages_default (id)",
     ):
         op.execute(statement)
     now = _index(int(time.time() * 1000))
@@ -70,6 +72,7 @@ def upgrade() -> None:
             f"CREATE TABLE {name} PARTITION OF messages"
             f" FOR VALUES FROM ({_start(index)}) TO ({_start(index + 1)})"
         )
+        op.execute(f"CREATE UNIQUE INDEX {name}_id ON {name} (id)")
     op.execute("INSERT INTO messages SELECT * FROM messages_unpartitioned")
     op.execute("DROP TABLE messages_unpartitioned")
 
