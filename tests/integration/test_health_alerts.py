@@ -147,6 +147,7 @@ def test_a_chirpstack_broker_out_of_reach_is_integration_down_until_it_can_be_re
         assert down["type"] == "integration_down"
         assert down["data"]["integrationId"] == made["id"]
         assert down["data"]["transport"] == "broker"
+        assert down["data"]["error"].startswith("MqttError")
         [mail] = smtp.wait(1)
         assert mail["Subject"] == "lorafox: integration_down chirpstack network"
         assert "its broker has failed for" in body_of(mail)
@@ -188,6 +189,7 @@ def test_a_tts_push_endpoint_down_is_integration_down_until_a_push_succeeds(
         [down] = site.wait_events(device_type, 1)
         assert down["type"] == "integration_down"
         assert down["data"]["transport"] == "downlink"
+        assert down["data"]["error"] == "unreachable: ConnectError"
         [mail] = smtp.wait(1)
         assert mail["Subject"] == "lorafox: integration_down tts network"
 

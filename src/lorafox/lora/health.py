@@ -42,17 +42,15 @@ class IntegrationHealth:
         clock: Callable[[], int] = lambda: int(time.time() * 1000),
         *,
         down_after: float = 60.0,
-        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._report = report
         self._clock = clock
         self._after = down_after
-        self._monotonic = monotonic
         self._failing: dict[tuple[str, str], _Failing] = {}
 
     def failed(self, integration: LoraIntegration, transport: str, error: str) -> None:
         """``transport`` of ``integration`` failed with ``error``."""
-        now = self._monotonic()
+        now = time.monotonic()
         state = self._failing.setdefault((integration.id, transport), _Failing(now))
         if state.down or now - state.since < self._after:
             return
@@ -62,7 +60,9 @@ class IntegrationHealth:
             f"{now - state.since:.0f} s: {error}"
         )
         log.warning(message)
-        self._event(EventType.INTEGRATION_DOWN, Severity.ERROR, integration, transport, message)
+        self._event(
+            EventType.INTEGRATION_DOWN, Severity.ERROR, integration, transport, message, error
+        )
 
     def succeeded(self, integration: LoraIntegration, transport: str) -> None:
         """``transport`` of ``integration`` worked."""
@@ -84,6 +84,7 @@ class IntegrationHealth:
         integration: LoraIntegration,
         transport: str,
         message: str,
+        error: str | None = None,
     ) -> None:
         if self._report is None:
             return
@@ -94,6 +95,8 @@ class IntegrationHealth:
             "transport": transport,
             "groupId": integration.group_id,
         }
+        if error is not None:
+            data["error"] = error
         event = Event(
             kind,
             severity,
