@@ -13,8 +13,8 @@ of The Things Stack, AWS IoT Core for LoRaWAN and ChirpStack).
   ChirpStack's ``ack``/``txack`` echo as ``queueItemId``.
 
 A network server that cannot be reached leaves the downlink queued (retried at the device's
-next uplink), and is told to ``IntegrationHealth`` as each hand-over that succeeds
-(integration_down, integration_restored); a 4xx answer fails the downlink.
+next uplink); a 4xx answer fails it. Each hand-over that reached the server or not (unreachable,
+a 5xx) is told to ``IntegrationHealth`` (integration_down, integration_restored).
 """
 
 from __future__ import annotations
