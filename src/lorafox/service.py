@@ -57,12 +57,12 @@ from lorafox.devices.retention import HistoryRetention
 from lorafox.domain import Principal, StoredUplink, Uplink
 from lorafox.downlink.queue import DownlinkQueue
 from lorafox.errors import AuthenticationFailed, ConfigError, InvalidInput, NotFound
-from lorafox.events.log import now_ms
+from lorafox.events.log import EventLog, now_ms
 from lorafox.events.service import DeviceEvents
 from lorafox.identity import Identity
 from lorafox.identity.password_links import LinkSettings, PasswordLinks
 from lorafox.ingest.sigfox import normalize_device, uplink_json
-from lorafox.lora import LoraIngest, LoraIntegrations, LoraServices
+from lorafox.lora import IntegrationHealth, LoraIngest, LoraIntegrations, LoraServices
 from lorafox.lora.downlinks import DOWNLINK_TOPIC
 from lorafox.lora.model import is_lora_uplink, lora_json, lora_topic
 from lorafox.mail import Mailer
@@ -72,6 +72,7 @@ from lorafox.reports import ServiceReports
 from lorafox.rules.actions import ActionRunner
 from lorafox.rules.builtin import builtin_downlink_rule, builtin_handler
 from lorafox.rules.engine import RulesEngine
+from lorafox.rules.health import RuleHealth
 from lorafox.rules.service import TopicRules
 from lorafox.rules.tables import TablesForRules
 from lorafox.settings import Settings
@@ -365,6 +366,13 @@ class Service:
         bus.subscribe(s.mqtt.downlink_topic, downlinks)
         return outbox
 
+    def _watch(self, events: EventLog, notifier: AlertNotifier, engine: RulesEngine) -> None:
+        """The events stored go to the alerts; the rules' actions report their health."""
+        events.listeners.append(notifier.observe)
+        engine.health = RuleHealth(
+            events.record_later, now_ms, failing_after=self.settings.rules.failing_after
+        )
+
     async def _alerts(
         self, store: SqlStore, identity: Identity, management: DeviceManagement, mailer: Mailer
     ) -> tuple[AlertSubscriptions, AlertNotifier]:
@@ -454,7 +462,7 @@ class Service:
         pipeline.add_sink(outgoing.sender.add)
         pipeline.add_sink(outgoing.mails.add)
         alerts, notifier = await self._alerts(store, identity, management, mailer)
-        events.log.listeners.append(notifier.observe)
+        self._watch(events.log, notifier, rules.engine)
         unknown = await UnknownDevices.create(
             store.devices,
             management.registry,
@@ -502,6 +510,9 @@ class Service:
             bus=bus,
             scope=operable,
             retry=self.settings.lora,
+            health=IntegrationHealth(
+                events.log.record_later, now_ms, down_after=s.lora.integration_down_seconds
+            ),
         )
         if bus is not None:
             bus.subscribe(DOWNLINK_TOPIC, lora.downlinks.on_mqtt)

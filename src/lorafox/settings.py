@@ -309,6 +309,12 @@ class RulesSettings(BaseModel):
     queue_size: int = Field(
         default=10_000, ge=1, description="Messages waiting for the rules engine at most."
     )
+    failing_after: int = Field(
+        default=5,
+        ge=1,
+        description="Failures in a row of one of a rule's actions that make it rule_failing "
+        "(rule_restored at its next success).",
+    )
 
 
 class LoraSettings(BaseModel):
@@ -325,6 +331,12 @@ class LoraSettings(BaseModel):
         default=3600,
         gt=0,
         description="A downlink not handed over this long after it was queued fails.",
+    )
+    integration_down_seconds: float = Field(
+        default=60,
+        gt=0,
+        description="An integration whose broker or downlink push has failed without a success "
+        "this long is integration_down (integration_restored at its next success).",
     )
 
 

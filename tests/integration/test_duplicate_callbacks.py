@@ -1,15 +1,20 @@
 """``sendDuplicate``: other stations' copies of a stored message reach the callbacks that ask
-for duplicates, with ``{duplicate}`` true, once per station; the others get the message once."""
+for duplicates, with ``{duplicate}`` true, once per station; the others get the message once.
+A LoRa frame's copy from another gateway is such a copy, also among the frames of one read of
+the Semtech socket."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
-from tests.conftest import Running
-from tests.integration.helpers import serving
+from tests.conftest import Running, free_port
+from tests.integration.helpers import ADMIN, created, serving
+from tests.integration.test_lora_semtech import DEVICE, _Peer, _uplink
 from tests.integration.test_outgoing_callbacks import (
     LOOPBACK,
     Fleet,
@@ -71,3 +76,53 @@ def test_a_copy_acknowledged_is_delivered_after_a_restart(
     with serving(tmp_path / "data", callbacks=LOOPBACK):
         wait_until(lambda: len(receiver.delivered()) == 2)
     assert sorted(r.path for r in receiver.delivered()) == ["/dup?d=false", "/dup?d=true"]
+
+
+def test_a_copy_from_another_gateway_in_a_semtech_socket_read_reaches_send_duplicate(
+    lorafox_factory: Callable[..., Running], receiver: Receiver
+) -> None:
+    lorafox = lorafox_factory(callbacks=LOOPBACK, semtech_port=free_port())
+    with httpx.Client(base_url=lorafox.base_url, auth=ADMIN, timeout=10) as http:
+        [root] = [g["id"] for g in http.get("/api/v2/groups").json()["data"] if not g["path"]]
+        spec = {"name": "motes", "groupId": root}
+        device_type = created(http, "/api/v2/device-types", spec)["id"]
+        integration = {
+            "name": "semtech",
+            "kind": "semtech",
+            "groupId": root,
+            "deviceTypeId": device_type,
+            "appEui": "37817737f13",
+            "config": {"addresses": ["127.0.0.0/8"]},
+        }
+        created(http, "/api/v2/lora/integrations", integration)
+        body = '{"seq":{seqNumber},"duplicate":{duplicate}}'
+        callback = {"channel": "URL", "callbackType": 0, "callbackSubtype": 2}
+        for path, duplicates in (("/dup", True), ("/once", False)):
+            spec = {**callback, "url": receiver.url + path, "bodyTemplate": body}
+            spec["sendDuplicate"] = duplicates
+            created(http, f"/api/v2/device-types/{device_type}/callbacks", spec)
+    port = lorafox.service.semtech_port
+    assert port is not None
+    peer = _Peer(port)
+    try:
+        peer.send(_uplink(1))  # makes the device known
+        with httpx.Client(base_url=lorafox.base_url, auth=ADMIN, timeout=10) as http:
+            wait_until(lambda: http.get(f"/api/v2/devices/{DEVICE}/messages").json()["data"])
+        peer.send(_uplink(2))
+        wait_until(lambda: len(receiver.requests) == 2)
+        # one read of the socket: a new frame, another gateway's copy, the same gateway's again
+        copy = _uplink(2, gateway="b827ebfffe000002")
+        peer.send(_uplink(3) + copy + _uplink(2))
+        wait_until(lambda: len(receiver.requests) == 5)
+        time.sleep(0.5)  # nothing more comes
+    finally:
+        peer.close()
+    assert _seen(receiver, "/dup") == [
+        '{"seq":2,"duplicate":false}',
+        '{"seq":2,"duplicate":true}',
+        '{"seq":3,"duplicate":false}',
+    ]
+    assert _seen(receiver, "/once") == [
+        '{"seq":2,"duplicate":false}',
+        '{"seq":3,"duplicate":false}',
+    ]

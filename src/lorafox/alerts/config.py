@@ -35,6 +35,10 @@ ALERT_EVENTS = (
     EventType.REGISTRATION_REFUSED,
     EventType.CALLBACK_FAILING,
     EventType.CALLBACK_RESTORED,
+    EventType.RULE_FAILING,
+    EventType.RULE_RESTORED,
+    EventType.INTEGRATION_DOWN,
+    EventType.INTEGRATION_RESTORED,
 )
 """The events an alert can subscribe to."""
 MAX_ALERTS = 1000

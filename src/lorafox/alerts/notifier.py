@@ -22,7 +22,7 @@ from lorafox.alerts.config import ALERT_EVENTS, Notified
 from lorafox.alerts.targets import NotificationTargets
 from lorafox.auth import rbac
 from lorafox.devices.registry import DeviceRegistry
-from lorafox.domain import Alert, Event, Mail
+from lorafox.domain import Alert, DeviceType, Event, Mail
 from lorafox.errors import Conflict, LorafoxError
 from lorafox.mail import Mailer
 from lorafox.ports.alerts import AlertStore, Notifications
@@ -58,8 +58,15 @@ def _time(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
+def _who(event: Event) -> str:
+    """The device, the rule or integration, or the device type an event is about."""
+    data = event.data
+    named = data.get("rule") or data.get("integrationName")
+    return event.device or (str(named) if named else None) or event.device_type_id or ""
+
+
 def _line(event: Event) -> str:
-    who = event.device or event.device_type_id or "-"
+    who = _who(event) or "-"
     return f"{_time(event.time)}  {event.type.value}  {who}  {event.message}"
 
 
@@ -68,7 +75,7 @@ def compose(name: str, events: Sequence[Event], counts: Counter[str]) -> tuple[s
     total = sum(counts.values())
     if total == 1 and events:
         e = events[0]
-        title = f"lorafox: {e.type.value} {e.device or e.device_type_id or ''}".strip()
+        title = f"lorafox: {e.type.value} {_who(e)}".strip()
         return title, f"{name}\n\n{_line(e)}\n"
     kinds = ", ".join(f"{n} {kind}" for kind, n in counts.most_common())
     lines = [f"{name}: {total} events", "", *(f"{kind}: {n}" for kind, n in counts.most_common())]
@@ -128,7 +135,7 @@ class AlertNotifier:
         if type_id is None and event.device is not None:
             type_id = self._registry.device_type_of(event.device)
         device_type = self._registry.device_type(type_id) if type_id else None
-        type_path = None if device_type is None else await self._path(device_type.group_id)
+        type_path = await self._group_of(event, device_type)
         found: list[tuple[str, Alert | None]] = []
         for alert in self._alerts:
             if event.type.value not in alert.event_types:
@@ -145,6 +152,16 @@ class AlertNotifier:
         if device_type is not None and device_type.alert_email:
             found.append((f"type:{device_type.id}", None))
         return found
+
+    async def _group_of(self, event: Event, device_type: DeviceType | None) -> str | None:
+        """The path of the group ``event`` belongs to: its device type's, else the one its
+        data names (a rule's ``groupPath``, an integration's ``groupId``)."""
+        if device_type is not None:
+            return await self._path(device_type.group_id)
+        path, group_id = event.data.get("groupPath"), event.data.get("groupId")
+        if isinstance(path, str):
+            return path
+        return await self._path(group_id) if isinstance(group_id, str) else None
 
     def _limits(self, key: str) -> tuple[float, int]:
         alert = self._alert(key)

@@ -34,6 +34,10 @@ class EventType(StrEnum):
     REGISTRATION_REFUSED = "registration_refused"
     CALLBACK_FAILING = "callback_failing"
     CALLBACK_RESTORED = "callback_restored"
+    RULE_FAILING = "rule_failing"
+    RULE_RESTORED = "rule_restored"
+    INTEGRATION_DOWN = "integration_down"
+    INTEGRATION_RESTORED = "integration_restored"
     LORA = "lora"
     """What a LoRa network server reported besides uplinks (join, gateway, device, log)."""
 
@@ -70,7 +74,9 @@ class InfoCode(IntEnum):
 class Event:
     """Something that happened to a device (``device`` None for a device-type-wide event).
 
-    ``time`` is when it happened (epoch ms), ``data`` its details by name."""
+    ``time`` is when it happened (epoch ms), ``data`` its details by name. An event of neither
+    a device nor a device type (a topic rule's, a LoRa integration's) names its group in
+    ``data``: ``groupId``, or ``groupPath`` for a rule."""
 
     type: EventType
     severity: Severity

@@ -16,6 +16,7 @@ from lorafox.domain import LoraKind
 from lorafox.errors import ConfigError
 from lorafox.lora.brokers import BrokerSubscriptions
 from lorafox.lora.downlinks import DeviceScope, LoraDownlinks
+from lorafox.lora.health import IntegrationHealth
 from lorafox.lora.ingest import LoraIngest
 from lorafox.lora.integrations import LoraIntegrations
 from lorafox.lora.network import LoraNetwork
@@ -26,6 +27,7 @@ from lorafox.ports.lora import LoraDownlinkStore
 from lorafox.settings import LoraSettings
 
 __all__ = [
+    "IntegrationHealth",
     "LoraDownlinks",
     "LoraIngest",
     "LoraIntegrations",
@@ -42,6 +44,8 @@ class LoraServices:
     ingest: LoraIngest
     downlinks: LoraDownlinks
     network: LoraNetwork
+    health: IntegrationHealth = field(default_factory=IntegrationHealth)
+    """Whether the integrations' brokers and downlink hand-overs work."""
     semtech_port: int | None = field(default=None)
     """The Semtech socket's port once started (None: off)."""
 
@@ -55,25 +59,30 @@ class LoraServices:
         bus: Bus | None,
         scope: DeviceScope | None,
         retry: LoraSettings | None = None,
+        health: IntegrationHealth | None = None,
     ) -> LoraServices:
         downlinks = LoraDownlinks(store, integrations, ingest, bus=bus, scope=scope, retry=retry)
-        return cls(integrations, ingest, downlinks, LoraNetwork(ingest, downlinks, integrations))
+        network = LoraNetwork(ingest, downlinks, integrations)
+        return cls(integrations, ingest, downlinks, network, health or IntegrationHealth())
 
     async def start(self, host: str, semtech_port: int) -> contextlib.AsyncExitStack:
         """Start what does I/O: the downlink transports, the brokers followed, the Semtech
         socket (``semtech_port`` 0: none); the stack returned stops them."""
         stack = contextlib.AsyncExitStack()
         client = await stack.enter_async_context(httpx.AsyncClient(follow_redirects=False))
-        downlinks = self.downlinks
-        downlinks.add_transport(LoraKind.TTS, TtsPush(self.integrations, self.ingest, client))
+        downlinks, health = self.downlinks, self.health
         downlinks.add_transport(
-            LoraKind.AWS_IOTWIRELESS, AwsSendData(self.integrations, self.ingest, client)
+            LoraKind.TTS, TtsPush(self.integrations, self.ingest, client, health)
         )
-        downlinks.add_transport(LoraKind.CHIRPSTACK, ChirpstackCommands(self.ingest))
+        downlinks.add_transport(
+            LoraKind.AWS_IOTWIRELESS, AwsSendData(self.integrations, self.ingest, client, health)
+        )
+        downlinks.add_transport(LoraKind.CHIRPSTACK, ChirpstackCommands(self.ingest, health))
         self.network.confirmer = AwsDestinations(client)
         if not semtech_port:
             await downlinks.resume()
-        follow = asyncio.create_task(BrokerSubscriptions(self.integrations, self.network).run())
+        subscriptions = BrokerSubscriptions(self.integrations, self.network, health)
+        follow = asyncio.create_task(subscriptions.run())
 
         async def stop_following() -> None:
             follow.cancel()

@@ -7,8 +7,9 @@
   bodies as its webhooks' (``lorafox.lora.tts``); lorafox's own ``…/down/push`` is skipped.
 
 One client task per integration with a broker, started, restarted (changed URL) and stopped as
-integrations change; a lost connection is retried with a growing delay (1 s to 60 s). A message
-over ``MAX_MESSAGE`` bytes or malformed is logged and skipped.
+integrations change; a lost connection is retried with a growing delay (1 s to 60 s), and told
+to ``IntegrationHealth`` (integration_down, integration_restored). A message over
+``MAX_MESSAGE`` bytes or malformed is logged and skipped.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import orjson
 from lorafox.domain import LoraKind
 from lorafox.errors import LorafoxError
 from lorafox.lora.chirpstack import parse_event
+from lorafox.lora.health import BROKER, IntegrationHealth
 from lorafox.lora.integrations import LoraIntegrations, Sender
 from lorafox.lora.network import LoraNetwork
 from lorafox.lora.tts import parse_message
@@ -41,9 +43,12 @@ _REFRESH = 30.0
 
 
 class BrokerSubscriptions:
-    def __init__(self, integrations: LoraIntegrations, network: LoraNetwork) -> None:
+    def __init__(
+        self, integrations: LoraIntegrations, network: LoraNetwork, health: IntegrationHealth
+    ) -> None:
         self._integrations = integrations
         self._network = network
+        self._health = health
         self._clients: dict[str, tuple[str, asyncio.Task[None]]] = {}
         self._wakeup = asyncio.Event()
         integrations.on_change = self._wakeup.set
@@ -83,6 +88,8 @@ class BrokerSubscriptions:
             if wanted.get(integration_id) != url:
                 task.cancel()
                 del self._clients[integration_id]
+                if integration_id not in wanted:  # a new URL: its success restores it
+                    self._health.forget(integration_id, BROKER)
         for integration_id, url in wanted.items():
             if integration_id not in self._clients:
                 task = asyncio.create_task(self._follow(senders[integration_id], url))
@@ -103,6 +110,7 @@ class BrokerSubscriptions:
                 ) as client:
                     await client.subscribe(_FILTERS[sender.integration.kind], qos=1)
                     log.info("following the broker of integration %s", sender.integration.id)
+                    self._health.succeeded(sender.integration, BROKER)
                     delay = 1.0
                     async for message in client.messages:
                         await self._handle(sender, str(message.topic), message.payload)
@@ -113,6 +121,7 @@ class BrokerSubscriptions:
                     type(exc).__name__,
                     delay,
                 )
+                self._health.failed(sender.integration, BROKER, f"{type(exc).__name__}: {exc}")
             await asyncio.sleep(delay)
             delay = min(delay * 2, 60.0)
 

@@ -8,12 +8,14 @@ integration's principal (so it provisions only into the integration's group).
 Copies of a frame (the same DevEUI and fCnt heard by several gateways, or a retry of the
 network server) within ``DUPLICATE_WINDOW`` seconds get the first copy's time, so the store's
 unique (device, time, seqNumber) keeps one row and answers the others as duplicates; a copy
-heard by gateways the stored message does not list adds them to it (``extra.gateways``; what
+heard by gateways the stored message does not list is another station's copy (``duplicate``,
+for the ``sendDuplicate`` callbacks) and adds them to it (``extra.gateways``; what
 was already published is not published again).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections import OrderedDict
@@ -109,7 +111,10 @@ class LoraIngest:
         key = (frame.dev_eui, frame.f_cnt)
         seen = self._seen.get(key)
         if seen is not None and seen.until > now:
-            return to_uplink(frame, sender.integration, seen.time), seen, False
+            copy = to_uplink(frame, sender.integration, seen.time)
+            known = {g.get("id") for g in seen.extra.get("gateways") or []}
+            other = any(g.get("id") not in known for g in copy.extra.get("gateways", []))
+            return dataclasses.replace(copy, duplicate=other), seen, False
         now_ms = int(now * 1000)
         time_ms = frame.time if frame.time and 0 < frame.time < now_ms + _FUTURE_MS else now_ms
         uplink = to_uplink(frame, sender.integration, time_ms)

@@ -13,7 +13,8 @@ of The Things Stack, AWS IoT Core for LoRaWAN and ChirpStack).
   ChirpStack's ``ack``/``txack`` echo as ``queueItemId``.
 
 A network server that cannot be reached leaves the downlink queued (retried at the device's
-next uplink); a 4xx answer fails it.
+next uplink); a 4xx answer fails it. Each hand-over that reached the server or not (unreachable,
+a 5xx) is told to ``IntegrationHealth`` (integration_down, integration_restored).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from lorafox.auth.sigv4.signing import sign
 from lorafox.domain import Downlink
 from lorafox.errors import DeliveryRefused
 from lorafox.lora.downlinks import chirpstack_id
+from lorafox.lora.health import DOWNLINK, IntegrationHealth
 from lorafox.lora.ingest import LoraIngest
 from lorafox.lora.integrations import LoraIntegrations, Sender
 from lorafox.lora.tts import correlation_id
@@ -53,17 +55,17 @@ def _b64(downlink: Downlink) -> str:
 
 async def _post(
     client: httpx.AsyncClient, url: str, content: bytes, headers: dict[str, str], what: str
-) -> httpx.Response | None:
-    """The answer, None when the peer cannot be reached or failed (5xx); ``DeliveryRefused``
+) -> httpx.Response | str:
+    """The answer, or why the peer could not be reached or failed (5xx); ``DeliveryRefused``
     on a 4xx."""
     try:
         answer = await client.post(url, content=content, headers=headers, timeout=_TIMEOUT)
     except httpx.HTTPError as exc:
         log.warning("%s unreachable: %s", what, type(exc).__name__)
-        return None
+        return f"unreachable: {type(exc).__name__}"
     if answer.status_code >= 500:
         log.warning("%s answered %d", what, answer.status_code)
-        return None
+        return f"answered {answer.status_code}"
     if answer.status_code >= 400:
         raise DeliveryRefused(
             f"{what} refused the downlink: {answer.status_code} {answer.text[:200]}",
@@ -72,8 +74,8 @@ async def _post(
     return answer
 
 
-async def _publish(url: str, topic: str, payload: bytes, what: str) -> bool:
-    """Publish once at QoS 1 on the broker at ``url``; False when it cannot be reached."""
+async def _publish(url: str, topic: str, payload: bytes, what: str) -> str | None:
+    """Publish once at QoS 1 on the broker at ``url``; why not when it cannot be reached."""
     parts = urlsplit(url)
     try:
         async with aiomqtt.Client(
@@ -87,17 +89,33 @@ async def _publish(url: str, topic: str, payload: bytes, what: str) -> bool:
             await client.publish(topic, payload, qos=1)
     except aiomqtt.MqttError as exc:
         log.warning("%s unreachable: %s", what, type(exc).__name__)
-        return False
-    return True
+        return f"unreachable: {type(exc).__name__}"
+    return None
+
+
+def _handed(
+    health: IntegrationHealth, sender: Sender, failure: str | None, done: str
+) -> str | None:
+    """``done`` (the hand-over's id) when ``failure`` is None, else None; told to ``health``."""
+    if failure is None:
+        health.succeeded(sender.integration, DOWNLINK)
+        return done
+    health.failed(sender.integration, DOWNLINK, failure)
+    return None
 
 
 class TtsPush:
     def __init__(
-        self, integrations: LoraIntegrations, ingest: LoraIngest, client: httpx.AsyncClient
+        self,
+        integrations: LoraIntegrations,
+        ingest: LoraIngest,
+        client: httpx.AsyncClient,
+        health: IntegrationHealth,
     ) -> None:
         self._integrations = integrations
         self._ingest = ingest
         self._client = client
+        self._health = health
 
     async def deliver(self, sender: Sender, downlink: Downlink) -> str | None:
         integration = sender.integration
@@ -122,25 +140,29 @@ class TtsPush:
         if (not url or not key) and isinstance(broker, str) and broker and device_id:
             user = unquote(urlsplit(broker).username or "")
             topic = f"v3/{user}/devices/{device_id}/down/push"
-            if not await _publish(broker, topic, body, "The Things Stack's MQTT server"):
-                return None
-            return correlation_id(downlink.id)
+            failure = await _publish(broker, topic, body, "The Things Stack's MQTT server")
+            return _handed(self._health, sender, failure, correlation_id(downlink.id))
         if not url or not key:
             log.info("no downlink push URL or key yet for %s", downlink.device)
             return None
         headers = {"authorization": f"Bearer {key}", "content-type": "application/json"}
-        if await _post(self._client, url, body, headers, "The Things Stack") is None:
-            return None
-        return correlation_id(downlink.id)
+        answer = await _post(self._client, url, body, headers, "The Things Stack")
+        failure = answer if isinstance(answer, str) else None
+        return _handed(self._health, sender, failure, correlation_id(downlink.id))
 
 
 class AwsSendData:
     def __init__(
-        self, integrations: LoraIntegrations, ingest: LoraIngest, client: httpx.AsyncClient
+        self,
+        integrations: LoraIntegrations,
+        ingest: LoraIngest,
+        client: httpx.AsyncClient,
+        health: IntegrationHealth,
     ) -> None:
         self._integrations = integrations
         self._ingest = ingest
         self._client = client
+        self._health = health
 
     async def deliver(self, sender: Sender, downlink: Downlink) -> str | None:
         integration = sender.integration
@@ -178,8 +200,9 @@ class AwsSendData:
         )
         url = f"{base.scheme}://{base.netloc}{full_path}"
         answer = await _post(self._client, url, body, headers, "AWS IoT Core for LoRaWAN")
-        if answer is None:
-            return None
+        if isinstance(answer, str):
+            return _handed(self._health, sender, answer, "")
+        self._health.succeeded(integration, DOWNLINK)
         try:
             message_id = orjson.loads(answer.content).get("MessageId")
         except (orjson.JSONDecodeError, AttributeError):
@@ -188,8 +211,9 @@ class AwsSendData:
 
 
 class ChirpstackCommands:
-    def __init__(self, ingest: LoraIngest) -> None:
+    def __init__(self, ingest: LoraIngest, health: IntegrationHealth) -> None:
         self._ingest = ingest
+        self._health = health
 
     async def deliver(self, sender: Sender, downlink: Downlink) -> str | None:
         config = sender.integration.config
@@ -209,9 +233,8 @@ class ChirpstackCommands:
             "data": _b64(downlink),
         }
         topic = f"application/{application}/device/{downlink.device}/command/down"
-        if not await _publish(url, topic, orjson.dumps(body), "ChirpStack broker"):
-            return None
-        return item
+        failure = await _publish(url, topic, orjson.dumps(body), "ChirpStack broker")
+        return _handed(self._health, sender, failure, item)
 
 
 class AwsDestinations:

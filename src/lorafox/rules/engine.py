@@ -7,6 +7,7 @@ queue, evaluates each matching rule (compiled once) and runs the actions of the 
 fire as tasks, at most ``concurrency`` at once; when one of a rule's actions fails, its
 ``errorAction`` gets AWS's error document. A rule sees only the messages its group may read.
 
+Each action's outcome goes to ``health`` (``rules.health``: rule_failing, rule_restored).
 Per-rule counters (matched, passed WHERE, action successes and failures, the last errors with
 their message ids) are in ``stats``, and in Prometheus through ``collect``.
 """
@@ -30,6 +31,7 @@ from lorafox.errors import LorafoxError
 from lorafox.rules.actions import ActionRunner, CompiledAction, Prepared
 from lorafox.rules.compiled import CompiledRule, compile_rule
 from lorafox.rules.errors import ActionFailed
+from lorafox.rules.health import RuleHealth
 from lorafox.rules.sql import NO_MATCH, UNDEFINED, Env, MessageContext
 from lorafox.rules.sql.values import from_json
 from lorafox.rules.topics import filter_matches
@@ -158,6 +160,8 @@ class RulesEngine:
         self.dropped = 0
         self._dropped_logged = 0.0
         self._closer: asyncio.Task[None] | None = None
+        self.health: RuleHealth | None = None
+        """Told of each action's outcome (the rule_failing and rule_restored events)."""
 
     # -- the rule set ---------------------------------------------------------------------
 
@@ -179,6 +183,8 @@ class RulesEngine:
     def remove(self, name: str) -> None:
         self._rules.pop(name, None)
         self.stats.pop(name, None)
+        if self.health is not None:
+            self.health.forget(name)
         self._index()
 
     def _index(self) -> None:
@@ -431,6 +437,12 @@ class RulesEngine:
                 *(self._one(compiled, action, env, result) for action in actions)
             )
         failures = [f for f in outcomes if f is not None]
+        if self.health is not None:
+            for index, outcome in enumerate(outcomes):
+                if outcome is None:
+                    self.health.succeeded(compiled.rule, index)
+                else:
+                    self.health.failed(compiled.rule, index, outcome)
         stats.action_successes += len(outcomes) - len(failures)
         stats.action_failures += len(failures)
         if not failures:

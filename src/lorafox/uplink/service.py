@@ -80,12 +80,7 @@ class UplinkService:
         result = await self._pipeline.submit(uplink, downlink=ask, provision=provision)
         if provision is not None and unknown is not None:
             unknown.provisioned(provision)
-        if result.stored:
-            self._metrics.callbacks.stored += 1
-        else:
-            self._metrics.callbacks.duplicates += 1
-            if uplink.duplicate and self._duplicates is not None:
-                await self._duplicates.forward(uplink, self._type_of(uplink, provision))
+        await self._stored(uplink, provision, result)
         if wants_downlink:
             self._downlinks.count_answer(result.downlink)
         return result
@@ -110,21 +105,31 @@ class UplinkService:
             entries.append((prepared, provision))
             if provision is not None:
                 provisions.append(provision)
-        stored = iter(await self._pipeline.submit_many(entries) if entries else [])
+        outcomes = await self._pipeline.submit_many(entries) if entries else []
+        stored = iter(zip(entries, outcomes, strict=True))
         if self._unknown is not None:
             for provision in provisions:
                 self._unknown.provisioned(provision)
-        counters = self._metrics.callbacks
         final: list[Ingested | LorafoxError] = []
         for result in results:
-            outcome = next(stored) if result is None else result
+            if result is not None:
+                final.append(result)
+                continue
+            (uplink, provision), outcome = next(stored)
             if isinstance(outcome, Ingested):
-                if outcome.stored:
-                    counters.stored += 1
-                else:
-                    counters.duplicates += 1
+                await self._stored(uplink, provision, outcome)
             final.append(outcome)
         return final
+
+    async def _stored(self, uplink: Uplink, provision: Device | None, result: Ingested) -> None:
+        """Count what the store did with ``uplink``; another station's copy of a stored
+        message goes to the ``sendDuplicate`` callbacks."""
+        if result.stored:
+            self._metrics.callbacks.stored += 1
+            return
+        self._metrics.callbacks.duplicates += 1
+        if uplink.duplicate and self._duplicates is not None:
+            await self._duplicates.forward(uplink, self._type_of(uplink, provision))
 
     async def _prepare(
         self, uplink: Uplink, sender: Principal | None
