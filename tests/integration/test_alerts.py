@@ -249,3 +249,35 @@ def test_a_device_types_alert_email_is_sent_its_devices_events(
     [mail] = wait_until(lambda: [m for m in list(smtp.received) if m["Subject"] == subject])
     assert mail["To"] == "owner@example.com"
     assert "Device type" in body_of(mail)
+
+
+def test_stopping_sends_what_the_digests_gathered(
+    setup: Setup, smtp: SmtpSink, receiver: Receiver, lorafox_factory: Callable[..., Running]
+) -> None:
+    """A digest an hour long is open when lorafox stops (an upgrade, a restart): its events go
+    out then, by chat at once and by mail into the outbox, sent once lorafox is back."""
+    device_type = setup.device_type()
+    setup.alert(
+        eventTypes=["low_battery"],
+        deviceTypeId=device_type,
+        emails=["ops@example.com"],
+        urls=[f"json://127.0.0.1:{receiver.url.rsplit(':', 1)[1]}/hook"],
+        digestSeconds=3600,
+    )
+    setup.low_battery("D00001", device_type)
+    setup.low_battery("D00002", device_type)
+    wait_until(
+        lambda: (
+            len(setup.http.get(f"/api/v2/device-types/{device_type}/events").json()["data"]) >= 2
+        )
+    )
+    time.sleep(1)
+    assert receiver.requests == [] and smtp.received == []  # gathering for an hour
+    setup.lorafox.stop()
+    [notified] = _json(receiver)
+    assert notified["title"] == "lorafox: 2 events — 2 low_battery"
+    lorafox_factory(callbacks=LOOPBACK, mail=smtp.settings())  # the same data dir
+    [mail] = smtp.wait(1, timeout=20)
+    assert mail["Subject"] == "lorafox: 2 events — 2 low_battery"
+    time.sleep(1)
+    assert len(smtp.received) == 1 and len(receiver.requests) == 1  # once each

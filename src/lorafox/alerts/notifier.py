@@ -4,8 +4,10 @@ Each alert (and each device type's ``alertEmail``) has a digest: the first match
 it, and ``digest_seconds`` later everything it gathered goes out as one notification (by mail
 through the outbox, and to the alert's apprise URLs), so a network outage that loses a thousand
 devices at once is one message. An alert sends ``max_per_hour`` notifications at most; beyond,
-its digest keeps gathering until the hour allows another. Digests are kept in memory: events
-gathered when the process stops are in the event log, not notified.
+its digest keeps gathering until the hour allows another. Digests are kept in memory; when
+lorafox stops, what each has gathered goes out at once (beyond the hourly limit if need be)
+instead of waiting for its time, so a restart loses no notification. A crash does: the events
+are in the event log, but those of open digests are not notified.
 """
 
 from __future__ import annotations
@@ -220,6 +222,20 @@ class AlertNotifier:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(wait):
                     await self._wakeup.wait()
+        await self._flush()
+
+    async def _flush(self) -> None:
+        """Send every digest that gathered something, now (lorafox stops)."""
+        try:
+            await self._gather(asyncio.get_running_loop().time())
+        except LorafoxError as exc:
+            log.error("alerts: cannot match the last events: %s", exc)
+        for key, digest in list(self._digests.items()):
+            if digest.events:
+                del self._digests[key]
+                self._spawn(self._send(key, digest))
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=5)
 
     def _spawn(self, work: Awaitable[object]) -> None:
         async def run() -> None:
@@ -280,6 +296,7 @@ class AlertNotifier:
         return await self._notify(alert.emails, alert.urls, title, body)
 
     async def close(self) -> None:
+        """Stop; ``run`` then sends what the digests gathered and returns."""
         self._closing = True
         self._wakeup.set()
         if self._tasks:
