@@ -4,8 +4,9 @@ Each uplink is handed to ``UplinkPipeline.submit``, whose caller waits (a BIDIR 
 asks for its downlink, handed out in the same transaction). One task takes everything that
 queued up while the previous transaction ran, stores it in one transaction (one fsync), then
 wakes the callers and gives the new messages to the sinks (the publisher, the activity
-monitor). Under light load a batch is one message and nothing waits; under heavy load batches
-grow and the fsync cost is shared.
+monitor). The devices a committed transaction provisioned are announced before either, so that
+a sink reading the registry finds them. Under light load a batch is one message and nothing
+waits; under heavy load batches grow and the fsync cost is shared.
 """
 
 from __future__ import annotations
@@ -18,12 +19,14 @@ from lorafox.domain import Device, StoredUplink, Uplink
 from lorafox.errors import StoreError
 from lorafox.ports.store import DownlinkAsk, Ingested, MessageStore
 
-__all__ = ["StoredSink", "UplinkPipeline"]
+__all__ = ["ProvisionedSink", "StoredSink", "UplinkPipeline"]
 
 log = logging.getLogger(__name__)
 
 StoredSink = Callable[[Sequence[StoredUplink]], None]
 """Told of the uplinks of each committed transaction (newly stored ones only)."""
+ProvisionedSink = Callable[[Device], None]
+"""Told of each device a committed transaction provisioned, before the ``StoredSink``s."""
 
 _Pending = tuple[Uplink, DownlinkAsk, "Device | None", "asyncio.Future[Ingested]"]
 
@@ -34,6 +37,7 @@ class UplinkPipeline:
     def __init__(self, store: MessageStore, *, max_batch: int = 2000) -> None:
         self._store = store
         self._sinks: list[StoredSink] = []
+        self._provisioned: list[ProvisionedSink] = []
         self._max_batch = max_batch
         self._pending: list[_Pending] = []
         self._wakeup = asyncio.Event()
@@ -43,6 +47,11 @@ class UplinkPipeline:
         """Tell ``sink`` of the new uplinks of every committed transaction, right after it (in
         the order the sinks were added; a sink must not block)."""
         self._sinks.append(sink)
+
+    def add_provisioned_sink(self, sink: ProvisionedSink) -> None:
+        """Tell ``sink`` of every device a committed transaction provisioned, before its
+        callers and the other sinks hear of its uplinks."""
+        self._provisioned.append(sink)
 
     async def submit(
         self, uplink: Uplink, *, downlink: DownlinkAsk = False, provision: Device | None = None
@@ -112,6 +121,9 @@ class UplinkPipeline:
                 if not future.done():
                     future.set_exception(StoreError(f"storing failed: {exc}"))
             return
+        for device in provision.values():
+            for announce in self._provisioned:
+                announce(device)
         for (*_, future), result in zip(batch, results, strict=True):
             if not future.done():
                 future.set_result(result)

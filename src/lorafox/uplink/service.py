@@ -53,6 +53,8 @@ class UplinkService:
         self._metrics = metrics
         self._unknown = unknown
         self._devices = devices
+        if unknown is not None:
+            pipeline.add_provisioned_sink(unknown.provisioned)
 
     @property
     def unknown(self) -> UnknownDevices | None:
@@ -70,7 +72,6 @@ class UplinkService:
         instance's own callback credentials. Its uplinks are those of the devices it may
         operate (else ``NotFound``/``Forbidden``), and a device it makes known is provisioned
         only into a device type it may operate (else into its group's "Unregistered" type)."""
-        unknown = self._unknown
         uplink, provision, codec = await self._prepare(uplink, sender)
         ask: DownlinkAsk = False
         if wants_downlink and codec.mode is DownlinkMode.CALLBACK:
@@ -78,8 +79,6 @@ class UplinkService:
         elif wants_downlink and codec.mode is DownlinkMode.DIRECT and codec.template is not None:
             ask = codec.template.render(uplink.time // 1000, uplink.station, uplink.rssi)
         result = await self._pipeline.submit(uplink, downlink=ask, provision=provision)
-        if provision is not None and unknown is not None:
-            unknown.provisioned(provision)
         await self._stored(uplink, provision, result)
         if wants_downlink:
             self._downlinks.count_answer(result.downlink)
@@ -94,7 +93,6 @@ class UplinkService:
         every uplink of the call has passed the policy; the call returns once all are stored."""
         results: list[Ingested | LorafoxError | None] = []
         entries: list[tuple[Uplink, Device | None]] = []
-        provisions: list[Device] = []
         for uplink in uplinks:
             try:
                 prepared, provision, _ = await self._prepare(uplink, sender)
@@ -103,13 +101,8 @@ class UplinkService:
                 continue
             results.append(None)
             entries.append((prepared, provision))
-            if provision is not None:
-                provisions.append(provision)
         outcomes = await self._pipeline.submit_many(entries) if entries else []
         stored = iter(zip(entries, outcomes, strict=True))
-        if self._unknown is not None:
-            for provision in provisions:
-                self._unknown.provisioned(provision)
         final: list[Ingested | LorafoxError] = []
         for result in results:
             if result is not None:
