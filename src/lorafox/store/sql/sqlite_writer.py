@@ -170,28 +170,55 @@ class SqliteWriter:
             self._connection.execute("PRAGMA busy_timeout=0")
 
     async def transaction(self, work: Callable[[sqlite3.Cursor], T]) -> T:
-        """Run ``work`` in a transaction and commit durably; roll back if it raises."""
+        """Run ``work`` in a transaction and commit durably; roll back if it raises. ``work``
+        runs on the event loop thread, only the commit in the writer's thread."""
         loop = asyncio.get_running_loop()
         try:
             self._connection.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError:
             # another process holds the write lock: wait for it off the event loop
             await loop.run_in_executor(self._executor, self._begin_waiting)
-        cursor = self._connection.cursor()
         try:
-            result = work(cursor)
+            result = self._work(work)
         except BaseException:
             self._connection.execute("ROLLBACK")
             raise
+        await self._finish(loop.run_in_executor(self._executor, self._commit))
+        return result
+
+    async def transaction_in_thread(self, work: Callable[[sqlite3.Cursor], T]) -> T:
+        """``transaction`` with the whole of it — ``BEGIN``, ``work``, ``COMMIT`` — in the
+        writer's thread: ``work`` must touch nothing the event loop changes meanwhile."""
+        loop = asyncio.get_running_loop()
+        return await self._finish(loop.run_in_executor(self._executor, self._run, work))
+
+    def _run(self, work: Callable[[sqlite3.Cursor], T]) -> T:
+        try:
+            self._connection.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError:
+            self._begin_waiting()
+        try:
+            result = self._work(work)
+        except BaseException:
+            self._connection.execute("ROLLBACK")
+            raise
+        self._commit()
+        return result
+
+    def _work(self, work: Callable[[sqlite3.Cursor], T]) -> T:
+        cursor = self._connection.cursor()
+        try:
+            return work(cursor)
         finally:
             cursor.close()
-        commit = loop.run_in_executor(self._executor, self._commit)
+
+    @staticmethod
+    async def _finish(step: asyncio.Future[T]) -> T:
         try:
-            await asyncio.shield(commit)
+            return await asyncio.shield(step)
         except asyncio.CancelledError:
-            await commit  # the connection is reused only once the commit is over
+            await step  # the connection is reused only once the thread's step is over
             raise
-        return result
 
     def _commit(self) -> None:
         try:
