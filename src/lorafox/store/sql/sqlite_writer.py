@@ -25,12 +25,31 @@ __all__ = ["SqliteWriter", "answer", "insert_devices", "insert_uplinks", "take_d
 
 T = TypeVar("T")
 
+_COLUMNS = (
+    "device, time, seq_number, data, ack, long_polling, snr, rssi, avg_snr, station, lat, lng,"
+    " device_type_id, duplicate, extra, received_at, decoded, decode_error"
+)
+_ROW = "(" + ", ".join("?" * 18) + ")"
 _INSERT = (
-    "INSERT INTO messages (device, time, seq_number, data, ack, long_polling, snr, rssi, avg_snr,"
-    " station, lat, lng, device_type_id, duplicate, extra, received_at, decoded, decode_error)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    f"INSERT INTO messages ({_COLUMNS}) VALUES {_ROW}"  # noqa: S608 (constant column list)
     " ON CONFLICT (device, time, seq_number) DO NOTHING"
 )
+"""One row (the benchmarks seed the messages table with it)."""
+_CHUNK = 500
+"""Rows per INSERT statement: 500 rows of 18 parameters stay below SQLite's smallest default limit
+(32,766) since 3.32."""
+
+
+def _insert(rows: int) -> str:
+    return (
+        f"INSERT INTO messages ({_COLUMNS}) VALUES "  # noqa: S608 (constant column list)
+        + ", ".join([_ROW] * rows)
+        + " ON CONFLICT (device, time, seq_number) DO NOTHING"
+        " RETURNING id, device, time, seq_number"
+    )
+
+
+_INSERT_FULL = _insert(_CHUNK)
 _DOWNLINK = (
     "id, device, data, state, source, created_at, sent_at, answered_seq, answered_time,"
     " info_code, info_message, ended_at"
@@ -88,12 +107,14 @@ def insert_devices(cursor: sqlite3.Cursor, devices: Sequence[Device]) -> None:
 def insert_uplinks(
     cursor: sqlite3.Cursor, uplinks: Sequence[Uplink], received_at: int
 ) -> list[int | None]:
-    """Insert each uplink; its new id, or None when (device, seqNumber, time) existed."""
-    ids: list[int | None] = []
-    for u in uplinks:
-        cursor.execute(
-            _INSERT,
-            (
+    """Insert the uplinks, a few hundred per statement; each one's new id, or None when
+    (device, seqNumber, time) existed (or came earlier in ``uplinks``)."""
+    new: dict[tuple[str, int, int], int] = {}
+    for start in range(0, len(uplinks), _CHUNK):
+        chunk = uplinks[start : start + _CHUNK]
+        values: list[Any] = []
+        for u in chunk:
+            values += (
                 u.device,
                 u.time,
                 u.seq_number,
@@ -112,10 +133,13 @@ def insert_uplinks(
                 received_at,
                 None if u.decoded is None else orjson.dumps(u.decoded).decode(),
                 u.decode_error,
-            ),
-        )
-        ids.append(cursor.lastrowid if cursor.rowcount == 1 else None)
-    return ids
+            )
+        query = _INSERT_FULL if len(chunk) == _CHUNK else _insert(len(chunk))
+        # RETURNING gives the inserted rows in no stated order: match them by their key
+        for new_id, device, time, seq_number in cursor.execute(query, values):
+            new[device, time, seq_number] = new_id
+    # the first of several equal uplinks is the one inserted (later ones conflicted with it)
+    return [new.pop((u.device, u.time, u.seq_number), None) for u in uplinks]
 
 
 def _downlink(row: tuple[Any, ...]) -> Downlink:
