@@ -45,11 +45,15 @@ def _insert(rows: int) -> str:
         f"INSERT INTO messages ({_COLUMNS}) VALUES "  # noqa: S608 (constant column list)
         + ", ".join([_ROW] * rows)
         + " ON CONFLICT (device, time, seq_number) DO NOTHING"
-        " RETURNING id, device, time, seq_number"
     )
 
 
 _INSERT_FULL = _insert(_CHUNK)
+_NEWEST = "SELECT coalesce(max(id), 0) FROM messages"
+_ADDED = (
+    "SELECT coalesce(json_group_array(json_array(id, device, time, seq_number)), '[]')"
+    " FROM messages WHERE id > ?"
+)
 _DOWNLINK = (
     "id, device, data, state, source, created_at, sent_at, answered_seq, answered_time,"
     " info_code, info_message, ended_at"
@@ -109,7 +113,11 @@ def insert_uplinks(
 ) -> list[int | None]:
     """Insert the uplinks, a few hundred per statement; each one's new id, or None when
     (device, seqNumber, time) existed (or came earlier in ``uplinks``)."""
-    new: dict[tuple[str, int, int], int] = {}
+    # Each call of sqlite3_step lets the GIL go, and winning it back from the busy event loop
+    # can take the interpreter's switch interval: so a few statements of one step each (no
+    # RETURNING, whose rows are one step apiece), and the new rows read back as one JSON value
+    # (a new row's id is above the largest one before: SQLite's rowid allocation).
+    (newest,) = cursor.execute(_NEWEST).fetchone()
     for start in range(0, len(uplinks), _CHUNK):
         chunk = uplinks[start : start + _CHUNK]
         values: list[Any] = []
@@ -134,10 +142,9 @@ def insert_uplinks(
                 None if u.decoded is None else orjson.dumps(u.decoded).decode(),
                 u.decode_error,
             )
-        query = _INSERT_FULL if len(chunk) == _CHUNK else _insert(len(chunk))
-        # RETURNING gives the inserted rows in no stated order: match them by their key
-        for new_id, device, time, seq_number in cursor.execute(query, values):
-            new[device, time, seq_number] = new_id
+        cursor.execute(_INSERT_FULL if len(chunk) == _CHUNK else _insert(len(chunk)), values)
+    (added,) = cursor.execute(_ADDED, (newest,)).fetchone()
+    new = {(device, time, seq): new_id for new_id, device, time, seq in orjson.loads(added)}
     # the first of several equal uplinks is the one inserted (later ones conflicted with it)
     return [new.pop((u.device, u.time, u.seq_number), None) for u in uplinks]
 
