@@ -1,10 +1,16 @@
 """The SQLite fast path: message batches and downlink hand-outs on one raw connection.
 
-Why not SQLAlchemy and aiosqlite here: binding a row through SQLAlchemy costs ~40 µs of CPU,
-and a worker thread that steps SQLite row by row must win the GIL back after every step — under
-load it waits for the interpreter's switch interval each time. So a transaction's statements
-run on the event loop thread (binding a row is a few µs and writes only to the page cache), and
-only ``COMMIT`` — the fsync — runs in a worker thread, one GIL hand-off per transaction.
+Why not SQLAlchemy and aiosqlite here: binding a row through SQLAlchemy costs ~40 µs of CPU.
+Two ways to run a transaction on the raw connection:
+
+- ``transaction_in_thread`` (message batches, downlink hand-outs): ``BEGIN``, the statements
+  and ``COMMIT`` — the fsync — all in the writer's thread, so the event loop spends nothing on
+  them (~20 µs of its CPU per uplink before). A thread must win the GIL back from the busy
+  loop after each ``sqlite3_step``, which can take the interpreter's switch interval: so a
+  batch is a handful of steps whatever its size (messages inserted a few hundred per
+  statement, their new ids read back as one JSON value), not one step per row;
+- ``transaction`` (table items): the statements on the event loop thread, only ``COMMIT`` in
+  the writer's thread.
 """
 
 from __future__ import annotations
