@@ -1,5 +1,6 @@
-"""The SQLite fast path's batches, whose statements and commit run in the writer's thread: a
-batch that fails there fails every one of its callers and leaves nothing of itself behind."""
+"""The SQLite fast path's message batches (statements on the event loop, ``COMMIT`` in the
+writer's thread): a batch that fails fails every one of its callers and leaves nothing of
+itself behind, and a caller that goes away does not undo what its batch committed."""
 
 from __future__ import annotations
 
@@ -36,7 +37,7 @@ def _uplink(device: str, seq: int) -> Uplink:
     return Uplink(device=device, time=TIME + seq, seq_number=seq, data="0102", device_type_id="t1")
 
 
-async def test_a_batch_failing_in_the_writer_thread_fails_each_caller_and_stores_nothing(
+async def test_a_failing_batch_fails_each_caller_and_stores_nothing(
     store: SqlStore, tmp_path: Path
 ) -> None:
     queued = await store.downlinks.enqueue_downlink("1A2B", "0000000000000001", source="api")
@@ -77,7 +78,7 @@ async def test_a_batch_failing_in_the_writer_thread_fails_each_caller_and_stores
 
 async def test_a_cancelled_caller_does_not_undo_its_committed_batch(store: SqlStore) -> None:
     write = asyncio.create_task(store.messages.ingest([(_uplink("1A2B", 1), False)]))
-    await asyncio.sleep(0)  # the batch is in the writer's thread now
+    await asyncio.sleep(0)  # its statements ran; its COMMIT is in the writer's thread
     write.cancel()
     with pytest.raises(asyncio.CancelledError):
         await write

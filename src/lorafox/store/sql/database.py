@@ -136,17 +136,12 @@ class Database:
             log.error("database write failed: %s", exc)
             raise StoreError("the database is unavailable") from exc
 
-    async def fast_write(
-        self, work: Callable[[sqlite3.Cursor], _T], *, in_thread: bool = False
-    ) -> _T:
-        """Run ``work`` in a transaction of the raw writer (there must be one); ``in_thread``:
-        all of it in the writer's thread (``SqliteWriter.transaction_in_thread``)."""
+    async def fast_write(self, work: Callable[[sqlite3.Cursor], _T]) -> _T:
+        """Run ``work`` in a transaction of the raw writer (there must be one)."""
         writer = self.fast_writer
         assert writer is not None  # noqa: S101 - callers hold the fast path only with a writer
         try:
             async with self._write_lock or contextlib.nullcontext():
-                if in_thread:
-                    return await writer.transaction_in_thread(work)
                 return await writer.transaction(work)
         except sqlite3.Error as exc:
             log.error("database write failed: %s", exc)

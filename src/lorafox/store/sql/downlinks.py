@@ -175,6 +175,5 @@ class FastDownlinkRepository(DownlinkRepository):
     ) -> Downlink | None:
         now = now_ms()
         return await self._db.fast_write(
-            lambda cursor: sqlite_writer.take_downlink(cursor, device, seq_number, time, now),
-            in_thread=True,
+            lambda cursor: sqlite_writer.take_downlink(cursor, device, seq_number, time, now)
         )

@@ -188,4 +188,4 @@ class FastMessageRepository(MessageRepository):
                 for new_id, (uplink, wants) in zip(ids, batch, strict=True)
             ]
 
-        return await self._db.fast_write(work, in_thread=True)
+        return await self._db.fast_write(work)

@@ -1,16 +1,10 @@
 """The SQLite fast path: message batches and downlink hand-outs on one raw connection.
 
-Why not SQLAlchemy and aiosqlite here: binding a row through SQLAlchemy costs ~40 µs of CPU.
-Two ways to run a transaction on the raw connection:
-
-- ``transaction_in_thread`` (message batches, downlink hand-outs): ``BEGIN``, the statements
-  and ``COMMIT`` — the fsync — all in the writer's thread, so the event loop spends nothing on
-  them (~20 µs of its CPU per uplink before). A thread must win the GIL back from the busy
-  loop after each ``sqlite3_step``, which can take the interpreter's switch interval: so a
-  batch is a handful of steps whatever its size (messages inserted a few hundred per
-  statement, their new ids read back as one JSON value), not one step per row;
-- ``transaction`` (table items): the statements on the event loop thread, only ``COMMIT`` in
-  the writer's thread.
+Why not SQLAlchemy and aiosqlite here: binding a row through SQLAlchemy costs ~40 µs of CPU,
+and a worker thread that steps SQLite row by row must win the GIL back after every step — under
+load it waits for the interpreter's switch interval each time. So a transaction's statements
+run on the event loop thread (binding a row is a few µs and writes only to the page cache), and
+only ``COMMIT`` — the fsync — runs in a worker thread, one GIL hand-off per transaction.
 """
 
 from __future__ import annotations
@@ -31,34 +25,11 @@ __all__ = ["SqliteWriter", "answer", "insert_devices", "insert_uplinks", "take_d
 
 T = TypeVar("T")
 
-_COLUMNS = (
-    "device, time, seq_number, data, ack, long_polling, snr, rssi, avg_snr, station, lat, lng,"
-    " device_type_id, duplicate, extra, received_at, decoded, decode_error"
-)
-_ROW = "(" + ", ".join("?" * 18) + ")"
 _INSERT = (
-    f"INSERT INTO messages ({_COLUMNS}) VALUES {_ROW}"  # noqa: S608 (constant column list)
+    "INSERT INTO messages (device, time, seq_number, data, ack, long_polling, snr, rssi, avg_snr,"
+    " station, lat, lng, device_type_id, duplicate, extra, received_at, decoded, decode_error)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
     " ON CONFLICT (device, time, seq_number) DO NOTHING"
-)
-"""One row (the benchmarks seed the messages table with it)."""
-_CHUNK = 500
-"""Rows per INSERT statement: 500 rows of 18 parameters stay below SQLite's smallest default limit
-(32,766) since 3.32."""
-
-
-def _insert(rows: int) -> str:
-    return (
-        f"INSERT INTO messages ({_COLUMNS}) VALUES "  # noqa: S608 (constant column list)
-        + ", ".join([_ROW] * rows)
-        + " ON CONFLICT (device, time, seq_number) DO NOTHING"
-    )
-
-
-_INSERT_FULL = _insert(_CHUNK)
-_NEWEST = "SELECT coalesce(max(id), 0) FROM messages"
-_ADDED = (
-    "SELECT coalesce(json_group_array(json_array(id, device, time, seq_number)), '[]')"
-    " FROM messages WHERE id > ?"
 )
 _DOWNLINK = (
     "id, device, data, state, source, created_at, sent_at, answered_seq, answered_time,"
@@ -117,18 +88,12 @@ def insert_devices(cursor: sqlite3.Cursor, devices: Sequence[Device]) -> None:
 def insert_uplinks(
     cursor: sqlite3.Cursor, uplinks: Sequence[Uplink], received_at: int
 ) -> list[int | None]:
-    """Insert the uplinks, a few hundred per statement; each one's new id, or None when
-    (device, seqNumber, time) existed (or came earlier in ``uplinks``)."""
-    # Each call of sqlite3_step lets the GIL go, and winning it back from the busy event loop
-    # can take the interpreter's switch interval: so a few statements of one step each (no
-    # RETURNING, whose rows are one step apiece), and the new rows read back as one JSON value
-    # (a new row's id is above the largest one before: SQLite's rowid allocation).
-    (newest,) = cursor.execute(_NEWEST).fetchone()
-    for start in range(0, len(uplinks), _CHUNK):
-        chunk = uplinks[start : start + _CHUNK]
-        values: list[Any] = []
-        for u in chunk:
-            values += (
+    """Insert each uplink; its new id, or None when (device, seqNumber, time) existed."""
+    ids: list[int | None] = []
+    for u in uplinks:
+        cursor.execute(
+            _INSERT,
+            (
                 u.device,
                 u.time,
                 u.seq_number,
@@ -147,12 +112,10 @@ def insert_uplinks(
                 received_at,
                 None if u.decoded is None else orjson.dumps(u.decoded).decode(),
                 u.decode_error,
-            )
-        cursor.execute(_INSERT_FULL if len(chunk) == _CHUNK else _insert(len(chunk)), values)
-    (added,) = cursor.execute(_ADDED, (newest,)).fetchone()
-    new = {(device, time, seq): new_id for new_id, device, time, seq in orjson.loads(added)}
-    # the first of several equal uplinks is the one inserted (later ones conflicted with it)
-    return [new.pop((u.device, u.time, u.seq_number), None) for u in uplinks]
+            ),
+        )
+        ids.append(cursor.lastrowid if cursor.rowcount == 1 else None)
+    return ids
 
 
 def _downlink(row: tuple[Any, ...]) -> Downlink:
@@ -207,55 +170,28 @@ class SqliteWriter:
             self._connection.execute("PRAGMA busy_timeout=0")
 
     async def transaction(self, work: Callable[[sqlite3.Cursor], T]) -> T:
-        """Run ``work`` in a transaction and commit durably; roll back if it raises. ``work``
-        runs on the event loop thread, only the commit in the writer's thread."""
+        """Run ``work`` in a transaction and commit durably; roll back if it raises."""
         loop = asyncio.get_running_loop()
         try:
             self._connection.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError:
             # another process holds the write lock: wait for it off the event loop
             await loop.run_in_executor(self._executor, self._begin_waiting)
-        try:
-            result = self._work(work)
-        except BaseException:
-            self._connection.execute("ROLLBACK")
-            raise
-        await self._finish(loop.run_in_executor(self._executor, self._commit))
-        return result
-
-    async def transaction_in_thread(self, work: Callable[[sqlite3.Cursor], T]) -> T:
-        """``transaction`` with the whole of it — ``BEGIN``, ``work``, ``COMMIT`` — in the
-        writer's thread: ``work`` must touch nothing the event loop changes meanwhile."""
-        loop = asyncio.get_running_loop()
-        return await self._finish(loop.run_in_executor(self._executor, self._run, work))
-
-    def _run(self, work: Callable[[sqlite3.Cursor], T]) -> T:
-        try:
-            self._connection.execute("BEGIN IMMEDIATE")
-        except sqlite3.OperationalError:
-            self._begin_waiting()
-        try:
-            result = self._work(work)
-        except BaseException:
-            self._connection.execute("ROLLBACK")
-            raise
-        self._commit()
-        return result
-
-    def _work(self, work: Callable[[sqlite3.Cursor], T]) -> T:
         cursor = self._connection.cursor()
         try:
-            return work(cursor)
+            result = work(cursor)
+        except BaseException:
+            self._connection.execute("ROLLBACK")
+            raise
         finally:
             cursor.close()
-
-    @staticmethod
-    async def _finish(step: asyncio.Future[T]) -> T:
+        commit = loop.run_in_executor(self._executor, self._commit)
         try:
-            return await asyncio.shield(step)
+            await asyncio.shield(commit)
         except asyncio.CancelledError:
-            await step  # the connection is reused only once the thread's step is over
+            await commit  # the connection is reused only once the commit is over
             raise
+        return result
 
     def _commit(self) -> None:
         try:

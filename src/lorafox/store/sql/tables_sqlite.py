@@ -1,11 +1,11 @@
 """The SQLite fast path of the item writes and hot reads: raw statements, no round trips.
 
-A table write's statements run on the event loop thread — a few µs each, on the page cache —
-and only the group's ``COMMIT`` runs in the writer's thread (``SqliteWriter.transaction``).
-Through SQLAlchemy and aiosqlite the same PutItem cost ~2 ms of statement round trips. The
-functions here are the SQLite twins of ``ItemRepository``' SQLAlchemy paths (which PostgreSQL
-uses) and keep their contract: read the item, decide, write it and its index entries; a
-decision that raises does so before anything is written. GetItem and
+Like the message batches (``sqlite_writer``), a table write's statements run on the event
+loop thread — a few µs each, on the page cache — and only the group's ``COMMIT`` runs in the
+writer's thread. Through SQLAlchemy and aiosqlite the same PutItem cost ~2 ms of statement
+round trips. The functions here are the SQLite twins of ``ItemRepository``' SQLAlchemy
+paths (which PostgreSQL uses) and keep their contract: read the item, decide, write it and
+its index entries; a decision that raises does so before anything is written. GetItem and
 Query read on a read-only connection of the store's, on the loop thread too (a Query of 100
 items is ~0.3 ms of SQLite instead of ~2 ms through aiosqlite's thread).
 """
