@@ -57,6 +57,23 @@ async def test_duplicates_are_stored_once(store: SqlStore) -> None:
     assert sorted(s.uplink.seq_number for s in listed) == [1, 2, 3]
 
 
+async def test_a_large_batch_stores_each_new_uplink_once(store: SqlStore) -> None:
+    uplinks = [uplink(device=f"D{n % 7}", seq=n) for n in range(1203)]
+    uplinks[700] = uplinks[300]  # a duplicate in another part of the batch
+    uplinks[1202] = uplinks[1201]  # and one right after its first
+    stored = await add(store, uplinks)
+    assert stored[700] is None and stored[1202] is None
+    ids = [s.id for s in stored if s is not None]
+    assert len(ids) == 1201 == len(set(ids))
+    for s, u in zip(stored, uplinks, strict=True):
+        assert s is None or s.uplink == u
+    again = await add(store, [uplinks[5], uplink(device="D0", seq=5000)])
+    assert again[0] is None and again[1] is not None and again[1].id > max(ids)
+    assert await store.messages.count_messages("D3", [0]) == [
+        len({u.seq_number for u in uplinks if u.device == "D3"})
+    ]
+
+
 async def test_fields_round_trip(store: SqlStore) -> None:
     original = uplink(
         ack=True,
