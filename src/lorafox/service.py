@@ -85,6 +85,9 @@ __all__ = ["Service", "bind_socket"]
 
 log = logging.getLogger(__name__)
 
+ALERTS = "alerts"
+"""The topic of changed alert subscriptions (no keys: all are read again)."""
+
 RULES_RELOAD_SECONDS = 10.0
 """How often the topic rules are compared with the database's (several instances)."""
 
@@ -399,13 +402,22 @@ class Service:
             TypeAlerts(s.mail.alert_email_digest_seconds, s.mail.alert_email_max_per_hour),
         )
         await notifier.load()
+
+        async def changed() -> None:  # here: read them again and tell the other instances
+            await notifier.load()
+            self._changes.changed(ALERTS)
+
+        async def reload(_: Sequence[str] | None) -> None:  # on another instance
+            await notifier.load()
+
+        self._changes.on(ALERTS, reload)
         alerts = AlertSubscriptions(
             store.alerts,
             store.identity,
             identity.groups,
             management,
             targets,
-            notifier.load,
+            changed,
             notifier.test,
         )
         return alerts, notifier

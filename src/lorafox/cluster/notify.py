@@ -97,7 +97,6 @@ class PostgresChanges:
         self._connection: asyncpg.Connection | None = None
         self._pending: list[str] = []  # told while the connection was down
         self._wakeup = asyncio.Event()
-        self.connected = asyncio.Event()
 
     def on(self, topic: str, reload: Reload) -> None:
         self._reloads.on(topic, reload)
@@ -135,7 +134,6 @@ class PostgresChanges:
                 self._reloads.run(*_parse(payload))
 
         await connection.add_listener(CHANNEL, heard)
-        self.connected.set()
 
     async def _serve(self, stopped: asyncio.Event) -> None:
         """Send what is pending; check the connection every ``retry_seconds`` meanwhile."""
@@ -152,7 +150,6 @@ class PostgresChanges:
                 await connection.fetchval("SELECT 1")
 
     async def _close(self) -> None:
-        self.connected.clear()
         connection, self._connection = self._connection, None
         if connection is not None and not connection.is_closed():
             with contextlib.suppress(*_ERRORS):
