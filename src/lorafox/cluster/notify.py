@@ -5,8 +5,8 @@ the channel ``lorafox_changes`` with ``topic`` and the keys (device ids, device 
 all of it). Every other instance listens on a connection of its own and runs the reloads
 registered for the topic with those keys. Each time that connection is made (at start, and
 after it was lost, when notifications may have been missed) every reload runs with ``None``:
-all of it is read again. An instance
-ignores its own notifications. On SQLite (one instance) ``LocalOnly`` does nothing.
+all of it is read again. An instance ignores its own notifications. On SQLite (one instance)
+``LocalOnly`` does nothing.
 """
 
 from __future__ import annotations

@@ -2,7 +2,8 @@
 published it on the bus (filled by a trigger on ``messages``, emptied by the publisher).
 
 SQLite has the table too (the schemas stay alike) but no trigger: its one instance publishes
-from memory with the ``published`` cursor. The messages stored after that cursor are queued.
+from memory with the ``published`` cursor. On PostgreSQL the messages stored after that cursor
+(not yet published by the version before) are queued by the upgrade.
 
 Revision ID: 0020_publish_queue
 Revises: 0019_message_partitions
