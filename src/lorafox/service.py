@@ -45,11 +45,12 @@ from lorafox.bus import broker
 from lorafox.bus.access import TopicAccess
 from lorafox.bus.broker import BrokerLimits, EmbeddedBroker, EmbeddedBus
 from lorafox.bus.external import BrokerAddress, ExternalBus, tls_context
-from lorafox.bus.outbox import Outbox
+from lorafox.bus.outbox import Outbox, SharedOutbox
 from lorafox.bus.rules_feed import RulesFeed
 from lorafox.callbacks import DestinationGuard
 from lorafox.callbacks.service import OutgoingCallbacks
 from lorafox.cluster.leader import SingleInstance, leadership_for
+from lorafox.cluster.notify import changes_for
 from lorafox.data_dir import lock_data_dir, private_umask
 from lorafox.devices import DeviceManagement, UnknownDevicePolicy, UnknownDevices
 from lorafox.devices.devices import Devices
@@ -84,6 +85,9 @@ from lorafox.uplink import UplinkPipeline, UplinkService
 __all__ = ["Service", "bind_socket"]
 
 log = logging.getLogger(__name__)
+
+ALERTS = "alerts"
+"""The topic of changed alert subscriptions (no keys: all are read again)."""
 
 RULES_RELOAD_SECONDS = 10.0
 """How often the topic rules are compared with the database's (several instances)."""
@@ -186,7 +190,7 @@ class _Parts:
     bus: Bus | None
     pipeline: UplinkPipeline
     events: DeviceEvents
-    outbox: Outbox | None
+    outbox: Outbox | SharedOutbox | None
     outgoing: OutgoingCallbacks
     mailer: Mailer
     alerts: AlertNotifier
@@ -206,6 +210,11 @@ class Service:
         self.mqtt_port: int | None = None
         self.semtech_port: int | None = None
         self.ready = asyncio.Event()
+        # instances sharing a PostgreSQL database: one leader, caches told of changes
+        self._leadership = leadership_for(
+            settings.database_url, retry_seconds=settings.leader_retry_seconds
+        )
+        self._changes = changes_for(settings.database_url)
 
     def stop(self) -> None:
         self._stop.set()
@@ -354,13 +363,18 @@ class Service:
 
     async def _outbox(
         self, store: SqlStore, bus: Bus | None, metrics: Metrics, downlinks: MessageHandler
-    ) -> Outbox | None:
+    ) -> Outbox | SharedOutbox | None:
         """The publisher of stored uplinks on ``bus`` (None without one), which also takes
-        downlink requests."""
+        downlink requests; on PostgreSQL, the publisher of the database's queue."""
         if bus is None:
             return None
         s = self.settings
-        outbox = Outbox(store.messages, bus, self._uplink_renderer(), qos=s.mqtt.qos)
+        outbox: Outbox | SharedOutbox
+        if isinstance(self._leadership, SingleInstance):
+            outbox = Outbox(store.messages, bus, self._uplink_renderer(), qos=s.mqtt.qos)
+        else:
+            render = self._uplink_renderer()
+            outbox = SharedOutbox(store.publish_queue, bus, render, qos=s.mqtt.qos)
         await outbox.start()
         metrics.watch_backlog(lambda: outbox.backlog)
         bus.subscribe(s.mqtt.downlink_topic, downlinks)
@@ -396,13 +410,22 @@ class Service:
             TypeAlerts(s.mail.alert_email_digest_seconds, s.mail.alert_email_max_per_hour),
         )
         await notifier.load()
+
+        async def changed() -> None:  # here: read them again and tell the other instances
+            await notifier.load()
+            self._changes.changed(ALERTS)
+
+        async def reload(_: Sequence[str] | None) -> None:  # on another instance
+            await notifier.load()
+
+        self._changes.on(ALERTS, reload)
         alerts = AlertSubscriptions(
             store.alerts,
             store.identity,
             identity.groups,
             management,
             targets,
-            notifier.load,
+            changed,
             notifier.test,
         )
         return alerts, notifier
@@ -431,8 +454,7 @@ class Service:
         access = TopicAccess(s.mqtt, management.devices, root)
         bus = raw_bus = self._make_bus(auth, access)
         rules, feed = await self._rules(store, management, root.path, bus, access, metrics)
-        if feed is not None:
-            bus = feed.bus
+        bus = bus if feed is None else feed.bus
 
         async def operable(principal: Principal, device: str) -> str:
             return await management.devices.scope(principal, device, rbac.OPERATE)
@@ -460,6 +482,7 @@ class Service:
             mailer,
         )
         pipeline.add_sink(outgoing.sender.add)
+        self._share(store, management, rules, outgoing, mailer)
         pipeline.add_sink(outgoing.mails.add)
         alerts, notifier = await self._alerts(store, identity, management, mailer)
         self._watch(events.log, notifier, rules.engine)
@@ -617,6 +640,7 @@ class Service:
         tables_task = asyncio.create_task(tables.run(self._stop))
         retention_task = asyncio.create_task(retention.run(self._stop))
         leader_task = self._lead(parts.events, tables, retention)
+        changes_task = asyncio.create_task(self._changes.run(self._stop))
         stop_bulk = parts.stop_jobs
 
         async def stop_jobs() -> None:  # the LoRa sources stop with HTTP, before the pipeline
@@ -635,14 +659,29 @@ class Service:
                     await task
             self._stop.set()
             await leader_task
+            await changes_task
+
+    def _share(
+        self,
+        store: SqlStore,
+        management: DeviceManagement,
+        rules: TopicRules,
+        outgoing: OutgoingCallbacks,
+        mailer: Mailer,
+    ) -> None:
+        """Instances sharing the database: the caches tell each other of their changes; the
+        outboxes of callbacks and mail are run by the leader."""
+        management.registry.follow(self._changes, store.devices)
+        rules.tell(self._changes)
+        outgoing.directory.follow(self._changes, outgoing.lanes.changed)
+        leadership = self._leadership
+        outgoing.sender.leads = mailer.leads = lambda: leadership.is_leader
 
     def _lead(
         self, events: DeviceEvents, tables: TableMaintenance, retention: HistoryRetention
     ) -> asyncio.Task[None]:
         """Run the periodic jobs only while this instance is the leader (several instances)."""
-        leadership = leadership_for(
-            self.settings.database_url, retry_seconds=self.settings.leader_retry_seconds
-        )
+        leadership = self._leadership
         events.monitor.leads = tables.leads = retention.leads = lambda: leadership.is_leader
         events.monitor.shared = not isinstance(leadership, SingleInstance)
         return asyncio.create_task(leadership.run(self._stop))

@@ -4,106 +4,18 @@ queued downlink is handed out by one BIDIR callback whichever instance gets it."
 
 from __future__ import annotations
 
-import os
 import secrets
 import signal
-import subprocess
-import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
-from typing import Any
 
 import httpx
-import pytest
-from cryptography.fernet import Fernet
 
-from tests.conftest import ADMIN_PASSWORD, SIGFOX_PASSWORD, SIGFOX_USER, free_port
+from tests.cluster.conftest import ADMIN, SIGFOX, Instance, created
 
-ADMIN = ("admin", ADMIN_PASSWORD)
-SIGFOX = (SIGFOX_USER, SIGFOX_PASSWORD)
 PAC = "0011223344556677"
 LOST = "communication_lost"
-LEADER_LINE = "this instance is now the leader"
-
-
-class Instance:
-    """One ``lorafox serve`` process on the shared database."""
-
-    def __init__(self, data_dir: Path, database_url: str, secret_key: str) -> None:
-        self.port = free_port()
-        clean = {k: v for k, v in os.environ.items() if not k.startswith("LORAFOX_")}
-        env = {
-            **clean,
-            "LORAFOX_DATABASE_URL": database_url,
-            "LORAFOX_SECRET_KEY": secret_key,  # every instance decrypts what the others wrote
-            "LORAFOX_ADMIN_PASSWORD": ADMIN_PASSWORD,
-            "LORAFOX_SIGFOX_USERNAME": SIGFOX_USER,
-            "LORAFOX_SIGFOX_PASSWORD": SIGFOX_PASSWORD,
-            "LORAFOX_SEMTECH_PORT": "0",
-            "LORAFOX_LEADER_RETRY_SECONDS": "0.5",
-            "LORAFOX_EVENTS__KEEPALIVE_CHECK_SECONDS": "0.3",
-        }
-        args = ["--data-dir", str(data_dir), "--http-port", str(self.port)]
-        args += ["--mqtt-port", str(free_port())]
-        data_dir.mkdir(parents=True)
-        self.log = data_dir / "stderr.log"
-        self._log_file = self.log.open("w")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "lorafox", "serve", *args],
-            stdout=subprocess.DEVNULL,
-            stderr=self._log_file,
-            text=True,
-            env=env,
-        )
-        self.http = httpx.Client(base_url=f"http://127.0.0.1:{self.port}", timeout=10)
-        self._wait_healthy()
-
-    def _wait_healthy(self) -> None:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            assert self.proc.poll() is None, self.log.read_text()
-            try:
-                if self.http.get("/healthz").status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(0.1)
-        raise AssertionError("lorafox did not become healthy")
-
-    def stop(self, sig: int = signal.SIGTERM) -> None:
-        self.http.close()
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-        self.proc.wait(timeout=30)
-        self._log_file.close()
-
-    def led(self) -> bool:
-        """Whether this instance said it became the leader."""
-        return LEADER_LINE in self.log.read_text()
-
-
-@pytest.fixture
-def start(pg_database: str, tmp_path: Path) -> Iterator[Callable[[], Instance]]:
-    started: list[Instance] = []
-    secret_key = Fernet.generate_key().decode()
-
-    def make() -> Instance:
-        instance = Instance(tmp_path / f"i{len(started)}", pg_database, secret_key)
-        started.append(instance)
-        return instance
-
-    yield make
-    for instance in started:
-        instance.stop()
-
-
-def created(http: httpx.Client, url: str, body: dict[str, Any]) -> str:
-    response = http.post(url, json=body, auth=ADMIN)
-    assert response.status_code == 201, response.text
-    made: str = response.json()["id"]
-    return made
 
 
 def silent_device(http: httpx.Client, root: str, type_id: str) -> str:

@@ -5,6 +5,12 @@ bus in id order and records, in the store, the id of the last one handed over (`
 cursor). While the broker is unreachable it waits; what arrives meanwhile stays in memory up to
 ``max_memory`` messages and beyond that is read back from the store, so neither a long outage
 nor a restart loses a publish.
+
+Instances sharing a PostgreSQL database use ``SharedOutbox`` instead: a trigger queues every
+stored message (``publish_queue``) and any instance connected to the broker publishes the
+queue, one batch at a time among them (``PublishQueue.claim``), its rows removed in the claim's
+transaction once the broker took them. An instance that dies rolls its claim back; another
+publishes those rows again.
 """
 
 from __future__ import annotations
@@ -18,9 +24,10 @@ from collections.abc import Callable, Sequence
 from lorafox.domain import StoredUplink
 from lorafox.errors import LorafoxError
 from lorafox.ports.bus import Bus
+from lorafox.ports.cluster import Claimed, PublishQueue
 from lorafox.ports.store import MessageStore
 
-__all__ = ["Outbox"]
+__all__ = ["Outbox", "SharedOutbox"]
 
 log = logging.getLogger(__name__)
 
@@ -187,3 +194,84 @@ class Outbox:
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(seconds):
                 await self._drained.wait()
+
+
+class SharedOutbox:
+    """Publishes the database's queue of stored messages on the bus, in turn with the other
+    instances."""
+
+    def __init__(
+        self,
+        queue: PublishQueue,
+        bus: Bus,
+        render: Callable[[StoredUplink], tuple[str, bytes]],
+        *,
+        qos: int = 1,
+        batch: int = 500,
+        poll_interval: float = 0.2,
+    ) -> None:
+        self._queue = queue
+        self._bus = bus
+        self._render = render
+        self._qos = qos
+        self._batch = batch
+        self._poll_interval = poll_interval
+        self._wakeup = asyncio.Event()
+        self._closing = False
+
+    @property
+    def backlog(self) -> int:
+        """Messages waiting in memory: none, the queue is in the database."""
+        return 0
+
+    async def start(self) -> None:
+        """Nothing to read: the queue is the database's."""
+
+    def add(self, stored: Sequence[StoredUplink]) -> None:
+        """This instance stored messages (the trigger queued them): look at the queue now."""
+        self._wakeup.set()
+
+    async def run(self) -> None:
+        """Publish the queue until ``close`` while the broker is connected."""
+        while not self._closing:
+            published = 0
+            if self._bus.connected:
+                try:
+                    published = await self._publish_some()
+                except LorafoxError as exc:
+                    log.error("cannot read the queue of messages to publish: %s", exc)
+            if published:
+                continue
+            self._wakeup.clear()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self._poll_interval):
+                    await self._wakeup.wait()
+
+    async def _publish_some(self) -> int:
+        async with self._queue.claim(self._batch) as claimed:
+            await self._publish(claimed)
+        return len(claimed.published)
+
+    async def _publish(self, claimed: Claimed) -> None:
+        """Hand the claim's messages over in order, up to the first the broker did not take."""
+        step = max(1, self._bus.max_in_flight)
+        for start in range(0, len(claimed.messages), step):
+            window = claimed.messages[start : start + step]
+            results = await asyncio.gather(
+                *(self._bus.publish(*self._render(s), qos=self._qos) for s in window),
+                return_exceptions=True,
+            )
+            for stored, result in zip(window, results, strict=True):
+                if isinstance(result, BaseException):
+                    if not isinstance(result, LorafoxError):
+                        log.error("publishing message %d failed: %r", stored.id, result)
+                    return
+                claimed.published.append(stored.id)
+
+    def close(self) -> None:
+        """Stop after the current claim; what is left stays queued for the other instances."""
+        self._closing = True
+        self._wakeup.set()
+
+    async def drain(self, seconds: float) -> None:
+        """Nothing held in memory: the queue outlives the instance."""

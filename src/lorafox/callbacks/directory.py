@@ -1,12 +1,19 @@
 """The enabled callbacks of every device type, in memory: read once at start and again for a
-device type whenever its callbacks change."""
+device type whenever its callbacks change, here or (``follow``) on another instance sharing
+the database."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Sequence
+
 from lorafox.domain import Callback
 from lorafox.ports.callbacks import CallbackStore
+from lorafox.ports.cluster import Changes
 
-__all__ = ["CallbackDirectory"]
+__all__ = ["CALLBACKS", "CallbackDirectory"]
+
+CALLBACKS = "callbacks"
+"""The topic of changed callbacks (keys: device type ids)."""
 
 
 class CallbackDirectory:
@@ -14,20 +21,42 @@ class CallbackDirectory:
         self._store = store
         self._by_type: dict[str, list[Callback]] = {}
         self._by_id: dict[str, Callback] = {}
+        self._changes: Changes | None = None
 
     def __bool__(self) -> bool:
         """Whether any device type has an enabled callback."""
         return bool(self._by_type)
 
     async def load(self) -> None:
-        self._by_type.clear()
+        by_type: dict[str, list[Callback]] = {}
         for callback in await self._store.all_callbacks():
             if callback.enabled:
-                self._by_type.setdefault(callback.device_type_id, []).append(callback)
+                by_type.setdefault(callback.device_type_id, []).append(callback)
+        self._by_type = by_type
         self._index()
 
+    def follow(self, changes: Changes, then: Callable[[], Awaitable[None]]) -> None:
+        """Tell ``changes`` of the refreshes from now on; read again the device types another
+        instance changed, then call ``then``."""
+
+        async def reread(keys: Sequence[str] | None) -> None:
+            if keys is None:
+                await self.load()
+            else:
+                for device_type_id in keys:
+                    await self._read(device_type_id)
+            await then()
+
+        self._changes = changes
+        changes.on(CALLBACKS, reread)
+
     async def refresh(self, device_type_id: str) -> None:
-        """Read ``device_type_id``'s callbacks again (after a change)."""
+        """Read ``device_type_id``'s callbacks again (after a committed change)."""
+        await self._read(device_type_id)
+        if self._changes is not None:
+            self._changes.changed(CALLBACKS, [device_type_id])
+
+    async def _read(self, device_type_id: str) -> None:
         enabled = [c for c in await self._store.list_callbacks(device_type_id) if c.enabled]
         if enabled:
             self._by_type[device_type_id] = enabled

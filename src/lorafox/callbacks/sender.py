@@ -137,6 +137,8 @@ class CallbackSender:
         self._outcome_ready = asyncio.Event()
         self._wakeup = asyncio.Event()
         self._closing = False
+        # instances sharing a database: only the leader retries the outbox's rows
+        self.leads: Callable[[], bool] = lambda: True
 
     async def start(self) -> None:
         self._dead = {c.id for c in await self._store.all_callbacks() if c.dead}
@@ -180,7 +182,8 @@ class CallbackSender:
             return 0
         loop = asyncio.get_running_loop()
         due: list[WithMessage] = []
-        if self._rows_changed or loop.time() - self._rows_read_at >= self._poll_interval:
+        read = self._rows_changed or loop.time() - self._rows_read_at >= self._poll_interval
+        if read and self.leads():
             self._rows_changed = False
             self._rows_read_at = loop.time()
             due = await self._store.due(self._clock(), free * 4, skip=self._in_flight)

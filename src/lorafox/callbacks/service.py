@@ -30,6 +30,7 @@ __all__ = ["OutgoingCallbacks"]
 @dataclass(slots=True)
 class OutgoingCallbacks:
     config: DeviceTypeCallbacks
+    directory: CallbackDirectory
     not_delivered: NotDelivered
     hooks: DownlinkHooks
     reports: ReportForwarder
@@ -77,6 +78,7 @@ class OutgoingCallbacks:
 
         return cls(
             config=DeviceTypeCallbacks(store, devices.types, guard, changed),
+            directory=directory,
             not_delivered=NotDelivered(store, devices, clock, sender.wake),
             hooks=DownlinkHooks(directory, guard, clock, timeout=s.downlink_timeout_seconds),
             reports=ReportForwarder(

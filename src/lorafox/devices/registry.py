@@ -1,23 +1,24 @@
 """Which devices and device types exist, in memory: the ingest path asks it, never the database.
 
 Loaded when the service starts, then kept up to date by this process's own changes (the REST
-API, bulk jobs, devices provisioned by callbacks). Another instance sharing a PostgreSQL
-database changes the database only; this instance checks the database once when it hears a
-device it does not know (``UnknownDevices``), and remembers the answer.
+API, bulk jobs, devices provisioned by callbacks). Instances sharing a PostgreSQL database tell
+each other of these changes (``follow``: ``ports.cluster.Changes``), and each reads the devices
+and device types named again from the database.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from lorafox.decoding import Decoder, DownlinkTemplate, compile_decoder, compile_downlink_template
 from lorafox.domain import DeviceType, DownlinkMode
 from lorafox.errors import InvalidInput
+from lorafox.ports.cluster import Changes
 from lorafox.ports.store import DeviceStore
 
-__all__ = ["Codec", "DeviceRegistry"]
+__all__ = ["DEVICES", "DEVICE_TYPES", "Codec", "DeviceRegistry"]
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +50,11 @@ def _codec(device_type: DeviceType) -> Codec:
 
 _DEFAULT = Codec(DownlinkMode.CALLBACK)
 
+DEVICES = "devices"
+"""The topic of changed devices (keys: device ids)."""
+DEVICE_TYPES = "device_types"
+"""The topic of changed device types (keys: device type ids)."""
+
 
 class DeviceRegistry:
     """Device id → device type id, and device type id → device type."""
@@ -57,14 +63,56 @@ class DeviceRegistry:
         self._devices: dict[str, str] = {}
         self._types: dict[str, DeviceType] = {}
         self._codecs: dict[str, Codec] = {}
+        self._changes: Changes | None = None
 
     @classmethod
     async def load(cls, store: DeviceStore) -> DeviceRegistry:
         registry = cls()
-        for device_type in await store.all_device_types():
-            registry.put_type(device_type)
-        registry._devices.update(await store.device_index())
+        await registry._read_all(store)
         return registry
+
+    async def _read_all(self, store: DeviceStore) -> None:
+        types = await store.all_device_types()
+        index = await store.device_index()
+        self._types = {t.id: t for t in types}
+        self._codecs = {t.id: _codec(t) for t in types}
+        self._devices = index
+
+    def follow(self, changes: Changes, store: DeviceStore) -> None:
+        """Tell ``changes`` of this registry's changes from now on, and read from ``store``
+        what other instances say they changed."""
+
+        async def devices(keys: Sequence[str] | None) -> None:
+            if keys is None:
+                await self._read_all(store)
+                return
+            for key in keys:
+                device = await store.get_device(key)
+                if device is None:
+                    self._devices.pop(key, None)
+                else:
+                    self._devices[key] = device.device_type_id
+
+        async def device_types(keys: Sequence[str] | None) -> None:
+            if keys is None:
+                await self._read_all(store)
+                return
+            for key in keys:
+                device_type = await store.get_device_type(key)
+                if device_type is None:
+                    self._types.pop(key, None)
+                    self._codecs.pop(key, None)
+                else:
+                    self._types[key] = device_type
+                    self._codecs[key] = _codec(device_type)
+
+        self._changes = changes
+        changes.on(DEVICES, devices)
+        changes.on(DEVICE_TYPES, device_types)
+
+    def _tell(self, topic: str, keys: Sequence[str]) -> None:
+        if self._changes is not None and keys:
+            self._changes.changed(topic, keys)
 
     def __contains__(self, device: object) -> bool:
         return device in self._devices
@@ -92,19 +140,28 @@ class DeviceRegistry:
         found = [t for t in self._types.values() if t.name == name and t.group_id == group_id]
         return min(found, key=lambda t: t.created_at, default=None)
 
+    # The changes below are committed ones: the other instances are told of them.
+
     def put_device(self, device: str, device_type_id: str) -> None:
-        self._devices[device] = device_type_id
+        if self._devices.get(device) != device_type_id:
+            self._devices[device] = device_type_id
+            self._tell(DEVICES, [device])
 
     def put_devices(self, pairs: Iterable[tuple[str, str]]) -> None:
-        self._devices.update(pairs)
+        new = dict(pairs)
+        self._devices.update(new)
+        self._tell(DEVICES, list(new))
 
     def drop_device(self, device: str) -> None:
         self._devices.pop(device, None)
+        self._tell(DEVICES, [device])
 
     def put_type(self, device_type: DeviceType) -> None:
         self._types[device_type.id] = device_type
         self._codecs[device_type.id] = _codec(device_type)
+        self._tell(DEVICE_TYPES, [device_type.id])
 
     def drop_type(self, device_type_id: str) -> None:
         self._types.pop(device_type_id, None)
         self._codecs.pop(device_type_id, None)
+        self._tell(DEVICE_TYPES, [device_type_id])

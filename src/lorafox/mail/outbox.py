@@ -97,6 +97,8 @@ class Mailer:
         self._monotonic = loop_time
         self._wakeup = asyncio.Event()
         self._closing = False
+        # instances sharing a database: only the leader sends the outbox's mails
+        self.leads: Callable[[], bool] = lambda: True
 
     @classmethod
     def create(cls, store: MailStore, settings: MailSettings, clock: Callable[[], int]) -> Mailer:
@@ -153,11 +155,12 @@ class Mailer:
             if self._monotonic() - purged >= _PURGE_EVERY_S:
                 purged = self._monotonic()
                 await self._purge()
+            due = []
             try:
-                due = await self._store.due_mails(self._clock(), 20)
+                if self.leads():
+                    due = await self._store.due_mails(self._clock(), 20)
             except LorafoxError as exc:
                 log.error("mail: cannot read the outbox: %s", exc)
-                due = []
             for mail in due:
                 await self._when_allowed()
                 if self._closing:

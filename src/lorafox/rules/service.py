@@ -19,6 +19,7 @@ from lorafox.auth import rbac
 from lorafox.domain import Principal, StoredUplink
 from lorafox.domain.rules import TopicRule
 from lorafox.errors import Conflict, Forbidden, LorafoxError, NotFound
+from lorafox.ports.cluster import Changes
 from lorafox.ports.rules import RuleStore
 from lorafox.rules.actions import showable
 from lorafox.rules.builtin import (
@@ -35,7 +36,10 @@ from lorafox.rules.errors import ActionFailed, RuleInvalid
 from lorafox.rules.sql import NO_MATCH, MessageContext
 from lorafox.rules.topics import filter_matches
 
-__all__ = ["RuleExists", "RuleNotFound", "TopicRules"]
+__all__ = ["RULES", "RuleExists", "RuleNotFound", "TopicRules"]
+
+RULES = "rules"
+"""The topic of changed topic rules (no keys: all are read again)."""
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +83,7 @@ class TopicRules:
         """A stored uplink as the (topic, payload) lorafox publishes it (the dry run on a
         device's messages)."""
         self._loaded: list[TopicRule] = []
+        self._changes: Changes | None = None
 
     async def load(self) -> int:
         """Give the engine every stored rule (the built-in downlink rule made, or brought to
@@ -105,6 +110,21 @@ class TopicRules:
 
     async def _reload(self) -> None:
         self._follow(list(await self._store.list_rules()))
+
+    def tell(self, changes: Changes) -> None:
+        """Tell ``changes`` of every rule changed here; reload the rules another instance
+        changed at once (``follow`` compares them every so often too)."""
+
+        async def reload(_: Sequence[str] | None) -> None:
+            await self._reload()
+            log.info("topic rules reloaded: %d", len(self._loaded))
+
+        self._changes = changes
+        changes.on(RULES, reload)
+
+    def _tell(self) -> None:
+        if self._changes is not None:
+            self._changes.changed(RULES)
 
     async def follow(self, interval: float) -> None:
         """Reload the rules every ``interval`` seconds when the store's differ from what the
@@ -155,6 +175,7 @@ class TopicRules:
         if not await self._store.create_rule(rule):
             raise RuleExists(name)
         self.engine.put(rule)
+        self._tell()
         return rule
 
     async def get(self, caller: Principal, name: str) -> TopicRule:
@@ -195,6 +216,7 @@ class TopicRules:
             await self._reload()
         else:
             self.engine.put(new)
+        self._tell()
         return new
 
     async def delete(self, caller: Principal, name: str) -> None:
@@ -206,6 +228,7 @@ class TopicRules:
             )
         await self._store.delete_rule(name)
         self.engine.remove(name)
+        self._tell()
 
     async def set_disabled(self, caller: Principal, name: str, disabled: bool) -> None:
         rule = replace(await self._changeable(caller, name), disabled=disabled)
@@ -215,6 +238,7 @@ class TopicRules:
             await self._reload()
         else:
             self.engine.put(rule)
+        self._tell()
 
     async def stats(self, caller: Principal, name: str) -> RuleStats:
         await self._visible(caller, name)

@@ -21,6 +21,7 @@ from lorafox.store.sql.lora import LoraRepository
 from lorafox.store.sql.mail import MailRepository
 from lorafox.store.sql.messages import FastMessageRepository, MessageRepository
 from lorafox.store.sql.password_tokens import PasswordTokenRepository
+from lorafox.store.sql.publish_queue import PublishQueueRepository
 from lorafox.store.sql.retention import RetentionRepository
 from lorafox.store.sql.rules import RuleHttpOutboxRepository, RuleRepository
 from lorafox.store.sql.statistics import StatisticsRepository
@@ -52,6 +53,7 @@ class SqlStore:
         self.alerts = AlertRepository(database)
         self.password_tokens = PasswordTokenRepository(database)
         self.retention = RetentionRepository(database)
+        self.publish_queue = PublishQueueRepository(database)
 
     @classmethod
     async def open(cls, url: str, *, fast: bool = True) -> SqlStore:

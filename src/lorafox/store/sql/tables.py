@@ -130,6 +130,13 @@ cursors = Table(
     Column("value", BigInteger, nullable=False),
 )
 
+publish_queue = Table(
+    "publish_queue",
+    metadata,
+    Column("message_id", BigInteger, primary_key=True, autoincrement=False),
+)
+"""PostgreSQL: messages not yet published on the bus (revision 0020, filled by a trigger)."""
+
 # -- SERVICE/ERROR callbacks and events (revision 0005) --------------------------------------
 
 device_status = Table(
