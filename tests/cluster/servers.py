@@ -20,6 +20,10 @@ from tests.conftest import free_port, require_binary
 __all__ = ["MosquittoServer", "NatsServer", "PostgresCluster", "RabbitNode"]
 
 
+def _binary(name: str) -> str:
+    return shutil.which(name) or f"/usr/sbin/{name}"
+
+
 def _wait_listening(port: int, what: str, proc: subprocess.Popen[bytes] | None = None) -> None:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -39,6 +43,7 @@ class _Process:
     name = "server"
 
     def __init__(self, directory: Path) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
         self.dir = directory
         self.port = free_port()
         self._proc: subprocess.Popen[bytes] | None = None
@@ -78,7 +83,7 @@ class NatsServer(_Process):
         self._config = config
 
     def command(self) -> list[str]:
-        return [shutil.which("nats-server") or "/usr/sbin/nats-server", "-c", str(self._config)]
+        return [_binary("nats-server"), "-c", str(self._config)]
 
 
 class MosquittoServer(_Process):
@@ -94,7 +99,7 @@ class MosquittoServer(_Process):
         self._config = config
 
     def command(self) -> list[str]:
-        return [shutil.which("mosquitto") or "/usr/sbin/mosquitto", "-c", str(self._config)]
+        return [_binary("mosquitto"), "-c", str(self._config)]
 
 
 class RabbitNode:
@@ -122,7 +127,7 @@ class RabbitNode:
             "RABBITMQ_MNESIA_BASE": str(directory / "mnesia"),
             "RABBITMQ_LOG_BASE": str(directory / "log"),
         }
-        subprocess.run(["rabbitmq-server", "-detached"], env=self._env, check=True)
+        subprocess.run([_binary("rabbitmq-server"), "-detached"], env=self._env, check=True)
         deadline = time.monotonic() + 90
         while True:  # the node answers await_startup only once its Erlang VM is up
             try:
@@ -136,7 +141,7 @@ class RabbitNode:
 
     def _ctl(self, *args: str) -> None:
         subprocess.run(
-            ["rabbitmqctl", "-n", self.node, *args],
+            [_binary("rabbitmqctl"), "-n", self.node, *args],
             env=self._env,
             check=True,
             capture_output=True,
@@ -202,3 +207,7 @@ class PostgresCluster(_Process):
             self._proc.send_signal(signal.SIGINT)  # fast: the clients are cut off
             self._proc.wait(30)
         self._proc = None
+
+    def remove(self) -> None:
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)

@@ -111,7 +111,7 @@ class Subscriber:
             clean_session=False,
         )
         self.client.username_pw_set(*LOGIN)
-        self.client.reconnect_delay_set(0.2, 1)
+        self.client.reconnect_delay_set(1, 1)
         self.client.on_message = self._on_message
         self.client.on_subscribe = lambda *a: self._subscribed.set()
         self.client.connect("127.0.0.1", port)
