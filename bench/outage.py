@@ -161,7 +161,7 @@ def main() -> None:
 
         acknowledged: list[int] = []
         during: list[int] = []
-        refused = 0
+        refused: dict[str, int] = {}
         seq = 0
         start = time.monotonic()
         stop_at, start_at = start + args.before, start + args.before + args.outage
@@ -183,7 +183,8 @@ def main() -> None:
                 if down:
                     during.append(seq)
             else:
-                refused += 1
+                reason = f"{r.status_code} {r.text}"
+                refused[reason] = refused.get(reason, 0) + 1
             time.sleep(max(0.0, start + seq / args.rate - time.monotonic()))
 
         deadline = time.monotonic() + 120
@@ -193,7 +194,9 @@ def main() -> None:
         lost = len(acknowledged) - len(published)
         drained = max((counter.received[s] for s in during if s in counter.received), default=0)
         print(f"outage                     {args.outage:.0f} s at {args.rate:.0f} uplinks/s")
-        print(f"uplinks acknowledged       {len(acknowledged)} (refused: {refused})")
+        print(f"uplinks acknowledged       {len(acknowledged)}")
+        for reason, count in refused.items():
+            print(f"  refused                  {count}: {reason}")
         print(f"  during the outage        {len(during)}")
         print(f"published after all       {len(published)} ({counter.copies} copies received)")
         print(f"lost                       {lost}")

@@ -14,6 +14,7 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
+from lorafox.bus.external import broker_filters
 from tests.cluster.servers import NatsServer, RabbitNode
 from tests.conftest import ADMIN_PASSWORD, SIGFOX_PASSWORD, SIGFOX_USER, Running
 from tests.integration.test_sigfox_flow import body
@@ -206,3 +207,18 @@ def test_broker_restart(broker: Broker, lorafox_factory: Callable[..., Running])
         assert wait_until(lambda: queued(lorafox, device), timeout=30) == ["00000000000000aa"]
     finally:
         subscriber.close()
+
+
+def test_overlapping_filters_are_subscribed_once() -> None:
+    """What lorafox asks the broker for: a filter another one covers is left out (the broker
+    would deliver a copy per matching subscription), ``$`` topics only by their own filters."""
+    assert broker_filters(["sigfox/downlink/+", "#", "sigfox/downlink/+"]) == ["#"]
+    assert broker_filters(["a/b", "a/+", "+/b", "$aws/x", "a/#", "a"]) == [
+        "+/b",
+        "$aws/x",
+        "a/#",
+    ]
+    assert broker_filters(["sigfox/downlink/+", "lora/+/down"]) == [
+        "sigfox/downlink/+",
+        "lora/+/down",
+    ]
