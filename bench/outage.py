@@ -33,7 +33,6 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 SIGFOX = ("sigfox", "sigfox-password-1")
-DEVICE = "BE0001"
 
 
 def free_port() -> int:
@@ -79,7 +78,8 @@ class Nats:
 
 
 class Counter:
-    """Sequence numbers received on ``sigfox/uplink/#``, with the time of the first of each."""
+    """The uplinks (numbered in their data) received on ``sigfox/uplink/#``, with the time of
+    the first copy of each."""
 
     def __init__(self, port: int) -> None:
         self.received: dict[int, float] = {}
@@ -95,7 +95,7 @@ class Counter:
         self.client.loop_start()
 
     def _on_message(self, _c: Any, _u: Any, message: mqtt.MQTTMessage) -> None:
-        seq = orjson.loads(message.payload)["seqNumber"]
+        seq = int(orjson.loads(message.payload)["data"], 16)
         with self._lock:
             self.copies += 1
             self.received.setdefault(seq, time.monotonic())
@@ -108,10 +108,10 @@ class Counter:
 def uplink(seq: int) -> bytes:
     return orjson.dumps(
         {
-            "device": DEVICE,
+            "device": f"BE{seq // 4096:04X}",  # a device's seqNumber stops at 4095
             "time": 1_700_000_000 + seq,
-            "data": f"{seq:024x}",
-            "seqNumber": seq,
+            "data": f"{seq:024x}",  # what the counter reads back
+            "seqNumber": seq % 4096,
             "ack": False,
             "snr": "10.00",
             "rssi": "-100.00",

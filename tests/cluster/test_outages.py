@@ -57,7 +57,7 @@ def test_uplinks_acknowledged_while_the_broker_is_stopped_are_published_after(
     subscriber.close()
 
     mosquitto_server.stop()  # sessions in memory only: the broker forgets every one
-    wait_until(lambda: mqtt_state(lorafox) == "disconnected", timeout=30)
+    wait_until(lambda: mqtt_state(lorafox) == "disconnected", timeout=60)
     post_uplinks(lorafox, device, range(3, 33))  # every one acknowledged: stored
     health = httpx.get(f"{lorafox.base_url}/healthz")
     assert health.status_code == 200 and health.json()["mqtt"] == "disconnected"

@@ -1,12 +1,12 @@
 """A client to an external MQTT broker (Mosquitto, EMQX, NATS, RabbitMQ, AWS IoT Core) with
 aiomqtt, in MQTT 3.1.1 with QoS 0 and 1 only: what every one of them speaks.
 
-It keeps reconnecting (1 s, doubling to 30 s); ``publish`` raises ``BusUnavailable`` while
-disconnected so that the outbox keeps the message. Its session is persistent under the fixed
-``mqtt.client_id``: it subscribes when the broker holds no session for it, and otherwise lets the
-broker deliver what waited. It subscribes once to a filter that covers others (``#`` covers
-``sigfox/downlink/+``): brokers such as NATS and RabbitMQ deliver one copy of a message for
-each matching subscription, and each copy would be handled again.
+It keeps reconnecting (1 s, doubling to 30 s; keep-alive 15 s); ``publish`` raises
+``BusUnavailable`` while disconnected so that the outbox keeps the message. Its session is
+persistent under the fixed ``mqtt.client_id``: it subscribes when the broker holds no session
+for it, and otherwise lets the broker deliver what waited. It subscribes once to a filter that
+covers others (``#`` covers ``sigfox/downlink/+``): brokers such as NATS and RabbitMQ deliver
+one copy of a message for each matching subscription, and each copy would be handled again.
 """
 
 from __future__ import annotations
@@ -216,6 +216,9 @@ class ExternalBus:
             tls_context=self._tls,
             clean_session=clean_session,
             timeout=10,
+            # a broker that went away without closing the connection (or a close the event
+            # loop missed) is noticed by the unanswered PINGREQ within 2 x 15 s
+            keepalive=15,
             max_queued_outgoing_messages=100_000,
         )
 
