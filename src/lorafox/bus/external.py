@@ -99,6 +99,19 @@ class _Client(aiomqtt.Client):
         self.session_present = bool(flags.session_present)
         super()._on_connect(client, userdata, flags, reason_code, properties)
 
+    def abandon(self, reason: str) -> None:
+        """Give up a connection that no longer carries anything (a PUBACK overdue): its socket
+        is closed and the message iteration ends with ``MqttError``, so the bus connects anew."""
+        sock = self._client.socket()
+        if sock is not None:
+            fileno = sock.fileno()
+            if fileno >= 0:
+                self._loop.remove_reader(fileno)
+                self._loop.remove_writer(fileno)
+            sock.close()
+        if not self._disconnected.done():
+            self._disconnected.set_exception(aiomqtt.MqttError(reason))
+
 
 def _covers(wide: str, narrow: str) -> bool:
     """Whether every topic ``narrow`` matches is matched by ``wide`` too."""
@@ -139,7 +152,7 @@ class ExternalBus:
         )
         self._max_backoff = max_backoff
         self._subscriptions: list[tuple[str, MessageHandler]] = []
-        self._client: aiomqtt.Client | None = None
+        self._client: _Client | None = None
         self._connected = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._handlers: set[asyncio.Task[None]] = set()
@@ -174,6 +187,9 @@ class ExternalBus:
         try:
             await client.publish(topic, payload, qos=qos, retain=retain, timeout=10)
         except aiomqtt.MqttError as exc:
+            if client is self._client:
+                log.warning("giving up the connection to %r: %s", self._address, exc)
+                client.abandon(f"publish failed: {exc}")
             raise BusUnavailable(f"publish to {self._address!r} failed: {exc}") from exc
 
     async def __aenter__(self) -> Bus:
