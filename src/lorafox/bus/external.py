@@ -1,7 +1,12 @@
-"""A client to an external MQTT broker (Mosquitto, EMQX, AWS IoT Core) with aiomqtt.
+"""A client to an external MQTT broker (Mosquitto, EMQX, NATS, RabbitMQ, AWS IoT Core) with
+aiomqtt, in MQTT 3.1.1 with QoS 0 and 1 only: what every one of them speaks.
 
-It keeps reconnecting (1 s, doubling to 30 s) and re-subscribes each time; ``publish`` raises
-``BusUnavailable`` while disconnected so that the outbox keeps the message.
+It keeps reconnecting (1 s, doubling to 30 s; keep-alive 15 s); ``publish`` raises
+``BusUnavailable`` while disconnected so that the outbox keeps the message. Its session is
+persistent under the fixed ``mqtt.client_id``: it subscribes when the broker holds no session
+for it, and otherwise lets the broker deliver what waited. It subscribes once to a filter that
+covers others (``#`` covers ``sigfox/downlink/+``): brokers such as NATS and RabbitMQ deliver
+one copy of a message for each matching subscription, and each copy would be handled again.
 """
 
 from __future__ import annotations
@@ -12,15 +17,19 @@ import logging
 import ssl
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import aiomqtt
+import paho.mqtt.client as mqtt
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
 
 from lorafox.bus.topics import matches
 from lorafox.errors import BusUnavailable, ConfigError
 from lorafox.ports.bus import Audience, Bus, MessageHandler, PublishProperties
 
-__all__ = ["BrokerAddress", "ExternalBus"]
+__all__ = ["BrokerAddress", "ExternalBus", "broker_filters"]
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +83,57 @@ def tls_context(
     return context
 
 
+class _Client(aiomqtt.Client):
+    """aiomqtt's client, keeping the CONNACK's session-present flag."""
+
+    session_present = False
+
+    def _on_connect(
+        self,
+        client: mqtt.Client,
+        userdata: Any,
+        flags: mqtt.ConnectFlags,
+        reason_code: ReasonCode,
+        properties: Properties | None = None,
+    ) -> None:
+        self.session_present = bool(flags.session_present)
+        super()._on_connect(client, userdata, flags, reason_code, properties)
+
+    def abandon(self, reason: str) -> None:
+        """Give up a connection that no longer carries anything (a PUBACK overdue): its socket
+        is closed and the message iteration ends with ``MqttError``, so the bus connects anew."""
+        sock = self._client.socket()
+        if sock is not None:
+            fileno = sock.fileno()
+            if fileno >= 0:
+                self._loop.remove_reader(fileno)
+                self._loop.remove_writer(fileno)
+            sock.close()
+        if not self._disconnected.done():
+            self._disconnected.set_exception(aiomqtt.MqttError(reason))
+
+
+def _covers(wide: str, narrow: str) -> bool:
+    """Whether every topic ``narrow`` matches is matched by ``wide`` too."""
+    wide_levels, narrow_levels = wide.split("/"), narrow.split("/")
+    if narrow.startswith("$") and wide[:1] in ("+", "#"):
+        return False  # wildcards at the first level match no $ topic
+    for i, level in enumerate(wide_levels):
+        if level == "#":
+            return True
+        if i >= len(narrow_levels) or narrow_levels[i] == "#":
+            return False
+        if level != "+" and (level != narrow_levels[i] or narrow_levels[i] == "+"):
+            return False
+    return len(wide_levels) == len(narrow_levels)
+
+
+def broker_filters(topic_filters: list[str]) -> list[str]:
+    """The filters to subscribe to on the broker: each once, none another covers."""
+    unique = list(dict.fromkeys(topic_filters))
+    return [f for f in unique if not any(g != f and _covers(g, f) for g in unique)]
+
+
 class ExternalBus:
     """Implements ``Bus`` as a client of an external broker."""
 
@@ -92,7 +152,7 @@ class ExternalBus:
         )
         self._max_backoff = max_backoff
         self._subscriptions: list[tuple[str, MessageHandler]] = []
-        self._client: aiomqtt.Client | None = None
+        self._client: _Client | None = None
         self._connected = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._handlers: set[asyncio.Task[None]] = set()
@@ -127,6 +187,9 @@ class ExternalBus:
         try:
             await client.publish(topic, payload, qos=qos, retain=retain, timeout=10)
         except aiomqtt.MqttError as exc:
+            if client is self._client:
+                log.warning("giving up the connection to %r: %s", self._address, exc)
+                client.abandon(f"publish failed: {exc}")
             raise BusUnavailable(f"publish to {self._address!r} failed: {exc}") from exc
 
     async def __aenter__(self) -> Bus:
@@ -159,8 +222,8 @@ class ExternalBus:
         if not task.cancelled() and task.exception() is not None:
             log.error("MQTT message handler failed", exc_info=task.exception())
 
-    def _client_for(self, *, clean_session: bool) -> aiomqtt.Client:
-        return aiomqtt.Client(
+    def _client_for(self, *, clean_session: bool) -> _Client:
+        return _Client(
             self._address.host,
             self._address.port,
             username=self._address.username,
@@ -169,6 +232,9 @@ class ExternalBus:
             tls_context=self._tls,
             clean_session=clean_session,
             timeout=10,
+            # a broker that went away without closing the connection (or a close the event
+            # loop missed) is noticed by the unanswered PINGREQ within 2 x 15 s
+            keepalive=15,
             max_queued_outgoing_messages=100_000,
         )
 
@@ -184,8 +250,12 @@ class ExternalBus:
                     async with self._client_for(clean_session=True):
                         wiped = True
                 async with self._client_for(clean_session=False) as client:
-                    for topic_filter, _ in self._subscriptions:
-                        await client.subscribe(topic_filter, qos=1)
+                    # a session the broker kept has the subscriptions: subscribing again
+                    # makes some brokers (NATS) deliver what is unacknowledged once more
+                    if not client.session_present:
+                        filters = broker_filters([f for f, _ in self._subscriptions])
+                        if filters:
+                            await client.subscribe([(f, 1) for f in filters])
                     self._client = client
                     self._connected.set()
                     backoff = 1.0

@@ -38,6 +38,18 @@ _T = TypeVar("_T")
 
 _MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
+#: what a database that is away raises: SQLAlchemy's errors, and the socket's own when asyncpg
+#: cannot even connect (a refused connection is not wrapped)
+_UNAVAILABLE: tuple[type[Exception], ...] = (SQLAlchemyError, sqlite3.Error, OSError)
+
+
+def _store_error(doing: str, exc: Exception) -> StoreError:
+    """Log ``exc`` and return the ``StoreError`` a caller gets (answered 503)."""
+    log.error("database %s failed: %s", doing, exc)
+    if "database or disk is full" in str(exc):  # SQLITE_FULL, through SQLAlchemy or not
+        return StoreError("the disk holding the database is full")
+    return StoreError("the database is unavailable")
+
 
 def migrate(connection: Connection) -> None:
     """Bring the schema to the newest revision (Alembic), on an open connection."""
@@ -122,9 +134,8 @@ class Database:
         try:
             async with self.engine.connect() as conn:
                 yield conn
-        except SQLAlchemyError as exc:
-            log.error("database read failed: %s", exc)
-            raise StoreError("the database is unavailable") from exc
+        except _UNAVAILABLE as exc:
+            raise _store_error("read", exc) from exc
 
     @contextlib.asynccontextmanager
     async def writing(self) -> AsyncIterator[AsyncConnection]:
@@ -132,9 +143,8 @@ class Database:
         try:
             async with lock, self.engine.begin() as conn:
                 yield conn
-        except SQLAlchemyError as exc:
-            log.error("database write failed: %s", exc)
-            raise StoreError("the database is unavailable") from exc
+        except _UNAVAILABLE as exc:
+            raise _store_error("write", exc) from exc
 
     async def fast_write(self, work: Callable[[sqlite3.Cursor], _T]) -> _T:
         """Run ``work`` in a transaction of the raw writer (there must be one)."""
@@ -144,8 +154,7 @@ class Database:
             async with self._write_lock or contextlib.nullcontext():
                 return await writer.transaction(work)
         except sqlite3.Error as exc:
-            log.error("database write failed: %s", exc)
-            raise StoreError("the database is unavailable") from exc
+            raise _store_error("write", exc) from exc
 
     def fast_read(self, read: Callable[[sqlite3.Connection], _T]) -> _T | None:
         """``read`` on the raw read-only connection; None where there is no fast path."""
