@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from lorafox.domain.records import record
+
 __all__ = [
     "EUI_DIGITS",
     "LORA_NETWORK",
@@ -54,7 +56,7 @@ class LoraIntegration:
     config: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass(slots=True, frozen=True)
+@record
 class LoraGateway:
     """A gateway that heard an uplink."""
 

@@ -6,10 +6,12 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from lorafox.domain.records import record
+
 __all__ = ["Downlink", "DownlinkState", "StoredUplink", "Uplink"]
 
 
-@dataclass(slots=True, frozen=True)
+@record
 class Uplink:
     """One message a device sent, as a callback reported it (normalised).
 
@@ -38,7 +40,7 @@ class Uplink:
     """Why the payload could not be decoded (the message is stored all the same)."""
 
 
-@dataclass(slots=True, frozen=True)
+@record
 class StoredUplink:
     """An uplink once it is in the store: its id and the time lorafox received it (epoch ms),
     and what the DATA_ADVANCED callback added (its variables by their Sigfox names)."""

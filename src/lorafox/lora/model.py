@@ -12,7 +12,6 @@ import base64
 import binascii
 import math
 import re
-from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -25,6 +24,7 @@ from lorafox.domain import (
     StoredUplink,
     Uplink,
 )
+from lorafox.domain.records import record
 from lorafox.errors import InvalidInput
 
 __all__ = [
@@ -145,7 +145,7 @@ def as_float(value: Any, field: str) -> float | None:
     return number
 
 
-@dataclass(slots=True, frozen=True)
+@record
 class LoraUplink:
     """One LoRa frame as a network server reported it (already checked).
 

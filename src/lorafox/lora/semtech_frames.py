@@ -11,12 +11,12 @@ downlink. Field names follow Semtech's inter-server interface: ``app`` (``moteeu
 from __future__ import annotations
 
 import base64
-from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 
 from lorafox.domain import LoraGateway
+from lorafox.domain.records import record
 from lorafox.errors import InvalidInput
 from lorafox.lora.model import (
     MAX_GATEWAYS,
@@ -88,7 +88,7 @@ class NulFramer:
         return frames
 
 
-@dataclass(slots=True, frozen=True)
+@record
 class SemtechMessage:
     """What one frame asks for: an uplink, an ack to send, events to record, feedback on a
     downlink (``msgsent``/``ackrx`` with its token)."""
@@ -102,7 +102,7 @@ class SemtechMessage:
     acked: str | None = None
     """The EUI of a device that acknowledged its confirmed downlink (``mote.ackrx``)."""
     feedback_device: str | None = None
-    ignored: tuple[str, ...] = field(default_factory=tuple)
+    ignored: tuple[str, ...] = ()
 
     @property
     def plain_uplink(self) -> bool:

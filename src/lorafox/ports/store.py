@@ -26,6 +26,7 @@ from lorafox.domain import (
     Uplink,
     User,
 )
+from lorafox.domain.records import record
 from lorafox.ports.callbacks import CallbackStore
 from lorafox.ports.locations import LocationStore
 from lorafox.ports.statistics import StatisticsStore
@@ -59,7 +60,7 @@ class Credential:
     secret: str
 
 
-@dataclass(slots=True, frozen=True)
+@record
 class Ingested:
     """What storing one uplink gave: the stored message (None for a duplicate of a stored one)
     and, when the uplink asked for it, the downlink that answers it."""

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Sequence
+from typing import TypeAlias
 
 from lorafox.domain import Device, StoredUplink, Uplink
 from lorafox.errors import StoreError
@@ -28,7 +29,27 @@ StoredSink = Callable[[Sequence[StoredUplink]], None]
 ProvisionedSink = Callable[[Device], None]
 """Told of each device a committed transaction provisioned, before the ``StoredSink``s."""
 
-_Pending = tuple[Uplink, DownlinkAsk, "Device | None", "asyncio.Future[Ingested]"]
+
+class _Group:
+    """The uplinks of one ``submit_many``: their results, and one future for all of them (a
+    future per uplink, awaited together, costs more than storing it)."""
+
+    __slots__ = ("done", "remaining", "results")
+
+    def __init__(self, size: int, done: asyncio.Future[None]) -> None:
+        self.results: list[Ingested | StoreError | None] = [None] * size
+        self.remaining = size
+        self.done = done
+
+    def settle(self, index: int, result: Ingested | StoreError) -> None:
+        self.results[index] = result
+        self.remaining -= 1
+        if not self.remaining and not self.done.done():
+            self.done.set_result(None)
+
+
+_Waiter: TypeAlias = "asyncio.Future[Ingested] | tuple[_Group, int]"
+_Pending = tuple[Uplink, DownlinkAsk, "Device | None", _Waiter]
 
 
 class UplinkPipeline:
@@ -73,23 +94,16 @@ class UplinkPipeline:
         the ``StoreError`` that kept it from being stored. Asks for no downlink."""
         if self._closing:
             raise StoreError("lorafox is shutting down")
-        loop = asyncio.get_running_loop()
-        futures: list[asyncio.Future[Ingested]] = []
-        for uplink, provision in entries:
-            future: asyncio.Future[Ingested] = loop.create_future()
-            self._pending.append((uplink, False, provision, future))
-            futures.append(future)
+        if not entries:
+            return []
+        group = _Group(len(entries), asyncio.get_running_loop().create_future())
+        self._pending.extend(
+            (uplink, False, provision, (group, index))
+            for index, (uplink, provision) in enumerate(entries)
+        )
         self._wakeup.set()
-        if futures:
-            await asyncio.wait(futures)
-        results: list[Ingested | StoreError] = []
-        for future in futures:
-            exc = future.exception()
-            if exc is None:
-                results.append(future.result())
-            else:
-                results.append(exc if isinstance(exc, StoreError) else StoreError(str(exc)))
-        return results
+        await group.done
+        return [r for r in group.results if r is not None]
 
     async def run(self) -> None:
         """Commit batches until ``close`` is called and everything submitted is stored."""
@@ -111,22 +125,20 @@ class UplinkPipeline:
                 [(uplink, wants) for uplink, wants, _, _ in batch], list(provision.values())
             )
         except StoreError as exc:
-            for *_, future in batch:
-                if not future.done():
-                    future.set_exception(exc)
+            _fail(batch, exc)
             return
         except Exception as exc:
             log.exception("storing %d uplinks failed", len(batch))
-            for *_, future in batch:
-                if not future.done():
-                    future.set_exception(StoreError(f"storing failed: {exc}"))
+            _fail(batch, StoreError(f"storing failed: {exc}"))
             return
         for device in provision.values():
             for announce in self._provisioned:
                 announce(device)
-        for (*_, future), result in zip(batch, results, strict=True):
-            if not future.done():
-                future.set_result(result)
+        for (*_, waiter), result in zip(batch, results, strict=True):
+            if isinstance(waiter, tuple):
+                waiter[0].settle(waiter[1], result)
+            elif not waiter.done():
+                waiter.set_result(result)
         new = [r.stored for r in results if r.stored is not None]
         if new:
             for sink in self._sinks:
@@ -136,3 +148,11 @@ class UplinkPipeline:
         """Refuse new uplinks; ``run`` returns once the queued ones are stored."""
         self._closing = True
         self._wakeup.set()
+
+
+def _fail(batch: list[_Pending], exc: StoreError) -> None:
+    for *_, waiter in batch:
+        if isinstance(waiter, tuple):
+            waiter[0].settle(waiter[1], exc)
+        elif not waiter.done():
+            waiter.set_exception(exc)
