@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 
 import pytest
@@ -104,6 +105,28 @@ async def test_listing_newest_first_with_since_and_before(store: SqlStore) -> No
     assert await store.messages.last_message_id() >= 11
     after = await store.messages.messages_after(newest[0].id - 1, limit=10)
     assert [s.id for s in after] == sorted(s.id for s in after)
+
+
+async def test_listing_newest_first_across_years_of_history(store: SqlStore) -> None:
+    """Pages across months and years (PostgreSQL reads them in steps, newest month first):
+    nothing skipped or repeated at a step's edge, ``since`` and ``before`` kept."""
+    day = 86_400_000
+    now = int(time.time() * 1000)
+    ages = [-2, 0, 1, 30, 31, 32, 100, 185, 187, 400, 800]  # days ago (-2: dated ahead)
+    await add(store, [uplink(seq=n, time=now - age * day) for n, age in enumerate(ages)])
+    every = await store.messages.list_messages("1A2B", limit=100)
+    assert [s.uplink.seq_number for s in every] == list(range(len(ages)))
+    for limit in (1, 3, 5, 8, 10):
+        page = await store.messages.list_messages("1A2B", limit=limit)
+        assert [s.uplink.seq_number for s in page] == list(range(limit))
+    older = await store.messages.list_messages("1A2B", limit=4, before=now - 31 * day)
+    assert [s.uplink.seq_number for s in older] == [5, 6, 7, 8]
+    recent = await store.messages.list_messages("1A2B", limit=100, since=now - 186 * day)
+    assert [s.uplink.seq_number for s in recent] == [0, 1, 2, 3, 4, 5, 6, 7]
+    middle = await store.messages.list_messages(
+        "1A2B", limit=100, since=now - 500 * day, before=now - 100 * day
+    )
+    assert [s.uplink.seq_number for s in middle] == [7, 8, 9]
 
 
 async def test_cursor(store: SqlStore) -> None:

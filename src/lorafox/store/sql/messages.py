@@ -27,6 +27,11 @@ from lorafox.store.sql.tables import cursors, device_types, devices, messages
 __all__ = ["FastMessageRepository", "MessageRepository", "stored_uplink"]
 
 _KEY = (messages.c.device, messages.c.time, messages.c.seq_number)
+_DAY_MS = 86_400_000
+_STEPS = (31 * _DAY_MS, 186 * _DAY_MS)
+"""How far back the first steps of a newest-first listing reach on PostgreSQL."""
+_STEP_FUTURE_MS = _DAY_MS
+"""Messages dated up to this far ahead of now are in the first step (clocks differ)."""
 
 
 def _uplink_row(uplink: Uplink, received_at: int) -> dict[str, Any]:
@@ -119,14 +124,45 @@ class MessageRepository(Repository):
     async def _newest_first(
         self, query: Select[Any], limit: int, since: int | None, before: int | None
     ) -> list[StoredUplink]:
-        """Up to ``limit`` messages of ``query`` with ``since <= time < before``, newest first."""
-        if since is not None:
-            query = query.where(messages.c.time >= since)
+        """Up to ``limit`` messages of ``query`` with ``since <= time < before``, newest first.
+
+        On PostgreSQL, whose ``messages`` is partitioned by month, a range reaching further back
+        than ``_STEPS[0]`` is read in steps: the newest month, then the five before it, then the
+        rest, each step only while the page is not full. A page of a busy device then touches
+        its newest partitions only, where one unbounded query would descend the index of every
+        partition (measured by bench/partitions.py)."""
         if before is not None:
             query = query.where(messages.c.time < before)
-        query = query.order_by(messages.c.time.desc(), messages.c.seq_number.desc()).limit(limit)
+        ordered = (messages.c.time.desc(), messages.c.seq_number.desc())
+        found: list[StoredUplink] = []
         async with self._db.reading() as conn:
-            return [stored_uplink(row) for row in await conn.execute(query)]
+            for low, high in self._steps(since, before):
+                step = query
+                if low is not None:
+                    step = step.where(messages.c.time >= low)
+                if high is not None:
+                    step = step.where(messages.c.time < high)
+                rows = await conn.execute(step.order_by(*ordered).limit(limit - len(found)))
+                found.extend(stored_uplink(row) for row in rows)
+                if len(found) >= limit:
+                    break
+        return found
+
+    def _steps(self, since: int | None, before: int | None) -> list[tuple[int | None, int | None]]:
+        """The time ranges ``[low, high)`` to read in turn, newest first (``None``: open)."""
+        if not self._db.postgres:
+            return [(since, None)]
+        anchor = before if before is not None else now_ms() + _STEP_FUTURE_MS
+        steps: list[tuple[int | None, int | None]] = []
+        high: int | None = None
+        for span in _STEPS:
+            low = anchor - span
+            if since is not None and since >= low:
+                break
+            steps.append((low, high))
+            high = low
+        steps.append((since, high))
+        return steps
 
     async def count_messages(self, device: str, since: Sequence[int]) -> list[int]:
         if not since:
