@@ -1,5 +1,7 @@
 """What instances sharing one database need from it and from each other: the queue of stored
-messages still to publish (``PublishQueue``) and the news of a changed cache (``Changes``)."""
+messages still to publish (``PublishQueue``), the queue of stored messages whose callbacks'
+first attempts are not yet owed (``CallbackQueue``) and the news of a changed cache
+(``Changes``)."""
 
 from __future__ import annotations
 
@@ -8,9 +10,9 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from lorafox.domain import StoredUplink
+from lorafox.domain import Delivery, StoredUplink
 
-__all__ = ["Changes", "Claimed", "PublishQueue", "Reload"]
+__all__ = ["CallbackQueue", "Changes", "Claimed", "Owing", "PublishQueue", "Reload"]
 
 
 @dataclass(slots=True)
@@ -28,6 +30,26 @@ class PublishQueue(Protocol):
     def claim(self, limit: int) -> AbstractAsyncContextManager[Claimed]:
         """Up to ``limit`` queued messages no other publisher holds, held until the block ends
         (a publisher that dies lets them go)."""
+        ...
+
+
+@dataclass(slots=True)
+class Owing:
+    """Queued messages held by one instance, in id order, each with its device's type as the
+    database has it (None: not a registered device); the ``deliveries`` added are stored as
+    rows of the outbox when the claim ends, and every message held leaves the queue with
+    them, in one transaction."""
+
+    messages: list[tuple[StoredUplink, str | None]]
+    deliveries: list[Delivery] = field(default_factory=list)
+
+
+class CallbackQueue(Protocol):
+    """Stored messages whose callbacks' first attempts are not yet rows of the outbox."""
+
+    def claim(self, limit: int) -> AbstractAsyncContextManager[Owing]:
+        """Up to ``limit`` queued messages no other instance holds, held until the block ends
+        (an instance that dies, or a block that raises, lets them go)."""
         ...
 
 
