@@ -83,6 +83,7 @@ class OutgoingCallbacks:
         await sender.start()
         shared = None
         if queue is not None:
+            sender.forgets_delivered = True
             shared = SharedLanes(queue, store, directory, clock, sender.wake)
             await shared.start()
 
