@@ -192,6 +192,7 @@ class CallbackSender:
             due = await self._store.due(self._clock(), free * 4, skip=self._in_flight)
             if len(due) == free * 4:
                 self._rows_changed = True  # more may be due
+            await self._know({d.callback_id for d, _ in due})
         started = 0
         batches: dict[str, list[tuple[Delivery, StoredUplink]]] = {}
         for delivery, message in due:
@@ -225,6 +226,16 @@ class CallbackSender:
         if started < free and self._lanes is not None:
             started += await self._start_first(free - started)
         return started
+
+    async def _know(self, callback_ids: set[str]) -> None:
+        """Read the callbacks of due rows that the directory does not know: one saved on
+        another instance a moment ago may owe rows before this one heard of it (a disabled or
+        deleted one's rows are then given up)."""
+        for callback_id in callback_ids:
+            if self._directory.by_id(callback_id) is None:
+                found = await self._store.get_callback(callback_id)
+                if found is not None and found.enabled:
+                    await self._directory.refresh(found.device_type_id)
 
     async def _start_first(self, free: int) -> int:
         """Start the lanes' first attempts, a request per lane in turn while there is room."""

@@ -84,8 +84,7 @@ class OutgoingCallbacks:
         shared = None
         if queue is not None:
             sender.forgets_delivered = True
-            shared = SharedLanes(queue, store, directory, clock, sender.wake)
-            await shared.start()
+            shared = SharedLanes(queue, clock, sender.wake)
 
         async def changed(device_type_id: str) -> None:
             await directory.refresh(device_type_id)

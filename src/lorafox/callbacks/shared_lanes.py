@@ -7,7 +7,8 @@ instances' transactions commit in their own order, so a message with a smaller i
 visible after a reader has passed it. Here a trigger queues the id of every stored message in
 the transaction that stores it (``callback_queue``, while a DATA callback is enabled); any
 instance claims the oldest queued messages no other holds, and in one transaction writes the
-rows its callbacks owe and deletes them from the queue. The outbox's rows are delivered by the
+rows their callbacks owe (chosen in SQL as ``lanes.fires`` chooses, on the callbacks as the
+database has them then) and deletes them from the queue. The outbox's rows are delivered by the
 leader only (``CallbackSender.leads``), each marked delivered once its destination answered
 2xx. So a message's first attempts are made by one instance; an instance killed while claiming
 rolls its claim back (another claims it again), a leader killed while delivering leaves the
@@ -23,15 +24,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import logging
 from collections.abc import Callable, Sequence
 
-from lorafox.callbacks.directory import CallbackDirectory
-from lorafox.callbacks.lanes import BATCH_EVERY_MS, fires
-from lorafox.domain import CallbackChannel, Delivery, StoredUplink
+from lorafox.callbacks.lanes import BATCH_EVERY_MS
+from lorafox.domain import StoredUplink
 from lorafox.errors import LorafoxError
-from lorafox.ports.callbacks import CallbackStore
 from lorafox.ports.cluster import CallbackQueue, Changes
 
 __all__ = ["OWED", "SharedLanes"]
@@ -50,8 +48,6 @@ class SharedLanes:
     def __init__(
         self,
         queue: CallbackQueue,
-        store: CallbackStore,
-        directory: CallbackDirectory,
         clock: Callable[[], int],
         wake: Callable[[], None],
         *,
@@ -59,21 +55,13 @@ class SharedLanes:
         poll_interval: float = 0.5,
     ) -> None:
         self._queue = queue
-        self._store = store
-        self._directory = directory
         self._clock = clock
         self._wake = wake
         self._batch = batch
         self._poll_interval = poll_interval
-        self._cursors: dict[str, int] = {}
         self._changes: Changes | None = None
         self._wakeup = asyncio.Event()
         self._closing = False
-
-    async def start(self) -> None:
-        """Read the cursors of the lanes a single instance kept: a callback owes nothing for
-        the messages up to its cursor (delivered before the database was shared)."""
-        self._cursors = await self._store.lane_cursors()
 
     def tell(self, changes: Changes) -> None:
         """Tell the other instances of the rows written; wake the sender when they do."""
@@ -89,35 +77,14 @@ class SharedLanes:
         if stored:
             self._wakeup.set()
 
-    def owed(self, stored: StoredUplink, device_type_id: str | None, now: int) -> list[Delivery]:
-        """The first attempts the enabled callbacks of ``device_type_id`` owe ``stored``, due
-        now (a BATCH_URL callback's after ``BATCH_EVERY_MS``, for others to join them)."""
-        owed = []
-        for callback in self._directory.of_type(device_type_id):
-            if not fires(callback, stored) or stored.id <= self._cursors.get(callback.id, 0):
-                continue
-            delivery = Delivery.owed(
-                callback, stored.uplink.device, stored.uplink.time, now, message_id=stored.id
-            )
-            if callback.channel is CallbackChannel.BATCH_URL:
-                delivery = dataclasses.replace(delivery, next_attempt_at=now + BATCH_EVERY_MS)
-            owed.append(delivery)
-        return owed
-
     async def owe_some(self) -> int:
         """Claim queued messages and owe their deliveries; how many messages were claimed."""
-        async with self._queue.claim(self._batch) as claimed:
-            now = self._clock()
-            claimed.deliveries = [
-                delivery
-                for stored, device_type_id in claimed.messages
-                for delivery in self.owed(stored, device_type_id, now)
-            ]
-        if claimed.deliveries:
+        owed = await self._queue.owe(self._batch, self._clock(), BATCH_EVERY_MS)
+        if owed.deliveries:
             self._wake()
             if self._changes is not None:
                 self._changes.changed(OWED)
-        return len(claimed.messages)
+        return owed.messages
 
     async def run(self) -> None:
         """Owe the queued messages until ``close``."""

@@ -8,11 +8,11 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
-from lorafox.domain import Delivery, StoredUplink
+from lorafox.domain import StoredUplink
 
-__all__ = ["CallbackQueue", "Changes", "Claimed", "Owing", "PublishQueue", "Reload"]
+__all__ = ["CallbackQueue", "Changes", "Claimed", "Owed", "PublishQueue", "Reload"]
 
 
 @dataclass(slots=True)
@@ -33,23 +33,22 @@ class PublishQueue(Protocol):
         ...
 
 
-@dataclass(slots=True)
-class Owing:
-    """Queued messages held by one instance, in id order, each with its device's type as the
-    database has it (None: not a registered device); the ``deliveries`` added are stored as
-    rows of the outbox when the claim ends, and every message held leaves the queue with
-    them, in one transaction."""
+class Owed(NamedTuple):
+    """What one claim of the callbacks' queue did."""
 
-    messages: list[tuple[StoredUplink, str | None]]
-    deliveries: list[Delivery] = field(default_factory=list)
+    messages: int
+    """Queued messages claimed (and taken off the queue)."""
+    deliveries: int
+    """Rows of the outbox written for them."""
 
 
 class CallbackQueue(Protocol):
     """Stored messages whose callbacks' first attempts are not yet rows of the outbox."""
 
-    def claim(self, limit: int) -> AbstractAsyncContextManager[Owing]:
-        """Up to ``limit`` queued messages no other instance holds, held until the block ends
-        (an instance that dies, or a block that raises, lets them go)."""
+    async def owe(self, limit: int, now: int, batch_delay: int) -> Owed:
+        """Claim up to ``limit`` queued messages no other instance holds and, in the same
+        transaction, write the deliveries their callbacks owe (due at ``now``, a BATCH_URL
+        callback's ``batch_delay`` ms later) and take them off the queue."""
         ...
 
 
