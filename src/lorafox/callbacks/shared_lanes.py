@@ -9,8 +9,8 @@ the transaction that stores it (``callback_queue``, while a DATA callback is ena
 instance claims the oldest queued messages no other holds, and in one transaction writes the
 rows their callbacks owe (chosen in SQL as ``lanes.fires`` chooses, on the callbacks as the
 database has them then) and deletes them from the queue. The outbox's rows are delivered by the
-leader only (``CallbackSender.leads``), each marked delivered once its destination answered
-2xx. So a message's first attempts are made by one instance; an instance killed while claiming
+leader only (``CallbackSender.leads``), each deleted once its destination answered 2xx
+(``forgets_delivered``: nothing can owe its message again). So a message's first attempts are made by one instance; an instance killed while claiming
 rolls its claim back (another claims it again), a leader killed while delivering leaves the
 rows in flight pending (the next leader makes them again): nothing acknowledged is lost and
 only what was in flight at the kill may repeat.
