@@ -10,10 +10,11 @@ instance claims the oldest queued messages no other holds, and in one transactio
 rows their callbacks owe (chosen in SQL as ``lanes.fires`` chooses, on the callbacks as the
 database has them then) and deletes them from the queue. The outbox's rows are delivered by the
 leader only (``CallbackSender.leads``), each deleted once its destination answered 2xx
-(``forgets_delivered``: nothing can owe its message again). So a message's first attempts are made by one instance; an instance killed while claiming
-rolls its claim back (another claims it again), a leader killed while delivering leaves the
-rows in flight pending (the next leader makes them again): nothing acknowledged is lost and
-only what was in flight at the kill may repeat.
+(``forgets_delivered``: nothing can owe its message again). So a message's first attempts are
+made by one instance; an instance killed while claiming rolls its claim back (another claims it
+again), a leader killed while delivering leaves the rows in flight pending (the next leader
+makes them again): nothing acknowledged is lost and only what was in flight at the kill may
+repeat.
 
 Every instance owes the messages it stores at once (woken by its pipeline), the others' within
 ``poll_interval``; a claim that wrote rows tells the other instances (``Changes``, topic
