@@ -7,9 +7,11 @@ on the device type the load's devices are provisioned into, all three to an HTTP
 answers every request after 1 s. It prints both rates, their ratio (the goal: ≥ 0.8), and how
 many deliveries the receiver got and how many were still waiting when the load ended.
 ``--rounds N`` alternates N such pairs (the machine's other load drifts between runs) and
-prints each pair's ratio and their median.
+prints each pair's ratio and their median. ``--postgres URL`` runs lorafox on a fresh database
+of that PostgreSQL server for each run (dropped afterwards) instead of SQLite.
 
     .venv/bin/python bench/callbacks.py [--duration 10] [--connections 64] [--rounds 1]
+                                        [--postgres postgresql://postgres@127.0.0.1:5432/test]
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -120,8 +123,49 @@ def _waiting(data_dir: Path) -> int:
         db.close()
 
 
+def _postgres(admin_url: str, statement: str) -> None:
+    async def execute() -> None:
+        conn = await asyncpg.connect(admin_url)
+        try:
+            await conn.execute(statement)
+        finally:
+            await conn.close()
+
+    asyncio.run(execute())
+
+
+def _waiting_postgres(url: str) -> int:
+    """Deliveries owed on PostgreSQL: the outbox's pending rows, the messages still queued for
+    the callbacks (one per message: a lower bound), and each callback's messages after its
+    cursor."""
+
+    async def count() -> int:
+        conn = await asyncpg.connect(url)
+        try:
+            pending = await conn.fetchval(
+                "SELECT count(*) FROM callback_deliveries WHERE state = 'pending'"
+            )
+            queued = 0
+            if await conn.fetchval("SELECT to_regclass('callback_queue') IS NOT NULL"):
+                queued = await conn.fetchval("SELECT count(*) FROM callback_queue")
+            behind = await conn.fetchval(
+                "SELECT coalesce(sum((SELECT count(*) FROM messages WHERE id > c.value)), 0)"
+                " FROM cursors c WHERE c.name LIKE 'callback:%'"
+            )
+        finally:
+            await conn.close()
+        return int(pending) + int(queued) + int(behind)
+
+    return asyncio.run(count())
+
+
 def run(
-    workdir: Path, load: WrkLoad, callbacks: int, receiver_port: int, round_: int = 0
+    workdir: Path,
+    load: WrkLoad,
+    callbacks: int,
+    receiver_port: int,
+    round_: int = 0,
+    postgres: str | None = None,
 ) -> tuple[float, float | None, int]:
     """The uplink rate with ``callbacks`` callbacks, lorafox's CPU time per uplink (µs), and
     the deliveries left waiting."""
@@ -135,6 +179,11 @@ def run(
     )  # fmt: skip
     env["LORAFOX_CALLBACKS__ALLOWED_NETWORKS"] = "127.0.0.0/8"
     env["LORAFOX_CALLBACKS__PER_DESTINATION"] = "64"
+    database = None
+    if postgres is not None:
+        name = f"lorafox_callbacks_bench_{secrets.token_hex(4)}"
+        _postgres(postgres, f'CREATE DATABASE "{name}"')
+        database = env["LORAFOX_DATABASE_URL"] = postgres.rsplit("/", 1)[0] + f"/{name}"
     server = Server("lorafox", argv, env, workdir / f"lorafox-{round_}-{callbacks}.log")
     try:
         server.wait_ready(http_port, "/healthz", 60.0, lambda status: status == 200)
@@ -143,9 +192,13 @@ def run(
         result = load.run(
             http_port, basic_auth(SIGFOX_USERNAME, password), int(time.time()), server
         )
-        waiting = _waiting(data_dir) if callbacks else 0
+        waiting = 0
+        if callbacks:
+            waiting = _waiting(data_dir) if database is None else _waiting_postgres(database)
     finally:
         server.stop()
+        if database is not None:
+            _postgres(postgres or "", f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     cpu = None
     if result.server_cpu_s is not None and result.ok:
         cpu = result.server_cpu_s / result.ok * 1e6
@@ -163,6 +216,9 @@ def main() -> int:
     parser.add_argument(
         "--rounds", type=int, default=1, help="pairs of runs, alternating (1; the median ratio)"
     )
+    parser.add_argument(
+        "--postgres", metavar="URL", help="a PostgreSQL server: a fresh database per run"
+    )
     args = parser.parse_args()
     wrk = shutil.which("wrk")
     if wrk is None:
@@ -177,13 +233,18 @@ def main() -> int:
     try:
         with tempfile.TemporaryDirectory(prefix="lorafox-callbacks-") as tmp:
             for round_ in range(args.rounds):
-                without = run(Path(tmp), load, 0, receiver_port, round_)
-                pairs.append((without, run(Path(tmp), load, CALLBACKS, receiver_port, round_)))
+                without = run(Path(tmp), load, 0, receiver_port, round_, args.postgres)
+                with_ = run(Path(tmp), load, CALLBACKS, receiver_port, round_, args.postgres)
+                pairs.append((without, with_))
     finally:
         receiver.terminate()
         receiver.join()
     print("=" * 80)
-    print(f"lorafox callbacks benchmark: wrk 1 thread x {args.connections} x {args.duration} s")
+    where = "PostgreSQL" if args.postgres else "SQLite"
+    print(
+        f"lorafox callbacks benchmark ({where}): "
+        f"wrk 1 thread x {args.connections} x {args.duration} s"
+    )
     for round_, ((base, base_cpu, _), (rate, cpu, waiting)) in enumerate(pairs, 1):
         print(f"round {round_}:")
         print(f"  uplinks/s without callbacks:                  {base:>10,.0f}{_cpu(base_cpu)}")

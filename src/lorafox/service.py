@@ -480,8 +480,9 @@ class Service:
             now_ms,
             events.log.record_later,
             mailer,
+            None if isinstance(self._leadership, SingleInstance) else store.callback_queue,
         )
-        pipeline.add_sink(outgoing.sender.add)
+        pipeline.add_sink(outgoing.add)
         self._share(store, management, rules, outgoing, mailer)
         pipeline.add_sink(outgoing.mails.add)
         alerts, notifier = await self._alerts(store, identity, management, mailer)
@@ -670,10 +671,13 @@ class Service:
         mailer: Mailer,
     ) -> None:
         """Instances sharing the database: the caches tell each other of their changes; the
-        outboxes of callbacks and mail are run by the leader."""
+        outboxes of callbacks and mail are run by the leader (every instance owes the stored
+        messages' first attempts as rows of the callbacks' outbox)."""
         management.registry.follow(self._changes, store.devices)
         rules.tell(self._changes)
-        outgoing.directory.follow(self._changes, outgoing.lanes.changed)
+        outgoing.directory.follow(self._changes, outgoing.callbacks_changed)
+        if outgoing.shared is not None:
+            outgoing.shared.tell(self._changes)
         leadership = self._leadership
         outgoing.sender.leads = mailer.leads = lambda: leadership.is_leader
 

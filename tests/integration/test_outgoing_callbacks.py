@@ -41,6 +41,8 @@ class Receiver:
     requests: list[Received] = field(default_factory=list)
     gate: threading.Event = field(default_factory=threading.Event)
     server: ThreadingHTTPServer | None = None
+    arrived: int = 0
+    """Requests that came, answered or held by the gate."""
 
     @property
     def url(self) -> str:
@@ -53,6 +55,7 @@ class Receiver:
     _answers: list[int] = field(default_factory=list)
 
     def answer(self, request: BaseHTTPRequestHandler) -> int:
+        self.arrived += 1
         self.gate.wait(30)
         length = int(request.headers.get("content-length") or 0)
         content = request.rfile.read(length).decode() if length else ""
@@ -416,6 +419,7 @@ def test_a_restart_makes_again_the_attempts_cut_short_and_not_the_confirmed_ones
         receiver.gate.clear()  # the receiver holds the next requests unanswered
         for seq in (4, 5):
             fleet.uplink(seq)
+        wait_until(lambda: receiver.arrived == 5)  # stopped with their attempts in flight
         fleet.http.close()
     receiver.gate.set()  # the held requests are answered, to a lorafox that has stopped
     wait_until(lambda: len(receiver.requests) == 5)

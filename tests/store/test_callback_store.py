@@ -128,6 +128,19 @@ async def test_deliveries_move_with_the_cursor_and_through_their_states(store: S
     assert first.id not in [d.id for d in await _not_delivered(store, DeliveryQuery())]
 
 
+async def test_deliveries_forgotten_are_deleted_with_the_other_outcomes(store: SqlStore) -> None:
+    callback = await _callback(store)
+    one, two = await _messages(store, 2)
+    await store.callbacks.enqueue([_delivery(callback, one), _delivery(callback, two)], None)
+    first, second = await _due(store, now=100)
+    retry = AttemptOutcome(DeliveryState.PENDING, 1, 500, 503, "HTTP 503", None)
+    await store.callbacks.record_attempts([(second.id, retry)], forget=[first.id])
+    assert [(d.id, d.attempts) for d in await _due(store, now=600)] == [(second.id, 1)]
+    # the delivery of message one may be owed again (no row holds its place)
+    await store.callbacks.enqueue([_delivery(callback, one)], None)
+    assert sorted(d.message_id or 0 for d in await _due(store, now=600)) == [one, two]
+
+
 async def test_deleting_a_device_type_deletes_its_callbacks_and_deliveries(
     store: SqlStore,
 ) -> None:

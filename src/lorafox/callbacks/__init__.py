@@ -3,7 +3,8 @@ device type's callbacks name, as the Sigfox Back-End does.
 
 ``config`` (the callbacks of a device type), ``directory`` (the enabled ones, in memory),
 ``templates`` (Sigfox's variables), ``requests`` (a callback's request for a message),
-``lanes`` (stored uplinks → first attempts, a cursor per callback), ``sender`` (first
+``lanes`` (stored uplinks → first attempts, a cursor per callback), ``shared_lanes`` (instances
+sharing a database: stored uplinks → rows of the outbox, once), ``sender`` (first
 attempts and the outbox's deliveries → HTTP requests, retried), ``downlink_hook`` (the BIDIR
 callback that answers a device waiting for a downlink), ``destinations`` (which addresses
 requests may reach), ``failures`` (what was not delivered), ``duplicates`` (other stations'

@@ -139,6 +139,9 @@ class CallbackSender:
         self._closing = False
         # instances sharing a database: only the leader retries the outbox's rows
         self.leads: Callable[[], bool] = lambda: True
+        # the first attempts are rows of the outbox (``SharedLanes``): a message's row, once
+        # delivered, is deleted (its message left the queue when it was written)
+        self.forgets_delivered = False
 
     async def start(self) -> None:
         self._dead = {c.id for c in await self._store.all_callbacks() if c.dead}
@@ -189,6 +192,7 @@ class CallbackSender:
             due = await self._store.due(self._clock(), free * 4, skip=self._in_flight)
             if len(due) == free * 4:
                 self._rows_changed = True  # more may be due
+            await self._know({d.callback_id for d, _ in due})
         started = 0
         batches: dict[str, list[tuple[Delivery, StoredUplink]]] = {}
         for delivery, message in due:
@@ -222,6 +226,16 @@ class CallbackSender:
         if started < free and self._lanes is not None:
             started += await self._start_first(free - started)
         return started
+
+    async def _know(self, callback_ids: set[str]) -> None:
+        """Read the callbacks of due rows that the directory does not know: one saved on
+        another instance a moment ago may owe rows before this one heard of it (a disabled or
+        deleted one's rows are then given up)."""
+        for callback_id in callback_ids:
+            if self._directory.by_id(callback_id) is None:
+                found = await self._store.get_callback(callback_id)
+                if found is not None and found.enabled:
+                    await self._directory.refresh(found.device_type_id)
 
     async def _start_first(self, free: int) -> int:
         """Start the lanes' first attempts, a request per lane in turn while there is room."""
@@ -378,9 +392,20 @@ class CallbackSender:
             self._outcome_ready.clear()
             await self._flush_outcomes()
 
+    def _forgotten(self, delivery: Delivery, outcome: AttemptOutcome) -> bool:
+        """Whether a delivered row is deleted rather than marked (``forgets_delivered``)."""
+        return (
+            self.forgets_delivered
+            and outcome.state is DeliveryState.DELIVERED
+            and delivery.message_id is not None
+            and delivery.report_key is None
+        )
+
     async def _flush_outcomes(self) -> None:
         batch, self._outcomes = self._outcomes, []
-        updates = [(d.id, outcome) for d, outcome in batch if d.id]
+        forget = [d.id for d, outcome in batch if d.id and self._forgotten(d, outcome)]
+        gone = set(forget)
+        updates = [(d.id, outcome) for d, outcome in batch if d.id and d.id not in gone]
         lanes = {} if self._lanes is None else self._lanes.lanes
         for delivery, outcome in batch:
             if not delivery.id:
@@ -397,7 +422,7 @@ class CallbackSender:
             if lane.cursor != lane.saved:
                 moved[callback_id] = lane.cursor
         try:
-            await self._store.record_attempts(updates, rows, moved)
+            await self._store.record_attempts(updates, rows, moved, forget)
         except LorafoxError as exc:  # they stay pending and in flight: recorded later
             log.error("callbacks: cannot record %d deliveries: %s", len(batch), exc)
             self._outcomes[:0] = [(d, outcome) for d, outcome in batch if d.id]

@@ -102,10 +102,12 @@ class CallbackStore(Protocol):
         outcomes: Sequence[tuple[int, AttemptOutcome]],
         rows: Sequence[Delivery] = (),
         lanes: Mapping[str, int] | None = None,
+        forget: Collection[int] = (),
     ) -> None:
         """In one transaction: record the outcome of an attempt of each delivery (by id), store
         ``rows`` (first attempts that failed, or were delivered beyond their callback's cursor;
-        one already there is left out) and move the callbacks' cursors to ``lanes``."""
+        one already there is left out), move the callbacks' cursors to ``lanes`` and delete the
+        deliveries ``forget`` names (delivered, and needed no more)."""
 
     async def not_delivered(self, query: DeliveryQuery) -> list[WithMessage]: ...
 

@@ -1,16 +1,18 @@
 """What instances sharing one database need from it and from each other: the queue of stored
-messages still to publish (``PublishQueue``) and the news of a changed cache (``Changes``)."""
+messages still to publish (``PublishQueue``), the queue of stored messages whose callbacks'
+first attempts are not yet owed (``CallbackQueue``) and the news of a changed cache
+(``Changes``)."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from lorafox.domain import StoredUplink
 
-__all__ = ["Changes", "Claimed", "PublishQueue", "Reload"]
+__all__ = ["CallbackQueue", "Changes", "Claimed", "Owed", "PublishQueue", "Reload"]
 
 
 @dataclass(slots=True)
@@ -28,6 +30,25 @@ class PublishQueue(Protocol):
     def claim(self, limit: int) -> AbstractAsyncContextManager[Claimed]:
         """Up to ``limit`` queued messages no other publisher holds, held until the block ends
         (a publisher that dies lets them go)."""
+        ...
+
+
+class Owed(NamedTuple):
+    """What one claim of the callbacks' queue did."""
+
+    messages: int
+    """Queued messages claimed (and taken off the queue)."""
+    deliveries: int
+    """Rows of the outbox written for them."""
+
+
+class CallbackQueue(Protocol):
+    """Stored messages whose callbacks' first attempts are not yet rows of the outbox."""
+
+    async def owe(self, limit: int, now: int, batch_delay: int) -> Owed:
+        """Claim up to ``limit`` queued messages no other instance holds and, in the same
+        transaction, write the deliveries their callbacks owe (due at ``now``, a BATCH_URL
+        callback's ``batch_delay`` ms later) and take them off the queue."""
         ...
 
 

@@ -149,10 +149,14 @@ class CallbackRepository(Repository):
         outcomes: Sequence[tuple[int, AttemptOutcome]],
         rows: Sequence[Delivery] = (),
         lanes: Mapping[str, int] | None = None,
+        forget: Collection[int] = (),
     ) -> None:
-        if not outcomes and not rows and not lanes:
+        if not outcomes and not rows and not lanes and not forget:
             return
         async with self._db.writing() as conn:
+            if forget:
+                d = callback_deliveries.c
+                await conn.execute(delete(callback_deliveries).where(d.id.in_(list(forget))))
             if outcomes:
                 await conn.execute(*self._outcomes(outcomes))
             if rows:

@@ -9,6 +9,7 @@ table items have a fast path on raw sqlite3 connections (``sqlite_writer``); els
 from __future__ import annotations
 
 from lorafox.store.sql.alerts import AlertRepository
+from lorafox.store.sql.callback_queue import CallbackQueueRepository
 from lorafox.store.sql.callbacks import CallbackRepository
 from lorafox.store.sql.credentials import CredentialRepository
 from lorafox.store.sql.database import Database
@@ -54,6 +55,7 @@ class SqlStore:
         self.password_tokens = PasswordTokenRepository(database)
         self.retention = RetentionRepository(database)
         self.publish_queue = PublishQueueRepository(database)
+        self.callback_queue = CallbackQueueRepository(database)
 
     @classmethod
     async def open(cls, url: str, *, fast: bool = True) -> SqlStore:

@@ -24,6 +24,7 @@ __all__ = [
     "alerts",
     "api_users",
     "callback_deliveries",
+    "callback_queue",
     "callbacks",
     "credentials",
     "cursors",
@@ -136,6 +137,14 @@ publish_queue = Table(
     Column("message_id", BigInteger, primary_key=True, autoincrement=False),
 )
 """PostgreSQL: messages not yet published on the bus (revision 0020, filled by a trigger)."""
+
+callback_queue = Table(
+    "callback_queue",
+    metadata,
+    Column("message_id", BigInteger, primary_key=True, autoincrement=False),
+)
+"""PostgreSQL: messages whose callbacks' first attempts are not yet owed as rows of the outbox
+(revision 0021_callback_lanes_cluster, filled by a trigger while a callback is enabled)."""
 
 # -- SERVICE/ERROR callbacks and events (revision 0005) --------------------------------------
 
