@@ -91,6 +91,18 @@
       });
   }
 
+  /* A bulk delete asks first (the devices' messages stay, but the registrations go). */
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (form.id !== "bulk") { return; }
+    var action = form.querySelector("select[name=action]");
+    var ticked = form.querySelectorAll("input[name=ids]:checked").length;
+    if (action && action.value === "delete" &&
+        !window.confirm("Delete " + ticked + " device(s)? Their messages are kept.")) {
+      event.preventDefault();
+    }
+  });
+
   function setup(root) { setupColumns(root); drawCharts(root); drawMap(root); }
   document.addEventListener("DOMContentLoaded", function () { setup(document); });
   document.addEventListener("htmx:afterSwap", function () { setupColumns(document); });
