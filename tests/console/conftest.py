@@ -146,9 +146,11 @@ def _require_chromium() -> None:
     pytest.skip(message)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """Debian's Chromium, headless, for the whole session (never ``playwright install``)."""
+    """Debian's Chromium, headless, for one test module (never ``playwright install``).
+    Playwright's sync API holds the thread's event loop while it runs: the asyncio tests of
+    the modules after this one need it back."""
     _require_chromium()
     from playwright.sync_api import sync_playwright
 
