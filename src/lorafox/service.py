@@ -164,20 +164,19 @@ class _RuleHistory:
 
 @contextlib.asynccontextmanager
 async def _running(rules: TopicRules) -> AsyncIterator[None]:
-    """The rules engine's task while the service runs (and the reload of rules changed by
-    another instance); what is queued is handled at the end."""
+    """The rules engine's task while the service runs (with the reload of rules changed by
+    another instance, and the http requests' claims); what is queued is handled at the end."""
     engine = rules.engine
-    kept = await engine.runner.leftovers()  # before the engine keeps new ones
-    if kept:
-        log.info("resending %d http requests of topic rules left by the last run", len(kept))
-    leftovers = asyncio.create_task(engine.runner.resend(kept))
+    requests = engine.runner.requests
+    # the http requests left by a former run, a dead or a stopped instance, claimed and sent
+    kept = asyncio.create_task(requests.run() if requests is not None else asyncio.sleep(0))
     task = asyncio.create_task(engine.run())
     follow = asyncio.create_task(rules.follow(RULES_RELOAD_SECONDS))
     try:
         yield
     finally:
         follow.cancel()
-        leftovers.cancel()
+        kept.cancel()
         engine.close()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(task, 10)
@@ -704,6 +703,7 @@ class Service:
             http=httpx.AsyncClient(timeout=10, follow_redirects=False),
             outbox=store.rule_http,
             http_allowed=tuple(self.settings.rules.http_allowed_urls),
+            http_lease=self.settings.rules.http_lease_seconds,
         )
         engine = RulesEngine(runner, root_path=root_path, queue_size=self.settings.rules.queue_size)
         metrics.registry.register(engine)
