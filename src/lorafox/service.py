@@ -526,21 +526,7 @@ class Service:
             ),
         )
 
-        lora = LoraServices.create(
-            store.lora,
-            LoraIntegrations(store.lora, store.identity, identity.groups, management.types, box),
-            LoraIngest(uplinks, events.log.record_later, store.lora, store.lora, metrics.lora),
-            bus=bus,
-            scope=operable,
-            retry=self.settings.lora,
-            health=IntegrationHealth(
-                events.log.record_later, now_ms, down_after=s.lora.integration_down_seconds
-            ),
-        )
-        if bus is not None:
-            bus.subscribe(DOWNLINK_TOPIC, lora.downlinks.on_mqtt)
-        if feed is not None:
-            feed.also_on_https(DOWNLINK_TOPIC, lora.downlinks.on_mqtt)
+        lora = self._lora(store, identity, management, box, uplinks, events, metrics, bus, feed)
 
         def health() -> dict[str, str]:
             """The broker's state: reported, but ingest goes on without it (the outbox)."""
@@ -608,6 +594,46 @@ class Service:
         )
         log.info("lorafox stopped")
 
+    def _lora(
+        self,
+        store: SqlStore,
+        identity: Identity,
+        management: DeviceManagement,
+        box: SecretBox,
+        uplinks: UplinkService,
+        events: DeviceEvents,
+        metrics: Metrics,
+        bus: Bus | None,
+        feed: RulesFeed | None,
+    ) -> LoraServices:
+        """The LoRa use cases, following the integrations changed on other instances, and the
+        LoRa downlink requests of the bus."""
+        s = self.settings
+
+        async def operable(principal: Principal, device: str) -> str:
+            return await management.devices.scope(principal, device, rbac.OPERATE)
+
+        integrations = LoraIntegrations(
+            store.lora, store.identity, identity.groups, management.types, box
+        )
+        integrations.follow(self._changes)
+        lora = LoraServices.create(
+            store.lora,
+            integrations,
+            LoraIngest(uplinks, events.log.record_later, store.lora, store.lora, metrics.lora),
+            bus=bus,
+            scope=operable,
+            retry=s.lora,
+            health=IntegrationHealth(
+                events.log.record_later, now_ms, down_after=s.lora.integration_down_seconds
+            ),
+        )
+        if bus is not None:
+            bus.subscribe(DOWNLINK_TOPIC, lora.downlinks.on_mqtt)
+        if feed is not None:
+            feed.also_on_https(DOWNLINK_TOPIC, lora.downlinks.on_mqtt)
+        return lora
+
     def _maintenance(self, store: SqlStore) -> tuple[TableMaintenance, HistoryRetention]:
         """The periodic jobs on stored data: the tables' and the history's."""
         s = self.settings
@@ -635,7 +661,9 @@ class Service:
         """Serve with the LoRa sources, the tables' maintenance, the history's retention and
         the rules until stopped."""
         self.http_port = sock.getsockname()[1]
-        lora_stack = await lora.start(self.settings.host, self.settings.semtech_port)
+        lora_stack = await lora.start(
+            self.settings.host, self.settings.semtech_port, self.settings.mqtt.client_id
+        )
         self.semtech_port = lora.semtech_port
         tables_task = asyncio.create_task(tables.run(self._stop))
         retention_task = asyncio.create_task(retention.run(self._stop))
