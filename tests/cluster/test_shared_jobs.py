@@ -197,7 +197,9 @@ def test_a_lora_integration_changed_on_one_instance_is_followed_by_the_other(
     try:
 
         def stored() -> bool:
-            up["fCnt"] = up.get("fCnt", 0) + 1  # a fresh frame each time, until the other instance subscribed
+            up["fCnt"] = (
+                up.get("fCnt", 0) + 1
+            )  # a fresh frame each time, until the other instance subscribed
             client.publish(topic, orjson.dumps(up), qos=1).wait_for_publish(10)
             found = second.http.get(f"/api/v2/devices/{device}/messages", auth=ADMIN)
             return found.status_code == 200 and bool(found.json()["data"])
