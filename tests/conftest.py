@@ -338,6 +338,8 @@ TABLES_AFTER_0009 = (
     "DROP TABLE topic_rules",
     "DROP TABLE rule_http_outbox",
     "ALTER TABLE device_types DROP COLUMN retention_days",
+    "DROP INDEX ux_downlinks_request",
+    "ALTER TABLE downlinks DROP COLUMN request_id",
 )
 """Statements that drop the tables and columns of the revisions after 0009 (to test an upgrade
 from it; PostgreSQL's messages stay partitioned, which revision 0019 then leaves as they are)."""

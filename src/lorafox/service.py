@@ -166,20 +166,19 @@ class _RuleHistory:
 
 @contextlib.asynccontextmanager
 async def _running(rules: TopicRules) -> AsyncIterator[None]:
-    """The rules engine's task while the service runs (and the reload of rules changed by
-    another instance); what is queued is handled at the end."""
+    """The rules engine's task while the service runs (with the reload of rules changed by
+    another instance, and the http requests' claims); what is queued is handled at the end."""
     engine = rules.engine
-    kept = await engine.runner.leftovers()  # before the engine keeps new ones
-    if kept:
-        log.info("resending %d http requests of topic rules left by the last run", len(kept))
-    leftovers = asyncio.create_task(engine.runner.resend(kept))
+    requests = engine.runner.requests
+    # the http requests left by a former run, a dead or a stopped instance, claimed and sent
+    kept = asyncio.create_task(requests.run() if requests is not None else asyncio.sleep(0))
     task = asyncio.create_task(engine.run())
     follow = asyncio.create_task(rules.follow(RULES_RELOAD_SECONDS))
     try:
         yield
     finally:
         follow.cancel()
-        leftovers.cancel()
+        kept.cancel()
         engine.close()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(task, 10)
@@ -529,21 +528,7 @@ class Service:
             ),
         )
 
-        lora = LoraServices.create(
-            store.lora,
-            LoraIntegrations(store.lora, store.identity, identity.groups, management.types, box),
-            LoraIngest(uplinks, events.log.record_later, store.lora, store.lora, metrics.lora),
-            bus=bus,
-            scope=operable,
-            retry=self.settings.lora,
-            health=IntegrationHealth(
-                events.log.record_later, now_ms, down_after=s.lora.integration_down_seconds
-            ),
-        )
-        if bus is not None:
-            bus.subscribe(DOWNLINK_TOPIC, lora.downlinks.on_mqtt)
-        if feed is not None:
-            feed.also_on_https(DOWNLINK_TOPIC, lora.downlinks.on_mqtt)
+        lora = self._lora(store, identity, management, box, uplinks, events, metrics, bus, feed)
 
         def health() -> dict[str, str]:
             """The broker's state: reported, but ingest goes on without it (the outbox)."""
@@ -620,6 +605,46 @@ class Service:
         )
         log.info("lorafox stopped")
 
+    def _lora(
+        self,
+        store: SqlStore,
+        identity: Identity,
+        management: DeviceManagement,
+        box: SecretBox,
+        uplinks: UplinkService,
+        events: DeviceEvents,
+        metrics: Metrics,
+        bus: Bus | None,
+        feed: RulesFeed | None,
+    ) -> LoraServices:
+        """The LoRa use cases, following the integrations changed on other instances, and the
+        LoRa downlink requests of the bus."""
+        s = self.settings
+
+        async def operable(principal: Principal, device: str) -> str:
+            return await management.devices.scope(principal, device, rbac.OPERATE)
+
+        integrations = LoraIntegrations(
+            store.lora, store.identity, identity.groups, management.types, box
+        )
+        integrations.follow(self._changes)
+        lora = LoraServices.create(
+            store.lora,
+            integrations,
+            LoraIngest(uplinks, events.log.record_later, store.lora, store.lora, metrics.lora),
+            bus=bus,
+            scope=operable,
+            retry=s.lora,
+            health=IntegrationHealth(
+                events.log.record_later, now_ms, down_after=s.lora.integration_down_seconds
+            ),
+        )
+        if bus is not None:
+            bus.subscribe(DOWNLINK_TOPIC, lora.downlinks.on_mqtt)
+        if feed is not None:
+            feed.also_on_https(DOWNLINK_TOPIC, lora.downlinks.on_mqtt)
+        return lora
+
     def _maintenance(self, store: SqlStore) -> tuple[TableMaintenance, HistoryRetention]:
         """The periodic jobs on stored data: the tables' and the history's."""
         s = self.settings
@@ -647,7 +672,9 @@ class Service:
         """Serve with the LoRa sources, the tables' maintenance, the history's retention and
         the rules until stopped."""
         self.http_port = sock.getsockname()[1]
-        lora_stack = await lora.start(self.settings.host, self.settings.semtech_port)
+        lora_stack = await lora.start(
+            self.settings.host, self.settings.semtech_port, self.settings.mqtt.client_id
+        )
         self.semtech_port = lora.semtech_port
         tables_task = asyncio.create_task(tables.run(self._stop))
         retention_task = asyncio.create_task(retention.run(self._stop))
@@ -715,6 +742,7 @@ class Service:
             http=httpx.AsyncClient(timeout=10, follow_redirects=False),
             outbox=store.rule_http,
             http_allowed=tuple(self.settings.rules.http_allowed_urls),
+            http_lease=self.settings.rules.http_lease_seconds,
         )
         engine = RulesEngine(runner, root_path=root_path, queue_size=self.settings.rules.queue_size)
         metrics.registry.register(engine)

@@ -316,6 +316,14 @@ class RulesSettings(BaseModel):
         description="Failures in a row of one of a rule's actions that make it rule_failing "
         "(rule_restored at its next success).",
     )
+    http_lease_seconds: float = Field(
+        default=30,
+        ge=1,
+        le=3600,
+        description="How long an instance's claim on an http action's request lasts without "
+        "being renewed (every third of it): another instance sends the requests of one that "
+        "died this long after.",
+    )
 
 
 class LoraSettings(BaseModel):

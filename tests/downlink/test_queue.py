@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -113,3 +114,51 @@ async def test_rejected_topics_are_ignored_and_broker_outage_is_survived(store: 
     bus.connected = False
     await q.on_mqtt("sigfox/downlink/AB", b"{")  # refusal cannot be published: logged only
     assert bus.published == []
+
+
+async def test_a_request_id_queues_one_downlink_per_device(store: SqlStore) -> None:
+    """A request repeated with its ``requestId`` (several instances each receiving it) queues
+    nothing more, whatever its data; another device's request with that id is its own."""
+    bus = FakeBus()
+    q = queue(store, bus)
+    first = b'{"downlinkData":"0102030405060708","requestId":"r-1"}'
+    await q.on_mqtt("sigfox/downlink/AB", first)
+    await q.on_mqtt("sigfox/downlink/AB", first)
+    await q.on_mqtt("sigfox/downlink/AB", b'{"downlinkData":"1112131415161718","requestId":"r-1"}')
+    await q.on_mqtt("sigfox/downlink/CD", first)
+    [downlink] = await store.downlinks.list_downlinks("AB")
+    assert (downlink.data, downlink.request_id) == ("0102030405060708", "r-1")
+    assert [d.request_id for d in await store.downlinks.list_downlinks("CD")] == ["r-1"]
+    assert bus.published == []
+
+
+async def test_requests_without_a_request_id_each_queue_one(store: SqlStore) -> None:
+    q = queue(store, FakeBus())
+    for _ in range(2):
+        await q.on_mqtt("sigfox/downlink/AB", b'{"downlinkData":"0102030405060708"}')
+    assert len(await store.downlinks.list_downlinks("AB")) == 2
+
+
+async def test_concurrent_requests_with_one_request_id_queue_one(store: SqlStore) -> None:
+    """Requests handled at once (on PostgreSQL, each on its own connection) race on the unique
+    (device, requestId): one downlink, and every caller gets it."""
+    q = queue(store, FakeBus())
+    got = await asyncio.gather(
+        *(q.queue("AB", "0102030405060708", source="mqtt", request_id="same") for _ in range(8))
+    )
+    assert len({d.id for d in got}) == 1
+    assert len(await store.downlinks.list_downlinks("AB")) == 1
+
+
+@pytest.mark.parametrize(
+    "request_id",
+    [b'""', b"12", b'"' + b"x" * 65 + b'"', b'"a\\nb"', b'["r"]'],
+)
+async def test_a_bad_request_id_is_refused(store: SqlStore, request_id: bytes) -> None:
+    bus = FakeBus()
+    payload = b'{"downlinkData":"0102030405060708","requestId":' + request_id + b"}"
+    await queue(store, bus).on_mqtt("sigfox/downlink/AB", payload)
+    [(topic, body)] = bus.published
+    assert topic == "sigfox/downlink/AB/rejected"
+    assert body["field"] == "requestId"
+    assert await store.downlinks.list_downlinks("AB") == []

@@ -718,10 +718,10 @@ def test_http_actions_post_and_a_restart_resends_what_was_kept(tmp_path: Path) -
 
 
 async def _keep(data_dir: Path, request: HttpRequest) -> None:
-    """What a run stopped in the middle of a POST leaves in the outbox."""
+    """What a run killed in the middle of a POST leaves in the outbox (its claim lapsed)."""
     store = await SqlStore.open(store_url(data_dir))
     try:
-        await store.rule_http.keep(request)
+        await store.rule_http.keep(request, "a run killed before", until=0)
     finally:
         await store.close()
 

@@ -492,62 +492,6 @@ async def test_get_dynamodb_reads_lorafox_tables(
     assert broken.failed == 3 and broken.last_errors[0]["failedAction"] == "get_dynamodb"
 
 
-async def test_http_requests_are_kept_until_answered_and_leftovers_are_resent() -> None:
-    import httpx
-
-    from lorafox.ports.rules import HttpRequest
-
-    class Outbox:
-        def __init__(self) -> None:
-            self.rows: dict[int, HttpRequest] = {}
-            self.seen_while_sending: list[int] = []
-
-        async def keep(self, request: HttpRequest) -> int:
-            row = len(self.rows) + 100
-            self.rows[row] = request
-            return row
-
-        async def forget(self, request_id: int) -> None:
-            del self.rows[request_id]
-
-        async def kept(self, limit: int) -> list[HttpRequest]:
-            return [replace_id(r, i) for i, r in list(self.rows.items())[:limit]]
-
-    def replace_id(request: HttpRequest, row: int) -> HttpRequest:
-        from dataclasses import replace
-
-        return replace(request, id=row)
-
-    outbox = Outbox()
-    sent: list[str] = []
-
-    def answer(request: httpx.Request) -> httpx.Response:
-        sent.append(str(request.url))
-        outbox.seen_while_sending.append(len(outbox.rows))
-        return httpx.Response(200)
-
-    http = httpx.AsyncClient(transport=httpx.MockTransport(answer))
-    runner = ActionRunner(http=http, outbox=outbox, http_allowed=("https://h/",), http_backoff=0)
-    outbox.rows[7] = HttpRequest("Old", "https://h/left-over", {}, b"{}")
-    leftovers = await runner.leftovers()
-    engine = RulesEngine(runner, root_path=ROOT)
-    engine.load(
-        [
-            rule(
-                "Hook",
-                {"sql": "SELECT * FROM 'h'", "actions": [{"http": {"url": "https://h/new"}}]},
-            )
-        ]
-    )
-    await settle(engine, BusMessage("h", b"{}"))
-    await asyncio.sleep(0.01)
-    assert sent == ["https://h/new"] and outbox.seen_while_sending == [2]  # kept while sent
-    await runner.resend(leftovers)
-    assert sent == ["https://h/new", "https://h/left-over"]
-    assert outbox.rows == {}
-    await http.aclose()
-
-
 @pytest.mark.parametrize(
     ("where", "payload", "fires"),
     [

@@ -33,14 +33,29 @@ async def test_rules_round_trip(store: SqlStore) -> None:
 
 
 async def test_http_outbox(store: SqlStore) -> None:
+    """Requests kept with a claim: taken only once it lapsed, by one claimer, renewed and
+    released by their holder only."""
     from lorafox.ports.rules import HttpRequest
 
-    first = await store.rule_http.keep(HttpRequest("R", "https://h/1", {"k": "v"}, b"\x00{}"))
-    second = await store.rule_http.keep(HttpRequest("S", "https://h/2", {}, b""))
-    kept = await store.rule_http.kept(10)
-    assert [(k.id, k.rule, k.url, k.headers, k.body) for k in kept] == [
-        (first, "R", "https://h/1", {"k": "v"}, b"\x00{}"),
-        (second, "S", "https://h/2", {}, b""),
-    ]
-    await store.rule_http.forget(first)
-    assert [k.id for k in await store.rule_http.kept(10)] == [second]
+    rules = store.rule_http
+    first = await rules.keep(HttpRequest("R", "https://h/1", {"k": "v"}, b"\x00{}"), "a", 1000)
+    second = await rules.keep(HttpRequest("S", "https://h/2", {}, b""), "b", 2000)
+    assert await rules.claim("c", 1000, 5000, 10) == []  # neither lapsed before 1000
+    [taken] = await rules.claim("c", 1500, 5000, 10)
+    assert (taken.id, taken.rule, taken.url, taken.headers, taken.body) == (
+        first,
+        "R",
+        "https://h/1",
+        {"k": "v"},
+        b"\x00{}",
+    )
+    assert await rules.renew("a", 9000) == 0  # a lost it to c
+    assert await rules.renew("b", 9000) == 1
+    assert await rules.claim("d", 4999, 9999, 10) == []  # c holds it until 5000, b until 9000
+    assert [r.id for r in await rules.claim("d", 5001, 9999, 10)] == [first]
+    assert await rules.renew("d", 20_000, request_id=second) == 0
+    await rules.release("b")
+    assert [r.id for r in await rules.claim("e", 1, 9999, 1)] == [second]
+    await rules.forget(first)
+    await rules.forget(second)
+    assert await rules.claim("f", 2**62, 0, 10) == []

@@ -168,6 +168,9 @@ class DownlinkOut(BaseModel):
     networkId: str | None = Field(  # noqa: N815
         default=None, description="LoRa: the network server's id of it"
     )
+    requestId: str | None = Field(  # noqa: N815
+        default=None, description="the requestId of the MQTT request that queued it"
+    )
 
 
 class DownlinkList(BaseModel):
@@ -255,6 +258,7 @@ def downlink_out(d: Downlink) -> DownlinkOut:
         fPort=d.port,
         confirmed=d.confirmed,
         networkId=d.network_id,
+        requestId=d.request_id,
     )
 
 

@@ -140,14 +140,18 @@ class PostgresChanges:
         connection = self._connection
         assert connection is not None  # noqa: S101 - just connected
         while not stopped.is_set():
-            while self._pending:
-                await connection.execute("SELECT pg_notify($1, $2)", CHANNEL, self._pending[0])
-                self._pending.pop(0)
+            await self._send(connection)
             self._wakeup.clear()
             try:
                 await asyncio.wait_for(self._wakeup.wait(), self._retry)
             except TimeoutError:
                 await connection.fetchval("SELECT 1")
+        await self._send(connection)  # what was told before the stop still reaches the others
+
+    async def _send(self, connection: asyncpg.Connection) -> None:
+        while self._pending:
+            await connection.execute("SELECT pg_notify($1, $2)", CHANNEL, self._pending[0])
+            self._pending.pop(0)
 
     async def _close(self) -> None:
         connection, self._connection = self._connection, None

@@ -90,3 +90,6 @@ class Downlink:
     """LoRa: whether the device must acknowledge it."""
     network_id: str | None = None
     """LoRa: the network server's id of it (a ChirpStack queue item, an AWS MessageId…)."""
+    request_id: str | None = None
+    """The ``requestId`` of the MQTT request that queued it: a request repeated with the same
+    id queues nothing more (instances sharing a broker without shared subscriptions)."""

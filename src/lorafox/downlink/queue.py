@@ -17,12 +17,34 @@ from lorafox.ports.bus import Audience, Bus, publisher
 from lorafox.ports.store import DownlinkStore
 from lorafox.settings import MqttSettings
 
-__all__ = ["DeviceScope", "DownlinkQueue"]
+__all__ = ["REQUEST_ID_MAX", "DeviceScope", "DownlinkQueue", "request_id_of"]
 
 DeviceScope = Callable[[Principal, str], Awaitable[str]]
 """The device id once the principal may queue downlinks for it (else ``NotFound``/``Forbidden``)."""
 
 log = logging.getLogger(__name__)
+
+
+REQUEST_ID_FIELD = "requestId"
+REQUEST_ID_MAX = 64
+"""The longest ``requestId`` an MQTT downlink request may carry (the ``request_id`` column)."""
+
+
+def request_id_of(body: dict[str, Any]) -> str | None:
+    """The optional ``requestId`` of a downlink request: 1 to 64 printable characters."""
+    value = body.get(REQUEST_ID_FIELD)
+    if value is None:
+        return None
+    if (
+        not isinstance(value, str)
+        or not 0 < len(value) <= REQUEST_ID_MAX
+        or not value.isprintable()
+    ):
+        raise InvalidInput(
+            f"{REQUEST_ID_FIELD} must be a string of 1 to {REQUEST_ID_MAX} printable characters",
+            field=REQUEST_ID_FIELD,
+        )
+    return value
 
 
 class DownlinkQueue:
@@ -44,11 +66,32 @@ class DownlinkQueue:
         self._level = mqtt.downlink_topic_level()
         self._sent = metrics.downlinks.labels("sent")
 
-    async def queue(self, device: Any, data: Any, *, source: str, field: str = "data") -> Downlink:
-        """Validate and queue one downlink (``InvalidInput`` says what is wrong)."""
-        downlink = await self._store.enqueue_downlink(
-            normalize_device(device), normalize_downlink(data, field), source=source
-        )
+    async def queue(
+        self,
+        device: Any,
+        data: Any,
+        *,
+        source: str,
+        field: str = "data",
+        request_id: str | None = None,
+    ) -> Downlink:
+        """Validate and queue one downlink (``InvalidInput`` says what is wrong); with
+        ``request_id``, once per device and id: a repeated request gets the first's downlink."""
+        device, data = normalize_device(device), normalize_downlink(data, field)
+        if request_id is None:
+            downlink = await self._store.enqueue_downlink(device, data, source=source)
+        else:
+            downlink, new = await self._store.enqueue_requested_downlink(
+                device, data, source=source, request_id=request_id
+            )
+            if not new:
+                log.info(
+                    "downlink request %r for %s repeated: downlink %d already queued",
+                    request_id,
+                    device,
+                    downlink.id,
+                )
+                return downlink
         self._metrics.downlinks.labels("queued").inc()
         log.info("downlink %d queued for %s from %s", downlink.id, downlink.device, source)
         return downlink
@@ -94,9 +137,10 @@ class DownlinkQueue:
                 raise InvalidInput(
                     f"no device id at {self._mqtt.downlink_device} of topic {topic!r}"
                 )
+            request_id = request_id_of(body)
             if isinstance(sender, Principal) and self._scope is not None:
                 device = await self._scope(sender, normalize_device(device))
-            await self.queue(device, body[field], source="mqtt", field=field)
+            await self.queue(device, body[field], source="mqtt", field=field, request_id=request_id)
         except LorafoxError as exc:
             await self._reject(topic, payload, exc, audience)
             return exc.message

@@ -65,9 +65,13 @@ class LoraServices:
         network = LoraNetwork(ingest, downlinks, integrations)
         return cls(integrations, ingest, downlinks, network, health or IntegrationHealth())
 
-    async def start(self, host: str, semtech_port: int) -> contextlib.AsyncExitStack:
-        """Start what does I/O: the downlink transports, the brokers followed, the Semtech
-        socket (``semtech_port`` 0: none); the stack returned stops them."""
+    async def start(
+        self, host: str, semtech_port: int, client_id: str = "lorafox"
+    ) -> contextlib.AsyncExitStack:
+        """Start what does I/O: the downlink transports, the brokers followed (as
+        ``<client_id>-<integration id>``: instances with client ids of their own follow a broker
+        side by side), the Semtech socket (``semtech_port`` 0: none); the stack returned stops
+        them."""
         stack = contextlib.AsyncExitStack()
         client = await stack.enter_async_context(httpx.AsyncClient(follow_redirects=False))
         downlinks, health = self.downlinks, self.health
@@ -81,7 +85,9 @@ class LoraServices:
         self.network.confirmer = AwsDestinations(client)
         if not semtech_port:
             await downlinks.resume()
-        subscriptions = BrokerSubscriptions(self.integrations, self.network, health)
+        subscriptions = BrokerSubscriptions(
+            self.integrations, self.network, health, client_id=client_id
+        )
         follow = asyncio.create_task(subscriptions.run())
 
         async def stop_following() -> None:

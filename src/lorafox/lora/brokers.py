@@ -6,10 +6,12 @@
 - The Things Stack's MQTT server: ``v3/+/devices/+/#`` (``…/up``, ``…/join``, ``…/down/ack`` …),
   bodies as its webhooks' (``lorafox.lora.tts``); lorafox's own ``…/down/push`` is skipped.
 
-One client task per integration with a broker, started, restarted (changed URL) and stopped as
-integrations change; a lost connection is retried with a growing delay (1 s to 60 s), and told
-to ``IntegrationHealth`` (integration_down, integration_restored). A message over
-``MAX_MESSAGE`` bytes or malformed is logged and skipped.
+One client task per integration with a broker (client id ``<mqtt.client_id>-<integration id>``),
+started, restarted (changed URL) and stopped as integrations change, here or on another
+instance (``LoraIntegrations.on_change``; compared with the store every 30 s too); a lost
+connection is retried with a growing delay (1 s to 60 s), and told to ``IntegrationHealth``
+(integration_down, integration_restored). A message over ``MAX_MESSAGE`` bytes or malformed is
+logged and skipped.
 """
 
 from __future__ import annotations
@@ -44,8 +46,14 @@ _REFRESH = 30.0
 
 class BrokerSubscriptions:
     def __init__(
-        self, integrations: LoraIntegrations, network: LoraNetwork, health: IntegrationHealth
+        self,
+        integrations: LoraIntegrations,
+        network: LoraNetwork,
+        health: IntegrationHealth,
+        *,
+        client_id: str = "lorafox",
     ) -> None:
+        self._client_id = client_id
         self._integrations = integrations
         self._network = network
         self._health = health
@@ -88,6 +96,7 @@ class BrokerSubscriptions:
             if wanted.get(integration_id) != url:
                 task.cancel()
                 del self._clients[integration_id]
+                log.info("no longer following the broker of integration %s", integration_id)
                 if integration_id not in wanted:  # a new URL: its success restores it
                     self._health.forget(integration_id, BROKER)
         for integration_id, url in wanted.items():
@@ -105,7 +114,7 @@ class BrokerSubscriptions:
                     parts.port or (8883 if parts.scheme == "mqtts" else 1883),
                     username=unquote(parts.username) if parts.username else None,
                     password=unquote(parts.password) if parts.password else None,
-                    identifier=f"lorafox-{sender.integration.id}",
+                    identifier=f"{self._client_id}-{sender.integration.id}",
                     tls_context=ssl.create_default_context() if parts.scheme == "mqtts" else None,
                 ) as client:
                     await client.subscribe(_FILTERS[sender.integration.kind], qos=1)

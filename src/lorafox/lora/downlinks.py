@@ -24,6 +24,7 @@ from typing import Any, Protocol
 import orjson
 
 from lorafox.domain import Downlink, DownlinkState, LoraKind, Principal, Severity
+from lorafox.downlink.queue import request_id_of
 from lorafox.errors import Forbidden, InvalidInput, LorafoxError, NotFound
 from lorafox.lora.ingest import LoraIngest
 from lorafox.lora.integrations import LoraIntegrations, Sender
@@ -133,10 +134,17 @@ class LoraDownlinks:
         self._transports[kind] = transport
 
     async def queue(
-        self, device: str, data: str, *, port: int, confirmed: bool, source: str
+        self,
+        device: str,
+        data: str,
+        *,
+        port: int,
+        confirmed: bool,
+        source: str,
+        request_id: str | None = None,
     ) -> Downlink:
         downlink = await self._store.enqueue_lora_downlink(
-            device, data, port=port, confirmed=confirmed, source=source
+            device, data, port=port, confirmed=confirmed, source=source, request_id=request_id
         )
         log.info("LoRa downlink %d queued for %s from %s", downlink.id, device, source)
         if len(self._waiting) < _PENDING_MAX:
@@ -341,9 +349,17 @@ class LoraDownlinks:
                 raise InvalidInput("payload must be a JSON object")
             device = normalize_eui(topic.rsplit("/", 1)[-1], "devEui")
             data, port, confirmed = check_downlink(body)
+            request_id = request_id_of(body)
             if isinstance(sender, Principal) and self._scope is not None:
                 device = await self._scope(sender, device)
-            await self.queue(device, data, port=port, confirmed=confirmed, source="mqtt")
+            await self.queue(
+                device,
+                data,
+                port=port,
+                confirmed=confirmed,
+                source="mqtt",
+                request_id=request_id,
+            )
         except LorafoxError as exc:
             log.warning("LoRa downlink on %s rejected: %s", topic, exc.message)
             if self._bus is not None:

@@ -20,7 +20,7 @@ import ipaddress
 import logging
 import secrets
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from lorafox.auth import rbac
@@ -39,15 +39,26 @@ from lorafox.errors import AuthenticationFailed, InvalidInput, NotFound
 from lorafox.identity.groups import Groups
 from lorafox.identity.validation import check_name, is_id
 from lorafox.lora.model import normalize_eui
+from lorafox.ports.cluster import Changes
 from lorafox.ports.lora import LoraIntegrationStore
 from lorafox.ports.store import IdentityStore
 
-__all__ = ["CACHE_SECONDS", "SECRET_KEYS", "LoraIntegrations", "Sender", "new_token"]
+__all__ = [
+    "CACHE_SECONDS",
+    "LORA_INTEGRATIONS",
+    "SECRET_KEYS",
+    "LoraIntegrations",
+    "Sender",
+    "new_token",
+]
 
 log = logging.getLogger(__name__)
 
 CACHE_SECONDS = 5.0
-"""How long a verified integration is remembered (a deletion elsewhere applies after it)."""
+"""How long a verified integration is remembered (instances sharing a database are told of each
+other's changes at once; this bounds a change missed)."""
+LORA_INTEGRATIONS = "lora_integrations"
+"""The topic of changed integrations among instances (keys: their ids)."""
 _CACHE_MAX = 10_000
 _TOKEN_MAX = 200
 _VALUE_MAX = 500
@@ -97,11 +108,33 @@ class LoraIntegrations:
         self._box = box
         self._cache: dict[str, tuple[float, Sender]] = {}
         self.on_change: Callable[[], None] | None = None
-        """Told after an integration is created, changed or deleted (the MQTT subscriptions)."""
+        """Told after an integration is created, changed or deleted, here or on another
+        instance (the MQTT subscriptions)."""
+        self._changes: Changes | None = None
 
-    def _changed(self) -> None:
+    def follow(self, changes: Changes) -> None:
+        """Tell ``changes`` of every integration created, changed or deleted here; follow those
+        of the other instances at once: their verified tokens forgotten, the brokers followed
+        compared again."""
+
+        async def reload(keys: Sequence[str] | None) -> None:
+            if keys is None:
+                self._cache.clear()
+            else:
+                for key in keys:
+                    self._cache.pop(key, None)
+            if self.on_change is not None:
+                self.on_change()
+            log.info("LoRa integrations changed by another instance: %s", keys or "all")
+
+        self._changes = changes
+        changes.on(LORA_INTEGRATIONS, reload)
+
+    def _changed(self, integration_id: str) -> None:
         if self.on_change is not None:
             self.on_change()
+        if self._changes is not None:
+            self._changes.changed(LORA_INTEGRATIONS, [integration_id])
 
     # -- management -----------------------------------------------------------------------------
 
@@ -157,7 +190,7 @@ class LoraIntegrations:
             config=self._check_config(lora_kind, config or {}, {}),
         )
         await self._store.create_lora_integration(integration)
-        self._changed()
+        self._changed(integration.id)
         log.info(
             "LoRa integration %s (%s) created in %s by %s",
             integration.id,
@@ -192,7 +225,7 @@ class LoraIntegrations:
         )
         await self._store.update_lora_integration(updated)
         self._cache.pop(found.id, None)
-        self._changed()
+        self._changed(found.id)
         log.info("LoRa integration %s updated by %s", found.id, principal.id)
         return updated
 
@@ -200,7 +233,7 @@ class LoraIntegrations:
         found = await self.get(principal, integration_id, rbac.OPERATE)
         await self._store.delete_lora_integration(found.id)
         self._cache.pop(found.id, None)
-        self._changed()
+        self._changed(found.id)
         log.info("LoRa integration %s (%r) deleted by %s", found.id, found.name, principal.id)
 
     def secret(self, integration: LoraIntegration, key: str) -> str | None:

@@ -30,8 +30,18 @@ class LoraIntegrationStore(Protocol):
 
 class LoraDownlinkStore(Protocol):
     async def enqueue_lora_downlink(
-        self, device: str, data: str, *, port: int, confirmed: bool, source: str
-    ) -> Downlink: ...
+        self,
+        device: str,
+        data: str,
+        *,
+        port: int,
+        confirmed: bool,
+        source: str,
+        request_id: str | None = None,
+    ) -> Downlink:
+        """Queue it; with ``request_id``, once per (device, id): a repeated request gets the
+        downlink the first queued, whatever its data."""
+        ...
 
     async def claim_lora_downlinks(self, device: str, claim: str, *, limit: int) -> list[Downlink]:
         """The oldest queued downlinks of ``device`` not handed over yet, oldest first, now

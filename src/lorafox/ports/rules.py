@@ -106,14 +106,29 @@ class HttpRequest:
 
 
 class RuleHttpOutbox(Protocol):
-    """The http actions' requests until they are answered, so that a restart loses none."""
+    """The http actions' requests until they are answered or given up, so that neither a
+    restart nor a dead instance loses one. Each is claimed by one instance at a time
+    (``claimed_by``) until its lease ends (``until``, epoch ms); a lapsed claim may be taken."""
 
-    async def keep(self, request: HttpRequest) -> int:
-        """Store ``request``; its id."""
+    async def keep(self, request: HttpRequest, claimed_by: str, until: int) -> int:
+        """Store ``request``, claimed by ``claimed_by`` until ``until``; its id."""
         ...
 
     async def forget(self, request_id: int) -> None: ...
 
-    async def kept(self, limit: int) -> Sequence[HttpRequest]:
-        """The oldest requests still kept."""
+    async def claim(
+        self, claimed_by: str, now: int, until: int, limit: int
+    ) -> Sequence[HttpRequest]:
+        """Up to ``limit`` of the oldest requests whose claim lapsed before ``now``, now claimed
+        by ``claimed_by`` until ``until``, oldest first; concurrent callers (on any instance)
+        never get the same one."""
+        ...
+
+    async def renew(self, claimed_by: str, until: int, request_id: int | None = None) -> int:
+        """Extend the claims ``claimed_by`` holds (only ``request_id``'s when given) to
+        ``until``; how many it still holds."""
+        ...
+
+    async def release(self, claimed_by: str) -> None:
+        """End ``claimed_by``'s claims now: the next sweep of any instance sends them."""
         ...

@@ -129,6 +129,14 @@ class MessageStore(Protocol):
 class DownlinkStore(Protocol):
     async def enqueue_downlink(self, device: str, data: str, *, source: str) -> Downlink: ...
 
+    async def enqueue_requested_downlink(
+        self, device: str, data: str, *, source: str, request_id: str
+    ) -> tuple[Downlink, bool]:
+        """Queue once per (device, ``request_id``): the downlink, and whether this call queued
+        it (False: a request with that id queued it before, whatever its data; concurrent
+        callers, on any instance, queue it once)."""
+        ...
+
     async def list_downlinks(
         self, device: str, *, registered_at: int | None = None
     ) -> list[Downlink]:

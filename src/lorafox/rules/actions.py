@@ -14,7 +14,8 @@ dynamoDBv2     ``putItem.tableName``: each top-level key of the result is a colu
 republish      ``topic`` (template), ``qos`` 0 or 1, ``headers``: MQTT 5 properties (templates,
                ``lorafox.rules.republish``)
 http           ``url`` (template), ``headers`` [{key, value (template)}]: POST of the result,
-               retried with back-off, kept in an outbox until answered (a restart resends)
+               retried with back-off, kept in an outbox until answered, each request claimed
+               by one instance at a time (``lorafox.rules.http_requests``)
 downlink       lorafox's own: ``deviceId`` and ``downlinkData`` (templates): queue a downlink
 store          lorafox's own: ``deviceId``, ``data`` (hex), ``seqNumber`` (templates): store the
                message in the device's history through the uplink flow, the result in
@@ -26,9 +27,7 @@ store          lorafox's own: ``deviceId``, ``data`` (hex), ``seqNumber`` (templ
 
 from __future__ import annotations
 
-import asyncio
 import base64
-import logging
 import math
 import re
 from collections.abc import Mapping
@@ -47,6 +46,7 @@ from lorafox.ports.rules import (
     RuleTables,
 )
 from lorafox.rules.errors import ActionFailed, RuleInvalid
+from lorafox.rules.http_requests import HttpRequests
 from lorafox.rules.republish import compile_headers, publish_properties
 from lorafox.rules.sql import UNDEFINED, Env, to_json
 from lorafox.rules.templates import Template, compile_template
@@ -63,11 +63,7 @@ __all__ = [
     "showable",
 ]
 
-log = logging.getLogger(__name__)
-
 MAX_ACTIONS = 10
-LEFTOVERS = 10_000
-"""The http requests left over by a former run that a start resends, at most."""
 
 KINDS = {
     "dynamoDB": "DynamoAction",
@@ -482,6 +478,20 @@ class ActionRunner:
     """URL prefixes the http action may post to."""
     http_attempts: int = 3
     http_backoff: float = 1.0
+    http_lease: float = 30.0
+    """Seconds an instance's claim on a kept request lasts unrenewed."""
+    requests: HttpRequests | None = None
+    """The http requests' sender (made from the fields above when ``http`` is given)."""
+
+    def __post_init__(self) -> None:
+        if self.http is not None and self.requests is None:
+            self.requests = HttpRequests(
+                self.http,
+                self.outbox,
+                attempts=self.http_attempts,
+                backoff=self.http_backoff,
+                lease=self.http_lease,
+            )
 
     async def read(
         self, group_path: str, table: str, key: tuple[tuple[str, Any], ...]
@@ -495,6 +505,8 @@ class ActionRunner:
         return None if item is None else {k: plain_value(v) for k, v in item.items()}
 
     async def aclose(self) -> None:
+        if self.requests is not None:
+            await self.requests.close()
         if self.http is not None:
             await self.http.aclose()
 
@@ -545,54 +557,10 @@ class ActionRunner:
             )
 
     async def _post(self, params: dict[str, Any], rule: str) -> None:
-        """POST with retries; kept in the outbox meanwhile, so that a restart resends it."""
-        if self.http is None:
+        """POST with retries, kept in the outbox meanwhile (``HttpRequests``)."""
+        if self.requests is None:
             raise ActionFailed("no HTTP client")
         request = HttpRequest(rule, params["url"], params["headers"], params["body"])
         if not any(request.url.startswith(prefix) for prefix in self.http_allowed):
             raise ActionFailed(f"{request.url} is not under rules.http_allowed_urls")
-        kept = await self.outbox.keep(request) if self.outbox is not None else 0
-        try:
-            await self._send(self.http, request)
-        finally:
-            if self.outbox is not None:
-                await self.outbox.forget(kept)
-
-    async def leftovers(self) -> list[HttpRequest]:
-        """The requests a former run kept and did not finish: read before the engine runs
-        (whatever is kept then is left over), sent by ``resend``."""
-        if self.outbox is None or self.http is None:
-            return []
-        return list(await self.outbox.kept(LEFTOVERS))
-
-    async def resend(self, requests: list[HttpRequest]) -> None:
-        """Send ``leftovers`` (one try each, with the retries), then forget them."""
-        for request in requests:
-            if self.http is None or self.outbox is None:
-                return
-            try:
-                await self._send(self.http, request)
-            except ActionFailed as exc:
-                log.warning("rule %s: a kept http request failed: %s", request.rule, exc)
-            await self.outbox.forget(request.id)
-
-    async def _send(self, http: httpx.AsyncClient, request: HttpRequest) -> None:
-        delay = self.http_backoff
-        failure = ""
-        for attempt in range(self.http_attempts):
-            if attempt:
-                await asyncio.sleep(delay)
-                delay *= 2
-            try:
-                response = await http.post(
-                    request.url, content=request.body, headers=request.headers
-                )
-            except httpx.HTTPError as exc:
-                failure = f"POST {request.url} failed: {exc}"
-                continue
-            if response.status_code < 300:
-                return
-            failure = f"POST {request.url} answered {response.status_code}"
-            if response.status_code < 500 and response.status_code != 429:
-                break  # the request itself is refused: retrying would not help
-        raise ActionFailed(failure)
+        await self.requests.post(request)

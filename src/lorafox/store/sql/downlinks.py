@@ -138,6 +138,32 @@ class DownlinkRepository(Repository):
         async with self._db.writing() as conn:
             return downlink_from_row((await conn.execute(stmt)).one())
 
+    async def enqueue_requested_downlink(
+        self, device: str, data: str, *, source: str, request_id: str
+    ) -> tuple[Downlink, bool]:
+        stmt = (
+            self._db.insert(downlinks)
+            .values(
+                device=device,
+                data=data,
+                state=DownlinkState.QUEUED.value,
+                source=source,
+                created_at=now_ms(),
+                request_id=request_id,
+            )
+            .on_conflict_do_nothing(index_elements=[downlinks.c.device, downlinks.c.request_id])
+            .returning(*downlinks.c)
+        )
+        earlier = select(downlinks).where(
+            downlinks.c.device == device, downlinks.c.request_id == request_id
+        )
+        async with self._db.writing() as conn:
+            row = (await conn.execute(stmt)).first()
+            if row is not None:
+                return downlink_from_row(row), True
+            # the conflict waited for the other transaction's commit: its row is visible
+            return downlink_from_row((await conn.execute(earlier)).one()), False
+
     async def list_downlinks(
         self, device: str, *, registered_at: int | None = None
     ) -> list[Downlink]:

@@ -190,23 +190,37 @@ class LoraRepository(Repository):
     # -- downlinks ------------------------------------------------------------------------------
 
     async def enqueue_lora_downlink(
-        self, device: str, data: str, *, port: int, confirmed: bool, source: str
+        self,
+        device: str,
+        data: str,
+        *,
+        port: int,
+        confirmed: bool,
+        source: str,
+        request_id: str | None = None,
     ) -> Downlink:
-        stmt = (
-            insert(downlinks)
-            .values(
-                device=device,
-                data=data,
-                state=DownlinkState.QUEUED.value,
-                source=source,
-                created_at=_now(),
-                port=port,
-                confirmed=confirmed,
+        stmt = self._db.insert(downlinks).values(
+            device=device,
+            data=data,
+            state=DownlinkState.QUEUED.value,
+            source=source,
+            created_at=_now(),
+            port=port,
+            confirmed=confirmed,
+            request_id=request_id,
+        )
+        if request_id is not None:
+            stmt = stmt.on_conflict_do_nothing(
+                index_elements=[downlinks.c.device, downlinks.c.request_id]
             )
-            .returning(*downlinks.c)
+        earlier = select(downlinks).where(
+            downlinks.c.device == device, downlinks.c.request_id == request_id
         )
         async with self._db.writing() as conn:
-            return downlink_from_row((await conn.execute(stmt)).one())
+            row = (await conn.execute(stmt.returning(*downlinks.c))).first()
+            if row is None:  # a request with that id queued it before
+                row = (await conn.execute(earlier)).one()
+            return downlink_from_row(row)
 
     async def claim_lora_downlinks(self, device: str, claim: str, *, limit: int) -> list[Downlink]:
         queued = and_(

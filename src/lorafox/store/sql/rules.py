@@ -71,16 +71,24 @@ class RuleRepository(Repository):
             return result.rowcount == 1
 
 
-class RuleHttpOutboxRepository(Repository):
-    """Implements ``lorafox.ports.rules.RuleHttpOutbox`` (``rule_http_outbox``)."""
+def _request(row: Row[Any]) -> HttpRequest:
+    return HttpRequest(row.rule, row.url, orjson.loads(row.headers), bytes(row.body), row.id)
 
-    async def keep(self, request: HttpRequest) -> int:
+
+class RuleHttpOutboxRepository(Repository):
+    """Implements ``lorafox.ports.rules.RuleHttpOutbox`` (``rule_http_outbox``): a claim is
+    one ``UPDATE`` of the lapsed rows, picked ``FOR UPDATE SKIP LOCKED`` on PostgreSQL (SQLite's
+    one writer makes the plain statement enough)."""
+
+    async def keep(self, request: HttpRequest, claimed_by: str, until: int) -> int:
         stmt = insert(rule_http_outbox).values(
             rule=request.rule,
             url=request.url,
             headers=orjson.dumps(request.headers).decode(),
             body=request.body,
             created_at=int(time.time() * 1000),
+            claimed_by=claimed_by,
+            claimed_until=until,
         )
         async with self._db.writing() as conn:
             result = await conn.execute(stmt.returning(rule_http_outbox.c.id))
@@ -90,11 +98,36 @@ class RuleHttpOutboxRepository(Repository):
         async with self._db.writing() as conn:
             await conn.execute(delete(rule_http_outbox).where(rule_http_outbox.c.id == request_id))
 
-    async def kept(self, limit: int) -> Sequence[HttpRequest]:
-        query = select(rule_http_outbox).order_by(rule_http_outbox.c.id).limit(limit)
-        async with self._db.reading() as conn:
-            rows = (await conn.execute(query)).all()
-        return [
-            HttpRequest(row.rule, row.url, orjson.loads(row.headers), bytes(row.body), row.id)
-            for row in rows
-        ]
+    async def claim(
+        self, claimed_by: str, now: int, until: int, limit: int
+    ) -> Sequence[HttpRequest]:
+        t = rule_http_outbox
+        lapsed = t.c.claimed_until < now
+        pick = select(t.c.id).where(lapsed).order_by(t.c.id).limit(limit)
+        if self._db.postgres:
+            pick = pick.with_for_update(skip_locked=True)
+        stmt = (
+            update(t)
+            .where(t.c.id.in_(pick), lapsed)
+            .values(claimed_by=claimed_by, claimed_until=until)
+            .returning(*t.c)
+        )
+        async with self._db.writing() as conn:
+            rows = (await conn.execute(stmt)).all()
+        return sorted((_request(row) for row in rows), key=lambda r: r.id)
+
+    async def renew(self, claimed_by: str, until: int, request_id: int | None = None) -> int:
+        t = rule_http_outbox
+        stmt = update(t).where(t.c.claimed_by == claimed_by).values(claimed_until=until)
+        if request_id is not None:
+            stmt = stmt.where(t.c.id == request_id)
+        async with self._db.writing() as conn:
+            return int((await conn.execute(stmt)).rowcount)
+
+    async def release(self, claimed_by: str) -> None:
+        t = rule_http_outbox
+        stmt = (
+            update(t).where(t.c.claimed_by == claimed_by).values(claimed_by=None, claimed_until=0)
+        )
+        async with self._db.writing() as conn:
+            await conn.execute(stmt)

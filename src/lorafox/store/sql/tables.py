@@ -113,8 +113,11 @@ downlinks = Table(
     Column("port", Integer),
     Column("confirmed", Boolean),
     Column("network_id", String(128)),
+    # revision 0023_shared_jobs: the requestId of an MQTT request (one downlink per device and id)
+    Column("request_id", String(64)),
     Index("ix_downlinks_device_state", "device", "state", "id"),
     Index("ix_downlinks_answer", "device", "answered_seq", "answered_time"),
+    Index("ux_downlinks_request", "device", "request_id", unique=True),
 )
 
 credentials = Table(
@@ -520,6 +523,10 @@ rule_http_outbox = Table(
     Column("headers", Text, nullable=False),  # JSON object
     Column("body", LargeBinary, nullable=False),
     Column("created_at", BigInteger, nullable=False),  # ms since the epoch
+    # revision 0023_shared_jobs: the instance sending it, until when (0: anyone may, now)
+    Column("claimed_by", String(64)),
+    Column("claimed_until", BigInteger, nullable=False, server_default="0"),
+    Index("ix_rule_http_outbox_claim", "claimed_until", "id"),
 )
 
 # LoRa (revision lora_0010): the network servers that feed a group, and what LoRa downlinks add.
