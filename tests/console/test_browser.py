@@ -159,6 +159,16 @@ def test_log_in_filter_open_a_device_and_follow_an_uplink_and_a_downlink(
     expect(messages.locator("tr[data-seq='12']")).to_be_visible()
     expect(page.locator("#map .leaflet-interactive").first).to_be_attached()
     expect(page.locator(".chart canvas").first).to_be_attached()
+    with page.expect_response(lambda r: "statistics.json?bucket=day" in r.url) as answer:
+        page.get_by_role("button", name="Last 30 days, per day").click()
+    assert sum(answer.value.json()["series"]["messages"]["values"][0]) == 3  # the 3 uplinks
+    expect(page.get_by_role("button", name="Last 30 days, per day")).to_have_attribute(
+        "aria-pressed", "true"
+    )
+    expect(page.locator(".chart canvas")).to_have_count(2)
+    page.reload()  # the map is drawn at load: now with the position uplink 11 carried
+    expect(page.locator("#map path.leaflet-interactive[stroke='#0b5cad']").first).to_be_attached()
+    expect(page.locator(".chart canvas")).to_have_count(2)
     shoot(page, "device")
 
     page.get_by_role("button", name="Log out").click()
