@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from lorafox.decoding.decoders import compile_decoder, decode_payload
-from lorafox.domain import StoredUplink
+from lorafox.domain import PayloadType, StoredUplink
 from lorafox.errors import InvalidInput
 
 __all__ = ["DecodedMessage", "Preview", "preview"]
@@ -43,7 +43,11 @@ def preview(
 ) -> Preview:
     """What ``messages`` decode to with this payload type and format."""
     try:
-        decoder = compile_decoder(payload_type, (payload_config or "").strip() or None)
+        kind = PayloadType(payload_type)
+    except ValueError:
+        return Preview(format_error=f"payload type {payload_type} is unknown", field="payloadType")
+    try:
+        decoder = compile_decoder(kind, (payload_config or "").strip() or None)
     except InvalidInput as exc:  # PayloadFormatError is one, on payloadConfig
         return Preview(format_error=exc.message, field=exc.field)
     out = []
