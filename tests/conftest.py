@@ -325,6 +325,7 @@ def command_env(args: Sequence[str], env: dict[str, str] | None = None) -> dict[
 
 
 TABLES_AFTER_0009 = (
+    "DROP TABLE console_sessions",
     "DROP TABLE publish_queue",
     "DROP TABLE lora_devices",
     "DROP TABLE password_tokens",

@@ -5,7 +5,8 @@ tree in one module: HTTP status codes and the Sigfox JSON body in ``lorafox.api.
 refusals on ``…/rejected`` in ``lorafox.downlink.queue``, the CLI's one-line messages in
 ``lorafox.cli``; the DynamoDB API's own errors (``lorafox.tables.errors.DynamoDBError``,
 a ``LorafoxError`` carrying its ``__type`` and status) are answered by ``lorafox.api.dynamodb``,
-and the AWS IoT API answers the rules' errors in AWS's terms (``lorafox.api.iot``)::
+the AWS IoT API answers the rules' errors in AWS's terms (``lorafox.api.iot``), and the
+web console answers with HTML pages (``lorafox.console.errors``)::
 
     LorafoxError
     ├── ConfigError            bad settings, a port already in use (CLI: one line, exit 2)
@@ -15,8 +16,10 @@ and the AWS IoT API answers the rules' errors in AWS's terms (``lorafox.api.iot`
     │   ├── RuleInvalid        a topic rule's name or action is wrong (lorafox.rules.errors)
     │   └── PayloadTooLarge    a request body over its limit                       → 413
     ├── AuthenticationFailed   missing or wrong credentials                        → 401
-    │   └── LoginThrottled     too many wrong passwords: retry later               → 429
+    │   ├── LoginThrottled     too many wrong passwords: retry later               → 429
+    │   └── SessionRequired    a console page without a session (→ the login page)
     ├── Forbidden              authenticated but not allowed, or outside the allow-list → 403
+    │   └── CsrfRefused        a console form without its session's CSRF token
     ├── NotFound               no such object (RuleNotFound: lorafox.rules.service) → 404
     ├── Conflict               the object exists, or its state forbids the change  → 409
     │                          (RuleExists: lorafox.rules.service)
@@ -37,6 +40,7 @@ __all__ = [
     "BusUnavailable",
     "ConfigError",
     "Conflict",
+    "CsrfRefused",
     "DeliveryRefused",
     "Forbidden",
     "InvalidInput",
@@ -47,6 +51,7 @@ __all__ = [
     "PayloadDecodeError",
     "PayloadFormatError",
     "PayloadTooLarge",
+    "SessionRequired",
     "StoreError",
 ]
 
@@ -89,6 +94,14 @@ class LoginThrottled(AuthenticationFailed):
 
 class Forbidden(LorafoxError):
     """The caller is known but not allowed to do this (or calls from outside the allow-list)."""
+
+
+class SessionRequired(AuthenticationFailed):
+    """A console page asked for without a session, or with one that ended."""
+
+
+class CsrfRefused(Forbidden):
+    """A console request that changes something came without its session's CSRF token."""
 
 
 class NotFound(LorafoxError):

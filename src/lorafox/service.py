@@ -51,6 +51,7 @@ from lorafox.callbacks import DestinationGuard
 from lorafox.callbacks.service import OutgoingCallbacks
 from lorafox.cluster.leader import SingleInstance, leadership_for
 from lorafox.cluster.notify import changes_for
+from lorafox.console import create_console
 from lorafox.data_dir import lock_data_dir, private_umask
 from lorafox.devices import DeviceManagement, UnknownDevicePolicy, UnknownDevices
 from lorafox.devices.devices import Devices
@@ -62,6 +63,7 @@ from lorafox.events.log import EventLog, now_ms
 from lorafox.events.service import DeviceEvents
 from lorafox.identity import Identity
 from lorafox.identity.password_links import LinkSettings, PasswordLinks
+from lorafox.identity.sessions import ConsoleSessions, SessionLimits
 from lorafox.ingest.sigfox import normalize_device, uplink_json
 from lorafox.lora import IntegrationHealth, LoraIngest, LoraIntegrations, LoraServices
 from lorafox.lora.downlinks import DOWNLINK_TOPIC
@@ -584,6 +586,15 @@ class Service:
                 callbacks,
                 DynamoDBEndpoint(operations, auth),
                 iot=IotEndpoint(rules, auth, feed.publish_as if feed is not None else None),
+                console=create_console(
+                    ctx,
+                    ConsoleSessions(
+                        store.sessions,
+                        auth,
+                        SessionLimits(s.console.session_hours * 3600, s.console.idle_minutes * 60),
+                    ),
+                    s.console,
+                ),
                 api_rate_limit=s.api_rate_limit,
                 api_max_body_bytes=s.api_max_body_bytes,
             )

@@ -24,6 +24,7 @@ from pydantic_settings import (
 )
 
 __all__ = [
+    "ConsoleSettings",
     "EventSettings",
     "MailSettings",
     "MqttSettings",
@@ -396,6 +397,40 @@ class MailSettings(BaseModel):
         return None if value is None else value.rstrip("/")
 
 
+class ConsoleSettings(BaseModel):
+    """The web console at ``/console``: its sessions and its map."""
+
+    session_hours: float = Field(
+        default=12, gt=0, le=24 * 90, description="A session ends this long after the login."
+    )
+    idle_minutes: float = Field(
+        default=60, gt=0, description="A session ends after this long without a request."
+    )
+    cookie_secure: bool | None = Field(
+        default=None,
+        description="Mark the session cookie Secure (sent over HTTPS only). Default: when the "
+        "request came over HTTPS; set true behind a proxy that terminates TLS.",
+    )
+    tile_url: str | None = Field(
+        default=None,
+        description="Map tiles ({z}/{x}/{y} template, e.g. https://tile.openstreetmap.org/"
+        "{z}/{x}/{y}.png); none: positions on a blank grid, nothing fetched from outside.",
+    )
+    tile_attribution: str = Field(
+        default="", max_length=300, description="The text the tile provider asks to show."
+    )
+    refresh_seconds: float = Field(
+        default=3, ge=0.5, le=300, description="How often an open device page asks for news."
+    )
+
+    @field_validator("tile_url")
+    @classmethod
+    def _tile_url(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^https?://[^/\s]+/\S*\{z\}", value):
+            raise ValueError("must be an http:// or https:// URL template with {z}, {x} and {y}")
+        return value
+
+
 class Settings(BaseSettings):
     """Everything ``lorafox serve`` can be told."""
 
@@ -497,6 +532,7 @@ class Settings(BaseSettings):
     rules: RulesSettings = Field(default_factory=RulesSettings)
     mail: MailSettings = Field(default_factory=MailSettings)
     lora: LoraSettings = Field(default_factory=LoraSettings)
+    console: ConsoleSettings = Field(default_factory=ConsoleSettings)
 
     @field_validator("mqtt_url")
     @classmethod

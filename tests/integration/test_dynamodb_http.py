@@ -447,10 +447,11 @@ def test_get_root_answers_healthy_with_the_host(server: Running) -> None:
     assert hostile.text == "healthy: scriptalert1script"
 
 
-def test_a_browser_is_sent_to_the_api_docs(server: Running) -> None:
+def test_a_browser_is_sent_to_the_console(server: Running) -> None:
     browser = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
     answer = httpx.get(server.base_url + "/", headers=browser)
     assert answer.status_code in (302, 307)
-    assert answer.headers["location"] == "/api/docs"
-    docs = httpx.get(server.base_url + "/", headers=browser, follow_redirects=True)
-    assert docs.status_code == 200 and "swagger" in docs.text.lower()
+    assert answer.headers["location"] == "/console"
+    page = httpx.get(server.base_url + "/", headers=browser, follow_redirects=True)
+    assert page.status_code == 200 and "Log in to lorafox" in page.text
+    assert str(page.url).endswith("/console/login?next=%2Fconsole%2Fdevices")

@@ -302,7 +302,7 @@ def test_rest_errors_say_what_is_wrong(lorafox_factory: Callable[..., Running]) 
         assert missing.json()["message"].startswith("data: ")
         browser = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
         home = http.get("/", headers=browser, follow_redirects=False)
-        assert home.status_code == 307 and home.headers["location"] == "/api/docs"
+        assert home.status_code == 307 and home.headers["location"] == "/console"
         assert http.get("/", headers=browser, follow_redirects=True).status_code == 200
 
 

@@ -128,7 +128,7 @@ def _api(ctx: ApiContext, api_rate_limit: float) -> FastAPI:
 
     @api.get("/", include_in_schema=False)
     async def home() -> RedirectResponse:
-        return RedirectResponse("/api/docs")
+        return RedirectResponse("/console")
 
     @api.get(
         "/healthz",
@@ -185,6 +185,10 @@ def _api(ctx: ApiContext, api_rate_limit: float) -> FastAPI:
     return api
 
 
+def _is_console(path: str) -> bool:
+    return path == "/console" or path.startswith("/console/")
+
+
 async def _too_large(send: Send, limit: int) -> None:
     status, headers, body = error_response(PayloadTooLarge(f"body larger than {limit} bytes"))
     await respond(send, status, [*headers, (b"connection", b"close")], body)
@@ -196,16 +200,19 @@ def create_app(
     dynamodb: ASGIApp | None = None,
     *,
     iot: ASGIApp | None = None,
+    console: ASGIApp | None = None,
     api_rate_limit: float = 1000.0,
     api_max_body_bytes: int = 1024 * 1024,
 ) -> ASGIApp:
     """The ASGI app: ``/sigfox/uplink`` and ``/sigfox/bidir`` bypass FastAPI, and so does the
     DynamoDB JSON protocol (``POST /``, ``lorafox.api.dynamodb``) and the AWS IoT rule and
-    publish API (``/rules``, ``/topics/…``, ``lorafox.api.iot``) when given.
+    publish API (``/rules``, ``/topics/…``, ``lorafox.api.iot``) when given; ``console`` gets
+    ``/console`` and below (``lorafox.console``, its bodies bounded the same way).
     ``api_rate_limit``: requests a second per caller on ``/api/v2`` (``settings.api_rate_limit``,
     0: no limit); ``api_max_body_bytes``: the largest body FastAPI is given (413 before it, and
     before authentication, beyond it)."""
     api = limit_body(_api(ctx, api_rate_limit), api_max_body_bytes, _too_large)
+    pages = None if console is None else limit_body(console, api_max_body_bytes, _too_large)
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"] in CALLBACK_PATHS:
@@ -214,6 +221,8 @@ def create_app(
             await dynamodb(scope, receive, send)
         elif iot is not None and is_iot(scope):
             await iot(scope, receive, send)
+        elif pages is not None and _is_console(scope["path"]):
+            await pages(scope, receive, send)
         else:
             await api(scope, receive, send)
 

@@ -18,7 +18,7 @@ import orjson
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, Field
 
-from lorafox.api.context import Caller, Ctx
+from lorafox.api.context import ApiContext, Caller, Ctx
 from lorafox.api.schemas import (
     Before,
     DeviceId,
@@ -31,11 +31,20 @@ from lorafox.api.schemas import (
 )
 from lorafox.auth import rbac
 from lorafox.devices.history import DeviceRecord, DeviceTypeRecord
-from lorafox.domain import Downlink, InfoCode, StoredUplink, Uplink, is_lora_device
+from lorafox.domain import Downlink, InfoCode, Principal, StoredUplink, Uplink, is_lora_device
 from lorafox.errors import InvalidInput
 from lorafox.lora.downlinks import check_downlink
 
-__all__ = ["MessageList", "MessageMetric", "router", "types_router"]
+__all__ = [
+    "DownlinkCreate",
+    "MessageList",
+    "MessageMetric",
+    "downlink_out",
+    "message_json",
+    "queue_downlink",
+    "router",
+    "types_router",
+]
 
 DAY_MS = 86_400_000
 """Sigfox's windows for ``/messages/metric``: the last 24 hours, 7 days and 30 days."""
@@ -191,7 +200,7 @@ def _int(value: Any) -> int | None:
         return None
 
 
-def _message(stored: StoredUplink) -> dict[str, Any]:
+def message_json(stored: StoredUplink) -> dict[str, Any]:
     """A ``Message`` as plain JSON values: built directly, not validated (the hot read path)."""
     u = stored.uplink
     advanced = stored.advanced or {}
@@ -228,7 +237,7 @@ def _message(stored: StoredUplink) -> dict[str, Any]:
     return body
 
 
-def _downlink(d: Downlink) -> DownlinkOut:
+def downlink_out(d: Downlink) -> DownlinkOut:
     info = None if d.info_code is None else InfoCode.name_of(d.info_code)
     return DownlinkOut(
         id=d.id,
@@ -263,7 +272,7 @@ class _Page:
         paging: dict[str, str] = {}
         if len(found) == self.limit:
             paging["next"] = next_link(request, limit=self.limit, before=found[-1].uplink.time)
-        body = {"data": [_message(s) for s in found], "paging": paging}
+        body = {"data": [message_json(s) for s in found], "paging": paging}
         return Response(orjson.dumps(body), media_type="application/json")
 
 
@@ -320,7 +329,7 @@ async def list_type_messages(
 async def list_downlinks(ctx: Ctx, caller: Caller, device_id: DeviceId) -> DownlinkList:
     record = await ctx.devices.history.device(caller, device_id)
     found = await record.downlinks()
-    return DownlinkList(data=[_downlink(d) for d in found], paging=Paging())
+    return DownlinkList(data=[downlink_out(d) for d in found], paging=Paging())
 
 
 @router.post(
@@ -332,16 +341,28 @@ async def list_downlinks(ctx: Ctx, caller: Caller, device_id: DeviceId) -> Downl
 async def create_downlink(
     ctx: Ctx, caller: Caller, device_id: DeviceId, body: DownlinkCreate
 ) -> DownlinkOut:
+    return downlink_out(await queue_downlink(ctx, caller, device_id, body))
+
+
+async def queue_downlink(
+    ctx: ApiContext,
+    caller: Principal,
+    device_id: str,
+    body: DownlinkCreate,
+    source: str = "api",
+) -> Downlink:
+    """Queue ``body`` for the device (DEVICE_MANAGER): a Sigfox device's 8 bytes for its next
+    BIDIR callback, a LoRa device's payload for its network server (the console queues
+    through here too, as ``source`` console)."""
     device = await ctx.devices.devices.scope(caller, device_id, rbac.OPERATE)
     if is_lora_device(device) and ctx.lora is not None:
         data, port, confirmed = check_downlink(body.model_dump(exclude_none=True))
-        downlink = await ctx.lora.downlinks.queue(
-            device, data, port=port, confirmed=confirmed, source="api"
+        return await ctx.lora.downlinks.queue(
+            device, data, port=port, confirmed=confirmed, source=source
         )
-        return _downlink(downlink)
     if body.data is None:
         raise InvalidInput("data: 8 bytes as 16 hex digits", field="data")
-    return _downlink(await ctx.downlinks.queue(device, body.data, source="api"))
+    return await ctx.downlinks.queue(device, body.data, source=source)
 
 
 @router.delete(

@@ -69,7 +69,8 @@ log = logging.getLogger(__name__)
 TARGET_PREFIX = "DynamoDB_20120810."
 STREAMS_TARGET_PREFIX = "DynamoDBStreams_20120810."
 """The ``dynamodbstreams`` API's operations (ListStreams, GetRecords, …), on the same endpoint."""
-DOCS_PATH = "/api/docs"
+HOME_PATH = "/console"
+"""Where a browser asking for ``GET /`` is sent (the web console)."""
 _CONTENT_TYPE = b"application/x-amz-json-1.0"
 
 
@@ -175,9 +176,9 @@ class DynamoDBEndpoint:
 
     async def _health(self, scope: Scope, send: Send, cors: list[tuple[bytes, bytes]]) -> None:
         """``healthy: <host>`` as DynamoDB's endpoint answers ``GET /``; a browser is sent to
-        the API docs instead."""
+        the console instead."""
         if "text/html" in (_header(scope, b"accept") or ""):
-            headers = [(b"location", DOCS_PATH.encode()), (b"content-length", b"0")]
+            headers = [(b"location", HOME_PATH.encode()), (b"content-length", b"0")]
             await respond(send, 307, headers + cors, b"")
             return
         body = f"healthy: {health_host(_header(scope, b'host') or '')}".encode()

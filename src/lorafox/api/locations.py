@@ -17,9 +17,10 @@ from pydantic import BaseModel, Field
 
 from lorafox.api.context import Caller, Ctx
 from lorafox.api.schemas import DeviceId, Limit, Offset, Paging, error_responses, page
+from lorafox.devices.history import DeviceRecord
 from lorafox.ports.locations import MessagePosition, StationPosition
 
-__all__ = ["Location", "LocationList", "router", "stations_position"]
+__all__ = ["Location", "LocationList", "device_locations", "router", "stations_position"]
 
 router = APIRouter(prefix="/api/v2/devices", tags=["devices"], responses=error_responses(400, 404))
 
@@ -154,6 +155,19 @@ async def list_locations(
     offset: Offset = 0,
 ) -> LocationList:
     record = await ctx.devices.history.device(caller, device_id)
+    found, more = await device_locations(record, limit=limit, offset=offset)
+    return LocationList(
+        data=found,
+        paging=page(request, limit=limit, offset=offset, more=more),
+    )
+
+
+async def device_locations(
+    record: DeviceRecord, *, limit: int, offset: int = 0
+) -> tuple[list[Location], bool]:
+    """The device's positions (the one set on it first, then its messages', newest first):
+    the page of ``limit`` from ``offset``, and whether more follow (the console's map reads
+    them too)."""
     wanted, skip = limit + 1, offset
     found: list[Location] = []
     registered = await record.registration()
@@ -187,7 +201,4 @@ async def list_locations(
         if len(rows) < _CHUNK:
             break
         before = (rows[-1].time, rows[-1].seq_number)
-    return LocationList(
-        data=found[:limit],
-        paging=page(request, limit=limit, offset=offset, more=len(found) > limit),
-    )
+    return found[:limit], len(found) > limit

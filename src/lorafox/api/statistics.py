@@ -25,7 +25,7 @@ from lorafox.ports.statistics import (
     merge_buckets,
 )
 
-__all__ = ["BUCKETS", "Statistics", "router"]
+__all__ = ["BUCKETS", "Statistics", "StatisticsWindow", "router", "statistics_window"]
 
 HOUR = 3_600_000
 DAY = 24 * HOUR
@@ -146,7 +146,7 @@ def _figures(b: StatisticsBucket) -> Figures:
 
 
 @dataclass(frozen=True)
-class _Window:
+class StatisticsWindow:
     """The buckets asked for: hours or days, their width and the range they cover (epoch ms)."""
 
     bucket: str
@@ -166,7 +166,9 @@ class _Window:
         )
 
 
-def _window(bucket: Bucket = "day", since: Since = None, before: Before = None) -> _Window:
+def statistics_window(
+    bucket: Bucket = "day", since: Since = None, before: Before = None
+) -> StatisticsWindow:
     width, longest, default = BUCKETS[bucket]
     end = int(time.time() * 1000) if before is None else before
     start = max(0, end - default) if since is None else since
@@ -177,10 +179,10 @@ def _window(bucket: Bucket = "day", since: Since = None, before: Before = None) 
             f"the range is too long for {bucket} buckets: at most {longest // DAY} days",
             field="since",
         )
-    return _Window(bucket, width, start, end)
+    return StatisticsWindow(bucket, width, start, end)
 
 
-Window = Annotated[_Window, Depends(_window)]
+Window = Annotated[StatisticsWindow, Depends(statistics_window)]
 
 
 _DESCRIPTION = (

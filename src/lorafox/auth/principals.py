@@ -38,7 +38,8 @@ _LOGIN_MAX = 250  # the longest email
 
 class PrincipalAuthenticator:
     """Resolves credentials to principals; ``authenticate`` for a Basic header, ``check`` for
-    a pair (MQTT), ``api_user_secret`` for request signing (SigV4)."""
+    a pair (MQTT, the console's login), ``user`` for a console session's user,
+    ``api_user_secret`` for request signing (SigV4)."""
 
     def __init__(
         self,
@@ -110,6 +111,15 @@ class PrincipalAuthenticator:
         if not ok:
             raise AuthenticationFailed(_WRONG)
         return principal
+
+    async def user(self, login: str) -> Principal | None:
+        """The user behind ``login`` as it is now (its grants read again), None when it is
+        gone; no password is checked (the console's sessions were opened with one)."""
+        usable = len(login) <= _LOGIN_MAX and "\x00" not in login
+        found = await self._store.find_login(login) if usable else None
+        if found is None or found.principal.kind is not PrincipalKind.USER:
+            return None
+        return found.principal
 
     async def api_user_secret(self, login: str) -> tuple[Principal, str] | None:
         """An API user and its password (the secret key of SigV4 requests), or None."""

@@ -268,10 +268,15 @@ class Devices:
         device_type_id: str | None = None,
         ids: Sequence[str] = (),
         name: str | None = None,
+        activable: bool | None = None,
+        seen_since: int | None = None,
+        silent_since: int | None = None,
         sort: str = "id",
         limit: int = 100,
         offset: int = 0,
     ) -> list[Device]:
+        """The devices ``principal`` sees, filtered: ``seen_since`` keeps those heard at or
+        after a time (epoch ms), ``silent_since`` those not heard since (never heard too)."""
         if group_ids:
             await self._groups.get_many(principal, group_ids)
         if device_type_id is not None:
@@ -282,6 +287,9 @@ class Devices:
             device_type_id=device_type_id,
             ids=tuple(check_device_id(i) for i in ids),
             name=check_text(name, "name") if name else None,
+            activable=activable,
+            seen_since=seen_since,
+            silent_since=silent_since,
             sort=sort,
             limit=limit,
             offset=offset,

@@ -356,7 +356,12 @@ class DeviceQuery:
     device_type_id: str | None = None
     ids: tuple[str, ...] = ()
     name: str | None = None  # contains, any case
-    sort: str = "id"  # id, -id, name, -name
+    activable: bool | None = None
+    seen_since: int | None = None
+    """only devices whose latest message is at or after this time (epoch ms)"""
+    silent_since: int | None = None
+    """only devices with no message at or after this time (never heard included)"""
+    sort: str = "id"  # id, -id, name, -name, lastCom, -lastCom
     limit: int = 100
     offset: int = 0
 

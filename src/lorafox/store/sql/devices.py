@@ -34,7 +34,7 @@ from lorafox.store.sql.tables import device_types, devices, downlinks, groups, m
 
 __all__ = ["DeviceRepository", "device_row"]
 
-_DEVICE_SORT = {
+_DEVICE_SORT: dict[str, tuple[Any, ...]] = {
     "id": (func.length(devices.c.id), devices.c.id),
     "-id": (func.length(devices.c.id).desc(), devices.c.id.desc()),
     "name": (func.lower(devices.c.name), devices.c.id),
@@ -53,12 +53,25 @@ def _latest(column: Any) -> Any:
     )
 
 
+_LAST_COM = _latest(messages.c.time)
+
+_DEVICE_SORT |= {
+    # never heard: last when newest first, first when oldest first
+    "lastCom": (_LAST_COM.is_(None).desc(), _LAST_COM, devices.c.id),
+    "-lastCom": (_LAST_COM.is_(None), _LAST_COM.desc(), devices.c.id.desc()),
+}
+
 _DEVICE_COLUMNS = (
     *devices.c,
     device_types.c.group_id,
     _latest(messages.c.time).label("last_com"),
     _latest(messages.c.seq_number).label("seq_number"),
 )
+
+
+def _heard_since(since: int) -> ColumnElement[bool]:
+    """The device has a message at or after ``since`` (one probe of the messages' index)."""
+    return exists().where(messages.c.device == devices.c.id, messages.c.time >= since)
 
 
 def _device_type(row: Row[Any]) -> DeviceType:
@@ -167,6 +180,12 @@ class DeviceRepository(Repository):
             stmt = stmt.where(
                 func.lower(devices.c.name).contains(query.name.lower(), autoescape=True)
             )
+        if query.activable is not None:
+            stmt = stmt.where(devices.c.activable == query.activable)
+        if query.seen_since is not None:
+            stmt = stmt.where(_heard_since(query.seen_since))
+        if query.silent_since is not None:
+            stmt = stmt.where(~_heard_since(query.silent_since))
         stmt = stmt.order_by(*_DEVICE_SORT[query.sort]).limit(query.limit).offset(query.offset)
         async with self._db.reading() as conn:
             return [record(Device, row) for row in await conn.execute(stmt)]

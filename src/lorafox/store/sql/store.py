@@ -24,6 +24,7 @@ from lorafox.store.sql.password_tokens import PasswordTokenRepository
 from lorafox.store.sql.publish_queue import PublishQueueRepository
 from lorafox.store.sql.retention import RetentionRepository
 from lorafox.store.sql.rules import RuleHttpOutboxRepository, RuleRepository
+from lorafox.store.sql.sessions import SessionRepository
 from lorafox.store.sql.statistics import StatisticsRepository
 from lorafox.store.sql.tables_items import ItemRepository
 
@@ -52,6 +53,7 @@ class SqlStore:
         self.mail = MailRepository(database)
         self.alerts = AlertRepository(database)
         self.password_tokens = PasswordTokenRepository(database)
+        self.sessions = SessionRepository(database)
         self.retention = RetentionRepository(database)
         self.publish_queue = PublishQueueRepository(database)
 

@@ -25,6 +25,7 @@ __all__ = [
     "api_users",
     "callback_deliveries",
     "callbacks",
+    "console_sessions",
     "credentials",
     "cursors",
     "ddb_client_tokens",
@@ -598,4 +599,21 @@ password_tokens = Table(
     Column("created_at", BigInteger, nullable=False),
     Column("used_at", BigInteger),
     Index("ix_password_tokens_user", "user_id"),
+)
+
+console_sessions = Table(
+    "console_sessions",
+    metadata,
+    Column("id_hash", String(64), primary_key=True),
+    Column(
+        "user_id",
+        String(24),
+        ForeignKey("users.id", name="fk_console_sessions_user", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("created_at", BigInteger, nullable=False),
+    Column("seen_at", BigInteger, nullable=False),
+    Column("expires_at", BigInteger, nullable=False),
+    Index("ix_console_sessions_user", "user_id"),
+    Index("ix_console_sessions_expires", "expires_at"),
 )
