@@ -240,7 +240,15 @@ async def statistics(
                 column.append(value if isinstance(value, int) else (value.avg if value else None))
             values.append(column)
         series[key] = {"unit": unit, "labels": labels, "values": values}
-    return JSONResponse({"bucket": bucket, "times": times, "series": series})
+    return JSONResponse(
+        {
+            "bucket": bucket,
+            "since": found.since // 1000,
+            "before": found.before // 1000,
+            "times": times,
+            "series": series,
+        }
+    )
 
 
 @router.get("/console/devices/{device_id}/positions.json")

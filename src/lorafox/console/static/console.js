@@ -51,6 +51,7 @@
                 return { label: label, stroke: ["#0b5cad", "#a4161a", "#1d6b33"][i % 3], width: 2,
                          points: { show: true } };
               })),
+              scales: { x: { time: true, range: [data.since, data.before] } },
               axes: [{}, { label: series.unit }],
             };
             new uPlot(opts, [data.times].concat(series.values), el);
