@@ -6,7 +6,9 @@ from __future__ import annotations
 from contextlib import closing
 from typing import Any
 
-from tests.console.browsing import logged_in, screenshot, serious_violations
+import pytest
+
+from tests.console.browsing import logged_in, no_serious_violation, shoot
 from tests.console.conftest import ADMIN, World, csrf_of, log_in
 
 
@@ -114,6 +116,7 @@ def _type(page: Any, text: str) -> None:
     box.press_sequentially(text)
 
 
+@pytest.mark.browser
 def test_in_the_browser_the_preview_follows_the_format_as_it_is_typed(
     world: World, browser: Any
 ) -> None:
@@ -133,14 +136,14 @@ def test_in_the_browser_the_preview_follows_the_format_as_it_is_typed(
         preview.get_by_text("does not compile").wait_for()
         _type(page, "temp::uint:8 hum::uint:8")
         preview.locator("dt", has_text="hum").first.wait_for()
-        screenshot(page, "device-type")
-        assert serious_violations(page) == []
+        shoot(page, "device-type")
+        no_serious_violation(page)
         page.click("#device-type-form button[type=submit]")
         page.get_by_text("Saved.").wait_for()
         saved = world.ok("GET", f"/api/v2/device-types/{world.types['A']}")
         assert saved["payloadConfig"] == "temp::uint:8 hum::uint:8"
         page.goto("/console/device-types")
-        screenshot(page, "device-types")
-        assert serious_violations(page) == []
+        shoot(page, "device-types")
+        no_serious_violation(page)
     finally:
         page.context.close()

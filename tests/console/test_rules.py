@@ -6,7 +6,9 @@ from __future__ import annotations
 from contextlib import closing
 from typing import Any
 
-from tests.console.browsing import logged_in, screenshot, serious_violations
+import pytest
+
+from tests.console.browsing import logged_in, no_serious_violation, shoot
 from tests.console.conftest import ADMIN, World, csrf_of, log_in
 
 REPUBLISH = '[{"republish": {"topic": "out/${device}"}}]'
@@ -122,6 +124,7 @@ def test_a_viewer_sees_no_edit_control_and_gets_403_when_posting(world: World) -
     assert world.ok("GET", "/api/v2/rules/guarded_a")["sql"].startswith("SELECT data")
 
 
+@pytest.mark.browser
 def test_in_the_browser_the_dry_run_shows_its_output(world: World, browser: Any) -> None:
     _make_rule(world, "shown_a")
     page = logged_in(browser, world.base_url, ADMIN[0], ADMIN[1])
@@ -134,10 +137,10 @@ def test_in_the_browser_the_dry_run_shows_its_output(world: World, browser: Any)
         page.locator("#dry-run").get_by_text("out/BEEF").wait_for()
         assert "1 action would fire" in page.inner_text("#dry-run")
         assert page.url.endswith("/console/rules/shown_a")  # swapped in, not a new page
-        screenshot(page, "rule")
-        assert serious_violations(page) == []
+        shoot(page, "rule")
+        no_serious_violation(page)
         page.goto("/console/rules")
-        screenshot(page, "rules")
-        assert serious_violations(page) == []
+        shoot(page, "rules")
+        no_serious_violation(page)
     finally:
         page.context.close()
