@@ -146,9 +146,10 @@ def _require_chromium() -> None:
     pytest.skip(message)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """Debian's Chromium, headless, for the whole session (never ``playwright install``)."""
+    """Debian's Chromium, headless, for a test module (never ``playwright install``): kept
+    for the whole session, Playwright's loop breaks the asyncio tests that run after it."""
     _require_chromium()
     from playwright.sync_api import sync_playwright
 
