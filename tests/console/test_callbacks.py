@@ -209,3 +209,52 @@ def test_in_the_browser_a_callback_answering_500_is_listed_as_not_delivered(
         no_serious_violation(page)
     finally:
         page.context.close()
+
+
+def test_bad_values_are_4xx_never_500(world: World, failing_receiver: str) -> None:
+    base = _callbacks_url(world)
+    with closing(log_in(world.base_url, world.users["A:DEVICE_MANAGER"])) as http:
+        token = csrf_of(http.get(base + "/new").text)
+        for fields in (
+            {"kind": "9:9"},
+            {"kind": "x"},
+            {"channel": "FOO"},
+            {"httpMethod": "DELETE"},
+            {"channel": "EMAIL", "recipient": "not an address"},
+            {"url": "http://" + "a" * 3000},
+        ):
+            answer = http.post(
+                base + "/new", data=_form(failing_receiver) | fields | {"csrf": token}
+            )
+            assert 400 <= answer.status_code < 500, (fields, answer.status_code)
+        for path in ("/not-delivered/x/retry", "/not-delivered/99999999999999999999999/retry"):
+            answer = http.post(base + path, data={"csrf": token})
+            assert 400 <= answer.status_code < 500, (path, answer.status_code)
+        answer = http.post(base + "/nope/enable", data={"csrf": token, "enabled": "true"})
+        assert answer.status_code == 404
+        types = "/console/device-types"
+        token = csrf_of(http.get(types + "/new").text)
+        for fields in (
+            {"keepAlive": "9" * 30},
+            {"downlinkMode": "7"},
+            {"payloadType": "4"},
+            {"groupId": "ffffffffffffffffffffffff"},
+            {"downlinkMode": "0", "downlinkDataString": "zz"},
+            {"name": ""},
+        ):
+            body = {"csrf": token, "name": "t", "groupId": world.groups["A"]} | fields
+            answer = http.post(types + "/new", data=body)
+            assert 400 <= answer.status_code < 500, (fields, answer.status_code)
+        preview = http.get(types + "/preview", params={"payloadType": "x", "id": "zz"})
+        assert 400 <= preview.status_code < 500
+        token = csrf_of(http.get("/console/rules/new").text)
+        for fields in (
+            {"name": "r" * 300},
+            {"sql": ""},
+            {"actions": "[1]"},
+            {"actions": '[{"lambda": {"functionArn": "x"}}]'},
+        ):
+            body = {"csrf": token, "name": "r1", "sql": "SELECT * FROM 'a'", "actions": "[]"}
+            answer = http.post("/console/rules/new", data=body | fields)
+            assert 400 <= answer.status_code < 500, (fields, answer.status_code)
+        assert http.get("/console/rules/nope").status_code == 404

@@ -55,6 +55,7 @@ FIELDS = (
 )
 _ERROR_FIELDS = {"callbackType": "kind", "callbackSubtype": "kind"}
 TypeId = Annotated[str, Path(max_length=64)]
+DeliveryId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 
 
 def _kind_of(c: Callback) -> str:
@@ -286,7 +287,9 @@ async def delete(cx: Cx, session: Session, device_type_id: TypeId, callback_id: 
 
 
 @router.post(_BASE + "/not-delivered/{delivery_id}/retry")
-async def retry(cx: Cx, session: Session, device_type_id: TypeId, delivery_id: int) -> Response:
+async def retry(
+    cx: Cx, session: Session, device_type_id: TypeId, delivery_id: DeliveryId
+) -> Response:
     t = await _changeable(cx, session.principal, device_type_id)
     await cx.api.not_delivered.retry_one(session.principal, t.id, delivery_id)
     return RedirectResponse(_BASE.format(device_type_id=t.id) + "?done=retried", 303)
