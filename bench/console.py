@@ -1,6 +1,7 @@
 """Console benchmark: a device page with 100 messages, rendered server-side.
 
-Starts lorafox (SQLite, or PostgreSQL with ``LORAFOX_TEST_DATABASE=postgresql``), registers a
+Starts lorafox (SQLite in a temporary data dir, or the empty PostgreSQL database given with
+``--database-url``), registers a
 device, stores ``--messages`` uplinks with decoded fields, radio figures and positions, logs in
 to the console, then asks for the device page and its messages fragment ``--runs`` times with a
 keep-alive connection and prints the median and 95th percentile (ms, client side: the request,
@@ -9,6 +10,7 @@ fragment ``--shown`` of them is rendered with a larger page size for the 100-mes
 
     .venv/bin/python bench/console.py
     .venv/bin/python bench/console.py --messages 1000 --runs 200
+    .venv/bin/python bench/console.py --database-url postgresql://127.0.0.1/bench_console
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=100, help="messages stored")
     parser.add_argument("--shown", type=int, default=100, help="messages rendered per fragment")
     parser.add_argument("--runs", type=int, default=100)
+    parser.add_argument("--database-url", default=None, help="an empty PostgreSQL database")
     args = parser.parse_args()
 
     from tests.conftest import (
@@ -63,7 +66,8 @@ def main() -> None:
     from tests.console.conftest import log_in
 
     data_dir = Path(tempfile.mkdtemp(prefix="lorafox-bench-console-")) / "data"
-    running = start_lorafox(make_settings(data_dir, mqtt_port=0))
+    database = {"database_url": args.database_url} if args.database_url else {}
+    running = start_lorafox(make_settings(data_dir, mqtt_port=0, **database))
     try:
         admin = ("admin", ADMIN_PASSWORD)
         with httpx.Client(base_url=running.base_url, auth=admin, timeout=30) as api:
@@ -99,10 +103,8 @@ def main() -> None:
         http.close()
     finally:
         running.stop()
-    database = (
-        "PostgreSQL" if "postgresql" in str(running.service.settings.database_url) else "SQLite"
-    )
-    print(f"console device page, {args.messages} messages stored, {rows} rendered ({database}):")
+    kind = "PostgreSQL" if args.database_url else "SQLite"
+    print(f"console device page, {args.messages} messages stored, {rows} rendered ({kind}):")
     for name, spent in (("whole page", page), ("messages fragment", fragment)):
         print(
             f"  {name:18} median {statistics.median(spent):6.1f} ms   "

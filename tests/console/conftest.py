@@ -1,6 +1,6 @@
 """Fixtures of the console tests: a lorafox per module with two groups (A and B), a device type
 and devices in each, users of each profile; an httpx client logged in as one of them; and, for
-the browser tests, Debian's Chromium driven by Playwright (one browser for the session).
+the browser tests, Debian's Chromium driven by Playwright (one browser for their module).
 
 Without ``/usr/bin/chromium`` the browser tests skip, except under ``CI=true`` where they fail.
 """
@@ -148,8 +148,11 @@ def _require_chromium() -> None:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """Debian's Chromium, headless, for a test module (never ``playwright install``): kept
-    for the whole session, Playwright's loop breaks the asyncio tests that run after it."""
+    """Debian's Chromium, headless (never ``playwright install``), one for the module's tests.
+
+    Not one for the whole session: Playwright's sync API runs an event loop in the main thread
+    while it is started, and the asyncio tests collected after the browser tests must not find
+    it there."""
     _require_chromium()
     from playwright.sync_api import sync_playwright
 

@@ -66,8 +66,17 @@ def test_log_in_filter_open_a_device_and_follow_an_uplink_and_a_downlink(
 ) -> None:
     from playwright.sync_api import expect
 
-    device = world.device("A", "browser-meter", "B10C")
+    body = {
+        "name": "meters with a format",
+        "groupId": world.groups["A"],
+        "payloadType": 3,
+        "payloadConfig": "count::uint:8 temp::uint:16",
+    }
+    world.types["A-decoded"] = world.ok("POST", "/api/v2/device-types", 201, json=body)["id"]
+    device = world.device("A-decoded", "browser-meter", "B10C")
     world.uplink(device, 10, "0a0b0c")
+    status = {"device": device, "time": int(time.time()), "temp": 21.5, "batt": 3.1}
+    assert world.api.post("/sigfox/service/status", json=status, auth=SIGFOX).status_code == 200
     page.goto(world.base_url + "/console")
     expect(page.get_by_role("heading", name="Log in to lorafox")).to_be_visible()
     no_serious_violation(page)
@@ -108,6 +117,8 @@ def test_log_in_filter_open_a_device_and_follow_an_uplink_and_a_downlink(
     expect(page.get_by_role("heading", name=f"browser-meter {device}")).to_be_visible()
     messages = page.locator("#messages")
     expect(messages.locator("tr[data-seq='10']")).to_contain_text("0a0b0c")
+    expect(messages.locator("tr[data-seq='10']")).to_contain_text("count: 10")  # decoded
+    expect(page.get_by_role("region", name="Last status")).to_contain_text("21.5 °C")
 
     world.uplink(  # arrives while the page is open
         device, 11, "1122334455", station="1A2B", rssi=-121.5, snr=14.2, lat=45.0, lng=5.0
@@ -148,6 +159,16 @@ def test_log_in_filter_open_a_device_and_follow_an_uplink_and_a_downlink(
     expect(messages.locator("tr[data-seq='12']")).to_be_visible()
     expect(page.locator("#map .leaflet-interactive").first).to_be_attached()
     expect(page.locator(".chart canvas").first).to_be_attached()
+    with page.expect_response(lambda r: "statistics.json?bucket=day" in r.url) as answer:
+        page.get_by_role("button", name="Last 30 days, per day").click()
+    assert sum(answer.value.json()["series"]["messages"]["values"][0]) == 3  # the 3 uplinks
+    expect(page.get_by_role("button", name="Last 30 days, per day")).to_have_attribute(
+        "aria-pressed", "true"
+    )
+    expect(page.locator(".chart canvas")).to_have_count(2)
+    page.reload()  # the map is drawn at load: now with the position uplink 11 carried
+    expect(page.locator("#map path.leaflet-interactive[stroke='#0b5cad']").first).to_be_attached()
+    expect(page.locator(".chart canvas")).to_have_count(2)
     shoot(page, "device")
 
     page.get_by_role("button", name="Log out").click()

@@ -307,3 +307,47 @@ def test_sessions_survive_in_the_database_for_another_instance(
     execute_sql(data_dir, "DELETE FROM console_sessions")
     with httpx.Client(base_url=second.base_url, cookies={"lorafox_session": token}) as again:
         assert again.get("/console/devices").status_code == 303
+
+
+def test_logins_are_throttled_as_on_the_api(lorafox_factory: Callable[..., Running]) -> None:
+    lorafox = lorafox_factory(login_failures_per_address=3)
+    with httpx.Client(base_url=lorafox.base_url) as http:
+        statuses = []
+        for _ in range(4):
+            form = http.get("/console/login")
+            answer = http.post(
+                "/console/login",
+                data={"login_token": login_token(form.text), "email": "admin", "password": "no"},
+            )
+            statuses.append(answer.status_code)
+        assert statuses == [401, 401, 401, 429]
+        assert "Too many wrong passwords: try again in" in answer.text
+        form = http.get("/console/login")
+        right = http.post(
+            "/console/login",
+            data={
+                "login_token": login_token(form.text),
+                "email": "admin",
+                "password": ADMIN_PASSWORD,
+            },
+        )
+        assert right.status_code == 429  # even the right password, until the lock-out ends
+        basic = http.get("/api/v2/groups", auth=("admin", ADMIN_PASSWORD))
+        assert basic.status_code == 429  # one throttle for the API and the console
+
+
+def test_bad_addresses_get_clear_error_pages(world: World) -> None:
+    http = log_in(world.base_url, world.users["A:VIEWER"])
+    missing = http.get("/console/no-such-page")
+    assert missing.status_code == 404 and "There is no such page." in missing.text
+    bad = http.get("/console/devices/not-an-id")
+    assert bad.status_code == 400 and "<h1" in bad.text
+    chart = http.get(f"/console/devices/{world.devices['A'][0]}/statistics.json?bucket=year")
+    assert chart.status_code == 400
+    form = http.post(
+        f"/console/devices/{world.devices['A'][0]}/downlinks",
+        content=b'{"data": "00"}',
+        headers={"content-type": "application/json"},
+    )
+    assert form.status_code == 400 and "x-www-form-urlencoded" in form.text
+    http.close()

@@ -110,6 +110,28 @@ async def test_last_com_comes_from_the_messages(store: SqlStore) -> None:
     assert len(await store.messages.list_type_messages(t.id, limit=10, before=6000)) == 1
 
 
+async def test_listing_by_state_and_last_message(store: SqlStore) -> None:
+    root = await store.identity.root_group()
+    t = device_type(root)
+    await store.devices.create_device_type(t)
+    idle = dataclasses.replace(device("3C", t), activable=False)
+    await store.devices.create_devices([device("1A", t), device("2B", t), idle])
+    uplinks = [Uplink("1A", 9000, 1, ""), Uplink("2B", 4000, 1, ""), Uplink("2B", 3000, 0, "")]
+    await store.messages.ingest([(u, False) for u in uplinks])
+
+    async def ids(**query: object) -> list[str]:
+        found = await store.devices.list_devices(DeviceQuery(paths=(root.path,), **query))  # type: ignore[arg-type]
+        return [d.id for d in found]
+
+    assert await ids(activable=False) == ["3C"]
+    assert await ids(activable=True) == ["1A", "2B"]
+    assert await ids(seen_since=4000) == ["1A", "2B"]
+    assert await ids(seen_since=5000) == ["1A"]
+    assert await ids(silent_since=5000) == ["2B", "3C"]  # never heard counts as silent
+    assert await ids(sort="-lastCom") == ["1A", "2B", "3C"]
+    assert await ids(sort="lastCom") == ["3C", "2B", "1A"]
+
+
 async def test_ingest_provisions_devices_in_the_same_transaction(store: SqlStore) -> None:
     root = await store.identity.root_group()
     t = device_type(root)

@@ -86,10 +86,36 @@
           if (p.radius) { L.circle([p.lat, p.lng], { radius: p.radius, color: "#0b5cad", weight: 1, fill: false }).addTo(map); }
         });
         if (points.length > 1) { L.polyline(points, { color: "#1d6b33", weight: 2 }).addTo(map); }
-        if (points.length) { map.fitBounds(L.latLngBounds(points).pad(0.5), { maxZoom: 14 }); }
+        if (points.length) {
+          map.fitBounds(L.latLngBounds(points).pad(0.5), { maxZoom: el.dataset.tiles ? 14 : 4 });
+        }
         else { map.setView([20, 0], 1); }
       });
   }
+
+  /* The charts' buckets: per hour over a day, or per day over 30 days. */
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest ? event.target.closest("button[data-bucket]") : null;
+    if (!button) { return; }
+    var holder = button.closest("[data-chart-source]");
+    holder.dataset.chartSource = holder.dataset.chartSource.replace(/bucket=\w+/, "bucket=" + button.dataset.bucket);
+    holder.querySelectorAll("button[data-bucket]").forEach(function (b) {
+      b.setAttribute("aria-pressed", b === button ? "true" : "false");
+    });
+    drawCharts(holder.parentNode);
+  });
+
+  /* A bulk delete asks first (the devices' messages stay, but the registrations go). */
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (form.id !== "bulk") { return; }
+    var action = form.querySelector("select[name=action]");
+    var ticked = form.querySelectorAll("input[name=ids]:checked").length;
+    if (action && action.value === "delete" &&
+        !window.confirm("Delete " + ticked + " device(s)? Their messages are kept.")) {
+      event.preventDefault();
+    }
+  });
 
   function setup(root) { setupColumns(root); drawCharts(root); drawMap(root); }
   document.addEventListener("DOMContentLoaded", function () { setup(document); });
