@@ -141,6 +141,32 @@ async def test_deliveries_forgotten_are_deleted_with_the_other_outcomes(store: S
     assert sorted(d.message_id or 0 for d in await _due(store, now=600)) == [one, two]
 
 
+async def test_one_delivery_is_retried_now_given_up_or_pending(store: SqlStore) -> None:
+    callback = await _callback(store)
+    one, two, three = await _messages(store, 3)
+    await store.callbacks.enqueue([_delivery(callback, m) for m in (one, two, three)], three)
+    first, second, third = await _due(store, now=100)
+    waiting = AttemptOutcome(DeliveryState.PENDING, 1, 5000, 500, "HTTP 500", None)
+    given_up = AttemptOutcome(DeliveryState.FAILED, 3, 200, 500, "HTTP 500", 200)
+    await store.callbacks.record_attempts(
+        [(first.id, waiting), (second.id, given_up), (third.id, given_up)]
+    )
+    only = DeliveryQuery(device_type_ids=[callback.device_type_id], delivery_ids=[first.id])
+    assert [d.id for d in await _not_delivered(store, only)] == [first.id]
+    assert await store.callbacks.retry(only, now=600) == 0  # pending: not given up
+    assert await store.callbacks.retry(only, now=600, pending=True) == 1
+    assert [d.id for d in await _due(store, now=600)] == [first.id]
+
+    just_second = DeliveryQuery(delivery_ids=[second.id])
+    assert await store.callbacks.retry(just_second, now=700, pending=True) == 1
+    states = {d.id: d.state for d in await _not_delivered(store, DeliveryQuery())}
+    assert states == {
+        first.id: DeliveryState.PENDING,
+        second.id: DeliveryState.PENDING,
+        third.id: DeliveryState.FAILED,
+    }
+
+
 async def test_deleting_a_device_type_deletes_its_callbacks_and_deliveries(
     store: SqlStore,
 ) -> None:

@@ -11,6 +11,7 @@ from lorafox.auth import rbac
 from lorafox.callbacks.requests import request_for, values_request
 from lorafox.devices import DeviceManagement
 from lorafox.domain import CallbackChannel, CallbackRequest, Delivery, Principal, StoredUplink
+from lorafox.errors import NotFound
 from lorafox.ports.callbacks import CallbackStore, DeliveryQuery, WithMessage
 
 __all__ = ["NotDelivered", "Undelivered"]
@@ -91,3 +92,12 @@ class NotDelivered:
         if count:
             self._on_retry()
         return count
+
+    async def retry_one(self, principal: Principal, device_type_id: str, delivery_id: int) -> None:
+        """Attempt one delivery of a device type again now, given up or waiting for its next
+        attempt (DEVICE_MANAGER); ``NotFound`` when it is delivered or not the type's."""
+        found = await self._devices.types.get(principal, device_type_id, rbac.OPERATE)
+        query = DeliveryQuery(device_type_ids=(found.id,), delivery_ids=(delivery_id,))
+        if not await self._store.retry(query, self._clock(), pending=True):
+            raise NotFound("delivery not found (delivered, or not of this device type)")
+        self._on_retry()

@@ -19,7 +19,7 @@ from starlette.responses import RedirectResponse, Response
 from lorafox.api.context import ApiContext
 from lorafox.console.context import ConsoleContext
 from lorafox.console.errors import error_page, lorafox_error
-from lorafox.console.pages import device, devices, login
+from lorafox.console.pages import callbacks, device, device_types, devices, login, rules
 from lorafox.console.templating import STATIC_DIR, NavItem, Templates
 from lorafox.errors import LorafoxError
 from lorafox.identity.sessions import ConsoleSessions
@@ -27,7 +27,7 @@ from lorafox.settings import ConsoleSettings
 
 __all__ = ["PAGES", "create_console"]
 
-PAGES: tuple[ModuleType, ...] = (login, devices, device)
+PAGES: tuple[ModuleType, ...] = (login, devices, device, device_types, callbacks, rules)
 """The page modules, in the order their routes are tried."""
 
 

@@ -55,10 +55,12 @@ class AttemptOutcome:
 @dataclass(slots=True, frozen=True)
 class DeliveryQuery:
     """Deliveries not (yet) delivered after at least one attempt, newest first: of one device,
-    or of some device types; ``since``/``before`` bound the message time (epoch ms)."""
+    or of some device types; ``since``/``before`` bound the message time (epoch ms);
+    ``delivery_ids``: only these."""
 
     device: str | None = None
     device_type_ids: Collection[str] = ()
+    delivery_ids: Collection[int] = ()
     since: int | None = None
     before: int | None = None
     limit: int = 100
@@ -111,7 +113,8 @@ class CallbackStore(Protocol):
 
     async def not_delivered(self, query: DeliveryQuery) -> list[WithMessage]: ...
 
-    async def retry(self, query: DeliveryQuery, now: int) -> int:
-        """Make the failed deliveries matching ``query`` pending again, due now; how many."""
+    async def retry(self, query: DeliveryQuery, now: int, *, pending: bool = False) -> int:
+        """Make the failed deliveries matching ``query`` pending again, due now; how many.
+        ``pending``: the pending ones matching it are made due now as well."""
 
     async def set_dead(self, callback_id: str, dead: bool) -> None: ...

@@ -70,6 +70,10 @@ class RuleHealth:
         }
         self._event(EventType.RULE_FAILING, Severity.ERROR, rule, message, details)
 
+    def failing(self, name: str) -> list[int]:
+        """The indexes of the actions of rule ``name`` failing now (none: it works)."""
+        return sorted(i for (rule, i), s in self._actions.items() if rule == name and s.failing)
+
     def forget(self, name: str) -> None:
         """A rule deleted or replaced: its actions start afresh."""
         for key in [k for k in self._actions if k[0] == name]:

@@ -40,6 +40,8 @@ def _not_delivered(query: DeliveryQuery) -> Select[Any]:
         stmt = stmt.where(d.device == query.device)
     if query.device_type_ids:
         stmt = stmt.where(d.device_type_id.in_(list(query.device_type_ids)))
+    if query.delivery_ids:
+        stmt = stmt.where(d.id.in_(list(query.delivery_ids)))
     if query.since is not None:
         stmt = stmt.where(d.message_time >= query.since)
     if query.before is not None:
@@ -193,13 +195,11 @@ class CallbackRepository(Repository):
             found = [_delivery(row) for row in await conn.execute(stmt)]
         return await self._with_messages(found)
 
-    async def retry(self, query: DeliveryQuery, now: int) -> int:
+    async def retry(self, query: DeliveryQuery, now: int, *, pending: bool = False) -> int:
         d = callback_deliveries.c
-        ids = (
-            _not_delivered(query)
-            .where(d.state == DeliveryState.FAILED.value)
-            .with_only_columns(d.id)
-        )
+        ids = _not_delivered(query).with_only_columns(d.id)
+        if not pending:
+            ids = ids.where(d.state == DeliveryState.FAILED.value)
         async with self._db.writing() as conn:
             result = await conn.execute(
                 update(callback_deliveries)
