@@ -234,23 +234,25 @@ def test_a_downlink_request_received_by_every_instance_is_queued_once_by_its_req
         return found
 
     try:
-        # both instances subscribed: a request without requestId is queued by each
-        wait_until(
-            lambda: (
-                client.publish(
-                    f"{prefix}/downlink/{control}", b'{"downlinkData":"0102030405060708"}', qos=1
-                )
-                and len(queued(first, control)) >= 2
-            ),
-            timeout=30,
-            interval=0.5,
-        )
+        # a request without requestId is queued by each instance: once both queued one of
+        # them, both are subscribed
+        sent = iter(range(1, 10_000))
+
+        def control_counts() -> Counter[str]:
+            return Counter(d["data"] for d in queued(first, control))
+
+        def both_subscribed() -> bool:
+            body = {"downlinkData": f"{next(sent):016x}"}
+            client.publish(f"{prefix}/downlink/{control}", orjson.dumps(body), qos=1)
+            return 2 in control_counts().values()
+
+        wait_until(both_subscribed, timeout=30, interval=0.5)
         request = {"downlinkData": "1112131415161718", "requestId": "order-7"}
         for _ in range(2):  # the client published it again (say, after a reconnection)
             client.publish(f"{prefix}/downlink/{device}", orjson.dumps(request), qos=1)
-        marker = len(queued(first, control))
-        client.publish(f"{prefix}/downlink/{control}", b'{"downlinkData":"0102030405060708"}', 1)
-        wait_until(lambda: len(queued(second, control)) >= marker + 2, timeout=30)
+        marker = "ffffffffffffffff"  # published after them: once both queued it, they are done
+        client.publish(f"{prefix}/downlink/{control}", orjson.dumps({"downlinkData": marker}), 1)
+        wait_until(lambda: control_counts()[marker] == 2, timeout=30)
         time.sleep(1)  # for a repeat to show
         [downlink] = queued(second, device)
         assert (downlink["data"], downlink["requestId"]) == ("1112131415161718", "order-7")
