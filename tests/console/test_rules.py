@@ -74,6 +74,7 @@ def test_the_dry_run_shows_the_output_and_the_actions_requests(world: World) -> 
     world.uplink(device, 21, data="0a0b")
     with closing(log_in(world.base_url, world.users["A:VIEWER"])) as http:
         page = http.get("/console/rules/dry_a")
+        assert f'<option value="{device}">' in page.text  # offered: heard last
         token = csrf_of(page.text)
         typed = http.post(
             "/console/rules/dry_a/dry-run",

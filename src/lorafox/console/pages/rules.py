@@ -30,7 +30,8 @@ __all__ = ["DRY_RUN_LAST", "NAV", "router"]
 NAV = NavItem("Rules", "/console/rules", order=40)
 DRY_RUN_LAST = 10
 """A device's last messages the dry run takes at most."""
-_FIELDS = ("name", "sql", "description", "actions")
+_CHOICES = 50
+"""The devices last heard that the dry run offers."""
 
 router = page_router()
 
@@ -105,6 +106,9 @@ async def _editor(
         "run": None,
         "run_errors": FormErrors(),
         "run_values": {"topic": "", "payload": "", "device": ""},
+        "recent": await cx.api.devices.devices.list(principal, sort="-lastCom", limit=_CHOICES)
+        if rule
+        else [],
     }
     return cx.templates.render(request, "rules/editor.html", page, status=status)
 
