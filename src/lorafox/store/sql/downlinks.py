@@ -19,7 +19,7 @@ from lorafox.domain import Downlink, DownlinkState, Uplink
 from lorafox.errors import Conflict, NotFound
 from lorafox.ports.store import DownlinkAsk
 from lorafox.store.sql import rollup, sqlite_writer
-from lorafox.store.sql.database import Repository
+from lorafox.store.sql.database import Database, Repository
 from lorafox.store.sql.rows import record
 from lorafox.store.sql.tables import downlinks
 
@@ -120,6 +120,26 @@ async def answer(
     return downlink_from_row(row)
 
 
+async def enqueue_once(db: Database, values: dict[str, Any]) -> tuple[Downlink, bool]:
+    """Insert the downlink ``values``, and True; with a ``request_id``, once per (device, id):
+    the downlink a request with that id queued before, and False."""
+    stmt = db.insert(downlinks).values(**values)
+    request_id = values.get("request_id")
+    if request_id is not None:
+        stmt = stmt.on_conflict_do_nothing(
+            index_elements=[downlinks.c.device, downlinks.c.request_id]
+        )
+    earlier = select(downlinks).where(
+        downlinks.c.device == values["device"], downlinks.c.request_id == request_id
+    )
+    async with db.writing() as conn:
+        row = (await conn.execute(stmt.returning(*downlinks.c))).first()
+        if row is not None:
+            return downlink_from_row(row), True
+        # the conflict waited for the other transaction's commit: its row is visible
+        return downlink_from_row((await conn.execute(earlier)).one()), False
+
+
 class DownlinkRepository(Repository):
     """Implements ``lorafox.ports.store.DownlinkStore``."""
 
@@ -141,28 +161,15 @@ class DownlinkRepository(Repository):
     async def enqueue_requested_downlink(
         self, device: str, data: str, *, source: str, request_id: str
     ) -> tuple[Downlink, bool]:
-        stmt = (
-            self._db.insert(downlinks)
-            .values(
-                device=device,
-                data=data,
-                state=DownlinkState.QUEUED.value,
-                source=source,
-                created_at=now_ms(),
-                request_id=request_id,
-            )
-            .on_conflict_do_nothing(index_elements=[downlinks.c.device, downlinks.c.request_id])
-            .returning(*downlinks.c)
-        )
-        earlier = select(downlinks).where(
-            downlinks.c.device == device, downlinks.c.request_id == request_id
-        )
-        async with self._db.writing() as conn:
-            row = (await conn.execute(stmt)).first()
-            if row is not None:
-                return downlink_from_row(row), True
-            # the conflict waited for the other transaction's commit: its row is visible
-            return downlink_from_row((await conn.execute(earlier)).one()), False
+        values = {
+            "device": device,
+            "data": data,
+            "state": DownlinkState.QUEUED.value,
+            "source": source,
+            "created_at": now_ms(),
+            "request_id": request_id,
+        }
+        return await enqueue_once(self._db, values)
 
     async def list_downlinks(
         self, device: str, *, registered_at: int | None = None

@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from lorafox.domain import Downlink, DownlinkState, LoraIntegration, LoraKind
 from lorafox.errors import Conflict, NotFound
 from lorafox.store.sql.database import Repository
-from lorafox.store.sql.downlinks import downlink_from_row
+from lorafox.store.sql.downlinks import downlink_from_row, enqueue_once
 from lorafox.store.sql.rows import columns
 from lorafox.store.sql.tables import downlinks, groups, lora_devices, lora_integrations, messages
 
@@ -199,28 +199,18 @@ class LoraRepository(Repository):
         source: str,
         request_id: str | None = None,
     ) -> Downlink:
-        stmt = self._db.insert(downlinks).values(
-            device=device,
-            data=data,
-            state=DownlinkState.QUEUED.value,
-            source=source,
-            created_at=_now(),
-            port=port,
-            confirmed=confirmed,
-            request_id=request_id,
-        )
-        if request_id is not None:
-            stmt = stmt.on_conflict_do_nothing(
-                index_elements=[downlinks.c.device, downlinks.c.request_id]
-            )
-        earlier = select(downlinks).where(
-            downlinks.c.device == device, downlinks.c.request_id == request_id
-        )
-        async with self._db.writing() as conn:
-            row = (await conn.execute(stmt.returning(*downlinks.c))).first()
-            if row is None:  # a request with that id queued it before
-                row = (await conn.execute(earlier)).one()
-            return downlink_from_row(row)
+        values = {
+            "device": device,
+            "data": data,
+            "state": DownlinkState.QUEUED.value,
+            "source": source,
+            "created_at": _now(),
+            "port": port,
+            "confirmed": confirmed,
+            "request_id": request_id,
+        }
+        downlink, _ = await enqueue_once(self._db, values)
+        return downlink
 
     async def claim_lora_downlinks(self, device: str, claim: str, *, limit: int) -> list[Downlink]:
         queued = and_(
