@@ -7,7 +7,9 @@ INSERTs — then starts ``lorafox serve`` on it and measures:
 - start-up: from exec until ``GET /healthz`` answers 200;
 - the server's resident memory (VmRSS) once started, and after the load;
 - the uplink rate: wrk with bench/uplink.lua posting DATA callbacks of the registered devices
-  (every request a different device, round robin over all of them), stored and published.
+  (every request a different device, round robin over all of them), stored and published;
+- the server's CPU per acknowledged uplink during the load: on a machine other work shares,
+  steadier than the rate.
 
 It prints each scenario, then each rate as a ratio of the first scenario's (the goal: within
 15 % of each other), RSS against 500 MB with 1,000,000 devices and start-up against 5 s with
@@ -64,6 +66,7 @@ class Figures:
     rss_loaded_mb: float
     rate: float
     non_2xx: int
+    cpu_us: float  # the server's CPU per acknowledged uplink during the load
 
 
 def log(message: str) -> None:
@@ -159,9 +162,11 @@ def measure(
         startup_s = time.monotonic() - began
         rss_started = rss_mb(server.proc.pid)
         log(f"started in {startup_s:.2f} s, {rss_started:.0f} MB; wrk {load.duration_s} s")
+        cpu0 = server.cpu_seconds() or 0.0
         result = load.run(
             http_port, basic_auth(SIGFOX_USERNAME, password), int(time.time()), server, devices
         )
+        cpu = (server.cpu_seconds() or 0.0) - cpu0
         rss_loaded = rss_mb(server.proc.pid)
     finally:
         server.stop()
@@ -175,6 +180,7 @@ def measure(
         rss_loaded,
         result.ok_per_s,
         result.non_2xx,
+        cpu / max(1, result.requests - result.non_2xx) * 1e6,
     )
 
 
@@ -201,13 +207,15 @@ def main() -> int:
     print(f"lorafox scale benchmark: 2 CPUs, wrk 1 thread x {args.connections} x {args.duration} s")
     print(
         f"{'devices':>10} {'messages':>11} {'fill s':>7} {'start-up s':>10} "
-        f"{'RSS MB start/load':>18} {'uplinks/s':>10} {'non-2xx':>8} {'rate / first':>12}"
+        f"{'RSS MB start/load':>18} {'uplinks/s':>10} {'non-2xx':>8} {'rate / first':>12} "
+        f"{'CPU µs/uplink':>13} {'/ first':>7}"
     )
     for f in found:
         print(
             f"{f.devices:>10,} {f.messages:>11,} {f.fill_s:>7.1f} {f.startup_s:>10.2f} "
             f"{f.rss_started_mb:>8.0f} / {f.rss_loaded_mb:<7.0f} {f.rate:>10,.0f} "
-            f"{f.non_2xx:>8,} {f.rate / first.rate:>12.2f}"
+            f"{f.non_2xx:>8,} {f.rate / first.rate:>12.2f} "
+            f"{f.cpu_us:>13.1f} {f.cpu_us / first.cpu_us:>7.2f}"
         )
     rates = [f.rate for f in found]
     spread = (max(rates) - min(rates)) / max(rates)
