@@ -216,7 +216,16 @@ async def remove(
 _SERIES = {
     "messages": ("messages", ["uplinks"], ["messages"]),
     "radio": ("dB / dBm", ["RSSI (avg)", "SNR (avg)"], ["rssi", "snr"]),
+    "bytes": ("bytes", ["data bytes"], ["bytes"]),
+    "temperature": ("°C", ["temperature (avg)", "min", "max"], ["temperature"] * 3),
+    "battery": ("V", ["battery (avg)", "min", "max"], ["battery"] * 3),
+    "frequency": ("MHz", ["frequency (avg)"], ["frequency"]),
 }
+"""Each chart: its unit, its lines' labels and the figure of each line (a figure measured
+as a spread gives its mean, then its smallest and largest value when it is drawn thrice)."""
+_PICK = ("avg", "min", "max")
+_SCALE = {"frequency": 1e-6}
+"""Figures drawn in another unit than the statistics' (frequency: Hz → MHz)."""
 
 
 @router.get("/console/devices/{device_id}/statistics.json")
@@ -226,18 +235,24 @@ async def statistics(
     device_id: DeviceId,
     bucket: Annotated[Literal["hour", "day"], Query()] = "hour",
 ) -> JSONResponse:
-    """The chart series: uplinks, and the mean RSSI and SNR, per hour (24 h) or day (30 days)."""
+    """The chart series per hour (24 h) or day (30 days): uplinks, the mean RSSI and SNR,
+    payload bytes, the temperature and battery of STATUS reports (mean, min, max) and the
+    mean frequency (MHz, when the uplinks carry one: LoRa)."""
     record = await _record(cx, session.principal, device_id)
     found = await statistics_window(bucket).statistics(record)
     times = [b.start // 1000 for b in found.data]
     series: dict[str, Any] = {}
     for key, (unit, labels, fields) in _SERIES.items():
         values = []
-        for field in fields:
-            column = []
+        for index, field in enumerate(fields):
+            pick, scale = _PICK[index], _SCALE.get(field, 1)
+            column: list[float | None] = []
             for b in found.data:
                 value = getattr(b, field)
-                column.append(value if isinstance(value, int) else (value.avg if value else None))
+                if isinstance(value, int):
+                    column.append(value)
+                else:
+                    column.append(getattr(value, pick) * scale if value else None)
             values.append(column)
         series[key] = {"unit": unit, "labels": labels, "values": values}
     return JSONResponse(
