@@ -22,6 +22,7 @@ from lorafox.console.errors import error_page, lorafox_error
 from lorafox.console.pages import (
     callbacks,
     device,
+    device_import,
     device_types,
     devices,
     login,
@@ -38,6 +39,7 @@ __all__ = ["PAGES", "create_console"]
 PAGES: tuple[ModuleType, ...] = (
     login,
     devices,
+    device_import,
     device,
     device_types,
     callbacks,

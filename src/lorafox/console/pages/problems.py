@@ -20,6 +20,7 @@ from starlette.responses import RedirectResponse, Response
 from lorafox.auth import rbac
 from lorafox.console.context import Cx, Session, can_operate, page_router
 from lorafox.console.forms import Form, FormErrors
+from lorafox.console.pages.devices import operable_types
 from lorafox.console.templating import NavItem
 from lorafox.devices import DeviceLine, ProblemKind
 from lorafox.devices.problems import Problem
@@ -42,7 +43,6 @@ ABOUT = {
     ProblemKind.RULES: "Topic rules whose actions keep failing.",
     ProblemKind.REGISTRATIONS: "Callbacks of devices that are not registered, refused.",
 }
-_MAX_TYPES = 200
 
 router = page_router()
 
@@ -73,22 +73,6 @@ def _rule_errors(cx: Cx, names: list[str], device: str) -> list[dict[str, Any]]:
             found.append({"rule": name, **error})
     found.sort(key=lambda e: e.get("time", 0), reverse=True)
     return found[:PROBLEMS_SHOWN]
-
-
-async def _types(cx: Cx, principal: Principal) -> list[tuple[str, str]]:
-    """The device types the user may add devices to, as (id, name)."""
-    if not can_operate(principal):
-        return []
-    found = await cx.api.devices.types.list(principal, group_ids=[], limit=_MAX_TYPES)
-    groups = await cx.api.identity.groups.by_id(principal, {t.group_id for t in found})
-    return sorted(
-        (
-            (t.id, t.name)
-            for t in found
-            if t.group_id in groups and can_operate(principal, groups[t.group_id].path)
-        ),
-        key=lambda p: p[1].lower(),
-    )
 
 
 async def _listing(
@@ -128,7 +112,7 @@ async def _listing(
         "device": device,
         "filter_errors": filter_errors,
         "rule_errors": rule_errors,
-        "types": await _types(cx, principal) if kind is ProblemKind.REGISTRATIONS else [],
+        "types": await operable_types(cx, principal) if kind is ProblemKind.REGISTRATIONS else [],
         "errors": errors or FormErrors(),
         "typed": typed or {},
         "notice": notice,
