@@ -28,6 +28,10 @@ from lorafox.ports.store import EventStore
 
 __all__ = ["SCAN", "Problem", "ProblemKind", "Problems"]
 
+_View = int | bool | None
+"""What a principal sees of a device: False nothing, else the epoch ms its view starts at
+(None: all of it); of a device type (keyed ``type:<id>``): True or False."""
+
 SCAN = 500
 """The newest events of a kind read for one listing or count."""
 
@@ -131,40 +135,48 @@ class Problems:
         self, principal: Principal, found: Sequence[Event], limit: int
     ) -> list[Event]:
         shown: list[Event] = []
-        registered: dict[str, int | None] = {}
+        seen: dict[str, _View] = {}  # the views of the devices and types met so far
         for event in found:
             if len(shown) >= limit:
                 break
-            if await self._sees(principal, event, registered):
+            if await self._sees(principal, event, seen):
                 shown.append(event)
         return shown
 
-    async def _sees(
-        self, principal: Principal, event: Event, registered: dict[str, int | None]
-    ) -> bool:
+    async def _sees(self, principal: Principal, event: Event, seen: dict[str, _View]) -> bool:
         path = event.data.get("groupPath")
         if isinstance(path, str):
             return rbac.visible(principal, path)
         if event.type is EventType.REGISTRATION_REFUSED and event.device_type_id is not None:
-            return await self._sees_type(principal, event.device_type_id)
+            return await self._sees_type(principal, event.device_type_id, seen)
         if event.device is not None:
-            try:
-                await self._devices.scope(principal, event.device)
-            except LorafoxError:
+            if event.device not in seen:
+                seen[event.device] = await self._view_of(principal, event.device)
+            since = seen[event.device]
+            if since is False:
                 return False
-            if event.device not in registered:
-                registered[event.device] = await self._devices.registered_at(
-                    principal, event.device
-                )
-            since = registered[event.device]
             return since is None or (event.created_at or event.time) >= since
         if event.device_type_id is not None:
-            return await self._sees_type(principal, event.device_type_id)
+            return await self._sees_type(principal, event.device_type_id, seen)
         return rbac.visible(principal, self._root.path)
 
-    async def _sees_type(self, principal: Principal, device_type_id: str) -> bool:
+    async def _view_of(self, principal: Principal, device: str) -> _View:
+        """False when ``principal`` does not see ``device``, else where its view starts."""
         try:
-            await self._devices.types.get(principal, device_type_id)
+            await self._devices.scope(principal, device)
         except LorafoxError:
             return False
-        return True
+        return await self._devices.registered_at(principal, device)
+
+    async def _sees_type(
+        self, principal: Principal, device_type_id: str, seen: dict[str, _View]
+    ) -> bool:
+        key = f"type:{device_type_id}"
+        if key not in seen:
+            try:
+                await self._devices.types.get(principal, device_type_id)
+            except LorafoxError:
+                seen[key] = False
+            else:
+                seen[key] = True
+        return seen[key] is True
