@@ -7,10 +7,11 @@ listed newest first, optionally for one device, with the fix in plain words.
 
 An event is shown to whoever sees its group: a rule's ``groupPath``; else, for a refused
 registration, the group of the device type the callback named; else its device's group (a
-device that is not registered counts as the root group's, as ``Devices.scope`` says), and only
-from the device's current registration on; else its device type's group; else the root
-group's. The newest ``SCAN`` events of the kind are read and filtered so: a user of a small
-group among many busy ones may see fewer than there are (the page says so).
+device the in-memory registry does not have counts as the root group's, as for
+``Devices.scope``, without a query per event), and only from the device's current registration
+on; else its device type's group; else the root group's. The newest ``SCAN`` events of the
+kind are read and filtered so: a user of a small group among many busy ones may see fewer than
+there are (the page says so).
 """
 
 from __future__ import annotations
@@ -163,8 +164,12 @@ class Problems:
     async def _view_of(self, principal: Principal, device: str) -> _View:
         """False when ``principal`` does not see ``device``, else where its view starts."""
         try:
-            await self._devices.scope(principal, device)
-        except LorafoxError:
+            path = await self._devices.registered_path(device)
+        except LorafoxError:  # its group went away
+            return False
+        if path is None:  # not registered (the registry has every device): the root group's
+            return None if rbac.visible(principal, self._root.path) else False
+        if not rbac.visible(principal, path):
             return False
         return await self._devices.registered_at(principal, device)
 
