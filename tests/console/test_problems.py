@@ -75,6 +75,9 @@ def test_a_rejected_downlink_request_is_kept_and_shown_with_its_fix(world: World
         assert f"sigfox/downlink/{b}" not in page.text  # group B's device
         overview = http.get("/console/problems")
         assert overview.status_code == 200 and "Rejected downlinks" in overview.text
+        badge = http.get("/console/problems/count")
+        assert badge.status_code == 200 and 'id="problem-count"' in badge.text
+        assert 'hx-get="/console/problems/count"' in overview.text  # in the navigation
         filtered = http.get("/console/problems/downlinks", params={"device": b})
         assert "req-42" not in filtered.text and "Nothing failed for this device" in filtered.text
         bad_filter = http.get("/console/problems/downlinks", params={"device": "xyz!"})
@@ -198,6 +201,9 @@ def test_in_the_browser_the_problem_pages_list_and_register(world: World, browse
     _refused(world, "D00D", world.types["A"])
     page = logged_in(browser, world.base_url, world.users["A:DEVICE_MANAGER"], "console-test-pw-1")
     try:
+        from playwright.sync_api import expect
+
+        expect(page.locator("header nav #problem-count")).to_be_visible()
         page.get_by_role("link", name="Problems").click()
         page.wait_for_url("**/console/problems")
         shoot(page, "problems")

@@ -1,6 +1,7 @@
 """``/console/problems``: the failures a user must diagnose, one page per kind.
 
-``/console/problems`` counts those of the last 24 hours; ``/console/problems/{kind}`` lists
+``/console/problems`` counts those of the last 24 hours (their sum is the navigation's badge,
+``/console/problems/count``); ``/console/problems/{kind}`` lists
 each newest first, filterable by device (``?device=``): rejected MQTT downlink requests
 (``downlinks``), failing topic rules (``rules``: also each rule's last action errors on this
 instance, with the message's topic) and refused registrations (``registrations``: a
@@ -29,7 +30,7 @@ from lorafox.errors import Conflict, Forbidden, InvalidInput
 
 __all__ = ["NAV", "PROBLEMS_SHOWN", "TITLES", "router"]
 
-NAV = NavItem("Problems", "/console/problems", order=50)
+NAV = NavItem("Problems", "/console/problems", order=50, count_url="/console/problems/count")
 PROBLEMS_SHOWN = 50
 """The newest problems a page lists."""
 DAY_MS = 24 * 3600 * 1000
@@ -57,6 +58,14 @@ async def overview(request: Request, cx: Cx, session: Session) -> Response:
     return cx.templates.render(
         request, "problems/overview.html", {"counts": counts, "titles": TITLES, "about": ABOUT}
     )
+
+
+@router.get("/console/problems/count")
+async def count(request: Request, cx: Cx, session: Session) -> Response:
+    """The navigation's badge: the problems of the last 24 hours (nothing when there is none)."""
+    since = int(time.time() * 1000) - DAY_MS
+    total = sum((await cx.api.devices.problems.counts(session.principal, since)).values())
+    return cx.templates.render(request, "problems/_count.html", {"total": total})
 
 
 def _rule_errors(cx: Cx, names: list[str], device: str) -> list[dict[str, Any]]:
