@@ -83,6 +83,8 @@ def test_a_rejected_downlink_request_is_kept_and_shown_with_its_fix(world: World
         bad_filter = http.get("/console/problems/downlinks", params={"device": "xyz!"})
         assert bad_filter.status_code == 400 and 'id="device-error"' in bad_filter.text
         assert http.get("/console/problems/nonsense").status_code in (400, 404)
+        spoof = http.get("/console/problems/registrations", params={"registered": "<b>x</b>"})
+        assert spoof.status_code == 400
     with closing(log_in(world.base_url, world.users["B:VIEWER"])) as http:
         page = http.get("/console/problems/downlinks")
         assert f"sigfox/downlink/{b}" in page.text and "Register the device" in page.text

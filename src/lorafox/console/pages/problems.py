@@ -1,8 +1,8 @@
 """``/console/problems``: the failures a user must diagnose, one page per kind.
 
 ``/console/problems`` counts those of the last 24 hours (their sum is the navigation's badge,
-``/console/problems/count``); ``/console/problems/{kind}`` lists
-each newest first, filterable by device (``?device=``): rejected MQTT downlink requests
+``/console/problems/count``); ``/console/problems/{kind}`` lists each newest first,
+filterable by device (``?device=``): rejected MQTT downlink requests
 (``downlinks``), failing topic rules (``rules``: also each rule's last action errors on this
 instance, with the message's topic) and refused registrations (``registrations``: a
 DEVICE_MANAGER registers the device from the list). The pages call ``Problems`` (and, for the
@@ -49,6 +49,8 @@ router = page_router()
 
 Kind = Annotated[ProblemKind, Path()]
 DeviceFilter = Annotated[str, Query(max_length=32)]
+NamedDevice = Annotated[str, Query(pattern="^[0-9A-Fa-f]{0,16}$")]
+"""A device id the page names (the one just registered, the one to register)."""
 
 
 @router.get("/console/problems")
@@ -137,8 +139,8 @@ async def problem_list(
     session: Session,
     kind: Kind,
     device: DeviceFilter = "",
-    registered: DeviceFilter = "",
-    register: DeviceFilter = "",
+    registered: NamedDevice = "",
+    register: NamedDevice = "",
 ) -> Response:
     notice = f"Device {registered} is registered." if registered else ""
     return await _listing(
