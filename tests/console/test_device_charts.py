@@ -43,7 +43,12 @@ def test_the_chart_data_has_bytes_temperature_battery_and_frequency(world: World
             assert sum(series["bytes"]["values"][0]) == 6  # 4 + 2 payload bytes
             temperature = [v for line in series["temperature"]["values"] for v in line if v]
             assert sorted(temperature) == [20.0, 22.0, 24.0]  # min, mean, max
-            assert series["temperature"]["labels"] == ["temperature (avg)", "min", "max"]
+            assert series["temperature"]["labels"] == [
+                "temperature (avg)",
+                "temperature lowest",
+                "temperature highest",
+            ]
+            assert series["radio"]["values"][1] == [12]  # the SNR's mean
             battery = [v for line in series["battery"]["values"] for v in line if v]
             assert sorted(battery) == pytest.approx([3.0, 3.1, 3.2])
             [frequency] = [v for v in series["frequency"]["values"][0] if v]

@@ -213,17 +213,20 @@ async def remove(
     return cx.templates.render(request, "device/_downlinks.html", values)
 
 
-_SERIES = {
-    "messages": ("messages", ["uplinks"], ["messages"]),
-    "radio": ("dB / dBm", ["RSSI (avg)", "SNR (avg)"], ["rssi", "snr"]),
-    "bytes": ("bytes", ["data bytes"], ["bytes"]),
-    "temperature": ("°C", ["temperature (avg)", "min", "max"], ["temperature"] * 3),
-    "battery": ("V", ["battery (avg)", "min", "max"], ["battery"] * 3),
-    "frequency": ("MHz", ["frequency (avg)"], ["frequency"]),
+_SPREAD = (("avg", ""), ("min", "lowest"), ("max", "highest"))
+_SERIES: dict[str, tuple[str, list[tuple[str, str, str]]]] = {
+    "messages": ("messages", [("uplinks", "messages", "")]),
+    "radio": ("dB / dBm", [("RSSI (avg)", "rssi", "avg"), ("SNR (avg)", "snr", "avg")]),
+    "bytes": ("bytes", [("data bytes", "bytes", "")]),
+    "temperature": (
+        "°C",
+        [(f"temperature {word or '(avg)'}", "temperature", pick) for pick, word in _SPREAD],
+    ),
+    "battery": ("V", [(f"battery {word or '(avg)'}", "battery", pick) for pick, word in _SPREAD]),
+    "frequency": ("MHz", [("frequency (avg)", "frequency", "avg")]),
 }
-"""Each chart: its unit, its lines' labels and the figure of each line (a figure measured
-as a spread gives its mean, then its smallest and largest value when it is drawn thrice)."""
-_PICK = ("avg", "min", "max")
+"""Each chart: its unit and its lines: (label, figure, what of the figure's spread: its mean,
+lowest or highest value; "" for a count)."""
 _SCALE = {"frequency": 1e-6}
 """Figures drawn in another unit than the statistics' (frequency: Hz → MHz)."""
 
@@ -242,18 +245,19 @@ async def statistics(
     found = await statistics_window(bucket).statistics(record)
     times = [b.start // 1000 for b in found.data]
     series: dict[str, Any] = {}
-    for key, (unit, labels, fields) in _SERIES.items():
+    for key, (unit, lines) in _SERIES.items():
         values = []
-        for index, field in enumerate(fields):
-            pick, scale = _PICK[index], _SCALE.get(field, 1)
+        for _, field, pick in lines:
+            scale = _SCALE.get(field, 1)
             column: list[float | None] = []
             for b in found.data:
                 value = getattr(b, field)
-                if isinstance(value, int):
+                if not pick:
                     column.append(value)
                 else:
                     column.append(getattr(value, pick) * scale if value else None)
             values.append(column)
+        labels = [label for label, _, _ in lines]
         series[key] = {"unit": unit, "labels": labels, "values": values}
     return JSONResponse(
         {
