@@ -340,6 +340,7 @@ TABLES_AFTER_0009 = (
     "ALTER TABLE device_types DROP COLUMN retention_days",
     "DROP INDEX ux_downlinks_request",
     "ALTER TABLE downlinks DROP COLUMN request_id",
+    "DROP INDEX ix_events_type_time",
 )
 """Statements that drop the tables and columns of the revisions after 0009 (to test an upgrade
 from it; PostgreSQL's messages stay partitioned, which revision 0019 then leaves as they are)."""

@@ -58,6 +58,7 @@ from lorafox.devices.devices import Devices
 from lorafox.devices.retention import HistoryRetention
 from lorafox.domain import Principal, StoredUplink, Uplink
 from lorafox.downlink.queue import DownlinkQueue
+from lorafox.downlink.rejections import DownlinkRejections
 from lorafox.errors import AuthenticationFailed, ConfigError, InvalidInput, NotFound
 from lorafox.events.log import EventLog, now_ms
 from lorafox.events.service import DeviceEvents
@@ -471,6 +472,7 @@ class Service:
         if outbox is not None:
             pipeline.add_sink(outbox.add)
         events = DeviceEvents(store.events, bus, management.registry, s)
+        downlinks.on_rejected = DownlinkRejections(events.log.record_later)
         pipeline.add_sink(events.monitor.observe)
         mailer = Mailer.create(store.mail, s.mail, now_ms)
         outgoing = await OutgoingCallbacks.create(

@@ -165,10 +165,12 @@ def test_log_in_filter_open_a_device_and_follow_an_uplink_and_a_downlink(
     expect(page.get_by_role("button", name="Last 30 days, per day")).to_have_attribute(
         "aria-pressed", "true"
     )
-    expect(page.locator(".chart canvas")).to_have_count(2)
+    # uplinks, RSSI and SNR, bytes, temperature and battery: the uplinks carry no frequency
+    expect(page.locator(".chart canvas")).to_have_count(5)
+    expect(page.locator(".chart[data-series=frequency]")).to_contain_text("no value")
     page.reload()  # the map is drawn at load: now with the position uplink 11 carried
     expect(page.locator("#map path.leaflet-interactive[stroke='#0b5cad']").first).to_be_attached()
-    expect(page.locator(".chart canvas")).to_have_count(2)
+    expect(page.locator(".chart canvas")).to_have_count(5)
     shoot(page, "device")
 
     page.get_by_role("button", name="Log out").click()

@@ -19,7 +19,16 @@ from starlette.responses import RedirectResponse, Response
 from lorafox.api.context import ApiContext
 from lorafox.console.context import ConsoleContext
 from lorafox.console.errors import error_page, lorafox_error
-from lorafox.console.pages import callbacks, device, device_types, devices, login, rules
+from lorafox.console.pages import (
+    callbacks,
+    device,
+    device_import,
+    device_types,
+    devices,
+    login,
+    problems,
+    rules,
+)
 from lorafox.console.templating import STATIC_DIR, NavItem, Templates
 from lorafox.errors import LorafoxError
 from lorafox.identity.sessions import ConsoleSessions
@@ -27,7 +36,16 @@ from lorafox.settings import ConsoleSettings
 
 __all__ = ["PAGES", "create_console"]
 
-PAGES: tuple[ModuleType, ...] = (login, devices, device, device_types, callbacks, rules)
+PAGES: tuple[ModuleType, ...] = (
+    login,
+    devices,
+    device_import,
+    device,
+    device_types,
+    callbacks,
+    rules,
+    problems,
+)
 """The page modules, in the order their routes are tried."""
 
 

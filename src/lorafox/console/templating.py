@@ -36,6 +36,8 @@ class NavItem:
     label: str
     href: str
     order: int = 100
+    count_url: str | None = None
+    """A fragment to show beside the label (a count), asked for once the page is loaded."""
 
 
 def _time(ms: int | None) -> str:

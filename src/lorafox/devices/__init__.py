@@ -13,6 +13,7 @@ from lorafox.devices.bulk import BulkJob, BulkJobs
 from lorafox.devices.device_types import DeviceTypeChanges, DeviceTypes
 from lorafox.devices.devices import DeviceChanges, DeviceLine, Devices, LineError
 from lorafox.devices.history import DeviceHistory
+from lorafox.devices.problems import Problem, ProblemKind, Problems
 from lorafox.devices.registry import DeviceRegistry
 from lorafox.devices.unknown import UNREGISTERED, UnknownDevicePolicy, UnknownDevices
 from lorafox.domain import Group
@@ -31,6 +32,9 @@ __all__ = [
     "DeviceTypes",
     "Devices",
     "LineError",
+    "Problem",
+    "ProblemKind",
+    "Problems",
     "UnknownDevicePolicy",
     "UnknownDevices",
 ]
@@ -43,6 +47,7 @@ class DeviceManagement:
     devices: Devices
     bulk: BulkJobs
     history: DeviceHistory
+    problems: Problems
 
     @classmethod
     async def create(cls, store: Store, groups: Groups, root: Group) -> DeviceManagement:
@@ -51,5 +56,10 @@ class DeviceManagement:
         types = DeviceTypes(store.devices, store.identity, groups, registry)
         devices = Devices(store.devices, store.identity, groups, types, registry, root)
         return cls(
-            registry, types, devices, BulkJobs(devices), DeviceHistory(store, devices, types)
+            registry,
+            types,
+            devices,
+            BulkJobs(devices),
+            DeviceHistory(store, devices, types),
+            Problems(store.events, devices, root),
         )

@@ -36,6 +36,15 @@ class BulkJob:
     success: int = 0
     failed: int = 0
     errors: list[LineError] = field(default_factory=list)
+    refused: list[LineError] = field(default_factory=list)
+    """Lines refused before the job started (not even a device's line)."""
+
+    @property
+    def progress(self) -> int:
+        """Lines handled, created or refused, in percent."""
+        return (
+            100 if self.done or not self.total else (self.success + self.failed) * 100 // self.total
+        )
 
 
 class BulkJobs:
@@ -47,13 +56,21 @@ class BulkJobs:
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def start(
-        self, principal: Principal, device_type_id: str, lines: Sequence[DeviceLine]
+        self,
+        principal: Principal,
+        device_type_id: str,
+        lines: Sequence[DeviceLine],
+        refused: Sequence[LineError] = (),
     ) -> BulkJob:
-        """Check the device type now (404/403 at once), create the devices in the background."""
+        """Check the device type now (404/403 at once), create the devices in the background.
+        ``refused``: lines of the same request already refused (a CSV line that is not one),
+        counted as failed and reported with the others."""
         device_type = await self._devices.types.get(principal, device_type_id, rbac.OPERATE)
         group = await self._devices.group_of(device_type)
         self._forget_old()
-        job = BulkJob(secrets.token_hex(12), group.path, len(lines), time.time())
+        total = len(lines) + len(refused)
+        job = BulkJob(secrets.token_hex(12), group.path, total, time.time(), refused=list(refused))
+        job.failed = len(refused)
         self._jobs[job.id] = job
         task = asyncio.create_task(self._run(principal, job, lines), name=f"bulk {job.id}")
         self._tasks.add(task)
@@ -68,10 +85,12 @@ class BulkJobs:
 
     async def _run(self, principal: Principal, job: BulkJob, lines: Sequence[DeviceLine]) -> None:
         def progress(created: int, failed: int) -> None:
-            job.success, job.failed = created, failed
+            job.success, job.failed = created, failed + len(job.refused)
 
+        job.errors = list(job.refused)
         try:
-            job.errors = await self._devices.create_many(principal, lines, progress)
+            found = await self._devices.create_many(principal, lines, progress)
+            job.errors = sorted([*job.refused, *found], key=lambda e: e.line)
         except asyncio.CancelledError:
             job.errors.append(LineError(0, "", "the job was stopped: lorafox shut down"))
             job.failed = job.total - job.success

@@ -26,6 +26,8 @@ class EventType(StrEnum):
     DOWNLINK_ACKED = "downlink_acked"
     DOWNLINK_FAILED = "downlink_failed"
     DOWNLINK_EXPIRED = "downlink_expired"
+    DOWNLINK_REJECTED = "downlink_rejected"
+    """An MQTT downlink request refused (its topic, reason and requestId in ``data``)."""
     STATUS = "status"
     LOW_BATTERY = "low_battery"
     LOCATION = "location"

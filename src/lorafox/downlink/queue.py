@@ -10,6 +10,7 @@ import orjson
 
 from lorafox.auth import rbac
 from lorafox.domain import Downlink, Principal
+from lorafox.downlink.rejections import DownlinkRejections
 from lorafox.errors import InvalidInput, LorafoxError
 from lorafox.ingest.sigfox import json_object, normalize_device, normalize_downlink
 from lorafox.metrics import Metrics
@@ -47,6 +48,16 @@ def request_id_of(body: dict[str, Any]) -> str | None:
     return value
 
 
+def _valid_device(device: Any) -> str | None:
+    """The device id a request named, None when it is not one."""
+    if device is None:
+        return None
+    try:
+        return normalize_device(device)
+    except InvalidInput:
+        return None
+
+
 class DownlinkQueue:
     """Queues validated downlinks; refusals from MQTT go back on ``<topic>/rejected``."""
 
@@ -65,6 +76,8 @@ class DownlinkQueue:
         self._bus = bus
         self._level = mqtt.downlink_topic_level()
         self._sent = metrics.downlinks.labels("sent")
+        self.on_rejected: DownlinkRejections | None = None
+        """Keeps the MQTT requests refused (as ``downlink_rejected`` events)."""
 
     async def queue(
         self,
@@ -127,6 +140,8 @@ class DownlinkQueue:
             return None
         sender = publisher.get()
         audience = rbac.visible_roots(sender) if isinstance(sender, Principal) else None
+        device: Any = self._device_from(topic, {}) if self._level is not None else None
+        request_id: str | None = None
         try:
             body = json_object(payload, "payload")
             field = self._mqtt.downlink_field
@@ -143,6 +158,14 @@ class DownlinkQueue:
             await self.queue(device, body[field], source="mqtt", field=field, request_id=request_id)
         except LorafoxError as exc:
             await self._reject(topic, payload, exc, audience)
+            if self.on_rejected is not None:
+                self.on_rejected.rejected(
+                    topic,
+                    _valid_device(device),
+                    exc.message,
+                    field=getattr(exc, "field", None),
+                    request_id=request_id,
+                )
             return exc.message
         return None
 

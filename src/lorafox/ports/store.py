@@ -19,6 +19,7 @@ from lorafox.domain import (
     DeviceType,
     Downlink,
     Event,
+    EventType,
     Group,
     Principal,
     Profile,
@@ -184,11 +185,12 @@ class EventStore(Protocol):
         before: int | None = None,
         before_id: int | None = None,
         registered_at: int | None = None,
+        types: Collection[EventType] = (),
     ) -> list[Event]:
         """Newest first (by time, then id); ``since`` inclusive and ``before`` exclusive, in
         epoch ms — with ``before_id``, the events at ``before`` with a lower id are included
         (the next page after the event (``before``, ``before_id``)); with ``registered_at``
-        only those recorded since then."""
+        only those recorded since then; with ``types`` only those of these types."""
         ...
 
     async def alerts(self) -> dict[str, int]:

@@ -213,10 +213,22 @@ async def remove(
     return cx.templates.render(request, "device/_downlinks.html", values)
 
 
-_SERIES = {
-    "messages": ("messages", ["uplinks"], ["messages"]),
-    "radio": ("dB / dBm", ["RSSI (avg)", "SNR (avg)"], ["rssi", "snr"]),
+_SPREAD = (("avg", ""), ("min", "lowest"), ("max", "highest"))
+_SERIES: dict[str, tuple[str, list[tuple[str, str, str]]]] = {
+    "messages": ("messages", [("uplinks", "messages", "")]),
+    "radio": ("dB / dBm", [("RSSI (avg)", "rssi", "avg"), ("SNR (avg)", "snr", "avg")]),
+    "bytes": ("bytes", [("data bytes", "bytes", "")]),
+    "temperature": (
+        "°C",
+        [(f"temperature {word or '(avg)'}", "temperature", pick) for pick, word in _SPREAD],
+    ),
+    "battery": ("V", [(f"battery {word or '(avg)'}", "battery", pick) for pick, word in _SPREAD]),
+    "frequency": ("MHz", [("frequency (avg)", "frequency", "avg")]),
 }
+"""Each chart: its unit and its lines: (label, figure, what of the figure's spread: its mean,
+lowest or highest value; "" for a count)."""
+_SCALE = {"frequency": 1e-6}
+"""Figures drawn in another unit than the statistics' (frequency: Hz → MHz)."""
 
 
 @router.get("/console/devices/{device_id}/statistics.json")
@@ -226,19 +238,26 @@ async def statistics(
     device_id: DeviceId,
     bucket: Annotated[Literal["hour", "day"], Query()] = "hour",
 ) -> JSONResponse:
-    """The chart series: uplinks, and the mean RSSI and SNR, per hour (24 h) or day (30 days)."""
+    """The chart series per hour (24 h) or day (30 days): uplinks, the mean RSSI and SNR,
+    payload bytes, the temperature and battery of STATUS reports (mean, min, max) and the
+    mean frequency (MHz, when the uplinks carry one: LoRa)."""
     record = await _record(cx, session.principal, device_id)
     found = await statistics_window(bucket).statistics(record)
     times = [b.start // 1000 for b in found.data]
     series: dict[str, Any] = {}
-    for key, (unit, labels, fields) in _SERIES.items():
+    for key, (unit, lines) in _SERIES.items():
         values = []
-        for field in fields:
-            column = []
+        for _, field, pick in lines:
+            scale = _SCALE.get(field, 1)
+            column: list[float | None] = []
             for b in found.data:
                 value = getattr(b, field)
-                column.append(value if isinstance(value, int) else (value.avg if value else None))
+                if not pick:
+                    column.append(value)
+                else:
+                    column.append(getattr(value, pick) * scale if value else None)
             values.append(column)
+        labels = [label for label, _, _ in lines]
         series[key] = {"unit": unit, "labels": labels, "values": values}
     return JSONResponse(
         {

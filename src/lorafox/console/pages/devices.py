@@ -24,7 +24,7 @@ from lorafox.devices import DeviceChanges
 from lorafox.domain import Device, Principal
 from lorafox.errors import Forbidden, InvalidInput, LorafoxError, NotFound
 
-__all__ = ["NAV", "PAGE_SIZE", "router"]
+__all__ = ["NAV", "PAGE_SIZE", "operable_types", "router"]
 
 NAV = NavItem("Devices", "/console/devices", order=10)
 PAGE_SIZE = 50
@@ -196,10 +196,27 @@ async def device_list(
         "editable": can_operate(principal),
         "now": int(time.time() * 1000),
         "notice": _notice(done, count, failed),
+        "import_types": await operable_types(cx, principal),
     }
     if is_htmx(request) and request.headers.get("hx-target") == "device-table":
         return cx.templates.render(request, "devices/_table.html", values)
     return cx.templates.render(request, "devices/list.html", values)
+
+
+async def operable_types(cx: Cx, principal: Principal) -> list[tuple[str, str]]:
+    """The device types the user may add devices to (DEVICE_MANAGER), as (id, name)."""
+    if not can_operate(principal):
+        return []
+    found = await cx.api.devices.types.list(principal, group_ids=[], limit=_MAX_CHOICES)
+    groups = await cx.api.identity.groups.by_id(principal, {t.group_id for t in found})
+    return sorted(
+        (
+            (t.id, t.name)
+            for t in found
+            if t.group_id in groups and can_operate(principal, groups[t.group_id].path)
+        ),
+        key=lambda p: p[1].lower(),
+    )
 
 
 def _notice(done: str, count: int, failed: int) -> str:

@@ -2,9 +2,12 @@
 
 The editor takes the SQL statement, the actions as JSON (AWS's shapes, as ``/api/v2/rules``
 takes them) and whether the rule is enabled; a refused statement or action is shown next to
-its field. The dry run (``TopicRules.dry_run``) runs the saved rule on a JSON message typed in,
-or on a device's last messages as lorafox published them, and shows what it selected and the
-requests its actions would make: nothing is executed, so a VIEWER may run it too.
+its field. The dry run (``TopicRules.dry_run``) runs the rule as typed in the editor (its
+statement and actions, not saved; the saved rule for a user without the editor, or a browser
+without script) on a JSON message typed in, or on a device's last messages as lorafox
+published them, and shows what it selected and the requests its actions would make, or why
+the statement or an action as typed is refused: nothing is executed, so a VIEWER may run it
+too.
 """
 
 from __future__ import annotations
@@ -235,23 +238,40 @@ async def _messages(
     return messages
 
 
+def _as_typed(form: FormData, rule: TopicRule, errors: FormErrors) -> str | dict[str, Any]:
+    """The rule the dry run runs: the editor's statement and actions as typed when the form
+    sends them (not saved), else the saved rule (its name)."""
+    if "sql" not in form.fields:
+        return rule.name
+    typed = FormErrors()
+    payload = _payload(form, typed, rule)
+    for message in typed.messages.values():
+        errors.add("", f"the rule as typed: {message}")
+    return payload
+
+
 @router.post("/console/rules/{name}/dry-run")
 async def dry_run(request: Request, cx: Cx, session: Session, name: str, form: Form) -> Response:
     rules = _rules(cx)
     rule = await rules.get(session.principal, name)
     errors = FormErrors()
     run = None
+    which = _as_typed(form, rule, errors)
     try:
         messages = await _messages(cx, session.principal, rules, form, errors)
     except (InvalidInput, NotFound) as exc:  # a device id that is none, or not seen
         errors.add("device", exc.message)
         messages = []
     if not errors:
-        run = await rules.dry_run(session.principal, rule.name, messages)
+        try:
+            run = await rules.dry_run(session.principal, which, messages)
+        except InvalidInput as exc:  # the statement or an action as typed
+            errors.add("", f"the rule as typed: {exc.message}")
     values = {
         "rule": rule,
         "run": run,
         "run_errors": errors,
+        "editable": can_operate(session.principal, rule.group_path),
         "run_values": {k: form.get(k) for k in ("topic", "payload", "device")},
     }
     return cx.templates.render(

@@ -45,6 +45,13 @@
           holder.querySelectorAll(".chart").forEach(function (el) {
             el.textContent = "";
             var series = data.series[el.dataset.series];
+            var heard = series.values.some(function (line) {
+              return line.some(function (v) { return v !== null; });
+            });
+            if (!heard) {  /* a figure the device never reported: a line, not an empty chart */
+              el.textContent = el.dataset.title + ": no value in this period.";
+              return;
+            }
             var opts = {
               title: el.dataset.title, width: Math.max(300, el.clientWidth || 500), height: 200,
               series: [{}].concat(series.labels.map(function (label, i) {

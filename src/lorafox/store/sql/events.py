@@ -16,6 +16,7 @@ from lorafox.domain import (
     Downlink,
     DownlinkState,
     Event,
+    EventType,
 )
 from lorafox.store.sql import rollup
 from lorafox.store.sql.database import Repository
@@ -106,8 +107,11 @@ class EventRepository(Repository):
         before: int | None = None,
         before_id: int | None = None,
         registered_at: int | None = None,
+        types: Collection[EventType] = (),
     ) -> list[Event]:
         query = select(events)
+        if types:
+            query = query.where(events.c.type.in_([t.value for t in types]))
         if device is not None:
             query = query.where(events.c.device == device)
         if registered_at is not None:

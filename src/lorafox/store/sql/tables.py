@@ -179,6 +179,8 @@ events = Table(
     Column("created_at", BigInteger, nullable=False),
     Index("ix_events_device_time", "device", "time", "id"),
     Index("ix_events_device_type_time", "device_type_id", "time", "id"),
+    # revision 0024_console_diagnose: the events of some types, newest first (problem pages)
+    Index("ix_events_type_time", "type", "time", "id"),
 )
 
 device_alerts = Table(
