@@ -788,12 +788,13 @@ class Service:
         """The rules' own connection to the external broker: a shared subscription, or the
         one instance holding the rules feeder's lock (docs/deployment.md)."""
         s = self.settings
-        self._rules_leadership = leadership_for(
-            s.database_url,
-            retry_seconds=s.leader_retry_seconds,
-            key=RULES_FEED_LOCK_KEY,
-            role="rules feeder: it runs the topic rules on the broker's messages",
-        )
+        if not s.rules.shared_subscription:  # else the broker shares the messages out
+            self._rules_leadership = leadership_for(
+                s.database_url,
+                retry_seconds=s.leader_retry_seconds,
+                key=RULES_FEED_LOCK_KEY,
+                role="rules feeder: it runs the topic rules on the broker's messages",
+            )
         leadership = self._rules_leadership
         return BrokerRulesSource(
             BrokerAddress.parse(s.mqtt_url or ""),

@@ -98,12 +98,12 @@ def test_each_message_fires_the_rules_once_across_instances_and_after_a_kill(
     for rule in (
         {
             "name": "Copy",
-            "sql": f"SELECT n FROM '{prefix}/in/+'",
+            "sql": f"SELECT n FROM '{prefix}/in/+'",  # noqa: S608
             "actions": [{"republish": {"topic": prefix + "/out", "qos": 1}}],
         },
         {
             "name": "Hook",
-            "sql": f"SELECT n FROM '{prefix}/in/+'",
+            "sql": f"SELECT n FROM '{prefix}/in/+'",  # noqa: S608
             "actions": [{"http": {"url": hook.url + "in"}}],
         },
     ):
