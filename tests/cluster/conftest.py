@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -118,7 +119,10 @@ def uplink_key(payload: bytes) -> Any:
 
 class Subscriber:
     """A QoS 1 paho client keeping, in arrival order, what arrives on ``topic_filter``: each
-    message as ``key`` makes it of its payload (an uplink's (device, seqNumber) by default)."""
+    message as ``key`` makes it of its payload (an uplink's (device, seqNumber) by default).
+
+    ``persistent``: a persistent session that reconnects by itself every second, subscribed
+    once, so that what is published while it is away (a broker restarting) waits for it."""
 
     def __init__(
         self,
@@ -127,17 +131,30 @@ class Subscriber:
         *,
         client_id: str = "",
         key: Callable[[bytes], Any] = uplink_key,
+        persistent: bool = False,
+        login: tuple[str, str] | None = None,
     ) -> None:
         self.received: list[Any] = []
         self._key = key
         self._lock = threading.Lock()
         subscribed = threading.Event()
-        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id)
-        self.client.on_connect = lambda c, *_: c.subscribe(topic_filter, qos=1)
+        if persistent and not client_id:
+            client_id = f"sub-{secrets.token_hex(4)}"
+        self.client = mqtt.Client(
+            CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=not persistent
+        )
+        if login is not None:
+            self.client.username_pw_set(*login)
+        if persistent:
+            self.client.reconnect_delay_set(1, 1)
+        else:
+            self.client.on_connect = lambda c, *_: c.subscribe(topic_filter, qos=1)
         self.client.on_subscribe = lambda *_: subscribed.set()
         self.client.on_message = self._on_message
         self.client.connect("127.0.0.1", port)
         self.client.loop_start()
+        if persistent:
+            self.client.subscribe(topic_filter, qos=1)
         assert subscribed.wait(10), "no SUBACK"
 
     def _on_message(self, _c: object, _u: object, message: mqtt.MQTTMessage) -> None:
@@ -160,6 +177,14 @@ class Subscriber:
         time.sleep(settle)
         return self.counts()
 
+    def distinct(self, count: int, seconds: float = 60) -> list[Any]:
+        """What was received, each once and sorted, once ``count`` distinct ones are in."""
+        deadline = time.monotonic() + seconds
+        while len(set(self.counts())) < count:
+            assert time.monotonic() < deadline, f"received only {sorted(set(self.counts()))}"
+            time.sleep(0.05)
+        return sorted(set(self.counts()))
+
     def close(self) -> None:
-        self.client.loop_stop()
         self.client.disconnect()
+        self.client.loop_stop()
