@@ -1,8 +1,8 @@
 """Two instances on one PostgreSQL database and one external broker run each message through the
-topic rules once: on Mosquitto by a shared subscription, on NATS (no shared subscriptions) by the
-one instance holding the rules feeder's lock. A republish rule and an http rule fire once per
-message while both live; after the instance feeding the rules is killed (``SIGKILL``) the
-survivor takes over, and every message published after that fires once."""
+topic rules once: on Mosquitto by a shared subscription, on NATS and RabbitMQ (no shared
+subscriptions) by the one instance holding the rules feeder's lock. A republish rule and an
+http rule fire once per message while both live; after the instance feeding the rules is killed
+(``SIGKILL``) the survivor takes over, and every message published after that fires once."""
 
 from __future__ import annotations
 
@@ -18,11 +18,12 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from tests.cluster.conftest import ADMIN, Instance, Subscriber
-from tests.cluster.servers import MosquittoServer, NatsServer
+from tests.cluster.servers import MosquittoServer, NatsServer, RabbitNode
 from tests.cluster.test_shared_jobs import Hook
 from tests.mqtt_helpers import wait_until
 
 FEEDER_LINE = "this instance is now the rules feeder"
+LOGIN = ("guest", "guest")  # RabbitMQ's; NATS and the anonymous Mosquitto take any
 RETRY = 0.5  # LORAFOX_LEADER_RETRY_SECONDS: the rules feeder's lock is tried as often
 
 
@@ -33,9 +34,14 @@ def hook() -> Iterator[Hook]:
     receiver.close()
 
 
-@pytest.fixture(params=["mosquitto", "nats"])
+@pytest.fixture(params=["mosquitto", "nats", "rabbitmq"])
 def broker(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, int]]:
-    """(name, MQTT port) of a broker of the test's own."""
+    """(name, MQTT port) of a broker of the test's own (RabbitMQ and NATS take guest/guest)."""
+    if request.param == "rabbitmq":
+        node = RabbitNode()
+        yield request.param, node.port
+        node.shutdown()
+        return
     server = (MosquittoServer if request.param == "mosquitto" else NatsServer)(
         tmp_path / request.param
     )
@@ -50,6 +56,7 @@ class Publisher:
     def __init__(self, port: int, topic: str) -> None:
         self.topic = topic
         self.client = mqtt.Client(CallbackAPIVersion.VERSION2)
+        self.client.username_pw_set(*LOGIN)
         self.client.connect("127.0.0.1", port)
         self.client.loop_start()
 
@@ -83,7 +90,7 @@ def test_each_message_fires_the_rules_once_across_instances_and_after_a_kill(
 
     def settings(instance: str) -> dict[str, str]:
         return {
-            "LORAFOX_MQTT_URL": f"mqtt://127.0.0.1:{port}",
+            "LORAFOX_MQTT_URL": f"mqtt://{LOGIN[0]}:{LOGIN[1]}@127.0.0.1:{port}",
             "LORAFOX_MQTT__CLIENT_ID": f"{prefix}-{instance}",
             "LORAFOX_MQTT__UPLINK_TOPIC": prefix + "/uplink/{device}",
             "LORAFOX_MQTT__DOWNLINK_TOPIC": prefix + "/downlink/+",
@@ -110,7 +117,7 @@ def test_each_message_fires_the_rules_once_across_instances_and_after_a_kill(
         answer = first.http.post("/api/v2/rules", json=rule, auth=ADMIN)
         assert answer.status_code == 201, answer.text
     second = start(**settings("b"))
-    copies = Subscriber(port, prefix + "/out", key=n_of)
+    copies = Subscriber(port, prefix + "/out", key=n_of, login=LOGIN)
     publisher = Publisher(port, prefix + "/in/x")
     try:
         # ready: a message goes through the rules (warm-up messages are negative)
