@@ -170,6 +170,7 @@ def test_each_message_fires_the_rules_once_across_instances_and_after_a_kill(
         assert max(hook.count(n) for n in gap) <= 1
         if not shared:
             assert gap_counts == [1] * len(gap), gap_counts
+            assert [hook.count(n) for n in gap] == [1] * len(gap)
         print(f"{name}: gap messages fired {sum(gap_counts)}/{len(gap)}", end="")
         print("" if shared else f", took over after {took_over:.2f} s")
     finally:
