@@ -14,6 +14,7 @@ import errno
 import ipaddress
 import logging
 import socket
+import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -47,9 +48,15 @@ from lorafox.bus.broker import BrokerLimits, EmbeddedBroker, EmbeddedBus
 from lorafox.bus.external import BrokerAddress, ExternalBus, tls_context
 from lorafox.bus.outbox import Outbox, SharedOutbox
 from lorafox.bus.rules_feed import RulesFeed
+from lorafox.bus.rules_source import BrokerRulesSource
 from lorafox.callbacks import DestinationGuard
 from lorafox.callbacks.service import OutgoingCallbacks
-from lorafox.cluster.leader import SingleInstance, leadership_for
+from lorafox.cluster.leader import (
+    RULES_FEED_LOCK_KEY,
+    Leadership,
+    SingleInstance,
+    leadership_for,
+)
 from lorafox.cluster.notify import changes_for
 from lorafox.console import create_console
 from lorafox.data_dir import lock_data_dir, private_umask
@@ -217,6 +224,9 @@ class Service:
             settings.database_url, retry_seconds=settings.leader_retry_seconds
         )
         self._changes = changes_for(settings.database_url)
+        # on an external broker: what feeds the rules, and who may (made with the rules)
+        self._rules_source: BrokerRulesSource | None = None
+        self._rules_leadership: Leadership = SingleInstance()
 
     def stop(self) -> None:
         self._stop.set()
@@ -228,13 +238,18 @@ class Service:
             return f"embedded MQTT broker on {self.settings.host}:{self.mqtt_port}"
         return f"MQTT broker {BrokerAddress.parse(self.settings.mqtt_url or '')!r}"
 
+    def _mqtt_tls(self) -> ssl.SSLContext | None:
+        """The TLS context of the connections to the external broker (None: plain TCP)."""
+        s = self.settings
+        if s.mqtt.ca_file or s.mqtt.cert_file or (s.mqtt_url or "").startswith("mqtts"):
+            return tls_context(s.mqtt.ca_file, s.mqtt.cert_file, s.mqtt.key_file)
+        return None
+
     def _make_bus(self, auth: PrincipalAuthenticator, access: TopicAccess) -> Bus | None:
         s = self.settings
         if s.mqtt_url:
-            tls = None
-            if s.mqtt.ca_file or s.mqtt.cert_file or s.mqtt_url.startswith("mqtts"):
-                tls = tls_context(s.mqtt.ca_file, s.mqtt.cert_file, s.mqtt.key_file)
-            return ExternalBus(BrokerAddress.parse(s.mqtt_url), client_id=s.mqtt.client_id, tls=tls)
+            address = BrokerAddress.parse(s.mqtt_url)
+            return ExternalBus(address, client_id=s.mqtt.client_id, tls=self._mqtt_tls())
         if s.mqtt_port == 0:
             return None
 
@@ -682,6 +697,12 @@ class Service:
         retention_task = asyncio.create_task(retention.run(self._stop))
         leader_task = self._lead(parts.events, tables, retention)
         changes_task = asyncio.create_task(self._changes.run(self._stop))
+        source_tasks = []
+        if self._rules_source is not None:
+            source_tasks = [
+                asyncio.create_task(self._rules_leadership.run(self._stop)),
+                asyncio.create_task(self._rules_source.run(self._stop)),
+            ]
         stop_bulk = parts.stop_jobs
 
         async def stop_jobs() -> None:  # the LoRa sources stop with HTTP, before the pipeline
@@ -701,6 +722,8 @@ class Service:
             self._stop.set()
             await leader_task
             await changes_task
+            for task in source_tasks:
+                await task
 
     def _share(
         self,
@@ -759,7 +782,31 @@ class Service:
             return rules, None
         feed = RulesFeed(bus, engine, access)
         engine.runner.publisher = feed.bus
+        if isinstance(bus, ExternalBus):
+            self._rules_source = self._broker_rules_source(feed)
         return rules, feed
+
+    def _broker_rules_source(self, feed: RulesFeed) -> BrokerRulesSource:
+        """The rules' own connection to the external broker: a shared subscription, or the
+        one instance holding the rules feeder's lock (docs/deployment.md)."""
+        s = self.settings
+        if not s.rules.shared_subscription:  # else the broker shares the messages out
+            self._rules_leadership = leadership_for(
+                s.database_url,
+                retry_seconds=s.leader_retry_seconds,
+                key=RULES_FEED_LOCK_KEY,
+                role="rules feeder: it runs the topic rules on the broker's messages",
+            )
+        leadership = self._rules_leadership
+        return BrokerRulesSource(
+            BrokerAddress.parse(s.mqtt_url or ""),
+            feed.on_broker_message,
+            group=s.rules.feed_group,
+            client_id=f"{s.mqtt.client_id}-rules",
+            shared=s.rules.shared_subscription,
+            leads=lambda: leadership.is_leader,
+            tls=self._mqtt_tls(),
+        )
 
     async def _run(self, parts: _Parts, sock: socket.socket) -> None:
         """Start the broker and the tasks, serve until told to stop, then drain in order:

@@ -324,6 +324,22 @@ class RulesSettings(BaseModel):
         "being renewed (every third of it): another instance sends the requests of one that "
         "died this long after.",
     )
+    shared_subscription: bool = Field(
+        default=False,
+        description="On an external broker with shared subscriptions (Mosquitto 2, EMQX, "
+        "HiveMQ, AWS IoT Core), every instance subscribes to $share/<feed_group>/# and the "
+        "broker hands each message to one of them. Off (RabbitMQ, NATS): one instance at a "
+        "time, holding a PostgreSQL advisory lock, takes the messages under the client id "
+        "<feed_group>. Set it alike on every instance.",
+    )
+    feed_group: str = Field(
+        default="lorafox-rules",
+        min_length=1,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9_.-]+$",
+        description="The shared subscription's group, or the client id of the instance "
+        "feeding the rules when there is none (on an external broker).",
+    )
 
 
 class LoraSettings(BaseModel):

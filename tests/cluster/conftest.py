@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import subprocess
 import sys
+import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
+import orjson
+import paho.mqtt.client as mqtt
 import pytest
 from cryptography.fernet import Fernet
+from paho.mqtt.enums import CallbackAPIVersion
 
 from tests.conftest import ADMIN_PASSWORD, SIGFOX_PASSWORD, SIGFOX_USER, free_port
 
@@ -103,3 +109,82 @@ def created(http: httpx.Client, url: str, body: dict[str, Any]) -> str:
     assert response.status_code == 201, response.text
     made: str = response.json()["id"]
     return made
+
+
+def uplink_key(payload: bytes) -> Any:
+    """An uplink published by lorafox, as (device, seqNumber)."""
+    body = orjson.loads(payload)
+    return (body["device"], body["seqNumber"])
+
+
+class Subscriber:
+    """A QoS 1 paho client keeping, in arrival order, what arrives on ``topic_filter``: each
+    message as ``key`` makes it of its payload (an uplink's (device, seqNumber) by default).
+
+    ``persistent``: a persistent session that reconnects by itself every second, subscribed
+    once, so that what is published while it is away (a broker restarting) waits for it."""
+
+    def __init__(
+        self,
+        port: int,
+        topic_filter: str,
+        *,
+        client_id: str = "",
+        key: Callable[[bytes], Any] = uplink_key,
+        persistent: bool = False,
+        login: tuple[str, str] | None = None,
+    ) -> None:
+        self.received: list[Any] = []
+        self._key = key
+        self._lock = threading.Lock()
+        subscribed = threading.Event()
+        if persistent and not client_id:
+            client_id = f"sub-{secrets.token_hex(4)}"
+        self.client = mqtt.Client(
+            CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=not persistent
+        )
+        if login is not None:
+            self.client.username_pw_set(*login)
+        if persistent:
+            self.client.reconnect_delay_set(1, 1)
+        else:
+            self.client.on_connect = lambda c, *_: c.subscribe(topic_filter, qos=1)
+        self.client.on_subscribe = lambda *_: subscribed.set()
+        self.client.on_message = self._on_message
+        self.client.connect("127.0.0.1", port)
+        self.client.loop_start()
+        if persistent:
+            self.client.subscribe(topic_filter, qos=1)
+        assert subscribed.wait(10), "no SUBACK"
+
+    def _on_message(self, _c: object, _u: object, message: mqtt.MQTTMessage) -> None:
+        item = self._key(bytes(message.payload))
+        with self._lock:
+            self.received.append(item)
+
+    def counts(self) -> Counter[Any]:
+        with self._lock:
+            return Counter(self.received)
+
+    def wait_for(self, expected: set[Any], seconds: float = 30, settle: float = 1) -> Counter[Any]:
+        """The count of each message received, once every expected one was (and ``settle``
+        seconds more, for late duplicates to show)."""
+        deadline = time.monotonic() + seconds
+        while not expected <= set(self.counts()):
+            missing = expected - set(self.counts())
+            assert time.monotonic() < deadline, f"not received: {missing}"
+            time.sleep(0.05)
+        time.sleep(settle)
+        return self.counts()
+
+    def distinct(self, count: int, seconds: float = 60) -> list[Any]:
+        """What was received, each once and sorted, once ``count`` distinct ones are in."""
+        deadline = time.monotonic() + seconds
+        while len(set(self.counts())) < count:
+            assert time.monotonic() < deadline, f"received only {sorted(set(self.counts()))}"
+            time.sleep(0.05)
+        return sorted(set(self.counts()))
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()

@@ -4,7 +4,6 @@ RabbitMQ's MQTT plugin (MQTT 3.1.1, QoS 0 and 1, no ``$share/``, persistent sess
 from __future__ import annotations
 
 import secrets
-import threading
 from collections.abc import Callable, Iterator
 from typing import Any, Protocol
 
@@ -15,6 +14,7 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from lorafox.bus.external import broker_filters
+from tests.cluster.conftest import Subscriber
 from tests.cluster.servers import NatsServer, RabbitNode
 from tests.conftest import ADMIN_PASSWORD, SIGFOX_PASSWORD, SIGFOX_USER, Running
 from tests.integration.test_sigfox_flow import body
@@ -97,43 +97,14 @@ def request(data: str) -> bytes:
     return b'{"downlinkData": "%s"}' % data.encode()
 
 
-class Subscriber:
-    """A QoS 1 subscriber with a persistent session that reconnects by itself: what is
-    published while it is away (the broker restarting) waits for it."""
+def subscriber_of(port: int, topic: str) -> Subscriber:
+    """A persistent QoS 1 subscriber keeping the uplinks' sequence numbers."""
+    return Subscriber(port, topic, key=seq_of, persistent=True, login=LOGIN)
 
-    def __init__(self, port: int, topic: str) -> None:
-        self.topic = topic
-        self.seqs: list[int] = []
-        self._cond = threading.Condition()
-        self._subscribed = threading.Event()
-        self.client = mqtt.Client(
-            CallbackAPIVersion.VERSION2,
-            client_id=f"sub-{secrets.token_hex(4)}",
-            clean_session=False,
-        )
-        self.client.username_pw_set(*LOGIN)
-        self.client.reconnect_delay_set(1, 1)
-        self.client.on_message = self._on_message
-        self.client.on_subscribe = lambda *a: self._subscribed.set()
-        self.client.connect("127.0.0.1", port)
-        self.client.loop_start()
-        self.client.subscribe(topic, qos=1)
-        assert self._subscribed.wait(10), "no SUBACK"
 
-    def _on_message(self, _c: Any, _u: Any, message: mqtt.MQTTMessage) -> None:
-        with self._cond:
-            self.seqs.append(orjson.loads(message.payload)["seqNumber"])
-            self._cond.notify_all()
-
-    def wait_for(self, count: int) -> list[int]:
-        """The sequence numbers received, sorted, once ``count`` distinct ones are in."""
-        with self._cond:
-            assert self._cond.wait_for(lambda: len(set(self.seqs)) >= count, 60), self.seqs
-            return sorted(set(self.seqs))
-
-    def close(self) -> None:
-        self.client.disconnect()
-        self.client.loop_stop()
+def seq_of(payload: bytes) -> int:
+    seq: int = orjson.loads(payload)["seqNumber"]
+    return seq
 
 
 def test_uplinks_reach_a_qos1_subscriber(
@@ -143,10 +114,10 @@ def test_uplinks_reach_a_qos1_subscriber(
     wait_until(lambda: mqtt_state(lorafox) == "connected", timeout=30)
     device = "F" + secrets.token_hex(3).upper()
     topic = f"sigfox/uplink/{device}"
-    subscriber = Subscriber(broker.port, topic)
+    subscriber = subscriber_of(broker.port, topic)
     try:
         post_uplinks(lorafox, device, range(1, 21))
-        assert subscriber.wait_for(20) == list(range(1, 21))
+        assert subscriber.distinct(20) == list(range(1, 21))
     finally:
         subscriber.close()
 
@@ -191,10 +162,10 @@ def test_broker_restart(broker: Broker, lorafox_factory: Callable[..., Running])
     lorafox = on_broker(lorafox_factory, broker.port)
     wait_until(lambda: mqtt_state(lorafox) == "connected", timeout=30)
     device = "F" + secrets.token_hex(3).upper()
-    subscriber = Subscriber(broker.port, f"sigfox/uplink/{device}")
+    subscriber = subscriber_of(broker.port, f"sigfox/uplink/{device}")
     try:
         post_uplinks(lorafox, device, range(1, 3))
-        assert subscriber.wait_for(2) == [1, 2]
+        assert subscriber.distinct(2) == [1, 2]
 
         broker.stop()
         wait_until(lambda: mqtt_state(lorafox) == "disconnected", timeout=30)
@@ -202,7 +173,7 @@ def test_broker_restart(broker: Broker, lorafox_factory: Callable[..., Running])
         broker.start()
         wait_until(lambda: mqtt_state(lorafox) == "connected", timeout=60)
 
-        assert subscriber.wait_for(12) == list(range(1, 13))
+        assert subscriber.distinct(12) == list(range(1, 13))
         publish(broker.port, [(f"sigfox/downlink/{device}", request("00000000000000aa"))])
         assert wait_until(lambda: queued(lorafox, device), timeout=30) == ["00000000000000aa"]
     finally:

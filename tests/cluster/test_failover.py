@@ -17,12 +17,9 @@ from pathlib import Path
 
 import asyncpg
 import httpx
-import orjson
-import paho.mqtt.client as mqtt
 import pytest
-from paho.mqtt.enums import CallbackAPIVersion
 
-from tests.cluster.conftest import ADMIN, SIGFOX, Instance, created
+from tests.cluster.conftest import ADMIN, SIGFOX, Instance, Subscriber, created
 from tests.cluster.servers import NatsServer
 from tests.conftest import MOSQUITTO
 
@@ -46,42 +43,6 @@ def broker_port(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[int]
     server.start()
     yield server.port
     server.stop()
-
-
-class Subscriber:
-    """A QoS 1 paho client counting the uplinks published under a prefix."""
-
-    def __init__(self, port: int, prefix: str) -> None:
-        self.received: Counter[tuple[str, int]] = Counter()
-        self._lock = threading.Lock()
-        subscribed = threading.Event()
-        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="t" + prefix)
-        self.client.on_connect = lambda c, *_: c.subscribe(prefix + "/uplink/#", qos=1)
-        self.client.on_subscribe = lambda *_: subscribed.set()
-        self.client.on_message = self._on_message
-        self.client.connect("127.0.0.1", port)
-        self.client.loop_start()
-        assert subscribed.wait(10), "no SUBACK"
-
-    def _on_message(self, _c: object, _u: object, message: mqtt.MQTTMessage) -> None:
-        body = orjson.loads(message.payload)
-        with self._lock:
-            self.received[(body["device"], body["seqNumber"])] += 1
-
-    def wait_for(self, expected: set[tuple[str, int]]) -> Counter[tuple[str, int]]:
-        """The count of each uplink received, once every expected one was (and two seconds
-        more, for late duplicates to show)."""
-        deadline = time.monotonic() + 30
-        while not expected <= set(self.received):
-            assert time.monotonic() < deadline, f"not published: {expected - set(self.received)}"
-            time.sleep(0.1)
-        time.sleep(2)
-        with self._lock:
-            return Counter(self.received)
-
-    def close(self) -> None:
-        self.client.loop_stop()
-        self.client.disconnect()
 
 
 def settings(port: int, prefix: str, name: str) -> dict[str, str]:
@@ -144,7 +105,7 @@ def test_killing_the_leader_under_load_loses_and_repeats_nothing(
     start: Callable[..., Instance], pg_database: str, broker_port: int
 ) -> None:
     prefix = "lorafox-failover-" + secrets.token_hex(4)
-    subscriber = Subscriber(broker_port, prefix)
+    subscriber = Subscriber(broker_port, prefix + "/uplink/#", client_id="t" + prefix)
     try:
         leader = start(**settings(broker_port, prefix, "a"))
         wait(leader.led, 10, "the first instance did not lead")
@@ -229,7 +190,7 @@ def test_killing_the_leader_under_load_loses_and_repeats_nothing(
         # every acknowledged uplink stored once, published at least once
         rows = stored(pg_database)
         assert {u: rows[u] for u in acknowledged} == dict.fromkeys(acknowledged, 1)
-        published = subscriber.wait_for(set(acknowledged))
+        published = subscriber.wait_for(set(acknowledged), settle=2)
         duplicates = {u: n for u, n in published.items() if n > 1}
         print(
             f"\n{len(acknowledged)} uplinks acknowledged ({len(before)} before the kill), "

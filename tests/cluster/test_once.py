@@ -17,12 +17,10 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
-import paho.mqtt.client as mqtt
 import pytest
-from paho.mqtt.enums import CallbackAPIVersion
 
-from tests.cluster.conftest import ADMIN, SIGFOX, Instance, created
-from tests.conftest import free_port, postgres_admin
+from tests.cluster.conftest import ADMIN, SIGFOX, Instance, Subscriber, created
+from tests.conftest import MOSQUITTO, free_port, postgres_admin
 from tests.mqtt_helpers import wait_until
 
 PAC = "0011223344556677"
@@ -38,42 +36,6 @@ def broker_env(prefix: str) -> dict[str, str]:
     }
 
 
-class Subscriber:
-    """A paho client counting the uplinks published under a prefix."""
-
-    def __init__(self, prefix: str) -> None:
-        self.received: list[tuple[str, int]] = []  # (device, seqNumber) in arrival order
-        self._lock = threading.Lock()
-        subscribed = threading.Event()
-        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="t" + prefix)
-        self.client.on_connect = lambda c, *_: c.subscribe(prefix + "/uplink/#", qos=1)
-        self.client.on_subscribe = lambda *_: subscribed.set()
-        self.client.on_message = self._on_message
-        self.client.connect("127.0.0.1", 1883)
-        self.client.loop_start()
-        assert subscribed.wait(10)
-
-    def _on_message(self, _c: Any, _u: Any, message: mqtt.MQTTMessage) -> None:
-        body = json.loads(message.payload)
-        with self._lock:
-            self.received.append((body["device"], body["seqNumber"]))
-
-    def wait_for(self, expected: set[tuple[str, int]], seconds: float = 30) -> Counter[Any]:
-        """The count of each uplink received, once every expected one was (and a second more,
-        for duplicates to show)."""
-        deadline = time.monotonic() + seconds
-        while not expected <= set(self.received):
-            assert time.monotonic() < deadline, f"missing {expected - set(self.received)}"
-            time.sleep(0.05)
-        time.sleep(1)
-        with self._lock:
-            return Counter(self.received)
-
-    def close(self) -> None:
-        self.client.loop_stop()
-        self.client.disconnect()
-
-
 @pytest.fixture
 def prefix(mosquitto: tuple[str, int]) -> str:
     return "lorafox-test-" + secrets.token_hex(4)
@@ -81,7 +43,7 @@ def prefix(mosquitto: tuple[str, int]) -> str:
 
 @pytest.fixture
 def subscriber(prefix: str) -> Iterator[Subscriber]:
-    listening = Subscriber(prefix)
+    listening = Subscriber(MOSQUITTO[1], prefix + "/uplink/#", client_id="t" + prefix)
     yield listening
     listening.close()
 

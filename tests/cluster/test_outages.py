@@ -18,12 +18,12 @@ import pytest
 
 from tests.cluster.servers import MosquittoServer, PostgresCluster
 from tests.cluster.test_brokers import (
-    Subscriber,
     mqtt_state,
     post_uplinks,
     publish,
     queued,
     request,
+    subscriber_of,
 )
 from tests.conftest import ADMIN_PASSWORD, SIGFOX_PASSWORD, SIGFOX_USER, Running
 from tests.integration.test_sigfox_flow import body
@@ -51,9 +51,9 @@ def test_uplinks_acknowledged_while_the_broker_is_stopped_are_published_after(
     lorafox = lorafox_factory(mqtt_url=f"mqtt://127.0.0.1:{mosquitto_server.port}", mqtt_port=0)
     wait_until(lambda: mqtt_state(lorafox) == "connected", timeout=30)
     device = new_device()
-    subscriber = Subscriber(mosquitto_server.port, f"sigfox/uplink/{device}")
+    subscriber = subscriber_of(mosquitto_server.port, f"sigfox/uplink/{device}")
     post_uplinks(lorafox, device, range(1, 3))
-    assert subscriber.wait_for(2) == [1, 2]
+    assert subscriber.distinct(2) == [1, 2]
     subscriber.close()
 
     mosquitto_server.stop()  # sessions in memory only: the broker forgets every one
@@ -63,11 +63,11 @@ def test_uplinks_acknowledged_while_the_broker_is_stopped_are_published_after(
     assert health.status_code == 200 and health.json()["mqtt"] == "disconnected"
 
     mosquitto_server.start()
-    subscriber = Subscriber(mosquitto_server.port, f"sigfox/uplink/{device}")
+    subscriber = subscriber_of(mosquitto_server.port, f"sigfox/uplink/{device}")
     try:
         # lorafox retries every 1 s doubling to 30 s: the subscriber is there before
         wait_until(lambda: mqtt_state(lorafox) == "connected", timeout=60)
-        assert subscriber.wait_for(30) == list(range(3, 33))
+        assert subscriber.distinct(30) == list(range(3, 33))
         # the broker forgot lorafox's session: it subscribed again
         publish(mosquitto_server.port, [(f"sigfox/downlink/{device}", request("00000000000000bb"))])
         assert wait_until(lambda: queued(lorafox, device), timeout=30) == ["00000000000000bb"]

@@ -7,6 +7,11 @@ persistent under the fixed ``mqtt.client_id``: it subscribes when the broker hol
 for it, and otherwise lets the broker deliver what waited. It subscribes once to a filter that
 covers others (``#`` covers ``sigfox/downlink/+``): brokers such as NATS and RabbitMQ deliver
 one copy of a message for each matching subscription, and each copy would be handled again.
+
+The rules feed connects a second client of its own (``lorafox.bus.rules_source``): either with a
+clean session (``persistent=False``) subscribing to a shared subscription
+(``$share/<group>/<filter>``, handed to the handlers of ``<filter>``), or with a persistent
+session that one instance after another takes over (``wipe=False``: what waits in it is kept).
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import asyncio
 import contextlib
 import logging
 import ssl
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,7 +31,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
-from lorafox.bus.topics import matches
+from lorafox.bus.topics import filter_matcher
 from lorafox.errors import BusUnavailable, ConfigError
 from lorafox.ports.bus import Audience, Bus, MessageHandler, PublishProperties
 
@@ -113,6 +119,16 @@ class _Client(aiomqtt.Client):
             self._disconnected.set_exception(aiomqtt.MqttError(reason))
 
 
+def _shared_filter(topic_filter: str) -> str:
+    """The filter of a shared subscription ``$share/<group>/<filter>``, else ``topic_filter``."""
+    if topic_filter.startswith("$share/"):
+        parts = topic_filter.split("/", 2)
+        if len(parts) == 3 and parts[1] and parts[2]:
+            return parts[2]
+        raise ConfigError(f"a shared subscription is $share/<group>/<filter>, not {topic_filter!r}")
+    return topic_filter
+
+
 def _covers(wide: str, narrow: str) -> bool:
     """Whether every topic ``narrow`` matches is matched by ``wide`` too."""
     wide_levels, narrow_levels = wide.split("/"), narrow.split("/")
@@ -144,14 +160,19 @@ class ExternalBus:
         client_id: str,
         tls: ssl.SSLContext | None = None,
         max_backoff: float = 30.0,
+        persistent: bool = True,
+        wipe: bool = True,
     ) -> None:
         self._address = address
         self._client_id = client_id
+        self._persistent = persistent
+        self._wipe = wipe and persistent
         self._tls = (
             tls if tls is not None else (tls_context(None, None, None) if address.tls else None)
         )
         self._max_backoff = max_backoff
         self._subscriptions: list[tuple[str, MessageHandler]] = []
+        self._matchers: list[tuple[Callable[[str], bool], MessageHandler]] = []
         self._client: _Client | None = None
         self._connected = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -166,7 +187,10 @@ class ExternalBus:
         return 256  # each publish waits for its PUBACK: keep a window of them in flight
 
     def subscribe(self, topic_filter: str, handler: MessageHandler) -> None:
+        """Subscribe ``handler`` to ``topic_filter`` (``$share/<group>/<filter>``: a shared
+        subscription, delivering the topics ``<filter>`` matches)."""
         self._subscriptions.append((topic_filter, handler))
+        self._matchers.append((filter_matcher(_shared_filter(topic_filter)), handler))
 
     async def wait_connected(self) -> None:
         await self._connected.wait()
@@ -211,8 +235,8 @@ class ExternalBus:
             if isinstance(message.payload, bytes)
             else str(message.payload or "").encode()
         )
-        for topic_filter, handler in self._subscriptions:
-            if matches(topic_filter, topic):
+        for match, handler in self._matchers:
+            if match(topic):
                 task = asyncio.create_task(handler(topic, payload))
                 self._handlers.add(task)
                 task.add_done_callback(self._handler_done)
@@ -243,13 +267,13 @@ class ExternalBus:
         # The session is persistent, so that what is published while lorafox reconnects waits
         # for it on the broker; but the first connection wipes what a former run left (made
         # perhaps with other topics) with a clean session, before starting the persistent one.
-        wiped = False
+        wiped = not self._wipe
         while True:
             try:
                 if not wiped:
                     async with self._client_for(clean_session=True):
                         wiped = True
-                async with self._client_for(clean_session=False) as client:
+                async with self._client_for(clean_session=not self._persistent) as client:
                     # a session the broker kept has the subscriptions: subscribing again
                     # makes some brokers (NATS) deliver what is unacknowledged once more
                     if not client.session_present:

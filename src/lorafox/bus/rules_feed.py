@@ -4,9 +4,11 @@
   lorafox publishes: uplinks, events, rejections, republished messages) and in-process
   subscriptions to the enabled rules' filters, following them (what clients publish, with the
   publishing principal and its groups as the message's audience).
-* On an external broker, the subscription to ``#`` alone: the broker hands back what lorafox
-  publishes too, and what other clients publish (no audience is known: the group of a device
-  topic's device is used, else only the root group's rules see it).
+* On an external broker, ``on_broker_message``, called by the rules' own connection to it
+  (``lorafox.bus.rules_source``: a shared subscription, or the one instance feeding the rules),
+  so that each message runs through the rules on one instance: the broker hands back what
+  lorafox publishes too, and what other clients publish (no audience is known: the group of a
+  device topic's device is used, else only the root group's rules see it).
 
 ``publish_as`` is the HTTPS publish (iot-data): checked against the caller's MQTT permissions
 on the embedded broker, then published and offered with the caller as its principal; on the
@@ -105,8 +107,6 @@ class RulesFeed:
             self._broker = bus.broker
             engine.listeners.append(self._follow_filters)
             self._follow_filters()
-        else:
-            bus.subscribe("#", self._on_client_message)
 
     def _follow_filters(self) -> None:
         """Subscribe in-process to the enabled rules' filters only (nothing when there are no
@@ -148,6 +148,10 @@ class RulesFeed:
         if audience is None:
             audience = await self._access.audience_of(topic)
         self._engine.offer(BusMessage(topic, payload, audience, received_at=_now()))
+
+    async def on_broker_message(self, topic: str, payload: bytes) -> None:
+        """A message of the external broker, taken by the rules' own connection to it."""
+        await self._on_client_message(topic, payload)
 
     async def _on_client_message(self, topic: str, payload: bytes) -> None:
         if not self._engine.wants(topic):

@@ -1,4 +1,5 @@
-"""Which instance runs the periodic jobs: one leader at a time.
+"""Which instance runs the periodic jobs: one leader at a time (and, by a lock of its own, which
+one feeds the topic rules from a broker without shared subscriptions).
 
 On PostgreSQL the leader holds a session advisory lock on a connection of its own; followers
 try to take it every ``retry_seconds``. When the leader stops it releases the lock; when its
@@ -19,6 +20,8 @@ log = logging.getLogger(__name__)
 
 #: the advisory lock key of the periodic jobs ("lorafox" in ASCII, fits a bigint)
 LEADER_LOCK_KEY = 0x6C6F7261666F78
+#: the advisory lock key of the rules feeder on a broker without shared subscriptions
+RULES_FEED_LOCK_KEY = LEADER_LOCK_KEY + 1
 
 
 class Leadership(Protocol):
@@ -44,10 +47,18 @@ class SingleInstance:
 class AdvisoryLockLeader:
     """The leader among instances sharing one PostgreSQL database (``pg_try_advisory_lock``)."""
 
-    def __init__(self, dsn: str, *, retry_seconds: float = 5.0, key: int = LEADER_LOCK_KEY) -> None:
+    def __init__(
+        self,
+        dsn: str,
+        *,
+        retry_seconds: float = 5.0,
+        key: int = LEADER_LOCK_KEY,
+        role: str = "leader: it runs the periodic jobs",
+    ) -> None:
         self._dsn = dsn
         self._retry = retry_seconds
         self._key = key
+        self._role = role
         self._connection: asyncpg.Connection | None = None
         self._leader = False
 
@@ -67,7 +78,7 @@ class AdvisoryLockLeader:
             return True
         taken = await self._connection.fetchval("SELECT pg_try_advisory_lock($1)", self._key)
         if taken:
-            log.info("this instance is now the leader: it runs the periodic jobs")
+            log.info("this instance is now the %s", self._role)
         self._leader = bool(taken)
         return self._leader
 
@@ -83,7 +94,7 @@ class AdvisoryLockLeader:
                     await self._close()
                     log.warning("leader election: database not reachable (%s)", type(exc).__name__)
                 if was_leader and not self._leader:
-                    log.warning("this instance lost the leadership")
+                    log.warning("this instance is no longer the %s", self._role.split(":")[0])
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stopped.wait(), self._retry)
         finally:
@@ -104,8 +115,15 @@ class AdvisoryLockLeader:
                 await connection.close(timeout=2)
 
 
-def leadership_for(database_url: str | None, *, retry_seconds: float = 5.0) -> Leadership:
-    """The leadership of an instance on ``database_url`` (None: SQLite)."""
+def leadership_for(
+    database_url: str | None,
+    *,
+    retry_seconds: float = 5.0,
+    key: int = LEADER_LOCK_KEY,
+    role: str = "leader: it runs the periodic jobs",
+) -> Leadership:
+    """The leadership of an instance on ``database_url`` (None: SQLite) for the role of lock
+    ``key`` (the periodic jobs', or another one)."""
     if database_url is None or not database_url.startswith(("postgresql:", "postgres:")):
         return SingleInstance()
-    return AdvisoryLockLeader(database_url, retry_seconds=retry_seconds)
+    return AdvisoryLockLeader(database_url, retry_seconds=retry_seconds, key=key, role=role)
