@@ -17,6 +17,7 @@ It prints each scenario, then each rate as a ratio of the first scenario's (the 
 
     .venv/bin/python bench/scale.py             # 1k, 100k, 1M devices; 0 and 10M messages
     .venv/bin/python bench/scale.py --quick     # 1k and 100k devices; 0 and 1M messages
+    .venv/bin/python bench/scale.py --fleets 1000   # 1k devices with 0 and 10M messages
 """
 
 from __future__ import annotations
@@ -189,12 +190,18 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="smaller fleets and history")
     parser.add_argument("--duration", type=int, default=10, help="wrk seconds per scenario (10)")
     parser.add_argument("--connections", type=int, default=64, help="wrk connections (64)")
+    parser.add_argument(
+        "--fleets",
+        help="registered devices per scenario, comma-separated (the history's is the first)",
+    )
     args = parser.parse_args()
     wrk = shutil.which("wrk")
     if wrk is None:
         print("error: wrk is not installed (apt-get install wrk)", file=sys.stderr)
         return 2
-    fleets = (1_000, 100_000) if args.quick else (1_000, 100_000, 1_000_000)
+    fleets: tuple[int, ...] = (1_000, 100_000) if args.quick else (1_000, 100_000, 1_000_000)
+    if args.fleets:
+        fleets = tuple(int(n) for n in args.fleets.split(","))
     history = 1_000_000 if args.quick else 10_000_000
     scenarios = [(n, 0) for n in fleets] + [(fleets[0], history)]
     load = WrkLoad(wrk, 1, args.connections, args.duration)
