@@ -14,7 +14,6 @@ import pytest
 from lorafox.domain import DownlinkState, Uplink
 from lorafox.errors import StoreError
 from lorafox.settings import Settings
-from lorafox.store.sql.sqlite_writer import WAL_AUTOCHECKPOINT_PAGES
 from lorafox.store.sql.store import SqlStore
 from lorafox.uplink.pipeline import UplinkPipeline
 
@@ -32,11 +31,6 @@ async def store(tmp_path: Path) -> AsyncIterator[SqlStore]:
 def _database_file(tmp_path: Path) -> sqlite3.Connection:
     (path,) = tmp_path.glob("*.db")
     return sqlite3.connect(path, isolation_level=None)
-
-
-def _wal_bytes(tmp_path: Path) -> int:
-    (path,) = tmp_path.glob("*.db-wal")
-    return path.stat().st_size
 
 
 def _uplink(device: str, seq: int) -> Uplink:
@@ -92,26 +86,3 @@ async def test_a_cancelled_caller_does_not_undo_its_committed_batch(store: SqlSt
     assert after.stored is not None
     listed = await store.messages.list_messages("1A2B", limit=10)
     assert sorted(s.uplink.seq_number for s in listed) == [1, 2]
-
-
-async def test_the_wal_is_copied_into_the_database_past_its_bound_and_not_before(
-    store: SqlStore, tmp_path: Path
-) -> None:
-    """Commits leave the WAL to grow past SQLite's default of 1,000 pages (a longer WAL writes
-    each index page once for several uplinks) and copy it back at ``WAL_AUTOCHECKPOINT_PAGES``:
-    the file stays within that bound plus one batch, and every message is stored."""
-    raw = _database_file(tmp_path)
-    page = raw.execute("PRAGMA page_size").fetchone()[0]
-    largest = 0
-    batches, size = 200, 1000
-    for b in range(batches):
-        batch = [
-            (_uplink(f"{0x10000 + n % 20_000:X}", n), False)
-            for n in range(b * size, (b + 1) * size)
-        ]
-        await store.messages.ingest(batch)
-        largest = max(largest, _wal_bytes(tmp_path) // page)
-    assert raw.execute("SELECT count(*) FROM messages").fetchone() == (batches * size,)
-    assert largest > 2 * 1000  # SQLite's default bound would have been checkpointed long before
-    assert largest <= WAL_AUTOCHECKPOINT_PAGES + 1000  # the bound, plus one batch's pages
-    raw.close()

@@ -28,7 +28,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from lorafox.errors import ConfigError, StoreError
-from lorafox.store.sql.sqlite_writer import WAL_AUTOCHECKPOINT_PAGES, SqliteWriter
+from lorafox.store.sql.sqlite_writer import SqliteWriter
 
 __all__ = ["Database", "Repository", "migrate"]
 
@@ -66,7 +66,6 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
         "PRAGMA synchronous=FULL",
         "PRAGMA busy_timeout=30000",
         "PRAGMA foreign_keys=ON",
-        f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT_PAGES}",
     ):
         cursor.execute(pragma)
     cursor.close()

@@ -151,18 +151,11 @@ def take_downlink(
     return _downlink(row)
 
 
-WAL_AUTOCHECKPOINT_PAGES = 4000
-"""The WAL's size (in pages) past which a commit copies it into the database (SQLite's default
-is 1,000). Once devices have a history, each uplink dirties a leaf page of the messages' index of
-its own; a longer WAL lets a checkpoint write each such page once for several uplinks: with
-10,000,000 messages of 1,000 devices, 8.2 KB written per uplink instead of 11.2 KB and about a
-quarter less CPU (``bench/ingest_batch.py --history``). Set on every connection, since any
-connection's commit may checkpoint."""
-
 WRITER_CACHE_KIB = 32 * 1024
-"""The writer's page cache: the index pages its inserts walk stay in memory (SQLite's default,
-2 MiB, holds the interior pages of a 10,000,000-message index but not the leaves its devices
-write to)."""
+"""The writer's page cache. Once devices have a history, each uplink's insert lands in a leaf
+page of the messages' index of its own device; SQLite's default cache (2 MiB) holds the interior
+pages of a 10,000,000-message index but not those leaves, so each insert read them again: a
+sixth to a third of the event loop's CPU per uplink (``bench/ingest_batch.py --history``)."""
 
 
 class SqliteWriter:
@@ -174,7 +167,6 @@ class SqliteWriter:
         )
         self._connection.execute("PRAGMA journal_mode=WAL")
         self._connection.execute("PRAGMA synchronous=FULL")
-        self._connection.execute(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT_PAGES}")
         self._connection.execute(f"PRAGMA cache_size=-{WRITER_CACHE_KIB}")
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lorafox-commit")
 
