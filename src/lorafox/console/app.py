@@ -20,11 +20,13 @@ from lorafox.api.context import ApiContext
 from lorafox.console.context import ConsoleContext
 from lorafox.console.errors import error_page, lorafox_error
 from lorafox.console.pages import (
+    api_users,
     callbacks,
     device,
     device_import,
     device_types,
     devices,
+    groups,
     login,
     problems,
     rules,
@@ -45,6 +47,8 @@ PAGES: tuple[ModuleType, ...] = (
     callbacks,
     rules,
     problems,
+    groups,
+    api_users,
 )
 """The page modules, in the order their routes are tried."""
 
