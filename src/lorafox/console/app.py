@@ -30,6 +30,7 @@ from lorafox.console.pages import (
     login,
     problems,
     rules,
+    users,
 )
 from lorafox.console.templating import STATIC_DIR, NavItem, Templates
 from lorafox.errors import LorafoxError
@@ -48,6 +49,7 @@ PAGES: tuple[ModuleType, ...] = (
     rules,
     problems,
     groups,
+    users,
     api_users,
 )
 """The page modules, in the order their routes are tried."""
