@@ -168,7 +168,8 @@ def test_the_users_page_in_chromium(world: World, browser: Any) -> None:
 
     page = logged_in(browser, world.base_url, ADMIN[0], ADMIN[1])
     try:
-        page.get_by_role("navigation", name="Main").get_by_role("link", name="Users", exact=True).click()
+        nav = page.get_by_role("navigation", name="Main")
+        nav.get_by_role("link", name="Users", exact=True).click()
         page.get_by_label("Email", exact=True).fill("browser.made@example.com")
         page.get_by_label("First name").fill("Browser")
         page.get_by_label("Last name").fill("Made")
@@ -177,7 +178,8 @@ def test_the_users_page_in_chromium(world: World, browser: Any) -> None:
         page.get_by_label("Profile", exact=True).select_option("DEVICE_MANAGER")
         page.get_by_role("button", name="Create the user").click()
         expect(page.get_by_role("status")).to_have_text("Saved.")
-        expect(page.get_by_role("cell", name="browser.made@example.com", exact=True)).to_be_visible()
+        made = page.get_by_role("cell", name="browser.made@example.com", exact=True)
+        expect(made).to_be_visible()
         no_serious_violation(page)
         shoot(page, "users")
     finally:
