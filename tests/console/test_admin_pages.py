@@ -10,6 +10,7 @@ from contextlib import closing
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.console.browsing import logged_in, no_serious_violation, shoot
 from tests.console.conftest import ADMIN, World, csrf_of, log_in
@@ -120,6 +121,7 @@ def test_a_viewer_sees_no_control_and_a_forged_post_is_refused(world: World) -> 
     assert "group A" in _groups(world)
 
 
+@pytest.mark.browser
 def test_the_admin_pages_in_chromium(world: World, browser: Any) -> None:
     from playwright.sync_api import expect
 

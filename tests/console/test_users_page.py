@@ -9,13 +9,14 @@ from contextlib import closing
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.console.browsing import logged_in, no_serious_violation, shoot
 from tests.console.conftest import ADMIN, PASSWORD, World, csrf_of, log_in
 
 
 def _user(world: World, email: str) -> dict[str, Any]:
-    listed = world.ok("GET", "/api/v2/users", params={"text": email})["data"]
+    listed: list[dict[str, Any]] = world.ok("GET", "/api/v2/users", params={"text": email})["data"]
     [found] = [u for u in listed if u["email"] == email]
     return found
 
@@ -163,6 +164,7 @@ def test_a_viewer_sees_no_control_and_a_forged_post_is_refused(world: World) -> 
     assert _user(world, "target@example.com")["userRoles"][0]["profile"]["id"] == "VIEWER"
 
 
+@pytest.mark.browser
 def test_the_users_page_in_chromium(world: World, browser: Any) -> None:
     from playwright.sync_api import expect
 
