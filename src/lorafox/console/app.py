@@ -20,6 +20,7 @@ from lorafox.api.context import ApiContext
 from lorafox.console.context import ConsoleContext
 from lorafox.console.errors import error_page, lorafox_error
 from lorafox.console.pages import (
+    alerts,
     api_users,
     callbacks,
     device,
@@ -48,6 +49,7 @@ PAGES: tuple[ModuleType, ...] = (
     callbacks,
     rules,
     problems,
+    alerts,
     groups,
     users,
     api_users,
