@@ -15,7 +15,14 @@ from starlette.responses import RedirectResponse, Response
 
 from lorafox.alerts import ALERT_EVENTS, AlertChanges
 from lorafox.auth import rbac
-from lorafox.console.context import Cx, Session, can_operate, page_router
+from lorafox.console.context import (
+    Cx,
+    Session,
+    can_operate,
+    holds,
+    page_router,
+    visible_groups,
+)
 from lorafox.console.forms import Form, FormData, FormErrors
 from lorafox.console.templating import NavItem
 from lorafox.domain import Alert, Principal
@@ -42,19 +49,15 @@ AlertId = Annotated[str, Path(max_length=64)]
 
 async def _groups(cx: Cx, principal: Principal) -> list[tuple[str, str]]:
     """The groups where ``principal`` may keep alerts (DEVICE_MANAGER there)."""
-    found = await cx.api.identity.groups.list(principal, deep=True, limit=1000)
-    return [
-        (g.id, g.name)
-        for g in sorted(found, key=lambda g: g.path)
-        if (held := rbac.profile_at(principal, g.path)) and held.rank >= rbac.OPERATE.rank
-    ]
+    found = await visible_groups(cx, principal)
+    return [(g.id, g.name) for g in found if holds(principal, g.path, rbac.OPERATE)]
 
 
 @router.get("/console/alerts")
 async def alert_list(request: Request, cx: Cx, session: Session, done: str = "") -> Response:
     principal = session.principal
     alerts = await cx.api.alerts.list(principal)
-    names = {g.id: g for g in await cx.api.identity.groups.list(principal, deep=True, limit=1000)}
+    names = {g.id: g for g in await visible_groups(cx, principal)}
     editable = {
         a.id: a.group_id in names and can_operate(principal, names[a.group_id].path) for a in alerts
     }

@@ -14,7 +14,7 @@ from fastapi import Path, Request
 from starlette.responses import RedirectResponse, Response
 
 from lorafox.auth import rbac
-from lorafox.console.context import Cx, Session, page_router
+from lorafox.console.context import Cx, Session, holds, page_router, visible_groups
 from lorafox.console.forms import Form, FormErrors
 from lorafox.console.templating import NavItem
 from lorafox.domain import ApiUser, Principal, Profile
@@ -42,15 +42,10 @@ async def _page(
     values: dict[str, Any] | None = None,
     status: int = 200,
 ) -> Response:
-    identity = cx.api.identity
-    api_users = await identity.api_users.list(principal, limit=_MAX_SHOWN)
-    groups = await identity.groups.list(principal, deep=True, limit=_MAX_SHOWN)
+    api_users = await cx.api.identity.api_users.list(principal, limit=_MAX_SHOWN)
+    groups = await visible_groups(cx, principal)
     names = {g.id: g.name for g in groups}
-    admin_of = [
-        (g.id, g.name)
-        for g in sorted(groups, key=lambda g: g.path)
-        if (held := rbac.profile_at(principal, g.path)) and held.rank >= rbac.ADMINISTER.rank
-    ]
+    admin_of = [(g.id, g.name) for g in groups if holds(principal, g.path, rbac.ADMINISTER)]
     administered = {gid for gid, _ in admin_of}
     page = {
         "api_users": sorted(api_users, key=lambda a: a.name.lower()),

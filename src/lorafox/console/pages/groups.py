@@ -14,25 +14,18 @@ from fastapi import Path, Request
 from starlette.responses import RedirectResponse, Response
 
 from lorafox.auth import rbac
-from lorafox.console.context import Cx, Session, page_router
+from lorafox.console.context import Cx, Session, holds, page_router, visible_groups
 from lorafox.console.forms import Form, FormErrors
 from lorafox.console.templating import NavItem
-from lorafox.domain import Group, Principal
+from lorafox.domain import Principal
 from lorafox.errors import Conflict, InvalidInput
 
 __all__ = ["NAV", "router"]
 
 NAV = NavItem("Groups", "/console/groups", order=60)
-_MAX_GROUPS = 1000
-"""The groups the page lists at most."""
 
 router = page_router()
 GroupId = Annotated[str, Path(max_length=64)]
-
-
-def _administers(principal: Principal, group: Group) -> bool:
-    held = rbac.profile_at(principal, group.path)
-    return held is not None and held.rank >= rbac.ADMINISTER.rank
 
 
 async def _page(
@@ -45,14 +38,13 @@ async def _page(
     values: dict[str, Any] | None = None,
     status: int = 200,
 ) -> Response:
-    groups = await cx.api.identity.groups.list(principal, deep=True, limit=_MAX_GROUPS)
-    groups.sort(key=lambda g: g.path)
+    groups = await visible_groups(cx, principal)
     top = min((g.level for g in groups), default=0)
     page = {
         "groups": groups,
         "top": top,
-        "administers": {g.id: _administers(principal, g) for g in groups},
-        "parents": [(g.id, g.name) for g in groups if _administers(principal, g)],
+        "administers": {g.id: holds(principal, g.path, rbac.ADMINISTER) for g in groups},
+        "parents": [(g.id, g.name) for g in groups if holds(principal, g.path, rbac.ADMINISTER)],
         "notice": notice,
         "errors": errors or FormErrors(),
         "v": values or {"name": "", "parentId": ""},

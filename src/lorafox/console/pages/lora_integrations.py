@@ -17,7 +17,14 @@ from starlette.responses import RedirectResponse, Response
 
 from lorafox.api.context import ApiContext
 from lorafox.auth import rbac
-from lorafox.console.context import Cx, Session, can_operate, page_router
+from lorafox.console.context import (
+    Cx,
+    Session,
+    can_operate,
+    holds,
+    page_router,
+    visible_groups,
+)
 from lorafox.console.forms import Form, FormData, FormErrors
 from lorafox.console.templating import NavItem
 from lorafox.domain import LoraIntegration, LoraKind, Principal
@@ -52,12 +59,8 @@ def _secrets(i: LoraIntegration) -> list[str]:
 
 
 async def _groups(cx: Cx, principal: Principal) -> list[tuple[str, str]]:
-    found = await cx.api.identity.groups.list(principal, deep=True, limit=1000)
-    return [
-        (g.id, g.name)
-        for g in sorted(found, key=lambda g: g.path)
-        if (held := rbac.profile_at(principal, g.path)) and held.rank >= rbac.OPERATE.rank
-    ]
+    found = await visible_groups(cx, principal)
+    return [(g.id, g.name) for g in found if holds(principal, g.path, rbac.OPERATE)]
 
 
 async def _list(
@@ -69,7 +72,7 @@ async def _list(
     created: tuple[LoraIntegration, str] | None = None,
 ) -> Response:
     found = await lora(cx.api).integrations.list(principal, limit=_MAX_SHOWN)
-    groups = {g.id: g for g in await cx.api.identity.groups.list(principal, deep=True, limit=1000)}
+    groups = {g.id: g for g in await visible_groups(cx, principal)}
     page = {
         "integrations": sorted(found, key=lambda i: i.name.lower()),
         "group_names": {k: g.name for k, g in groups.items()},

@@ -16,7 +16,7 @@ from fastapi import Path, Request
 from starlette.responses import RedirectResponse, Response
 
 from lorafox.auth import rbac
-from lorafox.console.context import Cx, Session, page_router
+from lorafox.console.context import Cx, Session, holds, page_router, visible_groups
 from lorafox.console.forms import Form, FormErrors
 from lorafox.console.pages.login import set_session_cookie
 from lorafox.console.templating import NavItem
@@ -48,11 +48,10 @@ async def _page(
     identity = cx.api.identity
     users = await identity.users.list(principal, limit=_MAX_SHOWN)
     groups = await identity.users.groups_of(users)
-    visible = await identity.groups.list(principal, deep=True, limit=1000)
     admin_of = [
         (g.id, g.name)
-        for g in sorted(visible, key=lambda g: g.path)
-        if (held := rbac.profile_at(principal, g.path)) and held.rank >= rbac.ADMINISTER.rank
+        for g in await visible_groups(cx, principal)
+        if holds(principal, g.path, rbac.ADMINISTER)
     ]
     administered = {gid for gid, _ in admin_of}
 
