@@ -15,6 +15,10 @@ import pytest
 from tests.console.browsing import logged_in, no_serious_violation, shoot
 from tests.console.conftest import ADMIN, World, csrf_of, log_in
 
+_ROW = re.compile(
+    r'<td style="padding-left: ([0-9.]+)em">(?:<span aria-hidden="true">└ </span>)?([^<]+)<'
+)
+"""A row of the group tree: its indentation (em) and the group's name."""
 _PASSWORD = re.compile(r'id="secret-password">([0-9a-f]{32})<')
 
 
@@ -41,7 +45,10 @@ def test_an_admin_creates_renames_and_deletes_a_group_below_another(world: World
         north = _groups(world)["site north"]
         assert north["path"][0]["id"] == world.groups["A"]
         tree = http.get("/console/groups").text
-        assert tree.index("group A") < tree.index("site north") < tree.index("group B")
+        rows = [(float(depth), name) for depth, name in _ROW.findall(tree)]
+        names = [name for _, name in rows]
+        parent, child = names.index("group A"), names.index("site north")
+        assert child == parent + 1 and rows[child][0] > rows[parent][0]
         renamed = http.post(
             f"/console/groups/{north['id']}/rename", data={"csrf": token, "name": "site south"}
         )
