@@ -258,3 +258,19 @@ def test_migration_moves_the_admin_login_to_users(tmp_path: Path) -> None:
     assert email == "admin" and verify_password(stored, "old-admin-pw")
     assert (group_id, profile) == (root_id, "ADMIN")
     assert left == (0,)
+
+
+async def test_a_password_change_ends_every_console_session_of_that_user(
+    store: SqlStore, tree: Tree
+) -> None:
+    jane = user("jane@example.com", (tree.a, Profile.ADMIN))
+    bob = user("bob@example.com", (tree.a, Profile.VIEWER))
+    for u in (jane, bob):
+        await store.identity.create_user(u)
+    for id_hash, owner in (("j1", jane), ("j2", jane), ("b1", bob)):
+        await store.sessions.add_session(id_hash, owner.id, now=1, expires_at=10**13)
+    await store.identity.set_password(jane.id, "$argon2id$new")
+    assert await store.sessions.find_session("j1", 2) is None
+    assert await store.sessions.find_session("j2", 2) is None
+    kept = await store.sessions.find_session("b1", 2)
+    assert kept is not None and kept.user_id == bob.id

@@ -20,14 +20,19 @@ from lorafox.api.context import ApiContext
 from lorafox.console.context import ConsoleContext
 from lorafox.console.errors import error_page, lorafox_error
 from lorafox.console.pages import (
+    alerts,
+    api_users,
     callbacks,
     device,
     device_import,
     device_types,
     devices,
+    groups,
     login,
+    lora_integrations,
     problems,
     rules,
+    users,
 )
 from lorafox.console.templating import STATIC_DIR, NavItem, Templates
 from lorafox.errors import LorafoxError
@@ -45,6 +50,11 @@ PAGES: tuple[ModuleType, ...] = (
     callbacks,
     rules,
     problems,
+    lora_integrations,
+    alerts,
+    groups,
+    users,
+    api_users,
 )
 """The page modules, in the order their routes are tried."""
 

@@ -19,7 +19,7 @@ from lorafox.api.context import ApiContext, caller_address
 from lorafox.auth import rbac
 from lorafox.console.forms import form
 from lorafox.console.templating import Templates
-from lorafox.domain import Principal
+from lorafox.domain import Group, Principal, Profile
 from lorafox.errors import CsrfRefused, SessionRequired
 from lorafox.identity.sessions import ConsoleSessions, OpenSession
 from lorafox.settings import ConsoleSettings
@@ -31,8 +31,10 @@ __all__ = [
     "Session",
     "can_operate",
     "console",
+    "holds",
     "page_router",
     "session",
+    "visible_groups",
 ]
 
 COOKIE = "lorafox_session"
@@ -110,3 +112,20 @@ def can_operate(principal: Principal, path: str | None = None) -> bool:
         return rbac.holds_anywhere(principal, rbac.OPERATE)
     held = rbac.profile_at(principal, path)
     return held is not None and held.rank >= rbac.OPERATE.rank
+
+
+def holds(principal: Principal, path: str, needed: Profile) -> bool:
+    """Whether ``principal`` holds ``needed`` or more at ``path`` (pages show edit controls
+    only then; the use cases check again)."""
+    held = rbac.profile_at(principal, path)
+    return held is not None and held.rank >= needed.rank
+
+
+MAX_GROUPS_SHOWN = 1000
+"""The groups a page lists at most (in a tree, or as the choices of a form)."""
+
+
+async def visible_groups(cx: ConsoleContext, principal: Principal) -> list[Group]:
+    """Every group ``principal`` sees, parents before their children."""
+    found = await cx.api.identity.groups.list(principal, deep=True, limit=MAX_GROUPS_SHOWN)
+    return sorted(found, key=lambda g: g.path)

@@ -73,6 +73,12 @@ class IntegrationHealth:
         log.info(message)
         self._event(EventType.INTEGRATION_RESTORED, Severity.INFO, integration, transport, message)
 
+    def down(self, integration_id: str) -> list[str]:
+        """The transports of the integration that are down now on this instance."""
+        return sorted(
+            t for (i, t), state in self._failing.items() if i == integration_id and state.down
+        )
+
     def forget(self, integration_id: str, transport: str) -> None:
         """The transport is no longer used (integration deleted, broker removed)."""
         self._failing.pop((integration_id, transport), None)

@@ -320,7 +320,9 @@ class IdentityStore(Protocol):
         """Names, timezone, and the roles (replaced)."""
         ...
 
-    async def set_password(self, user_id: str, password_hash: str) -> None: ...
+    async def set_password(self, user_id: str, password_hash: str) -> None:
+        """Replace the user's password hash and end its console sessions, in one transaction
+        (whoever changes a password, by whichever way, logs every browser of that user out)."""
 
     async def record_login(self, user_id: str, when: int) -> None: ...
 

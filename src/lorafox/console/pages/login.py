@@ -19,8 +19,9 @@ from starlette.responses import RedirectResponse, Response
 from lorafox.console.context import COOKIE, Cx, console
 from lorafox.console.forms import Form
 from lorafox.errors import AuthenticationFailed, CsrfRefused, LoginThrottled
+from lorafox.identity.sessions import OpenSession
 
-__all__ = ["router"]
+__all__ = ["router", "set_session_cookie"]
 
 router = APIRouter(include_in_schema=False)
 
@@ -84,6 +85,13 @@ async def log_in(request: Request, cx: Cx, form: Form) -> Response:
     except AuthenticationFailed:
         return _page(request, cx, target=target, login=login, error=_WRONG, status=401)
     answer = RedirectResponse(_next(target), status_code=303)
+    set_session_cookie(answer, request, cx, opened)
+    answer.delete_cookie(_LOGIN_COOKIE, path="/console/login")
+    return answer
+
+
+def set_session_cookie(answer: Response, request: Request, cx: Cx, opened: OpenSession) -> None:
+    """Hand the browser the token of the session just opened."""
     answer.set_cookie(
         COOKIE,
         opened.token,
@@ -93,8 +101,6 @@ async def log_in(request: Request, cx: Cx, form: Form) -> Response:
         httponly=True,
         samesite="lax",
     )
-    answer.delete_cookie(_LOGIN_COOKIE, path="/console/login")
-    return answer
 
 
 @router.post("/console/logout")

@@ -37,7 +37,14 @@ from lorafox.errors import Conflict, NotFound, StoreError
 from lorafox.ports.store import GroupQuery, Login, MemberQuery
 from lorafox.store.sql.database import Repository
 from lorafox.store.sql.rows import columns, record
-from lorafox.store.sql.tables import api_users, device_types, groups, user_roles, users
+from lorafox.store.sql.tables import (
+    api_users,
+    console_sessions,
+    device_types,
+    groups,
+    user_roles,
+    users,
+)
 
 __all__ = ["IdentityRepository"]
 
@@ -267,6 +274,9 @@ class IdentityRepository(Repository):
         async with self._db.writing() as conn:
             result = await conn.execute(
                 update(users).where(users.c.id == user_id), {"password_hash": password_hash}
+            )
+            await conn.execute(
+                delete(console_sessions).where(console_sessions.c.user_id == user_id)
             )
         if not result.rowcount:
             raise NotFound("user not found")
