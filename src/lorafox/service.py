@@ -553,6 +553,8 @@ class Service:
                 return {"mqtt": "disabled"}
             return {"mqtt": "connected" if bus.connected else "disconnected"}
 
+        tables, retention = self._maintenance(store)
+        operations = TableOperations(store.items, on_change=tables.wake)
         ctx = ApiContext(
             ping=store.ping,
             downlinks=downlinks,
@@ -579,9 +581,8 @@ class Service:
             trust_forwarded_for=s.sigfox.trust_forwarded_for,
             rules=rules,
             lora=lora,
+            tables=operations,
         )
-        tables, retention = self._maintenance(store)
-        operations = TableOperations(store.items, on_change=tables.wake)
         rules.engine.runner.tables = TablesForRules(operations)
         server = self._http_server(
             create_app(

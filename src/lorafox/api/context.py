@@ -23,6 +23,7 @@ from lorafox.identity.password_links import PasswordLinks
 from lorafox.lora import LoraServices
 from lorafox.metrics import Metrics
 from lorafox.rules.service import TopicRules
+from lorafox.tables.operations import TableOperations
 
 __all__ = [
     "ApiContext",
@@ -59,6 +60,8 @@ class ApiContext:
     rules: TopicRules | None = None
     lora: LoraServices | None = None
     """The LoRa integrations and their ingest (None: LoRa routes answer 404)."""
+    tables: TableOperations | None = None
+    """The DynamoDB-compatible tables (None: the console's tables pages answer 404)."""
 
 
 def context(request: Request) -> ApiContext:

@@ -62,7 +62,13 @@ from lorafox.tables.operations import TableOperations
 from lorafox.tables.streams import STREAM_OPERATIONS
 from lorafox.tables.tagging import describe_endpoints
 
-__all__ = ["TARGET_PREFIX", "DynamoDBEndpoint", "IncompleteSignatureException", "is_dynamodb"]
+__all__ = [
+    "TARGET_PREFIX",
+    "DynamoDBEndpoint",
+    "IncompleteSignatureException",
+    "is_dynamodb",
+    "table_caller",
+]
 
 log = logging.getLogger(__name__)
 
@@ -116,8 +122,9 @@ _ACCESS = {
 }
 
 
-def _caller(principal: Principal, login: str) -> TableCaller:
-    """An API user as the tables see it: its grants, and its group for the tables it makes."""
+def table_caller(principal: Principal, login: str) -> TableCaller:
+    """A user or an API user as the tables see it: its grants, and its group for the tables it
+    makes (the console's tables pages read as the session's user)."""
     grants = tuple((g.path, _ACCESS[g.profile]) for g in principal.grants)
     home = rbac.home(principal)
     return TableCaller(login, home.path if home else "", grants)
@@ -237,7 +244,7 @@ class DynamoDBEndpoint:
         found = await self._api_user(identity.access_key_id)
         if found is None:  # pragma: no cover - deleted between the signature check and now
             raise UnrecognizedClientException()
-        caller = _caller(found[0], identity.access_key_id)
+        caller = table_caller(found[0], identity.access_key_id)
         if operation == "DescribeEndpoints":  # the endpoint is where the client came
             return describe_endpoints(_header(scope, b"host") or "localhost")
         return await self._operations.run(operation, params, identity.region, caller)

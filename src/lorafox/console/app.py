@@ -32,6 +32,7 @@ from lorafox.console.pages import (
     lora_integrations,
     problems,
     rules,
+    tables,
     users,
 )
 from lorafox.console.templating import STATIC_DIR, NavItem, Templates
@@ -55,6 +56,7 @@ PAGES: tuple[ModuleType, ...] = (
     groups,
     users,
     api_users,
+    tables,
 )
 """The page modules, in the order their routes are tried."""
 
