@@ -25,23 +25,13 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from console import timed
+
 PAGES = {
     "device list (baseline)": "/console/devices",
     "problems overview": "/console/problems",
     "refused registrations": "/console/problems/registrations",
 }
-
-
-def timed(http: httpx.Client, url: str, runs: int) -> list[float]:
-    for _ in range(5):  # warm-up
-        assert http.get(url).status_code == 200
-    spent = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        answer = http.get(url)
-        spent.append((time.perf_counter() - start) * 1000)
-        assert answer.status_code == 200
-    return spent
 
 
 def main() -> None:
