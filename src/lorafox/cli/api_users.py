@@ -16,7 +16,7 @@ from lorafox.cli.common import (
     opened_store,
     with_settings,
 )
-from lorafox.cli.users import GroupOpt, call
+from lorafox.cli.users import GroupOpt, call, every
 from lorafox.domain import ApiUser, Group, Profile
 from lorafox.identity import Identity, system_principal
 from lorafox.settings import Settings
@@ -79,9 +79,7 @@ def list_api_users(settings: Settings, as_json: JsonOpt = False) -> None:
         async with opened_store(settings) as (store, box):
             identity = Identity.create(store.identity, box)
             cli = system_principal(await store.identity.root_group())
-            found: list[ApiUser] = []
-            while batch := await identity.api_users.list(cli, limit=100, offset=len(found)):
-                found.extend(batch)
+            found = await every(identity.api_users.list, cli)
             return found, await store.identity.get_groups({a.group_id for a in found})
 
     found, groups = call(work())

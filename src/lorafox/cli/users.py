@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Annotated, Any
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any, TypeVar
 
 import typer
 
@@ -21,7 +22,7 @@ from lorafox.cli.common import (
     run,
     with_settings,
 )
-from lorafox.domain import Group, Profile, User
+from lorafox.domain import Group, Principal, Profile, User
 from lorafox.errors import ConfigError, LorafoxError, NotFound
 from lorafox.identity import Identity, system_principal
 from lorafox.settings import Settings
@@ -57,6 +58,17 @@ def call(coro: Any) -> Any:
         raise fail(exc.message) from exc
     except LorafoxError as exc:
         raise fail(exc.message, 1) from exc
+
+
+T = TypeVar("T")
+
+
+async def every(list_page: Callable[..., Awaitable[list[T]]], principal: Principal) -> list[T]:
+    """All that a paged ``list(principal, limit=, offset=)`` of the identity services gives."""
+    found: list[T] = []
+    while batch := await list_page(principal, limit=100, offset=len(found)):
+        found.extend(batch)
+    return found
 
 
 def _user_json(user: User, groups: dict[str, Group]) -> dict[str, Any]:
@@ -124,9 +136,7 @@ def list_users(settings: Settings, as_json: JsonOpt = False) -> None:
         async with opened_store(settings) as (store, box):
             identity = Identity.create(store.identity, box)
             cli = system_principal(await store.identity.root_group())
-            found: list[User] = []
-            while batch := await identity.users.list(cli, limit=100, offset=len(found)):
-                found.extend(batch)
+            found = await every(identity.users.list, cli)
             return found, await identity.users.groups_of(found)
 
     found, groups = call(work())
