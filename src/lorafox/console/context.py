@@ -129,3 +129,11 @@ async def visible_groups(cx: ConsoleContext, principal: Principal) -> list[Group
     """Every group ``principal`` sees, parents before their children."""
     found = await cx.api.identity.groups.list(principal, deep=True, limit=MAX_GROUPS_SHOWN)
     return sorted(found, key=lambda g: g.path)
+
+
+def group_choices(
+    groups: list[Group], principal: Principal, needed: Profile
+) -> list[tuple[str, str]]:
+    """``(id, name)`` of the groups where ``principal`` holds ``needed`` or more: the choices
+    of a form's group field."""
+    return [(g.id, g.name) for g in groups if holds(principal, g.path, needed)]

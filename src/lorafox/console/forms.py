@@ -17,7 +17,7 @@ from urllib.parse import parse_qs
 
 from fastapi import Depends, Request
 
-from lorafox.errors import InvalidInput, PayloadTooLarge
+from lorafox.errors import InvalidInput, LorafoxError, PayloadTooLarge
 
 __all__ = ["MAX_FORM_BYTES", "MAX_UPLOAD_BYTES", "Form", "FormData", "FormErrors", "form"]
 
@@ -60,6 +60,11 @@ class FormErrors:
         """The error of a use case, on its field when the form has one by that name."""
         target = exc.field if exc.field and exc.field in set(names) else ""
         self.add(target or "", exc.message)
+
+    @classmethod
+    def refused(cls, what: str, exc: LorafoxError) -> FormErrors:
+        """The form as a whole refused: ``what`` did not happen, and why."""
+        return cls({"": f"{what}: {exc.message}"})
 
     def __bool__(self) -> bool:
         return bool(self.messages)

@@ -19,7 +19,7 @@ from lorafox.console.context import (
     Cx,
     Session,
     can_operate,
-    holds,
+    group_choices,
     page_router,
     visible_groups,
 )
@@ -49,8 +49,7 @@ AlertId = Annotated[str, Path(max_length=64)]
 
 async def _groups(cx: Cx, principal: Principal) -> list[tuple[str, str]]:
     """The groups where ``principal`` may keep alerts (DEVICE_MANAGER there)."""
-    found = await visible_groups(cx, principal)
-    return [(g.id, g.name) for g in found if holds(principal, g.path, rbac.OPERATE)]
+    return group_choices(await visible_groups(cx, principal), principal, rbac.OPERATE)
 
 
 @router.get("/console/alerts")

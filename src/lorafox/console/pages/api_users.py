@@ -14,7 +14,7 @@ from fastapi import Path, Request
 from starlette.responses import RedirectResponse, Response
 
 from lorafox.auth import rbac
-from lorafox.console.context import Cx, Session, holds, page_router, visible_groups
+from lorafox.console.context import Cx, Session, group_choices, page_router, visible_groups
 from lorafox.console.forms import Form, FormErrors
 from lorafox.console.templating import NavItem
 from lorafox.domain import ApiUser, Principal, Profile
@@ -45,7 +45,7 @@ async def _page(
     api_users = await cx.api.identity.api_users.list(principal, limit=_MAX_SHOWN)
     groups = await visible_groups(cx, principal)
     names = {g.id: g.name for g in groups}
-    admin_of = [(g.id, g.name) for g in groups if holds(principal, g.path, rbac.ADMINISTER)]
+    admin_of = group_choices(groups, principal, rbac.ADMINISTER)
     administered = {gid for gid, _ in admin_of}
     page = {
         "api_users": sorted(api_users, key=lambda a: a.name.lower()),

@@ -14,7 +14,14 @@ from fastapi import Path, Request
 from starlette.responses import RedirectResponse, Response
 
 from lorafox.auth import rbac
-from lorafox.console.context import Cx, Session, holds, page_router, visible_groups
+from lorafox.console.context import (
+    Cx,
+    Session,
+    group_choices,
+    holds,
+    page_router,
+    visible_groups,
+)
 from lorafox.console.forms import Form, FormErrors
 from lorafox.console.templating import NavItem
 from lorafox.domain import Principal
@@ -44,7 +51,7 @@ async def _page(
         "groups": groups,
         "top": top,
         "administers": {g.id: holds(principal, g.path, rbac.ADMINISTER) for g in groups},
-        "parents": [(g.id, g.name) for g in groups if holds(principal, g.path, rbac.ADMINISTER)],
+        "parents": group_choices(groups, principal, rbac.ADMINISTER),
         "notice": notice,
         "errors": errors or FormErrors(),
         "v": values or {"name": "", "parentId": ""},
@@ -79,8 +86,7 @@ async def rename(
     try:
         await cx.api.identity.groups.update(session.principal, group_id, name=form.get("name"))
     except InvalidInput as exc:
-        errors = FormErrors()
-        errors.add("", f"The group was not renamed: {exc.message}")
+        errors = FormErrors.refused("The group was not renamed", exc)
         return await _page(request, cx, session.principal, errors=errors, status=400)
     return RedirectResponse("/console/groups?done=saved", 303)
 
@@ -90,7 +96,6 @@ async def delete(request: Request, cx: Cx, session: Session, group_id: GroupId) 
     try:
         await cx.api.identity.groups.delete(session.principal, group_id)
     except Conflict as exc:
-        errors = FormErrors()
-        errors.add("", f"The group was not deleted: {exc.message}")
+        errors = FormErrors.refused("The group was not deleted", exc)
         return await _page(request, cx, session.principal, errors=errors, status=409)
     return RedirectResponse("/console/groups?done=deleted", 303)

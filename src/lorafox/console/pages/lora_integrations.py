@@ -21,7 +21,7 @@ from lorafox.console.context import (
     Cx,
     Session,
     can_operate,
-    holds,
+    group_choices,
     page_router,
     visible_groups,
 )
@@ -59,8 +59,7 @@ def _secrets(i: LoraIntegration) -> list[str]:
 
 
 async def _groups(cx: Cx, principal: Principal) -> list[tuple[str, str]]:
-    found = await visible_groups(cx, principal)
-    return [(g.id, g.name) for g in found if holds(principal, g.path, rbac.OPERATE)]
+    return group_choices(await visible_groups(cx, principal), principal, rbac.OPERATE)
 
 
 async def _list(

@@ -16,7 +16,7 @@ from fastapi import Path, Request
 from starlette.responses import RedirectResponse, Response
 
 from lorafox.auth import rbac
-from lorafox.console.context import Cx, Session, holds, page_router, visible_groups
+from lorafox.console.context import Cx, Session, group_choices, page_router, visible_groups
 from lorafox.console.forms import Form, FormErrors
 from lorafox.console.pages.login import set_session_cookie
 from lorafox.console.templating import NavItem
@@ -48,11 +48,7 @@ async def _page(
     identity = cx.api.identity
     users = await identity.users.list(principal, limit=_MAX_SHOWN)
     groups = await identity.users.groups_of(users)
-    admin_of = [
-        (g.id, g.name)
-        for g in await visible_groups(cx, principal)
-        if holds(principal, g.path, rbac.ADMINISTER)
-    ]
+    admin_of = group_choices(await visible_groups(cx, principal), principal, rbac.ADMINISTER)
     administered = {gid for gid, _ in admin_of}
 
     def manageable(user: User) -> bool:
@@ -83,10 +79,6 @@ _NOTICES = {
 @router.get("/console/users")
 async def user_list(request: Request, cx: Cx, session: Session, done: str = "") -> Response:
     return await _page(request, cx, session.principal, notice=_NOTICES.get(done, ""))
-
-
-def _refused(what: str, exc: InvalidInput) -> FormErrors:
-    return FormErrors({"": f"{what}: {exc.message}"})
 
 
 @router.post("/console/users")
@@ -121,7 +113,7 @@ async def change_role(
     try:
         await cx.api.identity.users.update(session.principal, user_id, roles=[role])
     except InvalidInput as exc:
-        errors = _refused("The role was not changed", exc)
+        errors = FormErrors.refused("The role was not changed", exc)
         return await _page(request, cx, session.principal, errors=errors, status=400)
     return RedirectResponse("/console/users?done=saved", 303)
 
@@ -133,7 +125,7 @@ async def set_password(
     try:
         await cx.api.identity.users.set_password(session.principal, user_id, form.get("password"))
     except InvalidInput as exc:
-        errors = _refused("The password was not changed", exc)
+        errors = FormErrors.refused("The password was not changed", exc)
         return await _page(request, cx, session.principal, errors=errors, status=400)
     return RedirectResponse("/console/users?done=password", 303)
 
@@ -147,7 +139,7 @@ async def own_password(request: Request, cx: Cx, session: Session, form: Form) -
             principal, principal.id, new, current=form.get("currentPassword")
         )
     except InvalidInput as exc:
-        errors = _refused("Your password was not changed", exc)
+        errors = FormErrors.refused("Your password was not changed", exc)
         return await _page(request, cx, principal, errors=errors, status=400)
     user, _ = await cx.api.identity.users.get(principal, principal.id)
     opened = await cx.sessions.login(user.email, new, cx.address(request))
