@@ -104,6 +104,17 @@ def start(pg_database: str, tmp_path: Path) -> Iterator[Callable[..., Instance]]
         instance.stop()
 
 
+def broker_env(url: str, prefix: str) -> dict[str, str]:
+    """Settings of an instance publishing on the broker at ``url`` under the topics of
+    ``prefix`` (a test's own, on a broker other tests share)."""
+    return {
+        "LORAFOX_MQTT_URL": url,
+        "LORAFOX_MQTT__UPLINK_TOPIC": prefix + "/uplink/{device}",
+        "LORAFOX_MQTT__DOWNLINK_TOPIC": prefix + "/downlink/+",
+        "LORAFOX_MQTT__EVENTS_TOPIC": prefix + "/events/{device}",
+    }
+
+
 def created(http: httpx.Client, url: str, body: dict[str, Any]) -> str:
     response = http.post(url, json=body, auth=ADMIN)
     assert response.status_code == 201, response.text

@@ -19,7 +19,7 @@ import asyncpg
 import httpx
 import pytest
 
-from tests.cluster.conftest import ADMIN, SIGFOX, Instance, Subscriber, created
+from tests.cluster.conftest import ADMIN, SIGFOX, Instance, Subscriber, broker_env, created
 from tests.cluster.servers import NatsServer
 from tests.conftest import MOSQUITTO
 
@@ -47,11 +47,8 @@ def broker_port(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[int]
 
 def settings(port: int, prefix: str, name: str) -> dict[str, str]:
     return {
-        "LORAFOX_MQTT_URL": f"mqtt://127.0.0.1:{port}",
+        **broker_env(f"mqtt://127.0.0.1:{port}", prefix),
         "LORAFOX_MQTT__CLIENT_ID": f"{prefix}-{name}",  # one each: docs/mqtt.md
-        "LORAFOX_MQTT__UPLINK_TOPIC": prefix + "/uplink/{device}",
-        "LORAFOX_MQTT__DOWNLINK_TOPIC": prefix + "/downlink/+",
-        "LORAFOX_MQTT__EVENTS_TOPIC": prefix + "/events/{device}",
         "LORAFOX_LEADER_RETRY_SECONDS": str(RETRY),
     }
 

@@ -19,21 +19,16 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.cluster.conftest import ADMIN, SIGFOX, Instance, Subscriber, created
+from tests.cluster.conftest import ADMIN, SIGFOX, Instance, Subscriber, broker_env, created
 from tests.conftest import MOSQUITTO, free_port, postgres_admin
 from tests.mqtt_helpers import wait_until
 
 PAC = "0011223344556677"
 
 
-def broker_env(prefix: str) -> dict[str, str]:
+def mosquitto_env(prefix: str) -> dict[str, str]:
     """Settings of instances publishing on the local Mosquitto under ``prefix``."""
-    return {
-        "LORAFOX_MQTT_URL": "mqtt://127.0.0.1:1883",
-        "LORAFOX_MQTT__UPLINK_TOPIC": prefix + "/uplink/{device}",
-        "LORAFOX_MQTT__DOWNLINK_TOPIC": prefix + "/downlink/+",
-        "LORAFOX_MQTT__EVENTS_TOPIC": prefix + "/events/{device}",
-    }
+    return broker_env("mqtt://127.0.0.1:1883", prefix)
 
 
 @pytest.fixture
@@ -70,8 +65,8 @@ def uplink(instance: Instance, device: str, seq: int, data: str = "0102") -> htt
 def test_uplinks_stored_by_two_instances_are_each_published_once_in_order(
     start: Callable[..., Instance], prefix: str, subscriber: Subscriber
 ) -> None:
-    first = start(**broker_env(prefix))
-    second = start(**broker_env(prefix))
+    first = start(**mosquitto_env(prefix))
+    second = start(**mosquitto_env(prefix))
     type_id = created(
         first.http, "/api/v2/device-types", {"name": "t", "groupId": root_group(first)}
     )
@@ -94,9 +89,11 @@ def test_uplinks_stored_by_two_instances_are_each_published_once_in_order(
 def test_the_uplinks_a_killed_instance_acknowledged_are_published_by_another(
     start: Callable[..., Instance], prefix: str, subscriber: Subscriber
 ) -> None:
-    publisher = start(**broker_env(prefix))
+    publisher = start(**mosquitto_env(prefix))
     # this one never reaches its broker: what it stores is published by the other
-    cut_off = start(**{**broker_env(prefix), "LORAFOX_MQTT_URL": f"mqtt://127.0.0.1:{free_port()}"})
+    cut_off = start(
+        **{**mosquitto_env(prefix), "LORAFOX_MQTT_URL": f"mqtt://127.0.0.1:{free_port()}"}
+    )
     root = root_group(publisher)
     type_id = created(publisher.http, "/api/v2/device-types", {"name": "t", "groupId": root})
     device = new_device(publisher, type_id)

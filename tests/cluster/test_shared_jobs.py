@@ -25,7 +25,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from tests.cluster.conftest import ADMIN, Instance, created
 from tests.cluster.servers import MosquittoServer
-from tests.cluster.test_once import broker_env, new_device, root_group
+from tests.cluster.test_once import mosquitto_env, new_device, root_group
 from tests.mqtt_helpers import wait_until
 
 LORA_SAMPLES = Path(__file__).resolve().parent.parent / "data" / "lora"
@@ -217,8 +217,8 @@ def test_a_downlink_request_received_by_every_instance_is_queued_once_by_its_req
     """Two instances subscribed plainly (no ``$share/``) to one broker each receive every
     downlink request: with a ``requestId`` it is queued once, without one once per instance."""
     prefix = "lorafox-test-" + secrets.token_hex(4)
-    first = start(**broker_env(prefix), LORAFOX_MQTT__CLIENT_ID=prefix + "-a")
-    second = start(**broker_env(prefix), LORAFOX_MQTT__CLIENT_ID=prefix + "-b")
+    first = start(**mosquitto_env(prefix), LORAFOX_MQTT__CLIENT_ID=prefix + "-a")
+    second = start(**mosquitto_env(prefix), LORAFOX_MQTT__CLIENT_ID=prefix + "-b")
     type_id = created(
         first.http, "/api/v2/device-types", {"name": "t", "groupId": root_group(first)}
     )

@@ -17,7 +17,7 @@ import httpx
 import pytest
 from cryptography.fernet import Fernet
 
-from tests.cluster.conftest import ADMIN, SIGFOX, Instance, Subscriber, created
+from tests.cluster.conftest import ADMIN, SIGFOX, Instance, Subscriber, broker_env, created
 from tests.conftest import MOSQUITTO
 
 pytestmark = [pytest.mark.sqlite, pytest.mark.mosquitto]
@@ -27,13 +27,8 @@ KILL_AFTER = 2.0  # seconds of load before the kill
 
 
 def settings(prefix: str) -> dict[str, str]:
-    return {
-        "LORAFOX_MQTT_URL": f"mqtt://{MOSQUITTO[0]}:{MOSQUITTO[1]}",
-        "LORAFOX_MQTT__CLIENT_ID": prefix,
-        "LORAFOX_MQTT__UPLINK_TOPIC": prefix + "/uplink/{device}",
-        "LORAFOX_MQTT__DOWNLINK_TOPIC": prefix + "/downlink/+",
-        "LORAFOX_MQTT__EVENTS_TOPIC": prefix + "/events/{device}",
-    }
+    url = f"mqtt://{MOSQUITTO[0]}:{MOSQUITTO[1]}"
+    return {**broker_env(url, prefix), "LORAFOX_MQTT__CLIENT_ID": prefix}
 
 
 def stored(database: Path) -> Counter[tuple[str, int]]:
