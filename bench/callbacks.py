@@ -36,7 +36,7 @@ BENCH_DIR = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH_DIR))
 sys.path.insert(0, str(BENCH_DIR.parent / "src"))
 
-from uplink import (  # noqa: E402 (the bench directory on the path first)
+from harness import (  # noqa: E402 (the bench directory on the path first)
     ADMIN_USERNAME,
     SIGFOX_USERNAME,
     Server,

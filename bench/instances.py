@@ -32,7 +32,7 @@ from cryptography.fernet import Fernet
 BENCH_DIR = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH_DIR))
 
-from uplink import (  # noqa: E402 (the bench directory on the path first)
+from harness import (  # noqa: E402 (the bench directory on the path first)
     HOST,
     LUA_SCRIPT,
     UPLINK_DEVICES,

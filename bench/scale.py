@@ -37,11 +37,7 @@ BENCH_DIR = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH_DIR))
 sys.path.insert(0, str(BENCH_DIR.parent / "src"))
 
-from lorafox.domain import DeviceType  # noqa: E402
-from lorafox.settings import Settings  # noqa: E402
-from lorafox.store.sql.sqlite_writer import _INSERT  # noqa: E402
-from lorafox.store.sql.store import SqlStore  # noqa: E402
-from uplink import (  # noqa: E402 (the bench directory on the path first)
+from harness import (  # noqa: E402 (the bench directory on the path first)
     SIGFOX_USERNAME,
     WRK_DEVICE_BASE,
     Server,
@@ -51,6 +47,10 @@ from uplink import (  # noqa: E402 (the bench directory on the path first)
     serve_command,
     two_ports,
 )
+from lorafox.domain import DeviceType  # noqa: E402
+from lorafox.settings import Settings  # noqa: E402
+from lorafox.store.sql.sqlite_writer import _INSERT  # noqa: E402
+from lorafox.store.sql.store import SqlStore  # noqa: E402
 
 TYPE_ID = "5f0f0f0f0f0f0f0f0f0f0f0f"  # the deviceTypeId bench/uplink.lua sends
 T0 = 1_600_000_000_000  # stored history ends before the load's times (now)
