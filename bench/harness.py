@@ -529,9 +529,11 @@ class WrkLoad:
         time0: int,
         server: Server,
         devices: int = UPLINK_DEVICES,
+        stations: int = 1,
     ) -> WrkResult:
         """Run wrk with bench/uplink.lua against ``POST /sigfox/uplink`` on ``port``, spreading
-        the uplinks over ``devices`` devices from ``WRK_DEVICE_BASE`` on."""
+        the uplinks over ``devices`` devices from ``WRK_DEVICE_BASE`` on; each heard by
+        ``stations`` stations (one callback per station, all but the first duplicates)."""
         argv = [
             self.wrk,
             f"-t{self.threads}",
@@ -551,6 +553,7 @@ class WrkLoad:
             str(time0),
             f"{WRK_DEVICE_BASE:X}",
             str(devices),
+            str(stations),
         ]
         cpu0, server0 = children_cpu_seconds(), server.cpu_seconds()
         (busy0, steal0), t0 = machine_cpu_seconds(), time.monotonic()
@@ -694,3 +697,37 @@ def default_service_cmd() -> list[str]:
         return [str(script)]
     found = shutil.which("lorafox")
     return [found] if found else [sys.executable, "-m", "lorafox"]
+
+
+# --------------------------------------------------------------------------------------------
+# Goals
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Goal:
+    """One goal of a benchmark: what was measured against what was asked, and the verdict
+    (None when this run cannot tell, e.g. a quick run's smaller fleet)."""
+
+    name: str
+    measured: str
+    target: str
+    met: bool | None
+
+
+def verdict(ok: bool | None) -> str:
+    """PASS, FAIL or n/a."""
+    return "n/a" if ok is None else ("PASS" if ok else "FAIL")
+
+
+def goal_lines(goals: list[Goal]) -> list[str]:
+    """The goals as an aligned block of text."""
+    if not goals:
+        return []
+    name_w = max(len(g.name) for g in goals) + 2
+    value_w = max(len(g.measured) for g in goals) + 2
+    target_w = max(len(g.target) for g in goals) + 2
+    return [
+        f"{g.name:<{name_w}}{g.measured:<{value_w}}{g.target:<{target_w}}{verdict(g.met)}"
+        for g in goals
+    ]
