@@ -282,7 +282,7 @@ def goals(found: list[Figures]) -> list[Goal]:
     return [
         Goal(
             f"(f) uplink rates of the {len(found)} scenarios",
-            f"within {spread:.0%} of each other",
+            f"within {spread:.1%} of each other",
             f"<= {GOAL_SPREAD:.0%}",
             spread <= GOAL_SPREAD and all(f.non_2xx == 0 for f in found),
         ),

@@ -11,12 +11,21 @@ One run measures, on this machine (127.0.0.1 only):
 (c) the same wrk load as (a) against bench/bare_app.py (a raw ASGI app that parses the body and
     answers 204) under uvicorn with the same options: the ceiling of this machine;
 (d) (a) again once the devices' type decodes every payload with a 13-field custom format:
-    (d)/(a) is what decoding costs on ingest.
+    (d)/(a) is what decoding costs on ingest;
+(e) a duplicate-station storm: the wrk load of (a) with every message heard by 3 stations, one
+    callback each (same device, seqNumber, time and data; each station its own id, snr and
+    rssi; "duplicate": false for the first, true for the others): each message must be stored
+    once and published once, and lorafox should take the callbacks at half (a)'s rate or more;
+(f) the fleet and history scenarios of bench/scale.py (1k, 100k and 1M registered devices, and
+    10M stored messages, made with SQL), in rounds: the rate, start-up and RSS of each.
 
-It prints the figures, (a)/(c) and the goals: (a) >= 10,000 uplinks/s, (b) p99 <= 10 ms.
+It prints the figures, (a)/(c), (e)/(a), and one block with every goal: (a) >= 10,000
+uplinks/s, (a)/(c) >= 0.5, (b) p99 <= 10 ms, (e) stored and published once and (e)/(a) >= 0.5,
+(f) the rates within 15 % of each other, RSS <= 500 MB with 1M devices and start-up <= 5 s with
+10M messages.
 
-    .venv/bin/python bench/uplink.py            # full run, about 1.5 minutes
-    .venv/bin/python bench/uplink.py --quick    # smoke run, about 30 s
+    .venv/bin/python bench/uplink.py            # full run, about 12 minutes ((f) about 9)
+    .venv/bin/python bench/uplink.py --quick    # smoke run, about 2 minutes
 
 The paced uplink load and the bidir probes of (b) run in two child processes of this script
 (``--child pacer|prober``, internal) so that neither times its requests behind the other's work
