@@ -996,7 +996,8 @@ def fleet_rows(results: Results) -> tuple[list[Row], list[Goal]]:
                 f"    {f.devices:>9,} devices, {f.messages:>10,} messages",
                 f"{f.rate:,.0f} /s ({f.rate / first.rate if first.rate else 0:.2f}), "
                 f"{f.cpu_us:.0f} µs",
-                f"start {f.startup_s:.2f} s, RSS {f.rss_loaded_mb:.0f} MB, non-2xx {f.non_2xx}"
+                f"start {f.startup_s:.2f} s, {f.rss_loaded_mb:.0f} MB"
+                + (f", {f.non_2xx:,} non-2xx" if f.non_2xx else "")
                 + (
                     f"; rounds {' / '.join(f'{rate:,.0f}' for rate in f.rates)}"
                     if len(f.rates) > 1
@@ -1194,12 +1195,12 @@ def report(results: Results, settings: Settings) -> list[Goal]:
             )
         )
     goals.extend(more_goals)
-    more_rows, more_goals = fleet_rows(results)
-    rows.extend(more_rows)
-    goals.extend(more_goals)
     if results.service_exit is not None:
         code, secs = results.service_exit["exit_code"], results.service_exit["stop_s"]
         row("lorafox stop (SIGTERM)", f"exit {code} after {secs or 0:.1f} s")
+    more_rows, more_goals = fleet_rows(results)
+    rows.extend(more_rows)
+    goals.extend(more_goals)
 
     width = max(len(r[0]) for r in rows) + 2 if rows else 40
     vwidth = max(len(r[1]) for r in rows) + 2 if rows else 20
