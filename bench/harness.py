@@ -650,6 +650,7 @@ def serve_command(
     admin_password: str,
     sigfox_password: str,
     *options: str,
+    semtech_port: int = 0,
 ) -> tuple[list[str], dict[str, str]]:
     """The argv and environment of ``lorafox serve`` on ``data_dir`` and the two ports."""
     env = dict(os.environ)
@@ -670,7 +671,7 @@ def serve_command(
         "--mqtt-port",
         str(mqtt_port),
         "--semtech-port",
-        "0",
+        str(semtech_port),
         *options,
     ]
     return argv, env

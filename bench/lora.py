@@ -23,12 +23,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
-import os
 import random
 import secrets
 import socket
 import sqlite3
-import subprocess
 import sys
 import tempfile
 import threading
@@ -41,15 +39,17 @@ import orjson
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-HOST = "127.0.0.1"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from harness import (
+    HOST,
+    Server,
+    free_port,
+    serve_command,
+    two_ports,
+)
+
 GOAL_FRAMES_PER_S = 20_000.0
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def semtech_stream(frames: int, devices: int, seed: int = 1) -> bytes:
@@ -124,12 +124,6 @@ def stored_lora_rows(data_dir: Path) -> int:
     with sqlite3.connect(data_dir / "lorafox.db") as db:
         row = db.execute("SELECT count(*) FROM messages WHERE length(device) = 16").fetchone()
     return int(row[0])
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of process ``pid`` so far (Linux)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def push_semtech(port: int, pieces: list[bytes]) -> float:
@@ -215,45 +209,22 @@ def main(argv: list[str] | None = None) -> int:
     admin, sigfox = secrets.token_urlsafe(12), secrets.token_urlsafe(12)
     with tempfile.TemporaryDirectory(prefix="lorafox-bench-") as tmp:
         data_dir = Path(tmp) / "data"
-        http_port, mqtt_port, semtech_port = free_port(), free_port(), free_port()
-        env = dict(
-            os.environ,
-            LORAFOX_ADMIN_PASSWORD=admin,
-            LORAFOX_SIGFOX_USERNAME="sigfox",
-            LORAFOX_SIGFOX_PASSWORD=sigfox,
-        )
-        argv = [
-            sys.executable,
-            "-m",
-            "lorafox",
-            "serve",
-            "--data-dir",
-            str(data_dir),
-            "--host",
-            HOST,
-            "--http-port",
-            str(http_port),
-            "--mqtt-port",
-            str(mqtt_port),
-            "--semtech-port",
-            str(semtech_port),
+        (http_port, mqtt_port), semtech_port = two_ports(), free_port()
+        argv, env = serve_command(
+            [sys.executable, "-m", "lorafox"],
+            data_dir,
+            http_port,
+            mqtt_port,
+            admin,
+            sigfox,
             "--log-level",
             "WARNING",
-        ]
-        with open(Path(tmp) / "lorafox.log", "wb") as out:
-            server = subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT)
+            semtech_port=semtech_port,
+        )
+        server = Server("lorafox", argv, env, Path(tmp) / "lorafox.log")
         try:
             base = f"http://{HOST}:{http_port}"
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise RuntimeError("lorafox did not start")
-                time.sleep(0.2)
+            server.wait_ready(http_port, "/healthz", 60.0, lambda status: status == 200)
             with httpx.Client(base_url=base, auth=("admin", admin), timeout=10) as http:
                 [root] = [g for g in http.get("/api/v2/groups").json()["data"] if not g["path"]]
                 group = root["id"]
@@ -275,9 +246,9 @@ def main(argv: list[str] | None = None) -> int:
             counter = Counter(mqtt_port, admin, "lora/#")
             print(f"(a) Semtech socket: {frames:,} frames, random cuts of 1 to 4,096 bytes")
             pieces = random_cuts(semtech_stream(frames, 1000))
-            cpu_before = cpu_seconds(server.pid)
+            cpu_before = server.cpu_seconds() or 0.0
             elapsed = push_semtech(semtech_port, pieces)
-            cpu = cpu_seconds(server.pid) - cpu_before
+            cpu = (server.cpu_seconds() or 0.0) - cpu_before
             stored = stored_lora_rows(data_dir)
             published = counter.settle(frames)
             rate = frames / elapsed
@@ -313,8 +284,7 @@ def main(argv: list[str] | None = None) -> int:
             )
             print(f"    (b)/(c) = {lora_rate / sig_rate:.2f}")
         finally:
-            server.terminate()
-            server.wait(30)
+            server.stop()
     return 0
 
 
