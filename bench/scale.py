@@ -321,6 +321,8 @@ def main() -> int:
     fleets = tuple(int(n) for n in args.fleets.split(",")) if args.fleets else None
     load = WrkLoad(wrk, 1, args.connections, args.duration)
     rounds = args.rounds or (1 if args.quick else 3)
+    if rounds < 1:
+        parser.error("--rounds must be at least 1")
     with tempfile.TemporaryDirectory(prefix="lorafox-scale-") as tmp:
         found = measure(
             Path(tmp), scenarios(args.quick, fleets), load, default_service_cmd(), rounds

@@ -116,8 +116,8 @@ DECODED_FORMAT = (
     "Digital1::bool:0"
 )
 
-# Disjoint device pools keep every (device, seqNumber, time) unique across the phases; (a), (c)
-# and (d) use bench/uplink.lua's, from WRK_DEVICE_BASE on.
+# Disjoint device pools keep every (device, seqNumber, time) unique across the phases; (a), (c),
+# (d) and (e) use bench/uplink.lua's, from WRK_DEVICE_BASE on.
 PACER_DEVICE_BASE = 0x20000000  # (b) background uplinks
 PROBE_DEVICE_BASE = 0xB0000000  # (b) one device per bidir probe
 
