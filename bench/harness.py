@@ -1,8 +1,8 @@
 """What the lorafox benchmarks share: the servers they start, wrk and its Lua script, a cheap
 HTTP/1.1 client, CPU accounting, and the rows lorafox stores.
 
-bench/uplink.py, bench/scale.py, bench/callbacks.py and bench/instances.py import it (the
-bench directory on ``sys.path`` first).
+bench/uplink.py, bench/scale.py, bench/callbacks.py, bench/instances.py and bench/lora.py import
+it (the bench directory on ``sys.path`` first).
 """
 
 from __future__ import annotations
@@ -719,6 +719,11 @@ class Goal:
 def verdict(ok: bool | None) -> str:
     """PASS, FAIL or n/a."""
     return "n/a" if ok is None else ("PASS" if ok else "FAIL")
+
+
+def judged(goal: Goal) -> str:
+    """The goal column of a row: the target and the verdict."""
+    return f"{goal.target}  {verdict(goal.met)}"
 
 
 def goal_lines(goals: list[Goal]) -> list[str]:
